@@ -1,0 +1,12 @@
+/* cli.h — the subcommands of `parikshan`; each parses its own flags and returns an exit code
+ * (PK_EXIT_OK, PK_EXIT_RUNTIME, PK_EXIT_USAGE). */
+#ifndef PK_CLI_CLI_H
+#define PK_CLI_CLI_H
+
+/* `parikshan dup`: runs the network duplicator. */
+int pk_cmd_dup(int argc, char **argv);
+
+/* `parikshan status`: prints a running proxy's state. */
+int pk_cmd_status(int argc, char **argv);
+
+#endif

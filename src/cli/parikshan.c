@@ -1,0 +1,47 @@
+/* parikshan.c — entry point: dispatches to a subcommand from a sorted table. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/args.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+/* Sorted by name. */
+static const struct command commands[] = {
+	{"dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones"},
+	{"status", pk_cmd_status, "show a running proxy's connections, buffers and clone lag"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: parikshan <command> [options]\n\n"
+		   "Debug a live service in a sandboxed clone, on live traffic.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'parikshan <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		usage(stderr);
+		return PK_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return PK_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	pk_cli_error(argv[1], "unknown command (try 'parikshan --help')");
+	return PK_EXIT_USAGE;
+}

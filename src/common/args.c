@@ -1,0 +1,126 @@
+/* args.c — command-line value parsers and the CLI error line. */
+#include "common/args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int pk_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE || v > max)
+		return -ERANGE;
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int pk_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	case '\0':
+	case 'B':
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (shift)
+		end++;
+	if (*end && strcasecmp(end, "B") != 0 && !(shift && strcasecmp(end, "iB") == 0))
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int pk_parse_port(const char *s, uint16_t *out)
+{
+	uint64_t v;
+	int err = pk_parse_uint(s, 65535, &v);
+
+	if (err)
+		return err;
+	if (v == 0)
+		return -ERANGE;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int pk_parse_hostport(const char *s, const char *def_host, char *host, size_t hostlen,
+		      uint16_t *port)
+{
+	const char *colon, *h = def_host;
+	size_t hlen = strlen(def_host);
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hlen = (size_t)(close - s - 1);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon) {
+			if (strchr(s, ':') != colon)
+				return -EINVAL; /* bare IPv6 needs brackets */
+			h = s;
+			hlen = (size_t)(colon - s);
+		}
+	}
+	if (colon && hlen == 0)
+		return -EINVAL;
+	if (hlen >= hostlen)
+		return -ERANGE;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	return pk_parse_port(colon ? colon + 1 : s, port);
+}
+
+void pk_cli_error(const char *what, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "parikshan: %s: %s\n", what, why);
+}

@@ -1,0 +1,34 @@
+/* args.h — parsing of command-line values, and the CLI's one-line error format.
+ *
+ * Parsers return 0 or -EINVAL/-ERANGE and never accept trailing garbage, signs on
+ * unsigned values, or empty strings.
+ */
+#ifndef PK_COMMON_ARGS_H
+#define PK_COMMON_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes shared by every subcommand. */
+#define PK_EXIT_OK 0
+#define PK_EXIT_RUNTIME 1
+#define PK_EXIT_USAGE 2
+
+/* Parses a byte size: digits with an optional K, M, G or T suffix (powers of 1024, case
+ * insensitive, optional trailing "B" or "iB"), e.g. "4M", "64k", "1GiB". */
+int pk_parse_size(const char *s, uint64_t *out);
+
+/* Parses a decimal unsigned integer no larger than max. */
+int pk_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Parses a TCP port 1..65535. */
+int pk_parse_port(const char *s, uint16_t *out);
+
+/* Parses "[HOST:]PORT" or "[IPV6]:PORT"; host defaults to def_host.  host gets a copy. */
+int pk_parse_hostport(const char *s, const char *def_host, char *host, size_t hostlen,
+		      uint16_t *port);
+
+/* Prints "parikshan: <what>: <why>" on one line to stderr. */
+void pk_cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

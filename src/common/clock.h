@@ -1,0 +1,23 @@
+/* clock.h — monotonic time helpers. */
+#ifndef PK_COMMON_CLOCK_H
+#define PK_COMMON_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Returns CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t pk_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Returns CLOCK_MONOTONIC in milliseconds. */
+static inline uint64_t pk_now_ms(void)
+{
+	return pk_now_ns() / 1000000ull;
+}
+
+#endif

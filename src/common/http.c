@@ -1,0 +1,299 @@
+/* http.c — tiny HTTP/1.0 server and client. */
+#include "common/http.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define HTTP_REQ_MAX 8192
+
+struct httpd_conn {
+	struct pk_io io;
+	struct pk_httpd *h;
+	char req[HTTP_REQ_MAX];
+	size_t req_len;
+	struct pk_strbuf out;
+	size_t out_off;
+	bool done;
+	struct httpd_conn *next;
+};
+
+struct pk_httpd {
+	struct pk_loop *loop;
+	struct pk_io lio;
+	pk_http_handler fn;
+	void *data;
+	struct httpd_conn *conns;
+};
+
+static const char *status_text(int code)
+{
+	switch (code) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+/* Builds the whole response for the request in c->req into c->out. */
+static void httpd_answer(struct httpd_conn *c)
+{
+	struct pk_strbuf body = {0};
+	const char *ctype = "text/plain; charset=utf-8";
+	char method[8], path[1024];
+	int code;
+
+	c->req[c->req_len] = '\0';
+	if (sscanf(c->req, "%7s %1023s", method, path) != 2) {
+		code = 400;
+		pk_strbuf_printf(&body, "bad request\n");
+	} else if (strcmp(method, "GET") != 0) {
+		code = 405;
+		pk_strbuf_printf(&body, "only GET\n");
+	} else {
+		code = c->h->fn(path, &body, &ctype, c->h->data);
+	}
+	if (!pk_strbuf_ok(&body))
+		code = 500;
+	pk_strbuf_printf(&c->out,
+			 "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n",
+			 code, status_text(code), ctype, body.len);
+	pk_strbuf_append(&c->out, pk_strbuf_str(&body), body.len);
+	pk_strbuf_release(&body);
+}
+
+static void httpd_close(struct httpd_conn *c)
+{
+	int fd = pk_io_del(c->h->loop, &c->io);
+
+	if (fd >= 0)
+		close(fd);
+	c->done = true;
+}
+
+static void httpd_conn_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
+{
+	struct httpd_conn *c = io->data;
+
+	if (io->mask & PK_READ) {
+		ssize_t n = read(io->fd, c->req + c->req_len, HTTP_REQ_MAX - 1 - c->req_len);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EAGAIN)
+				return;
+			httpd_close(c);
+			return;
+		}
+		c->req_len += (size_t)n;
+		c->req[c->req_len] = '\0';
+		if (!strstr(c->req, "\r\n\r\n") && !strstr(c->req, "\n\n")) {
+			if (c->req_len < HTTP_REQ_MAX - 1)
+				return;
+		}
+		httpd_answer(c);
+		pk_io_set(loop, io, PK_WRITE);
+		return;
+	}
+	while (c->out_off < c->out.len) {
+		ssize_t n = write(io->fd, c->out.s + c->out_off, c->out.len - c->out_off);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			break;
+		}
+		c->out_off += (size_t)n;
+	}
+	httpd_close(c);
+}
+
+static void httpd_accept(struct pk_loop *loop, struct pk_io *io, uint32_t events)
+{
+	struct pk_httpd *h = io->data;
+
+	for (int i = 0; i < 16; i++) {
+		int fd = pk_sock_accept(io->fd, NULL);
+		struct httpd_conn *c;
+
+		if (fd < 0) {
+			if (fd != -EAGAIN)
+				pk_log(PK_LOG_WARN, "admin: accept: %s", strerror(-fd));
+			return;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			return;
+		}
+		c->h = h;
+		pk_io_init(&c->io, fd, httpd_conn_event, c);
+		if (pk_io_add(loop, &c->io, PK_READ) < 0) {
+			close(fd);
+			free(c);
+			return;
+		}
+		c->next = h->conns;
+		h->conns = c;
+	}
+}
+
+struct pk_httpd *pk_httpd_new(struct pk_loop *loop, const struct pk_addr *a, pk_http_handler fn,
+			      void *data)
+{
+	struct pk_httpd *h = calloc(1, sizeof(*h));
+	int fd, err;
+
+	if (!h)
+		return NULL;
+	fd = pk_sock_listen(a, 64);
+	if (fd < 0) {
+		free(h);
+		errno = -fd;
+		return NULL;
+	}
+	h->loop = loop;
+	h->fn = fn;
+	h->data = data;
+	pk_io_init(&h->lio, fd, httpd_accept, h);
+	err = pk_io_add(loop, &h->lio, PK_READ);
+	if (err) {
+		close(fd);
+		free(h);
+		errno = -err;
+		return NULL;
+	}
+	return h;
+}
+
+void pk_httpd_reap(struct pk_httpd *h)
+{
+	struct httpd_conn **pp = &h->conns;
+
+	while (*pp) {
+		struct httpd_conn *c = *pp;
+
+		if (c->done) {
+			*pp = c->next;
+			pk_strbuf_release(&c->out);
+			free(c);
+		} else {
+			pp = &c->next;
+		}
+	}
+}
+
+void pk_httpd_free(struct pk_httpd *h)
+{
+	int fd;
+
+	if (!h)
+		return;
+	for (struct httpd_conn *c = h->conns; c; c = c->next)
+		if (!c->done)
+			httpd_close(c);
+	pk_httpd_reap(h);
+	fd = pk_io_del(h->loop, &h->lio);
+	if (fd >= 0)
+		close(fd);
+	free(h);
+}
+
+/* Waits until fd is ready for events or the deadline passes; 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, uint64_t deadline_ms)
+{
+	for (;;) {
+		uint64_t now = pk_now_ms();
+		struct pollfd p = {.fd = fd, .events = events};
+		int r;
+
+		if (now >= deadline_ms)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)(deadline_ms - now));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struct pk_strbuf *body)
+{
+	uint64_t deadline = pk_now_ms() + (uint64_t)timeout_ms;
+	struct pk_strbuf req = {0}, resp = {0};
+	size_t off = 0;
+	int fd, err, code = 0;
+	char *hdr_end;
+
+	fd = pk_sock_connect(a);
+	if (fd < 0)
+		return fd;
+	err = wait_fd(fd, POLLOUT, deadline);
+	if (!err)
+		err = pk_sock_error(fd);
+	if (err)
+		goto out;
+	pk_strbuf_printf(&req, "GET %s HTTP/1.0\r\nHost: parikshan\r\n\r\n", path);
+	while (off < req.len) {
+		ssize_t n = write(fd, req.s + off, req.len - off);
+
+		if (n < 0 && errno == EAGAIN) {
+			err = wait_fd(fd, POLLOUT, deadline);
+			if (err)
+				goto out;
+			continue;
+		}
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	for (;;) {
+		char buf[16384];
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n == 0)
+			break;
+		if (n < 0 && errno == EAGAIN) {
+			err = wait_fd(fd, POLLIN, deadline);
+			if (err)
+				goto out;
+			continue;
+		}
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		pk_strbuf_append(&resp, buf, (size_t)n);
+		if (!pk_strbuf_ok(&resp)) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	hdr_end = resp.s ? strstr(resp.s, "\r\n\r\n") : NULL;
+	if (!hdr_end || sscanf(resp.s, "HTTP/%*d.%*d %d", &code) != 1) {
+		err = -EPROTO;
+		goto out;
+	}
+	hdr_end += 4;
+	pk_strbuf_append(body, hdr_end, resp.len - (size_t)(hdr_end - resp.s));
+out:
+	pk_strbuf_release(&req);
+	pk_strbuf_release(&resp);
+	close(fd);
+	return err ? err : code;
+}

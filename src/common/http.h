@@ -1,0 +1,35 @@
+/* http.h — the smallest HTTP/1.0 needed for an admin endpoint, and a client to read it.
+ *
+ * Server: one request per connection (GET only), answered from a handler callback, then
+ * closed.  Requests are capped at 8 KiB, responses at PK_STRBUF_MAX.  Runs on a pk_loop.
+ * Client: a blocking GET with a deadline, for CLI commands.
+ */
+#ifndef PK_COMMON_HTTP_H
+#define PK_COMMON_HTTP_H
+
+#include "common/loop.h"
+#include "common/sock.h"
+#include "common/strbuf.h"
+
+struct pk_httpd;
+
+/* Fills body and content type for path; returns the HTTP status (200, 404, ...). */
+typedef int (*pk_http_handler)(const char *path, struct pk_strbuf *body, const char **ctype,
+			       void *data);
+
+/* Starts serving on a (listening at once); NULL with errno set on failure.  The server keeps
+ * pointers to loop and data; free it with pk_httpd_free() before the loop. */
+struct pk_httpd *pk_httpd_new(struct pk_loop *loop, const struct pk_addr *a, pk_http_handler fn,
+			      void *data);
+
+/* Closes the listener and every open admin connection. */
+void pk_httpd_free(struct pk_httpd *h);
+
+/* Frees connections that finished; call from the loop's before-sleep hook. */
+void pk_httpd_reap(struct pk_httpd *h);
+
+/* GETs path from a with a timeout; the body goes to body.  Returns the HTTP status or
+ * -errno (-ETIMEDOUT, -ECONNREFUSED, -EPROTO for a malformed answer). */
+int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struct pk_strbuf *body);
+
+#endif

@@ -1,0 +1,48 @@
+/* sock.h — non-blocking TCP socket helpers (in the manner of Redis's anet).
+ *
+ * Every fd is O_CLOEXEC and O_NONBLOCK.  Functions return an fd or 0 on success and a
+ * negative errno on failure; resolution fills a caller's error buffer with the reason.
+ */
+#ifndef PK_COMMON_SOCK_H
+#define PK_COMMON_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define PK_ADDR_STRLEN 64
+
+struct pk_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Resolves host (name or numeric, IPv4 or IPv6) and port into out.  On failure returns
+ * -ENOENT (unknown name), -EAGAIN (temporary) or -EINVAL and writes why into err. */
+int pk_addr_resolve(const char *host, uint16_t port, struct pk_addr *out, char *err,
+		    size_t errlen);
+
+/* Formats a as "ip:port" ("[ip6]:port" for IPv6) into buf; returns buf. */
+const char *pk_addr_str(const struct pk_addr *a, char *buf, size_t len);
+
+/* Creates a listening socket bound to a with SO_REUSEADDR; returns the fd or -errno. */
+int pk_sock_listen(const struct pk_addr *a, int backlog);
+
+/* Starts a non-blocking connect to a with TCP_NODELAY; returns the fd (connect may still be
+ * in progress: wait for writability, then pk_sock_error()) or -errno. */
+int pk_sock_connect(const struct pk_addr *a);
+
+/* Accepts one connection (non-blocking, TCP_NODELAY); returns the fd or -errno (-EAGAIN when
+ * none is pending).  peer may be NULL. */
+int pk_sock_accept(int lfd, struct pk_addr *peer);
+
+/* Returns the pending error of fd (SO_ERROR) as -errno, or 0. */
+int pk_sock_error(int fd);
+
+/* Returns the local port fd is bound to, or -errno. */
+int pk_sock_local_port(int fd);
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit or -errno. */
+long pk_raise_nofile(void);
+
+#endif

@@ -1,0 +1,94 @@
+/* proxy.h — the proxy core shared by the duplicator (dup) and the aggregator (agg).
+ *
+ * One single-threaded epoll loop.  For every accepted client connection the core opens one
+ * production connection and one connection per debug target.  Client bytes go to
+ * production at once and are appended to each debug connection's bounded buffer
+ * (memory, then an optional spill file), written out to the target as it accepts them,
+ * coalesced every flush interval.  Production never waits on a target (unless the
+ * synchronous mode is asked for): a buffer that would overflow closes that debug
+ * connection and marks it desynced.  Debug responses are read and discarded (counted).
+ *
+ * The core knows nothing of protocols or containers.
+ */
+#ifndef PK_PROXY_PROXY_H
+#define PK_PROXY_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/sock.h"
+#include "common/strbuf.h"
+
+#define PK_PROXY_MAX_TARGETS 8
+
+enum pk_proxy_mode {
+	PK_PROXY_ASYNC = 0, /* production never waits on a debug target */
+	PK_PROXY_SYNC = 1,  /* a client's next bytes wait until every in-sync target took the last */
+};
+
+struct pk_proxy_config {
+	const char *role; /* "dup" or "agg": names log lines */
+	struct pk_addr listen;
+	struct pk_addr prod;
+	struct pk_addr targets[PK_PROXY_MAX_TARGETS];
+	int ntargets;
+	enum pk_proxy_mode mode;
+	uint64_t buffer_size; /* per connection, per target (memory) */
+	const char *spill_dir; /* NULL: no spill */
+	uint64_t spill_max;    /* per connection, per target */
+	uint64_t flush_ns;     /* coalescing interval toward targets; 0 = write at once */
+	bool admin_enabled;
+	struct pk_addr admin;
+	uint64_t drain_ns; /* on SIGINT/SIGTERM, how long to finish queued production bytes */
+};
+
+struct pk_proxy;
+
+/* Creates a proxy: binds the listener (and admin endpoint) at once so that a port in use is
+ * reported here.  NULL with errno set on failure; *what says which step failed. */
+struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **what);
+
+/* Returns the port the front door listens on (useful with port 0). */
+int pk_proxy_listen_port(const struct pk_proxy *p);
+
+/* Runs until SIGINT or SIGTERM, then stops accepting, drains queued production bytes (up to
+ * cfg->drain_ns) and returns 0; -errno if the loop failed.  Blocks those signals while it
+ * runs (they are read through a signalfd). */
+int pk_proxy_run(struct pk_proxy *p);
+
+/* Closes every connection and frees the proxy. */
+void pk_proxy_free(struct pk_proxy *p);
+
+/* Appends the Prometheus text of all metrics to out. */
+void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out);
+
+#endif
+
+/* ---- dup: the duplicator configuration of the core ---- */
+
+struct pk_dup_opts {
+	const char *listen_host; /* default "0.0.0.0" */
+	uint16_t listen_port;
+	const char *prod_host;
+	uint16_t prod_port;
+	const char *dbg_hosts[PK_PROXY_MAX_TARGETS];
+	uint16_t dbg_ports[PK_PROXY_MAX_TARGETS];
+	int ntargets;
+	enum pk_proxy_mode mode;
+	uint64_t buffer_size;
+	const char *spill_dir;
+	uint64_t spill_max;
+	uint64_t flush_ms;
+	const char *admin_host; /* NULL: no admin endpoint */
+	uint16_t admin_port;
+};
+
+/* Resolves the addresses in o, starts the duplicator and serves until SIGINT/SIGTERM.
+ * Prints one "parikshan: ..." line on failure.  Returns a PK_EXIT_* code. */
+int pk_dup_run(const struct pk_dup_opts *o);
+
+/* ---- status: reading a running proxy's metrics ---- */
+
+/* Renders the Prometheus text of a proxy as a table (or JSON when json) into out.
+ * Returns 0, or -EINVAL when the text is not parikshan metrics. */
+int pk_status_render(const char *metrics, bool json, struct pk_strbuf *out);

@@ -1,0 +1,142 @@
+/* proxy_int.h — what the proxy core's files share privately.
+ *
+ *   client ──► session ──► production          (synchronous, back-pressured)
+ *                 │
+ *                 ├──► dconn[0] ──► target 0   (bounded sbuf, coalesced flush)
+ *                 └──► dconn[1] ──► target 1
+ *
+ * A dconn outlives its session: when the client goes away its remaining buffered bytes
+ * are still delivered, then it shuts down its write side and waits for the target's EOF.
+ * Neither sessions nor dconns are freed inside their own callbacks: they are marked and
+ * moved to a reap list, freed in the before-sleep hook.
+ */
+#ifndef PK_PROXY_PROXY_INT_H
+#define PK_PROXY_PROXY_INT_H
+
+#include "common/http.h"
+#include "common/list.h"
+#include "common/loop.h"
+#include "common/ring.h"
+#include "common/sbuf.h"
+#include "proxy/proxy.h"
+
+#define PK_SCRATCH_SIZE (64 * 1024)
+#define PK_FLUSH_HIGH (64 * 1024) /* flush a debug buffer at once past this many bytes */
+#define PK_LAG_MARKS 32
+
+
+
+/* Counters of one debug target (all connections to it). */
+struct target_stats {
+	char name[PK_ADDR_STRLEN];
+	struct pk_list conns; /* live dconns (struct dconn.target_link) */
+	uint64_t conns_active;
+	uint64_t bytes_sent;
+	uint64_t bytes_dropped;
+	uint64_t resp_bytes;
+	uint64_t high_water;
+	uint64_t overflows;
+	uint64_t desyncs;
+	uint64_t connect_failures;
+};
+
+/* A time mark for lag: bytes up to offset `off` were appended at (or after) `t_ns`. */
+struct lag_mark {
+	uint64_t off;
+	uint64_t t_ns;
+};
+
+struct session;
+
+struct dconn {
+	uint64_t id;
+	int target;
+	struct pk_proxy *p;
+	struct session *s; /* NULL once the client side is gone */
+	struct pk_io io;
+	struct pk_sbuf buf;
+	bool connected;
+	bool eof_pending; /* shut the write side once drained */
+	bool shut;
+	bool dead;
+	uint64_t appended;
+	uint64_t sent;
+	struct lag_mark marks[PK_LAG_MARKS];
+	int mark_head, mark_count;
+	struct pk_list target_link; /* on target_stats.conns */
+	struct pk_list dirty_link;  /* on proxy.dirty: waiting for the flush timer */
+	struct pk_list reap_link;   /* on proxy.dead_dconns */
+};
+
+struct session {
+	uint64_t id;
+	struct pk_proxy *p;
+	struct pk_io cio; /* client */
+	struct pk_io pio; /* production */
+	struct pk_ring c2p; /* client bytes production has not taken yet */
+	struct pk_ring p2c; /* production bytes the client has not taken yet */
+	bool prod_connected;
+	bool c_eof, p_eof;     /* that side sent EOF */
+	bool c2p_shut, p2c_shut; /* EOF passed on to production / to the client */
+	bool closing;
+	struct dconn *dbg[PK_PROXY_MAX_TARGETS];
+	struct pk_list link; /* on proxy.sessions, then proxy.dead_sessions */
+};
+
+struct pk_proxy {
+	struct pk_proxy_config cfg;
+	struct pk_loop *loop;
+	struct pk_io lio;
+	struct pk_io sigio;
+	struct pk_timer flush_timer;
+	struct pk_timer accept_timer; /* re-enables accept after EMFILE */
+	struct pk_timer drain_timer;
+	struct pk_httpd *admin;
+	char prod_name[PK_ADDR_STRLEN];
+	bool draining;
+	uint64_t next_id;
+	struct pk_list sessions;
+	struct pk_list dead_sessions;
+	struct pk_list dirty;
+	struct pk_list dead_dconns;
+	struct target_stats targets[PK_PROXY_MAX_TARGETS];
+	/* production-side counters */
+	uint64_t conns_accepted;
+	uint64_t conns_active;
+	uint64_t prod_connect_failures;
+	uint64_t bytes_c2p;
+	uint64_t bytes_p2c;
+	char scratch[PK_SCRATCH_SIZE];
+};
+
+/* target.c: debug connections */
+
+/* Opens a debug connection to target i for session s; returns it, or NULL when the connect
+ * failed at once (counted as a desync). */
+struct dconn *pk_dconn_open(struct pk_proxy *p, struct session *s, int i);
+
+/* Appends client bytes to d; on overflow d is desynced (closed, counted, logged). */
+void pk_dconn_append(struct dconn *d, const char *buf, size_t n);
+
+/* Detaches d from its session: deliver what is buffered, then shut down. */
+void pk_dconn_detach(struct dconn *d);
+
+/* Tells whether d has bytes not yet written to its target. */
+bool pk_dconn_pending(const struct dconn *d);
+
+/* Flush timer callback: writes out every dirty debug connection. */
+void pk_dconn_flush_timer(struct pk_loop *loop, struct pk_timer *t);
+
+/* Closes d at once (proxy shutdown), without counting a desync. */
+void pk_dconn_close(struct dconn *d);
+
+/* Frees a dead dconn (from the reap hook). */
+void pk_dconn_free(struct dconn *d);
+
+/* Returns the age in ns of the oldest byte of d not yet written, 0 when none. */
+uint64_t pk_dconn_lag_ns(const struct dconn *d, uint64_t now_ns);
+
+/* proxy.c: called by target.c when a session's debug side drained (sync mode). */
+void pk_session_debug_drained(struct session *s);
+
+#endif

@@ -1,0 +1,211 @@
+/* status.c — turns a proxy's /metrics text into the status table or JSON. */
+#include "proxy/proxy.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/prom.h"
+
+#define STATUS_MAX_TARGETS 64
+
+/* The per-target columns: metric name, JSON key, table header. */
+static const struct {
+	const char *metric;
+	const char *key;
+	const char *header;
+	bool bytes;
+} target_cols[] = {
+	{"parikshan_debug_connections_active", "connections_active", "CONNS", false},
+	{"parikshan_debug_bytes_sent_total", "bytes_sent", "SENT", true},
+	{"parikshan_debug_bytes_dropped_total", "bytes_dropped", "DROPPED", true},
+	{"parikshan_debug_response_bytes_total", "response_bytes", "ANSWERED", true},
+	{"parikshan_debug_buffer_bytes", "buffer_bytes", "BUFFERED", true},
+	{"parikshan_debug_buffer_high_water_bytes", "buffer_high_water_bytes", "HIGH-WATER", true},
+	{"parikshan_debug_spill_bytes", "spill_bytes", "SPILLED", true},
+	{"parikshan_debug_overflows_total", "overflows", "OVERFLOWS", false},
+	{"parikshan_debug_desyncs_total", "desyncs", "DESYNCS", false},
+	{"parikshan_debug_connect_failures_total", "connect_failures", "CONN-FAIL", false},
+	{"parikshan_debug_lag_bytes", "lag_bytes", "LAG", true},
+	{"parikshan_debug_lag_seconds", "lag_seconds", "LAG-S", false},
+};
+
+#define N_COLS (sizeof(target_cols) / sizeof(target_cols[0]))
+
+struct status {
+	bool seen;
+	char role[16], production[PK_ADDR_STRLEN + 8], mode[8];
+	double accepted, active, prod_fail, c2p, p2c;
+	int ntargets;
+	char target[STATUS_MAX_TARGETS][PK_ADDR_STRLEN + 8];
+	double col[STATUS_MAX_TARGETS][N_COLS];
+};
+
+static int target_index(struct status *st, const char *labels)
+{
+	char name[PK_ADDR_STRLEN + 8];
+
+	if (pk_prom_label(labels, "target", name, sizeof(name)) < 0)
+		return -1;
+	for (int i = 0; i < st->ntargets; i++)
+		if (strcmp(st->target[i], name) == 0)
+			return i;
+	if (st->ntargets == STATUS_MAX_TARGETS)
+		return -1;
+	snprintf(st->target[st->ntargets], sizeof(st->target[0]), "%s", name);
+	return st->ntargets++;
+}
+
+static void collect(const char *name, const char *labels, double v, void *data)
+{
+	struct status *st = data;
+	char dir[32];
+
+	if (strcmp(name, "parikshan_info") == 0) {
+		st->seen = true;
+		pk_prom_label(labels, "role", st->role, sizeof(st->role));
+		pk_prom_label(labels, "production", st->production, sizeof(st->production));
+		pk_prom_label(labels, "mode", st->mode, sizeof(st->mode));
+	} else if (strcmp(name, "parikshan_connections_accepted_total") == 0) {
+		st->accepted = v;
+	} else if (strcmp(name, "parikshan_connections_active") == 0) {
+		st->active = v;
+	} else if (strcmp(name, "parikshan_prod_connect_failures_total") == 0) {
+		st->prod_fail = v;
+	} else if (strcmp(name, "parikshan_bytes_total") == 0 &&
+		   pk_prom_label(labels, "direction", dir, sizeof(dir)) == 0) {
+		if (strcmp(dir, "client_to_prod") == 0)
+			st->c2p = v;
+		else if (strcmp(dir, "prod_to_client") == 0)
+			st->p2c = v;
+	} else {
+		for (unsigned c = 0; c < N_COLS; c++) {
+			if (strcmp(name, target_cols[c].metric) == 0) {
+				int i = target_index(st, labels);
+
+				if (i >= 0)
+					st->col[i][c] = v;
+				return;
+			}
+		}
+	}
+}
+
+/* Formats a byte count with a binary unit ("1.5M"). */
+static const char *human_bytes(double v, char *buf, size_t len)
+{
+	static const char units[] = "BKMGT";
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	return buf;
+}
+
+/* Returns the column of the JSON key (which must exist). */
+static unsigned col_of(const char *key)
+{
+	unsigned c = 0;
+
+	while (c < N_COLS - 1 && strcmp(target_cols[c].key, key) != 0)
+		c++;
+	return c;
+}
+
+static const char *target_state(const struct status *st, int i)
+{
+	if (st->col[i][col_of("desyncs")] > 0)
+		return "desynced";
+	if (st->col[i][col_of("lag_seconds")] > 1.0)
+		return "lagging";
+	return "in-sync";
+}
+
+static void render_table(const struct status *st, struct pk_strbuf *out)
+{
+	char a[32], b[32];
+
+	pk_strbuf_printf(out, "%s  production %s  mode %s\n", st->role, st->production, st->mode);
+	pk_strbuf_printf(out,
+			 "connections accepted %.0f, active %.0f, production connect failures "
+			 "%.0f\n",
+			 st->accepted, st->active, st->prod_fail);
+	pk_strbuf_printf(out, "bytes client->production %s, production->client %s\n",
+			 human_bytes(st->c2p, a, sizeof(a)), human_bytes(st->p2c, b, sizeof(b)));
+	if (st->ntargets == 0) {
+		pk_strbuf_printf(out, "no debug targets\n");
+		return;
+	}
+	pk_strbuf_printf(out, "\n%-22s", "TARGET");
+	for (unsigned c = 0; c < N_COLS; c++)
+		pk_strbuf_printf(out, " %10s", target_cols[c].header);
+	pk_strbuf_printf(out, "  STATE\n");
+	for (int i = 0; i < st->ntargets; i++) {
+		pk_strbuf_printf(out, "%-22s", st->target[i]);
+		for (unsigned c = 0; c < N_COLS; c++) {
+			if (target_cols[c].bytes)
+				pk_strbuf_printf(out, " %10s", human_bytes(st->col[i][c], a, sizeof(a)));
+			else if (c == col_of("lag_seconds"))
+				pk_strbuf_printf(out, " %10.3f", st->col[i][c]);
+			else
+				pk_strbuf_printf(out, " %10.0f", st->col[i][c]);
+		}
+		pk_strbuf_printf(out, "  %s\n", target_state(st, i));
+	}
+}
+
+static int render_json(const struct status *st, struct pk_strbuf *out)
+{
+	cJSON *root = cJSON_CreateObject(), *targets, *conns, *bytes;
+	char *text;
+
+	if (!root)
+		return -ENOMEM;
+	cJSON_AddStringToObject(root, "role", st->role);
+	cJSON_AddStringToObject(root, "production", st->production);
+	cJSON_AddStringToObject(root, "mode", st->mode);
+	conns = cJSON_AddObjectToObject(root, "connections");
+	cJSON_AddNumberToObject(conns, "accepted", st->accepted);
+	cJSON_AddNumberToObject(conns, "active", st->active);
+	cJSON_AddNumberToObject(conns, "prod_connect_failures", st->prod_fail);
+	bytes = cJSON_AddObjectToObject(root, "bytes");
+	cJSON_AddNumberToObject(bytes, "client_to_prod", st->c2p);
+	cJSON_AddNumberToObject(bytes, "prod_to_client", st->p2c);
+	targets = cJSON_AddArrayToObject(root, "targets");
+	for (int i = 0; i < st->ntargets; i++) {
+		cJSON *t = cJSON_CreateObject();
+
+		cJSON_AddItemToArray(targets, t);
+		cJSON_AddStringToObject(t, "target", st->target[i]);
+		for (unsigned c = 0; c < N_COLS; c++)
+			cJSON_AddNumberToObject(t, target_cols[c].key, st->col[i][c]);
+		cJSON_AddStringToObject(t, "state", target_state(st, i));
+	}
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!text)
+		return -ENOMEM;
+	pk_strbuf_printf(out, "%s\n", text);
+	cJSON_free(text);
+	return 0;
+}
+
+int pk_status_render(const char *metrics, bool json, struct pk_strbuf *out)
+{
+	struct status st;
+
+	memset(&st, 0, sizeof(st));
+	if (pk_prom_parse(metrics, collect, &st) < 0 || !st.seen)
+		return -EINVAL;
+	if (json)
+		return render_json(&st, out);
+	render_table(&st, out);
+	return 0;
+}

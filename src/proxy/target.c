@@ -1,0 +1,295 @@
+/* target.c — debug connections: bounded buffers toward a clone, coalesced flushes,
+ * desync on overflow, responses read and discarded, lag accounting.
+ */
+#include "proxy/proxy_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define MARK_MERGE_NS 1000000ull /* appends within 1 ms share one lag mark */
+
+static void dconn_flush(struct dconn *d);
+
+static struct target_stats *stats_of(const struct dconn *d)
+{
+	return &d->p->targets[d->target];
+}
+
+/* Removes d from the loop and its lists and queues it for freeing.  Bytes still buffered
+ * are counted as dropped when desync is true. */
+static void dconn_kill(struct dconn *d, bool desync, const char *reason)
+{
+	struct target_stats *ts = stats_of(d);
+	struct session *s = d->s;
+	int fd;
+
+	if (d->dead)
+		return;
+	d->dead = true;
+	if (desync) {
+		uint64_t lost = pk_sbuf_used(&d->buf);
+
+		ts->desyncs++;
+		ts->bytes_dropped += lost;
+		pk_log(PK_LOG_WARN,
+		       "%s: desync conn=%llu target=%s offset=%llu reason=%s unsent=%llu",
+		       d->p->cfg.role, (unsigned long long)d->id, ts->name,
+		       (unsigned long long)d->sent, reason, (unsigned long long)lost);
+	}
+	fd = pk_io_del(d->p->loop, &d->io);
+	if (fd >= 0)
+		close(fd);
+	if (pk_list_linked(&d->dirty_link))
+		pk_list_del(&d->dirty_link);
+	pk_list_del(&d->target_link);
+	ts->conns_active--;
+	pk_list_add_tail(&d->p->dead_dconns, &d->reap_link);
+	if (s) {
+		s->dbg[d->target] = NULL;
+		d->s = NULL;
+		pk_session_debug_drained(s);
+	}
+}
+
+void pk_dconn_close(struct dconn *d)
+{
+	dconn_kill(d, false, "shutdown");
+}
+
+void pk_dconn_free(struct dconn *d)
+{
+	pk_sbuf_release(&d->buf);
+	free(d);
+}
+
+bool pk_dconn_pending(const struct dconn *d)
+{
+	return !d->dead && pk_sbuf_used(&d->buf) > 0;
+}
+
+uint64_t pk_dconn_lag_ns(const struct dconn *d, uint64_t now_ns)
+{
+	if (d->mark_count == 0)
+		return 0;
+	return now_ns - d->marks[d->mark_head].t_ns;
+}
+
+/* Records that bytes up to d->appended arrived now. */
+static void lag_mark_push(struct dconn *d, uint64_t now_ns)
+{
+	int last = (d->mark_head + d->mark_count - 1) % PK_LAG_MARKS;
+
+	if (d->mark_count > 0 &&
+	    (now_ns - d->marks[last].t_ns < MARK_MERGE_NS || d->mark_count == PK_LAG_MARKS)) {
+		/* Extending the last mark keeps its (older) time: lag is never underestimated. */
+		d->marks[last].off = d->appended;
+		return;
+	}
+	last = (d->mark_head + d->mark_count) % PK_LAG_MARKS;
+	d->marks[last] = (struct lag_mark){.off = d->appended, .t_ns = now_ns};
+	d->mark_count++;
+}
+
+/* Drops the marks of bytes that have been written out. */
+static void lag_mark_pop(struct dconn *d)
+{
+	while (d->mark_count > 0 && d->marks[d->mark_head].off <= d->sent) {
+		d->mark_head = (d->mark_head + 1) % PK_LAG_MARKS;
+		d->mark_count--;
+	}
+}
+
+static void dconn_read(struct dconn *d)
+{
+	struct pk_proxy *p = d->p;
+
+	for (int i = 0; i < 4; i++) {
+		ssize_t n = read(d->io.fd, p->scratch, sizeof(p->scratch));
+
+		if (n > 0) {
+			stats_of(d)->resp_bytes += (uint64_t)n;
+			if ((size_t)n < sizeof(p->scratch))
+				return;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* EOF or error from the target.  After our own shutdown, with nothing left to
+		 * send, that is the normal end; before it, the clone dropped the stream. */
+		if (d->shut && pk_sbuf_used(&d->buf) == 0)
+			dconn_kill(d, false, "done");
+		else
+			dconn_kill(d, true, n == 0 ? "closed by target" : strerror(errno));
+		return;
+	}
+}
+
+static void dconn_update(struct dconn *d)
+{
+	uint32_t mask = PK_READ;
+
+	if (!d->connected || pk_sbuf_used(&d->buf) > 0)
+		mask |= PK_WRITE;
+	pk_io_set(d->p->loop, &d->io, mask);
+}
+
+/* Writes out as much as the target takes.  May kill d. */
+static void dconn_flush(struct dconn *d)
+{
+	struct target_stats *ts = stats_of(d);
+
+	if (d->dead || !d->connected)
+		return;
+	if (pk_list_linked(&d->dirty_link))
+		pk_list_del(&d->dirty_link);
+	for (;;) {
+		struct iovec iov[2];
+		int segs = pk_sbuf_peek(&d->buf, iov);
+		ssize_t w;
+
+		if (segs < 0) {
+			dconn_kill(d, true, strerror(-segs));
+			return;
+		}
+		if (segs == 0)
+			break;
+		w = writev(d->io.fd, iov, segs);
+		if (w < 0) {
+			if (errno == EAGAIN)
+				break;
+			dconn_kill(d, true, strerror(errno));
+			return;
+		}
+		pk_sbuf_consume(&d->buf, (size_t)w);
+		d->sent += (uint64_t)w;
+		ts->bytes_sent += (uint64_t)w;
+	}
+	lag_mark_pop(d);
+	if (pk_sbuf_used(&d->buf) == 0) {
+		if (d->eof_pending && !d->shut) {
+			shutdown(d->io.fd, SHUT_WR);
+			d->shut = true;
+		}
+		if (d->s)
+			pk_session_debug_drained(d->s);
+	}
+	dconn_update(d);
+}
+
+static void dconn_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
+{
+	struct dconn *d = io->data;
+
+	if (!d->connected) {
+		int err;
+
+		if (!(events & (PK_WRITE | EPOLLERR | EPOLLHUP)))
+			return;
+		err = pk_sock_error(io->fd);
+		if (err) {
+			stats_of(d)->connect_failures++;
+			dconn_kill(d, true, strerror(-err));
+			return;
+		}
+		d->connected = true;
+		dconn_flush(d);
+		return;
+	}
+	if (events & PK_WRITE)
+		dconn_flush(d);
+	if (!d->dead && (events & (PK_READ | EPOLLHUP | EPOLLERR)))
+		dconn_read(d);
+}
+
+struct dconn *pk_dconn_open(struct pk_proxy *p, struct session *s, int i)
+{
+	struct target_stats *ts = &p->targets[i];
+	struct dconn *d = calloc(1, sizeof(*d));
+	int fd;
+
+	if (!d) {
+		ts->desyncs++;
+		pk_log(PK_LOG_WARN, "%s: desync conn=%llu target=%s offset=0 reason=out of memory",
+		       p->cfg.role, (unsigned long long)s->id, ts->name);
+		return NULL;
+	}
+	d->id = s->id;
+	d->target = i;
+	d->p = p;
+	d->s = s;
+	pk_sbuf_init(&d->buf, p->cfg.buffer_size, p->cfg.spill_dir, p->cfg.spill_max);
+	pk_list_init(&d->dirty_link);
+	pk_list_init(&d->reap_link);
+	pk_list_add_tail(&ts->conns, &d->target_link);
+	ts->conns_active++;
+	pk_io_init(&d->io, -1, dconn_event, d);
+	fd = pk_sock_connect(&p->cfg.targets[i]);
+	if (fd < 0) {
+		ts->connect_failures++;
+		dconn_kill(d, true, strerror(-fd));
+		return NULL;
+	}
+	d->io.fd = fd;
+	if (pk_io_add(p->loop, &d->io, PK_WRITE) < 0) {
+		dconn_kill(d, true, "epoll");
+		return NULL;
+	}
+	return d;
+}
+
+void pk_dconn_append(struct dconn *d, const char *buf, size_t n)
+{
+	struct pk_proxy *p = d->p;
+	struct target_stats *ts = stats_of(d);
+	uint64_t used;
+	int err;
+
+	if (d->dead)
+		return;
+	err = pk_sbuf_append(&d->buf, buf, n);
+	if (err) {
+		ts->overflows++;
+		ts->bytes_dropped += n;
+		dconn_kill(d, true, err == -ENOSPC ? "buffer full" : strerror(-err));
+		return;
+	}
+	d->appended += n;
+	used = pk_sbuf_used(&d->buf);
+	if (used > ts->high_water)
+		ts->high_water = used;
+	lag_mark_push(d, pk_now_ns());
+	if (!d->connected)
+		return;
+	if (p->cfg.flush_ns == 0 || p->cfg.mode == PK_PROXY_SYNC || used >= PK_FLUSH_HIGH) {
+		dconn_flush(d);
+		return;
+	}
+	if (!pk_list_linked(&d->dirty_link) && !(d->io.mask & PK_WRITE)) {
+		pk_list_add_tail(&p->dirty, &d->dirty_link);
+		if (!pk_timer_is_armed(&p->flush_timer))
+			pk_timer_arm(p->loop, &p->flush_timer, p->cfg.flush_ns);
+	}
+}
+
+void pk_dconn_detach(struct dconn *d)
+{
+	if (d->dead || d->eof_pending)
+		return;
+	d->eof_pending = true;
+	if (d->connected)
+		dconn_flush(d);
+}
+
+void pk_dconn_flush_timer(struct pk_loop *loop, struct pk_timer *t)
+{
+	struct pk_proxy *p = t->data;
+	struct pk_list *pos, *tmp;
+
+	pk_list_for_each_safe(pos, tmp, &p->dirty)
+		dconn_flush(pk_container_of(pos, struct dconn, dirty_link));
+}
