@@ -1,0 +1,152 @@
+# lib.sh — helpers for integration tests (sourced).  Every test:
+#   - reports with pk_ok / pk_fail / pk_skip (one line each, read by tests/run),
+#   - starts servers with pk_bg (pids recorded, killed by the EXIT trap even on failure),
+#   - talks only to 127.0.0.1, with bounded loops and timeouts.
+set -u
+: "${PK_BIN:?run through tests/run}"
+: "${PK_TOOLS:?run through tests/run}"
+PK_TEST_NAME=$(basename "$0" .sh)
+PK_TMP=$(mktemp -d "/tmp/pk-test-$PK_TEST_NAME.XXXXXX")
+PK_PIDS=()
+
+pk_ok() { echo "ok $PK_TEST_NAME/$1"; }
+pk_fail() { echo "FAIL $PK_TEST_NAME/$1: ${2:-}"; }
+pk_skip() { echo "skip $PK_TEST_NAME/$1: ${2:-}"; }
+
+# pk_check NAME CMD...: ok when CMD succeeds, FAIL (with its output) otherwise.
+pk_check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		pk_ok "$name"
+	else
+		pk_fail "$name" "$(echo "$out" | tail -n 5 | tr '\n' ' ')"
+		return 1
+	fi
+}
+
+# pk_expect_eq NAME GOT WANT: ok when the two strings are equal.
+pk_expect_eq() {
+	if [ "$2" = "$3" ]; then
+		pk_ok "$1"
+	else
+		pk_fail "$1" "got '$2', want '$3'"
+		return 1
+	fi
+}
+
+pk_cleanup() {
+	local pid
+	for pid in "${PK_PIDS[@]}"; do
+		kill -CONT "$pid" 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${PK_PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	rm -rf "$PK_TMP"
+}
+trap pk_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# pk_free_port: prints a TCP port on 127.0.0.1 that is free now.
+pk_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# pk_wait_port PORT [SECONDS]: waits until 127.0.0.1:PORT accepts connections.
+pk_wait_port() {
+	local port=$1 limit=${2:-10} i
+	for ((i = 0; i < limit * 20; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "port $port did not open within ${limit}s" >&2
+	return 1
+}
+
+# pk_bg NAME CMD...: starts CMD in the background, output to $PK_TMP/NAME.log; sets PK_LAST_PID.
+pk_bg() {
+	local name=$1
+	shift
+	"$@" >"$PK_TMP/$name.log" 2>&1 &
+	PK_LAST_PID=$!
+	PK_PIDS+=("$PK_LAST_PID")
+}
+
+# pk_redis NAME PORT [extra redis args]: starts a redis-server on 127.0.0.1:PORT; sets PK_LAST_PID.
+pk_redis() {
+	local name=$1 port=$2
+	shift 2
+	mkdir -p "$PK_TMP/$name"
+	pk_bg "$name" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+		--enable-debug-command yes --dir "$PK_TMP/$name" --daemonize no "$@"
+	pk_wait_port "$port"
+}
+
+# pk_digest PORT: the redis DEBUG DIGEST of the server on PORT.
+pk_digest() {
+	redis-cli -h 127.0.0.1 -p "$1" DEBUG DIGEST
+}
+
+# pk_dup NAME ARGS...: starts `parikshan dup ARGS` (listen address 127.0.0.1); sets PK_LAST_PID.
+# The caller passes -l PORT; it waits for that port.
+pk_dup() {
+	local name=$1 lport="" a prev=""
+	shift
+	for a in "$@"; do
+		[ "$prev" = "-l" ] && lport=$a
+		prev=$a
+	done
+	pk_bg "$name" "$PK_BIN" dup -h 127.0.0.1 "$@"
+	[ -z "$lport" ] || pk_wait_port "$lport"
+}
+
+# pk_stop_clean NAME PID: SIGTERM, then require exit 0 and no sanitizer report in NAME.log.
+pk_stop_clean() {
+	local name=$1 pid=$2 rc
+	kill -CONT "$pid" 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		pk_fail "$name-exit" "exit status $rc: $(tail -n 20 "$PK_TMP/$name.log" | tr '\n' ' ')"
+		return 1
+	fi
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$PK_TMP/$name.log"; then
+		pk_fail "$name-exit" "sanitizer report: $(grep -m3 -E 'Sanitizer|runtime error' "$PK_TMP/$name.log")"
+		return 1
+	fi
+	pk_ok "$name-exit"
+}
+
+# pk_metric ADMIN_PORT NAME [LABEL_SUBSTRING]: prints the value of one metric sample (sum if several).
+pk_metric() {
+	curl -s --max-time 3 "http://127.0.0.1:$1/metrics" |
+		awk -v n="$2" -v l="${3:-}" '$1 ~ "^"n"({|$)" && index($1, l) { s += $2; f = 1 }
+			END { if (f) printf "%.0f\n", s; else print "none" }'
+}
+
+# pk_wait_metric ADMIN_PORT NAME VALUE [SECONDS] [LABEL]: waits until the metric equals VALUE.
+pk_wait_metric() {
+	local port=$1 name=$2 want=$3 limit=${4:-30} label=${5:-} i v
+	for ((i = 0; i < limit * 10; i++)); do
+		v=$(pk_metric "$port" "$name" "$label")
+		[ "$v" = "$want" ] && return 0
+		sleep 0.1
+	done
+	echo "metric $name is $v, not $want, after ${limit}s" >&2
+	return 1
+}
+
+# pk_bench PORT ARGS...: a bounded redis-benchmark run (CSV); fails on a client error.
+pk_bench() {
+	local port=$1
+	shift
+	timeout 120 redis-benchmark -h 127.0.0.1 -p "$port" --csv "$@"
+}
+
+# A deterministic command mix: every command commutes with the others, so a clone that
+# runs them with another interleaving of connections still ends with the same dataset.
+PK_REDIS_TESTS=set,get,incr,lpush,rpush,sadd,hset
