@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
-		usage(stderr);
+		pk_cli_error("missing command", "try 'parikshan --help'");
 		return PK_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -42,6 +42,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);
-	pk_cli_error(argv[1], "unknown command (try 'parikshan --help')");
+	pk_cli_error(argv[1][0] ? argv[1] : "''", "unknown command (try 'parikshan --help')");
 	return PK_EXIT_USAGE;
 }

@@ -55,11 +55,12 @@ pk_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# pk_wait_port PORT [SECONDS]: waits until 127.0.0.1:PORT accepts connections.
+# pk_wait_port PORT [SECONDS]: waits until something listens on PORT (without connecting to
+# it, so servers that count connections see only the test's own).
 pk_wait_port() {
 	local port=$1 limit=${2:-10} i
 	for ((i = 0; i < limit * 20; i++)); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+		[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] && return 0
 		sleep 0.05
 	done
 	echo "port $port did not open within ${limit}s" >&2
