@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -109,7 +110,7 @@ static void httpd_conn_event(struct pk_loop *loop, struct pk_io *io, uint32_t ev
 		return;
 	}
 	while (c->out_off < c->out.len) {
-		ssize_t n = write(io->fd, c->out.s + c->out_off, c->out.len - c->out_off);
+		ssize_t n = send(io->fd, c->out.s + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EAGAIN)
@@ -248,7 +249,7 @@ int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struc
 		goto out;
 	pk_strbuf_printf(&req, "GET %s HTTP/1.0\r\nHost: parikshan\r\n\r\n", path);
 	while (off < req.len) {
-		ssize_t n = write(fd, req.s + off, req.len - off);
+		ssize_t n = send(fd, req.s + off, req.len - off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EAGAIN) {
 			err = wait_fd(fd, POLLOUT, deadline);

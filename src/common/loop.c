@@ -2,6 +2,7 @@
 #include "common/loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -210,6 +211,8 @@ static int next_timeout_ms(struct pk_loop *loop)
 	when = loop->heap[0]->when_ns;
 	if (when <= now)
 		return 0;
+	if (when - now > (uint64_t)INT_MAX * 1000000ull)
+		return INT_MAX;
 	return (int)((when - now + 999999) / 1000000);
 }
 

@@ -87,6 +87,9 @@ int pk_prom_label(const char *labels, const char *key, char *out, size_t outlen)
 	size_t klen = strlen(key);
 	const char *p = labels;
 
+	if (outlen == 0)
+		return -ENOSPC;
+	out[0] = '\0';
 	while (*p) {
 		size_t o = 0;
 		bool match;
@@ -105,8 +108,10 @@ int pk_prom_label(const char *labels, const char *key, char *out, size_t outlen)
 				c = *p == 'n' ? '\n' : *p;
 			}
 			if (match) {
-				if (o + 1 >= outlen)
+				if (o + 1 >= outlen) {
+					out[o] = '\0';
 					return -ENOSPC;
+				}
 				out[o++] = c;
 			}
 		}

@@ -44,9 +44,30 @@ static int spill_open(struct pk_sbuf *sb)
 	return fd;
 }
 
-static int spill_write(struct pk_sbuf *sb, const void *p, size_t n)
+/* The file is a ring of spill_max bytes: stream offset o lives at file offset
+ * o % spill_max, so the file never grows past spill_max however long the stream. */
+static int pwrite_all(int fd, const char *p, size_t n, uint64_t pos)
 {
 	size_t off = 0;
+
+	while (off < n) {
+		ssize_t w = pwrite(fd, p + off, n - off, (off_t)(pos + off));
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+static int spill_write(struct pk_sbuf *sb, const void *p, size_t n)
+{
+	uint64_t pos;
+	size_t first;
+	int err;
 
 	if (pk_sbuf_spilled(sb) + n > sb->spill_max)
 		return -ENOSPC;
@@ -57,17 +78,13 @@ static int spill_write(struct pk_sbuf *sb, const void *p, size_t n)
 			return fd;
 		sb->fd = fd;
 	}
-	while (off < n) {
-		ssize_t w = pwrite(sb->fd, (const char *)p + off, n - off,
-				   (off_t)(sb->spill_wr + off));
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		off += (size_t)w;
-	}
+	pos = sb->spill_wr % sb->spill_max;
+	first = n < sb->spill_max - pos ? n : (size_t)(sb->spill_max - pos);
+	err = pwrite_all(sb->fd, p, first, pos);
+	if (!err && first < n)
+		err = pwrite_all(sb->fd, (const char *)p + first, n - first, 0);
+	if (err)
+		return err;
 	sb->spill_wr += n;
 	return 0;
 }
@@ -84,7 +101,7 @@ int pk_sbuf_append(struct pk_sbuf *sb, const void *p, size_t n)
 /* Moves bytes from the file into the ring's free room; resets the file once drained. */
 static int spill_refill(struct pk_sbuf *sb)
 {
-	uint64_t want = pk_sbuf_spilled(sb);
+	uint64_t want = pk_sbuf_spilled(sb), pos = sb->spill_rd % sb->spill_max;
 	size_t room = pk_ring_room(&sb->mem);
 	struct iovec iov[2];
 	ssize_t r;
@@ -92,11 +109,13 @@ static int spill_refill(struct pk_sbuf *sb)
 
 	if (want > room)
 		want = room;
+	if (want > sb->spill_max - pos)
+		want = sb->spill_max - pos; /* up to the end of the file; the rest next time */
 	segs = pk_ring_reserve(&sb->mem, (size_t)want, iov);
 	if (segs < 0)
 		return segs;
 	do
-		r = preadv(sb->fd, iov, segs, (off_t)sb->spill_rd);
+		r = preadv(sb->fd, iov, segs, (off_t)pos);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
@@ -115,7 +134,9 @@ static int spill_refill(struct pk_sbuf *sb)
 int pk_sbuf_peek(struct pk_sbuf *sb, struct iovec iov[2])
 {
 	/* Refill when at least half the ring is free: few, large file reads. */
-	if (pk_sbuf_spilled(sb) > 0 && pk_ring_room(&sb->mem) >= sb->mem.cap / 2) {
+	size_t room = pk_ring_room(&sb->mem);
+
+	if (pk_sbuf_spilled(sb) > 0 && room > 0 && room >= sb->mem.cap / 2) {
 		int err = spill_refill(sb);
 
 		if (err)

@@ -27,10 +27,12 @@ static void guard_fire(struct pk_loop *loop, struct pk_timer *t)
 	pk_loop_stop(loop);
 }
 
+/* (Re-)arms the guard; g must start zeroed, the timer is initialised on first use. */
 static void guard_arm(struct pk_loop *loop, struct guard *g, uint64_t ms)
 {
+	if (!g->t.fn)
+		pk_timer_init(&g->t, guard_fire, g);
 	g->fired = 0;
-	pk_timer_init(&g->t, guard_fire, g);
 	CHECK_EQ_INT(pk_timer_arm(loop, &g->t, ms * MS), 0);
 }
 
@@ -77,7 +79,7 @@ static void test_new_free(void)
 static void test_io_fires_on_pipe(void)
 {
 	struct pk_loop *loop = pk_loop_new();
-	struct guard g;
+	struct guard g = {0};
 	struct rec r = {.stop = 1};
 	struct pk_io io;
 	int p[2];
@@ -112,7 +114,7 @@ static void test_io_fires_on_pipe(void)
 static void test_io_set_mask(void)
 {
 	struct pk_loop *loop = pk_loop_new();
-	struct guard g;
+	struct guard g = {0};
 	struct rec r = {.stop = 1};
 	struct pk_io io;
 	int sv[2];
@@ -251,7 +253,7 @@ static void test_timers_fire_in_order(void)
 {
 	struct pk_loop *loop = pk_loop_new();
 	struct order o;
-	struct guard g;
+	struct guard g = {0};
 	uint64_t t0;
 
 	CHECK(loop != NULL);
@@ -281,7 +283,7 @@ static void test_timer_rearm_and_cancel(void)
 {
 	struct pk_loop *loop = pk_loop_new();
 	struct order o;
-	struct guard g;
+	struct guard g = {0};
 	uint64_t t0;
 
 	CHECK(loop != NULL);
@@ -338,7 +340,7 @@ static void test_timer_heap_many(void)
 {
 	struct pk_loop *loop = pk_loop_new();
 	struct many *m = calloc(1, sizeof(*m));
-	struct guard g;
+	struct guard g = {0};
 	uint64_t x = 88172645463325252ull;
 	int expect = 0;
 
@@ -403,7 +405,7 @@ static void test_before_sleep_and_stop(void)
 	struct pk_loop *loop = pk_loop_new();
 	struct hook_state h = {.stop_after = 5};
 	struct pk_timer t;
-	struct guard g;
+	struct guard g = {0};
 
 	CHECK(loop != NULL);
 	pk_loop_set_before_sleep(loop, hook_count, &h);
@@ -446,7 +448,7 @@ static void test_park_and_reregister(void)
 	struct pk_loop *loop = pk_loop_new();
 	struct parkrec r = {0};
 	struct pk_io io;
-	struct guard g;
+	struct guard g = {0};
 	int sv[2];
 
 	CHECK(loop != NULL);

@@ -247,7 +247,8 @@ static void test_random_stream_order(void)
 			long n = peek_copy(&sb, got, MEM + 16);
 			size_t k;
 
-			if (n < 0 || (uint64_t)n > wr - rd || memcmp(got, ref + rd, (size_t)n) != 0) {
+			if (n < 0 || (uint64_t)n > wr - rd ||
+			    memcmp(got, ref + rd, (size_t)n) != 0) {
 				bad = 2;
 				break;
 			}
@@ -501,7 +502,7 @@ static void test_tiny_memory_with_spill(void)
 	pk_sbuf_release(&sb);
 
 	pk_sbuf_init(&sb, 1, dir, 1 << 20);
-	CHECK_EQ_INT(pk_sbuf_append(&sb, "a", 1), 0);	   /* fills the ring */
+	CHECK_EQ_INT(pk_sbuf_append(&sb, "a", 1), 0);	  /* fills the ring */
 	CHECK_EQ_INT(pk_sbuf_append(&sb, "bcdef", 5), 0); /* to the file */
 	CHECK_EQ_INT(drain(&sb, out, sizeof(out)), 6);
 	CHECK(memcmp(out, "abcdef", 6) == 0);
