@@ -26,7 +26,8 @@ static const char dup_usage[] =
 	"  -s, --sync               read a client's next bytes only after every in-sync clone\n"
 	"                           took the previous ones (no drops, at production's expense)\n"
 	"  -b, --buffer SIZE        per-connection buffer per clone, K/M/G suffixes (default 4M)\n"
-	"      --flush-ms MS        coalesce writes to clones every MS ms (default 2; 0 = at once)\n"
+	"      --flush-ms MS        coalesce writes to clones every MS ms (default 10; 0 = at once)\n"
+	"      --threads N          worker threads, one event loop each (default: one per CPU)\n"
 	"      --spill DIR          when a buffer is full, continue in a file in DIR\n"
 	"      --spill-max SIZE     cap of each connection's spill file (default 1G)\n"
 	"      --admin [ADDR:]PORT  serve GET /metrics there (ADDR defaults to 127.0.0.1)\n"
@@ -41,6 +42,7 @@ enum {
 	OPT_SPILL_MAX,
 	OPT_ADMIN,
 	OPT_LOG_LEVEL,
+	OPT_THREADS,
 	OPT_HELP,
 };
 
@@ -59,6 +61,7 @@ static const struct option dup_options[] = {
 	{"spill-max", required_argument, NULL, OPT_SPILL_MAX},
 	{"admin", required_argument, NULL, OPT_ADMIN},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"threads", required_argument, NULL, OPT_THREADS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -89,12 +92,13 @@ int pk_cmd_dup(int argc, char **argv)
 		.mode = PK_PROXY_ASYNC,
 		.buffer_size = 4ull << 20,
 		.spill_max = 1ull << 30,
-		.flush_ms = 2,
+		.flush_ms = 10,
 	};
 	char admin_host[256];
 	bool have_l = false, have_p = false, spill_max_set = false;
 	int nports = 0, c, err;
 	enum pk_log_level level;
+	uint64_t v;
 	struct stat sb;
 
 	opterr = 0;
@@ -162,6 +166,11 @@ int pk_cmd_dup(int argc, char **argv)
 			if (pk_log_parse_level(optarg, &level))
 				return bad_value("--log-level", optarg, -EINVAL);
 			pk_log_set_level(level);
+			break;
+		case OPT_THREADS:
+			if ((err = pk_parse_uint(optarg, 64, &v)) || v == 0)
+				return bad_value("--threads", optarg, err ? err : -ERANGE);
+			o.threads = (int)v;
 			break;
 		case OPT_HELP:
 			fputs(dup_usage, stdout);

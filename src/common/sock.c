@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -64,7 +65,7 @@ static void set_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-int pk_sock_listen(const struct pk_addr *a, int backlog)
+static int sock_listen(const struct pk_addr *a, int backlog, bool reuseport)
 {
 	int one = 1, err;
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -72,12 +73,23 @@ int pk_sock_listen(const struct pk_addr *a, int backlog)
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, backlog) < 0) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+int pk_sock_listen(const struct pk_addr *a, int backlog)
+{
+	return sock_listen(a, backlog, false);
+}
+
+int pk_sock_listen_shared(const struct pk_addr *a, int backlog)
+{
+	return sock_listen(a, backlog, true);
 }
 
 int pk_sock_connect(const struct pk_addr *a)

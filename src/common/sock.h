@@ -28,6 +28,10 @@ const char *pk_addr_str(const struct pk_addr *a, char *buf, size_t len);
 /* Creates a listening socket bound to a with SO_REUSEADDR; returns the fd or -errno. */
 int pk_sock_listen(const struct pk_addr *a, int backlog);
 
+/* Like pk_sock_listen() but with SO_REUSEPORT, so that several sockets (one per worker
+ * thread) share the port and the kernel spreads connections over them. */
+int pk_sock_listen_shared(const struct pk_addr *a, int backlog);
+
 /* Starts a non-blocking connect to a with TCP_NODELAY; returns the fd (connect may still be
  * in progress: wait for writability, then pk_sock_error()) or -errno. */
 int pk_sock_connect(const struct pk_addr *a);

@@ -34,6 +34,7 @@ int pk_dup_run(const struct pk_dup_opts *o)
 		.flush_ns = o->flush_ms * 1000000ull,
 		.ntargets = o->ntargets,
 		.drain_ns = DUP_DRAIN_NS,
+		.threads = o->threads,
 	};
 	struct pk_proxy *p;
 	const char *what;
@@ -65,10 +66,10 @@ int pk_dup_run(const struct pk_dup_opts *o)
 		pk_cli_error(w, "%s", strerror(errno));
 		return PK_EXIT_RUNTIME;
 	}
-	pk_addr_str(&cfg.listen, lname, sizeof(lname));
-	pk_log(PK_LOG_INFO, "dup: listening on %s, production %s, %d debug target(s), %s, buffer %llu",
-	       lname, o->prod_host, o->ntargets, o->mode == PK_PROXY_SYNC ? "sync" : "async",
-	       (unsigned long long)o->buffer_size);
+	pk_log(PK_LOG_INFO,
+	       "dup: listening on %s port %d, production %s, %d debug target(s), %s, buffer %llu",
+	       o->listen_host, pk_proxy_listen_port(p), o->prod_host, o->ntargets,
+	       o->mode == PK_PROXY_SYNC ? "sync" : "async", (unsigned long long)o->buffer_size);
 	err = pk_proxy_run(p);
 	pk_proxy_free(p);
 	if (err) {

@@ -1,31 +1,42 @@
 /* metrics.c — the proxy's Prometheus exposition (GET /metrics on the admin address). */
 #include "proxy/proxy_int.h"
 
+#include <stddef.h>
+#include <string.h>
+
 #include "common/clock.h"
 #include "common/prom.h"
 
-/* Per-target gauges that are derived from the live connections. */
-struct target_gauges {
-	uint64_t buffered, spilled, lag_bytes, lag_ns;
+/* One target's numbers summed (or maxed) over the workers. */
+struct target_sum {
+	uint64_t conns, sent, dropped, resp, buffered, high_water, spilled, overflows, desyncs,
+		connect_failures, lag_bytes, oldest_ns;
 };
 
-static struct target_gauges target_gauges(struct target_stats *ts, uint64_t now)
+static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
 {
-	struct target_gauges g = {0};
-	struct pk_list *pos, *tmp;
+	memset(t, 0, sizeof(*t));
+	for (int k = 0; k < p->nworkers; k++) {
+		struct target_stats *ts = &p->workers[k].targets[i];
+		uint64_t hw = PK_STAT_GET(ts->high_water), lag = PK_STAT_GET(ts->pub_lag_bytes);
+		uint64_t oldest = PK_STAT_GET(ts->pub_oldest_ns);
 
-	pk_list_for_each_safe(pos, tmp, &ts->conns) {
-		struct dconn *d = pk_container_of(pos, struct dconn, target_link);
-		uint64_t used = pk_sbuf_used(&d->buf), lag = pk_dconn_lag_ns(d, now);
-
-		g.buffered += used;
-		g.spilled += pk_sbuf_spilled(&d->buf);
-		if (used > g.lag_bytes)
-			g.lag_bytes = used;
-		if (lag > g.lag_ns)
-			g.lag_ns = lag;
+		t->conns += PK_STAT_GET(ts->conns_active);
+		t->sent += PK_STAT_GET(ts->bytes_sent);
+		t->dropped += PK_STAT_GET(ts->bytes_dropped);
+		t->resp += PK_STAT_GET(ts->resp_bytes);
+		t->buffered += PK_STAT_GET(ts->buffered);
+		t->spilled += PK_STAT_GET(ts->pub_spilled);
+		t->overflows += PK_STAT_GET(ts->overflows);
+		t->desyncs += PK_STAT_GET(ts->desyncs);
+		t->connect_failures += PK_STAT_GET(ts->connect_failures);
+		if (hw > t->high_water)
+			t->high_water = hw;
+		if (lag > t->lag_bytes)
+			t->lag_bytes = lag;
+		if (oldest && (!t->oldest_ns || oldest < t->oldest_ns))
+			t->oldest_ns = oldest;
 	}
-	return g;
 }
 
 struct target_metric {
@@ -55,52 +66,66 @@ static const struct target_metric target_metrics[] = {
 
 #define N_TARGET_METRICS (sizeof(target_metrics) / sizeof(target_metrics[0]))
 
-static double target_value(unsigned m, const struct target_stats *ts,
-			   const struct target_gauges *g)
+static double target_value(unsigned m, const struct target_sum *t, uint64_t now)
 {
 	const double v[N_TARGET_METRICS] = {
-		(double)ts->conns_active, (double)ts->bytes_sent,     (double)ts->bytes_dropped,
-		(double)ts->resp_bytes,	  (double)g->buffered,	      (double)ts->high_water,
-		(double)g->spilled,	  (double)ts->overflows,      (double)ts->desyncs,
-		(double)ts->connect_failures, (double)g->lag_bytes,   (double)g->lag_ns / 1e9,
+		(double)t->conns,     (double)t->sent,	     (double)t->dropped,
+		(double)t->resp,      (double)t->buffered,   (double)t->high_water,
+		(double)t->spilled,   (double)t->overflows,  (double)t->desyncs,
+		(double)t->connect_failures, (double)t->lag_bytes,
+		t->oldest_ns && now > t->oldest_ns ? (double)(now - t->oldest_ns) / 1e9 : 0.0,
 	};
 	return v[m];
 }
 
+/* Sums one production-side counter (at byte offset off in struct pk_worker) over the workers. */
+static double sum_workers(struct pk_proxy *p, size_t off)
+{
+	uint64_t sum = 0;
+
+	for (int k = 0; k < p->nworkers; k++)
+		sum += PK_STAT_GET(*(uint64_t *)((char *)&p->workers[k] + off));
+	return (double)sum;
+}
+
+#define SUM_WORKERS(p, field) sum_workers((p), offsetof(struct pk_worker, field))
+
 void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out)
 {
-	struct target_gauges g[PK_PROXY_MAX_TARGETS];
+	struct target_sum t[PK_PROXY_MAX_TARGETS];
 	uint64_t now = pk_now_ns();
 
 	pk_prom_family(out, "parikshan_info", "gauge", "Proxy role and production address.");
-	pk_strbuf_printf(out, "parikshan_info{role=\"%s\",production=\"%s\",mode=\"%s\"} 1\n",
-			 p->cfg.role, p->prod_name,
-			 p->cfg.mode == PK_PROXY_SYNC ? "sync" : "async");
+	pk_strbuf_printf(out,
+			 "parikshan_info{role=\"%s\",production=\"%s\",mode=\"%s\",workers=\"%d\"} 1\n",
+			 p->cfg.role, p->prod_name, p->cfg.mode == PK_PROXY_SYNC ? "sync" : "async",
+			 p->nworkers);
 	pk_prom_family(out, "parikshan_connections_accepted_total", "counter",
 		       "Client connections accepted.");
 	pk_prom_sample(out, "parikshan_connections_accepted_total", NULL, NULL,
-		       (double)p->conns_accepted);
+		       SUM_WORKERS(p, conns_accepted));
 	pk_prom_family(out, "parikshan_connections_active", "gauge", "Client connections open now.");
-	pk_prom_sample(out, "parikshan_connections_active", NULL, NULL, (double)p->conns_active);
+	pk_prom_sample(out, "parikshan_connections_active", NULL, NULL,
+		       SUM_WORKERS(p, conns_active));
 	pk_prom_family(out, "parikshan_prod_connect_failures_total", "counter",
 		       "Production connects that failed (client closed).");
 	pk_prom_sample(out, "parikshan_prod_connect_failures_total", NULL, NULL,
-		       (double)p->prod_connect_failures);
+		       SUM_WORKERS(p, prod_connect_failures));
 	pk_prom_family(out, "parikshan_bytes_total", "counter",
 		       "Bytes forwarded on the production path.");
 	pk_prom_sample(out, "parikshan_bytes_total", "direction", "client_to_prod",
-		       (double)p->bytes_c2p);
+		       SUM_WORKERS(p, bytes_c2p));
 	pk_prom_sample(out, "parikshan_bytes_total", "direction", "prod_to_client",
-		       (double)p->bytes_p2c);
+		       SUM_WORKERS(p, bytes_p2c));
 	for (int i = 0; i < p->cfg.ntargets; i++)
-		g[i] = target_gauges(&p->targets[i], now);
+		target_sum(p, i, &t[i]);
 	for (unsigned m = 0; m < N_TARGET_METRICS; m++) {
 		if (p->cfg.ntargets == 0)
 			break;
 		pk_prom_family(out, target_metrics[m].name, target_metrics[m].type,
 			       target_metrics[m].help);
 		for (int i = 0; i < p->cfg.ntargets; i++)
-			pk_prom_sample(out, target_metrics[m].name, "target", p->targets[i].name,
-				       target_value(m, &p->targets[i], &g[i]));
+			pk_prom_sample(out, target_metrics[m].name, "target", p->target_names[i],
+				       target_value(m, &t[i], now));
 	}
 }

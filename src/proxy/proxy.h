@@ -1,6 +1,7 @@
 /* proxy.h — the proxy core shared by the duplicator (dup) and the aggregator (agg).
  *
- * One single-threaded epoll loop.  For every accepted client connection the core opens one
+ * One epoll loop per worker thread (one per CPU by default), each with its own SO_REUSEPORT
+ * listener and its own connections: nothing is shared on the data path.  For every accepted client connection the core opens one
  * production connection and one connection per debug target.  Client bytes go to
  * production at once and are appended to each debug connection's bounded buffer
  * (memory, then an optional spill file), written out to the target as it accepts them,
@@ -40,6 +41,7 @@ struct pk_proxy_config {
 	bool admin_enabled;
 	struct pk_addr admin;
 	uint64_t drain_ns; /* on SIGINT/SIGTERM, how long to finish queued production bytes */
+	int threads;	   /* worker threads (event loops); 0 = one per online CPU */
 };
 
 struct pk_proxy;
@@ -51,9 +53,10 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 /* Returns the port the front door listens on (useful with port 0). */
 int pk_proxy_listen_port(const struct pk_proxy *p);
 
-/* Runs until SIGINT or SIGTERM, then stops accepting, drains queued production bytes (up to
- * cfg->drain_ns) and returns 0; -errno if the loop failed.  Blocks those signals while it
- * runs (they are read through a signalfd). */
+/* Starts the worker threads and runs the admin endpoint on the calling thread until SIGINT or
+ * SIGTERM; then every worker stops accepting, drains queued production bytes (up to
+ * cfg->drain_ns), and is joined.  Returns 0, or -errno if a loop or thread failed.  Blocks
+ * those signals while it runs (they are read through a signalfd). */
 int pk_proxy_run(struct pk_proxy *p);
 
 /* Closes every connection and frees the proxy. */
@@ -79,6 +82,7 @@ struct pk_dup_opts {
 	const char *spill_dir;
 	uint64_t spill_max;
 	uint64_t flush_ms;
+	int threads; /* 0 = one per online CPU */
 	const char *admin_host; /* NULL: no admin endpoint */
 	uint16_t admin_port;
 };

@@ -13,6 +13,8 @@
 #ifndef PK_PROXY_PROXY_INT_H
 #define PK_PROXY_PROXY_INT_H
 
+#include <pthread.h>
+
 #include "common/http.h"
 #include "common/list.h"
 #include "common/loop.h"
@@ -26,18 +28,28 @@
 
 
 
-/* Counters of one debug target (all connections to it). */
+/* Statistics are written only by the worker that owns them and read by the admin thread:
+ * both sides use relaxed atomics (plain moves on x86-64), so there is no lock and no race. */
+#define PK_STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (uint64_t)(n), __ATOMIC_RELAXED)
+#define PK_STAT_SET(field, v) __atomic_store_n(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
+#define PK_STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* One worker's view of one debug target. */
 struct target_stats {
-	char name[PK_ADDR_STRLEN];
-	struct pk_list conns; /* live dconns (struct dconn.target_link) */
+	struct pk_list conns; /* this worker's live dconns (struct dconn.target_link) */
 	uint64_t conns_active;
 	uint64_t bytes_sent;
 	uint64_t bytes_dropped;
 	uint64_t resp_bytes;
+	uint64_t buffered; /* bytes in this worker's buffers for the target, kept exact */
 	uint64_t high_water;
 	uint64_t overflows;
 	uint64_t desyncs;
 	uint64_t connect_failures;
+	/* published by the gauge timer (scans of the connection list) */
+	uint64_t pub_spilled;
+	uint64_t pub_lag_bytes;
+	uint64_t pub_oldest_ns; /* arrival time of the oldest unsent byte, 0 if none */
 };
 
 /* A time mark for lag: bytes up to offset `off` were appended at (or after) `t_ns`. */
@@ -47,11 +59,12 @@ struct lag_mark {
 };
 
 struct session;
+struct pk_worker;
 
 struct dconn {
 	uint64_t id;
 	int target;
-	struct pk_proxy *p;
+	struct pk_worker *w;
 	struct session *s; /* NULL once the client side is gone */
 	struct pk_io io;
 	struct pk_sbuf buf;
@@ -64,37 +77,41 @@ struct dconn {
 	struct lag_mark marks[PK_LAG_MARKS];
 	int mark_head, mark_count;
 	struct pk_list target_link; /* on target_stats.conns */
-	struct pk_list dirty_link;  /* on proxy.dirty: waiting for the flush timer */
-	struct pk_list reap_link;   /* on proxy.dead_dconns */
+	struct pk_list dirty_link;  /* on worker.dirty: waiting for the flush timer */
+	struct pk_list reap_link;   /* on worker.dead_dconns */
 };
 
 struct session {
 	uint64_t id;
-	struct pk_proxy *p;
+	struct pk_worker *w;
 	struct pk_io cio; /* client */
 	struct pk_io pio; /* production */
 	struct pk_ring c2p; /* client bytes production has not taken yet */
 	struct pk_ring p2c; /* production bytes the client has not taken yet */
 	bool prod_connected;
-	bool c_eof, p_eof;     /* that side sent EOF */
+	bool c_eof, p_eof;	 /* that side sent EOF */
 	bool c2p_shut, p2c_shut; /* EOF passed on to production / to the client */
 	bool closing;
 	struct dconn *dbg[PK_PROXY_MAX_TARGETS];
-	struct pk_list link; /* on proxy.sessions, then proxy.dead_sessions */
+	struct pk_list link; /* on worker.sessions, then worker.dead_sessions */
 };
 
-struct pk_proxy {
-	struct pk_proxy_config cfg;
+/* One event loop on one thread: its own listener (SO_REUSEPORT), sessions, and statistics. */
+struct pk_worker {
+	struct pk_proxy *p;
+	const struct pk_proxy_config *cfg;
+	const char *prod_name;
+	int idx;
+	pthread_t thread;
+	bool started;
 	struct pk_loop *loop;
 	struct pk_io lio;
-	struct pk_io sigio;
+	struct pk_io stopio; /* eventfd: the main thread asks this worker to drain and stop */
 	struct pk_timer flush_timer;
 	struct pk_timer accept_timer; /* re-enables accept after EMFILE */
 	struct pk_timer drain_timer;
-	struct pk_httpd *admin;
-	char prod_name[PK_ADDR_STRLEN];
+	struct pk_timer gauge_timer; /* publishes scanned gauges for /metrics */
 	bool draining;
-	uint64_t next_id;
 	struct pk_list sessions;
 	struct pk_list dead_sessions;
 	struct pk_list dirty;
@@ -109,11 +126,41 @@ struct pk_proxy {
 	char scratch[PK_SCRATCH_SIZE];
 };
 
+struct pk_proxy {
+	struct pk_proxy_config cfg;
+	char prod_name[PK_ADDR_STRLEN];
+	char target_names[PK_PROXY_MAX_TARGETS][PK_ADDR_STRLEN];
+	int listen_port;
+	uint64_t next_id; /* session ids, shared by the workers (atomic) */
+	struct pk_loop *loop; /* main thread: admin endpoint and signals */
+	struct pk_io sigio;
+	struct pk_httpd *admin;
+	int nworkers;
+	struct pk_worker *workers;
+};
+
+/* worker.c: the production path */
+
+/* Prepares worker idx of p around an already listening fd; returns 0 or -errno. */
+int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd);
+
+/* Runs w's loop on a new thread; returns 0 or -errno. */
+int pk_worker_start(struct pk_worker *w);
+
+/* Asks w (from another thread) to stop accepting, drain, and end its thread. */
+void pk_worker_stop(struct pk_worker *w);
+
+/* Joins w's thread if it was started, closes everything of w. */
+void pk_worker_release(struct pk_worker *w);
+
+/* Publishes w's scanned gauges now (also done every 100 ms while admin is on). */
+void pk_worker_publish(struct pk_worker *w);
+
 /* target.c: debug connections */
 
 /* Opens a debug connection to target i for session s; returns it, or NULL when the connect
  * failed at once (counted as a desync). */
-struct dconn *pk_dconn_open(struct pk_proxy *p, struct session *s, int i);
+struct dconn *pk_dconn_open(struct pk_worker *w, struct session *s, int i);
 
 /* Appends client bytes to d; on overflow d is desynced (closed, counted, logged). */
 void pk_dconn_append(struct dconn *d, const char *buf, size_t n);
@@ -136,7 +183,7 @@ void pk_dconn_free(struct dconn *d);
 /* Returns the age in ns of the oldest byte of d not yet written, 0 when none. */
 uint64_t pk_dconn_lag_ns(const struct dconn *d, uint64_t now_ns);
 
-/* proxy.c: called by target.c when a session's debug side drained (sync mode). */
+/* worker.c: called by target.c when a session's debug side drained (sync mode). */
 void pk_session_debug_drained(struct session *s);
 
 #endif

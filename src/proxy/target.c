@@ -17,7 +17,7 @@ static void dconn_flush(struct dconn *d);
 
 static struct target_stats *stats_of(const struct dconn *d)
 {
-	return &d->p->targets[d->target];
+	return &d->w->targets[d->target];
 }
 
 /* Removes d from the loop and its lists and queues it for freeing.  Bytes still buffered
@@ -26,29 +26,29 @@ static void dconn_kill(struct dconn *d, bool desync, const char *reason)
 {
 	struct target_stats *ts = stats_of(d);
 	struct session *s = d->s;
+	uint64_t lost = pk_sbuf_used(&d->buf);
 	int fd;
 
 	if (d->dead)
 		return;
 	d->dead = true;
 	if (desync) {
-		uint64_t lost = pk_sbuf_used(&d->buf);
-
-		ts->desyncs++;
-		ts->bytes_dropped += lost;
+		PK_STAT_ADD(ts->desyncs, 1);
+		PK_STAT_ADD(ts->bytes_dropped, lost);
 		pk_log(PK_LOG_WARN,
 		       "%s: desync conn=%llu target=%s offset=%llu reason=%s unsent=%llu",
-		       d->p->cfg.role, (unsigned long long)d->id, ts->name,
+		       d->w->cfg->role, (unsigned long long)d->id, d->w->p->target_names[d->target],
 		       (unsigned long long)d->sent, reason, (unsigned long long)lost);
 	}
-	fd = pk_io_del(d->p->loop, &d->io);
+	PK_STAT_ADD(ts->buffered, -lost);
+	fd = pk_io_del(d->w->loop, &d->io);
 	if (fd >= 0)
 		close(fd);
 	if (pk_list_linked(&d->dirty_link))
 		pk_list_del(&d->dirty_link);
 	pk_list_del(&d->target_link);
-	ts->conns_active--;
-	pk_list_add_tail(&d->p->dead_dconns, &d->reap_link);
+	PK_STAT_ADD(ts->conns_active, -1);
+	pk_list_add_tail(&d->w->dead_dconns, &d->reap_link);
 	if (s) {
 		s->dbg[d->target] = NULL;
 		d->s = NULL;
@@ -106,14 +106,14 @@ static void lag_mark_pop(struct dconn *d)
 
 static void dconn_read(struct dconn *d)
 {
-	struct pk_proxy *p = d->p;
+	struct pk_worker *w = d->w;
 
 	for (int i = 0; i < 4; i++) {
-		ssize_t n = read(d->io.fd, p->scratch, sizeof(p->scratch));
+		ssize_t n = read(d->io.fd, w->scratch, sizeof(w->scratch));
 
 		if (n > 0) {
-			stats_of(d)->resp_bytes += (uint64_t)n;
-			if ((size_t)n < sizeof(p->scratch))
+			PK_STAT_ADD(stats_of(d)->resp_bytes, n);
+			if ((size_t)n < sizeof(w->scratch))
 				return;
 			continue;
 		}
@@ -135,7 +135,7 @@ static void dconn_update(struct dconn *d)
 
 	if (!d->connected || pk_sbuf_used(&d->buf) > 0)
 		mask |= PK_WRITE;
-	pk_io_set(d->p->loop, &d->io, mask);
+	pk_io_set(d->w->loop, &d->io, mask);
 }
 
 /* Writes out as much as the target takes.  May kill d. */
@@ -167,7 +167,8 @@ static void dconn_flush(struct dconn *d)
 		}
 		pk_sbuf_consume(&d->buf, (size_t)w);
 		d->sent += (uint64_t)w;
-		ts->bytes_sent += (uint64_t)w;
+		PK_STAT_ADD(ts->bytes_sent, w);
+		PK_STAT_ADD(ts->buffered, -w);
 	}
 	lag_mark_pop(d);
 	if (pk_sbuf_used(&d->buf) == 0) {
@@ -192,7 +193,7 @@ static void dconn_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 			return;
 		err = pk_sock_error(io->fd);
 		if (err) {
-			stats_of(d)->connect_failures++;
+			PK_STAT_ADD(stats_of(d)->connect_failures, 1);
 			dconn_kill(d, true, strerror(-err));
 			return;
 		}
@@ -206,36 +207,37 @@ static void dconn_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 		dconn_read(d);
 }
 
-struct dconn *pk_dconn_open(struct pk_proxy *p, struct session *s, int i)
+struct dconn *pk_dconn_open(struct pk_worker *w, struct session *s, int i)
 {
-	struct target_stats *ts = &p->targets[i];
+	const struct pk_proxy_config *cfg = w->cfg;
+	struct target_stats *ts = &w->targets[i];
 	struct dconn *d = calloc(1, sizeof(*d));
 	int fd;
 
 	if (!d) {
-		ts->desyncs++;
+		PK_STAT_ADD(ts->desyncs, 1);
 		pk_log(PK_LOG_WARN, "%s: desync conn=%llu target=%s offset=0 reason=out of memory",
-		       p->cfg.role, (unsigned long long)s->id, ts->name);
+		       cfg->role, (unsigned long long)s->id, w->p->target_names[i]);
 		return NULL;
 	}
 	d->id = s->id;
 	d->target = i;
-	d->p = p;
+	d->w = w;
 	d->s = s;
-	pk_sbuf_init(&d->buf, p->cfg.buffer_size, p->cfg.spill_dir, p->cfg.spill_max);
+	pk_sbuf_init(&d->buf, cfg->buffer_size, cfg->spill_dir, cfg->spill_max);
 	pk_list_init(&d->dirty_link);
 	pk_list_init(&d->reap_link);
 	pk_list_add_tail(&ts->conns, &d->target_link);
-	ts->conns_active++;
+	PK_STAT_ADD(ts->conns_active, 1);
 	pk_io_init(&d->io, -1, dconn_event, d);
-	fd = pk_sock_connect(&p->cfg.targets[i]);
+	fd = pk_sock_connect(&cfg->targets[i]);
 	if (fd < 0) {
-		ts->connect_failures++;
+		PK_STAT_ADD(ts->connect_failures, 1);
 		dconn_kill(d, true, strerror(-fd));
 		return NULL;
 	}
 	d->io.fd = fd;
-	if (pk_io_add(p->loop, &d->io, PK_WRITE) < 0) {
+	if (pk_io_add(w->loop, &d->io, PK_WRITE) < 0) {
 		dconn_kill(d, true, "epoll");
 		return NULL;
 	}
@@ -244,7 +246,7 @@ struct dconn *pk_dconn_open(struct pk_proxy *p, struct session *s, int i)
 
 void pk_dconn_append(struct dconn *d, const char *buf, size_t n)
 {
-	struct pk_proxy *p = d->p;
+	struct pk_worker *w = d->w;
 	struct target_stats *ts = stats_of(d);
 	uint64_t used;
 	int err;
@@ -253,26 +255,27 @@ void pk_dconn_append(struct dconn *d, const char *buf, size_t n)
 		return;
 	err = pk_sbuf_append(&d->buf, buf, n);
 	if (err) {
-		ts->overflows++;
-		ts->bytes_dropped += n;
+		PK_STAT_ADD(ts->overflows, 1);
+		PK_STAT_ADD(ts->bytes_dropped, n);
 		dconn_kill(d, true, err == -ENOSPC ? "buffer full" : strerror(-err));
 		return;
 	}
 	d->appended += n;
+	PK_STAT_ADD(ts->buffered, n);
 	used = pk_sbuf_used(&d->buf);
 	if (used > ts->high_water)
-		ts->high_water = used;
+		PK_STAT_SET(ts->high_water, used);
 	lag_mark_push(d, pk_now_ns());
 	if (!d->connected)
 		return;
-	if (p->cfg.flush_ns == 0 || p->cfg.mode == PK_PROXY_SYNC || used >= PK_FLUSH_HIGH) {
+	if (w->cfg->flush_ns == 0 || w->cfg->mode == PK_PROXY_SYNC || used >= PK_FLUSH_HIGH) {
 		dconn_flush(d);
 		return;
 	}
 	if (!pk_list_linked(&d->dirty_link) && !(d->io.mask & PK_WRITE)) {
-		pk_list_add_tail(&p->dirty, &d->dirty_link);
-		if (!pk_timer_is_armed(&p->flush_timer))
-			pk_timer_arm(p->loop, &p->flush_timer, p->cfg.flush_ns);
+		pk_list_add_tail(&w->dirty, &d->dirty_link);
+		if (!pk_timer_is_armed(&w->flush_timer))
+			pk_timer_arm(w->loop, &w->flush_timer, w->cfg->flush_ns);
 	}
 }
 
@@ -287,9 +290,9 @@ void pk_dconn_detach(struct dconn *d)
 
 void pk_dconn_flush_timer(struct pk_loop *loop, struct pk_timer *t)
 {
-	struct pk_proxy *p = t->data;
+	struct pk_worker *w = t->data;
 	struct pk_list *pos, *tmp;
 
-	pk_list_for_each_safe(pos, tmp, &p->dirty)
+	pk_list_for_each_safe(pos, tmp, &w->dirty)
 		dconn_flush(pk_container_of(pos, struct dconn, dirty_link));
 }

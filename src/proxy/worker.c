@@ -1,0 +1,542 @@
+/* worker.c — one worker thread: the production path (accept, connect, forward both ways,
+ * back-pressure, half-close) and its graceful stop.  Debug targets are fed through target.c.
+ */
+#include "proxy/proxy_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_NS (100 * 1000000ull)
+#define GAUGE_PERIOD_NS (100 * 1000000ull)
+
+static void session_close(struct session *s);
+
+/* Recomputes the epoll interest of both sides of s from its state. */
+static void session_update(struct session *s)
+{
+	struct pk_loop *loop = s->w->loop;
+	uint32_t cmask = 0, pmask = 0;
+	bool sync_wait = false;
+
+	if (s->closing)
+		return;
+	if (s->w->cfg->mode == PK_PROXY_SYNC)
+		for (int i = 0; i < s->w->cfg->ntargets; i++)
+			if (s->dbg[i] && pk_dconn_pending(s->dbg[i]))
+				sync_wait = true;
+	if (!s->prod_connected) {
+		pmask = PK_WRITE;
+	} else {
+		if (!s->c_eof && pk_ring_used(&s->c2p) == 0 && !sync_wait)
+			cmask |= PK_READ;
+		if (!s->p_eof && pk_ring_used(&s->p2c) == 0)
+			pmask |= PK_READ;
+		if (pk_ring_used(&s->c2p))
+			pmask |= PK_WRITE;
+		if (pk_ring_used(&s->p2c))
+			cmask |= PK_WRITE;
+	}
+	pk_io_set(loop, &s->cio, cmask);
+	pk_io_set(loop, &s->pio, pmask);
+}
+
+/* Writes buf to fd; what does not fit goes to q.  Returns 0 or -errno (connection broken). */
+static int forward(int fd, struct pk_ring *q, const char *buf, size_t n)
+{
+	ssize_t w = write(fd, buf, n);
+
+	if (w < 0) {
+		if (errno != EAGAIN)
+			return -errno;
+		w = 0;
+	}
+	if ((size_t)w < n)
+		return pk_ring_write(q, buf + w, n - (size_t)w);
+	return 0;
+}
+
+/* Writes as much of q to fd as it takes.  Returns 0 or -errno. */
+static int flush_queue(int fd, struct pk_ring *q)
+{
+	while (pk_ring_used(q)) {
+		struct iovec iov[2];
+		int segs = pk_ring_peek(q, iov);
+		ssize_t w = writev(fd, iov, segs);
+
+		if (w < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		pk_ring_consume(q, (size_t)w);
+	}
+	return 0;
+}
+
+/* Once a side has sent EOF and its queue toward the peer is empty, pass the EOF on. */
+static void pass_eofs(struct session *s)
+{
+	if (s->c_eof && !s->c2p_shut && pk_ring_used(&s->c2p) == 0 && s->prod_connected) {
+		shutdown(s->pio.fd, SHUT_WR);
+		s->c2p_shut = true;
+	}
+	if (s->p_eof && !s->p2c_shut && pk_ring_used(&s->p2c) == 0) {
+		shutdown(s->cio.fd, SHUT_WR);
+		s->p2c_shut = true;
+	}
+	if (s->c_eof && s->p_eof && pk_ring_used(&s->c2p) == 0 && pk_ring_used(&s->p2c) == 0)
+		session_close(s);
+}
+
+static void client_read(struct session *s)
+{
+	struct pk_worker *w = s->w;
+	int ntargets = w->cfg->ntargets;
+	ssize_t n = read(s->cio.fd, w->scratch, sizeof(w->scratch));
+	int err;
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		pk_log(PK_LOG_DEBUG, "%s: conn=%llu client read: %s", w->cfg->role,
+		       (unsigned long long)s->id, strerror(errno));
+		session_close(s);
+		return;
+	}
+	if (n == 0) {
+		s->c_eof = true;
+		for (int i = 0; i < ntargets; i++)
+			if (s->dbg[i])
+				pk_dconn_detach(s->dbg[i]);
+		pass_eofs(s);
+		session_update(s);
+		return;
+	}
+	PK_STAT_ADD(w->bytes_c2p, n);
+	err = forward(s->pio.fd, &s->c2p, w->scratch, (size_t)n);
+	for (int i = 0; i < ntargets; i++) {
+		if (s->dbg[i])
+			pk_dconn_append(s->dbg[i], w->scratch, (size_t)n);
+		else /* this clone is out of sync on this connection */
+			PK_STAT_ADD(w->targets[i].bytes_dropped, n);
+	}
+	if (err) {
+		pk_log(PK_LOG_DEBUG, "%s: conn=%llu production write: %s", w->cfg->role,
+		       (unsigned long long)s->id, strerror(-err));
+		session_close(s);
+		return;
+	}
+	session_update(s);
+}
+
+static void prod_read(struct session *s)
+{
+	struct pk_worker *w = s->w;
+	ssize_t n = read(s->pio.fd, w->scratch, sizeof(w->scratch));
+	int err;
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		pk_log(PK_LOG_DEBUG, "%s: conn=%llu production read: %s", w->cfg->role,
+		       (unsigned long long)s->id, strerror(errno));
+		session_close(s);
+		return;
+	}
+	if (n == 0) {
+		s->p_eof = true;
+		pass_eofs(s);
+		session_update(s);
+		return;
+	}
+	PK_STAT_ADD(w->bytes_p2c, n);
+	err = forward(s->cio.fd, &s->p2c, w->scratch, (size_t)n);
+	if (err) {
+		pk_log(PK_LOG_DEBUG, "%s: conn=%llu client write: %s", w->cfg->role,
+		       (unsigned long long)s->id, strerror(-err));
+		session_close(s);
+		return;
+	}
+	session_update(s);
+}
+
+/* Production connect finished (writable for the first time). */
+static void prod_connected(struct session *s)
+{
+	struct pk_worker *w = s->w;
+	int err = pk_sock_error(s->pio.fd);
+
+	if (err) {
+		PK_STAT_ADD(w->prod_connect_failures, 1);
+		pk_log(PK_LOG_WARN, "%s: conn=%llu production %s: connect: %s; closing client",
+		       w->cfg->role, (unsigned long long)s->id, w->prod_name, strerror(-err));
+		session_close(s);
+		return;
+	}
+	s->prod_connected = true;
+	for (int i = 0; i < w->cfg->ntargets; i++)
+		s->dbg[i] = pk_dconn_open(w, s, i);
+	session_update(s);
+}
+
+static void client_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
+{
+	struct session *s = io->data;
+
+	if ((events & PK_WRITE) && pk_ring_used(&s->p2c)) {
+		int err = flush_queue(s->cio.fd, &s->p2c);
+
+		if (err) {
+			session_close(s);
+			return;
+		}
+		pass_eofs(s);
+		session_update(s);
+	}
+	if (s->closing)
+		return;
+	if ((events & (PK_READ | EPOLLHUP | EPOLLERR)) && (s->cio.mask & PK_READ))
+		client_read(s);
+	else if (events & EPOLLERR)
+		session_close(s);
+	else if (events & EPOLLHUP)
+		pk_io_park(loop, io); /* peer gone, but we may not read yet: wait without spinning */
+}
+
+static void prod_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
+{
+	struct session *s = io->data;
+
+	if (!s->prod_connected) {
+		if (events & (PK_WRITE | EPOLLERR | EPOLLHUP))
+			prod_connected(s);
+		return;
+	}
+	if ((events & PK_WRITE) && pk_ring_used(&s->c2p)) {
+		int err = flush_queue(s->pio.fd, &s->c2p);
+
+		if (err) {
+			session_close(s);
+			return;
+		}
+		pass_eofs(s);
+		session_update(s);
+	}
+	if (s->closing)
+		return;
+	if ((events & (PK_READ | EPOLLHUP | EPOLLERR)) && (s->pio.mask & PK_READ))
+		prod_read(s);
+	else if (events & EPOLLERR)
+		session_close(s);
+	else if (events & EPOLLHUP)
+		pk_io_park(loop, io); /* peer gone, but we may not read yet: wait without spinning */
+}
+
+/* Called by target.c when a dconn of s drained: in sync mode the client may read again. */
+void pk_session_debug_drained(struct session *s)
+{
+	session_update(s);
+}
+
+/* Closes both production-side sockets of s; its dconns go on alone.  Freed when reaped. */
+static void session_close(struct session *s)
+{
+	struct pk_worker *w = s->w;
+	int fd;
+
+	if (s->closing)
+		return;
+	s->closing = true;
+	for (int i = 0; i < w->cfg->ntargets; i++) {
+		struct dconn *d = s->dbg[i];
+
+		if (!d)
+			continue;
+		s->dbg[i] = NULL;
+		d->s = NULL;
+		pk_dconn_detach(d);
+	}
+	fd = pk_io_del(w->loop, &s->cio);
+	if (fd >= 0)
+		close(fd);
+	fd = pk_io_del(w->loop, &s->pio);
+	if (fd >= 0)
+		close(fd);
+	pk_list_del(&s->link);
+	pk_list_add_tail(&w->dead_sessions, &s->link);
+	PK_STAT_ADD(w->conns_active, -1);
+}
+
+static void session_free(struct session *s)
+{
+	pk_ring_release(&s->c2p);
+	pk_ring_release(&s->p2c);
+	free(s);
+}
+
+static void session_open(struct pk_worker *w, int cfd)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	int pfd;
+
+	if (!s) {
+		pk_log(PK_LOG_ERROR, "%s: out of memory for a session", w->cfg->role);
+		close(cfd);
+		return;
+	}
+	s->id = __atomic_add_fetch(&w->p->next_id, 1, __ATOMIC_RELAXED);
+	s->w = w;
+	pk_ring_init(&s->c2p, PK_SCRATCH_SIZE);
+	pk_ring_init(&s->p2c, PK_SCRATCH_SIZE);
+	pk_list_init(&s->link);
+	pk_list_add_tail(&w->sessions, &s->link);
+	PK_STAT_ADD(w->conns_accepted, 1);
+	PK_STAT_ADD(w->conns_active, 1);
+	pk_io_init(&s->cio, cfd, client_event, s);
+	pk_io_init(&s->pio, -1, prod_event, s);
+	if (pk_io_add(w->loop, &s->cio, 0) < 0) {
+		close(cfd);
+		s->cio.fd = -1;
+		session_close(s);
+		return;
+	}
+	pfd = pk_sock_connect(&w->cfg->prod);
+	if (pfd < 0) {
+		PK_STAT_ADD(w->prod_connect_failures, 1);
+		pk_log(PK_LOG_WARN, "%s: conn=%llu production %s: connect: %s; closing client",
+		       w->cfg->role, (unsigned long long)s->id, w->prod_name, strerror(-pfd));
+		session_close(s);
+		return;
+	}
+	s->pio.fd = pfd;
+	if (pk_io_add(w->loop, &s->pio, PK_WRITE) < 0) {
+		session_close(s);
+		return;
+	}
+}
+
+static void accept_resume(struct pk_loop *loop, struct pk_timer *t)
+{
+	struct pk_worker *w = t->data;
+
+	if (!w->draining)
+		pk_io_set(loop, &w->lio, PK_READ);
+}
+
+static void on_accept(struct pk_loop *loop, struct pk_io *io, uint32_t events)
+{
+	struct pk_worker *w = io->data;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = pk_sock_accept(io->fd, NULL);
+
+		if (fd == -EAGAIN || fd == -EINTR || fd == -ECONNABORTED)
+			return;
+		if (fd < 0) {
+			/* Out of fds or memory: stop accepting for a moment instead of spinning. */
+			pk_log(PK_LOG_WARN, "%s: accept: %s; pausing 100 ms", w->cfg->role,
+			       strerror(-fd));
+			pk_io_set(loop, io, 0);
+			pk_timer_arm(loop, &w->accept_timer, ACCEPT_PAUSE_NS);
+			return;
+		}
+		session_open(w, fd);
+	}
+}
+
+/* Tells whether some production bytes are still queued inside this worker. */
+static bool prod_bytes_queued(struct pk_worker *w)
+{
+	struct pk_list *pos, *tmp;
+
+	pk_list_for_each_safe(pos, tmp, &w->sessions) {
+		struct session *s = pk_container_of(pos, struct session, link);
+
+		if (pk_ring_used(&s->c2p) || pk_ring_used(&s->p2c))
+			return true;
+	}
+	return false;
+}
+
+static void drain_timeout(struct pk_loop *loop, struct pk_timer *t)
+{
+	struct pk_worker *w = t->data;
+
+	pk_log(PK_LOG_WARN, "%s: worker %d: drain time is up; closing with bytes still queued",
+	       w->cfg->role, w->idx);
+	pk_loop_stop(loop);
+}
+
+/* The main thread asked this worker to stop: no more accepts, drain, then leave the loop. */
+static void on_stop(struct pk_loop *loop, struct pk_io *io, uint32_t events)
+{
+	struct pk_worker *w = io->data;
+	uint64_t v;
+	int fd;
+
+	if (read(io->fd, &v, sizeof(v)) != sizeof(v) || w->draining)
+		return;
+	w->draining = true;
+	pk_timer_cancel(loop, &w->accept_timer);
+	fd = pk_io_del(loop, &w->lio);
+	if (fd >= 0)
+		close(fd);
+	pk_timer_arm(loop, &w->drain_timer, w->cfg->drain_ns);
+}
+
+void pk_worker_publish(struct pk_worker *w)
+{
+	uint64_t now = pk_now_ns();
+
+	for (int i = 0; i < w->cfg->ntargets; i++) {
+		struct target_stats *ts = &w->targets[i];
+		uint64_t spilled = 0, lag_bytes = 0, oldest = 0;
+		struct pk_list *pos, *tmp;
+
+		pk_list_for_each_safe(pos, tmp, &ts->conns) {
+			struct dconn *d = pk_container_of(pos, struct dconn, target_link);
+			uint64_t used = pk_sbuf_used(&d->buf), lag = pk_dconn_lag_ns(d, now);
+
+			spilled += pk_sbuf_spilled(&d->buf);
+			if (used > lag_bytes)
+				lag_bytes = used;
+			if (lag && (!oldest || now - lag < oldest))
+				oldest = now - lag;
+		}
+		PK_STAT_SET(ts->pub_spilled, spilled);
+		PK_STAT_SET(ts->pub_lag_bytes, lag_bytes);
+		PK_STAT_SET(ts->pub_oldest_ns, oldest);
+	}
+}
+
+static void gauge_tick(struct pk_loop *loop, struct pk_timer *t)
+{
+	struct pk_worker *w = t->data;
+
+	pk_worker_publish(w);
+	pk_timer_arm(loop, t, GAUGE_PERIOD_NS);
+}
+
+static void before_sleep(struct pk_loop *loop, void *data)
+{
+	struct pk_worker *w = data;
+	struct pk_list *pos, *tmp;
+
+	pk_list_for_each_safe(pos, tmp, &w->dead_sessions) {
+		pk_list_del(pos);
+		session_free(pk_container_of(pos, struct session, link));
+	}
+	pk_list_for_each_safe(pos, tmp, &w->dead_dconns) {
+		pk_list_del(pos);
+		pk_dconn_free(pk_container_of(pos, struct dconn, reap_link));
+	}
+	if (w->draining && !prod_bytes_queued(w))
+		pk_loop_stop(loop);
+}
+
+int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd)
+{
+	int efd, err;
+
+	w->p = p;
+	w->cfg = &p->cfg;
+	w->prod_name = p->prod_name;
+	w->idx = idx;
+	pk_list_init(&w->sessions);
+	pk_list_init(&w->dead_sessions);
+	pk_list_init(&w->dirty);
+	pk_list_init(&w->dead_dconns);
+	for (int i = 0; i < PK_PROXY_MAX_TARGETS; i++)
+		pk_list_init(&w->targets[i].conns);
+	pk_timer_init(&w->flush_timer, pk_dconn_flush_timer, w);
+	pk_timer_init(&w->accept_timer, accept_resume, w);
+	pk_timer_init(&w->drain_timer, drain_timeout, w);
+	pk_timer_init(&w->gauge_timer, gauge_tick, w);
+	pk_io_init(&w->lio, lfd, on_accept, w);
+	pk_io_init(&w->stopio, -1, on_stop, w);
+	w->loop = pk_loop_new();
+	if (!w->loop) {
+		close(lfd);
+		w->lio.fd = -1;
+		return -errno;
+	}
+	pk_loop_set_before_sleep(w->loop, before_sleep, w);
+	err = pk_io_add(w->loop, &w->lio, PK_READ);
+	if (err)
+		return err;
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (efd < 0)
+		return -errno;
+	w->stopio.fd = efd;
+	err = pk_io_add(w->loop, &w->stopio, PK_READ);
+	if (err)
+		return err;
+	if (p->cfg.admin_enabled)
+		return pk_timer_arm(w->loop, &w->gauge_timer, GAUGE_PERIOD_NS);
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct pk_worker *w = arg;
+	int err = pk_loop_run(w->loop);
+
+	if (err)
+		pk_log(PK_LOG_ERROR, "%s: worker %d: event loop: %s", w->cfg->role, w->idx,
+		       strerror(-err));
+	return NULL;
+}
+
+int pk_worker_start(struct pk_worker *w)
+{
+	int err = pthread_create(&w->thread, NULL, worker_main, w);
+
+	if (err)
+		return -err;
+	w->started = true;
+	return 0;
+}
+
+void pk_worker_stop(struct pk_worker *w)
+{
+	uint64_t one = 1;
+
+	if (w->stopio.fd >= 0 && write(w->stopio.fd, &one, sizeof(one)) < 0)
+		pk_log(PK_LOG_ERROR, "%s: worker %d: stop: %s", w->cfg->role, w->idx,
+		       strerror(errno));
+}
+
+void pk_worker_release(struct pk_worker *w)
+{
+	struct pk_list *pos, *tmp;
+	int fd;
+
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	w->started = false;
+	if (!w->loop)
+		return;
+	pk_list_for_each_safe(pos, tmp, &w->sessions)
+		session_close(pk_container_of(pos, struct session, link));
+	for (int i = 0; i < w->cfg->ntargets; i++)
+		pk_list_for_each_safe(pos, tmp, &w->targets[i].conns)
+			pk_dconn_close(pk_container_of(pos, struct dconn, target_link));
+	before_sleep(w->loop, w);
+	fd = pk_io_del(w->loop, &w->lio);
+	if (fd >= 0)
+		close(fd);
+	fd = pk_io_del(w->loop, &w->stopio);
+	if (fd >= 0)
+		close(fd);
+	pk_timer_cancel(w->loop, &w->flush_timer);
+	pk_timer_cancel(w->loop, &w->accept_timer);
+	pk_timer_cancel(w->loop, &w->drain_timer);
+	pk_timer_cancel(w->loop, &w->gauge_timer);
+	pk_loop_free(w->loop);
+	w->loop = NULL;
+}
