@@ -9,7 +9,7 @@ BOOKWORM_PKGS=(
 	build-essential make gcc pkg-config
 	libxxhash-dev libpcap-dev libcjson-dev
 	redis-server redis-tools nginx-light haproxy socat wrk
-	iproute2 procps psmisc curl python3
+	iproute2 procps psmisc curl python3 clang-format
 )
 
 missing=()

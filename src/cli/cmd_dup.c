@@ -12,7 +12,8 @@
 #include "proxy/proxy.h"
 
 static const char dup_usage[] =
-	"usage: parikshan dup -l LPORT -x PROD_HOST -p PROD_PORT [-m DBG_HOST -d DBG_PORT]... [options]\n"
+	"usage: parikshan dup -l LPORT -x PROD_HOST -p PROD_PORT [-m DBG_HOST -d DBG_PORT]... "
+	"[options]\n"
 	"\n"
 	"Forward client traffic to production and copy it, asynchronously, to debug clones.\n"
 	"\n"
@@ -26,7 +27,8 @@ static const char dup_usage[] =
 	"  -s, --sync               read a client's next bytes only after every in-sync clone\n"
 	"                           took the previous ones (no drops, at production's expense)\n"
 	"  -b, --buffer SIZE        per-connection buffer per clone, K/M/G suffixes (default 4M)\n"
-	"      --flush-ms MS        coalesce writes to clones every MS ms (default 10; 0 = at once)\n"
+	"      --flush-ms MS        coalesce writes to clones every MS ms (default 10; 0 = at "
+	"once)\n"
 	"      --threads N          worker threads, one event loop each (default: one per CPU)\n"
 	"      --spill DIR          when a buffer is full, continue in a file in DIR\n"
 	"      --spill-max SIZE     cap of each connection's spill file (default 1G)\n"
@@ -47,23 +49,23 @@ enum {
 };
 
 static const struct option dup_options[] = {
-	{"listen-port", required_argument, NULL, 'l'},
-	{"listen-addr", required_argument, NULL, 'h'},
-	{"prod-host", required_argument, NULL, 'x'},
-	{"prod-port", required_argument, NULL, 'p'},
-	{"debug-host", required_argument, NULL, 'm'},
-	{"debug-port", required_argument, NULL, 'd'},
-	{"async", no_argument, NULL, 'a'},
-	{"sync", no_argument, NULL, 's'},
-	{"buffer", required_argument, NULL, 'b'},
-	{"flush-ms", required_argument, NULL, OPT_FLUSH_MS},
-	{"spill", required_argument, NULL, OPT_SPILL},
-	{"spill-max", required_argument, NULL, OPT_SPILL_MAX},
-	{"admin", required_argument, NULL, OPT_ADMIN},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+	{ "listen-port", required_argument, NULL, 'l' },
+	{ "listen-addr", required_argument, NULL, 'h' },
+	{ "prod-host", required_argument, NULL, 'x' },
+	{ "prod-port", required_argument, NULL, 'p' },
+	{ "debug-host", required_argument, NULL, 'm' },
+	{ "debug-port", required_argument, NULL, 'd' },
+	{ "async", no_argument, NULL, 'a' },
+	{ "sync", no_argument, NULL, 's' },
+	{ "buffer", required_argument, NULL, 'b' },
+	{ "flush-ms", required_argument, NULL, OPT_FLUSH_MS },
+	{ "spill", required_argument, NULL, OPT_SPILL },
+	{ "spill-max", required_argument, NULL, OPT_SPILL_MAX },
+	{ "admin", required_argument, NULL, OPT_ADMIN },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
 };
 
 /* Prints a usage error line and returns PK_EXIT_USAGE. */
@@ -198,8 +200,8 @@ int pk_cmd_dup(int argc, char **argv)
 				return bad("-m/-d", "the same debug target is given twice");
 	if (spill_max_set && !o.spill_dir)
 		return bad("--spill-max", "needs --spill DIR");
-	if (o.spill_dir && (stat(o.spill_dir, &sb) < 0 || !S_ISDIR(sb.st_mode) ||
-			    access(o.spill_dir, W_OK) < 0)) {
+	if (o.spill_dir &&
+	    (stat(o.spill_dir, &sb) < 0 || !S_ISDIR(sb.st_mode) || access(o.spill_dir, W_OK) < 0)) {
 		char w[300];
 
 		snprintf(w, sizeof(w), "dup: spill directory '%s'", o.spill_dir);

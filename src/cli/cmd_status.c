@@ -22,17 +22,17 @@ static const char status_usage[] =
 	"  --help               show this text\n";
 
 static const struct option status_options[] = {
-	{"admin", required_argument, NULL, 'A'},
-	{"json", no_argument, NULL, 'j'},
-	{"help", no_argument, NULL, 'H'},
-	{NULL, 0, NULL, 0},
+	{ "admin", required_argument, NULL, 'A' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'H' },
+	{ NULL, 0, NULL, 0 },
 };
 
 int pk_cmd_status(int argc, char **argv)
 {
 	char host[256] = "127.0.0.1", why[256], where[300];
 	uint16_t port = 9100;
-	struct pk_strbuf body = {0}, out = {0};
+	struct pk_strbuf body = { 0 }, out = { 0 };
 	struct pk_addr a;
 	bool json = false;
 	int c, rc;
@@ -57,7 +57,8 @@ int pk_cmd_status(int argc, char **argv)
 			pk_cli_error("status", "%s needs a value", argv[optind - 1]);
 			return PK_EXIT_USAGE;
 		default:
-			pk_cli_error("status", "unknown option '%s' (see 'parikshan status --help')",
+			pk_cli_error("status",
+				     "unknown option '%s' (see 'parikshan status --help')",
 				     argv[optind - 1]);
 			return PK_EXIT_USAGE;
 		}

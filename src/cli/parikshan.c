@@ -14,8 +14,8 @@ struct command {
 
 /* Sorted by name. */
 static const struct command commands[] = {
-	{"dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones"},
-	{"status", pk_cmd_status, "show a running proxy's connections, buffers and clone lag"},
+	{ "dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones" },
+	{ "status", pk_cmd_status, "show a running proxy's connections, buffers and clone lag" },
 };
 
 static void usage(FILE *f)

@@ -52,7 +52,7 @@ static const char *status_text(int code)
 /* Builds the whole response for the request in c->req into c->out. */
 static void httpd_answer(struct httpd_conn *c)
 {
-	struct pk_strbuf body = {0};
+	struct pk_strbuf body = { 0 };
 	const char *ctype = "text/plain; charset=utf-8";
 	char method[8], path[1024];
 	int code;
@@ -110,7 +110,8 @@ static void httpd_conn_event(struct pk_loop *loop, struct pk_io *io, uint32_t ev
 		return;
 	}
 	while (c->out_off < c->out.len) {
-		ssize_t n = send(io->fd, c->out.s + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+		ssize_t n =
+			send(io->fd, c->out.s + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EAGAIN)
@@ -218,7 +219,7 @@ static int wait_fd(int fd, short events, uint64_t deadline_ms)
 {
 	for (;;) {
 		uint64_t now = pk_now_ms();
-		struct pollfd p = {.fd = fd, .events = events};
+		struct pollfd p = { .fd = fd, .events = events };
 		int r;
 
 		if (now >= deadline_ms)
@@ -234,7 +235,7 @@ static int wait_fd(int fd, short events, uint64_t deadline_ms)
 int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struct pk_strbuf *body)
 {
 	uint64_t deadline = pk_now_ms() + (uint64_t)timeout_ms;
-	struct pk_strbuf req = {0}, resp = {0};
+	struct pk_strbuf req = { 0 }, resp = { 0 };
 	size_t off = 0;
 	int fd, err, code = 0;
 	char *hdr_end;

@@ -9,7 +9,7 @@
 
 enum pk_log_level pk_log_level_cur = PK_LOG_INFO;
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 void pk_log_set_level(enum pk_log_level level)
 {

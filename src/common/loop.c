@@ -57,7 +57,7 @@ void pk_io_init(struct pk_io *io, int fd, pk_io_fn fn, void *data)
 
 int pk_io_add(struct pk_loop *loop, struct pk_io *io, uint32_t mask)
 {
-	struct epoll_event ev = {.events = mask, .data.ptr = io};
+	struct epoll_event ev = { .events = mask, .data.ptr = io };
 
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0)
 		return -errno;
@@ -67,7 +67,7 @@ int pk_io_add(struct pk_loop *loop, struct pk_io *io, uint32_t mask)
 
 int pk_io_set(struct pk_loop *loop, struct pk_io *io, uint32_t mask)
 {
-	struct epoll_event ev = {.events = mask, .data.ptr = io};
+	struct epoll_event ev = { .events = mask, .data.ptr = io };
 
 	if (io->fd < 0)
 		return 0;

@@ -27,9 +27,9 @@ typedef void (*pk_timer_fn)(struct pk_loop *loop, struct pk_timer *t);
 typedef void (*pk_hook_fn)(struct pk_loop *loop, void *data);
 
 struct pk_io {
-	int fd;		/* -1 once deleted */
-	uint32_t mask;	/* PK_READ | PK_WRITE currently asked for */
-	bool parked;	/* taken out of epoll by pk_io_park(); fd kept */
+	int fd;	       /* -1 once deleted */
+	uint32_t mask; /* PK_READ | PK_WRITE currently asked for */
+	bool parked;   /* taken out of epoll by pk_io_park(); fd kept */
 	pk_io_fn fn;
 	void *data;
 };

@@ -82,11 +82,11 @@ int pk_ring_reserve(struct pk_ring *r, size_t n, struct iovec iov[2])
 	off = (size_t)(r->tail & (r->size - 1));
 	first = r->size - off;
 	if (first >= n) {
-		iov[0] = (struct iovec){r->buf + off, n};
+		iov[0] = (struct iovec){ r->buf + off, n };
 		return 1;
 	}
-	iov[0] = (struct iovec){r->buf + off, first};
-	iov[1] = (struct iovec){r->buf, n - first};
+	iov[0] = (struct iovec){ r->buf + off, first };
+	iov[1] = (struct iovec){ r->buf, n - first };
 	return 2;
 }
 
@@ -120,11 +120,11 @@ int pk_ring_peek(const struct pk_ring *r, struct iovec iov[2])
 	off = (size_t)(r->head & (r->size - 1));
 	first = r->size - off;
 	if (first >= used) {
-		iov[0] = (struct iovec){r->buf + off, used};
+		iov[0] = (struct iovec){ r->buf + off, used };
 		return 1;
 	}
-	iov[0] = (struct iovec){r->buf + off, first};
-	iov[1] = (struct iovec){r->buf, used - first};
+	iov[0] = (struct iovec){ r->buf + off, first };
+	iov[1] = (struct iovec){ r->buf, used - first };
 	return 2;
 }
 

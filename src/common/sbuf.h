@@ -34,8 +34,7 @@ void pk_sbuf_release(struct pk_sbuf *sb);
 
 /* Appends all n bytes or none: 0, -ENOSPC when memory and spill are full, or the -errno of
  * a failed spill write (e.g. -ENOSPC for a full disk). */
-int pk_sbuf_append(struct pk_sbuf *sb, const void *p, size_t n)
-	__attribute__((warn_unused_result));
+int pk_sbuf_append(struct pk_sbuf *sb, const void *p, size_t n) __attribute__((warn_unused_result));
 
 /* Fills iov with the next readable bytes from memory (refilling memory from the spill file
  * first when it has room); returns the segment count, or -errno if the file read failed. */

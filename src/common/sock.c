@@ -12,10 +12,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-int pk_addr_resolve(const char *host, uint16_t port, struct pk_addr *out, char *err,
-		    size_t errlen)
+int pk_addr_resolve(const char *host, uint16_t port, struct pk_addr *out, char *err, size_t errlen)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
 	char portstr[8];
 	int rc;

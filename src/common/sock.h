@@ -19,8 +19,7 @@ struct pk_addr {
 
 /* Resolves host (name or numeric, IPv4 or IPv6) and port into out.  On failure returns
  * -ENOENT (unknown name), -EAGAIN (temporary) or -EINVAL and writes why into err. */
-int pk_addr_resolve(const char *host, uint16_t port, struct pk_addr *out, char *err,
-		    size_t errlen);
+int pk_addr_resolve(const char *host, uint16_t port, struct pk_addr *out, char *err, size_t errlen);
 
 /* Formats a as "ip:port" ("[ip6]:port" for IPv6) into buf; returns buf. */
 const char *pk_addr_str(const struct pk_addr *a, char *buf, size_t len);

@@ -58,8 +58,8 @@ int pk_dup_run(const struct pk_dup_opts *o)
 		pk_log(PK_LOG_WARN, "dup: only %ld file descriptors allowed (ulimit -n)", nofile);
 	p = pk_proxy_new(&cfg, &what);
 	if (!p) {
-		const struct pk_addr *at = strcmp(what, "admin listen") == 0 ? &cfg.admin
-									     : &cfg.listen;
+		const struct pk_addr *at =
+			strcmp(what, "admin listen") == 0 ? &cfg.admin : &cfg.listen;
 		char w[128];
 
 		snprintf(w, sizeof(w), "dup: %s %s", what, pk_addr_str(at, lname, sizeof(lname)));

@@ -46,22 +46,22 @@ struct target_metric {
 };
 
 static const struct target_metric target_metrics[] = {
-	{"parikshan_debug_connections_active", "gauge", "Debug connections open now."},
-	{"parikshan_debug_bytes_sent_total", "counter", "Bytes written to the debug target."},
-	{"parikshan_debug_bytes_dropped_total", "counter",
-	 "Client bytes the debug target never got because its connection desynced."},
-	{"parikshan_debug_response_bytes_total", "counter",
-	 "Bytes the debug target answered (read and discarded)."},
-	{"parikshan_debug_buffer_bytes", "gauge", "Bytes waiting in the target's buffers."},
-	{"parikshan_debug_buffer_high_water_bytes", "gauge",
-	 "Largest single-connection buffer occupancy seen."},
-	{"parikshan_debug_spill_bytes", "gauge", "Bytes waiting in spill files."},
-	{"parikshan_debug_overflows_total", "counter", "Appends that did not fit the buffer."},
-	{"parikshan_debug_desyncs_total", "counter", "Debug connections that fell out of sync."},
-	{"parikshan_debug_connect_failures_total", "counter", "Debug connects that failed."},
-	{"parikshan_debug_lag_bytes", "gauge",
-	 "Bytes appended but not yet written (max over connections)."},
-	{"parikshan_debug_lag_seconds", "gauge", "Age of the oldest byte not yet written."},
+	{ "parikshan_debug_connections_active", "gauge", "Debug connections open now." },
+	{ "parikshan_debug_bytes_sent_total", "counter", "Bytes written to the debug target." },
+	{ "parikshan_debug_bytes_dropped_total", "counter",
+	  "Client bytes the debug target never got because its connection desynced." },
+	{ "parikshan_debug_response_bytes_total", "counter",
+	  "Bytes the debug target answered (read and discarded)." },
+	{ "parikshan_debug_buffer_bytes", "gauge", "Bytes waiting in the target's buffers." },
+	{ "parikshan_debug_buffer_high_water_bytes", "gauge",
+	  "Largest single-connection buffer occupancy seen." },
+	{ "parikshan_debug_spill_bytes", "gauge", "Bytes waiting in spill files." },
+	{ "parikshan_debug_overflows_total", "counter", "Appends that did not fit the buffer." },
+	{ "parikshan_debug_desyncs_total", "counter", "Debug connections that fell out of sync." },
+	{ "parikshan_debug_connect_failures_total", "counter", "Debug connects that failed." },
+	{ "parikshan_debug_lag_bytes", "gauge",
+	  "Bytes appended but not yet written (max over connections)." },
+	{ "parikshan_debug_lag_seconds", "gauge", "Age of the oldest byte not yet written." },
 };
 
 #define N_TARGET_METRICS (sizeof(target_metrics) / sizeof(target_metrics[0]))
@@ -69,10 +69,17 @@ static const struct target_metric target_metrics[] = {
 static double target_value(unsigned m, const struct target_sum *t, uint64_t now)
 {
 	const double v[N_TARGET_METRICS] = {
-		(double)t->conns,     (double)t->sent,	     (double)t->dropped,
-		(double)t->resp,      (double)t->buffered,   (double)t->high_water,
-		(double)t->spilled,   (double)t->overflows,  (double)t->desyncs,
-		(double)t->connect_failures, (double)t->lag_bytes,
+		(double)t->conns,
+		(double)t->sent,
+		(double)t->dropped,
+		(double)t->resp,
+		(double)t->buffered,
+		(double)t->high_water,
+		(double)t->spilled,
+		(double)t->overflows,
+		(double)t->desyncs,
+		(double)t->connect_failures,
+		(double)t->lag_bytes,
 		t->oldest_ns && now > t->oldest_ns ? (double)(now - t->oldest_ns) / 1e9 : 0.0,
 	};
 	return v[m];
@@ -96,15 +103,16 @@ void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out)
 	uint64_t now = pk_now_ns();
 
 	pk_prom_family(out, "parikshan_info", "gauge", "Proxy role and production address.");
-	pk_strbuf_printf(out,
-			 "parikshan_info{role=\"%s\",production=\"%s\",mode=\"%s\",workers=\"%d\"} 1\n",
-			 p->cfg.role, p->prod_name, p->cfg.mode == PK_PROXY_SYNC ? "sync" : "async",
-			 p->nworkers);
+	pk_strbuf_printf(
+		out, "parikshan_info{role=\"%s\",production=\"%s\",mode=\"%s\",workers=\"%d\"} 1\n",
+		p->cfg.role, p->prod_name, p->cfg.mode == PK_PROXY_SYNC ? "sync" : "async",
+		p->nworkers);
 	pk_prom_family(out, "parikshan_connections_accepted_total", "counter",
 		       "Client connections accepted.");
 	pk_prom_sample(out, "parikshan_connections_accepted_total", NULL, NULL,
 		       SUM_WORKERS(p, conns_accepted));
-	pk_prom_family(out, "parikshan_connections_active", "gauge", "Client connections open now.");
+	pk_prom_family(out, "parikshan_connections_active", "gauge",
+		       "Client connections open now.");
 	pk_prom_sample(out, "parikshan_connections_active", NULL, NULL,
 		       SUM_WORKERS(p, conns_active));
 	pk_prom_family(out, "parikshan_prod_connect_failures_total", "counter",

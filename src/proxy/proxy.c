@@ -14,8 +14,7 @@
 #define LISTEN_BACKLOG 4096
 #define MAX_WORKERS 64
 
-static int admin_handler(const char *path, struct pk_strbuf *body, const char **ctype,
-			 void *data)
+static int admin_handler(const char *path, struct pk_strbuf *body, const char **ctype, void *data)
 {
 	if (strcmp(path, "/metrics") == 0) {
 		*ctype = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,9 +1,9 @@
 /* proxy.h — the proxy core shared by the duplicator (dup) and the aggregator (agg).
  *
  * One epoll loop per worker thread (one per CPU by default), each with its own SO_REUSEPORT
- * listener and its own connections: nothing is shared on the data path.  For every accepted client connection the core opens one
- * production connection and one connection per debug target.  Client bytes go to
- * production at once and are appended to each debug connection's bounded buffer
+ * listener and its own connections: nothing is shared on the data path.  For every accepted client
+ * connection the core opens one production connection and one connection per debug target.  Client
+ * bytes go to production at once and are appended to each debug connection's bounded buffer
  * (memory, then an optional spill file), written out to the target as it accepts them,
  * coalesced every flush interval.  Production never waits on a target (unless the
  * synchronous mode is asked for): a buffer that would overflow closes that debug
@@ -24,7 +24,7 @@
 
 enum pk_proxy_mode {
 	PK_PROXY_ASYNC = 0, /* production never waits on a debug target */
-	PK_PROXY_SYNC = 1,  /* a client's next bytes wait until every in-sync target took the last */
+	PK_PROXY_SYNC = 1, /* a client's next bytes wait until every in-sync target took the last */
 };
 
 struct pk_proxy_config {
@@ -34,7 +34,7 @@ struct pk_proxy_config {
 	struct pk_addr targets[PK_PROXY_MAX_TARGETS];
 	int ntargets;
 	enum pk_proxy_mode mode;
-	uint64_t buffer_size; /* per connection, per target (memory) */
+	uint64_t buffer_size;  /* per connection, per target (memory) */
 	const char *spill_dir; /* NULL: no spill */
 	uint64_t spill_max;    /* per connection, per target */
 	uint64_t flush_ns;     /* coalescing interval toward targets; 0 = write at once */
@@ -82,7 +82,7 @@ struct pk_dup_opts {
 	const char *spill_dir;
 	uint64_t spill_max;
 	uint64_t flush_ms;
-	int threads; /* 0 = one per online CPU */
+	int threads;		/* 0 = one per online CPU */
 	const char *admin_host; /* NULL: no admin endpoint */
 	uint16_t admin_port;
 };

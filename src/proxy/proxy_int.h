@@ -26,8 +26,6 @@
 #define PK_FLUSH_HIGH (64 * 1024) /* flush a debug buffer at once past this many bytes */
 #define PK_LAG_MARKS 32
 
-
-
 /* Statistics are written only by the worker that owns them and read by the admin thread:
  * both sides use relaxed atomics (plain moves on x86-64), so there is no lock and no race. */
 #define PK_STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (uint64_t)(n), __ATOMIC_RELAXED)
@@ -84,8 +82,8 @@ struct dconn {
 struct session {
 	uint64_t id;
 	struct pk_worker *w;
-	struct pk_io cio; /* client */
-	struct pk_io pio; /* production */
+	struct pk_io cio;   /* client */
+	struct pk_io pio;   /* production */
 	struct pk_ring c2p; /* client bytes production has not taken yet */
 	struct pk_ring p2c; /* production bytes the client has not taken yet */
 	bool prod_connected;
@@ -131,7 +129,7 @@ struct pk_proxy {
 	char prod_name[PK_ADDR_STRLEN];
 	char target_names[PK_PROXY_MAX_TARGETS][PK_ADDR_STRLEN];
 	int listen_port;
-	uint64_t next_id; /* session ids, shared by the workers (atomic) */
+	uint64_t next_id;     /* session ids, shared by the workers (atomic) */
 	struct pk_loop *loop; /* main thread: admin endpoint and signals */
 	struct pk_io sigio;
 	struct pk_httpd *admin;

@@ -17,18 +17,19 @@ static const struct {
 	const char *header;
 	bool bytes;
 } target_cols[] = {
-	{"parikshan_debug_connections_active", "connections_active", "CONNS", false},
-	{"parikshan_debug_bytes_sent_total", "bytes_sent", "SENT", true},
-	{"parikshan_debug_bytes_dropped_total", "bytes_dropped", "DROPPED", true},
-	{"parikshan_debug_response_bytes_total", "response_bytes", "ANSWERED", true},
-	{"parikshan_debug_buffer_bytes", "buffer_bytes", "BUFFERED", true},
-	{"parikshan_debug_buffer_high_water_bytes", "buffer_high_water_bytes", "HIGH-WATER", true},
-	{"parikshan_debug_spill_bytes", "spill_bytes", "SPILLED", true},
-	{"parikshan_debug_overflows_total", "overflows", "OVERFLOWS", false},
-	{"parikshan_debug_desyncs_total", "desyncs", "DESYNCS", false},
-	{"parikshan_debug_connect_failures_total", "connect_failures", "CONN-FAIL", false},
-	{"parikshan_debug_lag_bytes", "lag_bytes", "LAG", true},
-	{"parikshan_debug_lag_seconds", "lag_seconds", "LAG-S", false},
+	{ "parikshan_debug_connections_active", "connections_active", "CONNS", false },
+	{ "parikshan_debug_bytes_sent_total", "bytes_sent", "SENT", true },
+	{ "parikshan_debug_bytes_dropped_total", "bytes_dropped", "DROPPED", true },
+	{ "parikshan_debug_response_bytes_total", "response_bytes", "ANSWERED", true },
+	{ "parikshan_debug_buffer_bytes", "buffer_bytes", "BUFFERED", true },
+	{ "parikshan_debug_buffer_high_water_bytes", "buffer_high_water_bytes", "HIGH-WATER",
+	  true },
+	{ "parikshan_debug_spill_bytes", "spill_bytes", "SPILLED", true },
+	{ "parikshan_debug_overflows_total", "overflows", "OVERFLOWS", false },
+	{ "parikshan_debug_desyncs_total", "desyncs", "DESYNCS", false },
+	{ "parikshan_debug_connect_failures_total", "connect_failures", "CONN-FAIL", false },
+	{ "parikshan_debug_lag_bytes", "lag_bytes", "LAG", true },
+	{ "parikshan_debug_lag_seconds", "lag_seconds", "LAG-S", false },
 };
 
 #define N_COLS (sizeof(target_cols) / sizeof(target_cols[0]))
@@ -151,7 +152,8 @@ static void render_table(const struct status *st, struct pk_strbuf *out)
 		pk_strbuf_printf(out, "%-22s", st->target[i]);
 		for (unsigned c = 0; c < N_COLS; c++) {
 			if (target_cols[c].bytes)
-				pk_strbuf_printf(out, " %10s", human_bytes(st->col[i][c], a, sizeof(a)));
+				pk_strbuf_printf(out, " %10s",
+						 human_bytes(st->col[i][c], a, sizeof(a)));
 			else if (c == col_of("lag_seconds"))
 				pk_strbuf_printf(out, " %10.3f", st->col[i][c]);
 			else

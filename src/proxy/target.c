@@ -91,7 +91,7 @@ static void lag_mark_push(struct dconn *d, uint64_t now_ns)
 		return;
 	}
 	last = (d->mark_head + d->mark_count) % PK_LAG_MARKS;
-	d->marks[last] = (struct lag_mark){.off = d->appended, .t_ns = now_ns};
+	d->marks[last] = (struct lag_mark){ .off = d->appended, .t_ns = now_ns };
 	d->mark_count++;
 }
 

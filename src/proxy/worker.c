@@ -205,7 +205,8 @@ static void client_event(struct pk_loop *loop, struct pk_io *io, uint32_t events
 	else if (events & EPOLLERR)
 		session_close(s);
 	else if (events & EPOLLHUP)
-		pk_io_park(loop, io); /* peer gone, but we may not read yet: wait without spinning */
+		pk_io_park(loop,
+			   io); /* peer gone, but we may not read yet: wait without spinning */
 }
 
 static void prod_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
@@ -234,7 +235,8 @@ static void prod_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 	else if (events & EPOLLERR)
 		session_close(s);
 	else if (events & EPOLLHUP)
-		pk_io_park(loop, io); /* peer gone, but we may not read yet: wait without spinning */
+		pk_io_park(loop,
+			   io); /* peer gone, but we may not read yet: wait without spinning */
 }
 
 /* Called by target.c when a dconn of s drained: in sync mode the client may read again. */
@@ -354,7 +356,8 @@ static bool prod_bytes_queued(struct pk_worker *w)
 {
 	struct pk_list *pos, *tmp;
 
-	pk_list_for_each_safe(pos, tmp, &w->sessions) {
+	pk_list_for_each_safe(pos, tmp, &w->sessions)
+	{
 		struct session *s = pk_container_of(pos, struct session, link);
 
 		if (pk_ring_used(&s->c2p) || pk_ring_used(&s->p2c))
@@ -398,7 +401,8 @@ void pk_worker_publish(struct pk_worker *w)
 		uint64_t spilled = 0, lag_bytes = 0, oldest = 0;
 		struct pk_list *pos, *tmp;
 
-		pk_list_for_each_safe(pos, tmp, &ts->conns) {
+		pk_list_for_each_safe(pos, tmp, &ts->conns)
+		{
 			struct dconn *d = pk_container_of(pos, struct dconn, target_link);
 			uint64_t used = pk_sbuf_used(&d->buf), lag = pk_dconn_lag_ns(d, now);
 
@@ -427,11 +431,13 @@ static void before_sleep(struct pk_loop *loop, void *data)
 	struct pk_worker *w = data;
 	struct pk_list *pos, *tmp;
 
-	pk_list_for_each_safe(pos, tmp, &w->dead_sessions) {
+	pk_list_for_each_safe(pos, tmp, &w->dead_sessions)
+	{
 		pk_list_del(pos);
 		session_free(pk_container_of(pos, struct session, link));
 	}
-	pk_list_for_each_safe(pos, tmp, &w->dead_dconns) {
+	pk_list_for_each_safe(pos, tmp, &w->dead_dconns)
+	{
 		pk_list_del(pos);
 		pk_dconn_free(pk_container_of(pos, struct dconn, reap_link));
 	}

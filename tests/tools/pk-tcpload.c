@@ -53,15 +53,15 @@
 #include <sys/socket.h>
 #include <xxhash.h>
 
-#define PROG		"pk-tcpload"
-#define ECHO_CAP	(256 * 1024)	/* per-connection echo backlog */
-#define SCRATCH_MIN	(64 * 1024)
-#define MAX_EVENTS	256
-#define MAX_ACCEPTS	256		/* accepts per wake-up */
-#define MAX_CONNS	100000
-#define MAX_FDS		(1 << 20)	/* cap for the raised RLIMIT_NOFILE */
-#define MAX_CHUNK	(1024 * 1024)
-#define MAX_ERRMSG	10		/* detailed messages per kind */
+#define PROG "pk-tcpload"
+#define ECHO_CAP (256 * 1024) /* per-connection echo backlog */
+#define SCRATCH_MIN (64 * 1024)
+#define MAX_EVENTS 256
+#define MAX_ACCEPTS 256 /* accepts per wake-up */
+#define MAX_CONNS 100000
+#define MAX_FDS (1 << 20) /* cap for the raised RLIMIT_NOFILE */
+#define MAX_CHUNK (1024 * 1024)
+#define MAX_ERRMSG 10 /* detailed messages per kind */
 
 static struct opts {
 	bool client, no_echo, have_port, have_conns, have_bytes;
@@ -85,8 +85,7 @@ static const char usage_text[] =
 	"  A must be in 127.0.0.0/8 (default 127.0.0.1); S defaults to 60 s.\n"
 	"  client: --seed defaults to 1, --chunk (max write size) to 16384.\n";
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int code, const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -106,8 +105,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t parse_u64(const char *flag, const char *s, uint64_t min,
-			  uint64_t max)
+static uint64_t parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max)
 {
 	unsigned long long v;
 	char *end;
@@ -119,8 +117,7 @@ static uint64_t parse_u64(const char *flag, const char *s, uint64_t min,
 	if (errno || *end != '\0')
 		die(2, "%s: '%s': not a valid integer", flag, s);
 	if (v < min || v > max)
-		die(2, "%s: %llu: out of range [%" PRIu64 ", %" PRIu64 "]",
-		    flag, v, min, max);
+		die(2, "%s: %llu: out of range [%" PRIu64 ", %" PRIu64 "]", flag, v, min, max);
 	return v;
 }
 
@@ -143,8 +140,7 @@ static void parse_args(int argc, char **argv)
 	if (!strcmp(argv[1], "client"))
 		o.client = true;
 	else if (strcmp(argv[1], "echo"))
-		die(2, "%s: unknown mode (expected 'echo' or 'client')",
-		    argv[1]);
+		die(2, "%s: unknown mode (expected 'echo' or 'client')", argv[1]);
 
 	for (i = 2; i < argc; i++) {
 		const char *f = argv[i];
@@ -180,8 +176,9 @@ static void parse_args(int argc, char **argv)
 	}
 	if (!o.have_port || (o.client && (!o.have_conns || !o.have_bytes)))
 		die(2, "%s: required option missing (see --help)",
-		    !o.have_port ? "--port" : !o.have_conns ? "--conns"
-							     : "--bytes");
+		    !o.have_port    ? "--port"
+		    : !o.have_conns ? "--conns"
+				    : "--bytes");
 
 	o.sa.sin_family = AF_INET;
 	o.sa.sin_port = htons((uint16_t)o.port);
@@ -201,8 +198,7 @@ static uint64_t raise_nofile(void)
 	if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < MAX_FDS) {
 		rl.rlim_cur = rl.rlim_max < MAX_FDS ? rl.rlim_max : MAX_FDS;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
-			fprintf(stderr, PROG ": setrlimit: %s\n",
-				strerror(errno));
+			fprintf(stderr, PROG ": setrlimit: %s\n", strerror(errno));
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	return rl.rlim_cur < MAX_FDS ? rl.rlim_cur : MAX_FDS;
@@ -220,8 +216,7 @@ static void ep_set(int op, int fd, uint32_t ev, uint64_t data)
  * Dispatch epoll events until finished() or the --timeout deadline passes
  * (then returns false). Each wake-up handles at most MAX_EVENTS events.
  */
-static bool event_loop(bool (*finished)(void),
-		       void (*handle)(const struct epoll_event *))
+static bool event_loop(bool (*finished)(void), void (*handle)(const struct epoll_event *))
 {
 	struct epoll_event evs[MAX_EVENTS];
 	uint64_t deadline = now_ms() + o.timeout * 1000, now;
@@ -232,8 +227,7 @@ static bool event_loop(bool (*finished)(void),
 		if (now >= deadline)
 			return false;
 		n = epoll_wait(ep, evs, MAX_EVENTS,
-			       deadline - now > 1000 ? 1000
-						     : (int)(deadline - now));
+			       deadline - now > 1000 ? 1000 : (int)(deadline - now));
 		if (n < 0 && errno != EINTR)
 			die(1, "epoll_wait: %s", strerror(errno));
 		for (i = 0; i < n; i++)
@@ -249,13 +243,13 @@ struct econn {
 	int fd;
 	bool eof;
 	uint32_t ev;
-	size_t head, len;	/* ring buffer of bytes waiting to be echoed */
-	unsigned char *buf;	/* NULL in --no-echo mode */
+	size_t head, len;   /* ring buffer of bytes waiting to be echoed */
+	unsigned char *buf; /* NULL in --no-echo mode */
 	uint64_t bytes;
 	XXH64_state_t *hs;
 };
 
-static struct econn **tab;	/* indexed by fd */
+static struct econn **tab; /* indexed by fd */
 static size_t tabsize;
 static int lfd = -1, sfd = -1;
 static bool got_signal;
@@ -264,8 +258,7 @@ static bool got_signal;
 static void econn_close(struct econn *c, const char *what)
 {
 	if (what && n_err++ < MAX_ERRMSG)
-		fprintf(stderr, PROG ": echo: fd %d: %s: %s\n", c->fd, what,
-			strerror(errno));
+		fprintf(stderr, PROG ": echo: fd %d: %s: %s\n", c->fd, what, strerror(errno));
 	tab[c->fd] = NULL;
 	close(c->fd);
 	XXH64_freeState(c->hs);
@@ -286,8 +279,7 @@ static void econn_io(struct econn *c)
 			if (c->len == 0)
 				c->head = 0;
 			tail = (c->head + c->len) % ECHO_CAP;
-			room = tail >= c->head ? ECHO_CAP - tail
-					       : c->head - tail;
+			room = tail >= c->head ? ECHO_CAP - tail : c->head - tail;
 			p = c->buf + tail;
 		}
 		n = recv(c->fd, p, room, 0);
@@ -305,8 +297,7 @@ static void econn_io(struct econn *c)
 	}
 	if (c->len > 0) {
 		room = ECHO_CAP - c->head;
-		n = send(c->fd, c->buf + c->head, c->len < room ? c->len : room,
-			 MSG_NOSIGNAL);
+		n = send(c->fd, c->buf + c->head, c->len < room ? c->len : room, MSG_NOSIGNAL);
 		if (n > 0) {
 			c->head = (c->head + (size_t)n) % ECHO_CAP;
 			c->len -= (size_t)n;
@@ -326,8 +317,7 @@ static void econn_io(struct econn *c)
 		econn_close(c, NULL);
 		return;
 	}
-	want = (!c->eof && c->len < ECHO_CAP ? EPOLLIN : 0) |
-	       (c->len > 0 ? EPOLLOUT : 0);
+	want = (!c->eof && c->len < ECHO_CAP ? EPOLLIN : 0) | (c->len > 0 ? EPOLLOUT : 0);
 	if (want != c->ev) {
 		ep_set(EPOLL_CTL_MOD, c->fd, want, (uint64_t)c->fd);
 		c->ev = want;
@@ -346,9 +336,8 @@ static void echo_accept(void)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && !warned) {
-				warned = true;	/* e.g. EMFILE: retried later */
-				fprintf(stderr, PROG ": echo: accept: %s\n",
-					strerror(errno));
+				warned = true; /* e.g. EMFILE: retried later */
+				fprintf(stderr, PROG ": echo: accept: %s\n", strerror(errno));
 			}
 			return;
 		}
@@ -407,27 +396,26 @@ static int run_echo(uint64_t nofile)
 	if (sfd < 0 || lfd < 0)
 		die(1, "echo: setup: %s", strerror(errno));
 	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(lfd, 4096) ||
+	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 4096) ||
 	    getsockname(lfd, (struct sockaddr *)&sa, &salen))
-		die(1, "echo: listen on %s:%" PRIu64 ": %s", o.addr, o.port,
-		    strerror(errno));
+		die(1, "echo: listen on %s:%" PRIu64 ": %s", o.addr, o.port, strerror(errno));
 	ep_set(EPOLL_CTL_ADD, lfd, EPOLLIN, (uint64_t)lfd);
 	ep_set(EPOLL_CTL_ADD, sfd, EPOLLIN, (uint64_t)sfd);
 	printf("listening %s:%u\n", o.addr, ntohs(sa.sin_port));
 	fflush(stdout);
 
 	if (!event_loop(echo_finished, echo_handle)) {
-		fprintf(stderr, PROG ": echo: timeout after %" PRIu64
-			" s (%" PRIu64 " connections completed)\n",
+		fprintf(stderr,
+			PROG ": echo: timeout after %" PRIu64 " s (%" PRIu64
+			     " connections completed)\n",
 			o.timeout, n_done);
 		rc = 1;
 	}
 	if (n_err)
-		fprintf(stderr, PROG ": echo: %" PRIu64
-			" connections aborted with errors\n", n_err);
-	printf("conns=%" PRIu64 " bytes=%" PRIu64 " xor=%016" PRIx64 "\n",
-	       n_done, n_bytes, xor_all);
+		fprintf(stderr, PROG ": echo: %" PRIu64 " connections aborted with errors\n",
+			n_err);
+	printf("conns=%" PRIu64 " bytes=%" PRIu64 " xor=%016" PRIx64 "\n", n_done, n_bytes,
+	       xor_all);
 	fflush(stdout);
 	return rc;
 }
@@ -478,14 +466,14 @@ struct cconn {
 
 static struct cconn *cs;
 static unsigned char *txbuf, *expbuf;
-static uint64_t n_finished;	/* completed or failed */
+static uint64_t n_finished; /* completed or failed */
 
 /* Finish a connection; what != NULL: it failed (err: errno or 0). */
 static void cc_close(struct cconn *c, const char *what, int err)
 {
 	if (what && n_err++ < MAX_ERRMSG)
-		fprintf(stderr, PROG ": client: conn %td: %s: %s\n", c - cs,
-			what, err ? strerror(err) : "protocol error");
+		fprintf(stderr, PROG ": client: conn %td: %s: %s\n", c - cs, what,
+			err ? strerror(err) : "protocol error");
 	close(c->fd);
 	c->fd = -1;
 	n_finished++;
@@ -495,8 +483,9 @@ static void cc_bad_echo(struct cconn *c, uint64_t off, const char *why)
 {
 	c->bad_echo = true;
 	if (n_bad++ < MAX_ERRMSG)
-		fprintf(stderr, PROG ": client: conn %td: echo mismatch: %s "
-			"at offset %" PRIu64 " (sent %" PRIu64 " bytes)\n",
+		fprintf(stderr,
+			PROG ": client: conn %td: echo mismatch: %s "
+			     "at offset %" PRIu64 " (sent %" PRIu64 " bytes)\n",
 			c - cs, why, off, o.bytes);
 }
 
@@ -540,8 +529,7 @@ static void cc_recv(struct cconn *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < 0 || (n == 0 && !c->wr_done)) {
-		cc_close(c, n ? "recv" : "EOF before all data was sent",
-			 n ? errno : 0);
+		cc_close(c, n ? "recv" : "EOF before all data was sent", n ? errno : 0);
 		return;
 	}
 	if (n == 0)
@@ -619,8 +607,7 @@ static int run_client(uint64_t nofile)
 	bool ok;
 
 	if (o.conns + 16 > nofile)
-		die(1, "client: --conns %" PRIu64 " exceeds fd limit %" PRIu64,
-		    o.conns, nofile);
+		die(1, "client: --conns %" PRIu64 " exceeds fd limit %" PRIu64, o.conns, nofile);
 	cs = calloc(o.conns, sizeof(*cs));
 	txbuf = malloc(bufsize);
 	expbuf = malloc(bufsize);
@@ -637,12 +624,11 @@ static int run_client(uint64_t nofile)
 		if (!c->hs)
 			die(1, "client: out of memory");
 		XXH64_reset(c->hs, 0);
-		c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-			       SOCK_CLOEXEC, 0);
+		c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (c->fd < 0)
 			die(1, "client: socket: %s", strerror(errno));
-		if (connect(c->fd, (const struct sockaddr *)&o.sa,
-			    sizeof(o.sa)) && errno != EINPROGRESS) {
+		if (connect(c->fd, (const struct sockaddr *)&o.sa, sizeof(o.sa)) &&
+		    errno != EINPROGRESS) {
 			cc_close(c, "connect", errno);
 			continue;
 		}
@@ -651,19 +637,20 @@ static int run_client(uint64_t nofile)
 	}
 
 	if (!event_loop(client_finished, client_handle))
-		fprintf(stderr, PROG ": client: timeout after %" PRIu64
-			" s (%" PRIu64 " of %" PRIu64
-			" connections unfinished)\n", o.timeout,
-			o.conns - n_finished, o.conns);
-	printf("conns=%" PRIu64 " bytes=%" PRIu64 " xor=%016" PRIx64
-	       " echo_ok=%" PRIu64 " errors=%" PRIu64 "\n", n_done, n_bytes,
-	       xor_all, n_echo_ok, n_err);
+		fprintf(stderr,
+			PROG ": client: timeout after %" PRIu64 " s (%" PRIu64 " of %" PRIu64
+			     " connections unfinished)\n",
+			o.timeout, o.conns - n_finished, o.conns);
+	printf("conns=%" PRIu64 " bytes=%" PRIu64 " xor=%016" PRIx64 " echo_ok=%" PRIu64
+	       " errors=%" PRIu64 "\n",
+	       n_done, n_bytes, xor_all, n_echo_ok, n_err);
 	fflush(stdout);
 	ok = n_done == o.conns && !n_err && (o.no_echo || n_echo_ok == o.conns);
 	if (!ok)
-		fprintf(stderr, PROG ": client: FAILED: %" PRIu64 "/%" PRIu64
-			" completed, %" PRIu64 " errors, %" PRIu64
-			" echo mismatches\n", n_done, o.conns, n_err, n_bad);
+		fprintf(stderr,
+			PROG ": client: FAILED: %" PRIu64 "/%" PRIu64 " completed, %" PRIu64
+			     " errors, %" PRIu64 " echo mismatches\n",
+			n_done, o.conns, n_err, n_bad);
 	return ok ? 0 : 1;
 }
 

@@ -61,7 +61,7 @@ static void test_parse_size_bad(void)
 	CHECK_EQ_INT(size_of("99999999999T"), -ERANGE);
 	CHECK_EQ_INT(size_of("16777216T"), -ERANGE);
 	CHECK_EQ_INT(size_of("18446744073709551616"), -ERANGE);
-	CHECK_EQ_INT(pk_parse_size(NULL, &(uint64_t){0}), -EINVAL);
+	CHECK_EQ_INT(pk_parse_size(NULL, &(uint64_t){ 0 }), -EINVAL);
 	/* out untouched on failure */
 	{
 		uint64_t v = 77;

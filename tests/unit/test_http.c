@@ -74,7 +74,7 @@ static int raw_exchange(const struct pk_addr *a, const char *req, char *out, siz
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	size_t off = 0;
-	struct timeval tv = {.tv_sec = 3};
+	struct timeval tv = { .tv_sec = 3 };
 
 	if (fd < 0)
 		return -errno;
@@ -115,8 +115,8 @@ static void *client_main(void *arg)
 	c->code_metrics = pk_http_get(&c->addr, "/metrics", 3000, &c->body_metrics);
 	c->code_missing = pk_http_get(&c->addr, "/nope", 3000, &c->body_missing);
 	c->code_big = pk_http_get(&c->addr, "/big", 5000, &c->body_big);
-	c->raw_ok_len =
-	    raw_exchange(&c->addr, "GET /metrics HTTP/1.0\r\n\r\n", c->raw_ok, sizeof(c->raw_ok));
+	c->raw_ok_len = raw_exchange(&c->addr, "GET /metrics HTTP/1.0\r\n\r\n", c->raw_ok,
+				     sizeof(c->raw_ok));
 	c->raw_post_len = raw_exchange(&c->addr, "POST /metrics HTTP/1.0\r\n\r\n", c->raw_post,
 				       sizeof(c->raw_post));
 	c->raw_bad_len = raw_exchange(&c->addr, "GARBAGE\n\n", c->raw_bad, sizeof(c->raw_bad));
@@ -154,14 +154,14 @@ static void guard_fn(struct pk_loop *loop, struct pk_timer *t)
 static void test_server_and_client(void)
 {
 	struct pk_loop *loop = pk_loop_new();
-	struct handler_state hs = {0};
-	struct run_ctx rc = {0};
+	struct handler_state hs = { 0 };
+	struct run_ctx rc = { 0 };
 	struct client *c = calloc(1, sizeof(*c));
 	struct pk_addr any;
 	struct pk_timer guard;
 	struct pk_io wake;
 	pthread_t th;
-	int wp[2] = {-1, -1}, lfd, port, guard_fired = 0;
+	int wp[2] = { -1, -1 }, lfd, port, guard_fired = 0;
 
 	CHECK(loop != NULL && c != NULL);
 	if (!loop || !c)
@@ -242,7 +242,7 @@ out:
 static void test_free_with_open_connection(void)
 {
 	struct pk_loop *loop = pk_loop_new();
-	struct handler_state hs = {0};
+	struct handler_state hs = { 0 };
 	struct pk_httpd *h;
 	struct pk_addr any, a;
 	struct pk_timer guard;
@@ -275,7 +275,7 @@ static void test_free_with_open_connection(void)
 	pk_httpd_free(h);
 	h = NULL;
 	/* the client sees the connection closed without an answer */
-	p = (struct pollfd){.fd = cfd, .events = POLLIN};
+	p = (struct pollfd){ .fd = cfd, .events = POLLIN };
 	CHECK_EQ_INT(poll(&p, 1, 2000), 1);
 	CHECK_EQ_INT(read(cfd, buf, sizeof(buf)), 0);
 	/* and the listener is gone */
@@ -312,7 +312,7 @@ static void test_httpd_port_in_use(void)
 
 static void test_get_refused(void)
 {
-	struct pk_strbuf body = {0};
+	struct pk_strbuf body = { 0 };
 	struct pk_addr any, a;
 	int lfd, port, rc;
 
@@ -332,7 +332,7 @@ static void test_get_refused(void)
 /* A server that completes the handshake (the kernel does it) but never answers. */
 static void test_get_timeout(void)
 {
-	struct pk_strbuf body = {0};
+	struct pk_strbuf body = { 0 };
 	struct pk_addr any, a;
 	uint64_t t0, ms;
 	int lfd, port, rc;
@@ -362,7 +362,7 @@ struct canned {
 static void *canned_main(void *arg)
 {
 	struct canned *k = arg;
-	struct pollfd p = {.fd = k->lfd, .events = POLLIN};
+	struct pollfd p = { .fd = k->lfd, .events = POLLIN };
 	char buf[1024];
 	int fd;
 
@@ -371,7 +371,7 @@ static void *canned_main(void *arg)
 	fd = accept4(k->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	p = (struct pollfd){.fd = fd, .events = POLLIN};
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
 	if (poll(&p, 1, 3000) == 1 && read(fd, buf, sizeof(buf)) > 0 &&
 	    write(fd, k->answer, strlen(k->answer)) < 0)
 		buf[0] = '\0';
@@ -381,7 +381,7 @@ static void *canned_main(void *arg)
 
 static int get_from_canned(const char *answer, struct pk_strbuf *body)
 {
-	struct canned k = {.answer = answer};
+	struct canned k = { .answer = answer };
 	struct pk_addr any, a;
 	pthread_t th;
 	int rc;
@@ -404,7 +404,7 @@ static int get_from_canned(const char *answer, struct pk_strbuf *body)
 
 static void test_get_malformed_answers(void)
 {
-	struct pk_strbuf body = {0};
+	struct pk_strbuf body = { 0 };
 
 	CHECK_EQ_INT(get_from_canned("hello world\n", &body), -EPROTO);
 	CHECK_EQ_INT(body.len, 0);

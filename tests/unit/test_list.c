@@ -119,7 +119,7 @@ static void test_for_each_safe_deleting(void)
 
 static void test_container_of(void)
 {
-	struct item x = {.v = 77};
+	struct item x = { .v = 77 };
 
 	CHECK(pk_container_of(&x.node, struct item, node) == &x);
 	CHECK_EQ_INT(pk_container_of(&x.node, struct item, node)->v, 77);

@@ -79,8 +79,8 @@ static void test_new_free(void)
 static void test_io_fires_on_pipe(void)
 {
 	struct pk_loop *loop = pk_loop_new();
-	struct guard g = {0};
-	struct rec r = {.stop = 1};
+	struct guard g = { 0 };
+	struct rec r = { .stop = 1 };
 	struct pk_io io;
 	int p[2];
 
@@ -114,8 +114,8 @@ static void test_io_fires_on_pipe(void)
 static void test_io_set_mask(void)
 {
 	struct pk_loop *loop = pk_loop_new();
-	struct guard g = {0};
-	struct rec r = {.stop = 1};
+	struct guard g = { 0 };
+	struct rec r = { .stop = 1 };
 	struct pk_io io;
 	int sv[2];
 
@@ -253,7 +253,7 @@ static void test_timers_fire_in_order(void)
 {
 	struct pk_loop *loop = pk_loop_new();
 	struct order o;
-	struct guard g = {0};
+	struct guard g = { 0 };
 	uint64_t t0;
 
 	CHECK(loop != NULL);
@@ -283,7 +283,7 @@ static void test_timer_rearm_and_cancel(void)
 {
 	struct pk_loop *loop = pk_loop_new();
 	struct order o;
-	struct guard g = {0};
+	struct guard g = { 0 };
 	uint64_t t0;
 
 	CHECK(loop != NULL);
@@ -340,7 +340,7 @@ static void test_timer_heap_many(void)
 {
 	struct pk_loop *loop = pk_loop_new();
 	struct many *m = calloc(1, sizeof(*m));
-	struct guard g = {0};
+	struct guard g = { 0 };
 	uint64_t x = 88172645463325252ull;
 	int expect = 0;
 
@@ -403,9 +403,9 @@ static void hook_timer(struct pk_loop *loop, struct pk_timer *t)
 static void test_before_sleep_and_stop(void)
 {
 	struct pk_loop *loop = pk_loop_new();
-	struct hook_state h = {.stop_after = 5};
+	struct hook_state h = { .stop_after = 5 };
 	struct pk_timer t;
-	struct guard g = {0};
+	struct guard g = { 0 };
 
 	CHECK(loop != NULL);
 	pk_loop_set_before_sleep(loop, hook_count, &h);
@@ -446,9 +446,9 @@ static void park_fn(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 static void test_park_and_reregister(void)
 {
 	struct pk_loop *loop = pk_loop_new();
-	struct parkrec r = {0};
+	struct parkrec r = { 0 };
 	struct pk_io io;
-	struct guard g = {0};
+	struct guard g = { 0 };
 	int sv[2];
 
 	CHECK(loop != NULL);

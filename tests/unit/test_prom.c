@@ -9,7 +9,7 @@
 
 static void test_family_and_samples(void)
 {
-	struct pk_strbuf out = {0};
+	struct pk_strbuf out = { 0 };
 
 	pk_prom_family(&out, "parikshan_x_total", "counter", "Things counted.");
 	pk_prom_sample(&out, "parikshan_x_total", NULL, NULL, 42);
@@ -24,7 +24,7 @@ static void test_family_and_samples(void)
 
 static void test_value_formats(void)
 {
-	struct pk_strbuf out = {0};
+	struct pk_strbuf out = { 0 };
 
 	pk_prom_sample(&out, "a", NULL, NULL, 0);
 	pk_prom_sample(&out, "b", NULL, NULL, -3);
@@ -47,7 +47,7 @@ static void test_value_formats(void)
 
 static void test_label_escaping(void)
 {
-	struct pk_strbuf out = {0};
+	struct pk_strbuf out = { 0 };
 
 	pk_prom_sample(&out, "m", "k", "a\\b\"c\nd", 1);
 	CHECK_STR(pk_strbuf_str(&out), "m{k=\"a\\\\b\\\"c\\nd\"} 1\n");
@@ -87,10 +87,10 @@ static void collect(const char *name, const char *labels, double value, void *da
 static void test_parse_round_trip(void)
 {
 	static const char *const vals[] = {
-	    "plain", "with \"quotes\"", "back\\slash", "new\nline", "}{,=\" mixed \\n", "",
+		"plain", "with \"quotes\"", "back\\slash", "new\nline", "}{,=\" mixed \\n", "",
 	};
-	const double nums[] = {0, 1, 123456789, 0.25, -7, 1e18};
-	struct pk_strbuf out = {0};
+	const double nums[] = { 0, 1, 123456789, 0.25, -7, 1e18 };
+	struct pk_strbuf out = { 0 };
 	struct seen s;
 	char buf[128];
 	int n;

@@ -26,7 +26,7 @@ static int port_of(const struct pk_addr *a)
 /* Polls fd for events up to ms; returns the revents (0 on timeout). */
 static short wait_for(int fd, short events, int ms)
 {
-	struct pollfd p = {.fd = fd, .events = events};
+	struct pollfd p = { .fd = fd, .events = events };
 
 	if (poll(&p, 1, ms) <= 0)
 		return 0;

@@ -8,28 +8,28 @@
 #include "unit.h"
 
 static const char metrics[] =
-    "# HELP parikshan_info Proxy role and production address.\n"
-    "# TYPE parikshan_info gauge\n"
-    "parikshan_info{role=\"dup\",production=\"127.0.0.1:1\",mode=\"async\"} 1\n"
-    "# TYPE parikshan_connections_accepted_total counter\n"
-    "parikshan_connections_accepted_total 12\n"
-    "parikshan_connections_active 3\n"
-    "parikshan_prod_connect_failures_total 1\n"
-    "parikshan_bytes_total{direction=\"client_to_prod\"} 2048\n"
-    "parikshan_bytes_total{direction=\"prod_to_client\"} 1572864\n"
-    "# TYPE parikshan_debug_connections_active gauge\n"
-    "parikshan_debug_connections_active{target=\"127.0.0.1:6380\"} 3\n"
-    "parikshan_debug_connections_active{target=\"127.0.0.1:6381\"} 0\n"
-    "parikshan_debug_bytes_sent_total{target=\"127.0.0.1:6380\"} 2048\n"
-    "parikshan_debug_bytes_sent_total{target=\"127.0.0.1:6381\"} 1024\n"
-    "parikshan_debug_bytes_dropped_total{target=\"127.0.0.1:6380\"} 0\n"
-    "parikshan_debug_bytes_dropped_total{target=\"127.0.0.1:6381\"} 5242880\n"
-    "parikshan_debug_overflows_total{target=\"127.0.0.1:6380\"} 0\n"
-    "parikshan_debug_overflows_total{target=\"127.0.0.1:6381\"} 2\n"
-    "parikshan_debug_desyncs_total{target=\"127.0.0.1:6380\"} 0\n"
-    "parikshan_debug_desyncs_total{target=\"127.0.0.1:6381\"} 3\n"
-    "parikshan_debug_lag_seconds{target=\"127.0.0.1:6380\"} 0.25\n"
-    "parikshan_debug_lag_seconds{target=\"127.0.0.1:6381\"} 0\n";
+	"# HELP parikshan_info Proxy role and production address.\n"
+	"# TYPE parikshan_info gauge\n"
+	"parikshan_info{role=\"dup\",production=\"127.0.0.1:1\",mode=\"async\"} 1\n"
+	"# TYPE parikshan_connections_accepted_total counter\n"
+	"parikshan_connections_accepted_total 12\n"
+	"parikshan_connections_active 3\n"
+	"parikshan_prod_connect_failures_total 1\n"
+	"parikshan_bytes_total{direction=\"client_to_prod\"} 2048\n"
+	"parikshan_bytes_total{direction=\"prod_to_client\"} 1572864\n"
+	"# TYPE parikshan_debug_connections_active gauge\n"
+	"parikshan_debug_connections_active{target=\"127.0.0.1:6380\"} 3\n"
+	"parikshan_debug_connections_active{target=\"127.0.0.1:6381\"} 0\n"
+	"parikshan_debug_bytes_sent_total{target=\"127.0.0.1:6380\"} 2048\n"
+	"parikshan_debug_bytes_sent_total{target=\"127.0.0.1:6381\"} 1024\n"
+	"parikshan_debug_bytes_dropped_total{target=\"127.0.0.1:6380\"} 0\n"
+	"parikshan_debug_bytes_dropped_total{target=\"127.0.0.1:6381\"} 5242880\n"
+	"parikshan_debug_overflows_total{target=\"127.0.0.1:6380\"} 0\n"
+	"parikshan_debug_overflows_total{target=\"127.0.0.1:6381\"} 2\n"
+	"parikshan_debug_desyncs_total{target=\"127.0.0.1:6380\"} 0\n"
+	"parikshan_debug_desyncs_total{target=\"127.0.0.1:6381\"} 3\n"
+	"parikshan_debug_lag_seconds{target=\"127.0.0.1:6380\"} 0.25\n"
+	"parikshan_debug_lag_seconds{target=\"127.0.0.1:6381\"} 0\n";
 
 /* Splits line (up to its newline) into whitespace-separated words; returns the count. */
 static int split_words(const char *line, char words[][32], int max)
@@ -65,7 +65,7 @@ static const char *line_starting(const char *text, const char *prefix)
 
 static void test_table(void)
 {
-	struct pk_strbuf out = {0};
+	struct pk_strbuf out = { 0 };
 	char w[20][32];
 	const char *text, *line;
 
@@ -143,12 +143,12 @@ static const char *str(const cJSON *obj, const char *key)
 static void test_json(void)
 {
 	static const char *const keys[] = {
-	    "connections_active", "bytes_sent",	  "bytes_dropped",
-	    "response_bytes",	  "buffer_bytes", "buffer_high_water_bytes",
-	    "spill_bytes",	  "overflows",	  "desyncs",
-	    "connect_failures",	  "lag_bytes",	  "lag_seconds",
+		"connections_active", "bytes_sent",   "bytes_dropped",
+		"response_bytes",     "buffer_bytes", "buffer_high_water_bytes",
+		"spill_bytes",	      "overflows",    "desyncs",
+		"connect_failures",   "lag_bytes",    "lag_seconds",
 	};
-	struct pk_strbuf out = {0};
+	struct pk_strbuf out = { 0 };
 	cJSON *root, *conns, *bytes, *targets, *t0, *t1;
 
 	CHECK_EQ_INT(pk_status_render(metrics, true, &out), 0);
@@ -201,7 +201,7 @@ out:
 
 static void test_lagging_and_no_targets(void)
 {
-	struct pk_strbuf out = {0};
+	struct pk_strbuf out = { 0 };
 	const char *line;
 	char w[20][32];
 
@@ -249,7 +249,7 @@ static void test_lagging_and_no_targets(void)
 
 static void test_not_parikshan_metrics(void)
 {
-	struct pk_strbuf out = {0};
+	struct pk_strbuf out = { 0 };
 
 	/* valid Prometheus text, but not from parikshan */
 	CHECK_EQ_INT(pk_status_render("# TYPE up gauge\nup 1\n"
@@ -259,9 +259,9 @@ static void test_not_parikshan_metrics(void)
 	CHECK_EQ_INT(pk_status_render("", false, &out), -EINVAL);
 	CHECK_EQ_INT(pk_status_render("", true, &out), -EINVAL);
 	/* not Prometheus text at all, even with the info line in it */
-	CHECK_EQ_INT(
-	    pk_status_render("parikshan_info{role=\"dup\"} 1\n<html>oops</html>\n", false, &out),
-	    -EINVAL);
+	CHECK_EQ_INT(pk_status_render("parikshan_info{role=\"dup\"} 1\n<html>oops</html>\n", false,
+				      &out),
+		     -EINVAL);
 	CHECK_EQ_INT(out.len, 0); /* nothing rendered */
 	pk_strbuf_release(&out);
 }

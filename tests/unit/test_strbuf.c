@@ -8,7 +8,7 @@
 
 static void test_zero_state(void)
 {
-	struct pk_strbuf sb = {0};
+	struct pk_strbuf sb = { 0 };
 
 	CHECK(sb.s == NULL);
 	CHECK_STR(pk_strbuf_str(&sb), "");
@@ -28,7 +28,7 @@ static void test_zero_state(void)
 
 static void test_append_growth(void)
 {
-	struct pk_strbuf sb = {0};
+	struct pk_strbuf sb = { 0 };
 	size_t prev_cap = 0;
 	int grew = 0;
 
@@ -60,7 +60,7 @@ static void test_append_growth(void)
 
 static void test_printf(void)
 {
-	struct pk_strbuf sb = {0};
+	struct pk_strbuf sb = { 0 };
 	char *big;
 
 	pk_strbuf_printf(&sb, "%s=%d", "x", 42);
@@ -101,7 +101,7 @@ static void test_printf(void)
 
 static void test_cap_and_sticky_failure(void)
 {
-	struct pk_strbuf sb = {0};
+	struct pk_strbuf sb = { 0 };
 
 	pk_strbuf_append(&sb, "keep", 4);
 	/* vsnprintf measures 64 MiB without allocating it; the cap refuses it */

@@ -26,7 +26,7 @@ static int unit_failed_now, unit_failures, unit_checks;
 		long long a_ = (long long)(a), b_ = (long long)(b);                                \
 		unit_checks++;                                                                     \
 		if (a_ != b_) {                                                                    \
-			printf("  %s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a,  \
+			printf("  %s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, \
 			       #b, a_, b_);                                                        \
 			unit_failed_now = 1;                                                       \
 		}                                                                                  \
