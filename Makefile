@@ -67,6 +67,7 @@ deps:
 
 # check: install what is missing, build with ASan+UBSan, run every unit and integration test.
 check: deps
+	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory MODE=asan tests
 	$(Q)$(MAKE) --no-print-directory MODE=release all
 	$(Q)PK_BUILD=build/asan tests/run
@@ -83,7 +84,7 @@ FORMAT_FILES := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
-	clang-format --dry-run --Werror $(FORMAT_FILES)
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo 'format-check: ok'
 
 clean:
 	rm -rf build
