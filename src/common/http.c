@@ -232,6 +232,20 @@ static int wait_fd(int fd, short events, uint64_t deadline_ms)
 	}
 }
 
+/* Judges a send/read result n on fd: 0 when it moved bytes, 1 when it would block (after
+ * waiting for ev), or -errno (-ETIMEDOUT past the deadline). */
+static int io_result(ssize_t n, int fd, short ev, uint64_t deadline_ms)
+{
+	int err;
+
+	if (n >= 0)
+		return 0;
+	if (errno != EAGAIN)
+		return -errno;
+	err = wait_fd(fd, ev, deadline_ms);
+	return err ? err : 1;
+}
+
 int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struct pk_strbuf *body)
 {
 	uint64_t deadline = pk_now_ms() + (uint64_t)timeout_ms;
@@ -251,35 +265,28 @@ int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struc
 	pk_strbuf_printf(&req, "GET %s HTTP/1.0\r\nHost: parikshan\r\n\r\n", path);
 	while (off < req.len) {
 		ssize_t n = send(fd, req.s + off, req.len - off, MSG_NOSIGNAL);
+		int r = io_result(n, fd, POLLOUT, deadline);
 
-		if (n < 0 && errno == EAGAIN) {
-			err = wait_fd(fd, POLLOUT, deadline);
-			if (err)
-				goto out;
-			continue;
-		}
-		if (n < 0) {
-			err = -errno;
+		if (r < 0) {
+			err = r;
 			goto out;
 		}
-		off += (size_t)n;
+		if (r == 0)
+			off += (size_t)n;
 	}
 	for (;;) {
 		char buf[16384];
 		ssize_t n = read(fd, buf, sizeof(buf));
+		int r = io_result(n, fd, POLLIN, deadline);
 
 		if (n == 0)
 			break;
-		if (n < 0 && errno == EAGAIN) {
-			err = wait_fd(fd, POLLIN, deadline);
-			if (err)
-				goto out;
-			continue;
-		}
-		if (n < 0) {
-			err = -errno;
+		if (r < 0) {
+			err = r;
 			goto out;
 		}
+		if (r)
+			continue;
 		pk_strbuf_append(&resp, buf, (size_t)n);
 		if (!pk_strbuf_ok(&resp)) {
 			err = -ENOMEM;

@@ -93,72 +93,52 @@ static void pass_eofs(struct session *s)
 		session_close(s);
 }
 
-static void client_read(struct session *s)
+/* Reads once from one side of s and forwards to the other; client bytes are also appended
+ * to every debug connection of s.  Whatever the other side can't take now is queued. */
+static void side_read(struct session *s, bool from_client)
 {
 	struct pk_worker *w = s->w;
 	int ntargets = w->cfg->ntargets;
-	ssize_t n = read(s->cio.fd, w->scratch, sizeof(w->scratch));
+	int from = from_client ? s->cio.fd : s->pio.fd, to = from_client ? s->pio.fd : s->cio.fd;
+	struct pk_ring *q = from_client ? &s->c2p : &s->p2c;
+	uint64_t *forwarded = from_client ? &w->bytes_c2p : &w->bytes_p2c;
+	const char *side = from_client ? "client" : "production";
+	ssize_t n = read(from, w->scratch, sizeof(w->scratch));
 	int err;
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		pk_log(PK_LOG_DEBUG, "%s: conn=%llu client read: %s", w->cfg->role,
-		       (unsigned long long)s->id, strerror(errno));
+		pk_log(PK_LOG_DEBUG, "%s: conn=%llu %s read: %s", w->cfg->role,
+		       (unsigned long long)s->id, side, strerror(errno));
 		session_close(s);
 		return;
 	}
 	if (n == 0) {
-		s->c_eof = true;
-		for (int i = 0; i < ntargets; i++)
-			if (s->dbg[i])
-				pk_dconn_detach(s->dbg[i]);
+		if (from_client) {
+			s->c_eof = true;
+			for (int i = 0; i < ntargets; i++)
+				if (s->dbg[i])
+					pk_dconn_detach(s->dbg[i]);
+		} else {
+			s->p_eof = true;
+		}
 		pass_eofs(s);
 		session_update(s);
 		return;
 	}
-	PK_STAT_ADD(w->bytes_c2p, n);
-	err = forward(s->pio.fd, &s->c2p, w->scratch, (size_t)n);
-	for (int i = 0; i < ntargets; i++) {
+	PK_STAT_ADD(*forwarded, n);
+	err = forward(to, q, w->scratch, (size_t)n);
+	for (int i = 0; from_client && i < ntargets; i++) {
 		if (s->dbg[i])
 			pk_dconn_append(s->dbg[i], w->scratch, (size_t)n);
 		else /* this clone is out of sync on this connection */
 			PK_STAT_ADD(w->targets[i].bytes_dropped, n);
 	}
 	if (err) {
-		pk_log(PK_LOG_DEBUG, "%s: conn=%llu production write: %s", w->cfg->role,
-		       (unsigned long long)s->id, strerror(-err));
-		session_close(s);
-		return;
-	}
-	session_update(s);
-}
-
-static void prod_read(struct session *s)
-{
-	struct pk_worker *w = s->w;
-	ssize_t n = read(s->pio.fd, w->scratch, sizeof(w->scratch));
-	int err;
-
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		pk_log(PK_LOG_DEBUG, "%s: conn=%llu production read: %s", w->cfg->role,
-		       (unsigned long long)s->id, strerror(errno));
-		session_close(s);
-		return;
-	}
-	if (n == 0) {
-		s->p_eof = true;
-		pass_eofs(s);
-		session_update(s);
-		return;
-	}
-	PK_STAT_ADD(w->bytes_p2c, n);
-	err = forward(s->cio.fd, &s->p2c, w->scratch, (size_t)n);
-	if (err) {
-		pk_log(PK_LOG_DEBUG, "%s: conn=%llu client write: %s", w->cfg->role,
-		       (unsigned long long)s->id, strerror(-err));
+		pk_log(PK_LOG_DEBUG, "%s: conn=%llu write toward the %s: %s", w->cfg->role,
+		       (unsigned long long)s->id, from_client ? "production" : "client",
+		       strerror(-err));
 		session_close(s);
 		return;
 	}
@@ -184,14 +164,13 @@ static void prod_connected(struct session *s)
 	session_update(s);
 }
 
-static void client_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
+/* Handles the events of one side of s (io): writes out what is queued toward it (outq),
+ * then reads from it.  A hang-up that can't be read yet is parked, not spun on. */
+static void side_event(struct session *s, struct pk_io *io, struct pk_ring *outq, bool client,
+		       uint32_t events)
 {
-	struct session *s = io->data;
-
-	if ((events & PK_WRITE) && pk_ring_used(&s->p2c)) {
-		int err = flush_queue(s->cio.fd, &s->p2c);
-
-		if (err) {
+	if ((events & PK_WRITE) && pk_ring_used(outq)) {
+		if (flush_queue(io->fd, outq)) {
 			session_close(s);
 			return;
 		}
@@ -200,13 +179,19 @@ static void client_event(struct pk_loop *loop, struct pk_io *io, uint32_t events
 	}
 	if (s->closing)
 		return;
-	if ((events & (PK_READ | EPOLLHUP | EPOLLERR)) && (s->cio.mask & PK_READ))
-		client_read(s);
+	if ((events & (PK_READ | EPOLLHUP | EPOLLERR)) && (io->mask & PK_READ))
+		side_read(s, client);
 	else if (events & EPOLLERR)
 		session_close(s);
 	else if (events & EPOLLHUP)
-		pk_io_park(loop,
-			   io); /* peer gone, but we may not read yet: wait without spinning */
+		pk_io_park(s->w->loop, io);
+}
+
+static void client_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
+{
+	struct session *s = io->data;
+
+	side_event(s, io, &s->p2c, true, events);
 }
 
 static void prod_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
@@ -218,25 +203,7 @@ static void prod_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 			prod_connected(s);
 		return;
 	}
-	if ((events & PK_WRITE) && pk_ring_used(&s->c2p)) {
-		int err = flush_queue(s->pio.fd, &s->c2p);
-
-		if (err) {
-			session_close(s);
-			return;
-		}
-		pass_eofs(s);
-		session_update(s);
-	}
-	if (s->closing)
-		return;
-	if ((events & (PK_READ | EPOLLHUP | EPOLLERR)) && (s->pio.mask & PK_READ))
-		prod_read(s);
-	else if (events & EPOLLERR)
-		session_close(s);
-	else if (events & EPOLLHUP)
-		pk_io_park(loop,
-			   io); /* peer gone, but we may not read yet: wait without spinning */
+	side_event(s, io, &s->c2p, false, events);
 }
 
 /* Called by target.c when a dconn of s drained: in sync mode the client may read again. */
