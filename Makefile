@@ -22,7 +22,8 @@ endif
 COMMON_SRC := $(wildcard src/common/*.c)
 PROXY_SRC := $(wildcard src/proxy/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
-LIB_SRC := $(COMMON_SRC) $(PROXY_SRC)
+CLONE_SRC := $(wildcard src/clone/*.c)
+LIB_SRC := $(COMMON_SRC) $(PROXY_SRC) $(CLONE_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 

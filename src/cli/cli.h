@@ -3,6 +3,12 @@
 #ifndef PK_CLI_CLI_H
 #define PK_CLI_CLI_H
 
+/* `parikshan clone`: live-clones a running container. */
+int pk_cmd_clone(int argc, char **argv);
+
+/* `parikshan container`: runs, lists, removes containers and shows their logs. */
+int pk_cmd_container(int argc, char **argv);
+
 /* `parikshan dup`: runs the network duplicator. */
 int pk_cmd_dup(int argc, char **argv);
 

@@ -14,6 +14,10 @@ struct command {
 
 /* Sorted by name. */
 static const struct command commands[] = {
+	{ "clone", pk_cmd_clone,
+	  "live-clone a running container into a sandboxed debug container" },
+	{ "container", pk_cmd_container,
+	  "run, list, remove production containers; show their logs" },
 	{ "dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones" },
 	{ "status", pk_cmd_status, "show a running proxy's connections, buffers and clone lag" },
 };

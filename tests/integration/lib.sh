@@ -151,3 +151,23 @@ pk_bench() {
 # A deterministic command mix: every command commutes with the others, so a clone that
 # runs them with another interleaving of connections still ends with the same dataset.
 PK_REDIS_TESTS=set,get,incr,lpush,rpush,sadd,hset
+
+# pk_route_ok ADDR: true only when ADDR is routed into one of our veths (never to the outside
+# network): every test checks this before it sends a packet to a container address.
+pk_route_ok() {
+	ip route get "$1" 2>/dev/null | grep -q ' dev pkh'
+}
+
+# pk_no_debris NAME...: ok when nothing of the named containers is left: state, netns, veth
+# routes, overlay mounts, runc state.
+pk_no_debris() {
+	local label=$1 n left=""
+	shift
+	for n in "$@"; do
+		ip netns list | grep -qw "pk-$n" && left+=" netns:pk-$n"
+		runc state "$n" >/dev/null 2>&1 && left+=" runc:$n"
+		grep -q "/$n/rootfs" /proc/mounts && left+=" mount:$n"
+		[ -e "$PK_STATE/$n" ] && left+=" state:$n"
+	done
+	if [ -z "$left" ]; then pk_ok "$label"; else pk_fail "$label" "left behind:$left"; fi
+}

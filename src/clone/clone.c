@@ -1,0 +1,322 @@
+/* clone.c — the live-clone algorithm (the original Algorithm 1):
+ *   checks → first copy of the upper dir → clone netns → checkpoint with leave-running (CRIU
+ *   freezes, dumps, and — in the post-dump hook, still frozen — the upper dir is synced again)
+ *   → restore under the new name in the clone netns.
+ */
+#include "clone/clone_int.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/proc.h"
+
+#define CRIU_MIN_MAJOR 4
+#define CRIU_MIN_MINOR 2
+#define SPACE_MARGIN (64ll << 20)
+
+static double ms_since(uint64_t t0)
+{
+	return (double)(pk_now_ns() - t0) / 1e6;
+}
+
+/* Tells whether criu >= 4.2 is installed; fills err otherwise. */
+static int criu_usable(char *err, size_t errlen)
+{
+	struct pk_strbuf out = { 0 };
+	int rc = pk_proc_run((char *[]){ "criu", "--version", NULL }, PK_CMD_TIMEOUT_MS, &out);
+	int major = 0, minor = 0;
+	const char *v = strstr(pk_strbuf_str(&out), "Version:");
+
+	if (rc == 0 && v)
+		sscanf(v, "Version: %d.%d", &major, &minor);
+	pk_strbuf_release(&out);
+	if (rc < 0) {
+		snprintf(err, errlen, "criu is not installed (run scripts/deps.sh)");
+		return -ENOENT;
+	}
+	if (major < CRIU_MIN_MAJOR || (major == CRIU_MIN_MAJOR && minor < CRIU_MIN_MINOR)) {
+		snprintf(err, errlen, "criu %d.%d is too old: 4.2 or newer is needed on this kernel",
+			 major, minor);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* Resident memory of pid in bytes (VmRSS), or 0 if unknown. */
+static long long rss_bytes(int pid)
+{
+	char path[64], line[256];
+	long long kb = 0;
+	FILE *f;
+
+	pk_path(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+static long long mem_available(void)
+{
+	char line[256];
+	long long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+/* The safety checks: production running, name usable, CRIU present, memory and disk enough. */
+static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir,
+			struct pk_meta *prod, char *err, size_t errlen)
+{
+	char status[32], dir[PK_PATH_MAX];
+	struct statvfs vfs;
+	struct stat st;
+	long long need, upper;
+	int pid = 0, rc;
+
+	if (!pk_name_valid(o->name)) {
+		snprintf(err, errlen, "'%s' is not a valid name", o->name);
+		return -EINVAL;
+	}
+	if (pk_meta_load(prod_dir, prod) < 0) {
+		snprintf(err, errlen, "no container '%s' under %s", o->prod, o->state_dir);
+		return -ENOENT;
+	}
+	if (pk_runc_state(o->prod, status, sizeof(status), &pid) < 0 ||
+	    strcmp(status, "running") != 0) {
+		snprintf(err, errlen, "production '%s' is not running", o->prod);
+		return -ESRCH;
+	}
+	pk_state_path(o->state_dir, o->name, NULL, dir, sizeof(dir));
+	if (stat(dir, &st) == 0) {
+		struct pk_meta old;
+
+		if (!o->recreate) {
+			snprintf(err, errlen, "'%s' exists already (use --recreate to replace a clone)",
+				 o->name);
+			return -EEXIST;
+		}
+		if (pk_meta_load(dir, &old) == 0 && strcmp(old.kind, "clone") != 0) {
+			snprintf(err, errlen, "'%s' is a container, not a clone: not replacing it",
+				 o->name);
+			return -EEXIST;
+		}
+		rc = pk_container_rm(o->state_dir, o->name, err, errlen);
+		if (rc)
+			return rc;
+	}
+	rc = criu_usable(err, errlen);
+	if (rc)
+		return rc;
+	need = rss_bytes(pid);
+	if (mem_available() >= 0 && mem_available() < need + SPACE_MARGIN) {
+		snprintf(err, errlen, "not enough memory: the clone needs about %lld MiB, %lld MiB free",
+			 (need + SPACE_MARGIN) >> 20, mem_available() >> 20);
+		return -ENOMEM;
+	}
+	pk_state_path(o->state_dir, o->prod, "upper", dir, sizeof(dir));
+	upper = pk_fs_usage(dir);
+	need += (upper > 0 ? upper : 0) + SPACE_MARGIN;
+	if (statvfs(o->state_dir, &vfs) == 0 && (long long)(vfs.f_bavail * vfs.f_frsize) < need) {
+		snprintf(err, errlen,
+			 "not enough disk in %s: image and filesystem copy need about %lld MiB, "
+			 "%lld MiB free",
+			 o->state_dir, need >> 20, (long long)(vfs.f_bavail * vfs.f_frsize) >> 20);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static void unlink_target(const char *prod_dir)
+{
+	char path[PK_PATH_MAX];
+
+	pk_path(path, sizeof(path), "%s/clone-target", prod_dir);
+	unlink(path);
+}
+
+static int write_target(const char *prod_dir, const char *clone_dir)
+{
+	char path[PK_PATH_MAX];
+	FILE *f;
+
+	pk_path(path, sizeof(path), "%s/clone-target", prod_dir);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s", clone_dir);
+	return fclose(f) == 0 ? 0 : -EIO;
+}
+
+int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, char *err,
+		    size_t errlen)
+{
+	char prod_dir[PK_PATH_MAX], dir[PK_PATH_MAX], path[PK_PATH_MAX], work[PK_PATH_MAX];
+	struct pk_meta prod, m = { 0 };
+	uint64_t t0 = pk_now_ns(), t;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	if (!pk_name_valid(o->prod) ||
+	    !pk_state_path(o->state_dir, o->prod, NULL, prod_dir, sizeof(prod_dir))) {
+		snprintf(err, errlen, "'%s' is not a valid name", o->prod);
+		return -EINVAL;
+	}
+	rc = clone_checks(o, prod_dir, &prod, err, errlen);
+	if (rc)
+		return rc;
+	rep->checks_ms = ms_since(t0);
+
+	/* The clone's identity: production's service IP, a management address of its own. */
+	snprintf(m.name, sizeof(m.name), "%s", o->name);
+	snprintf(m.kind, sizeof(m.kind), "clone");
+	snprintf(m.parent, sizeof(m.parent), "%s", o->prod);
+	snprintf(m.ip, sizeof(m.ip), "%s", prod.ip);
+	snprintf(m.lower, sizeof(m.lower), "%s", prod.lower);
+	m.prefix = 32;
+	m.created = (long long)time(NULL);
+	pk_meta_names(&m);
+	rc = pk_mgmt_alloc(o->state_dir, m.mgmt, sizeof(m.mgmt));
+	if (rc) {
+		snprintf(err, errlen, "no free management address in 10.78.0.0/16");
+		return rc;
+	}
+	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", m.ip);
+	snprintf(rep->mgmt_ip, sizeof(rep->mgmt_ip), "%s", m.mgmt);
+	pk_state_path(o->state_dir, o->name, NULL, dir, sizeof(dir));
+	if (mkdir(dir, 0755) < 0) {
+		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	rc = pk_meta_save(dir, &m);
+	if (rc) {
+		snprintf(err, errlen, "write %s/meta.json: %s", dir, strerror(-rc));
+		goto undo_dir;
+	}
+
+	/* First copy of the filesystem, while production runs. */
+	t = pk_now_ns();
+	pk_path(path, sizeof(path), "%s/upper", prod_dir);
+	pk_path(work, sizeof(work), "%s/upper", dir);
+	rc = pk_fs_copy(path, work, err, errlen);
+	if (rc)
+		goto undo_dir;
+	rep->sync1_ms = ms_since(t);
+
+	t = pk_now_ns();
+	rc = pk_net_create_clone(&m, err, errlen);
+	if (rc)
+		goto undo_dir;
+	rep->netns_ms = ms_since(t);
+
+	/* Checkpoint with leave-running; the post-dump hook re-syncs the upper dir while
+	 * production is still frozen. */
+	t = pk_now_ns();
+	pk_path(path, sizeof(path), "%s/img", dir);
+	pk_path(work, sizeof(work), "%s/dump-work", dir);
+	rc = write_target(prod_dir, dir);
+	if (!rc && (mkdir(path, 0700) < 0 || mkdir(work, 0700) < 0))
+		rc = -errno;
+	if (rc) {
+		snprintf(err, errlen, "prepare checkpoint: %s", strerror(-rc));
+		goto undo_net;
+	}
+	rc = pk_runc_checkpoint(o->prod, path, work, err, errlen);
+	unlink_target(prod_dir);
+	if (rc)
+		goto undo_net;
+	rep->checkpoint_ms = ms_since(t);
+	pk_criu_dump_stats(work, rep); /* CRIU writes its statistics into the work dir */
+	rep->image_bytes = (uint64_t)(pk_fs_usage(path) > 0 ? pk_fs_usage(path) : 0);
+
+	/* Restore as the clone, in its own netns, on its own overlay. */
+	t = pk_now_ns();
+	rc = pk_fs_mount(dir, m.lower, err, errlen);
+	if (rc)
+		goto undo_net;
+	rc = pk_runc_bundle_clone(prod_dir, dir, &m, err, errlen);
+	if (!rc)
+		rc = pk_runc_start(dir, m.name, path, &m.keeper_pid, err, errlen);
+	if (rc)
+		goto undo_mount;
+	rep->restore_ms = ms_since(t);
+	rc = pk_meta_save(dir, &m);
+	if (rc) {
+		snprintf(err, errlen, "write %s/meta.json: %s", dir, strerror(-rc));
+		goto undo_runc;
+	}
+	rep->total_ms = ms_since(t0);
+	return 0;
+undo_runc:
+	pk_runc_destroy(m.name);
+undo_mount:
+	pk_fs_umount(dir);
+undo_net:
+	pk_net_remove(&m);
+	/* A failed restore can leave CRIU's iptables lock behind; the netns went with it. */
+undo_dir:
+	pk_rm_tree(dir);
+	return rc;
+}
+
+void pk_clone_report_render(const struct pk_clone_report *r, bool json, struct pk_strbuf *out)
+{
+	const struct {
+		const char *key, *label;
+		double v;
+	} steps[] = {
+		{ "checks_ms", "safety checks", r->checks_ms },
+		{ "sync1_ms", "filesystem copy", r->sync1_ms },
+		{ "netns_ms", "clone network", r->netns_ms },
+		{ "checkpoint_ms", "checkpoint (leave-running)", r->checkpoint_ms },
+		{ "restore_ms", "restore as clone", r->restore_ms },
+		{ "total_ms", "total", r->total_ms },
+		{ "frozen_ms", "production frozen (CRIU)", r->frozen_ms },
+		{ "freezing_ms", "  freezing", r->freezing_ms },
+		{ "memdump_ms", "  memory dump", r->memdump_ms },
+		{ "memwrite_ms", "  memory write", r->memwrite_ms },
+	};
+	const size_t n = sizeof(steps) / sizeof(steps[0]);
+
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		char *text;
+
+		for (size_t i = 0; i < n; i++)
+			cJSON_AddNumberToObject(o, steps[i].key, steps[i].v);
+		cJSON_AddNumberToObject(o, "image_bytes", (double)r->image_bytes);
+		cJSON_AddNumberToObject(o, "pages_written", (double)r->pages_written);
+		cJSON_AddStringToObject(o, "service_ip", r->service_ip);
+		cJSON_AddStringToObject(o, "mgmt_ip", r->mgmt_ip);
+		text = cJSON_Print(o);
+		cJSON_Delete(o);
+		if (text)
+			pk_strbuf_printf(out, "%s\n", text);
+		cJSON_free(text);
+		return;
+	}
+	pk_strbuf_printf(out, "%-30s %10s\n", "STEP", "MS");
+	for (size_t i = 0; i < n; i++)
+		pk_strbuf_printf(out, "%-30s %10.1f\n", steps[i].label, steps[i].v);
+	pk_strbuf_printf(out, "image %.1f MiB, %llu pages written; service IP %s, management %s\n",
+			 (double)r->image_bytes / (1 << 20), (unsigned long long)r->pages_written,
+			 r->service_ip, r->mgmt_ip);
+}

@@ -1,0 +1,73 @@
+/* clone.h — containers and live clones: OCI bundles run by runc, a network namespace per
+ * container joined to the host by a veth, an overlay root filesystem, CRIU checkpoint with
+ * leave-running and restore under a new name.
+ *
+ * State lives under one directory (default /var/lib/parikshan), one subdirectory per
+ * container or clone:  meta.json, config.json (the OCI bundle), upper/ work/ rootfs/ (the
+ * overlay), stdout.log stderr.log (kept by a small keeper process that owns the pipes),
+ * and for clones img/ (the CRIU image).  Functions report failures as -errno with a one-line
+ * reason in err; they leave no debris (mounts, namespaces, veths, runc state) behind.
+ */
+#ifndef PK_CLONE_CLONE_H
+#define PK_CLONE_CLONE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/strbuf.h"
+
+#define PK_STATE_DIR "/var/lib/parikshan"
+#define PK_STATE_DIR_ENV "PARIKSHAN_STATE_DIR" /* overrides the default */
+
+/* Returns the state directory to use when none is given: $PARIKSHAN_STATE_DIR or the default. */
+const char *pk_state_dir_default(void);
+#define PK_NAME_MAX 32
+#define PK_ERR_MAX 512
+
+struct pk_run_opts {
+	const char *state_dir;
+	const char *name;
+	const char *rootfs; /* lower dir of the overlay ("/" works) */
+	const char *ip;	    /* "10.77.0.2/24" */
+	uint64_t mem_limit; /* bytes, 0 = none */
+	char **argv;	    /* the command, NULL-terminated */
+};
+
+/* Creates and starts container o->name detached.  Returns 0 or -errno (err says why). */
+int pk_container_run(const struct pk_run_opts *o, char *err, size_t errlen);
+
+/* Stops and removes a container or clone and everything it made.  Returns 0 or -errno. */
+int pk_container_rm(const char *state_dir, const char *name, char *err, size_t errlen);
+
+/* Appends a table (or JSON) of every container and clone with its live status to out. */
+int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out);
+
+/* Writes the kept stdout and stderr of a container to fd 1 and 2.  Returns 0 or -errno. */
+int pk_container_logs(const char *state_dir, const char *name, char *err, size_t errlen);
+
+struct pk_clone_opts {
+	const char *state_dir;
+	const char *prod;
+	const char *name;
+	bool recreate; /* replace an existing clone of that name */
+};
+
+/* Timings of one clone, in milliseconds (frozen_ms from CRIU's dump statistics). */
+struct pk_clone_report {
+	double checks_ms, sync1_ms, netns_ms, checkpoint_ms, sync2_ms, restore_ms, total_ms;
+	double frozen_ms, freezing_ms, memdump_ms, memwrite_ms;
+	uint64_t image_bytes, pages_written;
+	char service_ip[64], mgmt_ip[64];
+};
+
+/* Live-clones container o->prod into o->name: production keeps running; the clone has the
+ * same memory, the same service IP in its own namespace, reachable from the host at its
+ * management address, and its own copy of the filesystem.  Returns 0 or -errno. */
+int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, char *err,
+		    size_t errlen);
+
+/* Appends the report as a table (or JSON) to out. */
+void pk_clone_report_render(const struct pk_clone_report *rep, bool json, struct pk_strbuf *out);
+
+#endif

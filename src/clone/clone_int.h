@@ -1,0 +1,130 @@
+/* clone_int.h — what the clone module's files share privately. */
+#ifndef PK_CLONE_CLONE_INT_H
+#define PK_CLONE_CLONE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clone/clone.h"
+
+#define PK_PATH_MAX 4096
+#define PK_CMD_TIMEOUT_MS 30000
+
+/* What the tool remembers of a container or clone (NAME/meta.json). */
+struct pk_meta {
+	char name[PK_NAME_MAX + 1];
+	char kind[16]; /* "container" or "clone" */
+	char parent[PK_NAME_MAX + 1];
+	char ip[16];   /* service IP */
+	int prefix;
+	char gw[16];   /* host end of the veth */
+	char mgmt[16]; /* clones: the address the host reaches the clone at */
+	char netns[64];
+	char veth[16];
+	char lower[PK_PATH_MAX];
+	long long created;
+	int keeper_pid;
+};
+
+/* state.c */
+
+/* Formats a path into buf; returns 0, or -ENAMETOOLONG when it did not fit (buf is then cut).
+ * The CLI keeps state dirs short, so callers on known-short paths may ignore the result. */
+int pk_path(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Tells whether name is a valid container name: [a-z0-9][a-z0-9_.-]*, at most 32 chars. */
+bool pk_name_valid(const char *name);
+
+/* Formats "state_dir/name[/file]" into buf; returns buf, or NULL when it does not fit. */
+const char *pk_state_path(const char *state_dir, const char *name, const char *file, char *buf,
+			  size_t len);
+
+/* Fills the derived names of m (netns, veth) from m->name. */
+void pk_meta_names(struct pk_meta *m);
+
+/* Writes m to dir/meta.json atomically.  Returns 0 or -errno. */
+int pk_meta_save(const char *dir, const struct pk_meta *m);
+
+/* Reads dir/meta.json.  Returns 0, -ENOENT, or -EINVAL for a damaged file. */
+int pk_meta_load(const char *dir, struct pk_meta *m);
+
+/* Parses "A.B.C.D/N" into ip and prefix and picks the gateway (first host address, or the
+ * last when the first is the service IP).  Returns 0 or -EINVAL. */
+int pk_parse_cidr(const char *s, char *ip, size_t iplen, int *prefix, char *gw, size_t gwlen);
+
+/* Picks the lowest management address 10.78.x.y not used by a clone under state_dir. */
+int pk_mgmt_alloc(const char *state_dir, char *ip, size_t len);
+
+/* Removes a directory tree (best effort); returns 0 or the first -errno. */
+int pk_rm_tree(const char *path);
+
+/* net.c — uses iproute2 and iptables */
+
+/* Creates netns m->netns with eth0 = m->ip/m->prefix, joined to the host by veth m->veth
+ * whose host end is m->gw; default route via the host.  Returns 0 or -errno. */
+int pk_net_create_container(const struct pk_meta *m, char *err, size_t errlen);
+
+/* Creates a clone's netns: eth0 carries the service IP (/32, no subnet route) and the
+ * management address; its only route leads to the host end; traffic to the management
+ * address is DNATed to the service IP.  Returns 0 or -errno. */
+int pk_net_create_clone(const struct pk_meta *m, char *err, size_t errlen);
+
+/* Removes the netns and the veth of m (whatever of them exists). */
+void pk_net_remove(const struct pk_meta *m);
+
+/* Tells whether network namespace name exists. */
+bool pk_netns_exists(const char *name);
+
+/* fs.c */
+
+/* Mounts an overlay on dir/rootfs: lower, dir/upper, dir/work.  Returns 0 or -errno. */
+int pk_fs_mount(const char *dir, const char *lower, char *err, size_t errlen);
+
+/* Unmounts dir/rootfs if mounted. */
+void pk_fs_umount(const char *dir);
+
+/* Copies directory src into dst (cp -a --reflink=auto).  Returns 0 or -errno. */
+int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen);
+
+/* Makes dst equal to src (rsync -a --delete).  Returns 0 or -errno. */
+int pk_fs_sync(const char *src, const char *dst, char *err, size_t errlen);
+
+/* Returns the bytes used by files under path (du), or -errno. */
+long long pk_fs_usage(const char *path);
+
+/* runc.c */
+
+/* Writes dir/config.json for m running argv (runc spec, then our changes).  Returns 0/-errno. */
+int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64_t mem_limit,
+		   char *err, size_t errlen);
+
+/* Writes a clone's bundle into dir: production's config (from prod_dir) with m's network
+ * namespace and dir's CRIU config.  Returns 0 or -errno. */
+int pk_runc_bundle_clone(const char *prod_dir, const char *dir, const struct pk_meta *m,
+			 char *err, size_t errlen);
+
+/* Starts the container (or restores image_dir when not NULL) detached, with stdout/stderr on
+ * pipes held by a keeper process that appends them to dir/stdout.log and dir/stderr.log.
+ * Sets *keeper_pid.  Returns 0 or -errno. */
+int pk_runc_start(const char *dir, const char *name, const char *image_dir, int *keeper_pid,
+		  char *err, size_t errlen);
+
+/* Reads runc's status of name ("running", "stopped", ...) and its init pid.  Returns 0, or
+ * -ENOENT when runc does not know it. */
+int pk_runc_state(const char *name, char *status, size_t len, int *pid);
+
+/* Kills and deletes runc container name (best effort). */
+void pk_runc_destroy(const char *name);
+
+/* Checkpoints name into image_dir with leave-running.  Returns 0 or -errno. */
+int pk_runc_checkpoint(const char *name, const char *image_dir, const char *work_dir, char *err,
+		       size_t errlen);
+
+/* stats.c */
+
+/* Fills the dump timings of r from dir/stats-dump (CRIU's statistics, written into its work
+ * dir).  Returns 0 or -errno. */
+int pk_criu_dump_stats(const char *dir, struct pk_clone_report *r);
+
+#endif

@@ -1,0 +1,387 @@
+/* runc.c — OCI bundles and the runc driver, and the keeper that owns a container's stdio. */
+#include "clone/clone_int.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/proc.h"
+
+#define LOG_MAX (64ll << 20) /* each kept log stops growing here */
+#define START_TIMEOUT_S 60
+
+/* Reads a whole small file into a NUL-terminated malloc'd buffer; NULL with errno set. */
+static char *slurp(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || st.st_size > (16 << 20) || !(buf = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		errno = errno ? errno : EFBIG;
+		return NULL;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(buf);
+		errno = EIO;
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t len = strlen(text);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+/* Points the spec's network namespace at m's, and its CRIU config at dir/criu.conf (runc reads
+ * that file, through the annotation, on checkpoint and restore). */
+static int set_netns_and_criu(cJSON *spec, const char *dir, const struct pk_meta *m)
+{
+	cJSON *linux_ = cJSON_GetObjectItemCaseSensitive(spec, "linux");
+	cJSON *nss = linux_ ? cJSON_GetObjectItemCaseSensitive(linux_, "namespaces") : NULL;
+	cJSON *ns, *ann;
+	char path[PK_PATH_MAX];
+
+	if (!nss)
+		return -EINVAL;
+	cJSON_ArrayForEach(ns, nss)
+	{
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(ns, "type");
+
+		if (cJSON_IsString(type) && strcmp(type->valuestring, "network") == 0) {
+			pk_path(path, sizeof(path), "/var/run/netns/%s", m->netns);
+			cJSON_DeleteItemFromObject(ns, "path");
+			cJSON_AddStringToObject(ns, "path", path);
+		}
+	}
+	pk_path(path, sizeof(path), "%s/criu.conf", dir);
+	cJSON_DeleteItemFromObject(spec, "annotations");
+	ann = cJSON_AddObjectToObject(spec, "annotations");
+	cJSON_AddStringToObject(ann, "org.criu.config", path);
+	return 0;
+}
+
+/* Our changes to runc's default spec. */
+static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m, char **argv,
+		     uint64_t mem_limit)
+{
+	cJSON *root = cJSON_GetObjectItemCaseSensitive(spec, "root");
+	cJSON *proc = cJSON_GetObjectItemCaseSensitive(spec, "process");
+	cJSON *linux_ = cJSON_GetObjectItemCaseSensitive(spec, "linux");
+	cJSON *args, *rl, *res, *mem, *nofile;
+	struct rlimit lim;
+
+	if (!root || !proc || !linux_)
+		return -EINVAL;
+	cJSON_ReplaceItemInObject(root, "path", cJSON_CreateString("rootfs"));
+	cJSON_ReplaceItemInObject(root, "readonly", cJSON_CreateFalse());
+	cJSON_ReplaceItemInObject(proc, "terminal", cJSON_CreateFalse());
+	args = cJSON_CreateArray();
+	for (char **a = argv; a && *a; a++)
+		cJSON_AddItemToArray(args, cJSON_CreateString(*a));
+	cJSON_ReplaceItemInObject(proc, "args", args);
+	/* Servers want many fds (redis asks for 10032): give what the caller may have. */
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+		rl = cJSON_CreateArray();
+		nofile = cJSON_CreateObject();
+		cJSON_AddStringToObject(nofile, "type", "RLIMIT_NOFILE");
+		cJSON_AddNumberToObject(nofile, "hard", (double)lim.rlim_max);
+		cJSON_AddNumberToObject(nofile, "soft", (double)lim.rlim_max);
+		cJSON_AddItemToArray(rl, nofile);
+		cJSON_ReplaceItemInObject(proc, "rlimits", rl);
+	}
+	cJSON_ReplaceItemInObject(spec, "hostname", cJSON_CreateString(m->name));
+	if (mem_limit) {
+		res = cJSON_GetObjectItemCaseSensitive(linux_, "resources");
+		if (!res)
+			res = cJSON_AddObjectToObject(linux_, "resources");
+		cJSON_DeleteItemFromObject(res, "memory");
+		mem = cJSON_AddObjectToObject(res, "memory");
+		cJSON_AddNumberToObject(mem, "limit", (double)mem_limit);
+	}
+	return set_netns_and_criu(spec, dir, m);
+}
+
+/* CRIU's options for this container, and the post-dump hook: while production is still
+ * frozen after a dump, bring the clone's copy of the upper dir up to date (the clone's dir
+ * is named in clone-target, written by the clone step). */
+static int write_criu_conf(const char *dir)
+{
+	char path[PK_PATH_MAX], text[3 * PK_PATH_MAX];
+	int rc;
+
+	pk_path(path, sizeof(path), "%s/criu-hook", dir);
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\n"
+		 "# CRIU action script of a parikshan container (see criu.conf)\n"
+		 "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0\n"
+		 "[ -f '%s/clone-target' ] || exit 0\n"
+		 "exec rsync -a --delete '%s/upper/' \"$(cat '%s/clone-target')/upper/\"\n",
+		 dir, dir, dir);
+	rc = write_file(path, text);
+	if (rc || chmod(path, 0755) < 0)
+		return rc ? rc : -errno;
+	pk_path(path, sizeof(path), "%s/criu.conf", dir);
+	snprintf(text, sizeof(text), "tcp-close\nnetwork-lock skip\naction-script %s/criu-hook\n",
+		 dir);
+	return write_file(path, text);
+}
+
+/* Loads src_config, applies edit (argv/mem only for a new container), writes dir/config.json
+ * and dir/criu.conf.  Returns 0 or -errno. */
+static int write_bundle(const char *src_config, const char *dir, const struct pk_meta *m,
+			char **argv, uint64_t mem_limit, bool fresh, char *err, size_t errlen)
+{
+	char path[PK_PATH_MAX];
+	char *text = slurp(src_config);
+	cJSON *spec = text ? cJSON_Parse(text) : NULL;
+	int rc;
+
+	free(text);
+	rc = !spec ? -EINVAL
+		   : fresh ? edit_spec(spec, dir, m, argv, mem_limit) : set_netns_and_criu(spec, dir, m);
+	if (rc) {
+		cJSON_Delete(spec);
+		snprintf(err, errlen, "%s: not an OCI config we can use", src_config);
+		return rc;
+	}
+	text = cJSON_Print(spec);
+	cJSON_Delete(spec);
+	pk_path(path, sizeof(path), "%s/config.json", dir);
+	rc = text ? write_file(path, text) : -ENOMEM;
+	cJSON_free(text);
+	if (!rc)
+		rc = write_criu_conf(dir);
+	if (rc)
+		snprintf(err, errlen, "write %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64_t mem_limit,
+		   char *err, size_t errlen)
+{
+	char path[PK_PATH_MAX];
+	int rc;
+
+	pk_path(path, sizeof(path), "%s/config.json", dir);
+	unlink(path);
+	rc = pk_proc_check((char *[]){ "runc", "spec", "--bundle", (char *)dir, NULL },
+			   PK_CMD_TIMEOUT_MS, err, errlen);
+	return rc ? rc : write_bundle(path, dir, m, argv, mem_limit, true, err, errlen);
+}
+
+int pk_runc_bundle_clone(const char *prod_dir, const char *dir, const struct pk_meta *m,
+			 char *err, size_t errlen)
+{
+	char path[PK_PATH_MAX];
+
+	pk_path(path, sizeof(path), "%s/config.json", prod_dir);
+	return write_bundle(path, dir, m, NULL, 0, false, err, errlen);
+}
+
+/* The keeper: copies the container's stdout and stderr pipes into the logs until both end. */
+static void keep_logs(const char *dir, int out, int errfd)
+{
+	char path[PK_PATH_MAX], buf[16384];
+	int fds[2] = { out, errfd }, logs[2];
+	long long written[2] = { 0, 0 };
+	const char *names[2] = { "stdout.log", "stderr.log" };
+	int open_count = 2;
+
+	for (int i = 0; i < 2; i++) {
+		pk_path(path, sizeof(path), "%s/%s", dir, names[i]);
+		logs[i] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	}
+	while (open_count > 0) {
+		struct pollfd p[2] = { { .fd = fds[0], .events = POLLIN },
+				       { .fd = fds[1], .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(fds[i], buf, sizeof(buf));
+			if (n <= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				open_count--;
+				continue;
+			}
+			if (logs[i] >= 0 && written[i] < LOG_MAX && write(logs[i], buf, (size_t)n) == n)
+				written[i] += n;
+		}
+	}
+}
+
+/* Runs in the keeper (a session leader of its own): starts runc with stdio on pipes, reports
+ * runc's exit status on status_fd, then keeps the logs.  Never returns. */
+static void keeper_main(const char *dir, char *const argv[], int status_fd)
+{
+	int out[2], errp[2], st = 0, devnull, msg[2];
+	pid_t pid;
+
+	setsid();
+	signal(SIGPIPE, SIG_IGN);
+	/* Let go of the caller's terminal or pipes: a shell waiting on them must not wait on us. */
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+		_exit(1);
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+		_exit(1);
+	pid = fork();
+	if (pid == 0) {
+		if (dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0 || chdir(dir) < 0)
+			_exit(127);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(out[1]);
+	close(errp[1]);
+	if (pid < 0)
+		st = 127 << 8;
+	else
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	msg[0] = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	msg[1] = (int)getpid();
+	if (write(status_fd, msg, sizeof(msg)) != sizeof(msg))
+		_exit(1);
+	close(status_fd);
+	keep_logs(dir, out[0], errp[0]);
+	_exit(0);
+}
+
+/* Copies the last line of dir/stderr.log (runc's complaint) into err. */
+static void last_log_line(const char *dir, char *err, size_t errlen, const char *what)
+{
+	char path[PK_PATH_MAX];
+	char *text, *end, *line;
+
+	pk_path(path, sizeof(path), "%s/stderr.log", dir);
+	text = slurp(path);
+	if (!text) {
+		snprintf(err, errlen, "%s failed", what);
+		return;
+	}
+	end = text + strlen(text);
+	while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+		*--end = '\0';
+	line = strrchr(text, '\n');
+	snprintf(err, errlen, "%s failed: %s", what, line ? line + 1 : text);
+	free(text);
+}
+
+int pk_runc_start(const char *dir, const char *name, const char *image_dir, int *keeper_pid,
+		  char *err, size_t errlen)
+{
+	char pidfile[PK_PATH_MAX], work[PK_PATH_MAX];
+	char *run_argv[] = { "runc", "run", "--detach", "--bundle", (char *)dir, "--pid-file",
+			     pidfile, (char *)name, NULL };
+	char *restore_argv[] = { "runc", "restore", "--detach", "--bundle", (char *)dir,
+				 "--image-path", (char *)image_dir, "--work-path", work,
+				 "--pid-file", pidfile, (char *)name, NULL };
+	int sp[2], msg[2] = { -1, 0 };
+	pid_t pid;
+	struct pollfd p;
+
+	pk_path(pidfile, sizeof(pidfile), "%s/init.pid", dir);
+	pk_path(work, sizeof(work), "%s/restore-work", dir);
+	if (pipe2(sp, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		if (fork() == 0) /* the keeper is a grandchild: reparented to init, never a zombie */
+			keeper_main(dir, image_dir ? restore_argv : run_argv, sp[1]);
+		_exit(0);
+	}
+	close(sp[1]);
+	waitpid(pid, NULL, 0);
+	p = (struct pollfd){ .fd = sp[0], .events = POLLIN };
+	if (poll(&p, 1, START_TIMEOUT_S * 1000) != 1 || read(sp[0], msg, sizeof(msg)) != sizeof(msg))
+		msg[0] = -1;
+	close(sp[0]);
+	*keeper_pid = msg[1];
+	if (msg[0] != 0) {
+		last_log_line(dir, err, errlen, image_dir ? "runc restore" : "runc run");
+		return -EIO;
+	}
+	return 0;
+}
+
+int pk_runc_state(const char *name, char *status, size_t len, int *pid)
+{
+	struct pk_strbuf out = { 0 };
+	int rc = pk_proc_run((char *[]){ "runc", "state", (char *)name, NULL }, PK_CMD_TIMEOUT_MS,
+			     &out);
+	cJSON *o = rc == 0 ? cJSON_Parse(pk_strbuf_str(&out)) : NULL;
+	const cJSON *s = o ? cJSON_GetObjectItemCaseSensitive(o, "status") : NULL;
+	const cJSON *p = o ? cJSON_GetObjectItemCaseSensitive(o, "pid") : NULL;
+
+	pk_strbuf_release(&out);
+	if (!cJSON_IsString(s)) {
+		cJSON_Delete(o);
+		return -ENOENT;
+	}
+	snprintf(status, len, "%s", s->valuestring);
+	if (pid)
+		*pid = cJSON_IsNumber(p) ? p->valueint : 0;
+	cJSON_Delete(o);
+	return 0;
+}
+
+void pk_runc_destroy(const char *name)
+{
+	char status[32];
+
+	if (pk_runc_state(name, status, sizeof(status), NULL) < 0)
+		return;
+	pk_proc_run((char *[]){ "runc", "kill", (char *)name, "KILL", NULL }, PK_CMD_TIMEOUT_MS,
+		    NULL);
+	pk_proc_run((char *[]){ "runc", "delete", "--force", (char *)name, NULL },
+		    PK_CMD_TIMEOUT_MS, NULL);
+}
+
+int pk_runc_checkpoint(const char *name, const char *image_dir, const char *work_dir, char *err,
+		       size_t errlen)
+{
+	return pk_proc_check((char *[]){ "runc", "checkpoint", "--leave-running", "--image-path",
+					 (char *)image_dir, "--work-path", (char *)work_dir,
+					 (char *)name, NULL },
+			     10 * PK_CMD_TIMEOUT_MS, err, errlen);
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Live clone, zdtm-style (issue 4, acceptance 1, 3, 4, 5): a redis container holding >= 100 MB
+# is cloned while a client connection stays open; the clone's DEBUG DIGEST equals production's
+# at the checkpoint; writes on either side stay there; the clone has the service IP, answers
+# at its management address, and cannot reach production's side; failures leave no debris.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || { pk_fail setup "needs root (namespaces, mounts, runc, criu)"; exit 1; }
+export PARIKSHAN_STATE_DIR=$PK_TMP/state PK_STATE=$PK_TMP/state
+mkdir -p "$PK_STATE"
+P=pk-test-cr$$
+PROD=$P-prod DBG=$P-dbg
+IP=10.77.201.2 HOSTEND=10.77.201.1
+pkc() { "$PK_BIN" "$@"; }
+cleanup_containers() {
+	for n in "$DBG" "$PROD" "$P-x"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
+}
+trap 'cleanup_containers; pk_cleanup' EXIT
+
+pk_check container-run pkc container run "$PROD" --rootfs / --ip "$IP/24" -- \
+	redis-server --bind 0.0.0.0 --port 6379 --save '' --protected-mode no --enable-debug-command yes ||
+	exit 1
+pk_route_ok "$IP" || { pk_fail route "$IP is not routed into our veth: not sending anything"; exit 1; }
+for _ in $(seq 50); do [ "$(redis-cli -h "$IP" PING 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+pk_expect_eq container-serves "$(redis-cli -h "$IP" PING)" PONG
+pk_check container-listed bash -c "'$PK_BIN' container ls | grep -E '^$PROD +container .* running'"
+
+# >= 100 MB of data, and a client connection held open across the clone.
+redis-cli -h "$IP" DEBUG POPULATE 1000000 key 100 >/dev/null
+rss=$(redis-cli -h "$IP" INFO memory | awk -F: '/^used_memory:/ {print $2+0}')
+if [ "$rss" -ge 100000000 ]; then pk_ok dataset-100mb; else pk_fail dataset-100mb "used_memory $rss"; fi
+python3 - "$IP" >"$PK_TMP/held.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 6379), timeout=30)
+def ping():
+    s.sendall(b"PING\r\n"); return s.recv(64)
+first = ping()
+time.sleep(6)                       # the clone happens meanwhile
+second = ping()
+print("held", first.strip().decode(), second.strip().decode())
+PY
+HELD=$!
+sleep 0.5
+before=$(redis-cli -h "$IP" DEBUG DIGEST)
+if pkc clone "$PROD" "$DBG" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
+	pk_ok clone
+else
+	pk_fail clone "$(cat "$PK_TMP/clone.err")"
+	exit 1
+fi
+frozen=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["frozen_ms"] > 0 and d["total_ms"] >= d["checkpoint_ms"] and d["image_bytes"] > 100e6)' "$PK_TMP/clone.json")
+pk_expect_eq clone-report-has-frozen-time "$frozen" True
+echo "# $(tr -d '\n\t ' <"$PK_TMP/clone.json")"
+MGMT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mgmt_ip"])' "$PK_TMP/clone.json")
+pk_route_ok "$MGMT" || { pk_fail route "$MGMT is not routed into our veth: not sending anything"; exit 1; }
+
+pk_expect_eq clone-digest-equals-production "$(redis-cli -h "$MGMT" DEBUG DIGEST)" "$before"
+pk_expect_eq production-digest-unchanged "$(redis-cli -h "$IP" DEBUG DIGEST)" "$before"
+wait "$HELD"
+pk_expect_eq held-connection-survives "$(cat "$PK_TMP/held.out")" "held +PONG +PONG"
+
+# Writes on either side stay on that side; both keep serving.
+redis-cli -h "$IP" SET only:prod 1 >/dev/null
+redis-cli -h "$MGMT" SET only:clone 1 >/dev/null
+pk_expect_eq prod-write-not-in-clone "$(redis-cli -h "$MGMT" EXISTS only:prod)" 0
+pk_expect_eq clone-write-not-in-prod "$(redis-cli -h "$IP" EXISTS only:clone)" 0
+pk_expect_eq both-serve "$(redis-cli -h "$IP" PING) $(redis-cli -h "$MGMT" PING)" "PONG PONG"
+
+# Isolation: the clone has the service IP, and no way to production's side.
+if ip -n "pk-$DBG" addr show dev eth0 | grep -q "inet $IP/32"; then pk_ok clone-has-service-ip; else pk_fail clone-has-service-ip "$(ip -n "pk-$DBG" addr)"; fi
+python3 -c 'import socket,time; s=socket.socket(); s.bind(("'$HOSTEND'", 0)); s.listen(); print(s.getsockname()[1]); time.sleep(60)' >"$PK_TMP/backend.port" &
+PK_PIDS+=($!)
+sleep 0.3
+BPORT=$(cat "$PK_TMP/backend.port")
+out=$(ip netns exec "pk-$DBG" timeout 3 bash -c "exec 3<>/dev/tcp/$HOSTEND/$BPORT" 2>&1)
+if [ $? -ne 0 ] && ip netns exec "pk-$PROD" timeout 3 bash -c "exec 3<>/dev/tcp/$HOSTEND/$BPORT"; then
+	pk_ok clone-cannot-reach-production-backend
+else
+	pk_fail clone-cannot-reach-production-backend "clone connect: '$out'"
+fi
+if ip netns exec "pk-$DBG" ip route | grep -q default; then pk_fail clone-no-default-route "$(ip -n "pk-$DBG" route)"; else pk_ok clone-no-default-route; fi
+
+# Failure paths: each leaves no debris and production running.
+out=$(pkc clone "$PROD" "$DBG" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ "$out" == *"exists already"* ]] && pk_ok name-taken-refused || pk_fail name-taken-refused "rc=$rc $out"
+out=$(pkc clone nosuch "$P-x" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ "$out" == *"no container 'nosuch'"* ]] && pk_ok missing-prod-refused || pk_fail missing-prod-refused "rc=$rc $out"
+out=$(PATH=/usr/bin:/bin "$PK_BIN" clone "$PROD" "$P-x" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ "$out" == *"criu is not installed"* ]] && pk_ok criu-missing-refused || pk_fail criu-missing-refused "rc=$rc $out"
+pk_no_debris criu-missing-no-debris "$P-x"
+pk_expect_eq production-still-serves "$(redis-cli -h "$IP" PING)" PONG
+
+# --recreate replaces the clone with a fresh one.
+redis-cli -h "$IP" SET after:first-clone 1 >/dev/null
+pk_check recreate pkc clone "$PROD" "$DBG" --recreate
+pk_expect_eq recreated-clone-is-fresh "$(redis-cli -h "$MGMT" EXISTS after:first-clone) $(redis-cli -h "$MGMT" EXISTS only:clone)" "1 0"
+
+pk_check rm-clone pkc container rm "$DBG"
+pk_check rm-production pkc container rm "$PROD"
+pk_no_debris rm-no-debris "$PROD" "$DBG"
