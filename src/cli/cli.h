@@ -9,6 +9,12 @@ int pk_cmd_clone(int argc, char **argv);
 /* `parikshan container`: runs, lists, removes containers and shows their logs. */
 int pk_cmd_container(int argc, char **argv);
 
+/* `parikshan down`: stops what `up` started. */
+int pk_cmd_down(int argc, char **argv);
+
+/* `parikshan up`: clones plus a duplicator in front of production. */
+int pk_cmd_up(int argc, char **argv);
+
 /* `parikshan dup`: runs the network duplicator. */
 int pk_cmd_dup(int argc, char **argv);
 

@@ -18,7 +18,8 @@ static const char clone_usage[] =
 	"\n"
 	"  --recreate         replace an existing clone NAME (e.g. after it desynced)\n"
 	"  --json             print the step timings as JSON\n"
-	"  --state-dir DIR    where containers are kept (default $" PK_STATE_DIR_ENV " or " PK_STATE_DIR ")\n"
+	"  --state-dir DIR    where containers are kept (default $" PK_STATE_DIR_ENV
+	" or " PK_STATE_DIR ")\n"
 	"  --help             show this text\n";
 
 static const struct option clone_options[] = {

@@ -15,13 +15,15 @@ static const char container_usage[] =
 	"       parikshan container rm NAME\n"
 	"       parikshan container logs NAME\n"
 	"\n"
-	"Production containers: an OCI bundle run by runc on an overlay root (lower DIR, which may\n"
+	"Production containers: an OCI bundle run by runc on an overlay root (lower DIR, which "
+	"may\n"
 	"be /), in network namespace pk-NAME with ADDR on eth0, stdio kept in logs by the tool.\n"
 	"\n"
 	"  --rootfs DIR       lower directory of the root filesystem (read-only to the container)\n"
 	"  --ip ADDR/PREFIX   the service address inside the container (IPv4)\n"
 	"  --mem SIZE         memory limit (K/M/G suffixes)\n"
-	"  --state-dir DIR    where containers are kept (default $" PK_STATE_DIR_ENV " or " PK_STATE_DIR ")\n"
+	"  --state-dir DIR    where containers are kept (default $" PK_STATE_DIR_ENV
+	" or " PK_STATE_DIR ")\n"
 	"  --json             ls: JSON instead of a table\n"
 	"  --help             show this text\n";
 
@@ -81,7 +83,8 @@ int pk_cmd_container(int argc, char **argv)
 			break;
 		case OPT_MEM:
 			if (pk_parse_size(optarg, &o.mem_limit) || o.mem_limit < (4u << 20))
-				return fail(sub, NULL, PK_EXIT_USAGE, "--mem needs a size of at least 4M");
+				return fail(sub, NULL, PK_EXIT_USAGE,
+					    "--mem needs a size of at least 4M");
 			break;
 		case OPT_STATE:
 			if (strlen(optarg) > 256)
@@ -97,7 +100,8 @@ int pk_cmd_container(int argc, char **argv)
 		case ':':
 			return fail(sub, NULL, PK_EXIT_USAGE, "an option needs a value");
 		default:
-			pk_cli_error("container", "unknown option '%s' (see 'parikshan container --help')",
+			pk_cli_error("container",
+				     "unknown option '%s' (see 'parikshan container --help')",
 				     argv[optind - 1]);
 			return PK_EXIT_USAGE;
 		}
@@ -123,8 +127,9 @@ int pk_cmd_container(int argc, char **argv)
 	if (strcmp(sub, "rm") == 0 || strcmp(sub, "logs") == 0) {
 		if (optind < argc)
 			return fail(sub, o.name, PK_EXIT_USAGE, "unexpected argument");
-		rc = strcmp(sub, "rm") == 0 ? pk_container_rm(o.state_dir, o.name, err, sizeof(err))
-					    : pk_container_logs(o.state_dir, o.name, err, sizeof(err));
+		rc = strcmp(sub, "rm") == 0
+			     ? pk_container_rm(o.state_dir, o.name, err, sizeof(err))
+			     : pk_container_logs(o.state_dir, o.name, err, sizeof(err));
 		return rc ? fail(sub, o.name, PK_EXIT_RUNTIME, err) : PK_EXIT_OK;
 	}
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
@@ -136,8 +141,8 @@ int pk_cmd_container(int argc, char **argv)
 	o.argv = argv + optind;
 	rc = pk_container_run(&o, err, sizeof(err));
 	if (rc)
-		return fail(sub, o.name, rc == -EINVAL || rc == -ENOTDIR ? PK_EXIT_USAGE : PK_EXIT_RUNTIME,
-			    err);
+		return fail(sub, o.name,
+			    rc == -EINVAL || rc == -ENOTDIR ? PK_EXIT_USAGE : PK_EXIT_RUNTIME, err);
 	printf("%s running (netns pk-%s)\n", o.name, o.name);
 	return PK_EXIT_OK;
 }

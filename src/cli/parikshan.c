@@ -18,8 +18,10 @@ static const struct command commands[] = {
 	  "live-clone a running container into a sandboxed debug container" },
 	{ "container", pk_cmd_container,
 	  "run, list, remove production containers; show their logs" },
+	{ "down", pk_cmd_down, "stop the duplicator and remove the clones that 'up' made" },
 	{ "dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones" },
 	{ "status", pk_cmd_status, "show a running proxy's connections, buffers and clone lag" },
+	{ "up", pk_cmd_up, "clone a container and put a duplicator in front of it, in one step" },
 };
 
 static void usage(FILE *f)

@@ -42,8 +42,9 @@ static int criu_usable(char *err, size_t errlen)
 		return -ENOENT;
 	}
 	if (major < CRIU_MIN_MAJOR || (major == CRIU_MIN_MAJOR && minor < CRIU_MIN_MINOR)) {
-		snprintf(err, errlen, "criu %d.%d is too old: 4.2 or newer is needed on this kernel",
-			 major, minor);
+		snprintf(err, errlen,
+			 "criu %d.%d is too old: 4.2 or newer is needed on this kernel", major,
+			 minor);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -83,8 +84,8 @@ static long long mem_available(void)
 }
 
 /* The safety checks: production running, name usable, CRIU present, memory and disk enough. */
-static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir,
-			struct pk_meta *prod, char *err, size_t errlen)
+static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir, struct pk_meta *prod,
+			char *err, size_t errlen)
 {
 	char status[32], dir[PK_PATH_MAX];
 	struct statvfs vfs;
@@ -110,7 +111,8 @@ static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir,
 		struct pk_meta old;
 
 		if (!o->recreate) {
-			snprintf(err, errlen, "'%s' exists already (use --recreate to replace a clone)",
+			snprintf(err, errlen,
+				 "'%s' exists already (use --recreate to replace a clone)",
 				 o->name);
 			return -EEXIST;
 		}
@@ -128,7 +130,8 @@ static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir,
 		return rc;
 	need = rss_bytes(pid);
 	if (mem_available() >= 0 && mem_available() < need + SPACE_MARGIN) {
-		snprintf(err, errlen, "not enough memory: the clone needs about %lld MiB, %lld MiB free",
+		snprintf(err, errlen,
+			 "not enough memory: the clone needs about %lld MiB, %lld MiB free",
 			 (need + SPACE_MARGIN) >> 20, mem_available() >> 20);
 		return -ENOMEM;
 	}

@@ -46,6 +46,19 @@ int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out);
 /* Writes the kept stdout and stderr of a container to fd 1 and 2.  Returns 0 or -errno. */
 int pk_container_logs(const char *state_dir, const char *name, char *err, size_t errlen);
 
+/* What `container ls` shows of one container or clone. */
+struct pk_container_info {
+	char kind[16]; /* "container" or "clone" */
+	char parent[PK_NAME_MAX + 1];
+	char ip[16];	 /* service IP */
+	char mgmt[16];	 /* clones: management address */
+	char status[32]; /* runc's status, or "missing" */
+	int pid;
+};
+
+/* Fills info for container name.  Returns 0, -ENOENT or -EINVAL (damaged state). */
+int pk_container_info(const char *state_dir, const char *name, struct pk_container_info *info);
+
 struct pk_clone_opts {
 	const char *state_dir;
 	const char *prod;

@@ -16,7 +16,7 @@ struct pk_meta {
 	char name[PK_NAME_MAX + 1];
 	char kind[16]; /* "container" or "clone" */
 	char parent[PK_NAME_MAX + 1];
-	char ip[16];   /* service IP */
+	char ip[16]; /* service IP */
 	int prefix;
 	char gw[16];   /* host end of the veth */
 	char mgmt[16]; /* clones: the address the host reaches the clone at */
@@ -101,8 +101,8 @@ int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64
 
 /* Writes a clone's bundle into dir: production's config (from prod_dir) with m's network
  * namespace and dir's CRIU config.  Returns 0 or -errno. */
-int pk_runc_bundle_clone(const char *prod_dir, const char *dir, const struct pk_meta *m,
-			 char *err, size_t errlen);
+int pk_runc_bundle_clone(const char *prod_dir, const char *dir, const struct pk_meta *m, char *err,
+			 size_t errlen);
 
 /* Starts the container (or restores image_dir when not NULL) detached, with stdout/stderr on
  * pipes held by a keeper process that appends them to dir/stdout.log and dir/stderr.log.

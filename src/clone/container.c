@@ -148,6 +148,26 @@ static void live_status(const struct pk_meta *m, char *status, size_t len, int *
 		snprintf(status, len, "missing");
 }
 
+int pk_container_info(const char *state_dir, const char *name, struct pk_container_info *info)
+{
+	char dir[PK_PATH_MAX];
+	struct pk_meta m;
+	int rc;
+
+	if (!pk_name_valid(name) || !pk_state_path(state_dir, name, NULL, dir, sizeof(dir)))
+		return -EINVAL;
+	rc = pk_meta_load(dir, &m);
+	if (rc)
+		return rc;
+	memset(info, 0, sizeof(*info));
+	snprintf(info->kind, sizeof(info->kind), "%s", m.kind);
+	snprintf(info->parent, sizeof(info->parent), "%s", m.parent);
+	snprintf(info->ip, sizeof(info->ip), "%s", m.ip);
+	snprintf(info->mgmt, sizeof(info->mgmt), "%s", m.mgmt);
+	live_status(&m, info->status, sizeof(info->status), &info->pid);
+	return 0;
+}
+
 int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out)
 {
 	DIR *d = opendir(state_dir);
@@ -163,7 +183,8 @@ int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out)
 		struct pk_meta m;
 		int pid;
 
-		if (e->d_name[0] == '.' || !pk_state_path(state_dir, e->d_name, NULL, dir, sizeof(dir)))
+		if (e->d_name[0] == '.' ||
+		    !pk_state_path(state_dir, e->d_name, NULL, dir, sizeof(dir)))
 			continue;
 		if (pk_meta_load(dir, &m) < 0) {
 			snprintf(m.name, sizeof(m.name), "%.32s", e->d_name);
@@ -186,8 +207,8 @@ int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out)
 			cJSON_AddNumberToObject(o, "pid", pid);
 			cJSON_AddItemToArray(arr, o);
 		} else {
-			pk_strbuf_printf(out, "%-20s %-9s %-20s %-15s %-15s %-10s %d\n", m.name, m.kind,
-					 m.parent[0] ? m.parent : "-", m.ip[0] ? m.ip : "-",
+			pk_strbuf_printf(out, "%-20s %-9s %-20s %-15s %-15s %-10s %d\n", m.name,
+					 m.kind, m.parent[0] ? m.parent : "-", m.ip[0] ? m.ip : "-",
 					 m.mgmt[0] ? m.mgmt : "-", status, pid);
 		}
 	}

@@ -23,7 +23,7 @@ int pk_fs_mount(const char *dir, const char *lower, char *err, size_t errlen)
 		}
 	}
 	pk_path(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir,
-		 dir);
+		dir);
 	if (mount("overlay", target, "overlay", 0, opts) < 0) {
 		int e = errno;
 
@@ -67,7 +67,8 @@ long long pk_fs_usage(const char *path)
 {
 	struct pk_strbuf out = { 0 };
 	long long v = -1;
-	int rc = pk_proc_run((char *[]){ "du", "-sb", (char *)path, NULL }, PK_CMD_TIMEOUT_MS, &out);
+	int rc =
+		pk_proc_run((char *[]){ "du", "-sb", (char *)path, NULL }, PK_CMD_TIMEOUT_MS, &out);
 
 	if (rc == 0 && sscanf(pk_strbuf_str(&out), "%lld", &v) != 1)
 		v = -1;

@@ -87,8 +87,9 @@ int pk_net_create_clone(const struct pk_meta *m, char *err, size_t errlen)
 		rc = RUN(err, errlen, "ip", "netns", "exec", ns, "sysctl", "-q",
 			 "net.ipv4.conf.all.arp_ignore=1");
 	if (!rc)
-		rc = RUN(err, errlen, "ip", "netns", "exec", ns, "iptables", "-w", "-t", "nat", "-A",
-			 "PREROUTING", "-d", mgmt, "-j", "DNAT", "--to-destination", (char *)m->ip);
+		rc = RUN(err, errlen, "ip", "netns", "exec", ns, "iptables", "-w", "-t", "nat",
+			 "-A", "PREROUTING", "-d", mgmt, "-j", "DNAT", "--to-destination",
+			 (char *)m->ip);
 	if (!rc)
 		rc = RUN(err, errlen, "ip", "addr", "replace", CLONE_HOST_END "/32", "dev", veth);
 	if (!rc)

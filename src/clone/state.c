@@ -37,13 +37,14 @@ bool pk_name_valid(const char *name)
 {
 	size_t n = strlen(name);
 
-	if (n == 0 || n > PK_NAME_MAX || !(islower((unsigned char)name[0]) || isdigit((unsigned char)name[0])))
+	if (n == 0 || n > PK_NAME_MAX ||
+	    !(islower((unsigned char)name[0]) || isdigit((unsigned char)name[0])))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
 
-		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-' || c == '_' ||
-		      c == '.'))
+		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-' ||
+		      c == '_' || c == '.'))
 			return false;
 	}
 	return true;
@@ -206,9 +207,11 @@ int pk_mgmt_alloc(const char *state_dir, char *ip, size_t len)
 		struct pk_meta m;
 		struct in_addr a;
 
-		if (e->d_name[0] == '.' || !pk_state_path(state_dir, e->d_name, NULL, dir, sizeof(dir)))
+		if (e->d_name[0] == '.' ||
+		    !pk_state_path(state_dir, e->d_name, NULL, dir, sizeof(dir)))
 			continue;
-		if (pk_meta_load(dir, &m) == 0 && m.mgmt[0] && inet_pton(AF_INET, m.mgmt, &a) == 1) {
+		if (pk_meta_load(dir, &m) == 0 && m.mgmt[0] &&
+		    inet_pton(AF_INET, m.mgmt, &a) == 1) {
 			uint32_t i = ntohl(a.s_addr) & 0xffff;
 
 			used[i / 8] |= (uint8_t)(1u << (i % 8));

@@ -1,0 +1,349 @@
+/* cmd_up.c — `parikshan up PROD` / `parikshan down PROD`: clones plus a duplicator in front of
+ * production, in one command; the composition of `clone` and `dup` (neither knows the other).
+ * What `up` started is remembered in STATE/PROD/up.json for `down`.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "clone/clone.h"
+#include "common/args.h"
+#include "common/clock.h"
+#include "common/http.h"
+#include "common/sock.h"
+
+#define UP_MAX_CLONES 8
+#define DUP_START_MS 5000
+#define DUP_STOP_MS 10000
+
+static const char up_usage[] =
+	"usage: parikshan up PROD -p PORT [--clones N] [-l LPORT] [-h ADDR] [--admin [ADDR:]PORT]\n"
+	"                    [-b SIZE] [--spill DIR] [--state-dir DIR]\n"
+	"       parikshan down PROD [--state-dir DIR]\n"
+	"\n"
+	"up: live-clone PROD N times (PROD-dbg1, PROD-dbg2, ...) and start a duplicator whose\n"
+	"front door (ADDR:LPORT) forwards to PROD's service PORT and copies the traffic to every\n"
+	"clone.  down: stop that duplicator and remove the clones.\n"
+	"\n"
+	"  -p, --port PORT          the service port inside the container (required)\n"
+	"      --clones N           how many clones (1..8, default 1)\n"
+	"  -l, --listen-port LPORT  front-door port (default: PORT)\n"
+	"  -h, --listen-addr ADDR   front-door address (default 127.0.0.1)\n"
+	"      --admin [ADDR:]PORT  metrics for `parikshan status` (default 127.0.0.1:9100)\n"
+	"  -b, --buffer SIZE        per-connection buffer per clone (default 4M)\n"
+	"      --spill DIR          spill full buffers to files in DIR\n"
+	"      --state-dir DIR      where containers are kept\n"
+	"      --help               show this text\n"
+	"\n"
+	"Connections a client opened before `up` do not go through the front door, so no clone\n"
+	"ever sees half a connection: clones see every connection from its first byte.\n";
+
+struct up_opts {
+	const char *state_dir, *prod, *listen_host, *admin, *spill, *buffer;
+	uint16_t port, lport;
+	int clones;
+};
+
+/* Prints "parikshan: VERB PROD: why" and returns code. */
+static int up_fail(const char *verb, const char *prod, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int up_fail(const char *verb, const char *prod, int code, const char *fmt, ...)
+{
+	char what[96], why[PK_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(what, sizeof(what), "%s%s%.40s", verb, prod ? " " : "", prod ? prod : "");
+	pk_cli_error(what, "%s", why);
+	return code;
+}
+
+static void up_json_path(const struct up_opts *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s/up.json", o->state_dir, o->prod);
+}
+
+/* Starts `parikshan dup` detached (own session, output to STATE/PROD/dup.log); returns its pid
+ * once the admin endpoint answers, or -errno. */
+static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones, int n,
+		       const char *admin_host, uint16_t admin_port)
+{
+	char lport[8], port[8], admin[300], log[4096];
+	char *argv[64];
+	struct pk_addr a;
+	int k = 0, fd;
+	uint64_t deadline;
+	pid_t pid;
+
+	snprintf(lport, sizeof(lport), "%u", o->lport);
+	snprintf(port, sizeof(port), "%u", o->port);
+	snprintf(admin, sizeof(admin), "%s:%u", admin_host, admin_port);
+	snprintf(log, sizeof(log), "%s/%s/dup.log", o->state_dir, o->prod);
+	argv[k++] = "parikshan";
+	argv[k++] = "dup";
+	argv[k++] = "-h";
+	argv[k++] = (char *)o->listen_host;
+	argv[k++] = "-l";
+	argv[k++] = lport;
+	argv[k++] = "-x";
+	argv[k++] = clones[n].ip; /* clones[n] holds production */
+	argv[k++] = "-p";
+	argv[k++] = port;
+	for (int i = 0; i < n; i++) {
+		argv[k++] = "-m";
+		argv[k++] = clones[i].mgmt;
+	}
+	if (n) {
+		argv[k++] = "-d";
+		argv[k++] = port;
+	}
+	argv[k++] = "--admin";
+	argv[k++] = admin;
+	if (o->buffer) {
+		argv[k++] = "-b";
+		argv[k++] = (char *)o->buffer;
+	}
+	if (o->spill) {
+		argv[k++] = "--spill";
+		argv[k++] = (char *)o->spill;
+	}
+	argv[k] = NULL;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		setsid();
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			dup2(fd, 0);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	if (pk_addr_resolve(admin_host, admin_port, &a, NULL, 0) < 0)
+		return -EINVAL;
+	deadline = pk_now_ms() + DUP_START_MS;
+	while (pk_now_ms() < deadline) {
+		struct pk_strbuf body = { 0 };
+		int rc = pk_http_get(&a, "/metrics", 500, &body);
+
+		pk_strbuf_release(&body);
+		if (rc == 200)
+			return pid;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return -ECHILD; /* it exited: dup.log says why */
+		usleep(50 * 1000);
+	}
+	kill(pid, SIGTERM);
+	return -ETIMEDOUT;
+}
+
+static int save_up(const struct up_opts *o, pid_t pid, const char *admin,
+		   struct pk_container_info *clones, char names[][48], int n)
+{
+	char path[4096];
+	cJSON *j = cJSON_CreateObject(), *arr;
+	char *text;
+	FILE *f;
+
+	cJSON_AddNumberToObject(j, "dup_pid", pid);
+	cJSON_AddStringToObject(j, "admin", admin);
+	cJSON_AddNumberToObject(j, "listen_port", o->lport);
+	arr = cJSON_AddArrayToObject(j, "clones");
+	for (int i = 0; i < n; i++) {
+		cJSON *c = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(c, "name", names[i]);
+		cJSON_AddStringToObject(c, "mgmt", clones[i].mgmt);
+		cJSON_AddItemToArray(arr, c);
+	}
+	text = cJSON_Print(j);
+	cJSON_Delete(j);
+	up_json_path(o, path, sizeof(path));
+	f = text ? fopen(path, "we") : NULL;
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	cJSON_free(text);
+	return f ? 0 : -EIO;
+}
+
+static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "clones", required_argument, NULL, 'n' },
+		{ "listen-port", required_argument, NULL, 'l' },
+		{ "listen-addr", required_argument, NULL, 'h' },
+		{ "admin", required_argument, NULL, 'A' },
+		{ "buffer", required_argument, NULL, 'b' },
+		{ "spill", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *verb = down ? "down" : "up";
+	uint64_t v;
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":p:l:h:b:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+		case 'l':
+			if (pk_parse_port(optarg, c == 'p' ? &o->port : &o->lport))
+				return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad port '%s'", optarg);
+			break;
+		case 'n':
+			if (pk_parse_uint(optarg, UP_MAX_CLONES, &v) || v == 0)
+				return up_fail(verb, o->prod, PK_EXIT_USAGE, "--clones '%s': 1..8", optarg);
+			o->clones = (int)v;
+			break;
+		case 'h':
+			o->listen_host = optarg;
+			break;
+		case 'A':
+			o->admin = optarg;
+			break;
+		case 'b':
+			if (pk_parse_size(optarg, &v) || v == 0)
+				return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad size '%s'", optarg);
+			o->buffer = optarg;
+			break;
+		case 's':
+			o->spill = optarg;
+			break;
+		case 'S':
+			o->state_dir = optarg;
+			break;
+		case 'H':
+			fputs(up_usage, stdout);
+			return -1;
+		default:
+			return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad option '%s' (see --help)",
+				       argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return up_fail(verb, NULL, PK_EXIT_USAGE, "%s", "needs PROD");
+	o->prod = argv[optind];
+	if (!down && !o->port)
+		return up_fail(verb, o->prod, PK_EXIT_USAGE, "%s", "-p PORT (the service port) is required");
+	if (!o->lport)
+		o->lport = o->port;
+	return 0;
+}
+
+int pk_cmd_up(int argc, char **argv)
+{
+	struct up_opts o = { .state_dir = pk_state_dir_default(), .listen_host = "127.0.0.1",
+			     .admin = "127.0.0.1:9100", .clones = 1 };
+	struct pk_container_info infos[UP_MAX_CLONES + 1];
+	char names[UP_MAX_CLONES][48], err[PK_ERR_MAX], admin_host[256];
+	uint16_t admin_port;
+	pid_t pid;
+	int rc = parse_up(argc, argv, &o, false);
+
+	if (rc)
+		return rc < 0 ? PK_EXIT_OK : rc;
+	if (pk_parse_hostport(o.admin, "127.0.0.1", admin_host, sizeof(admin_host), &admin_port))
+		return up_fail("up", o.prod, PK_EXIT_USAGE, "--admin '%s' is not [ADDR:]PORT", o.admin);
+	if (pk_container_info(o.state_dir, o.prod, &infos[o.clones]) < 0 ||
+	    strcmp(infos[o.clones].status, "running") != 0)
+		return up_fail("up", o.prod, PK_EXIT_RUNTIME, "%s", "no running container of that name");
+	for (int i = 0; i < o.clones; i++) {
+		struct pk_clone_opts co = { .state_dir = o.state_dir, .prod = o.prod,
+					    .name = names[i], .recreate = true };
+		struct pk_clone_report rep;
+
+		snprintf(names[i], sizeof(names[i]), "%.26s-dbg%d", o.prod, i + 1);
+		printf("cloning %s into %s ...\n", o.prod, names[i]);
+		fflush(stdout);
+		rc = pk_clone_create(&co, &rep, err, sizeof(err));
+		if (rc || pk_container_info(o.state_dir, names[i], &infos[i]) < 0) {
+			for (int j = 0; j < i; j++)
+				pk_container_rm(o.state_dir, names[j], err, sizeof(err));
+			return up_fail("up", o.prod, PK_EXIT_RUNTIME, "%s", rc ? err : "clone vanished");
+		}
+		printf("  %s at %s, production frozen %.1f ms, total %.0f ms\n", names[i],
+		       infos[i].mgmt, rep.frozen_ms + rep.freezing_ms, rep.total_ms);
+	}
+	pid = start_dup(&o, infos, o.clones, admin_host, admin_port);
+	if (pid < 0) {
+		for (int j = 0; j < o.clones; j++)
+			pk_container_rm(o.state_dir, names[j], err, sizeof(err));
+		return up_fail("up", o.prod, PK_EXIT_RUNTIME, "the duplicator did not start: %s (see dup.log)",
+			       strerror((int)-pid));
+	}
+	snprintf(err, sizeof(err), "%s:%u", admin_host, admin_port);
+	save_up(&o, pid, err, infos, names, o.clones);
+	printf("front door %s:%u -> production %s:%u, %d clone(s); status: parikshan status --admin %s\n",
+	       o.listen_host, o.lport, infos[o.clones].ip, o.port, o.clones, err);
+	return PK_EXIT_OK;
+}
+
+int pk_cmd_down(int argc, char **argv)
+{
+	struct up_opts o = { .state_dir = pk_state_dir_default() };
+	char path[4096], buf[8192], err[PK_ERR_MAX];
+	const cJSON *pidj, *arr, *c;
+	cJSON *j;
+	ssize_t n;
+	int fd, rc = parse_up(argc, argv, &o, true), failed = 0;
+
+	if (rc)
+		return rc < 0 ? PK_EXIT_OK : rc;
+	up_json_path(&o, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return up_fail("down", o.prod, PK_EXIT_RUNTIME, "%s", "nothing was brought up for it");
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	j = cJSON_Parse(buf);
+	if (!j)
+		return up_fail("down", o.prod, PK_EXIT_RUNTIME, "%s", "up.json is damaged");
+	pidj = cJSON_GetObjectItemCaseSensitive(j, "dup_pid");
+	if (cJSON_IsNumber(pidj) && pidj->valueint > 0 && kill(pidj->valueint, SIGTERM) == 0) {
+		uint64_t deadline = pk_now_ms() + DUP_STOP_MS;
+
+		while (kill(pidj->valueint, 0) == 0 && pk_now_ms() < deadline)
+			usleep(20 * 1000);
+		if (kill(pidj->valueint, 0) == 0)
+			kill(pidj->valueint, SIGKILL);
+	}
+	arr = cJSON_GetObjectItemCaseSensitive(j, "clones");
+	cJSON_ArrayForEach(c, arr)
+	{
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+
+		if (cJSON_IsString(name) && pk_container_rm(o.state_dir, name->valuestring, err,
+							    sizeof(err)) < 0) {
+			up_fail("down", o.prod, PK_EXIT_RUNTIME, "%s", err);
+			failed = 1;
+		}
+	}
+	cJSON_Delete(j);
+	unlink(path);
+	if (!failed)
+		printf("%s: duplicator stopped, clones removed\n", o.prod);
+	return failed ? PK_EXIT_RUNTIME : PK_EXIT_OK;
+}
