@@ -210,11 +210,13 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		case 'p':
 		case 'l':
 			if (pk_parse_port(optarg, c == 'p' ? &o->port : &o->lport))
-				return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad port '%s'", optarg);
+				return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad port '%s'",
+					       optarg);
 			break;
 		case 'n':
 			if (pk_parse_uint(optarg, UP_MAX_CLONES, &v) || v == 0)
-				return up_fail(verb, o->prod, PK_EXIT_USAGE, "--clones '%s': 1..8", optarg);
+				return up_fail(verb, o->prod, PK_EXIT_USAGE, "--clones '%s': 1..8",
+					       optarg);
 			o->clones = (int)v;
 			break;
 		case 'h':
@@ -225,7 +227,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			break;
 		case 'b':
 			if (pk_parse_size(optarg, &v) || v == 0)
-				return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad size '%s'", optarg);
+				return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad size '%s'",
+					       optarg);
 			o->buffer = optarg;
 			break;
 		case 's':
@@ -246,7 +249,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		return up_fail(verb, NULL, PK_EXIT_USAGE, "%s", "needs PROD");
 	o->prod = argv[optind];
 	if (!down && !o->port)
-		return up_fail(verb, o->prod, PK_EXIT_USAGE, "%s", "-p PORT (the service port) is required");
+		return up_fail(verb, o->prod, PK_EXIT_USAGE, "%s",
+			       "-p PORT (the service port) is required");
 	if (!o->lport)
 		o->lport = o->port;
 	return 0;
@@ -254,8 +258,10 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 
 int pk_cmd_up(int argc, char **argv)
 {
-	struct up_opts o = { .state_dir = pk_state_dir_default(), .listen_host = "127.0.0.1",
-			     .admin = "127.0.0.1:9100", .clones = 1 };
+	struct up_opts o = { .state_dir = pk_state_dir_default(),
+			     .listen_host = "127.0.0.1",
+			     .admin = "127.0.0.1:9100",
+			     .clones = 1 };
 	struct pk_container_info infos[UP_MAX_CLONES + 1];
 	char names[UP_MAX_CLONES][48], err[PK_ERR_MAX], admin_host[256];
 	uint16_t admin_port;
@@ -265,13 +271,16 @@ int pk_cmd_up(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? PK_EXIT_OK : rc;
 	if (pk_parse_hostport(o.admin, "127.0.0.1", admin_host, sizeof(admin_host), &admin_port))
-		return up_fail("up", o.prod, PK_EXIT_USAGE, "--admin '%s' is not [ADDR:]PORT", o.admin);
+		return up_fail("up", o.prod, PK_EXIT_USAGE, "--admin '%s' is not [ADDR:]PORT",
+			       o.admin);
 	if (pk_container_info(o.state_dir, o.prod, &infos[o.clones]) < 0 ||
 	    strcmp(infos[o.clones].status, "running") != 0)
-		return up_fail("up", o.prod, PK_EXIT_RUNTIME, "%s", "no running container of that name");
+		return up_fail("up", o.prod, PK_EXIT_RUNTIME, "%s",
+			       "no running container of that name");
 	for (int i = 0; i < o.clones; i++) {
-		struct pk_clone_opts co = { .state_dir = o.state_dir, .prod = o.prod,
-					    .name = names[i], .recreate = true };
+		struct pk_clone_opts co = {
+			.state_dir = o.state_dir, .prod = o.prod, .name = names[i], .recreate = true
+		};
 		struct pk_clone_report rep;
 
 		snprintf(names[i], sizeof(names[i]), "%.26s-dbg%d", o.prod, i + 1);
@@ -281,7 +290,8 @@ int pk_cmd_up(int argc, char **argv)
 		if (rc || pk_container_info(o.state_dir, names[i], &infos[i]) < 0) {
 			for (int j = 0; j < i; j++)
 				pk_container_rm(o.state_dir, names[j], err, sizeof(err));
-			return up_fail("up", o.prod, PK_EXIT_RUNTIME, "%s", rc ? err : "clone vanished");
+			return up_fail("up", o.prod, PK_EXIT_RUNTIME, "%s",
+				       rc ? err : "clone vanished");
 		}
 		printf("  %s at %s, production frozen %.1f ms, total %.0f ms\n", names[i],
 		       infos[i].mgmt, rep.frozen_ms + rep.freezing_ms, rep.total_ms);
@@ -290,12 +300,14 @@ int pk_cmd_up(int argc, char **argv)
 	if (pid < 0) {
 		for (int j = 0; j < o.clones; j++)
 			pk_container_rm(o.state_dir, names[j], err, sizeof(err));
-		return up_fail("up", o.prod, PK_EXIT_RUNTIME, "the duplicator did not start: %s (see dup.log)",
+		return up_fail("up", o.prod, PK_EXIT_RUNTIME,
+			       "the duplicator did not start: %s (see dup.log)",
 			       strerror((int)-pid));
 	}
 	snprintf(err, sizeof(err), "%s:%u", admin_host, admin_port);
 	save_up(&o, pid, err, infos, names, o.clones);
-	printf("front door %s:%u -> production %s:%u, %d clone(s); status: parikshan status --admin %s\n",
+	printf("front door %s:%u -> production %s:%u, %d clone(s); status: parikshan status "
+	       "--admin %s\n",
 	       o.listen_host, o.lport, infos[o.clones].ip, o.port, o.clones, err);
 	return PK_EXIT_OK;
 }
@@ -314,7 +326,8 @@ int pk_cmd_down(int argc, char **argv)
 	up_json_path(&o, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return up_fail("down", o.prod, PK_EXIT_RUNTIME, "%s", "nothing was brought up for it");
+		return up_fail("down", o.prod, PK_EXIT_RUNTIME, "%s",
+			       "nothing was brought up for it");
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
@@ -335,8 +348,8 @@ int pk_cmd_down(int argc, char **argv)
 	{
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
 
-		if (cJSON_IsString(name) && pk_container_rm(o.state_dir, name->valuestring, err,
-							    sizeof(err)) < 0) {
+		if (cJSON_IsString(name) &&
+		    pk_container_rm(o.state_dir, name->valuestring, err, sizeof(err)) < 0) {
 			up_fail("down", o.prod, PK_EXIT_RUNTIME, "%s", err);
 			failed = 1;
 		}
