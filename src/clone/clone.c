@@ -148,6 +148,29 @@ static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir, str
 	return 0;
 }
 
+/* Replaces err with CRIU's first "Error" line from dir/log, when there is one: it says more than
+ * runc's summary, and the log goes away with the half-made clone. */
+static void criu_error(const char *dir, const char *log, char *err, size_t errlen)
+{
+	char path[PK_PATH_MAX], line[1024];
+	FILE *f;
+
+	pk_path(path, sizeof(path), "%s/%s", dir, log);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *e = strstr(line, "Error (");
+
+		if (e) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(err, errlen, "criu: %s", e);
+			break;
+		}
+	}
+	fclose(f);
+}
+
 static void unlink_target(const char *prod_dir)
 {
 	char path[PK_PATH_MAX];
@@ -244,8 +267,10 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	}
 	rc = pk_runc_checkpoint(o->prod, path, work, err, errlen);
 	unlink_target(prod_dir);
-	if (rc)
+	if (rc) {
+		criu_error(work, "dump.log", err, errlen);
 		goto undo_net;
+	}
 	rep->checkpoint_ms = ms_since(t);
 	pk_criu_dump_stats(work, rep); /* CRIU writes its statistics into the work dir */
 	rep->image_bytes = (uint64_t)(pk_fs_usage(path) > 0 ? pk_fs_usage(path) : 0);
@@ -256,8 +281,11 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	if (rc)
 		goto undo_net;
 	rc = pk_runc_bundle_clone(prod_dir, dir, &m, err, errlen);
-	if (!rc)
+	if (!rc) {
 		rc = pk_runc_start(dir, m.name, path, &m.keeper_pid, err, errlen);
+		if (rc)
+			criu_error(dir, "restore-work/restore.log", err, errlen);
+	}
 	if (rc)
 		goto undo_mount;
 	rep->restore_ms = ms_since(t);

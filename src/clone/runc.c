@@ -88,6 +88,26 @@ static int set_netns_and_criu(cJSON *spec, const char *dir, const struct pk_meta
 	return 0;
 }
 
+/* Docker's default capability set: what services (nginx chowns its temp dirs, mariadb switches
+ * user) expect of a container; runc's own default is only three capabilities. */
+static void set_capabilities(cJSON *proc)
+{
+	static const char *const caps[] = {
+		"CAP_CHOWN",	   "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+		"CAP_FSETID",	   "CAP_KILL",	       "CAP_SETGID",
+		"CAP_SETUID",	   "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE",
+		"CAP_NET_RAW",	   "CAP_SYS_CHROOT",   "CAP_MKNOD",
+		"CAP_AUDIT_WRITE", "CAP_SETFCAP",
+	};
+	static const char *const sets[] = { "bounding", "effective", "permitted" };
+	cJSON *c = cJSON_CreateObject();
+
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		cJSON_AddItemToObject(
+			c, sets[i], cJSON_CreateStringArray(caps, sizeof(caps) / sizeof(caps[0])));
+	cJSON_ReplaceItemInObject(proc, "capabilities", c);
+}
+
 /* Our changes to runc's default spec. */
 static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m, char **argv,
 		     uint64_t mem_limit)
@@ -118,6 +138,7 @@ static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m, char
 		cJSON_ReplaceItemInObject(proc, "rlimits", rl);
 	}
 	cJSON_ReplaceItemInObject(spec, "hostname", cJSON_CreateString(m->name));
+	set_capabilities(proc);
 	if (mem_limit) {
 		res = cJSON_GetObjectItemCaseSensitive(linux_, "resources");
 		if (!res)
