@@ -148,8 +148,9 @@ static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir, str
 	return 0;
 }
 
-/* Replaces err with CRIU's first "Error" line from dir/log, when there is one: it says more than
- * runc's summary, and the log goes away with the half-made clone. */
+/* Replaces err with CRIU's first telling "Error" line from dir/log, when there is one: it says
+ * more than runc's summary, and the log goes away with the half-made clone.  (CRIU's complaint
+ * that it cannot raise its own RLIMIT_NOFILE, where root lacks CAP_SYS_RESOURCE, is harmless.) */
 static void criu_error(const char *dir, const char *log, char *err, size_t errlen)
 {
 	char path[PK_PATH_MAX], line[1024];
@@ -162,7 +163,7 @@ static void criu_error(const char *dir, const char *log, char *err, size_t errle
 	while (fgets(line, sizeof(line), f)) {
 		char *e = strstr(line, "Error (");
 
-		if (e) {
+		if (e && !strstr(e, "for self")) {
 			line[strcspn(line, "\n")] = '\0';
 			snprintf(err, errlen, "criu: %s", e);
 			break;

@@ -172,8 +172,10 @@ static int write_criu_conf(const char *dir)
 	if (rc || chmod(path, 0755) < 0)
 		return rc ? rc : -errno;
 	pk_path(path, sizeof(path), "%s/criu.conf", dir);
-	snprintf(text, sizeof(text), "tcp-close\nnetwork-lock skip\naction-script %s/criu-hook\n",
-		 dir);
+	/* file-locks: databases hold fcntl locks on their files; the clone takes them on its own
+	 * copy of those files. */
+	snprintf(text, sizeof(text),
+		 "tcp-close\nnetwork-lock skip\nfile-locks\naction-script %s/criu-hook\n", dir);
 	return write_file(path, text);
 }
 
