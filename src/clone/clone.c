@@ -282,13 +282,13 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	if (rc)
 		goto undo_net;
 	rc = pk_runc_bundle_clone(prod_dir, dir, &m, err, errlen);
-	if (!rc) {
-		rc = pk_runc_start(dir, m.name, path, &m.keeper_pid, err, errlen);
-		if (rc)
-			criu_error(dir, "restore-work/restore.log", err, errlen);
-	}
 	if (rc)
 		goto undo_mount;
+	rc = pk_runc_start(dir, m.name, path, &m.keeper_pid, err, errlen);
+	if (rc) { /* runc may have registered the half-restored container */
+		criu_error(dir, "restore-work/restore.log", err, errlen);
+		goto undo_runc;
+	}
 	rep->restore_ms = ms_since(t);
 	rc = pk_meta_save(dir, &m);
 	if (rc) {
