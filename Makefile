@@ -9,9 +9,11 @@ CFLAGS_release := -O2 -g
 CFLAGS_debug := -O0 -g
 CFLAGS_asan := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS_asan := -fsanitize=address,undefined
-CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) -Isrc -Iinclude -MMD -MP
+CRIU_CFLAGS := $(shell pkg-config --cflags criu 2>/dev/null)
+CRIU_LIBS := $(shell pkg-config --libs criu 2>/dev/null || echo -lcriu)
+CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) -Isrc -Iinclude $(CRIU_CFLAGS) -MMD -MP
 LDFLAGS := $(LDFLAGS_$(MODE))
-LDLIBS := -lxxhash -lcjson -lm
+LDLIBS := -lxxhash -lcjson -lm $(CRIU_LIBS)
 
 ifeq ($(V),1)
 Q :=

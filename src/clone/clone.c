@@ -85,7 +85,7 @@ static long long mem_available(void)
 
 /* The safety checks: production running, name usable, CRIU present, memory and disk enough. */
 static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir, struct pk_meta *prod,
-			char *err, size_t errlen)
+			int *prod_pid, char *err, size_t errlen)
 {
 	char status[32], dir[PK_PATH_MAX];
 	struct statvfs vfs;
@@ -106,6 +106,7 @@ static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir, str
 		snprintf(err, errlen, "production '%s' is not running", o->prod);
 		return -ESRCH;
 	}
+	*prod_pid = pid;
 	pk_state_path(o->state_dir, o->name, NULL, dir, sizeof(dir));
 	if (stat(dir, &st) == 0) {
 		struct pk_meta old;
@@ -172,34 +173,14 @@ static void criu_error(const char *dir, const char *log, char *err, size_t errle
 	fclose(f);
 }
 
-static void unlink_target(const char *prod_dir)
-{
-	char path[PK_PATH_MAX];
-
-	pk_path(path, sizeof(path), "%s/clone-target", prod_dir);
-	unlink(path);
-}
-
-static int write_target(const char *prod_dir, const char *clone_dir)
-{
-	char path[PK_PATH_MAX];
-	FILE *f;
-
-	pk_path(path, sizeof(path), "%s/clone-target", prod_dir);
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "%s", clone_dir);
-	return fclose(f) == 0 ? 0 : -EIO;
-}
-
 int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, char *err,
 		    size_t errlen)
 {
 	char prod_dir[PK_PATH_MAX], dir[PK_PATH_MAX], path[PK_PATH_MAX], work[PK_PATH_MAX];
+	char upper[PK_PATH_MAX];
 	struct pk_meta prod, m = { 0 };
 	uint64_t t0 = pk_now_ns(), t;
-	int rc;
+	int rc, prod_pid = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	if (!pk_name_valid(o->prod) ||
@@ -207,7 +188,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 		snprintf(err, errlen, "'%s' is not a valid name", o->prod);
 		return -EINVAL;
 	}
-	rc = clone_checks(o, prod_dir, &prod, err, errlen);
+	rc = clone_checks(o, prod_dir, &prod, &prod_pid, err, errlen);
 	if (rc)
 		return rc;
 	rep->checks_ms = ms_since(t0);
@@ -254,20 +235,19 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 		goto undo_dir;
 	rep->netns_ms = ms_since(t);
 
-	/* Checkpoint with leave-running; the post-dump hook re-syncs the upper dir while
-	 * production is still frozen. */
+	/* Checkpoint with leave-running (libcriu, ptrace freeze); the post-dump notification
+	 * re-syncs the upper dir while production is still frozen. */
 	t = pk_now_ns();
 	pk_path(path, sizeof(path), "%s/img", dir);
 	pk_path(work, sizeof(work), "%s/dump-work", dir);
-	rc = write_target(prod_dir, dir);
-	if (!rc && (mkdir(path, 0700) < 0 || mkdir(work, 0700) < 0))
+	if (mkdir(path, 0700) < 0 || mkdir(work, 0700) < 0)
 		rc = -errno;
 	if (rc) {
 		snprintf(err, errlen, "prepare checkpoint: %s", strerror(-rc));
 		goto undo_net;
 	}
-	rc = pk_runc_checkpoint(o->prod, path, work, err, errlen);
-	unlink_target(prod_dir);
+	pk_path(upper, sizeof(upper), "%s/upper", dir);
+	rc = pk_criu_dump(&prod, prod_dir, prod_pid, path, work, upper, err, errlen);
 	if (rc) {
 		criu_error(work, "dump.log", err, errlen);
 		goto undo_net;

@@ -87,8 +87,8 @@ void pk_fs_umount(const char *dir);
 /* Copies directory src into dst (cp -a --reflink=auto).  Returns 0 or -errno. */
 int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen);
 
-/* Makes dst equal to src (rsync -a --delete).  Returns 0 or -errno. */
-int pk_fs_sync(const char *src, const char *dst, char *err, size_t errlen);
+/* Copies what in directory src is newer than in dst (cp -a -u).  Returns 0 or -errno. */
+int pk_fs_copy_newer(const char *src, const char *dst, char *err, size_t errlen);
 
 /* Returns the bytes used by files under path (du), or -errno. */
 long long pk_fs_usage(const char *path);
@@ -117,9 +117,14 @@ int pk_runc_state(const char *name, char *status, size_t len, int *pid);
 /* Kills and deletes runc container name (best effort). */
 void pk_runc_destroy(const char *name);
 
-/* Checkpoints name into image_dir with leave-running.  Returns 0 or -errno. */
-int pk_runc_checkpoint(const char *name, const char *image_dir, const char *work_dir, char *err,
-		       size_t errlen);
+/* dump.c */
+
+/* Checkpoints production (init pid, described by prod and prod_dir) into image_dir with
+ * leave-running, through libcriu with ptrace freezing, in the form `runc restore` takes; while
+ * production is still frozen, copies what changed in its upper dir into clone_upper.  CRIU's
+ * log and statistics go to work_dir.  Returns 0 or -errno. */
+int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, const char *image_dir,
+		 const char *work_dir, const char *clone_upper, char *err, size_t errlen);
 
 /* stats.c */
 

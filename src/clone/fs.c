@@ -53,14 +53,14 @@ int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen)
 			     10 * PK_CMD_TIMEOUT_MS, err, errlen);
 }
 
-int pk_fs_sync(const char *src, const char *dst, char *err, size_t errlen)
+int pk_fs_copy_newer(const char *src, const char *dst, char *err, size_t errlen)
 {
-	char from[PK_PATH_MAX], to[PK_PATH_MAX];
+	char from[PK_PATH_MAX];
 
-	pk_path(from, sizeof(from), "%s/", src);
-	pk_path(to, sizeof(to), "%s/", dst);
-	return pk_proc_check((char *[]){ "rsync", "-a", "--delete", from, to, NULL },
-			     10 * PK_CMD_TIMEOUT_MS, err, errlen);
+	pk_path(from, sizeof(from), "%s/.", src);
+	return pk_proc_check(
+		(char *[]){ "cp", "-a", "--reflink=auto", "-u", from, (char *)dst, NULL },
+		10 * PK_CMD_TIMEOUT_MS, err, errlen);
 }
 
 long long pk_fs_usage(const char *path)

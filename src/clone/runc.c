@@ -150,33 +150,16 @@ static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m, char
 	return set_netns_and_criu(spec, dir, m);
 }
 
-/* CRIU's options for this container, and the post-dump hook: while production is still
- * frozen after a dump, bring the clone's copy of the upper dir up to date (the clone's dir
- * is named in clone-target, written by the clone step).  `cp -u` takes ~2 ms where rsync
- * takes ~45 ms of frozen time; it copies what changed since the first copy (overlay
- * whiteouts included) but does not delete files that were created and removed in between. */
+/* CRIU's options for `runc restore` (runc reads this file through the annotation): never
+ * take TCP connections along, no iptables lock, fcntl locks (databases) restored on the clone's
+ * own files, bind mounts mapped automatically as the dump (dump.c) declared them. */
 static int write_criu_conf(const char *dir)
 {
-	char path[PK_PATH_MAX], text[3 * PK_PATH_MAX];
-	int rc;
+	char path[PK_PATH_MAX];
 
-	pk_path(path, sizeof(path), "%s/criu-hook", dir);
-	snprintf(text, sizeof(text),
-		 "#!/bin/sh\n"
-		 "# CRIU action script of a parikshan container (see criu.conf)\n"
-		 "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0\n"
-		 "[ -f '%s/clone-target' ] || exit 0\n"
-		 "exec cp -a --reflink=auto -u '%s/upper/.' \"$(cat '%s/clone-target')/upper/\"\n",
-		 dir, dir, dir);
-	rc = write_file(path, text);
-	if (rc || chmod(path, 0755) < 0)
-		return rc ? rc : -errno;
 	pk_path(path, sizeof(path), "%s/criu.conf", dir);
-	/* file-locks: databases hold fcntl locks on their files; the clone takes them on its own
-	 * copy of those files. */
-	snprintf(text, sizeof(text),
-		 "tcp-close\nnetwork-lock skip\nfile-locks\naction-script %s/criu-hook\n", dir);
-	return write_file(path, text);
+	return write_file(path, "tcp-close\nnetwork-lock skip\nfile-locks\next-mount-map auto\n"
+				"enable-external-sharing\nenable-external-masters\n");
 }
 
 /* Loads src_config, applies edit (argv/mem only for a new container), writes dir/config.json
@@ -406,13 +389,4 @@ void pk_runc_destroy(const char *name)
 		    NULL);
 	pk_proc_run((char *[]){ "runc", "delete", "--force", (char *)name, NULL },
 		    PK_CMD_TIMEOUT_MS, NULL);
-}
-
-int pk_runc_checkpoint(const char *name, const char *image_dir, const char *work_dir, char *err,
-		       size_t errlen)
-{
-	return pk_proc_check((char *[]){ "runc", "checkpoint", "--leave-running", "--image-path",
-					 (char *)image_dir, "--work-path", (char *)work_dir,
-					 (char *)name, NULL },
-			     10 * PK_CMD_TIMEOUT_MS, err, errlen);
 }

@@ -143,6 +143,11 @@ int pk_meta_load(const char *dir, struct pk_meta *m)
 	o = cJSON_Parse(buf);
 	if (!o)
 		return -EINVAL;
+	v = cJSON_GetObjectItemCaseSensitive(o, "name");
+	if (!cJSON_IsString(v) || !pk_name_valid(v->valuestring)) { /* never a cut-down name */
+		cJSON_Delete(o);
+		return -EINVAL;
+	}
 	memset(m, 0, sizeof(*m));
 	copy_str(o, "name", m->name, sizeof(m->name));
 	copy_str(o, "kind", m->kind, sizeof(m->kind));
@@ -177,6 +182,8 @@ int pk_parse_cidr(const char *s, char *ip, size_t iplen, int *prefix, char *gw, 
 	memcpy(addr, s, (size_t)(slash - s));
 	addr[slash - s] = '\0';
 	if (inet_pton(AF_INET, addr, &a) != 1)
+		return -EINVAL;
+	if (!isdigit((unsigned char)slash[1]))
 		return -EINVAL;
 	errno = 0;
 	p = strtol(slash + 1, &end, 10);
