@@ -284,10 +284,15 @@ static void keeper_main(const char *dir, char *const argv[], int status_fd)
 			;
 	msg[0] = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 	msg[1] = (int)getpid();
+	/* When runc failed, nothing else holds the pipes: drain its complaint into the logs first,
+	 * so that the caller finds it there. */
+	if (msg[0] != 0)
+		keep_logs(dir, out[0], errp[0]);
 	if (write(status_fd, msg, sizeof(msg)) != sizeof(msg))
 		_exit(1);
 	close(status_fd);
-	keep_logs(dir, out[0], errp[0]);
+	if (msg[0] == 0)
+		keep_logs(dir, out[0], errp[0]);
 	_exit(0);
 }
 

@@ -7,10 +7,11 @@
 [ "$(id -u)" -eq 0 ] || { pk_fail setup "needs root (namespaces, mounts, runc, criu)"; exit 1; }
 export PARIKSHAN_STATE_DIR=$PK_TMP/state PK_STATE=$PK_TMP/state
 mkdir -p "$PK_STATE"
-PROD=pk-test-fl$$ DBG=pk-test-fl$$-dbg IP=10.77.208.2
+P=pk-test-fl$$
+PROD=$P DBG=$P-dbg IP=10.77.208.2
 SMALL=$PK_TMP/small
 cleanup_all() {
-	for n in "$DBG" "$PROD"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
+	for n in "$DBG" "$PROD" "$P-x"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
 	for n in "$DBG" "$PROD"; do PARIKSHAN_STATE_DIR=$SMALL "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
 	umount "$SMALL" 2>/dev/null
 	pk_cleanup
@@ -81,3 +82,15 @@ pk_check clone-after-failure "$PK_BIN" clone "$PROD" "$DBG"
 pk_check rm "$PK_BIN" container rm "$DBG"
 pk_check rm-prod "$PK_BIN" container rm "$PROD"
 pk_no_debris no-debris "$PROD" "$DBG"
+
+# 4. Containers that cannot start: a clear reason, exit status, and no debris.
+out=$("$PK_BIN" container run "$P-x" --rootfs / --ip 10.77.209.2/24 -- /nonexistent-binary 2>&1); rc=$?
+if [ $rc -eq 1 ] && [[ "$out" == *"no such file or directory"* ]]; then pk_ok bad-command-reported; else pk_fail bad-command-reported "rc=$rc: $out"; fi
+pk_no_debris bad-command-no-debris "$P-x"
+out=$("$PK_BIN" container run "$P-x" --rootfs / --ip 10.77.209.0/24 -- true 2>&1); rc=$?
+if [ $rc -eq 2 ] && [[ "$out" == *"is not ADDR/PREFIX"* ]]; then pk_ok bad-ip-refused; else pk_fail bad-ip-refused "rc=$rc: $out"; fi
+out=$("$PK_BIN" container run "$P-x" --rootfs /nonexistent --ip 10.77.209.2/24 -- true 2>&1); rc=$?
+if [ $rc -eq 2 ] && [[ "$out" == *"not a directory"* ]]; then pk_ok bad-rootfs-refused; else pk_fail bad-rootfs-refused "rc=$rc: $out"; fi
+out=$("$PK_BIN" container run "BAD NAME" --rootfs / --ip 10.77.209.2/24 -- true 2>&1); rc=$?
+if [ $rc -eq 2 ] && [[ "$out" == *"not a valid name"* ]]; then pk_ok bad-name-refused; else pk_fail bad-name-refused "rc=$rc: $out"; fi
+pk_no_debris bad-input-no-debris "$P-x"
