@@ -209,16 +209,9 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	}
 	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", m.ip);
 	snprintf(rep->mgmt_ip, sizeof(rep->mgmt_ip), "%s", m.mgmt);
-	pk_state_path(o->state_dir, o->name, NULL, dir, sizeof(dir));
-	if (mkdir(dir, 0755) < 0) {
-		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	rc = pk_meta_save(dir, &m);
-	if (rc) {
-		snprintf(err, errlen, "write %s/meta.json: %s", dir, strerror(-rc));
-		goto undo_dir;
-	}
+	rc = pk_state_create(o->state_dir, &m, dir, sizeof(dir), err, errlen);
+	if (rc)
+		return rc;
 
 	/* First copy of the filesystem, while production runs. */
 	t = pk_now_ns();

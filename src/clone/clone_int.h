@@ -46,6 +46,11 @@ void pk_meta_names(struct pk_meta *m);
 /* Writes m to dir/meta.json atomically.  Returns 0 or -errno. */
 int pk_meta_save(const char *dir, const struct pk_meta *m);
 
+/* Creates state_dir (if needed) and the new directory of m->name in it (into dir), and writes
+ * its meta.json; on failure nothing is left.  Returns 0 or -errno (err says why). */
+int pk_state_create(const char *state_dir, const struct pk_meta *m, char *dir, size_t dirlen,
+		    char *err, size_t errlen);
+
 /* Reads dir/meta.json.  Returns 0, -ENOENT, or -EINVAL for a damaged file. */
 int pk_meta_load(const char *dir, struct pk_meta *m);
 

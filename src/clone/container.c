@@ -57,25 +57,16 @@ int pk_container_run(const struct pk_run_opts *o, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (!realpath(o->rootfs, m.lower)) {
-		snprintf(err, errlen, "rootfs '%s': %s", o->rootfs, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "rootfs '%s': %s", o->rootfs, strerror(e));
+		return -e;
 	}
 	pk_meta_names(&m);
 	m.created = (long long)time(NULL);
-	if (mkdir(o->state_dir, 0755) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "state dir %s: %s", o->state_dir, strerror(errno));
-		return -errno;
-	}
-	pk_state_path(o->state_dir, o->name, NULL, dir, sizeof(dir));
-	if (mkdir(dir, 0755) < 0) {
-		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	rc = pk_meta_save(dir, &m);
-	if (rc) {
-		snprintf(err, errlen, "write %s/meta.json: %s", dir, strerror(-rc));
-		goto undo_dir;
-	}
+	rc = pk_state_create(o->state_dir, &m, dir, sizeof(dir), err, errlen);
+	if (rc)
+		return rc;
 	rc = pk_fs_mount(dir, m.lower, err, errlen);
 	if (rc)
 		goto undo_dir;

@@ -76,8 +76,10 @@ int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, cons
 	pk_path(upper, sizeof(upper), "%s/upper", prod_dir);
 	pk_path(netns, sizeof(netns), "/var/run/netns/%s", prod->netns);
 	if (stat(netns, &st) < 0) {
-		snprintf(err, errlen, "network namespace %s: %s", prod->netns, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "network namespace %s: %s", prod->netns, strerror(e));
+		return -e;
 	}
 	snprintf(ext, sizeof(ext), "net[%lu]:extRootNetNS", (unsigned long)st.st_ino);
 	rc = write_descriptors(image_dir, pid);

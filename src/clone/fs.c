@@ -18,8 +18,10 @@ int pk_fs_mount(const char *dir, const char *lower, char *err, size_t errlen)
 	for (unsigned i = 0; i < 3; i++) {
 		pk_path(target, sizeof(target), "%s/%s", dir, sub[i]);
 		if (mkdir(target, 0755) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "mkdir %s: %s", target, strerror(errno));
-			return -errno;
+			int e = errno;
+
+			snprintf(err, errlen, "mkdir %s: %s", target, strerror(e));
+			return -e;
 		}
 	}
 	pk_path(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir,

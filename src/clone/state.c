@@ -116,6 +116,31 @@ out:
 	return err;
 }
 
+int pk_state_create(const char *state_dir, const struct pk_meta *m, char *dir, size_t dirlen,
+		    char *err, size_t errlen)
+{
+	int rc;
+
+	if (mkdir(state_dir, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "state dir %s: %s", state_dir, strerror(-rc));
+		return rc;
+	}
+	if (!pk_state_path(state_dir, m->name, NULL, dir, dirlen))
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0755) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	rc = pk_meta_save(dir, m);
+	if (rc) {
+		snprintf(err, errlen, "write %s/meta.json: %s", dir, strerror(-rc));
+		pk_rm_tree(dir);
+	}
+	return rc;
+}
+
 static void copy_str(cJSON *o, const char *key, char *dst, size_t len)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
