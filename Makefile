@@ -13,7 +13,7 @@ CRIU_CFLAGS := $(shell pkg-config --cflags criu 2>/dev/null)
 CRIU_LIBS := $(shell pkg-config --libs criu 2>/dev/null || echo -lcriu)
 CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) -Isrc -Iinclude $(CRIU_CFLAGS) -MMD -MP
 LDFLAGS := $(LDFLAGS_$(MODE))
-LDLIBS := -lxxhash -lcjson -lm $(CRIU_LIBS)
+LDLIBS := -lxxhash -lcjson -lm -lgnutls $(CRIU_LIBS)
 
 ifeq ($(V),1)
 Q :=

@@ -3,6 +3,9 @@
 #ifndef PK_CLI_CLI_H
 #define PK_CLI_CLI_H
 
+/* `parikshan agent`: receives external clones. */
+int pk_cmd_agent(int argc, char **argv);
+
 /* `parikshan clone`: live-clones a running container. */
 int pk_cmd_clone(int argc, char **argv);
 

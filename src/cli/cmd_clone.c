@@ -10,6 +10,7 @@
 
 static const char clone_usage[] =
 	"usage: parikshan clone PROD NAME [--recreate] [--json] [--state-dir DIR]\n"
+	"       parikshan clone PROD NAME --to HOST:PORT --token FILE [--json]\n"
 	"\n"
 	"Live-clone running container PROD into debug container NAME: same memory state, same\n"
 	"service IP in its own network namespace (reachable from the host at a management\n"
@@ -17,6 +18,8 @@ static const char clone_usage[] =
 	"keeps running; its TCP connections stay with it.\n"
 	"\n"
 	"  --recreate         replace an existing clone NAME (e.g. after it desynced)\n"
+	"  --to HOST:PORT     clone onto another host, where `parikshan agent` listens\n"
+	"  --token FILE       the agent's shared secret\n"
 	"  --json             print the step timings as JSON\n"
 	"  --state-dir DIR    where containers are kept (default $" PK_STATE_DIR_ENV
 	" or " PK_STATE_DIR ")\n"
@@ -26,6 +29,8 @@ static const struct option clone_options[] = {
 	{ "recreate", no_argument, NULL, 'r' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "state-dir", required_argument, NULL, 'S' },
+	{ "to", required_argument, NULL, 't' },
+	{ "token", required_argument, NULL, 'k' },
 	{ "help", no_argument, NULL, 'H' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -35,7 +40,8 @@ int pk_cmd_clone(int argc, char **argv)
 	struct pk_clone_opts o = { .state_dir = pk_state_dir_default() };
 	struct pk_clone_report rep;
 	struct pk_strbuf out = { 0 };
-	char err[PK_ERR_MAX], what[128];
+	char err[PK_ERR_MAX], what[128], to_host[256];
+	struct pk_remote_opts remote = { 0 };
 	bool json = false;
 	int c, rc;
 
@@ -55,6 +61,17 @@ int pk_cmd_clone(int argc, char **argv)
 				return PK_EXIT_USAGE;
 			}
 			o.state_dir = optarg;
+			break;
+		case 't':
+			if (pk_parse_hostport(optarg, "127.0.0.1", to_host, sizeof(to_host),
+					      &remote.port)) {
+				pk_cli_error("clone: --to", "'%s' is not HOST:PORT", optarg);
+				return PK_EXIT_USAGE;
+			}
+			remote.host = to_host;
+			break;
+		case 'k':
+			remote.token_file = optarg;
 			break;
 		case 'H':
 			fputs(clone_usage, stdout);
@@ -79,7 +96,12 @@ int pk_cmd_clone(int argc, char **argv)
 		pk_cli_error(what, "must run as root");
 		return PK_EXIT_RUNTIME;
 	}
-	rc = pk_clone_create(&o, &rep, err, sizeof(err));
+	if (!remote.host != !remote.token_file) {
+		pk_cli_error(what, "--to and --token go together");
+		return PK_EXIT_USAGE;
+	}
+	rc = remote.host ? pk_clone_remote(&o, &remote, &rep, err, sizeof(err))
+			 : pk_clone_create(&o, &rep, err, sizeof(err));
 	if (rc) {
 		pk_cli_error(what, "%s", err);
 		return PK_EXIT_RUNTIME;

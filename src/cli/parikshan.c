@@ -14,6 +14,7 @@ struct command {
 
 /* Sorted by name. */
 static const struct command commands[] = {
+	{ "agent", pk_cmd_agent, "receive live clones sent from another host (clone --to)" },
 	{ "clone", pk_cmd_clone,
 	  "live-clone a running container into a sandboxed debug container" },
 	{ "container", pk_cmd_container,

@@ -26,25 +26,32 @@ static double ms_since(uint64_t t0)
 	return (double)(pk_now_ns() - t0) / 1e6;
 }
 
-/* Tells whether criu >= 4.2 is installed; fills err otherwise. */
-static int criu_usable(char *err, size_t errlen)
+int pk_criu_version(char *buf, size_t len)
 {
 	struct pk_strbuf out = { 0 };
 	int rc = pk_proc_run((char *[]){ "criu", "--version", NULL }, PK_CMD_TIMEOUT_MS, &out);
-	int major = 0, minor = 0;
 	const char *v = strstr(pk_strbuf_str(&out), "Version:");
 
 	if (rc == 0 && v)
-		sscanf(v, "Version: %d.%d", &major, &minor);
+		snprintf(buf, len, "%.*s", (int)strcspn(v + 9, " \n"), v + 9);
 	pk_strbuf_release(&out);
-	if (rc < 0) {
+	return rc == 0 && v ? 0 : -ENOENT;
+}
+
+/* Tells whether criu >= 4.2 is installed; fills err otherwise. */
+static int criu_usable(char *err, size_t errlen)
+{
+	char v[32];
+	int major = 0, minor = 0;
+
+	if (pk_criu_version(v, sizeof(v)) < 0) {
 		snprintf(err, errlen, "criu is not installed (run scripts/deps.sh)");
 		return -ENOENT;
 	}
+	sscanf(v, "%d.%d", &major, &minor);
 	if (major < CRIU_MIN_MAJOR || (major == CRIU_MIN_MAJOR && minor < CRIU_MIN_MINOR)) {
-		snprintf(err, errlen,
-			 "criu %d.%d is too old: 4.2 or newer is needed on this kernel", major,
-			 minor);
+		snprintf(err, errlen, "criu %s is too old: 4.2 or newer is needed on this kernel",
+			 v);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -83,9 +90,8 @@ static long long mem_available(void)
 	return kb < 0 ? -1 : kb * 1024;
 }
 
-/* The safety checks: production running, name usable, CRIU present, memory and disk enough. */
-static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir, struct pk_meta *prod,
-			int *prod_pid, char *err, size_t errlen)
+int pk_clone_checks(const struct pk_clone_opts *o, const char *prod_dir, struct pk_meta *prod,
+		    int *prod_pid, bool local, char *err, size_t errlen)
 {
 	char status[32], dir[PK_PATH_MAX];
 	struct statvfs vfs;
@@ -108,7 +114,7 @@ static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir, str
 	}
 	*prod_pid = pid;
 	pk_state_path(o->state_dir, o->name, NULL, dir, sizeof(dir));
-	if (stat(dir, &st) == 0) {
+	if (local && stat(dir, &st) == 0) {
 		struct pk_meta old;
 
 		if (!o->recreate) {
@@ -152,7 +158,7 @@ static int clone_checks(const struct pk_clone_opts *o, const char *prod_dir, str
 /* Replaces err with CRIU's first telling "Error" line from dir/log, when there is one: it says
  * more than runc's summary, and the log goes away with the half-made clone.  (CRIU's complaint
  * that it cannot raise its own RLIMIT_NOFILE, where root lacks CAP_SYS_RESOURCE, is harmless.) */
-static void criu_error(const char *dir, const char *log, char *err, size_t errlen)
+void pk_criu_error(const char *dir, const char *log, char *err, size_t errlen)
 {
 	char path[PK_PATH_MAX], line[1024];
 	FILE *f;
@@ -188,7 +194,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 		snprintf(err, errlen, "'%s' is not a valid name", o->prod);
 		return -EINVAL;
 	}
-	rc = clone_checks(o, prod_dir, &prod, &prod_pid, err, errlen);
+	rc = pk_clone_checks(o, prod_dir, &prod, &prod_pid, true, err, errlen);
 	if (rc)
 		return rc;
 	rep->checks_ms = ms_since(t0);
@@ -240,9 +246,10 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 		goto undo_net;
 	}
 	pk_path(upper, sizeof(upper), "%s/upper", dir);
-	rc = pk_criu_dump(&prod, prod_dir, prod_pid, path, work, upper, err, errlen);
+	rc = pk_criu_dump(&prod, prod_dir, prod_pid, path, work,
+			  &(struct pk_dump_target){ .clone_upper = upper }, err, errlen);
 	if (rc) {
-		criu_error(work, "dump.log", err, errlen);
+		pk_criu_error(work, "dump.log", err, errlen);
 		goto undo_net;
 	}
 	rep->checkpoint_ms = ms_since(t);
@@ -254,12 +261,13 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	rc = pk_fs_mount(dir, m.lower, err, errlen);
 	if (rc)
 		goto undo_net;
-	rc = pk_runc_bundle_clone(prod_dir, dir, &m, err, errlen);
+	pk_path(work, sizeof(work), "%s/config.json", prod_dir);
+	rc = pk_runc_bundle_from(work, dir, &m, err, errlen);
 	if (rc)
 		goto undo_mount;
 	rc = pk_runc_start(dir, m.name, path, &m.keeper_pid, err, errlen);
 	if (rc) { /* runc may have registered the half-restored container */
-		criu_error(dir, "restore-work/restore.log", err, errlen);
+		pk_criu_error(dir, "restore-work/restore.log", err, errlen);
 		goto undo_runc;
 	}
 	rep->restore_ms = ms_since(t);

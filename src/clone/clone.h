@@ -80,6 +80,33 @@ struct pk_clone_report {
 int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, char *err,
 		    size_t errlen);
 
+struct pk_agent_opts {
+	const char *listen_host;
+	uint16_t port;
+	const char *token_file;
+	const char *state_dir;
+	const char
+		*criu_version; /* this host's CRIU, told to clients for the compatibility check */
+};
+
+/* Serves external clones (one client at a time) until killed.  Returns -errno when it cannot
+ * start (bad token file, address in use). */
+int pk_agent_run(const struct pk_agent_opts *o, char *err, size_t errlen);
+
+/* Returns this host's CRIU version ("4.2.1") into buf, or -ENOENT when CRIU is missing. */
+int pk_criu_version(char *buf, size_t len);
+
+struct pk_remote_opts {
+	const char *host; /* the agent */
+	uint16_t port;
+	const char *token_file;
+};
+
+/* Like pk_clone_create(), onto the host where `parikshan agent` listens: memory pages through
+ * CRIU's page server, files through rsync, restore by the agent.  Returns 0 or -errno. */
+int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *r,
+		    struct pk_clone_report *rep, char *err, size_t errlen);
+
 /* Appends the report as a table (or JSON) to out. */
 void pk_clone_report_render(const struct pk_clone_report *rep, bool json, struct pk_strbuf *out);
 

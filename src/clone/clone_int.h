@@ -104,10 +104,10 @@ long long pk_fs_usage(const char *path);
 int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64_t mem_limit,
 		   char *err, size_t errlen);
 
-/* Writes a clone's bundle into dir: production's config (from prod_dir) with m's network
+/* Writes a clone's bundle into dir: production's OCI config (file src_config) with m's network
  * namespace and dir's CRIU config.  Returns 0 or -errno. */
-int pk_runc_bundle_clone(const char *prod_dir, const char *dir, const struct pk_meta *m, char *err,
-			 size_t errlen);
+int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m, char *err,
+			size_t errlen);
 
 /* Starts the container (or restores image_dir when not NULL) detached, with stdout/stderr on
  * pipes held by a keeper process that appends them to dir/stdout.log and dir/stderr.log.
@@ -128,8 +128,60 @@ void pk_runc_destroy(const char *name);
  * leave-running, through libcriu with ptrace freezing, in the form `runc restore` takes; while
  * production is still frozen, copies what changed in its upper dir into clone_upper.  CRIU's
  * log and statistics go to work_dir.  Returns 0 or -errno. */
+/* Where a dump sends what it does not keep locally. */
+struct pk_dump_target {
+	const char *clone_upper;  /* local copy of the upper dir, or NULL */
+	const char *rsync_upper;  /* rsync:// URL of the remote upper dir, or NULL */
+	const char *rsync_pwfile; /* rsync --password-file for it */
+	const char *page_server;  /* CRIU page server address (memory pages go there), or NULL */
+	int page_server_port;
+};
+
 int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, const char *image_dir,
-		 const char *work_dir, const char *clone_upper, char *err, size_t errlen);
+		 const char *work_dir, const struct pk_dump_target *t, char *err, size_t errlen);
+
+/* Runs rsync -a [--delete] from src/ to dst/ (dst may be an rsync:// URL, then with
+ * --password-file pwfile).  Returns 0 or -errno. */
+int pk_fs_rsync(const char *src, const char *dst, const char *pwfile, bool del, char *err,
+		size_t errlen);
+
+/* clone.c */
+
+/* Replaces err with CRIU's first telling "Error" line of dir/log, when there is one. */
+void pk_criu_error(const char *dir, const char *log, char *err, size_t errlen);
+
+/* The clone safety checks (production running, name usable, CRIU present, memory and disk):
+ * fills prod and *prod_pid.  Returns 0 or -errno. */
+int pk_clone_checks(const struct pk_clone_opts *o, const char *prod_dir, struct pk_meta *prod,
+		    int *prod_pid, bool local, char *err, size_t errlen);
+
+/* wire.c — the agent protocol */
+
+#include <cjson/cJSON.h>
+
+#define PK_TOKEN_MAX 256
+
+/* Sends msg as one line.  Returns 0 or -errno. */
+int pk_wire_send(int fd, cJSON *msg);
+
+/* Receives one line as JSON within timeout_ms; NULL with *err = -ETIMEDOUT, -ECONNRESET (peer
+ * closed), -EPROTO (not JSON) or another -errno.  The caller frees the result. */
+cJSON *pk_wire_recv(int fd, int timeout_ms, int *err);
+
+/* Writes a random 128-bit nonce as hex.  Returns 0 or -EIO. */
+int pk_wire_nonce(char *hex, size_t len);
+
+/* Writes hex(HMAC-SHA256(token, nonce)).  Returns 0 or -EIO. */
+int pk_wire_mac(const char *token, const char *nonce, char *hex, size_t len);
+
+/* Compares two strings in time independent of where they differ. */
+bool pk_wire_equal(const char *a, const char *b);
+
+/* Reads the token (first line, >= 16 chars) of path.  Returns 0 or -errno. */
+int pk_token_load(const char *path, char *token, size_t len, char *err, size_t errlen);
+
+/* Returns the string member key of msg, or NULL. */
+const char *pk_wire_str(const cJSON *msg, const char *key);
 
 /* stats.c */
 

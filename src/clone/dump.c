@@ -47,7 +47,8 @@ static int write_descriptors(const char *image_dir, int pid)
  * still frozen.  libcriu's notify callback takes no user pointer, so the two paths travel in
  * this file-static context, set only for the duration of one criu_local_dump() call. */
 static struct {
-	const char *upper_from, *upper_to;
+	const char *upper_from;
+	const struct pk_dump_target *t;
 	int rc;
 } sync_ctx;
 
@@ -60,12 +61,17 @@ static int on_notify(char *action, criu_notify_arg_t na)
 	/* `cp -u` takes ~2 ms where rsync took ~45 ms of frozen time; it copies what changed since
 	 * the first copy (overlay whiteouts included) but does not delete files that were created
 	 * and removed in between. */
-	sync_ctx.rc = pk_fs_copy_newer(sync_ctx.upper_from, sync_ctx.upper_to, err, sizeof(err));
+	if (sync_ctx.t->clone_upper)
+		sync_ctx.rc = pk_fs_copy_newer(sync_ctx.upper_from, sync_ctx.t->clone_upper, err,
+					       sizeof(err));
+	else if (sync_ctx.t->rsync_upper)
+		sync_ctx.rc = pk_fs_rsync(sync_ctx.upper_from, sync_ctx.t->rsync_upper,
+					  sync_ctx.t->rsync_pwfile, true, err, sizeof(err));
 	return 0; /* a failed sync is reported after the dump; production must be unfrozen */
 }
 
 int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, const char *image_dir,
-		 const char *work_dir, const char *clone_upper, char *err, size_t errlen)
+		 const char *work_dir, const struct pk_dump_target *t, char *err, size_t errlen)
 {
 	char root[PK_PATH_MAX], upper[PK_PATH_MAX], netns[PK_PATH_MAX], ext[64];
 	criu_opts *opts = NULL;
@@ -111,12 +117,15 @@ int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, cons
 	criu_local_set_ext_sharing(opts, true);
 	criu_local_set_ext_masters(opts, true);
 	criu_local_add_external(opts, ext);
+	if (t->page_server)
+		criu_local_set_page_server_address_port(opts, t->page_server, t->page_server_port);
 	criu_local_set_notify_cb(opts, on_notify);
 	sync_ctx.upper_from = upper;
-	sync_ctx.upper_to = clone_upper;
+	sync_ctx.t = t;
 	sync_ctx.rc = 0;
 	rc = criu_local_dump(opts);
-	sync_ctx.upper_from = sync_ctx.upper_to = NULL;
+	sync_ctx.upper_from = NULL;
+	sync_ctx.t = NULL;
 	if (rc < 0) {
 		snprintf(err, errlen, "criu dump failed (%d): see %s/dump.log", rc, work_dir);
 	} else if (sync_ctx.rc) {

@@ -65,6 +65,27 @@ int pk_fs_copy_newer(const char *src, const char *dst, char *err, size_t errlen)
 		10 * PK_CMD_TIMEOUT_MS, err, errlen);
 }
 
+int pk_fs_rsync(const char *src, const char *dst, const char *pwfile, bool del, char *err,
+		size_t errlen)
+{
+	char from[PK_PATH_MAX], to[PK_PATH_MAX], pw[PK_PATH_MAX + 32];
+	char *argv[8] = { "rsync", "-a" };
+	int k = 2;
+
+	pk_path(from, sizeof(from), "%s/", src);
+	pk_path(to, sizeof(to), "%s/", dst);
+	if (del)
+		argv[k++] = "--delete";
+	if (pwfile) {
+		pk_path(pw, sizeof(pw), "--password-file=%s", pwfile);
+		argv[k++] = pw;
+	}
+	argv[k++] = from;
+	argv[k++] = to;
+	argv[k] = NULL;
+	return pk_proc_check(argv, 10 * PK_CMD_TIMEOUT_MS, err, errlen);
+}
+
 long long pk_fs_usage(const char *path)
 {
 	struct pk_strbuf out = { 0 };

@@ -206,13 +206,10 @@ int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64
 	return rc ? rc : write_bundle(path, dir, m, argv, mem_limit, true, err, errlen);
 }
 
-int pk_runc_bundle_clone(const char *prod_dir, const char *dir, const struct pk_meta *m, char *err,
-			 size_t errlen)
+int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m, char *err,
+			size_t errlen)
 {
-	char path[PK_PATH_MAX];
-
-	pk_path(path, sizeof(path), "%s/config.json", prod_dir);
-	return write_bundle(path, dir, m, NULL, 0, false, err, errlen);
+	return write_bundle(src_config, dir, m, NULL, 0, false, err, errlen);
 }
 
 /* The keeper: copies the container's stdout and stderr pipes into the logs until both end. */

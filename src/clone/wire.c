@@ -1,0 +1,154 @@
+/* wire.c — the agent protocol's framing and authentication.
+ *
+ * One JSON object per line over TCP.  Authentication: the agent sends a random nonce, the
+ * client answers HMAC-SHA256(token, nonce) (GnuTLS); the agent compares in constant time.
+ * Data never travels here: memory pages go through CRIU's page server, files through rsync.
+ */
+#include "clone/clone_int.h"
+
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+
+#define WIRE_LINE_MAX (256 * 1024)
+
+int pk_wire_send(int fd, cJSON *msg)
+{
+	char *text = cJSON_PrintUnformatted(msg);
+	size_t len, off = 0;
+
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len] = '\n'; /* replaces the NUL; the length is known */
+	while (off <= len) {
+		ssize_t n = send(fd, text + off, len + 1 - off, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			int e = errno;
+
+			if (e == EINTR)
+				continue;
+			cJSON_free(text);
+			return -e;
+		}
+		off += (size_t)n;
+	}
+	cJSON_free(text);
+	return 0;
+}
+
+cJSON *pk_wire_recv(int fd, int timeout_ms, int *err)
+{
+	struct pk_strbuf line = { 0 };
+	uint64_t deadline = pk_now_ms() + (uint64_t)timeout_ms;
+	cJSON *msg = NULL;
+
+	*err = 0;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = pk_now_ms();
+		char c;
+		ssize_t n;
+
+		if (now >= deadline) {
+			*err = -ETIMEDOUT;
+			break;
+		}
+		if (poll(&p, 1, (int)(deadline - now)) <= 0)
+			continue;
+		n = read(fd, &c, 1); /* byte at a time: lines are short and rare */
+		if (n == 0) {
+			*err = -ECONNRESET;
+			break;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*err = -errno;
+			break;
+		}
+		if (c == '\n') {
+			msg = cJSON_Parse(pk_strbuf_str(&line));
+			if (!msg)
+				*err = -EPROTO;
+			break;
+		}
+		pk_strbuf_append(&line, &c, 1);
+		if (line.len > WIRE_LINE_MAX) {
+			*err = -EMSGSIZE;
+			break;
+		}
+	}
+	pk_strbuf_release(&line);
+	return msg;
+}
+
+int pk_wire_nonce(char *hex, size_t len)
+{
+	uint8_t raw[16];
+
+	if (len < 2 * sizeof(raw) + 1 || getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+int pk_wire_mac(const char *token, const char *nonce, char *hex, size_t len)
+{
+	uint8_t mac[32];
+
+	if (len < 2 * sizeof(mac) + 1 ||
+	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, token, strlen(token), nonce, strlen(nonce), mac) < 0)
+		return -EIO;
+	for (size_t i = 0; i < sizeof(mac); i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	return 0;
+}
+
+bool pk_wire_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = (unsigned char)(la != lb);
+
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+int pk_token_load(const char *path, char *token, size_t len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		int e = errno;
+
+		snprintf(err, errlen, "token file %s: %s", path, strerror(e));
+		return -e;
+	}
+	n = fread(token, 1, len - 1, f);
+	fclose(f);
+	token[n] = '\0';
+	token[strcspn(token, "\r\n")] = '\0';
+	if (strlen(token) < 16) {
+		snprintf(err, errlen, "token file %s: the token must be at least 16 characters", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const char *pk_wire_str(const cJSON *msg, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
