@@ -83,7 +83,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory MODE=release all
 	$(Q)bash bench/dup.sh
 
-FORMAT_FILES := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+FORMAT_FILES := $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

@@ -172,12 +172,14 @@ static int do_prepare(struct agent_session *s, const cJSON *msg, char *err, size
 		snprintf(err, errlen, "malformed prepare request");
 		return -EPROTO;
 	}
-	if (!pk_state_path(s->o->state_dir, name, NULL, path, sizeof(path)) || stat(path, &st) == 0) {
+	if (!pk_state_path(s->o->state_dir, name, NULL, path, sizeof(path)) ||
+	    stat(path, &st) == 0) {
 		snprintf(err, errlen, "'%s' exists already on the agent's host", name);
 		return -EEXIST;
 	}
 	if (stat(lower, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		pk_path(err, errlen, "the root filesystem %s is missing on the agent's host", lower);
+		pk_path(err, errlen, "the root filesystem %s is missing on the agent's host",
+			lower);
 		return -ENOENT;
 	}
 	memset(&s->m, 0, sizeof(s->m));

@@ -42,13 +42,15 @@ static int connect_agent(struct remote *r, const struct pk_remote_opts *o, char 
 	}
 	r->fd = pk_sock_connect(&a);
 	if (r->fd < 0) {
-		snprintf(err, errlen, "connect to agent %s:%u: %s", o->host, o->port, strerror(-r->fd));
+		snprintf(err, errlen, "connect to agent %s:%u: %s", o->host, o->port,
+			 strerror(-r->fd));
 		return r->fd;
 	}
 	p = (struct pollfd){ .fd = r->fd, .events = POLLOUT };
 	rc = poll(&p, 1, REMOTE_CONNECT_MS) == 1 ? pk_sock_error(r->fd) : -ETIMEDOUT;
 	if (rc)
-		snprintf(err, errlen, "connect to agent %s:%u: %s", o->host, o->port, strerror(-rc));
+		snprintf(err, errlen, "connect to agent %s:%u: %s", o->host, o->port,
+			 strerror(-rc));
 	return rc;
 }
 
@@ -63,7 +65,8 @@ static cJSON *call(struct remote *r, cJSON *msg, char *err, size_t errlen)
 	reply = rc ? NULL : pk_wire_recv(r->fd, REMOTE_STEP_MS, &rc);
 	if (!reply) {
 		snprintf(err, errlen, "agent: %s",
-			 rc == -ECONNRESET ? "closed the connection (transfer broken)" : strerror(-rc));
+			 rc == -ECONNRESET ? "closed the connection (transfer broken)"
+					   : strerror(-rc));
 		return NULL;
 	}
 	ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
@@ -96,7 +99,8 @@ static int handshake(struct remote *r, const char *token, char *err, size_t errl
 	pk_criu_version(criu, sizeof(criu));
 	if (strcmp(kernel, u.release) != 0 || strcmp(acriu, criu) != 0) {
 		snprintf(err, errlen,
-			 "incompatible host: the agent has kernel %s and CRIU %s, this host kernel %s and "
+			 "incompatible host: the agent has kernel %s and CRIU %s, this host kernel "
+			 "%s and "
 			 "CRIU %s",
 			 kernel, acriu, u.release, criu);
 		cJSON_Delete(hello);
@@ -239,8 +243,8 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	rc = pk_fs_rsync(img, url, r.pwfile, false, err, errlen);
 	if (rc)
 		goto out;
-	rep->image_bytes = (uint64_t)(pk_fs_usage(img) > 0 ? pk_fs_usage(img) : 0) +
-			   rep->pages_written * 4096;
+	rep->image_bytes =
+		(uint64_t)(pk_fs_usage(img) > 0 ? pk_fs_usage(img) : 0) + rep->pages_written * 4096;
 
 	msg = cJSON_CreateObject();
 	cJSON_AddStringToObject(msg, "op", "restore");

@@ -106,8 +106,8 @@ int pk_wire_mac(const char *token, const char *nonce, char *hex, size_t len)
 {
 	uint8_t mac[32];
 
-	if (len < 2 * sizeof(mac) + 1 ||
-	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, token, strlen(token), nonce, strlen(nonce), mac) < 0)
+	if (len < 2 * sizeof(mac) + 1 || gnutls_hmac_fast(GNUTLS_MAC_SHA256, token, strlen(token),
+							  nonce, strlen(nonce), mac) < 0)
 		return -EIO;
 	for (size_t i = 0; i < sizeof(mac); i++)
 		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
@@ -140,7 +140,8 @@ int pk_token_load(const char *path, char *token, size_t len, char *err, size_t e
 	token[n] = '\0';
 	token[strcspn(token, "\r\n")] = '\0';
 	if (strlen(token) < 16) {
-		snprintf(err, errlen, "token file %s: the token must be at least 16 characters", path);
+		snprintf(err, errlen, "token file %s: the token must be at least 16 characters",
+			 path);
 		return -EINVAL;
 	}
 	return 0;
