@@ -30,6 +30,10 @@ static const char dup_usage[] =
 	"      --flush-ms MS        coalesce writes to clones every MS ms (default 10; 0 = at "
 	"once)\n"
 	"      --threads N          worker threads, one event loop each (default: one per CPU)\n"
+	"      --resync PROTO       re-attach an out-of-sync clone to open connections at the "
+	"next\n"
+	"                           request boundary: resp (Redis) or http (HTTP/1.x); default "
+	"none\n"
 	"      --spill DIR          when a buffer is full, continue in a file in DIR\n"
 	"      --spill-max SIZE     cap of each connection's spill file (default 1G)\n"
 	"      --admin [ADDR:]PORT  serve GET /metrics there (ADDR defaults to 127.0.0.1)\n"
@@ -45,6 +49,7 @@ enum {
 	OPT_ADMIN,
 	OPT_LOG_LEVEL,
 	OPT_THREADS,
+	OPT_RESYNC,
 	OPT_HELP,
 };
 
@@ -64,6 +69,7 @@ static const struct option dup_options[] = {
 	{ "admin", required_argument, NULL, OPT_ADMIN },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "resync", required_argument, NULL, OPT_RESYNC },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -173,6 +179,10 @@ int pk_cmd_dup(int argc, char **argv)
 			if ((err = pk_parse_uint(optarg, 64, &v)) || v == 0)
 				return bad_value("--threads", optarg, err ? err : -ERANGE);
 			o.threads = (int)v;
+			break;
+		case OPT_RESYNC:
+			if (pk_proto_parse(optarg, &o.resync))
+				return bad_value("--resync", optarg, -EINVAL);
 			break;
 		case OPT_HELP:
 			fputs(dup_usage, stdout);

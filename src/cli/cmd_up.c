@@ -42,14 +42,17 @@ static const char up_usage[] =
 	"      --admin [ADDR:]PORT  metrics for `parikshan status` (default 127.0.0.1:9100)\n"
 	"  -b, --buffer SIZE        per-connection buffer per clone (default 4M)\n"
 	"      --spill DIR          spill full buffers to files in DIR\n"
+	"      --resync PROTO       re-attach out-of-sync clones at request boundaries "
+	"(resp|http)\n"
 	"      --state-dir DIR      where containers are kept\n"
 	"      --help               show this text\n"
 	"\n"
 	"Connections a client opened before `up` do not go through the front door, so no clone\n"
-	"ever sees half a connection: clones see every connection from its first byte.\n";
+	"ever sees half a connection.  With --resync, a clone that desynced (or is re-cloned) is\n"
+	"attached again to open connections at the next request boundary.\n";
 
 struct up_opts {
-	const char *state_dir, *prod, *listen_host, *admin, *spill, *buffer;
+	const char *state_dir, *prod, *listen_host, *admin, *spill, *buffer, *resync;
 	uint16_t port, lport;
 	int clones;
 };
@@ -119,6 +122,10 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 	if (o->spill) {
 		argv[k++] = "--spill";
 		argv[k++] = (char *)o->spill;
+	}
+	if (o->resync) {
+		argv[k++] = "--resync";
+		argv[k++] = (char *)o->resync;
 	}
 	argv[k] = NULL;
 	fflush(NULL);
@@ -196,6 +203,7 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		{ "buffer", required_argument, NULL, 'b' },
 		{ "spill", required_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "resync", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -236,6 +244,12 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			break;
 		case 'S':
 			o->state_dir = optarg;
+			break;
+		case 'R':
+			if (strcmp(optarg, "resp") != 0 && strcmp(optarg, "http") != 0)
+				return up_fail(verb, o->prod, PK_EXIT_USAGE,
+					       "--resync '%s': resp or http", optarg);
+			o->resync = optarg;
 			break;
 		case 'H':
 			fputs(up_usage, stdout);

@@ -9,6 +9,7 @@
 #include "common/log.h"
 
 #define DUP_DRAIN_NS (5 * 1000000000ull)
+#define DUP_RESYNC_BACKOFF_NS (1000000000ull) /* a clone that just desynced gets 1 s to recover */
 
 /* Resolves host:port into a; prints the CLI error line on failure. */
 static int resolve(const char *role, const char *host, uint16_t port, struct pk_addr *a)
@@ -35,6 +36,8 @@ int pk_dup_run(const struct pk_dup_opts *o)
 		.ntargets = o->ntargets,
 		.drain_ns = DUP_DRAIN_NS,
 		.threads = o->threads,
+		.resync = o->resync,
+		.resync_backoff_ns = DUP_RESYNC_BACKOFF_NS,
 	};
 	struct pk_proxy *p;
 	const char *what;

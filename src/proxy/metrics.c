@@ -10,7 +10,7 @@
 /* One target's numbers summed (or maxed) over the workers. */
 struct target_sum {
 	uint64_t conns, sent, dropped, resp, buffered, high_water, spilled, overflows, desyncs,
-		connect_failures, lag_bytes, oldest_ns;
+		connect_failures, rejoins, lag_bytes, oldest_ns;
 };
 
 static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
@@ -30,6 +30,7 @@ static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
 		t->overflows += PK_STAT_GET(ts->overflows);
 		t->desyncs += PK_STAT_GET(ts->desyncs);
 		t->connect_failures += PK_STAT_GET(ts->connect_failures);
+		t->rejoins += PK_STAT_GET(ts->rejoins);
 		if (hw > t->high_water)
 			t->high_water = hw;
 		if (lag > t->lag_bytes)
@@ -59,6 +60,8 @@ static const struct target_metric target_metrics[] = {
 	{ "parikshan_debug_overflows_total", "counter", "Appends that did not fit the buffer." },
 	{ "parikshan_debug_desyncs_total", "counter", "Debug connections that fell out of sync." },
 	{ "parikshan_debug_connect_failures_total", "counter", "Debug connects that failed." },
+	{ "parikshan_debug_rejoins_total", "counter",
+	  "Out-of-sync connections re-attached at a request boundary (--resync)." },
 	{ "parikshan_debug_lag_bytes", "gauge",
 	  "Bytes appended but not yet written (max over connections)." },
 	{ "parikshan_debug_lag_seconds", "gauge", "Age of the oldest byte not yet written." },
@@ -79,6 +82,7 @@ static double target_value(unsigned m, const struct target_sum *t, uint64_t now)
 		(double)t->overflows,
 		(double)t->desyncs,
 		(double)t->connect_failures,
+		(double)t->rejoins,
 		(double)t->lag_bytes,
 		t->oldest_ns && now > t->oldest_ns ? (double)(now - t->oldest_ns) / 1e9 : 0.0,
 	};

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "common/sock.h"
+#include "proto/proto.h"
 #include "common/strbuf.h"
 
 #define PK_PROXY_MAX_TARGETS 8
@@ -40,8 +41,10 @@ struct pk_proxy_config {
 	uint64_t flush_ns;     /* coalescing interval toward targets; 0 = write at once */
 	bool admin_enabled;
 	struct pk_addr admin;
-	uint64_t drain_ns; /* on SIGINT/SIGTERM, how long to finish queued production bytes */
-	int threads;	   /* worker threads (event loops); 0 = one per online CPU */
+	uint64_t drain_ns;    /* on SIGINT/SIGTERM, how long to finish queued production bytes */
+	int threads;	      /* worker threads (event loops); 0 = one per online CPU */
+	enum pk_proto resync; /* re-attach out-of-sync clones at request boundaries (or NONE) */
+	uint64_t resync_backoff_ns; /* wait after a desync before trying again */
 };
 
 struct pk_proxy;
@@ -83,6 +86,7 @@ struct pk_dup_opts {
 	uint64_t spill_max;
 	uint64_t flush_ms;
 	int threads;		/* 0 = one per online CPU */
+	enum pk_proto resync;	/* re-attach out-of-sync clones (--resync) */
 	const char *admin_host; /* NULL: no admin endpoint */
 	uint16_t admin_port;
 };

@@ -44,6 +44,7 @@ struct target_stats {
 	uint64_t overflows;
 	uint64_t desyncs;
 	uint64_t connect_failures;
+	uint64_t rejoins; /* re-attached at a request boundary (resync) */
 	/* published by the gauge timer (scans of the connection list) */
 	uint64_t pub_spilled;
 	uint64_t pub_lag_bytes;
@@ -91,6 +92,8 @@ struct session {
 	bool c2p_shut, p2c_shut; /* EOF passed on to production / to the client */
 	bool closing;
 	struct dconn *dbg[PK_PROXY_MAX_TARGETS];
+	uint64_t rejoin_after[PK_PROXY_MAX_TARGETS]; /* resync: not before this time (ns) */
+	struct pk_framer framer;		     /* resync: where client requests start */
 	struct pk_list link; /* on worker.sessions, then worker.dead_sessions */
 };
 

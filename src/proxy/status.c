@@ -28,6 +28,7 @@ static const struct {
 	{ "parikshan_debug_overflows_total", "overflows", "OVERFLOWS", false },
 	{ "parikshan_debug_desyncs_total", "desyncs", "DESYNCS", false },
 	{ "parikshan_debug_connect_failures_total", "connect_failures", "CONN-FAIL", false },
+	{ "parikshan_debug_rejoins_total", "rejoins", "REJOINS", false },
 	{ "parikshan_debug_lag_bytes", "lag_bytes", "LAG", true },
 	{ "parikshan_debug_lag_seconds", "lag_seconds", "LAG-S", false },
 };

@@ -51,6 +51,7 @@ static void dconn_kill(struct dconn *d, bool desync, const char *reason)
 	pk_list_add_tail(&d->w->dead_dconns, &d->reap_link);
 	if (s) {
 		s->dbg[d->target] = NULL;
+		s->rejoin_after[d->target] = pk_now_ns() + d->w->cfg->resync_backoff_ns;
 		d->s = NULL;
 		pk_session_debug_drained(s);
 	}

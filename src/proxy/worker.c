@@ -93,6 +93,35 @@ static void pass_eofs(struct session *s)
 		session_close(s);
 }
 
+/* Appends a client chunk to every clone of s.  A clone that is out of sync on this connection
+ * (never attached, or desynced) gets nothing — unless resync is on and a request starts in this
+ * chunk: then it is attached again from that request on. */
+static void duplicate(struct session *s, const char *buf, size_t n)
+{
+	struct pk_worker *w = s->w;
+	ssize_t start = -1;
+
+	if (w->cfg->resync != PK_PROTO_NONE)
+		start = pk_framer_feed(&s->framer, buf, n); /* fed always, to stay in step */
+	for (int i = 0; i < w->cfg->ntargets; i++) {
+		struct target_stats *ts = &w->targets[i];
+
+		if (!s->dbg[i] && start >= 0 && pk_now_ns() >= s->rejoin_after[i]) {
+			s->dbg[i] = pk_dconn_open(w, s, i);
+			if (s->dbg[i]) {
+				PK_STAT_ADD(ts->rejoins, 1);
+				PK_STAT_ADD(ts->bytes_dropped, start);
+				pk_dconn_append(s->dbg[i], buf + start, n - (size_t)start);
+				continue;
+			}
+		}
+		if (s->dbg[i])
+			pk_dconn_append(s->dbg[i], buf, n);
+		else /* this clone is out of sync on this connection */
+			PK_STAT_ADD(ts->bytes_dropped, n);
+	}
+}
+
 /* Reads once from one side of s and forwards to the other; client bytes are also appended
  * to every debug connection of s.  Whatever the other side can't take now is queued. */
 static void side_read(struct session *s, bool from_client)
@@ -129,12 +158,8 @@ static void side_read(struct session *s, bool from_client)
 	}
 	PK_STAT_ADD(*forwarded, n);
 	err = forward(to, q, w->scratch, (size_t)n);
-	for (int i = 0; from_client && i < ntargets; i++) {
-		if (s->dbg[i])
-			pk_dconn_append(s->dbg[i], w->scratch, (size_t)n);
-		else /* this clone is out of sync on this connection */
-			PK_STAT_ADD(w->targets[i].bytes_dropped, n);
-	}
+	if (from_client)
+		duplicate(s, w->scratch, (size_t)n);
 	if (err) {
 		pk_log(PK_LOG_DEBUG, "%s: conn=%llu write toward the %s: %s", w->cfg->role,
 		       (unsigned long long)s->id, from_client ? "production" : "client",
@@ -262,6 +287,7 @@ static void session_open(struct pk_worker *w, int cfd)
 	s->w = w;
 	pk_ring_init(&s->c2p, PK_SCRATCH_SIZE);
 	pk_ring_init(&s->p2c, PK_SCRATCH_SIZE);
+	pk_framer_init(&s->framer, w->cfg->resync);
 	pk_list_init(&s->link);
 	pk_list_add_tail(&w->sessions, &s->link);
 	PK_STAT_ADD(w->conns_accepted, 1);

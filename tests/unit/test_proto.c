@@ -1,0 +1,141 @@
+/* test_proto.c — request framers: boundaries found in streams cut at every possible place. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/proto.h"
+#include "unit.h"
+
+/* Feeds stream in chunks of `step` bytes; records the absolute offsets where requests start. */
+static int starts(enum pk_proto proto, const char *stream, size_t len, size_t step, size_t *out,
+		  int max)
+{
+	struct pk_framer f;
+	int n = 0;
+
+	pk_framer_init(&f, proto);
+	for (size_t off = 0; off < len; off += step) {
+		size_t k = len - off < step ? len - off : step;
+		ssize_t s = pk_framer_feed(&f, stream + off, k);
+
+		if (s >= 0 && n < max)
+			out[n++] = off + (size_t)s;
+	}
+	return n;
+}
+
+static void test_resp_arrays_whole(void)
+{
+	const char *s = "*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
+	size_t got[8];
+	int n = starts(PK_PROTO_RESP, s, strlen(s), strlen(s), got, 8);
+
+	CHECK_EQ_INT(n, 1); /* one chunk: only the first start is reported */
+	CHECK_EQ_INT(got[0], 0);
+}
+
+static void test_resp_every_split(void)
+{
+	/* the second request starts at offset 14; cutting anywhere must find it exactly there */
+	const char *s = "*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n";
+	size_t len = strlen(s);
+
+	for (size_t cut = 1; cut < len; cut++) {
+		struct pk_framer f;
+		ssize_t a, b;
+
+		pk_framer_init(&f, PK_PROTO_RESP);
+		a = pk_framer_feed(&f, s, cut);
+		b = pk_framer_feed(&f, s + cut, len - cut);
+		CHECK_EQ_INT(a, 0);
+		if (cut <= 14)
+			CHECK_EQ_INT(b, (ssize_t)(14 - cut));
+		else
+			CHECK_EQ_INT(b, -1);
+	}
+}
+
+static void test_resp_binary_payload(void)
+{
+	/* a bulk string holding '*' and CRLF must not be taken for a request start */
+	const char *s = "*2\r\n$3\r\nGET\r\n$6\r\n*1\r\n$0\r\n*1\r\n$4\r\nPING\r\n";
+	size_t got[8];
+	int n = starts(PK_PROTO_RESP, s, strlen(s), 1, got, 8);
+
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(got[0], 0);
+	CHECK_EQ_INT(got[1], 25); /* after "$6\r\n*1\r\n$0\r\n" */
+}
+
+static void test_resp_inline(void)
+{
+	const char *s = "PING\r\nSET a b\r\n*1\r\n$4\r\nPING\r\n";
+	size_t got[8];
+	int n = starts(PK_PROTO_RESP, s, strlen(s), 1, got, 8);
+
+	CHECK_EQ_INT(n, 3);
+	CHECK_EQ_INT(got[1], 6);
+	CHECK_EQ_INT(got[2], 15);
+}
+
+static void test_resp_garbage_lost(void)
+{
+	struct pk_framer f;
+
+	pk_framer_init(&f, PK_PROTO_RESP);
+	CHECK_EQ_INT(pk_framer_feed(&f, "*x\r\n", 4), -1);
+	CHECK(f.lost);
+	CHECK_EQ_INT(pk_framer_feed(&f, "*1\r\n$4\r\nPING\r\n", 14), -1);
+}
+
+static void test_http_requests(void)
+{
+	const char *s = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+			"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nGET /"
+			"GET /y HTTP/1.1\r\n\r\n";
+	size_t len = strlen(s), got[8];
+	int n = starts(PK_PROTO_HTTP, s, len, 1, got, 8);
+
+	CHECK_EQ_INT(n, 3);
+	CHECK_EQ_INT(got[0], 0);
+	CHECK_EQ_INT(got[1], 27);
+	CHECK_EQ_INT(got[2], 27 + 44); /* 18 + 19 + 2 header bytes, 5 body bytes */
+	/* the same in one chunk reports only the first */
+	CHECK_EQ_INT(starts(PK_PROTO_HTTP, s, len, len, got, 8), 1);
+}
+
+static void test_http_chunked_lost(void)
+{
+	const char *s =
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+		"GET / HTTP/1.1\r\n\r\n";
+	size_t got[8];
+
+	CHECK_EQ_INT(starts(PK_PROTO_HTTP, s, strlen(s), 1, got, 8), 1);
+}
+
+static void test_none_and_parse(void)
+{
+	struct pk_framer f;
+	enum pk_proto p;
+
+	pk_framer_init(&f, PK_PROTO_NONE);
+	CHECK_EQ_INT(pk_framer_feed(&f, "PING\r\n", 6), -1);
+	CHECK_EQ_INT(pk_proto_parse("resp", &p), 0);
+	CHECK_EQ_INT(p, PK_PROTO_RESP);
+	CHECK_EQ_INT(pk_proto_parse("http", &p), 0);
+	CHECK_EQ_INT(p, PK_PROTO_HTTP);
+	CHECK(pk_proto_parse("smtp", &p) < 0);
+}
+
+int main(void)
+{
+	UNIT_RUN(test_resp_arrays_whole);
+	UNIT_RUN(test_resp_every_split);
+	UNIT_RUN(test_resp_binary_payload);
+	UNIT_RUN(test_resp_inline);
+	UNIT_RUN(test_resp_garbage_lost);
+	UNIT_RUN(test_http_requests);
+	UNIT_RUN(test_http_chunked_lost);
+	UNIT_RUN(test_none_and_parse);
+	return unit_done();
+}
