@@ -80,36 +80,37 @@ static void test_table(void)
 	line = line_starting(text, "TARGET");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 14);
+		CHECK_EQ_INT(split_words(line, w, 20), 15);
 		CHECK_STR(w[1], "CONNS");
 		CHECK_STR(w[2], "SENT");
 		CHECK_STR(w[3], "DROPPED");
 		CHECK_STR(w[8], "OVERFLOWS");
 		CHECK_STR(w[9], "DESYNCS");
-		CHECK_STR(w[12], "LAG-S");
-		CHECK_STR(w[13], "STATE");
+		CHECK_STR(w[11], "REJOINS");
+		CHECK_STR(w[13], "LAG-S");
+		CHECK_STR(w[14], "STATE");
 	}
 	line = line_starting(text, "127.0.0.1:6380 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 14);
+		CHECK_EQ_INT(split_words(line, w, 20), 15);
 		CHECK_STR(w[1], "3");
 		CHECK_STR(w[2], "2.0K");
 		CHECK_STR(w[3], "0");
 		CHECK_STR(w[9], "0");
-		CHECK_STR(w[12], "0.250");
-		CHECK_STR(w[13], "in-sync");
+		CHECK_STR(w[13], "0.250");
+		CHECK_STR(w[14], "in-sync");
 	}
 	line = line_starting(text, "127.0.0.1:6381 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 14);
+		CHECK_EQ_INT(split_words(line, w, 20), 15);
 		CHECK_STR(w[1], "0");
 		CHECK_STR(w[2], "1.0K");
 		CHECK_STR(w[3], "5.0M");
 		CHECK_STR(w[8], "2");
 		CHECK_STR(w[9], "3");
-		CHECK_STR(w[13], "desynced");
+		CHECK_STR(w[14], "desynced");
 	}
 	/* the header and rows line up: every row is as long as the header */
 	{
@@ -215,9 +216,9 @@ static void test_lagging_and_no_targets(void)
 	line = line_starting(pk_strbuf_str(&out), "[::1]:7000 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 14);
-		CHECK_STR(w[12], "2.500");
-		CHECK_STR(w[13], "lagging");
+		CHECK_EQ_INT(split_words(line, w, 20), 15);
+		CHECK_STR(w[13], "2.500");
+		CHECK_STR(w[14], "lagging");
 	}
 	pk_strbuf_release(&out);
 
