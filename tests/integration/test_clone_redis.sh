@@ -88,6 +88,13 @@ else
 	pk_fail clone-cannot-reach-production-backend "clone connect: '$out'"
 fi
 if ip netns exec "pk-$DBG" ip route | grep -q default; then pk_fail clone-no-default-route "$(ip -n "pk-$DBG" route)"; else pk_ok clone-no-default-route; fi
+# The host's own outward-facing address (looked up, never contacted): no route from the clone.
+HOSTIP=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | grep -vE '^10\.7[789]\.' | head -n1)
+if [ -n "$HOSTIP" ] && ! ip netns exec "pk-$DBG" ip route get "$HOSTIP" >/dev/null 2>&1; then
+	pk_ok clone-no-route-to-host-address
+else
+	pk_fail clone-no-route-to-host-address "host address '$HOSTIP' is routable from the clone"
+fi
 
 # Failure paths: each leaves no debris and production running.
 out=$(pkc clone "$PROD" "$DBG" 2>&1); rc=$?
