@@ -38,6 +38,7 @@ step "up: live-clone production (CRIU, production keeps running) and put the dup
 run "$BIN" up "$PROD" -p 6379 -l "$FRONT" --admin "127.0.0.1:$ADMIN"
 run "$BIN" container ls
 MGMT=$("$BIN" container ls --json | python3 -c 'import json,sys; print([c["mgmt"] for c in json.load(sys.stdin) if c["kind"] == "clone"][0])')
+ip route get "$MGMT" | grep -q ' dev pkh' || { echo "parikshan: demo: $MGMT is not routed to the clone" >&2; exit 1; }
 
 step "load: redis-benchmark, 50 clients, 100k requests of each of SET, INCR, LPUSH, through the front door"
 timeout 120 redis-benchmark -h 127.0.0.1 -p "$FRONT" -c 50 -n 100000 -t set,incr,lpush -q |
