@@ -187,6 +187,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	struct pk_meta prod, m = { 0 };
 	uint64_t t0 = pk_now_ns(), t;
 	int rc, prod_pid = 0;
+	long long used;
 
 	memset(rep, 0, sizeof(*rep));
 	if (!pk_name_valid(o->prod) ||
@@ -254,7 +255,8 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	}
 	rep->checkpoint_ms = ms_since(t);
 	pk_criu_dump_stats(work, rep); /* CRIU writes its statistics into the work dir */
-	rep->image_bytes = (uint64_t)(pk_fs_usage(path) > 0 ? pk_fs_usage(path) : 0);
+	used = pk_fs_usage(path);
+	rep->image_bytes = (uint64_t)(used > 0 ? used : 0);
 
 	/* Restore as the clone, in its own netns, on its own overlay. */
 	t = pk_now_ns();

@@ -68,7 +68,7 @@ struct pk_clone_opts {
 
 /* Timings of one clone, in milliseconds (frozen_ms from CRIU's dump statistics). */
 struct pk_clone_report {
-	double checks_ms, sync1_ms, netns_ms, checkpoint_ms, sync2_ms, restore_ms, total_ms;
+	double checks_ms, sync1_ms, netns_ms, checkpoint_ms, restore_ms, total_ms;
 	double frozen_ms, freezing_ms, memdump_ms, memwrite_ms;
 	uint64_t image_bytes, pages_written;
 	char service_ip[64], mgmt_ip[64];

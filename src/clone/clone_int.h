@@ -29,6 +29,10 @@ struct pk_meta {
 
 /* state.c */
 
+/* Reads a whole small file (at most 16 MiB) into a NUL-terminated buffer the caller frees;
+ * NULL with errno set. */
+char *pk_read_file(const char *path);
+
 /* Formats a path into buf; returns 0, or -ENAMETOOLONG when it did not fit (buf is then cut).
  * The CLI keeps state dirs short, so callers on known-short paths may ignore the result. */
 int pk_path(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

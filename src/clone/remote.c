@@ -118,33 +118,6 @@ static int handshake(struct remote *r, const char *token, char *err, size_t errl
 	return reply ? 0 : -EACCES;
 }
 
-static char *slurp_text(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0, n = 0, k;
-
-	if (!f)
-		return NULL;
-	do {
-		if (n + 4096 + 1 > cap) {
-			char *nb = realloc(buf, cap = cap ? 2 * cap : 16384);
-
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = nb;
-		}
-		k = fread(buf + n, 1, 4096, f);
-		n += k;
-	} while (k > 0);
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
 int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *ro,
 		    struct pk_clone_report *rep, char *err, size_t errlen)
 {
@@ -156,6 +129,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	cJSON *msg, *reply = NULL;
 	char *config = NULL;
 	int rc, prod_pid = 0, rport, pport;
+	long long used;
 	FILE *f;
 
 	memset(rep, 0, sizeof(*rep));
@@ -197,7 +171,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 
 	t = pk_now_ns();
 	pk_path(path, sizeof(path), "%s/config.json", prod_dir);
-	config = slurp_text(path);
+	config = pk_read_file(path);
 	msg = cJSON_CreateObject();
 	cJSON_AddStringToObject(msg, "op", "prepare");
 	cJSON_AddStringToObject(msg, "name", o->name);
@@ -243,8 +217,8 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	rc = pk_fs_rsync(img, url, r.pwfile, false, err, errlen);
 	if (rc)
 		goto out;
-	rep->image_bytes =
-		(uint64_t)(pk_fs_usage(img) > 0 ? pk_fs_usage(img) : 0) + rep->pages_written * 4096;
+	used = pk_fs_usage(img);
+	rep->image_bytes = (uint64_t)(used > 0 ? used : 0) + rep->pages_written * 4096;
 
 	msg = cJSON_CreateObject();
 	cJSON_AddStringToObject(msg, "op", "restore");

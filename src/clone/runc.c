@@ -19,33 +19,6 @@
 #define LOG_MAX (64ll << 20) /* each kept log stops growing here */
 #define START_TIMEOUT_S 60
 
-/* Reads a whole small file into a NUL-terminated malloc'd buffer; NULL with errno set. */
-static char *slurp(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char *buf;
-	ssize_t n;
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0 || st.st_size > (16 << 20) ||
-	    !(buf = malloc((size_t)st.st_size + 1))) {
-		close(fd);
-		errno = errno ? errno : EFBIG;
-		return NULL;
-	}
-	n = read(fd, buf, (size_t)st.st_size);
-	close(fd);
-	if (n != st.st_size) {
-		free(buf);
-		errno = EIO;
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 static int write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -168,7 +141,7 @@ static int write_bundle(const char *src_config, const char *dir, const struct pk
 			char **argv, uint64_t mem_limit, bool fresh, char *err, size_t errlen)
 {
 	char path[PK_PATH_MAX];
-	char *text = slurp(src_config);
+	char *text = pk_read_file(src_config);
 	cJSON *spec = text ? cJSON_Parse(text) : NULL;
 	int rc;
 
@@ -300,7 +273,7 @@ static void last_log_line(const char *dir, char *err, size_t errlen, const char 
 	char *text, *end, *line;
 
 	pk_path(path, sizeof(path), "%s/stderr.log", dir);
-	text = slurp(path);
+	text = pk_read_file(path);
 	if (!text) {
 		snprintf(err, errlen, "%s failed", what);
 		return;

@@ -141,6 +141,32 @@ int pk_state_create(const char *state_dir, const struct pk_meta *m, char *dir, s
 	return rc;
 }
 
+char *pk_read_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || st.st_size > (16 << 20) ||
+	    !(buf = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		errno = errno ? errno : EFBIG;
+		return NULL;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(buf);
+		errno = EIO;
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static void copy_str(cJSON *o, const char *key, char *dst, size_t len)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -150,22 +176,16 @@ static void copy_str(cJSON *o, const char *key, char *dst, size_t len)
 
 int pk_meta_load(const char *dir, struct pk_meta *m)
 {
-	char path[PK_PATH_MAX], buf[16384];
+	char path[PK_PATH_MAX], *text;
 	const cJSON *v;
 	cJSON *o;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = '\0';
-	o = cJSON_Parse(buf);
+	text = pk_read_file(path);
+	if (!text)
+		return errno == EFBIG || errno == EIO ? -EINVAL : -errno;
+	o = cJSON_Parse(text);
+	free(text);
 	if (!o)
 		return -EINVAL;
 	v = cJSON_GetObjectItemCaseSensitive(o, "name");
