@@ -13,7 +13,7 @@ CRIU_CFLAGS := $(shell pkg-config --cflags criu 2>/dev/null)
 CRIU_LIBS := $(shell pkg-config --libs criu 2>/dev/null || echo -lcriu)
 CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) -Isrc -Iinclude $(CRIU_CFLAGS) -MMD -MP
 LDFLAGS := $(LDFLAGS_$(MODE))
-LDLIBS := -lxxhash -lcjson -lm -lgnutls $(CRIU_LIBS)
+LDLIBS := -lpcap -lxxhash -lcjson -lm -lgnutls -lpthread $(CRIU_LIBS)
 
 ifeq ($(V),1)
 Q :=
@@ -26,7 +26,9 @@ PROXY_SRC := $(wildcard src/proxy/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 CLONE_SRC := $(wildcard src/clone/*.c)
 PROTO_SRC := $(wildcard src/proto/*.c)
-LIB_SRC := $(COMMON_SRC) $(PROTO_SRC) $(PROXY_SRC) $(CLONE_SRC)
+DIVERGE_SRC := $(wildcard src/diverge/*.c)
+CAPTURE_SRC := $(wildcard src/capture/*.c)
+LIB_SRC := $(COMMON_SRC) $(PROTO_SRC) $(DIVERGE_SRC) $(CAPTURE_SRC) $(PROXY_SRC) $(CLONE_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
