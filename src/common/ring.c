@@ -135,6 +135,11 @@ void pk_ring_consume(struct pk_ring *r, size_t n)
 		pk_ring_release(r);
 }
 
+void pk_ring_clear(struct pk_ring *r)
+{
+	r->head = r->tail;
+}
+
 size_t pk_ring_read(struct pk_ring *r, void *dst, size_t n)
 {
 	struct iovec iov[2];

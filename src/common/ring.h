@@ -60,6 +60,10 @@ int pk_ring_peek(const struct pk_ring *r, struct iovec iov[2]);
 /* Drops the first n readable bytes (n <= used); frees large buffers once empty. */
 void pk_ring_consume(struct pk_ring *r, size_t n);
 
+/* Empties the ring but keeps its buffer, however big, for the next writes (pk_ring_consume()
+ * frees big buffers once drained): for a ring refilled at a steady high rate. */
+void pk_ring_clear(struct pk_ring *r);
+
 /* Copies up to n bytes out (consuming them); returns the number copied. */
 size_t pk_ring_read(struct pk_ring *r, void *dst, size_t n);
 

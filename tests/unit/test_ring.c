@@ -1,5 +1,5 @@
 /* test_ring.c — the growable byte ring: empty state, round trips, wrap-around, the cap,
- * growth, reserve/commit and the release of big buffers once drained. */
+ * growth, reserve/commit, the release of big buffers once drained, and clear (which keeps them). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +333,36 @@ static void test_consume_frees_big_buffers(void)
 	free(in);
 }
 
+static void test_clear_keeps_buffer(void)
+{
+	enum { BIG = 100000 };
+	struct pk_ring r;
+	unsigned char *in = malloc(BIG), got[16];
+	char *buf;
+
+	CHECK(in != NULL);
+	if (!in)
+		return;
+	pattern(in, BIG, 0);
+	pk_ring_init(&r, 1 << 20);
+	CHECK_EQ_INT(pk_ring_write(&r, in, BIG), 0);
+	buf = r.buf;
+	pk_ring_clear(&r);
+	CHECK_EQ_INT(pk_ring_used(&r), 0);
+	CHECK_EQ_INT(pk_ring_room(&r), 1 << 20);
+	CHECK(r.buf == buf); /* unlike a drain by consume, the big buffer stays */
+	CHECK(r.size > 64 * 1024);
+	CHECK_EQ_INT(pk_ring_write(&r, in, BIG), 0);
+	CHECK(r.buf == buf); /* refilled without growing again */
+	CHECK_EQ_INT(pk_ring_read(&r, got, sizeof(got)), sizeof(got));
+	CHECK(check_pattern(got, sizeof(got), 0));
+	pk_ring_clear(&r);
+	pk_ring_clear(&r); /* clearing an empty ring is fine */
+	CHECK_EQ_INT(pk_ring_used(&r), 0);
+	pk_ring_release(&r);
+	free(in);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_zero_ring_is_empty);
@@ -344,5 +374,6 @@ int main(void)
 	UNIT_RUN(test_cap_not_power_of_two);
 	UNIT_RUN(test_reserve_commit);
 	UNIT_RUN(test_consume_frees_big_buffers);
+	UNIT_RUN(test_clear_keeps_buffer);
 	return unit_done();
 }
