@@ -40,7 +40,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BIN := $(BUILD)/parikshan
 LIB := $(BUILD)/libparikshan.a
 
-.PHONY: all check test tests demo deps bench format format-check clean
+.PHONY: all check test tests demo deps bench fuzz format format-check clean
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -67,6 +67,36 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 tests: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
+
+# test_fuzz_corpus runs every input of tests/fuzz/corpus/ through its fuzz target, built like the
+# other tests (gcc, and ASan+UBSan in MODE=asan), so `check` covers what fuzzing found.
+$(BUILD)/tests/test_fuzz_corpus: $(BUILD)/tests/unit/test_fuzz_corpus.o \
+		$(BUILD)/tests/fuzz/fuzz_pcap_read.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
+
+# fuzz: libFuzzer (clang) on the capture reader for FUZZ_SECONDS; inputs that reach new code are
+# merged into tests/fuzz/corpus/pcap_read (-merge=1 keeps only those), crashes land in build/fuzz/.
+FUZZ_SECONDS ?= 300
+FUZZ_CC ?= clang-14
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc
+FUZZ_CORPUS := tests/fuzz/corpus/pcap_read
+FUZZ_NEW := tests/fuzz/corpus-tmp
+build/fuzz/fuzz_pcap_read: tests/fuzz/fuzz_pcap_read.c src/capture/pcap_read.c \
+		src/capture/pcap_read.h src/common/sock.h src/common/list.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_pcap_read.c src/capture/pcap_read.c -lpcap
+
+fuzz: build/fuzz/fuzz_pcap_read
+	rm -rf $(FUZZ_NEW) && mkdir -p $(FUZZ_NEW)
+	build/fuzz/fuzz_pcap_read -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/ \
+		$(FUZZ_NEW) $(FUZZ_CORPUS)
+	build/fuzz/fuzz_pcap_read -merge=1 $(FUZZ_CORPUS) $(FUZZ_NEW)
+	rm -rf $(FUZZ_NEW)
 
 deps:
 	@bash scripts/deps.sh
@@ -96,4 +126,4 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
-	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d)
+	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d) $(BUILD)/tests/fuzz/fuzz_pcap_read.d

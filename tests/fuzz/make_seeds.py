@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""make_seeds.py — writes the seed corpus of fuzz_pcap_read into tests/fuzz/corpus/pcap_read/.
+
+Small captures of one short TCP exchange (handshake, a request sent out of order and partly
+retransmitted, an answer, FINs) under every link type the reader knows, in pcap (both byte
+orders, micro- and nanosecond) and pcapng, plus broken files: cut, bad magic, another link type,
+bogus header lengths, no TCP at all.  Deterministic: running it again writes the same bytes.
+"""
+import os
+import struct
+import sys
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "pcap_read")
+
+
+def ip4(src, dst, proto, payload, ihl=5):
+    h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, 20 + len(payload), 1, 0x4000, 64, proto, 0,
+                    bytes(src), bytes(dst))
+    return h + b"\0" * (ihl * 4 - 20 if ihl > 5 else 0) + payload
+
+
+def ip6(src, dst, proto, payload, ext=False):
+    if ext:  # hop-by-hop options header, 8 bytes
+        payload = struct.pack("!BB6s", proto, 0, b"\x01\x04\0\0\0\0") + payload
+        proto = 0
+    return struct.pack("!IHBB16s16s", 0x60000000, len(payload), proto, 64, bytes(src),
+                       bytes(dst)) + payload
+
+
+def tcp(sport, dport, seq, flags, data=b""):
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + data
+
+
+SYN, ACK, FIN, PSH = 0x02, 0x10, 0x01, 0x08
+
+
+def exchange(v6=False, ext=False):
+    """The IP packets of one short connection, some out of order and retransmitted."""
+    c = [0xfd] + [0] * 14 + [1] if v6 else [10, 0, 0, 1]
+    s = [0xfd] + [0] * 14 + [2] if v6 else [10, 0, 0, 2]
+    ip = (lambda a, b, p: ip6(a, b, 6, p, ext)) if v6 else (lambda a, b, p: ip4(a, b, 6, p))
+    up = lambda seq, fl, d=b"": ip(c, s, tcp(40000, 6379, seq, fl, d))
+    down = lambda seq, fl, d=b"": ip(s, c, tcp(6379, 40000, seq, fl, d))
+    return [
+        up(0xfffffff0, SYN), down(500, SYN | ACK), up(0xfffffff1, ACK),
+        up(0xfffffff1 + 9, ACK | PSH, b"b\r\n"),       # early: held
+        up(0xfffffff1, ACK | PSH, b"SET a 1\r"),       # fills the hole (and wraps)
+        up(0xfffffff1 + 4, ACK | PSH, b"a 1\r\nb\r\n"),  # overlapping retransmission
+        down(501, ACK | PSH, b"+OK\r\n"),
+        up(0xfffffff1 + 12, FIN | ACK), down(506, FIN | ACK),
+    ]
+
+
+def link(lt, pkt, v6):
+    et = b"\x86\xdd" if v6 else b"\x08\x00"
+    if lt == 1:
+        return b"\0" * 12 + et + pkt
+    if lt == "vlan":
+        return b"\0" * 12 + b"\x81\x00\x00\x07" + et + pkt
+    if lt == 113:
+        return b"\0\0\x03\x04\0\x06" + b"\0" * 8 + et + pkt
+    if lt == 276:
+        return et + b"\0\0" + b"\0\0\0\x01" + b"\x03\x04\x06\0" + b"\0" * 8 + pkt
+    if lt == 0:
+        return struct.pack("<I", 10 if v6 else 2) + pkt
+    if lt == 108:
+        return struct.pack(">I", 30 if v6 else 2) + pkt
+    return pkt  # raw IP: 101, 228, 229
+
+
+def pcap(lt, frames, endian="<", nano=False):
+    magic = 0xa1b23c4d if nano else 0xa1b2c3d4
+    out = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, 65535, lt)
+    for i, f in enumerate(frames):
+        out += struct.pack(endian + "IIII", 1700000000, 1000 * i, len(f), len(f)) + f
+    return out
+
+
+def pcapng(lt, frames):
+    def block(t, body):
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", t, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+    out = block(0x0a0d0d0a, struct.pack("<IHHq", 0x1a2b3c4d, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", lt, 0, 65535))
+    for i, f in enumerate(frames):
+        out += block(6, struct.pack("<IIIII", 0, 0, 1000 * i, len(f), len(f)) + f)
+    return out
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    seeds = {}
+    for name, lt, file_lt, v6 in [
+            ("en10mb", 1, 1, False), ("en10mb-v6", 1, 1, True), ("vlan", "vlan", 1, False),
+            ("raw", 101, 101, False), ("raw-v6", 101, 101, True), ("ipv4", 228, 228, False),
+            ("ipv6", 229, 229, True), ("sll", 113, 113, False), ("sll2", 276, 276, True),
+            ("null", 0, 0, False), ("null-v6", 0, 0, True), ("loop", 108, 108, False)]:
+        frames = [link(lt, p, v6) for p in exchange(v6)]
+        seeds[name + ".pcap"] = pcap(file_lt, frames)
+    frames = [link(1, p, False) for p in exchange()]
+    seeds["big-endian.pcap"] = pcap(1, frames, ">")
+    seeds["nano.pcap"] = pcap(1, frames, "<", True)
+    seeds["en10mb.pcapng"] = pcapng(1, frames)
+    seeds["ipv6-ext.pcapng"] = pcapng(229, exchange(True, True))
+    seeds["cut.pcap"] = seeds["en10mb.pcap"][:-7]
+    seeds["bad-magic.pcap"] = b"\x00\x01\x02\x03" + seeds["en10mb.pcap"][4:60]
+    seeds["ieee802-11.pcap"] = pcap(105, [b"\x08\x00" + b"\0" * 22])
+    seeds["bogus-ihl.pcap"] = pcap(101, [b"\x41" + exchange()[0][1:]])
+    seeds["bogus-doff.pcap"] = pcap(101, [exchange()[0][:32] + b"\xf0" + exchange()[0][33:]])
+    seeds["udp-only.pcap"] = pcap(101, [ip4([10, 0, 0, 1], [10, 0, 0, 2], 17, b"\0" * 12)])
+    seeds["empty.pcap"] = pcap(1, [])
+    for name, data in sorted(seeds.items()):
+        with open(os.path.join(OUT, name), "wb") as f:
+            f.write(data)
+    print(f"{len(seeds)} seeds in {OUT}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
