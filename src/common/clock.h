@@ -1,4 +1,4 @@
-/* clock.h — monotonic time helpers. */
+/* clock.h — monotonic time helpers, and wall time for timestamps. */
 #ifndef PK_COMMON_CLOCK_H
 #define PK_COMMON_CLOCK_H
 
@@ -18,6 +18,16 @@ static inline uint64_t pk_now_ns(void)
 static inline uint64_t pk_now_ms(void)
 {
 	return pk_now_ns() / 1000000ull;
+}
+
+/* Returns CLOCK_REALTIME (wall time since the epoch) in nanoseconds: for timestamps that
+ * other programs read, never for measuring intervals. */
+static inline uint64_t pk_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 #endif
