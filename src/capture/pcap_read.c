@@ -801,7 +801,13 @@ static int tcp_segment(struct reader *r, const struct segment *s)
 		c->client_isn = s->seq;
 	}
 	if (s->flags & TH_RST) {
-		c->pub.rst = true;
+		struct pk_pcap_stream *st = side == C2S ? &c->pub.c2s : &c->pub.s2c;
+
+		if (!st->rst) {
+			st->rst = true;
+			st->rst_ts_ns = s->ts_ns;
+			st->rst_before = c->d[!side].next;
+		}
 		return 0; /* a reset's payload is a diagnostic, not stream data */
 	}
 	return segment_in(r, c, side, s);

@@ -55,13 +55,15 @@ struct pk_pcap_stream {
 	bool fin;	     /* this side sent a FIN */
 	uint64_t fin_ts_ns;  /* when */
 	uint64_t fin_before; /* the other direction's stream position at that moment */
+	bool rst;	     /* this side reset the connection */
+	uint64_t rst_ts_ns;  /* when (the first reset) */
+	uint64_t rst_before; /* the other direction's stream position at that moment */
 };
 
 struct pk_pcap_conn {
 	unsigned id;		       /* 1, 2, ... in order of first packet */
 	struct pk_addr client, server; /* as recorded */
 	bool syn_seen;		       /* the client's SYN is in the capture */
-	bool rst;		       /* either side reset it */
 	uint64_t first_ns, last_ns;    /* capture times of its first and last packets */
 	uint64_t packets;
 	struct pk_pcap_stream c2s, s2c;
@@ -88,6 +90,12 @@ struct pk_pcap {
 	struct pk_pcap_stats stats;
 	uint64_t mem_bytes; /* memory held at the end */
 };
+
+/* Tells whether the capture saw c end (a FIN or a reset from either side). */
+static inline bool pk_pcap_conn_ended(const struct pk_pcap_conn *c)
+{
+	return c->c2s.fin || c->s2c.fin || c->c2s.rst || c->s2c.rst;
+}
 
 /* Tells whether either stream of c has a hole. */
 static inline bool pk_pcap_conn_has_gap(const struct pk_pcap_conn *c)

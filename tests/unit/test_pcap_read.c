@@ -475,6 +475,7 @@ static void test_gap(void)
 		CHECK(stream_is(&pc->c2s, "aaaaaccccc"));
 		CHECK_EQ_INT(pc->c2s.missing, 5);
 		CHECK(pk_pcap_conn_has_gap(pc));
+		CHECK(!pk_pcap_conn_ended(pc));
 		CHECK_EQ_INT(p->stats.holes, 1);
 		CHECK(stream_is(&pc->s2c, "x"));
 		CHECK_EQ_INT(pc->s2c.missing, 0);
@@ -694,7 +695,10 @@ static void test_skipped(void)
 		CHECK_EQ_INT(p->stats.not_tcp, 1);
 		CHECK_EQ_INT(p->stats.fragments, 1);
 		CHECK_EQ_INT(p->stats.tcp_packets, 2);
-		CHECK(p->nconns == 1 && p->conns[0]->rst && p->conns[0]->s2c.len == 0);
+		CHECK(p->nconns == 1 && p->conns[0]->s2c.rst && !p->conns[0]->c2s.rst);
+		CHECK(p->nconns == 1 && p->conns[0]->s2c.len == 0 &&
+		      p->conns[0]->s2c.rst_before == 0);
+		CHECK(p->nconns == 1 && pk_pcap_conn_ended(p->conns[0]));
 	}
 	pk_pcap_free(p);
 	cap_free(&c);
