@@ -13,6 +13,12 @@
 #            1 s / 3 s SYN retransmits and measures the backlog, not the proxy)
 #   dup0     parikshan dup, no debug target (forward only)
 #   dup1     parikshan dup, one debug target (a second redis-server / nginx, the clone)
+#   dup1rec  dup1 plus --record (pcap of every connection, rotated at 256M, 2 files kept)
+#   agg0     parikshan agg in front of the server, no clone connected (responses buffered per
+#            connection for a clone that never comes; redis workloads only)
+#   agg1     parikshan agg with a clone side: before each run a reader opens one debug-side
+#            connection per client connection and drains the replayed responses
+# CONFIGS and WORKLOADS (space-separated) pick a subset, e.g. bench/agg.sh.
 #
 # Reported per workload and config: medians over the rounds of throughput, p50 and p99 latency,
 # proxy CPU time per request, and throughput ratios vs direct and vs haproxy; then the issue's goals.
@@ -54,6 +60,9 @@ Environment:
   N_PIPE     requests per test, -P 16       (default 1000000; QUICK=1: 100000)
   WRK_SECS   wrk duration per run, seconds  (default 4; QUICK=1: 2)
   SETTLE     seconds between client end and the CPU sample (default 0.3)
+  CONFIGS    configs to run   (default: direct haproxy socat dup0 dup1)
+             (also: dup1rec, agg0, agg1 — see the top of this file)
+  WORKLOADS  workloads to run (default: redis redis-P16 http)
   QUICK=1    smoke run, about a minute
   MD=1       Markdown tables
 EOF
@@ -195,8 +204,9 @@ metric_sum() {
 # ---- servers -------------------------------------------------------------------------------------
 read -r P_RPROD P_RDBG P_NPROD P_NDBG \
 	P_H_R P_S_R P_D0_R P_D1_R P_H_N P_S_N P_D0_N P_D1_N \
-	A_D0_R A_D1_R A_D0_N A_D1_N <<<"$(free_ports 16)"
-[ -n "${A_D1_N:-}" ] || die "could not find free ports"
+	A_D0_R A_D1_R A_D0_N A_D1_N P_DR_R P_DR_N A_DR_R A_DR_N \
+	P_A0 P_A0D A_A0 P_A1 P_A1D A_A1 <<<"$(free_ports 26)"
+[ -n "${A_A1:-}" ] || die "could not find free ports"
 
 redis_start() { # name port
 	start "$1" redis-server --bind 127.0.0.1 --port "$2" --save '' --appendonly no --daemonize no \
@@ -264,6 +274,11 @@ start dup0_r "$PK_BIN" dup -h 127.0.0.1 -l "$P_D0_R" -x 127.0.0.1 -p "$P_RPROD" 
 start dup1_r "$PK_BIN" dup -h 127.0.0.1 -l "$P_D1_R" -x 127.0.0.1 -p "$P_RPROD" -m 127.0.0.1 -d "$P_RDBG" --admin "127.0.0.1:$A_D1_R" --log-level warn
 start dup0_n "$PK_BIN" dup -h 127.0.0.1 -l "$P_D0_N" -x 127.0.0.1 -p "$P_NPROD" --admin "127.0.0.1:$A_D0_N" --log-level warn
 start dup1_n "$PK_BIN" dup -h 127.0.0.1 -l "$P_D1_N" -x 127.0.0.1 -p "$P_NPROD" -m 127.0.0.1 -d "$P_NDBG" --admin "127.0.0.1:$A_D1_N" --log-level warn
+REC=(--record-max 256M --record-files 2)
+start dup1rec_r "$PK_BIN" dup -h 127.0.0.1 -l "$P_DR_R" -x 127.0.0.1 -p "$P_RPROD" -m 127.0.0.1 -d "$P_RDBG" --admin "127.0.0.1:$A_DR_R" --log-level warn --record "$TMP/rec-r.pcap" "${REC[@]}"
+start dup1rec_n "$PK_BIN" dup -h 127.0.0.1 -l "$P_DR_N" -x 127.0.0.1 -p "$P_NPROD" -m 127.0.0.1 -d "$P_NDBG" --admin "127.0.0.1:$A_DR_N" --log-level warn --record "$TMP/rec-n.pcap" "${REC[@]}"
+start agg0_r "$PK_BIN" agg -h 127.0.0.1 -l "$P_A0" -x 127.0.0.1 -p "$P_RPROD" -D "$P_A0D" --admin "127.0.0.1:$A_A0" --log-level warn --pair-timeout 5
+start agg1_r "$PK_BIN" agg -h 127.0.0.1 -l "$P_A1" -x 127.0.0.1 -p "$P_RPROD" -D "$P_A1D" --admin "127.0.0.1:$A_A1" --log-level warn
 
 wait_port rprod "$P_RPROD"; wait_port rdbg "$P_RDBG"
 wait_port nprod "$P_NPROD"; wait_port ndbg "$P_NDBG"
@@ -272,6 +287,8 @@ wait_port soc_r "$P_S_R"; wait_port soc_n "$P_S_N"
 wait_port dup0_r "$P_D0_R"; wait_port dup1_r "$P_D1_R"
 wait_port dup0_n "$P_D0_N"; wait_port dup1_n "$P_D1_N"
 wait_port dup1_r "$A_D1_R"; wait_port dup1_n "$A_D1_N"
+wait_port dup1rec_r "$P_DR_R"; wait_port dup1rec_n "$P_DR_N"
+wait_port agg0_r "$P_A0"; wait_port agg1_r "$P_A1"
 
 # port and pid of each config, per backend kind (r = redis, n = nginx)
 port_of() { # config kind
@@ -281,6 +298,9 @@ port_of() { # config kind
 	socat) [ "$2" = r ] && echo "$P_S_R" || echo "$P_S_N" ;;
 	dup0) [ "$2" = r ] && echo "$P_D0_R" || echo "$P_D0_N" ;;
 	dup1) [ "$2" = r ] && echo "$P_D1_R" || echo "$P_D1_N" ;;
+	dup1rec) [ "$2" = r ] && echo "$P_DR_R" || echo "$P_DR_N" ;;
+	agg0) echo "$P_A0" ;;
+	agg1) echo "$P_A1" ;;
 	esac
 }
 pid_of() { # config kind -> proxy pid, empty for direct
@@ -291,12 +311,52 @@ pid_of() { # config kind -> proxy pid, empty for direct
 	socat) v=PID_soc_$2 ;;
 	dup0) v=PID_dup0_$2 ;;
 	dup1) v=PID_dup1_$2 ;;
+	dup1rec) v=PID_dup1rec_$2 ;;
+	agg0) v=PID_agg0_r ;;
+	agg1) v=PID_agg1_r ;;
 	esac
 	echo "${!v}"
 }
 
-CONFIGS=(direct haproxy socat dup0 dup1)
-WORKLOADS=(redis redis-P16 http)
+read -ra CONFIGS <<<"${CONFIGS:-direct haproxy socat dup0 dup1}"
+read -ra WORKLOADS <<<"${WORKLOADS:-redis redis-P16 http}"
+for c in "${CONFIGS[@]}"; do
+	case "$c" in direct | haproxy | socat | dup0 | dup1 | dup1rec | agg0 | agg1) ;; *) echo "dup.sh: unknown config: $c" >&2; exit 2 ;; esac
+done
+for w in "${WORKLOADS[@]}"; do
+	case "$w" in redis | redis-P16 | http) ;; *) echo "dup.sh: unknown workload: $w" >&2; exit 2 ;; esac
+done
+
+# agg1's clone side: as many connections to the aggregator's debug side as redis-benchmark
+# opens (one to read the config, then CLIENTS per test), each reading what is replayed until
+# the aggregator closes it (bounded: 300 s, or 5 s without a byte once one has closed).
+start_agg_reader() {
+	python3 - "$P_A1D" $((2 * CLIENTS + 1)) >"$TMP/agg-reader.log" 2>&1 <<'PY' &
+import selectors, socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+sel = selectors.DefaultSelector()
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+print("ready", flush=True)
+total, left, end, last = 0, n, time.time() + 300, time.time()
+while left and time.time() < end and (left == n or time.time() - last < 5):
+    for k, _ in sel.select(1):
+        last = time.time()
+        try:
+            b = k.fileobj.recv(1 << 16)
+        except ConnectionError:
+            b = b""
+        if not b:
+            sel.unregister(k.fileobj); k.fileobj.close(); left -= 1
+        total += len(b)
+print("read", total, "open", left)
+PY
+	AGG_READER=$!
+	for _ in $(seq 1 100); do grep -q ready "$TMP/agg-reader.log" 2>/dev/null && return 0; sleep 0.05; done
+	die "agg reader did not connect: $(cat "$TMP/agg-reader.log")"
+}
 RES="$TMP/results.tsv"   # workload config round rps p50 p99 cpu_us_per_req
 CLONE="$TMP/clone.tsv"   # workload round c2p_bytes dbg_sent dbg_dropped desyncs overflows prod_cmds clone_cmds
 : >"$RES"; : >"$CLONE"
@@ -390,6 +450,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	for w in "${WORKLOADS[@]}"; do
 		kind=r; [ "$w" = http ] && kind=n
 		for c in "${CONFIGS[@]}"; do
+			[ "$kind" = n ] && [[ "$c" == agg* ]] && continue # agg runs in front of redis only
 			port=$(port_of "$c" "$kind")
 			pid=$(pid_of "$c" "$kind")
 			if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
@@ -412,8 +473,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
 			[ -n "$pid" ] && t0=$(proc_ticks "$pid")
 			out="$TMP/out.$w.$c.$round"
 			log "round $round/$ROUNDS  $w  $c (127.0.0.1:$port) ..."
+			[ "$c" = agg1 ] && start_agg_reader
 			if ! run_client "$w" "$port" "$out"; then
 				die "client run failed: round $round, $w, $c"
+			fi
+			if [ "$c" = agg1 ]; then
+				wait "$AGG_READER" || die "agg reader failed: $(cat "$TMP/agg-reader.log")"
+				log "    agg1 clone side: $(tail -n 1 "$TMP/agg-reader.log")"
 			fi
 			cpu="-"
 			if [ -n "$pid" ]; then
@@ -446,14 +512,15 @@ import statistics as st, sys
 res, clone, md, rounds, n_plain, n_pipe, wrk_secs, elapsed, clients, env, load1 = sys.argv[1:]
 md = md == "1"
 W = ["redis", "redis-P16", "http"]
-C = ["direct", "haproxy", "socat", "dup0", "dup1"]
+C = ["direct", "haproxy", "socat", "dup0", "dup1", "dup1rec", "agg0", "agg1"]
 TITLE = {
     "redis": f"redis-benchmark -c {clients} -n {n_plain} -t set,get (unpipelined)",
     "redis-P16": f"redis-benchmark -c {clients} -n {n_pipe} -t set,get -P 16 (pipelined)",
     "http": f"wrk -t1 -c{clients} -d{wrk_secs}s --latency, nginx 1 KiB file",
 }
 DESC = {"direct": "direct", "haproxy": "haproxy (tcp)", "socat": "socat (fork)",
-        "dup0": "dup, no target", "dup1": "dup, 1 debug target"}
+        "dup0": "dup, no target", "dup1": "dup, 1 debug target",
+        "dup1rec": "dup, 1 target, --record", "agg0": "agg, no clone", "agg1": "agg, clone side"}
 data = {}
 for line in open(res):
     w, c, r, rps, p50, p99, cpu = line.rstrip("\n").split("\t")
@@ -500,6 +567,18 @@ for w in W:
 goals = []
 def g(name, ok, detail):
     goals.append(["PASS" if ok else "MISS", name, detail])
+for w in W:
+    h, d1, rec = med.get((w, "haproxy")), med.get((w, "dup1")), med.get((w, "dup1rec"))
+    if d1 and rec:
+        r = rec["rps"] / d1["rps"]
+        g(f"{w}: dup1 --record throughput >= 0.95x dup1", r >= 0.95,
+          f"{rec['rps']:,.0f} vs {d1['rps']:,.0f} req/s = {r:.3f}x")
+    for a in ("agg0", "agg1"):
+        m = med.get((w, a))
+        if m and h:
+            r = m["rps"] / h["rps"]
+            g(f"{w}: {a} throughput >= 1.0x haproxy", r >= 1.0,
+              f"{m['rps']:,.0f} vs {h['rps']:,.0f} req/s = {r:.3f}x")
 for w in W:
     h, d0, d1 = med.get((w, "haproxy")), med.get((w, "dup0")), med.get((w, "dup1"))
     if not (h and d0 and d1):

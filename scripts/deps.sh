@@ -13,7 +13,7 @@ BOOKWORM_PKGS=(
 	libprotobuf-c-dev libprotobuf-dev protobuf-c-compiler protobuf-compiler uuid-dev dpkg-dev
 	redis-server redis-tools nginx-light haproxy socat wrk mariadb-server mariadb-client
 	iproute2 procps psmisc curl python3 clang-format
-	tshark tcpdump sysbench clang-14 libclang-rt-14-dev
+	tshark tcpdump sysbench clang-14 libclang-rt-14-dev uthash-dev
 )
 
 missing=()

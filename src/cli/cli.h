@@ -6,6 +6,9 @@
 /* `parikshan agent`: receives external clones. */
 int pk_cmd_agent(int argc, char **argv);
 
+/* `parikshan agg`: runs the upstream aggregator. */
+int pk_cmd_agg(int argc, char **argv);
+
 /* `parikshan clone`: live-clones a running container. */
 int pk_cmd_clone(int argc, char **argv);
 
@@ -20,6 +23,9 @@ int pk_cmd_up(int argc, char **argv);
 
 /* `parikshan dup`: runs the network duplicator. */
 int pk_cmd_dup(int argc, char **argv);
+
+/* `parikshan replay`: replays a capture's clients against a target and compares the answers. */
+int pk_cmd_replay(int argc, char **argv);
 
 /* `parikshan status`: prints a running proxy's state. */
 int pk_cmd_status(int argc, char **argv);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/proxy_opts.h"
 #include "common/args.h"
 #include "common/log.h"
 #include "proxy/proxy.h"
@@ -26,34 +27,17 @@ static const char dup_usage[] =
 	"  -a, --async              production never waits on a clone (default)\n"
 	"  -s, --sync               read a client's next bytes only after every in-sync clone\n"
 	"                           took the previous ones (no drops, at production's expense)\n"
-	"  -b, --buffer SIZE        per-connection buffer per clone, K/M/G suffixes (default 4M)\n"
-	"      --flush-ms MS        coalesce writes to clones every MS ms (default 10; 0 = at "
-	"once)\n"
 	"      --threads N          worker threads, one event loop each (default: one per CPU)\n"
 	"      --resync PROTO       re-attach an out-of-sync clone to open connections at the "
 	"next\n"
 	"                           request boundary: resp (Redis) or http (HTTP/1.x); default "
-	"none\n"
-	"      --spill DIR          when a buffer is full, continue in a file in DIR\n"
-	"      --spill-max SIZE     cap of each connection's spill file (default 1G)\n"
-	"      --admin [ADDR:]PORT  serve GET /metrics there (ADDR defaults to 127.0.0.1)\n"
-	"      --log-level LEVEL    error, warn, info (default) or debug\n"
-	"      --help               show this text\n"
-	"\n"
+	"none\n" PK_PROXY_OPTIONS_HELP "\n"
 	"A clone whose buffer overflows is dropped (desynced) and production goes on untouched.\n";
 
-enum {
-	OPT_FLUSH_MS = 256,
-	OPT_SPILL,
-	OPT_SPILL_MAX,
-	OPT_ADMIN,
-	OPT_LOG_LEVEL,
-	OPT_THREADS,
-	OPT_RESYNC,
-	OPT_HELP,
-};
+enum { OPT_THREADS = PK_OPT_FIRST_OWN, OPT_RESYNC };
 
 static const struct option dup_options[] = {
+	PK_PROXY_LONG_OPTIONS,
 	{ "listen-port", required_argument, NULL, 'l' },
 	{ "listen-addr", required_argument, NULL, 'h' },
 	{ "prod-host", required_argument, NULL, 'x' },
@@ -62,35 +46,19 @@ static const struct option dup_options[] = {
 	{ "debug-port", required_argument, NULL, 'd' },
 	{ "async", no_argument, NULL, 'a' },
 	{ "sync", no_argument, NULL, 's' },
-	{ "buffer", required_argument, NULL, 'b' },
-	{ "flush-ms", required_argument, NULL, OPT_FLUSH_MS },
-	{ "spill", required_argument, NULL, OPT_SPILL },
-	{ "spill-max", required_argument, NULL, OPT_SPILL_MAX },
-	{ "admin", required_argument, NULL, OPT_ADMIN },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "resync", required_argument, NULL, OPT_RESYNC },
-	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Prints a usage error line and returns PK_EXIT_USAGE. */
 static int bad(const char *what, const char *why)
 {
-	char w[160];
-
-	snprintf(w, sizeof(w), "dup: %s", what);
-	pk_cli_error(w, "%s", why);
-	return PK_EXIT_USAGE;
+	return pk_cli_bad("dup", what, why);
 }
 
 static int bad_value(const char *flag, const char *val, int err)
 {
-	char w[160];
-
-	snprintf(w, sizeof(w), "dup: %s '%s'", flag, val);
-	pk_cli_error(w, "%s", err == -ERANGE ? "out of range" : "not a valid value");
-	return PK_EXIT_USAGE;
+	return pk_cli_bad_value("dup", flag, val, err);
 }
 
 int pk_cmd_dup(int argc, char **argv)
@@ -98,20 +66,25 @@ int pk_cmd_dup(int argc, char **argv)
 	struct pk_dup_opts o = {
 		.listen_host = "0.0.0.0",
 		.mode = PK_PROXY_ASYNC,
-		.buffer_size = 4ull << 20,
-		.spill_max = 1ull << 30,
-		.flush_ms = 10,
 	};
-	char admin_host[256];
-	bool have_l = false, have_p = false, spill_max_set = false;
+	struct pk_proxy_cli po;
+	bool have_l = false, have_p = false;
 	int nports = 0, c, err;
-	enum pk_log_level level;
 	uint64_t v;
-	struct stat sb;
+
+	pk_proxy_cli_init(&po, "dup");
 
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":l:h:x:p:m:d:asb:", dup_options, NULL)) != -1) {
+		err = pk_proxy_cli_opt(&po, c, optarg, dup_usage);
+		if (err == PK_PROXY_CLI_HELP)
+			return PK_EXIT_OK;
+		if (err != PK_PROXY_CLI_NOT_MINE) {
+			if (err)
+				return err;
+			continue;
+		}
 		switch (c) {
 		case 'l':
 			if ((err = pk_parse_port(optarg, &o.listen_port)))
@@ -147,34 +120,6 @@ int pk_cmd_dup(int argc, char **argv)
 		case 's':
 			o.mode = PK_PROXY_SYNC;
 			break;
-		case 'b':
-			if ((err = pk_parse_size(optarg, &o.buffer_size)) || o.buffer_size == 0 ||
-			    o.buffer_size > (16ull << 30))
-				return bad_value("buffer size", optarg, err ? err : -ERANGE);
-			break;
-		case OPT_FLUSH_MS:
-			if ((err = pk_parse_uint(optarg, 1000, &o.flush_ms)))
-				return bad_value("--flush-ms", optarg, err);
-			break;
-		case OPT_SPILL:
-			o.spill_dir = optarg;
-			break;
-		case OPT_SPILL_MAX:
-			if ((err = pk_parse_size(optarg, &o.spill_max)) || o.spill_max == 0)
-				return bad_value("--spill-max", optarg, err ? err : -ERANGE);
-			spill_max_set = true;
-			break;
-		case OPT_ADMIN:
-			if ((err = pk_parse_hostport(optarg, "127.0.0.1", admin_host,
-						     sizeof(admin_host), &o.admin_port)))
-				return bad_value("--admin", optarg, err);
-			o.admin_host = admin_host;
-			break;
-		case OPT_LOG_LEVEL:
-			if (pk_log_parse_level(optarg, &level))
-				return bad_value("--log-level", optarg, -EINVAL);
-			pk_log_set_level(level);
-			break;
 		case OPT_THREADS:
 			if ((err = pk_parse_uint(optarg, 64, &v)) || v == 0)
 				return bad_value("--threads", optarg, err ? err : -ERANGE);
@@ -184,9 +129,6 @@ int pk_cmd_dup(int argc, char **argv)
 			if (pk_proto_parse(optarg, &o.resync))
 				return bad_value("--resync", optarg, -EINVAL);
 			break;
-		case OPT_HELP:
-			fputs(dup_usage, stdout);
-			return PK_EXIT_OK;
 		case ':':
 			return bad(argv[optind - 1], "needs a value");
 		default:
@@ -208,15 +150,15 @@ int pk_cmd_dup(int argc, char **argv)
 			if (o.dbg_ports[i] == o.dbg_ports[j] &&
 			    strcmp(o.dbg_hosts[i], o.dbg_hosts[j]) == 0)
 				return bad("-m/-d", "the same debug target is given twice");
-	if (spill_max_set && !o.spill_dir)
-		return bad("--spill-max", "needs --spill DIR");
-	if (o.spill_dir &&
-	    (stat(o.spill_dir, &sb) < 0 || !S_ISDIR(sb.st_mode) || access(o.spill_dir, W_OK) < 0)) {
-		char w[300];
-
-		snprintf(w, sizeof(w), "dup: spill directory '%s'", o.spill_dir);
-		pk_cli_error(w, "%s", errno ? strerror(errno) : "not a directory");
-		return PK_EXIT_RUNTIME;
-	}
+	if ((err = pk_proxy_cli_check(&po)))
+		return err;
+	o.buffer_size = po.buffer_size;
+	o.spill_dir = po.spill_dir;
+	o.spill_max = po.spill_max;
+	o.flush_ms = po.flush_ms;
+	o.admin_host = po.admin_host;
+	o.admin_port = po.admin_port;
+	o.compare = po.compare;
+	o.rec = po.rec;
 	return pk_dup_run(&o);
 }

@@ -15,12 +15,16 @@ struct command {
 /* Sorted by name. */
 static const struct command commands[] = {
 	{ "agent", pk_cmd_agent, "receive live clones sent from another host (clone --to)" },
+	{ "agg", pk_cmd_agg,
+	  "pass a service's backend traffic through; replay its responses to clones" },
 	{ "clone", pk_cmd_clone,
 	  "live-clone a running container into a sandboxed debug container" },
 	{ "container", pk_cmd_container,
 	  "run, list, remove production containers; show their logs" },
 	{ "down", pk_cmd_down, "stop the duplicator and remove the clones that 'up' made" },
 	{ "dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones" },
+	{ "replay", pk_cmd_replay,
+	  "replay a capture's clients against a server and compare the answers" },
 	{ "status", pk_cmd_status, "show a running proxy's connections, buffers and clone lag" },
 	{ "up", pk_cmd_up, "clone a container and put a duplicator in front of it, in one step" },
 };

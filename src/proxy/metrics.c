@@ -10,7 +10,7 @@
 /* One target's numbers summed (or maxed) over the workers. */
 struct target_sum {
 	uint64_t conns, sent, dropped, resp, buffered, high_water, spilled, overflows, desyncs,
-		connect_failures, rejoins, lag_bytes, oldest_ns;
+		connect_failures, rejoins, lag_bytes, oldest_ns, cmp_bytes, unpaired, verdicts[3];
 };
 
 static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
@@ -31,6 +31,10 @@ static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
 		t->desyncs += PK_STAT_GET(ts->desyncs);
 		t->connect_failures += PK_STAT_GET(ts->connect_failures);
 		t->rejoins += PK_STAT_GET(ts->rejoins);
+		t->cmp_bytes += PK_STAT_GET(ts->cmp_bytes);
+		t->unpaired += PK_STAT_GET(ts->unpaired);
+		for (int v = 0; v < 3; v++)
+			t->verdicts[v] += PK_STAT_GET(ts->cmp_verdicts[v]);
 		if (hw > t->high_water)
 			t->high_water = hw;
 		if (lag > t->lag_bytes)
@@ -65,6 +69,10 @@ static const struct target_metric target_metrics[] = {
 	{ "parikshan_debug_lag_bytes", "gauge",
 	  "Bytes appended but not yet written (max over connections)." },
 	{ "parikshan_debug_lag_seconds", "gauge", "Age of the oldest byte not yet written." },
+	{ "parikshan_debug_unpaired_total", "counter",
+	  "agg: production connections whose responses no clone connection took." },
+	{ "parikshan_compare_bytes_total", "counter",
+	  "--compare: bytes of the clone's output found equal to production's." },
 };
 
 #define N_TARGET_METRICS (sizeof(target_metrics) / sizeof(target_metrics[0]))
@@ -85,6 +93,8 @@ static double target_value(unsigned m, const struct target_sum *t, uint64_t now)
 		(double)t->rejoins,
 		(double)t->lag_bytes,
 		t->oldest_ns && now > t->oldest_ns ? (double)(now - t->oldest_ns) / 1e9 : 0.0,
+		(double)t->unpaired,
+		(double)t->cmp_bytes,
 	};
 	return v[m];
 }
@@ -100,6 +110,43 @@ static double sum_workers(struct pk_proxy *p, size_t off)
 }
 
 #define SUM_WORKERS(p, field) sum_workers((p), offsetof(struct pk_worker, field))
+
+/* The comparison verdicts of ended connections, one sample per target and verdict. */
+static void compare_metrics(struct pk_proxy *p, const struct target_sum *t, struct pk_strbuf *out)
+{
+	static const char name[] = "parikshan_compare_connections_total";
+
+	pk_prom_family(out, name, "counter",
+		       "--compare: ended debug connections by verdict (same, different, unknown).");
+	for (int i = 0; i < p->cfg.ntargets; i++)
+		for (int v = 0; v < 3; v++)
+			pk_strbuf_printf(out, "%s{target=\"%s\",verdict=\"%s\"} %llu\n", name,
+					 p->target_names[i], pk_scmp_verdict_name(v),
+					 (unsigned long long)t[i].verdicts[v]);
+}
+
+/* The recorder's counters (--record). */
+static void record_metrics(struct pk_rec *rec, struct pk_strbuf *out)
+{
+	struct pk_rec_stats st;
+
+	pk_rec_get_stats(rec, &st);
+	pk_prom_family(out, "parikshan_record_packets_total", "counter",
+		       "Packets written to pcap.");
+	pk_prom_sample(out, "parikshan_record_packets_total", NULL, NULL, (double)st.packets);
+	pk_prom_family(out, "parikshan_record_bytes_total", "counter",
+		       "Stream bytes written to pcap.");
+	pk_prom_sample(out, "parikshan_record_bytes_total", NULL, NULL, (double)st.bytes);
+	pk_prom_family(out, "parikshan_record_dropped_bytes_total", "counter",
+		       "Stream bytes not recorded (queue full or file failed).");
+	pk_prom_sample(out, "parikshan_record_dropped_bytes_total", NULL, NULL,
+		       (double)st.dropped_bytes);
+	pk_prom_family(out, "parikshan_record_files", "gauge", "pcap files opened so far.");
+	pk_prom_sample(out, "parikshan_record_files", NULL, NULL, (double)st.files);
+	pk_prom_family(out, "parikshan_record_failed", "gauge",
+		       "1 when writing failed and recording stopped.");
+	pk_prom_sample(out, "parikshan_record_failed", NULL, NULL, st.failed ? 1 : 0);
+}
 
 void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out)
 {
@@ -140,4 +187,8 @@ void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out)
 			pk_prom_sample(out, target_metrics[m].name, "target", p->target_names[i],
 				       target_value(m, &t[i], now));
 	}
+	if (p->cfg.compare)
+		compare_metrics(p, t, out);
+	if (p->rec)
+		record_metrics(p->rec, out);
 }

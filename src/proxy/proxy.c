@@ -31,6 +31,8 @@ static int admin_handler(const char *path, struct pk_strbuf *body, const char **
 
 static int worker_count(const struct pk_proxy_config *cfg)
 {
+	if (cfg->agg) /* pairing goes by accept order: one loop */
+		return 1;
 	long n = cfg->threads > 0 ? cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (n < 1)
@@ -73,7 +75,7 @@ static int open_listeners(struct pk_proxy *p, int *fds)
 struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **what)
 {
 	struct pk_proxy *p = calloc(1, sizeof(*p));
-	int fds[MAX_WORKERS], err;
+	int fds[MAX_WORKERS], dlfd = -1, err;
 
 	*what = "allocate";
 	if (!p)
@@ -96,9 +98,37 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 		errno = -err;
 		goto fail;
 	}
+	if (cfg->agg) {
+		*what = "debug listen";
+		dlfd = pk_sock_listen(&cfg->debug_listen, LISTEN_BACKLOG);
+		if (dlfd < 0) {
+			for (int i = 0; i < p->nworkers; i++)
+				close(fds[i]);
+			p->nworkers = 0;
+			errno = -dlfd;
+			goto fail;
+		}
+		p->debug_port = pk_sock_local_port(dlfd);
+	}
+	if (cfg->record) {
+		struct pk_rec_opts ro = *cfg->record;
+
+		ro.nqueues = p->nworkers;
+		p->rec = pk_rec_open(&ro, what);
+		if (!p->rec) {
+			err = errno;
+			for (int i = 0; i < p->nworkers; i++)
+				close(fds[i]);
+			if (dlfd >= 0)
+				close(dlfd);
+			p->nworkers = 0;
+			errno = err;
+			goto fail;
+		}
+	}
 	*what = "start worker";
 	for (int i = 0; i < p->nworkers; i++) {
-		err = pk_worker_init(&p->workers[i], p, i, fds[i]);
+		err = pk_worker_init(&p->workers[i], p, i, fds[i], i == 0 ? dlfd : -1);
 		if (err) {
 			for (int j = i + 1; j < p->nworkers; j++)
 				close(fds[j]);
@@ -124,6 +154,11 @@ fail:
 int pk_proxy_listen_port(const struct pk_proxy *p)
 {
 	return p->listen_port;
+}
+
+int pk_proxy_debug_port(const struct pk_proxy *p)
+{
+	return p->debug_port;
 }
 
 static void on_signal(struct pk_loop *loop, struct pk_io *io, uint32_t events)
@@ -202,6 +237,7 @@ void pk_proxy_free(struct pk_proxy *p)
 		pk_worker_release(&p->workers[i]);
 	}
 	free(p->workers);
+	pk_rec_close(p->rec); /* after the workers: their last records are written out */
 	pk_httpd_free(p->admin);
 	pk_loop_free(p->loop);
 	free(p);

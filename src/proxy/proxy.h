@@ -9,6 +9,12 @@
  * synchronous mode is asked for): a buffer that would overflow closes that debug
  * connection and marks it desynced.  Debug responses are read and discarded (counted).
  *
+ * The aggregator (agg) is the same core turned around: the "client" is production's service
+ * connecting to its backend, and the debug side is a second listener where the clone's
+ * service connects.  What is duplicated is then the backend's responses: the k-th clone
+ * connection is paired with the k-th production connection and gets its recorded responses;
+ * the clone's requests are read and (optionally) compared with production's, never forwarded.
+ *
  * The core knows nothing of protocols or containers.
  */
 #ifndef PK_PROXY_PROXY_H
@@ -20,6 +26,7 @@
 #include "common/sock.h"
 #include "proto/proto.h"
 #include "common/strbuf.h"
+#include "capture/pcap_write.h"
 
 #define PK_PROXY_MAX_TARGETS 8
 
@@ -45,6 +52,12 @@ struct pk_proxy_config {
 	int threads;	      /* worker threads (event loops); 0 = one per online CPU */
 	enum pk_proto resync; /* re-attach out-of-sync clones at request boundaries (or NONE) */
 	uint64_t resync_backoff_ns; /* wait after a desync before trying again */
+	bool agg; /* aggregator: see above (one worker, so that pairing is ordered) */
+	struct pk_addr debug_listen; /* agg: where clones connect */
+	uint64_t pair_timeout_ns;    /* agg: how long a finished production connection waits */
+	bool compare; /* compare the clone's output with production's (dup: responses; agg:
+			 requests) */
+	const struct pk_rec_opts *record; /* record production's streams as pcap (NULL: off) */
 };
 
 struct pk_proxy;
@@ -56,11 +69,23 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 /* Returns the port the front door listens on (useful with port 0). */
 int pk_proxy_listen_port(const struct pk_proxy *p);
 
+/* Returns the port of the aggregator's debug side (0 when not an aggregator). */
+int pk_proxy_debug_port(const struct pk_proxy *p);
+
 /* Starts the worker threads and runs the admin endpoint on the calling thread until SIGINT or
  * SIGTERM; then every worker stops accepting, drains queued production bytes (up to
  * cfg->drain_ns), and is joined.  Returns 0, or -errno if a loop or thread failed.  Blocks
  * those signals while it runs (they are read through a signalfd). */
 int pk_proxy_run(struct pk_proxy *p);
+
+/* Resolves host:port for the address called role into a, printing the CLI error line of
+ * command cmd on failure.  Returns 0 or a negative error. */
+int pk_proxy_resolve(const char *cmd, const char *role, const char *host, uint16_t port,
+		     struct pk_addr *a);
+
+/* Creates a proxy from cfg (its role names the errors), serves until SIGINT/SIGTERM and frees
+ * it; prints one "parikshan: ..." line on failure.  Returns a PK_EXIT_* code. */
+int pk_proxy_serve(const struct pk_proxy_config *cfg);
 
 /* Closes every connection and frees the proxy. */
 void pk_proxy_free(struct pk_proxy *p);
@@ -89,11 +114,37 @@ struct pk_dup_opts {
 	enum pk_proto resync;	/* re-attach out-of-sync clones (--resync) */
 	const char *admin_host; /* NULL: no admin endpoint */
 	uint16_t admin_port;
+	bool compare;		/* --compare: compare clone responses with production's */
+	struct pk_rec_opts rec; /* --record: rec.path != NULL */
 };
 
 /* Resolves the addresses in o, starts the duplicator and serves until SIGINT/SIGTERM.
  * Prints one "parikshan: ..." line on failure.  Returns a PK_EXIT_* code. */
 int pk_dup_run(const struct pk_dup_opts *o);
+
+/* ---- agg: the aggregator configuration of the core ---- */
+
+struct pk_agg_opts {
+	const char *listen_host; /* production's service connects here (default "0.0.0.0") */
+	uint16_t listen_port;
+	const char *backend_host; /* the real backend */
+	uint16_t backend_port;
+	const char *debug_host; /* clones connect here (default 127.0.0.1) */
+	uint16_t debug_port;
+	uint64_t buffer_size;
+	const char *spill_dir;
+	uint64_t spill_max;
+	uint64_t flush_ms;
+	uint64_t pair_timeout_ms;
+	bool compare; /* compare clone requests with production's */
+	const char *admin_host;
+	uint16_t admin_port;
+	struct pk_rec_opts rec;
+};
+
+/* Resolves the addresses in o, starts the aggregator and serves until SIGINT/SIGTERM.
+ * Prints one "parikshan: ..." line on failure.  Returns a PK_EXIT_* code. */
+int pk_agg_run(const struct pk_agg_opts *o);
 
 /* ---- status: reading a running proxy's metrics ---- */
 

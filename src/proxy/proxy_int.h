@@ -20,6 +20,7 @@
 #include "common/loop.h"
 #include "common/ring.h"
 #include "common/sbuf.h"
+#include "diverge/streamcmp.h"
 #include "proxy/proxy.h"
 
 #define PK_SCRATCH_SIZE (64 * 1024)
@@ -44,7 +45,10 @@ struct target_stats {
 	uint64_t overflows;
 	uint64_t desyncs;
 	uint64_t connect_failures;
-	uint64_t rejoins; /* re-attached at a request boundary (resync) */
+	uint64_t rejoins;	  /* re-attached at a request boundary (resync) */
+	uint64_t cmp_bytes;	  /* --compare: bytes found equal */
+	uint64_t cmp_verdicts[3]; /* --compare: ended connections by pk_scmp_verdict */
+	uint64_t unpaired;	  /* agg: connections that never found their pair */
 	/* published by the gauge timer (scans of the connection list) */
 	uint64_t pub_spilled;
 	uint64_t pub_lag_bytes;
@@ -71,6 +75,11 @@ struct dconn {
 	bool eof_pending; /* shut the write side once drained */
 	bool shut;
 	bool dead;
+	bool peer_eof;	    /* agg: the clone closed its side */
+	bool cmp_on;	    /* compare (the connection saw its stream from the start) */
+	struct pk_scmp cmp; /* A: production's stream, B: what the clone sent */
+	uint64_t seq;	    /* agg: pairing number */
+	uint64_t ended_ns;  /* agg: when its production connection ended (unpaired) */
 	uint64_t appended;
 	uint64_t sent;
 	struct lag_mark marks[PK_LAG_MARKS];
@@ -78,6 +87,7 @@ struct dconn {
 	struct pk_list target_link; /* on target_stats.conns */
 	struct pk_list dirty_link;  /* on worker.dirty: waiting for the flush timer */
 	struct pk_list reap_link;   /* on worker.dead_dconns */
+	struct pk_list pair_link;   /* agg: on worker.pair_wait until paired */
 };
 
 struct session {
@@ -94,6 +104,7 @@ struct session {
 	struct dconn *dbg[PK_PROXY_MAX_TARGETS];
 	uint64_t rejoin_after[PK_PROXY_MAX_TARGETS]; /* resync: not before this time (ns) */
 	struct pk_framer framer;		     /* resync: where client requests start */
+	struct pk_rec_conn rec;			     /* --record */
 	struct pk_list link; /* on worker.sessions, then worker.dead_sessions */
 };
 
@@ -113,6 +124,13 @@ struct pk_worker {
 	struct pk_timer drain_timer;
 	struct pk_timer gauge_timer; /* publishes scanned gauges for /metrics */
 	bool draining;
+	struct pk_recq *recq; /* --record: this worker's queue */
+	/* agg: pairing of production connections with clone connections, by opening order */
+	bool pairing;	   /* agg: pk_pair_init() ran */
+	struct pk_io dlio; /* the debug side's listener */
+	struct pk_timer pair_timer;
+	uint64_t prod_seq, dbg_seq;
+	struct pk_list pair_wait; /* dconns waiting for their pair, in seq order */
 	struct pk_list sessions;
 	struct pk_list dead_sessions;
 	struct pk_list dirty;
@@ -132,18 +150,21 @@ struct pk_proxy {
 	char prod_name[PK_ADDR_STRLEN];
 	char target_names[PK_PROXY_MAX_TARGETS][PK_ADDR_STRLEN];
 	int listen_port;
+	int debug_port;
 	uint64_t next_id;     /* session ids, shared by the workers (atomic) */
 	struct pk_loop *loop; /* main thread: admin endpoint and signals */
 	struct pk_io sigio;
 	struct pk_httpd *admin;
+	struct pk_rec *rec; /* --record */
 	int nworkers;
 	struct pk_worker *workers;
 };
 
 /* worker.c: the production path */
 
-/* Prepares worker idx of p around an already listening fd; returns 0 or -errno. */
-int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd);
+/* Prepares worker idx of p around an already listening fd (and, for agg, the debug side's
+ * listener dlfd, else -1); both fds are the worker's from then on.  Returns 0 or -errno. */
+int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd, int dlfd);
 
 /* Runs w's loop on a new thread; returns 0 or -errno. */
 int pk_worker_start(struct pk_worker *w);
@@ -186,5 +207,28 @@ uint64_t pk_dconn_lag_ns(const struct dconn *d, uint64_t now_ns);
 
 /* worker.c: called by target.c when a session's debug side drained (sync mode). */
 void pk_session_debug_drained(struct session *s);
+
+/* target.c: makes a debug connection with no socket yet (agg: waits for its clone
+ * connection); s may be NULL (a clone connection waiting for its production one). */
+struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i);
+
+/* target.c: gives d its clone's accepted socket and starts delivering.  Returns 0 or -errno
+ * (d is then desynced). */
+int pk_dconn_attach_fd(struct dconn *d, int fd);
+
+/* target.c: stops comparing d (it joined its connection late): counted as unknown. */
+void pk_dconn_compare_skip(struct dconn *d);
+
+/* target.c: feeds production's side of the comparison (dup: responses, agg: requests). */
+void pk_dconn_compare_prod(struct dconn *d, const char *buf, size_t n);
+
+/* pair.c (agg): sets up pairing on w around the debug listener lfd; returns 0 or -errno. */
+int pk_pair_init(struct pk_worker *w, int lfd);
+
+/* pair.c (agg): gives the new session s its paired debug connection (s->dbg[0]). */
+void pk_pair_session(struct pk_worker *w, struct session *s);
+
+/* pair.c (agg): closes the debug listener and cancels the pairing timer. */
+void pk_pair_release(struct pk_worker *w);
 
 #endif

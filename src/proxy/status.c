@@ -31,6 +31,9 @@ static const struct {
 	{ "parikshan_debug_rejoins_total", "rejoins", "REJOINS", false },
 	{ "parikshan_debug_lag_bytes", "lag_bytes", "LAG", true },
 	{ "parikshan_debug_lag_seconds", "lag_seconds", "LAG-S", false },
+	{ "parikshan_debug_unpaired_total", "unpaired", "UNPAIRED", false },
+	{ "parikshan_compare_bytes_total", "compared_bytes", "COMPARED", true },
+	{ "parikshan_compare_connections_total", "diverged", "DIVERGED", false }, /* "different" */
 };
 
 #define N_COLS (sizeof(target_cols) / sizeof(target_cols[0]))
@@ -39,6 +42,8 @@ struct status {
 	bool seen;
 	char role[16], production[PK_ADDR_STRLEN + 8], mode[8];
 	double accepted, active, prod_fail, c2p, p2c;
+	bool recording;
+	double rec_packets, rec_bytes, rec_dropped, rec_files, rec_failed;
 	int ntargets;
 	char target[STATUS_MAX_TARGETS][PK_ADDR_STRLEN + 8];
 	double col[STATUS_MAX_TARGETS][N_COLS];
@@ -57,6 +62,22 @@ static int target_index(struct status *st, const char *labels)
 		return -1;
 	snprintf(st->target[st->ntargets], sizeof(st->target[0]), "%s", name);
 	return st->ntargets++;
+}
+
+/* The recorder's metrics (parikshan_record_*, given without the prefix). */
+static void collect_record(struct status *st, const char *name, double v)
+{
+	st->recording = true;
+	if (strcmp(name, "packets_total") == 0)
+		st->rec_packets = v;
+	else if (strcmp(name, "bytes_total") == 0)
+		st->rec_bytes = v;
+	else if (strcmp(name, "dropped_bytes_total") == 0)
+		st->rec_dropped = v;
+	else if (strcmp(name, "files") == 0)
+		st->rec_files = v;
+	else if (strcmp(name, "failed") == 0)
+		st->rec_failed = v;
 }
 
 static void collect(const char *name, const char *labels, double v, void *data)
@@ -81,11 +102,17 @@ static void collect(const char *name, const char *labels, double v, void *data)
 			st->c2p = v;
 		else if (strcmp(dir, "prod_to_client") == 0)
 			st->p2c = v;
+	} else if (strncmp(name, "parikshan_record_", 17) == 0) {
+		collect_record(st, name + 17, v);
 	} else {
 		for (unsigned c = 0; c < N_COLS; c++) {
 			if (strcmp(name, target_cols[c].metric) == 0) {
 				int i = target_index(st, labels);
 
+				if (strcmp(target_cols[c].key, "diverged") == 0 &&
+				    (pk_prom_label(labels, "verdict", dir, sizeof(dir)) < 0 ||
+				     strcmp(dir, "different") != 0))
+					return;
 				if (i >= 0)
 					st->col[i][c] = v;
 				return;
@@ -125,6 +152,8 @@ static const char *target_state(const struct status *st, int i)
 {
 	if (st->col[i][col_of("desyncs")] > 0)
 		return "desynced";
+	if (st->col[i][col_of("diverged")] > 0)
+		return "diverged";
 	if (st->col[i][col_of("lag_seconds")] > 1.0)
 		return "lagging";
 	return "in-sync";
@@ -141,6 +170,11 @@ static void render_table(const struct status *st, struct pk_strbuf *out)
 			 st->accepted, st->active, st->prod_fail);
 	pk_strbuf_printf(out, "bytes client->production %s, production->client %s\n",
 			 human_bytes(st->c2p, a, sizeof(a)), human_bytes(st->p2c, b, sizeof(b)));
+	if (st->recording)
+		pk_strbuf_printf(out, "recording %.0f packets, %s, dropped %s, %.0f file(s)%s\n",
+				 st->rec_packets, human_bytes(st->rec_bytes, a, sizeof(a)),
+				 human_bytes(st->rec_dropped, b, sizeof(b)), st->rec_files,
+				 st->rec_failed > 0 ? ", FAILED (stopped)" : "");
 	if (st->ntargets == 0) {
 		pk_strbuf_printf(out, "no debug targets\n");
 		return;
@@ -181,6 +215,15 @@ static int render_json(const struct status *st, struct pk_strbuf *out)
 	bytes = cJSON_AddObjectToObject(root, "bytes");
 	cJSON_AddNumberToObject(bytes, "client_to_prod", st->c2p);
 	cJSON_AddNumberToObject(bytes, "prod_to_client", st->p2c);
+	if (st->recording) {
+		cJSON *rec = cJSON_AddObjectToObject(root, "recording");
+
+		cJSON_AddNumberToObject(rec, "packets", st->rec_packets);
+		cJSON_AddNumberToObject(rec, "bytes", st->rec_bytes);
+		cJSON_AddNumberToObject(rec, "dropped_bytes", st->rec_dropped);
+		cJSON_AddNumberToObject(rec, "files", st->rec_files);
+		cJSON_AddBoolToObject(rec, "failed", st->rec_failed > 0);
+	}
 	targets = cJSON_AddArrayToObject(root, "targets");
 	for (int i = 0; i < st->ntargets; i++) {
 		cJSON *t = cJSON_CreateObject();

@@ -1,5 +1,7 @@
 /* target.c — debug connections: bounded buffers toward a clone, coalesced flushes,
- * desync on overflow, responses read and discarded, lag accounting.
+ * desync on overflow, what the clone sends read and discarded (or compared with production's
+ * stream), lag accounting.  Used by both configurations: dup connects to its clones, agg gives
+ * a dconn the socket of a clone connection it accepted (pk_dconn_attach_fd).
  */
 #include "proxy/proxy_int.h"
 
@@ -14,10 +16,66 @@
 #define MARK_MERGE_NS 1000000ull /* appends within 1 ms share one lag mark */
 
 static void dconn_flush(struct dconn *d);
+static void dconn_update(struct dconn *d);
 
 static struct target_stats *stats_of(const struct dconn *d)
 {
 	return &d->w->targets[d->target];
+}
+
+/* What the clone sends on a connection: requests for agg, responses for dup. */
+static const char *clone_stream(const struct dconn *d)
+{
+	return d->w->cfg->agg ? "requests" : "responses";
+}
+
+/* Logs the first difference between the clone's stream and production's. */
+static void compare_report(struct dconn *d)
+{
+	pk_log(PK_LOG_WARN,
+	       "%s: diverged conn=%llu target=%s: the clone's %s differ from production's at byte "
+	       "%llu",
+	       d->w->cfg->role, (unsigned long long)d->id, d->w->p->target_names[d->target],
+	       clone_stream(d), (unsigned long long)pk_scmp_diverge_offset(&d->cmp));
+}
+
+/* Counts the comparison's verdict as d ends.  Production's stream is complete once its session
+ * is gone; a desynced connection was not compared to its end (unknown, unless it differed). */
+static void compare_end(struct dconn *d, bool desync)
+{
+	enum pk_scmp_verdict v = pk_scmp_verdict(&d->cmp, d->s == NULL);
+
+	if (desync && v == PK_SCMP_SAME)
+		v = PK_SCMP_UNKNOWN;
+	if (v == PK_SCMP_DIFFERENT && !d->cmp.diverged)
+		compare_report(d); /* a length difference, seen only now */
+	PK_STAT_ADD(stats_of(d)->cmp_verdicts[v], 1);
+	pk_scmp_release(&d->cmp);
+	d->cmp_on = false;
+}
+
+/* Feeds one side of d's comparison and reports a difference when it first shows. */
+static void compare_feed(struct dconn *d, enum pk_scmp_side side, const char *buf, size_t n)
+{
+	bool before = d->cmp.diverged;
+	uint64_t matched = d->cmp.matched;
+
+	pk_scmp_feed(&d->cmp, side, buf, n);
+	PK_STAT_ADD(stats_of(d)->cmp_bytes, d->cmp.matched - matched);
+	if (!before && d->cmp.diverged)
+		compare_report(d);
+}
+
+void pk_dconn_compare_skip(struct dconn *d)
+{
+	if (d->cmp_on)
+		compare_end(d, true);
+}
+
+void pk_dconn_compare_prod(struct dconn *d, const char *buf, size_t n)
+{
+	if (d->cmp_on && !d->dead)
+		compare_feed(d, PK_SCMP_A, buf, n);
 }
 
 /* Removes d from the loop and its lists and queues it for freeing.  Bytes still buffered
@@ -32,6 +90,10 @@ static void dconn_kill(struct dconn *d, bool desync, const char *reason)
 	if (d->dead)
 		return;
 	d->dead = true;
+	if (d->cmp_on)
+		compare_end(d, desync);
+	if (pk_list_linked(&d->pair_link))
+		pk_list_del(&d->pair_link);
 	if (desync) {
 		PK_STAT_ADD(ts->desyncs, 1);
 		PK_STAT_ADD(ts->bytes_dropped, lost);
@@ -114,6 +176,8 @@ static void dconn_read(struct dconn *d)
 
 		if (n > 0) {
 			PK_STAT_ADD(stats_of(d)->resp_bytes, n);
+			if (d->cmp_on)
+				compare_feed(d, PK_SCMP_B, w->scratch, (size_t)n);
 			if ((size_t)n < sizeof(w->scratch))
 				return;
 			continue;
@@ -122,21 +186,30 @@ static void dconn_read(struct dconn *d)
 			return;
 		/* EOF or error from the target.  After our own shutdown, with nothing left to
 		 * send, that is the normal end; before it, the clone dropped the stream. */
-		if (d->shut && pk_sbuf_used(&d->buf) == 0)
+		if (d->shut && pk_sbuf_used(&d->buf) == 0) {
 			dconn_kill(d, false, "done");
-		else
+		} else if (n == 0 && w->cfg->agg) {
+			/* The clone's service closed its backend connection: it may still read
+			 * what production got, until production's connection ends too. */
+			d->peer_eof = true;
+			dconn_update(d);
+		} else {
 			dconn_kill(d, true, n == 0 ? "closed by target" : strerror(errno));
+		}
 		return;
 	}
 }
 
 static void dconn_update(struct dconn *d)
 {
-	uint32_t mask = PK_READ;
+	uint32_t mask = d->peer_eof ? 0 : PK_READ;
 
 	if (!d->connected || pk_sbuf_used(&d->buf) > 0)
 		mask |= PK_WRITE;
-	pk_io_set(d->w->loop, &d->io, mask);
+	if (mask == 0) /* nothing to read or write: don't spin on the hang-up */
+		pk_io_park(d->w->loop, &d->io);
+	else
+		pk_io_set(d->w->loop, &d->io, mask);
 }
 
 /* Writes out as much as the target takes.  May kill d. */
@@ -177,6 +250,10 @@ static void dconn_flush(struct dconn *d)
 			shutdown(d->io.fd, SHUT_WR);
 			d->shut = true;
 		}
+		if (d->shut && d->peer_eof) { /* both sides are done */
+			dconn_kill(d, false, "done");
+			return;
+		}
 		if (d->s)
 			pk_session_debug_drained(d->s);
 	}
@@ -204,36 +281,52 @@ static void dconn_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 	}
 	if (events & PK_WRITE)
 		dconn_flush(d);
-	if (!d->dead && (events & (PK_READ | EPOLLHUP | EPOLLERR)))
+	if (!d->dead && (events & (PK_READ | EPOLLHUP | EPOLLERR)) && !d->peer_eof)
 		dconn_read(d);
+	else if (!d->dead && (events & EPOLLERR))
+		dconn_kill(d, true, "connection error");
 }
 
-struct dconn *pk_dconn_open(struct pk_worker *w, struct session *s, int i)
+struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i)
 {
 	const struct pk_proxy_config *cfg = w->cfg;
 	struct target_stats *ts = &w->targets[i];
 	struct dconn *d = calloc(1, sizeof(*d));
-	int fd;
 
 	if (!d) {
 		PK_STAT_ADD(ts->desyncs, 1);
 		pk_log(PK_LOG_WARN, "%s: desync conn=%llu target=%s offset=0 reason=out of memory",
-		       cfg->role, (unsigned long long)s->id, w->p->target_names[i]);
+		       cfg->role, s ? (unsigned long long)s->id : 0ull, w->p->target_names[i]);
 		return NULL;
 	}
-	d->id = s->id;
+	d->id = s ? s->id : 0;
 	d->target = i;
 	d->w = w;
 	d->s = s;
 	pk_sbuf_init(&d->buf, cfg->buffer_size, cfg->spill_dir, cfg->spill_max);
+	if (cfg->compare) {
+		d->cmp_on = true;
+		pk_scmp_init(&d->cmp, cfg->buffer_size);
+	}
 	pk_list_init(&d->dirty_link);
 	pk_list_init(&d->reap_link);
+	pk_list_init(&d->pair_link);
 	pk_list_add_tail(&ts->conns, &d->target_link);
 	PK_STAT_ADD(ts->conns_active, 1);
 	pk_io_init(&d->io, -1, dconn_event, d);
-	fd = pk_sock_connect(&cfg->targets[i]);
+	return d;
+}
+
+struct dconn *pk_dconn_open(struct pk_worker *w, struct session *s, int i)
+{
+	struct dconn *d = pk_dconn_new(w, s, i);
+	int fd;
+
+	if (!d)
+		return NULL;
+	fd = pk_sock_connect(&w->cfg->targets[i]);
 	if (fd < 0) {
-		PK_STAT_ADD(ts->connect_failures, 1);
+		PK_STAT_ADD(w->targets[i].connect_failures, 1);
 		dconn_kill(d, true, strerror(-fd));
 		return NULL;
 	}
@@ -243,6 +336,21 @@ struct dconn *pk_dconn_open(struct pk_worker *w, struct session *s, int i)
 		return NULL;
 	}
 	return d;
+}
+
+int pk_dconn_attach_fd(struct dconn *d, int fd)
+{
+	int err;
+
+	d->io.fd = fd;
+	d->connected = true;
+	err = pk_io_add(d->w->loop, &d->io, PK_READ | PK_WRITE);
+	if (err) {
+		dconn_kill(d, true, "epoll");
+		return err;
+	}
+	dconn_flush(d);
+	return 0;
 }
 
 void pk_dconn_append(struct dconn *d, const char *buf, size_t n)
@@ -285,6 +393,7 @@ void pk_dconn_detach(struct dconn *d)
 	if (d->dead || d->eof_pending)
 		return;
 	d->eof_pending = true;
+	d->ended_ns = pk_now_ns();
 	if (d->connected)
 		dconn_flush(d);
 }

@@ -109,6 +109,7 @@ static void duplicate(struct session *s, const char *buf, size_t n)
 		if (!s->dbg[i] && start >= 0 && pk_now_ns() >= s->rejoin_after[i]) {
 			s->dbg[i] = pk_dconn_open(w, s, i);
 			if (s->dbg[i]) {
+				pk_dconn_compare_skip(s->dbg[i]);
 				PK_STAT_ADD(ts->rejoins, 1);
 				PK_STAT_ADD(ts->bytes_dropped, start);
 				pk_dconn_append(s->dbg[i], buf + start, n - (size_t)start);
@@ -122,8 +123,18 @@ static void duplicate(struct session *s, const char *buf, size_t n)
 	}
 }
 
-/* Reads once from one side of s and forwards to the other; client bytes are also appended
- * to every debug connection of s.  Whatever the other side can't take now is queued. */
+/* Feeds production's side of every debug connection's comparison. */
+static void compare_prod(struct session *s, const char *buf, size_t n)
+{
+	for (int i = 0; i < s->w->cfg->ntargets; i++)
+		if (s->dbg[i])
+			pk_dconn_compare_prod(s->dbg[i], buf, n);
+}
+
+/* Reads once from one side of s and forwards to the other.  The duplicated side's bytes (the
+ * client's for dup, the backend's for agg) are also appended to every debug connection of s;
+ * the other side's are what the clone's output is compared with.  Whatever the other side
+ * can't take now is queued. */
 static void side_read(struct session *s, bool from_client)
 {
 	struct pk_worker *w = s->w;
@@ -132,6 +143,7 @@ static void side_read(struct session *s, bool from_client)
 	struct pk_ring *q = from_client ? &s->c2p : &s->p2c;
 	uint64_t *forwarded = from_client ? &w->bytes_c2p : &w->bytes_p2c;
 	const char *side = from_client ? "client" : "production";
+	bool dup_side = from_client != w->cfg->agg;
 	ssize_t n = read(from, w->scratch, sizeof(w->scratch));
 	int err;
 
@@ -144,22 +156,28 @@ static void side_read(struct session *s, bool from_client)
 		return;
 	}
 	if (n == 0) {
-		if (from_client) {
+		if (from_client)
 			s->c_eof = true;
+		else
+			s->p_eof = true;
+		if (dup_side)
 			for (int i = 0; i < ntargets; i++)
 				if (s->dbg[i])
 					pk_dconn_detach(s->dbg[i]);
-		} else {
-			s->p_eof = true;
-		}
+		if (w->recq)
+			pk_rec_fin(w->recq, &s->rec, from_client);
 		pass_eofs(s);
 		session_update(s);
 		return;
 	}
 	PK_STAT_ADD(*forwarded, n);
 	err = forward(to, q, w->scratch, (size_t)n);
-	if (from_client)
+	if (dup_side)
 		duplicate(s, w->scratch, (size_t)n);
+	else if (w->cfg->compare)
+		compare_prod(s, w->scratch, (size_t)n);
+	if (w->recq)
+		pk_rec_data(w->recq, &s->rec, from_client, w->scratch, (size_t)n);
 	if (err) {
 		pk_log(PK_LOG_DEBUG, "%s: conn=%llu write toward the %s: %s", w->cfg->role,
 		       (unsigned long long)s->id, from_client ? "production" : "client",
@@ -184,8 +202,9 @@ static void prod_connected(struct session *s)
 		return;
 	}
 	s->prod_connected = true;
-	for (int i = 0; i < w->cfg->ntargets; i++)
-		s->dbg[i] = pk_dconn_open(w, s, i);
+	if (!w->cfg->agg) /* agg paired its debug side at accept */
+		for (int i = 0; i < w->cfg->ntargets; i++)
+			s->dbg[i] = pk_dconn_open(w, s, i);
 	session_update(s);
 }
 
@@ -255,6 +274,8 @@ static void session_close(struct session *s)
 		d->s = NULL;
 		pk_dconn_detach(d);
 	}
+	if (w->recq)
+		pk_rec_conn_close(w->recq, &s->rec);
 	fd = pk_io_del(w->loop, &s->cio);
 	if (fd >= 0)
 		close(fd);
@@ -273,7 +294,7 @@ static void session_free(struct session *s)
 	free(s);
 }
 
-static void session_open(struct pk_worker *w, int cfd)
+static void session_open(struct pk_worker *w, int cfd, const struct pk_addr *peer)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	int pfd;
@@ -294,6 +315,10 @@ static void session_open(struct pk_worker *w, int cfd)
 	PK_STAT_ADD(w->conns_active, 1);
 	pk_io_init(&s->cio, cfd, client_event, s);
 	pk_io_init(&s->pio, -1, prod_event, s);
+	if (w->recq)
+		pk_rec_conn_open(w->recq, &s->rec, s->id, &peer->ss, &w->cfg->prod.ss);
+	if (w->cfg->agg)
+		pk_pair_session(w, s);
 	if (pk_io_add(w->loop, &s->cio, 0) < 0) {
 		close(cfd);
 		s->cio.fd = -1;
@@ -328,7 +353,8 @@ static void on_accept(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 	struct pk_worker *w = io->data;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = pk_sock_accept(io->fd, NULL);
+		struct pk_addr peer;
+		int fd = pk_sock_accept(io->fd, &peer);
 
 		if (fd == -EAGAIN || fd == -EINTR || fd == -ECONNABORTED)
 			return;
@@ -340,7 +366,7 @@ static void on_accept(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 			pk_timer_arm(loop, &w->accept_timer, ACCEPT_PAUSE_NS);
 			return;
 		}
-		session_open(w, fd);
+		session_open(w, fd, &peer);
 	}
 }
 
@@ -438,7 +464,7 @@ static void before_sleep(struct pk_loop *loop, void *data)
 		pk_loop_stop(loop);
 }
 
-int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd)
+int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd, int dlfd)
 {
 	int efd, err;
 
@@ -446,6 +472,9 @@ int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd)
 	w->cfg = &p->cfg;
 	w->prod_name = p->prod_name;
 	w->idx = idx;
+	w->recq = p->rec ? pk_rec_queue(p->rec, idx) : NULL;
+	pk_io_init(&w->dlio, -1, NULL, w);
+	pk_list_init(&w->pair_wait);
 	pk_list_init(&w->sessions);
 	pk_list_init(&w->dead_sessions);
 	pk_list_init(&w->dirty);
@@ -475,6 +504,11 @@ int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd)
 	err = pk_io_add(w->loop, &w->stopio, PK_READ);
 	if (err)
 		return err;
+	if (dlfd >= 0 && (err = pk_pair_init(w, dlfd))) {
+		if (!w->pairing)
+			close(dlfd);
+		return err;
+	}
 	if (p->cfg.admin_enabled)
 		return pk_timer_arm(w->loop, &w->gauge_timer, GAUGE_PERIOD_NS);
 	return 0;
@@ -526,6 +560,7 @@ void pk_worker_release(struct pk_worker *w)
 		pk_list_for_each_safe(pos, tmp, &w->targets[i].conns)
 			pk_dconn_close(pk_container_of(pos, struct dconn, target_link));
 	before_sleep(w->loop, w);
+	pk_pair_release(w);
 	fd = pk_io_del(w->loop, &w->lio);
 	if (fd >= 0)
 		close(fd);

@@ -35,6 +35,28 @@ pk_expect_eq() {
 	fi
 }
 
+# pk_expect_error NAME STATUS REGEX CMD...: ok when CMD exits with STATUS, prints nothing on
+# stdout, and its stderr is exactly one line "parikshan: <what>: <why>" matching REGEX, with no
+# sanitizer report (ASan/UBSan exit with 86/87, which no STATUS here equals).
+pk_expect_error() {
+	local name=$1 want=$2 re=$3 rc err
+	shift 3
+	timeout 60 "$@" >"$PK_TMP/expect.out" 2>"$PK_TMP/expect.err" </dev/null
+	rc=$?
+	err=$(head -c 2000 "$PK_TMP/expect.err")
+	if [ "$rc" -ne "$want" ]; then
+		pk_fail "$name" "exit $rc, want $want; stderr: $err"
+	elif [ "$(wc -l <"$PK_TMP/expect.err")" -ne 1 ] ||
+		! grep -qE "^parikshan: [^:]+.*: .+" "$PK_TMP/expect.err" ||
+		! grep -qE "$re" "$PK_TMP/expect.err"; then
+		pk_fail "$name" "stderr not one line matching '$re': $err"
+	elif [ -s "$PK_TMP/expect.out" ]; then
+		pk_fail "$name" "unexpected stdout: $(head -c 300 "$PK_TMP/expect.out")"
+	else
+		pk_ok "$name"
+	fi
+}
+
 pk_cleanup() {
 	local pid
 	for pid in "${PK_PIDS[@]}"; do
@@ -170,4 +192,35 @@ pk_no_debris() {
 		[ -e "$PK_STATE/$n" ] && left+=" state:$n"
 	done
 	if [ -z "$left" ]; then pk_ok "$label"; else pk_fail "$label" "left behind:$left"; fi
+}
+
+# pk_agg NAME ARGS...: starts `parikshan agg ARGS` (listen address 127.0.0.1); sets PK_LAST_PID.
+# The caller passes -l PORT and -D PORT; it waits for both.
+pk_agg() {
+	local name=$1 lport="" dport="" a prev=""
+	shift
+	for a in "$@"; do
+		[ "$prev" = "-l" ] && lport=$a
+		[ "$prev" = "-D" ] && dport=$a
+		prev=$a
+	done
+	pk_bg "$name" "$PK_BIN" agg -h 127.0.0.1 "$@"
+	[ -z "$lport" ] || pk_wait_port "$lport"
+	[ -z "$dport" ] || pk_wait_port "$dport"
+}
+
+# pk_front NAME PORT BACKEND_PORT [--per-request]: starts the two-tier tests' HTTP front
+# service (tests/tools/pk-front.py) with a Redis backend on 127.0.0.1:BACKEND_PORT.
+pk_front() {
+	local name=$1 port=$2 bport=$3
+	shift 3
+	pk_bg "$name" python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/pk-front.py" "$port" \
+		127.0.0.1 "$bport" "$@"
+	pk_wait_port "$port"
+}
+
+# pk_redis_calls PORT CMD: how many times the redis server on PORT ran CMD (commandstats).
+pk_redis_calls() {
+	redis-cli -p "$1" INFO commandstats | tr -d '\r' |
+		awk -F'[=:,]' -v c="cmdstat_$2" '$1 == c { print $3; f = 1 } END { if (!f) print 0 }'
 }

@@ -1,0 +1,129 @@
+/* cmd_agg.c — `parikshan agg`: flags → pk_agg_run. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "cli/proxy_opts.h"
+#include "common/args.h"
+#include "proxy/proxy.h"
+
+static const char agg_usage[] =
+	"usage: parikshan agg -l LPORT -x BACKEND_HOST -p BACKEND_PORT -D DEBUG_PORT [options]\n"
+	"\n"
+	"Sit between a service and its backend (a database, a cache): production's backend\n"
+	"connections pass straight through, and the backend's responses are recorded and\n"
+	"replayed to the clone's backend connections, which never reach the real backend.\n"
+	"The k-th connection a clone opens to the debug side gets the responses of production's\n"
+	"k-th backend connection; the clone's requests are read and dropped (or compared).\n"
+	"\n"
+	"  -l, --listen-port PORT   port production's service connects to (required)\n"
+	"  -h, --listen-addr ADDR   address for it (default 0.0.0.0)\n"
+	"  -x, --backend-host HOST  the real backend's host (required)\n"
+	"  -p, --backend-port PORT  the real backend's port (required)\n"
+	"  -D, --debug-port PORT    port the clones' service connects to (required)\n"
+	"      --debug-addr ADDR    address for it (default 127.0.0.1)\n"
+	"      --pair-timeout SECS  how long a finished production connection waits for its\n"
+	"                           clone connection before its responses are dropped (default "
+	"30)\n" PK_PROXY_OPTIONS_HELP "\n"
+	"A clone connection that falls behind by more than its buffer is closed (desynced);\n"
+	"production never waits on a clone.\n";
+
+enum { OPT_DEBUG_ADDR = PK_OPT_FIRST_OWN, OPT_PAIR_TIMEOUT };
+
+static const struct option agg_options[] = {
+	PK_PROXY_LONG_OPTIONS,
+	{ "listen-port", required_argument, NULL, 'l' },
+	{ "listen-addr", required_argument, NULL, 'h' },
+	{ "backend-host", required_argument, NULL, 'x' },
+	{ "backend-port", required_argument, NULL, 'p' },
+	{ "debug-port", required_argument, NULL, 'D' },
+	{ "debug-addr", required_argument, NULL, OPT_DEBUG_ADDR },
+	{ "pair-timeout", required_argument, NULL, OPT_PAIR_TIMEOUT },
+	{ NULL, 0, NULL, 0 },
+};
+
+int pk_cmd_agg(int argc, char **argv)
+{
+	struct pk_agg_opts o = {
+		.listen_host = "0.0.0.0",
+		.debug_host = "127.0.0.1",
+		.pair_timeout_ms = 30000,
+	};
+	struct pk_proxy_cli po;
+	bool have_l = false, have_p = false, have_d = false;
+	uint64_t v;
+	int c, err;
+
+	pk_proxy_cli_init(&po, "agg");
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":l:h:x:p:D:b:", agg_options, NULL)) != -1) {
+		err = pk_proxy_cli_opt(&po, c, optarg, agg_usage);
+		if (err == PK_PROXY_CLI_HELP)
+			return PK_EXIT_OK;
+		if (err != PK_PROXY_CLI_NOT_MINE) {
+			if (err)
+				return err;
+			continue;
+		}
+		switch (c) {
+		case 'l':
+			if ((err = pk_parse_port(optarg, &o.listen_port)))
+				return pk_cli_bad_value("agg", "listen port", optarg, err);
+			have_l = true;
+			break;
+		case 'h':
+			o.listen_host = optarg;
+			break;
+		case 'x':
+			o.backend_host = optarg;
+			break;
+		case 'p':
+			if ((err = pk_parse_port(optarg, &o.backend_port)))
+				return pk_cli_bad_value("agg", "backend port", optarg, err);
+			have_p = true;
+			break;
+		case 'D':
+			if ((err = pk_parse_port(optarg, &o.debug_port)))
+				return pk_cli_bad_value("agg", "debug port", optarg, err);
+			have_d = true;
+			break;
+		case OPT_DEBUG_ADDR:
+			o.debug_host = optarg;
+			break;
+		case OPT_PAIR_TIMEOUT:
+			if ((err = pk_parse_uint(optarg, 86400, &v)) || v == 0)
+				return pk_cli_bad_value("agg", "--pair-timeout", optarg,
+							err ? err : -ERANGE);
+			o.pair_timeout_ms = v * 1000;
+			break;
+		case ':':
+			return pk_cli_bad("agg", argv[optind - 1], "needs a value");
+		default:
+			return pk_cli_bad("agg", argv[optind - 1],
+					  "unknown option (see 'parikshan agg --help')");
+		}
+	}
+	if (optind < argc)
+		return pk_cli_bad("agg", argv[optind], "unexpected argument");
+	if (!have_l)
+		return pk_cli_bad("agg", "-l", "a listen port is required");
+	if (!o.backend_host || !have_p)
+		return pk_cli_bad("agg", "-x/-p", "a backend host and port are required");
+	if (!have_d)
+		return pk_cli_bad("agg", "-D", "a debug port is required");
+	if (o.debug_port && o.debug_port == o.listen_port)
+		return pk_cli_bad("agg", "-D", "the debug port must differ from the listen port");
+	if ((err = pk_proxy_cli_check(&po)))
+		return err;
+	o.buffer_size = po.buffer_size;
+	o.spill_dir = po.spill_dir;
+	o.spill_max = po.spill_max;
+	o.flush_ms = po.flush_ms;
+	o.admin_host = po.admin_host;
+	o.admin_port = po.admin_port;
+	o.compare = po.compare;
+	o.rec = po.rec;
+	return pk_agg_run(&o);
+}

@@ -1,0 +1,92 @@
+/* proxy_opts.h — the flags `dup` and `agg` share (buffers, spill, flush, admin, logging,
+ * comparison, recording), parsed in one place. */
+#ifndef PK_CLI_PROXY_OPTS_H
+#define PK_CLI_PROXY_OPTS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture/pcap_write.h"
+
+enum {
+	PK_OPT_FLUSH_MS = 256,
+	PK_OPT_SPILL,
+	PK_OPT_SPILL_MAX,
+	PK_OPT_ADMIN,
+	PK_OPT_LOG_LEVEL,
+	PK_OPT_COMPARE,
+	PK_OPT_RECORD,
+	PK_OPT_RECORD_MAX,
+	PK_OPT_RECORD_FILES,
+	PK_OPT_HELP,
+	PK_OPT_FIRST_OWN, /* a command's own long options start here */
+};
+
+/* The long options every proxy command has; put first in the command's option table. */
+#define PK_PROXY_LONG_OPTIONS                                                                      \
+	{ "buffer", required_argument, NULL, 'b' },                                                \
+		{ "flush-ms", required_argument, NULL, PK_OPT_FLUSH_MS },                          \
+		{ "spill", required_argument, NULL, PK_OPT_SPILL },                                \
+		{ "spill-max", required_argument, NULL, PK_OPT_SPILL_MAX },                        \
+		{ "admin", required_argument, NULL, PK_OPT_ADMIN },                                \
+		{ "log-level", required_argument, NULL, PK_OPT_LOG_LEVEL },                        \
+		{ "compare", no_argument, NULL, PK_OPT_COMPARE },                                  \
+		{ "record", required_argument, NULL, PK_OPT_RECORD },                              \
+		{ "record-max", required_argument, NULL, PK_OPT_RECORD_MAX },                      \
+		{ "record-files", required_argument, NULL, PK_OPT_RECORD_FILES },                  \
+	{                                                                                          \
+		"help", no_argument, NULL, PK_OPT_HELP                                             \
+	}
+
+/* Help lines for the shared flags. */
+#define PK_PROXY_OPTIONS_HELP                                                                      \
+	"  -b, --buffer SIZE        per-connection buffer per clone, K/M/G suffixes (default "     \
+	"4M)\n"                                                                                    \
+	"      --flush-ms MS        coalesce writes to clones every MS ms (default 10; 0 = at "    \
+	"once)\n"                                                                                  \
+	"      --spill DIR          when a buffer is full, continue in a file in DIR\n"            \
+	"      --spill-max SIZE     cap of each connection's spill file (default 1G)\n"            \
+	"      --compare            compare what clones send with what production's peer sent\n"   \
+	"                           (metrics parikshan_compare_*, a log line per divergence)\n"    \
+	"      --record FILE.pcap   record production's connections as pcap (tshark, Wireshark)\n" \
+	"      --record-max SIZE    start a new file (FILE.1.pcap, ...) past SIZE (default 1G)\n"  \
+	"      --record-files N     keep at most N files, deleting the oldest (default: all)\n"    \
+	"      --admin [ADDR:]PORT  serve GET /metrics there (ADDR defaults to 127.0.0.1)\n"       \
+	"      --log-level LEVEL    error, warn, info (default) or debug\n"                        \
+	"      --help               show this text\n"
+
+struct pk_proxy_cli {
+	const char *cmd; /* "dup" or "agg": names error lines */
+	uint64_t buffer_size, spill_max, flush_ms;
+	const char *spill_dir;
+	bool spill_max_set, record_opts_set;
+	const char *admin_host;
+	uint16_t admin_port;
+	bool compare;
+	struct pk_rec_opts rec;
+	char admin_buf[256];
+};
+
+/* Sets the defaults of the shared flags for command cmd. */
+void pk_proxy_cli_init(struct pk_proxy_cli *o, const char *cmd);
+
+#define PK_PROXY_CLI_NOT_MINE (-1) /* not a shared option */
+#define PK_PROXY_CLI_HELP (-2)	   /* --help: usage printed, exit 0 */
+
+/* Handles option c (with optarg arg) when it is a shared one: returns 0 when handled,
+ * PK_PROXY_CLI_NOT_MINE or PK_PROXY_CLI_HELP, or an exit code (> 0) after printing the
+ * error line. */
+int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char *usage);
+
+/* Checks the shared flags together (spill directory usable, record flags consistent);
+ * returns 0 or an exit code after printing the error line. */
+int pk_proxy_cli_check(struct pk_proxy_cli *o);
+
+/* Prints "parikshan: CMD: what: why" and returns PK_EXIT_USAGE. */
+int pk_cli_bad(const char *cmd, const char *what, const char *why);
+
+/* Prints "parikshan: CMD: FLAG 'VAL': out of range|not a valid value"; returns PK_EXIT_USAGE. */
+int pk_cli_bad_value(const char *cmd, const char *flag, const char *val, int err);
+
+#endif
