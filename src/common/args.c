@@ -67,6 +67,32 @@ int pk_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int pk_parse_double(const char *s, double min, double max, double *out)
+{
+	const char *p = s;
+	char *end;
+	double v;
+
+	if (!s || !isdigit((unsigned char)*p))
+		return -EINVAL;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.' && !isdigit((unsigned char)*++p))
+		return -EINVAL;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end != p)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
 int pk_parse_port(const char *s, uint16_t *out)
 {
 	uint64_t v;

@@ -13,6 +13,7 @@
 #define PK_EXIT_OK 0
 #define PK_EXIT_RUNTIME 1
 #define PK_EXIT_USAGE 2
+#define PK_EXIT_DIFFERENT 3 /* ran, and what was compared differed (replay) */
 
 /* Parses a byte size: digits with an optional K, M, G or T suffix (powers of 1024, case
  * insensitive, optional trailing "B" or "iB"), e.g. "4M", "64k", "1GiB". */
@@ -20,6 +21,10 @@ int pk_parse_size(const char *s, uint64_t *out);
 
 /* Parses a decimal unsigned integer no larger than max. */
 int pk_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Parses a decimal number with an optional fraction ("2", "0.5", "100.25"; no sign, exponent,
+ * inf or nan) within [min, max]. */
+int pk_parse_double(const char *s, double min, double max, double *out);
 
 /* Parses a TCP port 1..65535. */
 int pk_parse_port(const char *s, uint16_t *out);

@@ -115,6 +115,26 @@ static void test_parse_port(void)
 	CHECK_EQ_INT(p, 1234);
 }
 
+static void test_parse_double(void)
+{
+	double v = -1;
+
+	CHECK_EQ_INT(pk_parse_double("2", 0, 10, &v), 0);
+	CHECK(v == 2.0);
+	CHECK_EQ_INT(pk_parse_double("0.5", 0, 10, &v), 0);
+	CHECK(v == 0.5);
+	CHECK_EQ_INT(pk_parse_double("10.00", 0, 10, &v), 0);
+	CHECK(v == 10.0);
+	CHECK_EQ_INT(pk_parse_double("10.01", 0, 10, &v), -ERANGE);
+	CHECK_EQ_INT(pk_parse_double("0.0001", 0.001, 10, &v), -ERANGE);
+	const char *bad[] = { "",    "-1",  "+1",  " 1",   "1 ",    ".5", "5.",
+			      "1e3", "inf", "nan", "0x10", "1.2.3", "abc" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ_INT(pk_parse_double(bad[i], 0, 1e9, &v), -EINVAL);
+	CHECK_EQ_INT(pk_parse_double(NULL, 0, 1, &v), -EINVAL);
+	CHECK(v == 10.0);
+}
+
 static void test_parse_hostport(void)
 {
 	char host[64];
@@ -185,6 +205,7 @@ int main(void)
 	UNIT_RUN(test_parse_size_bad);
 	UNIT_RUN(test_parse_uint);
 	UNIT_RUN(test_parse_port);
+	UNIT_RUN(test_parse_double);
 	UNIT_RUN(test_parse_hostport);
 	UNIT_RUN(test_cli_error_line);
 	return unit_done();
