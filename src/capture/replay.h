@@ -63,8 +63,9 @@ struct pk_replay_report {
 	struct pk_pcap_stats capture; /* what the reader saw */
 };
 
-/* Replays every connection of cap against opts->target.  On success fills rep (release it with
- * pk_replay_report_release()) and returns 0, whatever the verdicts.  Returns -errno when the
+/* Replays every connection of cap against opts->target (raising the soft open-files limit to
+ * the hard one first).  On success fills rep (release it with pk_replay_report_release()) and
+ * returns 0, whatever the verdicts.  Returns -errno when the
  * replay could not run, with one line in err: the target refused or could not be reached
  * ("connect 127.0.0.1:1: Connection refused"), or memory ran out. */
 int pk_replay_run(const struct pk_pcap *cap, const struct pk_replay_opts *opts,
