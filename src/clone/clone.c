@@ -5,6 +5,8 @@
  */
 #include "clone/clone_int.h"
 
+#include <arpa/inet.h>
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "common/clock.h"
 #include "common/proc.h"
 
@@ -233,6 +236,9 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	rc = pk_net_create_clone(&m, err, errlen);
 	if (rc)
 		goto undo_dir;
+	rc = pk_net_redirect_clone(&m, o->redirects, o->nredirects, err, errlen);
+	if (rc)
+		goto undo_net;
 	rep->netns_ms = ms_since(t);
 
 	/* Checkpoint with leave-running (libcriu, ptrace freeze); the post-dump notification
@@ -248,7 +254,10 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	}
 	pk_path(upper, sizeof(upper), "%s/upper", dir);
 	rc = pk_criu_dump(&prod, prod_dir, prod_pid, path, work,
-			  &(struct pk_dump_target){ .clone_upper = upper }, err, errlen);
+			  &(struct pk_dump_target){ .clone_upper = upper,
+						    .on_frozen = o->on_frozen,
+						    .on_frozen_arg = o->on_frozen_arg },
+			  err, errlen);
 	if (rc) {
 		pk_criu_error(work, "dump.log", err, errlen);
 		goto undo_net;
@@ -334,4 +343,21 @@ void pk_clone_report_render(const struct pk_clone_report *r, bool json, struct p
 	pk_strbuf_printf(out, "image %.1f MiB, %llu pages written; service IP %s, management %s\n",
 			 (double)r->image_bytes / (1 << 20), (unsigned long long)r->pages_written,
 			 r->service_ip, r->mgmt_ip);
+}
+
+int pk_clone_redirect_parse(const char *s, struct pk_clone_redirect *r)
+{
+	const char *eq = strchr(s, '=');
+	char hostport[128];
+	struct in_addr ip;
+
+	if (!eq || (size_t)(eq - s) >= sizeof(hostport) || pk_parse_port(eq + 1, &r->to_port) ||
+	    r->to_port == 0)
+		return -EINVAL;
+	memcpy(hostport, s, (size_t)(eq - s));
+	hostport[eq - s] = '\0';
+	if (pk_parse_hostport(hostport, "", r->ip, sizeof(r->ip), &r->port) ||
+	    inet_pton(AF_INET, r->ip, &ip) != 1)
+		return -EINVAL;
+	return 0;
 }

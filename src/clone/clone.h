@@ -59,12 +59,36 @@ struct pk_container_info {
 /* Fills info for container name.  Returns 0, -ENOENT or -EINVAL (damaged state). */
 int pk_container_info(const char *state_dir, const char *name, struct pk_container_info *info);
 
+#define PK_CLONE_MAX_REDIRECTS 8
+
+/* One backend of production, as the clone must see it: its TCP connections to ip:port are sent
+ * to the aggregator's debug side at the clone's gateway (PK_CLONE_GATEWAY:to_port); any other
+ * packet to ip is refused, so the clone never reaches the real backend. */
+struct pk_clone_redirect {
+	char ip[64];
+	uint16_t port;
+	uint16_t to_port;
+};
+
+/* Every clone's gateway: the host end of its veth (an aggregator's debug side listens here). */
+#define PK_CLONE_GATEWAY "10.78.0.1"
+
 struct pk_clone_opts {
 	const char *state_dir;
 	const char *prod;
 	const char *name;
 	bool recreate; /* replace an existing clone of that name */
+	struct pk_clone_redirect redirects[PK_CLONE_MAX_REDIRECTS];
+	int nredirects;
+	/* Called once while production is frozen, after its memory was dumped (e.g. to reset an
+	 * aggregator's pairing: the clone and production open their next connections together);
+	 * NULL: none.  Must be quick: production waits. */
+	void (*on_frozen)(void *arg);
+	void *on_frozen_arg;
 };
+
+/* Parses "IP:PORT=TO_PORT" (the --agg flag of clone and up) into r.  Returns 0 or -EINVAL. */
+int pk_clone_redirect_parse(const char *s, struct pk_clone_redirect *r);
 
 /* Timings of one clone, in milliseconds (frozen_ms from CRIU's dump statistics). */
 struct pk_clone_report {

@@ -79,6 +79,12 @@ int pk_net_create_container(const struct pk_meta *m, char *err, size_t errlen);
  * address is DNATed to the service IP.  Returns 0 or -errno. */
 int pk_net_create_clone(const struct pk_meta *m, char *err, size_t errlen);
 
+/* Sends the clone's connections to each backend of r to the aggregator at the clone's gateway
+ * and refuses anything else toward those backends (iptables in the clone's namespace).
+ * Returns 0 or -errno (the namespace is left as it was made). */
+int pk_net_redirect_clone(const struct pk_meta *m, const struct pk_clone_redirect *r, int n,
+			  char *err, size_t errlen);
+
 /* Removes the netns and the veth of m (whatever of them exists). */
 void pk_net_remove(const struct pk_meta *m);
 
@@ -139,6 +145,8 @@ struct pk_dump_target {
 	const char *rsync_pwfile; /* rsync --password-file for it */
 	const char *page_server;  /* CRIU page server address (memory pages go there), or NULL */
 	int page_server_port;
+	void (*on_frozen)(void *arg); /* called in the post-dump hook, still frozen; or NULL */
+	void *on_frozen_arg;
 };
 
 int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, const char *image_dir,

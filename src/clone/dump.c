@@ -58,6 +58,8 @@ static int on_notify(char *action, criu_notify_arg_t na)
 
 	if (strcmp(action, "post-dump") != 0 || !sync_ctx.upper_from)
 		return 0;
+	if (sync_ctx.t->on_frozen)
+		sync_ctx.t->on_frozen(sync_ctx.t->on_frozen_arg);
 	/* `cp -u` takes ~2 ms where rsync took ~45 ms of frozen time; it copies what changed since
 	 * the first copy (overlay whiteouts included) but does not delete files that were created
 	 * and removed in between. */

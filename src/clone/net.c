@@ -7,7 +7,7 @@
 
 #include "common/proc.h"
 
-#define CLONE_HOST_END "10.78.0.1"
+#define CLONE_HOST_END PK_CLONE_GATEWAY
 
 /* Runs one command given as a NULL-terminated list of words. */
 #define RUN(err, errlen, ...)                                                                      \
@@ -97,6 +97,36 @@ int pk_net_create_clone(const struct pk_meta *m, char *err, size_t errlen)
 			 CLONE_HOST_END);
 	if (rc)
 		pk_net_remove(m);
+	return rc;
+}
+
+int pk_net_redirect_clone(const struct pk_meta *m, const struct pk_clone_redirect *r, int n,
+			  char *err, size_t errlen)
+{
+	char *ns = (char *)m->netns;
+	int rc = 0;
+
+	for (int i = 0; i < n && !rc; i++) {
+		char ip[64], ip32[80], port[8], to[80];
+
+		snprintf(ip, sizeof(ip), "%s", r[i].ip);
+		snprintf(ip32, sizeof(ip32), "%s/32", r[i].ip);
+		snprintf(port, sizeof(port), "%u", r[i].port);
+		snprintf(to, sizeof(to), "%s:%u", CLONE_HOST_END, r[i].to_port);
+		/* A route first (a locally made packet needs one before netfilter sees it), from
+		 * the management address (the host routes that one back to this clone, while the
+		 * service IP leads to production), then the rewrite toward the aggregator, then a
+		 * refusal of whatever else heads there. */
+		rc = RUN(err, errlen, "ip", "-n", ns, "route", "replace", ip32, "via",
+			 CLONE_HOST_END, "dev", "eth0", "onlink", "src", (char *)m->mgmt);
+		if (!rc)
+			rc = RUN(err, errlen, "ip", "netns", "exec", ns, "iptables", "-w", "-t",
+				 "nat", "-A", "OUTPUT", "-p", "tcp", "-d", ip, "--dport", port,
+				 "-j", "DNAT", "--to-destination", to);
+		if (!rc)
+			rc = RUN(err, errlen, "ip", "netns", "exec", ns, "iptables", "-w", "-A",
+				 "OUTPUT", "-d", ip, "-j", "REJECT");
+	}
 	return rc;
 }
 

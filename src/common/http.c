@@ -61,11 +61,11 @@ static void httpd_answer(struct httpd_conn *c)
 	if (sscanf(c->req, "%7s %1023s", method, path) != 2) {
 		code = 400;
 		pk_strbuf_printf(&body, "bad request\n");
-	} else if (strcmp(method, "GET") != 0) {
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
 		code = 405;
-		pk_strbuf_printf(&body, "only GET\n");
+		pk_strbuf_printf(&body, "only GET and POST\n");
 	} else {
-		code = c->h->fn(path, &body, &ctype, c->h->data);
+		code = c->h->fn(method, path, &body, &ctype, c->h->data);
 	}
 	if (!pk_strbuf_ok(&body))
 		code = 500;
@@ -248,6 +248,12 @@ static int io_result(ssize_t n, int fd, short ev, uint64_t deadline_ms)
 
 int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struct pk_strbuf *body)
 {
+	return pk_http_request(a, "GET", path, timeout_ms, body);
+}
+
+int pk_http_request(const struct pk_addr *a, const char *method, const char *path, int timeout_ms,
+		    struct pk_strbuf *body)
+{
 	uint64_t deadline = pk_now_ms() + (uint64_t)timeout_ms;
 	struct pk_strbuf req = { 0 }, resp = { 0 };
 	size_t off = 0;
@@ -262,7 +268,8 @@ int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struc
 		err = pk_sock_error(fd);
 	if (err)
 		goto out;
-	pk_strbuf_printf(&req, "GET %s HTTP/1.0\r\nHost: parikshan\r\n\r\n", path);
+	pk_strbuf_printf(&req, "%s %s HTTP/1.0\r\nHost: parikshan\r\nContent-Length: 0\r\n\r\n",
+			 method, path);
 	while (off < req.len) {
 		ssize_t n = send(fd, req.s + off, req.len - off, MSG_NOSIGNAL);
 		int r = io_result(n, fd, POLLOUT, deadline);

@@ -13,9 +13,10 @@
 
 struct pk_httpd;
 
-/* Fills body and content type for path; returns the HTTP status (200, 404, ...). */
-typedef int (*pk_http_handler)(const char *path, struct pk_strbuf *body, const char **ctype,
-			       void *data);
+/* Fills body and content type for a GET or POST (method) of path; returns the HTTP status
+ * (200, 404, 405, ...). */
+typedef int (*pk_http_handler)(const char *method, const char *path, struct pk_strbuf *body,
+			       const char **ctype, void *data);
 
 /* Starts serving on a (listening at once); NULL with errno set on failure.  The server keeps
  * pointers to loop and data; free it with pk_httpd_free() before the loop. */
@@ -31,5 +32,9 @@ void pk_httpd_reap(struct pk_httpd *h);
 /* GETs path from a with a timeout; the body goes to body.  Returns the HTTP status or
  * -errno (-ETIMEDOUT, -ECONNREFUSED, -EPROTO for a malformed answer). */
 int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struct pk_strbuf *body);
+
+/* Like pk_http_get() with another method ("POST", with an empty body). */
+int pk_http_request(const struct pk_addr *a, const char *method, const char *path, int timeout_ms,
+		    struct pk_strbuf *body);
 
 #endif

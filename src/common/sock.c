@@ -64,7 +64,7 @@ static void set_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-static int sock_listen(const struct pk_addr *a, int backlog, bool reuseport)
+static int sock_listen(const struct pk_addr *a, int backlog, bool reuseport, bool freebind)
 {
 	int one = 1, err;
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -73,6 +73,7 @@ static int sock_listen(const struct pk_addr *a, int backlog, bool reuseport)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+	    (freebind && setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof(one)) < 0) ||
 	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, backlog) < 0) {
 		err = -errno;
 		close(fd);
@@ -83,12 +84,17 @@ static int sock_listen(const struct pk_addr *a, int backlog, bool reuseport)
 
 int pk_sock_listen(const struct pk_addr *a, int backlog)
 {
-	return sock_listen(a, backlog, false);
+	return sock_listen(a, backlog, false, false);
 }
 
 int pk_sock_listen_shared(const struct pk_addr *a, int backlog)
 {
-	return sock_listen(a, backlog, true);
+	return sock_listen(a, backlog, true, false);
+}
+
+int pk_sock_listen_freebind(const struct pk_addr *a, int backlog)
+{
+	return sock_listen(a, backlog, false, true);
 }
 
 int pk_sock_connect(const struct pk_addr *a)

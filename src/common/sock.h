@@ -31,6 +31,10 @@ int pk_sock_listen(const struct pk_addr *a, int backlog);
  * thread) share the port and the kernel spreads connections over them. */
 int pk_sock_listen_shared(const struct pk_addr *a, int backlog);
 
+/* Like pk_sock_listen() but the address need not be on this host yet (IP_FREEBIND): the
+ * aggregator's debug side listens on the clones' gateway before any clone exists. */
+int pk_sock_listen_freebind(const struct pk_addr *a, int backlog);
+
 /* Starts a non-blocking connect to a with TCP_NODELAY; returns the fd (connect may still be
  * in progress: wait for writability, then pk_sock_error()) or -errno. */
 int pk_sock_connect(const struct pk_addr *a);

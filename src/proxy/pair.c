@@ -41,11 +41,35 @@ static struct dconn *take_waiter(struct pk_worker *w, uint64_t seq)
 	return NULL;
 }
 
+/* Applies a pairing reset asked for since the last accept: production connections still
+ * waiting for their clone connection are dropped (unpaired), and both sides count from 1 again.
+ * Connections already paired go on. */
+static void check_reset(struct pk_worker *w)
+{
+	uint64_t epoch = __atomic_load_n(&w->p->pair_epoch, __ATOMIC_ACQUIRE);
+	struct pk_list *pos, *tmp;
+
+	if (epoch == w->pair_epoch)
+		return;
+	w->pair_epoch = epoch;
+	pk_list_for_each_safe(pos, tmp, &w->pair_wait)
+	{
+		struct dconn *d = pk_container_of(pos, struct dconn, pair_link);
+
+		if (d->io.fd < 0) /* a production connection nobody will take now */
+			PK_STAT_ADD(w->targets[0].unpaired, 1);
+		pk_dconn_drop(d);
+	}
+	w->prod_seq = w->dbg_seq = 0;
+}
+
 void pk_pair_session(struct pk_worker *w, struct session *s)
 {
-	uint64_t k = ++w->prod_seq;
+	uint64_t k;
 	struct dconn *d;
 
+	check_reset(w);
+	k = ++w->prod_seq;
 	if (k <= w->dbg_seq) { /* the clone's k-th connection is already here (or was) */
 		d = take_waiter(w, k);
 		if (!d) {
@@ -68,9 +92,11 @@ void pk_pair_session(struct pk_worker *w, struct session *s)
 /* A clone connection arrived on the debug side. */
 static void pair_clone(struct pk_worker *w, int fd)
 {
-	uint64_t j = ++w->dbg_seq;
+	uint64_t j;
 	struct dconn *d;
 
+	check_reset(w);
+	j = ++w->dbg_seq;
 	if (j <= w->prod_seq) {
 		d = take_waiter(w, j);
 		if (!d) {
@@ -130,7 +156,7 @@ static void pair_scan(struct pk_loop *loop, struct pk_timer *t)
 			       "dropping its responses",
 			       w->cfg->role, (unsigned long long)d->id, (unsigned long long)d->seq);
 			PK_STAT_ADD(w->targets[0].unpaired, 1);
-			pk_dconn_close(d);
+			pk_dconn_drop(d);
 		}
 	}
 	pk_timer_arm(loop, t, PAIR_SCAN_NS);

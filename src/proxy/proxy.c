@@ -14,15 +14,38 @@
 #define LISTEN_BACKLOG 4096
 #define MAX_WORKERS 64
 
-static int admin_handler(const char *path, struct pk_strbuf *body, const char **ctype, void *data)
+static int admin_handler(const char *method, const char *path, struct pk_strbuf *body,
+			 const char **ctype, void *data)
 {
+	struct pk_proxy *p = data;
+
+	if (strcmp(path, "/pairing/reset") == 0) {
+		if (strcmp(method, "POST") != 0) {
+			pk_strbuf_printf(body, "POST only\n");
+			return 405;
+		}
+		if (!p->cfg.agg) {
+			pk_strbuf_printf(body, "not an aggregator\n");
+			return 404;
+		}
+		__atomic_add_fetch(&p->pair_epoch, 1, __ATOMIC_RELEASE);
+		pk_log(PK_LOG_INFO,
+		       "agg: pairing reset: the next connections on both sides are #1");
+		pk_strbuf_printf(body, "pairing reset\n");
+		return 200;
+	}
+	if (strcmp(method, "GET") != 0) {
+		pk_strbuf_printf(body, "GET only\n");
+		return 405;
+	}
 	if (strcmp(path, "/metrics") == 0) {
 		*ctype = "text/plain; version=0.0.4; charset=utf-8";
 		pk_proxy_metrics(data, body);
 		return 200;
 	}
 	if (strcmp(path, "/") == 0) {
-		pk_strbuf_printf(body, "parikshan admin: GET /metrics\n");
+		pk_strbuf_printf(body, "parikshan admin: GET /metrics%s\n",
+				 p->cfg.agg ? ", POST /pairing/reset" : "");
 		return 200;
 	}
 	pk_strbuf_printf(body, "not found\n");
@@ -100,7 +123,7 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 	}
 	if (cfg->agg) {
 		*what = "debug listen";
-		dlfd = pk_sock_listen(&cfg->debug_listen, LISTEN_BACKLOG);
+		dlfd = pk_sock_listen_freebind(&cfg->debug_listen, LISTEN_BACKLOG);
 		if (dlfd < 0) {
 			for (int i = 0; i < p->nworkers; i++)
 				close(fds[i]);

@@ -130,6 +130,7 @@ struct pk_worker {
 	struct pk_io dlio; /* the debug side's listener */
 	struct pk_timer pair_timer;
 	uint64_t prod_seq, dbg_seq;
+	uint64_t pair_epoch;	  /* the proxy's pair_epoch the counters belong to */
 	struct pk_list pair_wait; /* dconns waiting for their pair, in seq order */
 	struct pk_list sessions;
 	struct pk_list dead_sessions;
@@ -152,6 +153,7 @@ struct pk_proxy {
 	int listen_port;
 	int debug_port;
 	uint64_t next_id;     /* session ids, shared by the workers (atomic) */
+	uint64_t pair_epoch;  /* agg: bumped by POST /pairing/reset (atomic) */
 	struct pk_loop *loop; /* main thread: admin endpoint and signals */
 	struct pk_io sigio;
 	struct pk_httpd *admin;
@@ -215,6 +217,9 @@ struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i);
 /* target.c: gives d its clone's accepted socket and starts delivering.  Returns 0 or -errno
  * (d is then desynced). */
 int pk_dconn_attach_fd(struct dconn *d, int fd);
+
+/* target.c: closes a dconn that was never paired (agg), without a comparison verdict. */
+void pk_dconn_drop(struct dconn *d);
 
 /* target.c: stops comparing d (it joined its connection late): counted as unknown. */
 void pk_dconn_compare_skip(struct dconn *d);

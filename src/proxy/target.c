@@ -17,6 +17,7 @@
 
 static void dconn_flush(struct dconn *d);
 static void dconn_update(struct dconn *d);
+static void dconn_kill(struct dconn *d, bool desync, const char *reason);
 
 static struct target_stats *stats_of(const struct dconn *d)
 {
@@ -64,6 +65,15 @@ static void compare_feed(struct dconn *d, enum pk_scmp_side side, const char *bu
 	PK_STAT_ADD(stats_of(d)->cmp_bytes, d->cmp.matched - matched);
 	if (!before && d->cmp.diverged)
 		compare_report(d);
+}
+
+void pk_dconn_drop(struct dconn *d)
+{
+	if (d->cmp_on) { /* never paired: nothing was compared */
+		pk_scmp_release(&d->cmp);
+		d->cmp_on = false;
+	}
+	dconn_kill(d, false, "unpaired");
 }
 
 void pk_dconn_compare_skip(struct dconn *d)

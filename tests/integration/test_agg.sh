@@ -152,4 +152,8 @@ AGG=$PK_LAST_PID
 out=$(timeout 10 redis-cli -p "$AL" PING 2>&1)
 pk_check unreachable-backend-counted pk_wait_metric "$AADM" parikshan_prod_connect_failures_total 1 10
 kill -0 "$AGG" && pk_ok unreachable-backend-agg-alive || pk_fail unreachable-backend-agg-alive "agg exited"
+# The admin endpoint: POST /pairing/reset (GET is refused).
+pk_expect_eq pairing-reset-post "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$AADM/pairing/reset")" 200
+pk_expect_eq pairing-reset-get-refused "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AADM/pairing/reset")" 405
+grep -q 'agg: pairing reset' "$PK_TMP/agg-dead.log" && pk_ok pairing-reset-logged || pk_fail pairing-reset-logged "no log line"
 pk_stop_clean agg-dead "$AGG"

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """pk-front.py — a tiny HTTP front service with a Redis backend, for the two-tier tests.
 
-    pk-front.py LISTEN_PORT BACKEND_HOST BACKEND_PORT [--per-request]
+    pk-front.py LISTEN_PORT BACKEND_HOST BACKEND_PORT [--per-request] [--bind ADDR]
 
 GET /incr/KEY, /get/KEY, /set/KEY/VALUE run INCR, GET, SET on the backend and answer
 "HTTP/1.1 200 OK" with the backend's reply as the body.  Responses carry no Date header, so
 two instances given the same backend answers send byte-identical responses.  One persistent
 backend connection is opened at start (or one per request with --per-request).  One thread,
-requests handled in arrival order.  Prints "ready" once listening.
+requests handled in arrival order.  Listens on 127.0.0.1 (or --bind ADDR).  Prints "ready"
+once listening.
 """
 import selectors
 import socket
@@ -80,7 +81,9 @@ def main():
     backend = Backend(bhost, bport, "--per-request" in sys.argv[4:])
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", port))
+    args = sys.argv[4:]
+    bind = args[args.index("--bind") + 1] if "--bind" in args else "127.0.0.1"
+    lsock.bind((bind, port))
     lsock.listen(128)
     lsock.setblocking(False)
     sel = selectors.DefaultSelector()

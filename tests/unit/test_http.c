@@ -20,13 +20,16 @@
 struct handler_state {
 	int calls;
 	char last_path[128];
+	char last_method[8];
 };
 
-static int handler(const char *path, struct pk_strbuf *body, const char **ctype, void *data)
+static int handler(const char *method, const char *path, struct pk_strbuf *body, const char **ctype,
+		   void *data)
 {
 	struct handler_state *h = data;
 
 	h->calls++;
+	snprintf(h->last_method, sizeof(h->last_method), "%s", method);
 	snprintf(h->last_path, sizeof(h->last_path), "%s", path);
 	if (strcmp(path, "/metrics") == 0) {
 		*ctype = "text/plain; version=0.0.4";
@@ -102,8 +105,8 @@ static int raw_exchange(const struct pk_addr *a, const char *req, char *out, siz
 struct client {
 	struct pk_addr addr;
 	int wake_fd; /* written when done, to stop the loop */
-	int code_metrics, code_missing, code_big;
-	struct pk_strbuf body_metrics, body_missing, body_big;
+	int code_metrics, code_missing, code_big, code_post;
+	struct pk_strbuf body_metrics, body_missing, body_big, body_post;
 	char raw_ok[1024], raw_post[1024], raw_bad[1024];
 	int raw_ok_len, raw_post_len, raw_bad_len;
 };
@@ -117,8 +120,9 @@ static void *client_main(void *arg)
 	c->code_big = pk_http_get(&c->addr, "/big", 5000, &c->body_big);
 	c->raw_ok_len = raw_exchange(&c->addr, "GET /metrics HTTP/1.0\r\n\r\n", c->raw_ok,
 				     sizeof(c->raw_ok));
-	c->raw_post_len = raw_exchange(&c->addr, "POST /metrics HTTP/1.0\r\n\r\n", c->raw_post,
+	c->raw_post_len = raw_exchange(&c->addr, "PUT /metrics HTTP/1.0\r\n\r\n", c->raw_post,
 				       sizeof(c->raw_post));
+	c->code_post = pk_http_request(&c->addr, "POST", "/metrics", 3000, &c->body_post);
 	c->raw_bad_len = raw_exchange(&c->addr, "GARBAGE\n\n", c->raw_bad, sizeof(c->raw_bad));
 	if (write(c->wake_fd, "x", 1) != 1)
 		c->code_metrics = -999;
@@ -215,11 +219,13 @@ static void test_server_and_client(void)
 			     "\r\n"
 			     "up 1\n");
 	CHECK(starts_with(c->raw_post, "HTTP/1.0 405 Method Not Allowed\r\n"));
-	CHECK(strstr(c->raw_post, "\r\n\r\nonly GET\n") != NULL);
+	CHECK(strstr(c->raw_post, "\r\n\r\nonly GET and POST\n") != NULL);
 	CHECK(starts_with(c->raw_bad, "HTTP/1.0 400 Bad Request\r\n"));
-	/* the handler saw the GETs only (3 through the client, 1 raw) */
-	CHECK_EQ_INT(hs.calls, 4);
+	/* the handler saw the GETs (3 through the client, 1 raw) and the POST, not the PUT */
+	CHECK_EQ_INT(c->code_post, 200);
+	CHECK_EQ_INT(hs.calls, 5);
 	CHECK_STR(hs.last_path, "/metrics");
+	CHECK_STR(hs.last_method, "POST");
 
 	pk_io_del(loop, &wake);
 	pk_timer_cancel(loop, &guard);
@@ -228,6 +234,7 @@ out:
 		pk_strbuf_release(&c->body_metrics);
 		pk_strbuf_release(&c->body_missing);
 		pk_strbuf_release(&c->body_big);
+		pk_strbuf_release(&c->body_post);
 		free(c);
 	}
 	if (wp[0] >= 0) {
