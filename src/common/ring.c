@@ -137,7 +137,8 @@ void pk_ring_consume(struct pk_ring *r, size_t n)
 
 void pk_ring_clear(struct pk_ring *r)
 {
-	r->head = r->tail;
+	/* back to the buffer's start: the next writes land where the cache is likely warm */
+	r->head = r->tail = 0;
 }
 
 size_t pk_ring_read(struct pk_ring *r, void *dst, size_t n)

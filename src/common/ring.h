@@ -61,7 +61,8 @@ int pk_ring_peek(const struct pk_ring *r, struct iovec iov[2]);
 void pk_ring_consume(struct pk_ring *r, size_t n);
 
 /* Empties the ring but keeps its buffer, however big, for the next writes (pk_ring_consume()
- * frees big buffers once drained): for a ring refilled at a steady high rate. */
+ * frees big buffers once drained), which start again at the buffer's beginning (head and
+ * tail are reset to 0): for a ring refilled at a steady high rate. */
 void pk_ring_clear(struct pk_ring *r);
 
 /* Copies up to n bytes out (consuming them); returns the number copied. */

@@ -352,6 +352,8 @@ static void test_clear_keeps_buffer(void)
 	CHECK_EQ_INT(pk_ring_room(&r), 1 << 20);
 	CHECK(r.buf == buf); /* unlike a drain by consume, the big buffer stays */
 	CHECK(r.size > 64 * 1024);
+	CHECK_EQ_INT(r.head, 0); /* and writes start over at its beginning */
+	CHECK_EQ_INT(r.tail, 0);
 	CHECK_EQ_INT(pk_ring_write(&r, in, BIG), 0);
 	CHECK(r.buf == buf); /* refilled without growing again */
 	CHECK_EQ_INT(pk_ring_read(&r, got, sizeof(got)), sizeof(got));
