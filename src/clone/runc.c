@@ -227,7 +227,7 @@ static void keep_logs(const char *dir, int out, int errfd)
  * runc's exit status on status_fd, then keeps the logs.  Never returns. */
 static void keeper_main(const char *dir, char *const argv[], int status_fd)
 {
-	int out[2], errp[2], st = 0, devnull, msg[2];
+	int in[2], out[2], errp[2], st = 0, devnull, msg[2];
 	pid_t pid;
 
 	setsid();
@@ -236,15 +236,19 @@ static void keeper_main(const char *dir, char *const argv[], int status_fd)
 	devnull = open("/dev/null", O_RDWR);
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
 		_exit(1);
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+	/* stdin is a pipe the keeper holds open and never writes (not the host's /dev/null: CRIU
+	 * cannot dump a file on a host mount the container does not have). */
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
 		_exit(1);
 	pid = fork();
 	if (pid == 0) {
-		if (dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0 || chdir(dir) < 0)
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0 ||
+		    chdir(dir) < 0)
 			_exit(127);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	close(in[0]);
 	close(out[1]);
 	close(errp[1]);
 	if (pid < 0)
