@@ -546,6 +546,8 @@ print(f"# parikshan dup benchmark: medians of {rounds} interleaved round(s), all
       if md else f"parikshan dup benchmark: medians of {rounds} interleaved round(s), all on 127.0.0.1")
 print(("" if not md else "\n") + f"({env}; load average at end {load1}; wall time of the rounds: {elapsed} s)")
 for w in W:
+    if not any((w, c) in med for c in C):
+        continue
     print()
     print(f"## {w}: {TITLE[w]}" if md else f"== {w}: {TITLE[w]}")
     print()
@@ -566,19 +568,18 @@ for w in W:
 # goals
 goals = []
 def g(name, ok, detail):
-    goals.append(["PASS" if ok else "MISS", name, detail])
+    goals.append(["PASS" if ok else "MISS", name, detail] if ok is not None else ["info", name, detail])
 for w in W:
     h, d1, rec = med.get((w, "haproxy")), med.get((w, "dup1")), med.get((w, "dup1rec"))
     if d1 and rec:
         r = rec["rps"] / d1["rps"]
         g(f"{w}: dup1 --record throughput >= 0.95x dup1", r >= 0.95,
           f"{rec['rps']:,.0f} vs {d1['rps']:,.0f} req/s = {r:.3f}x")
-    for a in ("agg0", "agg1"):
-        m = med.get((w, a))
-        if m and h:
-            r = m["rps"] / h["rps"]
-            g(f"{w}: {a} throughput >= 1.0x haproxy", r >= 1.0,
-              f"{m['rps']:,.0f} vs {h['rps']:,.0f} req/s = {r:.3f}x")
+    for a in ("agg0", "agg1"):  # no goal is set for the aggregator: reported only
+        m, d = med.get((w, a)), med.get((w, "direct"))
+        if m and h and d:
+            g(f"{w}: {a} throughput vs haproxy / direct", None,
+              f"{m['rps']:,.0f} req/s = {m['rps'] / h['rps']:.3f}x haproxy, {m['rps'] / d['rps']:.3f}x direct")
 for w in W:
     h, d0, d1 = med.get((w, "haproxy")), med.get((w, "dup0")), med.get((w, "dup1"))
     if not (h and d0 and d1):

@@ -22,12 +22,16 @@ int pk_proxy_resolve(const char *cmd, const char *role, const char *host, uint16
 	return err;
 }
 
-/* Names the address a failed step of pk_proxy_new() was about ("" when none). */
+/* Names the address or file a failed step of pk_proxy_new() was about ("" when none). */
 static const char *step_address(const struct pk_proxy_config *cfg, const char *what, char *buf,
 				size_t len)
 {
 	const struct pk_addr *at = NULL;
 
+	if (cfg->record && strstr(what, "record file")) {
+		snprintf(buf, len, " %s", cfg->record->path);
+		return buf;
+	}
 	if (strcmp(what, "admin listen") == 0)
 		at = &cfg->admin;
 	else if (strcmp(what, "debug listen") == 0)
@@ -47,7 +51,7 @@ int pk_proxy_serve(const struct pk_proxy_config *cfg)
 {
 	struct pk_proxy *p;
 	const char *what;
-	char addr[PK_ADDR_STRLEN + 1], w[PK_ADDR_STRLEN + 256];
+	char addr[4096], w[4400]; /* an address, or the record file's path */
 	long nofile;
 	int err;
 

@@ -122,27 +122,22 @@ pk_stop_clean "agg-spill" "$AGG"
 kill "$PRODF" "$DBGF" 2>/dev/null
 
 # --- Bad input ----------------------------------------------------------------------------
-# expect_usage NAME PATTERN ARGS...: agg ARGS exits non-zero with one "parikshan: agg: ..." line.
+# expect_error NAME STATUS PATTERN ARGS...: `agg ARGS` fails with STATUS and one
+# "parikshan: agg: ..." line matching PATTERN.
 expect_error() {
-	local name=$1 pat=$2 out rc
-	shift 2
-	out=$(timeout 10 "$PK_BIN" agg "$@" 2>&1)
-	rc=$?
-	if [ $rc -ne 0 ] && [ $rc -lt 80 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q "^parikshan: agg: .*$pat"; then
-		pk_ok "bad-$name"
-	else
-		pk_fail "bad-$name" "rc=$rc: $out"
-	fi
+	local name=$1 st=$2 pat=$3
+	shift 3
+	pk_expect_error "bad-$name" "$st" "^parikshan: agg: .*$pat" "$PK_BIN" agg "$@"
 }
 P1=$(pk_free_port) P2=$(pk_free_port)
-expect_error no-debug-port "debug port is required" -l "$P1" -x 127.0.0.1 -p "$BACK"
-expect_error same-ports "must differ" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$P1"
-expect_error bad-port "debug port" -l "$P1" -x 127.0.0.1 -p "$BACK" -D 70000x
-expect_error bad-host "resolve backend host" -l "$P1" -x no.such.host.invalid -p "$BACK" -D "$P2"
-expect_error debug-port-in-use "debug listen 127.0.0.1:$BACK" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$BACK"
-expect_error record-max-alone "needs --record" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$P2" --record-max 1M
-expect_error record-bad-dir "record" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$P2" --record /nonexistent/dir/x.pcap
-expect_error unknown-flag "unknown option" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$P2" --frobnicate
+expect_error no-debug-port 2 "debug port is required" -l "$P1" -x 127.0.0.1 -p "$BACK"
+expect_error same-ports 2 "must differ" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$P1"
+expect_error bad-port 2 "debug port" -l "$P1" -x 127.0.0.1 -p "$BACK" -D 70000x
+expect_error bad-host 1 "resolve backend host" -l "$P1" -x no.such.host.invalid -p "$BACK" -D "$P2"
+expect_error debug-port-in-use 1 "debug listen 127.0.0.1:$BACK" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$BACK"
+expect_error record-max-alone 2 "needs --record" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$P2" --record-max 1M
+expect_error record-bad-dir 1 "open record file /nonexistent/dir/x.pcap: No such file" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$P2" --record /nonexistent/dir/x.pcap
+expect_error unknown-flag 2 "unknown option" -l "$P1" -x 127.0.0.1 -p "$BACK" -D "$P2" --frobnicate
 if "$PK_BIN" agg --help | grep -q 'usage: parikshan agg'; then pk_ok help; else pk_fail help "no usage"; fi
 
 # An unreachable backend: production's connection is closed, agg goes on serving.

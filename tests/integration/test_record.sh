@@ -101,13 +101,8 @@ done
 if [ $bad = 0 ]; then pk_ok rotation-files-valid; else pk_fail rotation-files-valid "$(ls -l "$PK_TMP"/rot*)"; fi
 
 # --- A file that cannot be written at all: a clear error at start -----------------------------
-out=$(timeout 10 "$PK_BIN" dup -h 127.0.0.1 -l "$(pk_free_port)" -x 127.0.0.1 -p "$PROD" --record /dev/full 2>&1)
-rc=$?
-if [ $rc -eq 1 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q '^parikshan: dup: .*No space left'; then
-	pk_ok unwritable-file-error
-else
-	pk_fail unwritable-file-error "rc=$rc: $out"
-fi
+pk_expect_error unwritable-file-error 1 '^parikshan: dup: .*No space left' \
+	"$PK_BIN" dup -h 127.0.0.1 -l "$(pk_free_port)" -x 127.0.0.1 -p "$PROD" --record /dev/full
 
 # --- A disk that fills up while recording: recording stops, production does not notice ----
 mkdir -p "$PK_TMP/small"
