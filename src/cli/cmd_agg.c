@@ -33,8 +33,6 @@ enum { OPT_DEBUG_ADDR = PK_OPT_FIRST_OWN, OPT_PAIR_TIMEOUT };
 
 static const struct option agg_options[] = {
 	PK_PROXY_LONG_OPTIONS,
-	{ "listen-port", required_argument, NULL, 'l' },
-	{ "listen-addr", required_argument, NULL, 'h' },
 	{ "backend-host", required_argument, NULL, 'x' },
 	{ "backend-port", required_argument, NULL, 'p' },
 	{ "debug-port", required_argument, NULL, 'D' },
@@ -46,12 +44,11 @@ static const struct option agg_options[] = {
 int pk_cmd_agg(int argc, char **argv)
 {
 	struct pk_agg_opts o = {
-		.listen_host = "0.0.0.0",
 		.debug_host = "127.0.0.1",
 		.pair_timeout_ms = 30000,
 	};
 	struct pk_proxy_cli po;
-	bool have_l = false, have_p = false, have_d = false;
+	bool have_p = false, have_d = false;
 	uint64_t v;
 	int c, err;
 
@@ -68,14 +65,6 @@ int pk_cmd_agg(int argc, char **argv)
 			continue;
 		}
 		switch (c) {
-		case 'l':
-			if ((err = pk_parse_port(optarg, &o.listen_port)))
-				return pk_cli_bad_value("agg", "listen port", optarg, err);
-			have_l = true;
-			break;
-		case 'h':
-			o.listen_host = optarg;
-			break;
 		case 'x':
 			o.backend_host = optarg;
 			break;
@@ -107,23 +96,14 @@ int pk_cmd_agg(int argc, char **argv)
 	}
 	if (optind < argc)
 		return pk_cli_bad("agg", argv[optind], "unexpected argument");
-	if (!have_l)
-		return pk_cli_bad("agg", "-l", "a listen port is required");
 	if (!o.backend_host || !have_p)
 		return pk_cli_bad("agg", "-x/-p", "a backend host and port are required");
 	if (!have_d)
 		return pk_cli_bad("agg", "-D", "a debug port is required");
-	if (o.debug_port && o.debug_port == o.listen_port)
+	if (o.debug_port && o.debug_port == po.c.listen_port)
 		return pk_cli_bad("agg", "-D", "the debug port must differ from the listen port");
 	if ((err = pk_proxy_cli_check(&po)))
 		return err;
-	o.buffer_size = po.buffer_size;
-	o.spill_dir = po.spill_dir;
-	o.spill_max = po.spill_max;
-	o.flush_ms = po.flush_ms;
-	o.admin_host = po.admin_host;
-	o.admin_port = po.admin_port;
-	o.compare = po.compare;
-	o.rec = po.rec;
+	o.c = po.c;
 	return pk_agg_run(&o);
 }

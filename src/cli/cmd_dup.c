@@ -38,8 +38,6 @@ enum { OPT_THREADS = PK_OPT_FIRST_OWN, OPT_RESYNC };
 
 static const struct option dup_options[] = {
 	PK_PROXY_LONG_OPTIONS,
-	{ "listen-port", required_argument, NULL, 'l' },
-	{ "listen-addr", required_argument, NULL, 'h' },
 	{ "prod-host", required_argument, NULL, 'x' },
 	{ "prod-port", required_argument, NULL, 'p' },
 	{ "debug-host", required_argument, NULL, 'm' },
@@ -64,11 +62,10 @@ static int bad_value(const char *flag, const char *val, int err)
 int pk_cmd_dup(int argc, char **argv)
 {
 	struct pk_dup_opts o = {
-		.listen_host = "0.0.0.0",
 		.mode = PK_PROXY_ASYNC,
 	};
 	struct pk_proxy_cli po;
-	bool have_l = false, have_p = false;
+	bool have_p = false;
 	int nports = 0, c, err;
 	uint64_t v;
 
@@ -86,14 +83,6 @@ int pk_cmd_dup(int argc, char **argv)
 			continue;
 		}
 		switch (c) {
-		case 'l':
-			if ((err = pk_parse_port(optarg, &o.listen_port)))
-				return bad_value("listen port", optarg, err);
-			have_l = true;
-			break;
-		case 'h':
-			o.listen_host = optarg;
-			break;
 		case 'x':
 			o.prod_host = optarg;
 			break;
@@ -137,8 +126,6 @@ int pk_cmd_dup(int argc, char **argv)
 	}
 	if (optind < argc)
 		return bad(argv[optind], "unexpected argument");
-	if (!have_l)
-		return bad("-l", "a listen port is required");
 	if (!o.prod_host || !have_p)
 		return bad("-x/-p", "a production host and port are required");
 	if (nports != o.ntargets && !(nports == 1 && o.ntargets > 1))
@@ -152,13 +139,6 @@ int pk_cmd_dup(int argc, char **argv)
 				return bad("-m/-d", "the same debug target is given twice");
 	if ((err = pk_proxy_cli_check(&po)))
 		return err;
-	o.buffer_size = po.buffer_size;
-	o.spill_dir = po.spill_dir;
-	o.spill_max = po.spill_max;
-	o.flush_ms = po.flush_ms;
-	o.admin_host = po.admin_host;
-	o.admin_port = po.admin_port;
-	o.compare = po.compare;
-	o.rec = po.rec;
+	o.c = po.c;
 	return pk_dup_run(&o);
 }

@@ -32,10 +32,11 @@ void pk_proxy_cli_init(struct pk_proxy_cli *o, const char *cmd)
 {
 	memset(o, 0, sizeof(*o));
 	o->cmd = cmd;
-	o->buffer_size = 4ull << 20;
-	o->spill_max = 1ull << 30;
-	o->flush_ms = 10;
-	o->rec.file_max = 1ull << 30;
+	o->c.listen_host = "0.0.0.0";
+	o->c.buffer_size = 4ull << 20;
+	o->c.spill_max = 1ull << 30;
+	o->c.flush_ms = 10;
+	o->c.rec.file_max = 1ull << 30;
 }
 
 int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char *usage)
@@ -45,28 +46,36 @@ int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char 
 	int err;
 
 	switch (c) {
+	case 'l':
+		if ((err = pk_parse_port(arg, &o->c.listen_port)))
+			return pk_cli_bad_value(o->cmd, "listen port", arg, err);
+		o->have_listen_port = true;
+		return 0;
+	case 'h':
+		o->c.listen_host = arg;
+		return 0;
 	case 'b':
-		if ((err = pk_parse_size(arg, &o->buffer_size)) || o->buffer_size == 0 ||
-		    o->buffer_size > (16ull << 30))
+		if ((err = pk_parse_size(arg, &o->c.buffer_size)) || o->c.buffer_size == 0 ||
+		    o->c.buffer_size > (16ull << 30))
 			return pk_cli_bad_value(o->cmd, "buffer size", arg, err ? err : -ERANGE);
 		return 0;
 	case PK_OPT_FLUSH_MS:
-		if ((err = pk_parse_uint(arg, 1000, &o->flush_ms)))
+		if ((err = pk_parse_uint(arg, 1000, &o->c.flush_ms)))
 			return pk_cli_bad_value(o->cmd, "--flush-ms", arg, err);
 		return 0;
 	case PK_OPT_SPILL:
-		o->spill_dir = arg;
+		o->c.spill_dir = arg;
 		return 0;
 	case PK_OPT_SPILL_MAX:
-		if ((err = pk_parse_size(arg, &o->spill_max)) || o->spill_max == 0)
+		if ((err = pk_parse_size(arg, &o->c.spill_max)) || o->c.spill_max == 0)
 			return pk_cli_bad_value(o->cmd, "--spill-max", arg, err ? err : -ERANGE);
 		o->spill_max_set = true;
 		return 0;
 	case PK_OPT_ADMIN:
 		if ((err = pk_parse_hostport(arg, "127.0.0.1", o->admin_buf, sizeof(o->admin_buf),
-					     &o->admin_port)))
+					     &o->c.admin_port)))
 			return pk_cli_bad_value(o->cmd, "--admin", arg, err);
-		o->admin_host = o->admin_buf;
+		o->c.admin_host = o->admin_buf;
 		return 0;
 	case PK_OPT_LOG_LEVEL:
 		if (pk_log_parse_level(arg, &level))
@@ -74,23 +83,24 @@ int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char 
 		pk_log_set_level(level);
 		return 0;
 	case PK_OPT_COMPARE:
-		o->compare = true;
+		o->c.compare = true;
 		return 0;
 	case PK_OPT_RECORD:
 		if (!*arg)
 			return pk_cli_bad_value(o->cmd, "--record", arg, -EINVAL);
-		o->rec.path = arg;
+		o->c.rec.path = arg;
 		return 0;
 	case PK_OPT_RECORD_MAX:
 		/* below 64 KiB, every file would hold a packet or two */
-		if ((err = pk_parse_size(arg, &o->rec.file_max)) || o->rec.file_max < (64u << 10))
+		if ((err = pk_parse_size(arg, &o->c.rec.file_max)) ||
+		    o->c.rec.file_max < (64u << 10))
 			return pk_cli_bad_value(o->cmd, "--record-max", arg, err ? err : -ERANGE);
 		o->record_opts_set = true;
 		return 0;
 	case PK_OPT_RECORD_FILES:
 		if ((err = pk_parse_uint(arg, 1000000, &v)) || v == 0)
 			return pk_cli_bad_value(o->cmd, "--record-files", arg, err ? err : -ERANGE);
-		o->rec.files_max = (uint32_t)v;
+		o->c.rec.files_max = (uint32_t)v;
 		o->record_opts_set = true;
 		return 0;
 	case PK_OPT_HELP:
@@ -105,15 +115,17 @@ int pk_proxy_cli_check(struct pk_proxy_cli *o)
 {
 	struct stat sb;
 
-	if (o->spill_max_set && !o->spill_dir)
+	if (!o->have_listen_port)
+		return pk_cli_bad(o->cmd, "-l", "a listen port is required");
+	if (o->spill_max_set && !o->c.spill_dir)
 		return pk_cli_bad(o->cmd, "--spill-max", "needs --spill DIR");
-	if (o->record_opts_set && !o->rec.path)
+	if (o->record_opts_set && !o->c.rec.path)
 		return pk_cli_bad(o->cmd, "--record-max/--record-files", "needs --record FILE");
-	if (o->spill_dir && (stat(o->spill_dir, &sb) < 0 || !S_ISDIR(sb.st_mode) ||
-			     access(o->spill_dir, W_OK) < 0)) {
+	if (o->c.spill_dir && (stat(o->c.spill_dir, &sb) < 0 || !S_ISDIR(sb.st_mode) ||
+			       access(o->c.spill_dir, W_OK) < 0)) {
 		char w[300];
 
-		snprintf(w, sizeof(w), "%s: spill directory '%s'", o->cmd, o->spill_dir);
+		snprintf(w, sizeof(w), "%s: spill directory '%s'", o->cmd, o->c.spill_dir);
 		pk_cli_error(w, "%s", errno ? strerror(errno) : "not a directory");
 		return PK_EXIT_RUNTIME;
 	}

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "capture/pcap_write.h"
+#include "proxy/proxy.h"
 
 enum {
 	PK_OPT_FLUSH_MS = 256,
@@ -23,9 +23,12 @@ enum {
 	PK_OPT_FIRST_OWN, /* a command's own long options start here */
 };
 
-/* The long options every proxy command has; put first in the command's option table. */
+/* The long options every proxy command has; put first in the command's option table (their
+ * short forms: -l, -h, -b). */
 #define PK_PROXY_LONG_OPTIONS                                                                      \
-	{ "buffer", required_argument, NULL, 'b' },                                                \
+	{ "listen-port", required_argument, NULL, 'l' },                                           \
+		{ "listen-addr", required_argument, NULL, 'h' },                                   \
+		{ "buffer", required_argument, NULL, 'b' },                                        \
 		{ "flush-ms", required_argument, NULL, PK_OPT_FLUSH_MS },                          \
 		{ "spill", required_argument, NULL, PK_OPT_SPILL },                                \
 		{ "spill-max", required_argument, NULL, PK_OPT_SPILL_MAX },                        \
@@ -57,14 +60,9 @@ enum {
 	"      --help               show this text\n"
 
 struct pk_proxy_cli {
-	const char *cmd; /* "dup" or "agg": names error lines */
-	uint64_t buffer_size, spill_max, flush_ms;
-	const char *spill_dir;
-	bool spill_max_set, record_opts_set;
-	const char *admin_host;
-	uint16_t admin_port;
-	bool compare;
-	struct pk_rec_opts rec;
+	const char *cmd;	  /* "dup" or "agg": names error lines */
+	struct pk_proxy_common c; /* what the flags set */
+	bool have_listen_port, spill_max_set, record_opts_set;
 	char admin_buf[256];
 };
 
@@ -79,8 +77,8 @@ void pk_proxy_cli_init(struct pk_proxy_cli *o, const char *cmd);
  * error line. */
 int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char *usage);
 
-/* Checks the shared flags together (spill directory usable, record flags consistent);
- * returns 0 or an exit code after printing the error line. */
+/* Checks the shared flags together (a listen port given, spill directory usable, record
+ * flags consistent); returns 0 or an exit code after printing the error line. */
 int pk_proxy_cli_check(struct pk_proxy_cli *o);
 
 /* Prints "parikshan: CMD: what: why" and returns PK_EXIT_USAGE. */

@@ -11,30 +11,19 @@ int pk_dup_run(const struct pk_dup_opts *o)
 	struct pk_proxy_config cfg = {
 		.role = "dup",
 		.mode = o->mode,
-		.buffer_size = o->buffer_size,
-		.spill_dir = o->spill_dir,
-		.spill_max = o->spill_max,
-		.flush_ns = o->flush_ms * 1000000ull,
 		.ntargets = o->ntargets,
 		.drain_ns = DUP_DRAIN_NS,
 		.threads = o->threads,
 		.resync = o->resync,
 		.resync_backoff_ns = DUP_RESYNC_BACKOFF_NS,
-		.compare = o->compare,
-		.record = o->rec.path ? &o->rec : NULL,
 	};
 
-	if (pk_proxy_resolve("dup", "listen", o->listen_host, o->listen_port, &cfg.listen) ||
+	if (pk_proxy_common_apply("dup", &o->c, &cfg) ||
 	    pk_proxy_resolve("dup", "production", o->prod_host, o->prod_port, &cfg.prod))
 		return PK_EXIT_RUNTIME;
 	for (int i = 0; i < o->ntargets; i++)
 		if (pk_proxy_resolve("dup", "debug", o->dbg_hosts[i], o->dbg_ports[i],
 				     &cfg.targets[i]))
 			return PK_EXIT_RUNTIME;
-	if (o->admin_host) {
-		cfg.admin_enabled = true;
-		if (pk_proxy_resolve("dup", "admin", o->admin_host, o->admin_port, &cfg.admin))
-			return PK_EXIT_RUNTIME;
-	}
 	return pk_proxy_serve(&cfg);
 }

@@ -93,29 +93,38 @@ void pk_proxy_free(struct pk_proxy *p);
 /* Appends the Prometheus text of all metrics to out. */
 void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out);
 
-#endif
+/* ---- what both configurations take from their command line ---- */
+
+struct pk_proxy_common {
+	const char *listen_host; /* default "0.0.0.0" */
+	uint16_t listen_port;
+	uint64_t buffer_size;  /* per connection, per clone */
+	const char *spill_dir; /* NULL: no spill */
+	uint64_t spill_max;
+	uint64_t flush_ms;
+	const char *admin_host; /* NULL: no admin endpoint */
+	uint16_t admin_port;
+	bool compare;		/* --compare */
+	struct pk_rec_opts rec; /* --record: rec.path != NULL */
+};
+
+/* Fills the shared part of cfg from c for command cmd (resolving the listen and admin
+ * addresses); prints the CLI error line and returns a negative error when one fails. */
+int pk_proxy_common_apply(const char *cmd, const struct pk_proxy_common *c,
+			  struct pk_proxy_config *cfg);
 
 /* ---- dup: the duplicator configuration of the core ---- */
 
 struct pk_dup_opts {
-	const char *listen_host; /* default "0.0.0.0" */
-	uint16_t listen_port;
+	struct pk_proxy_common c;
 	const char *prod_host;
 	uint16_t prod_port;
 	const char *dbg_hosts[PK_PROXY_MAX_TARGETS];
 	uint16_t dbg_ports[PK_PROXY_MAX_TARGETS];
 	int ntargets;
 	enum pk_proxy_mode mode;
-	uint64_t buffer_size;
-	const char *spill_dir;
-	uint64_t spill_max;
-	uint64_t flush_ms;
-	int threads;		/* 0 = one per online CPU */
-	enum pk_proto resync;	/* re-attach out-of-sync clones (--resync) */
-	const char *admin_host; /* NULL: no admin endpoint */
-	uint16_t admin_port;
-	bool compare;		/* --compare: compare clone responses with production's */
-	struct pk_rec_opts rec; /* --record: rec.path != NULL */
+	int threads;	      /* 0 = one per online CPU */
+	enum pk_proto resync; /* re-attach out-of-sync clones (--resync) */
 };
 
 /* Resolves the addresses in o, starts the duplicator and serves until SIGINT/SIGTERM.
@@ -125,21 +134,12 @@ int pk_dup_run(const struct pk_dup_opts *o);
 /* ---- agg: the aggregator configuration of the core ---- */
 
 struct pk_agg_opts {
-	const char *listen_host; /* production's service connects here (default "0.0.0.0") */
-	uint16_t listen_port;
+	struct pk_proxy_common c; /* c.listen_*: where production's service connects */
 	const char *backend_host; /* the real backend */
 	uint16_t backend_port;
 	const char *debug_host; /* clones connect here (default 127.0.0.1) */
 	uint16_t debug_port;
-	uint64_t buffer_size;
-	const char *spill_dir;
-	uint64_t spill_max;
-	uint64_t flush_ms;
 	uint64_t pair_timeout_ms;
-	bool compare; /* compare clone requests with production's */
-	const char *admin_host;
-	uint16_t admin_port;
-	struct pk_rec_opts rec;
 };
 
 /* Resolves the addresses in o, starts the aggregator and serves until SIGINT/SIGTERM.
@@ -151,3 +151,5 @@ int pk_agg_run(const struct pk_agg_opts *o);
 /* Renders the Prometheus text of a proxy as a table (or JSON when json) into out.
  * Returns 0, or -EINVAL when the text is not parikshan metrics. */
 int pk_status_render(const char *metrics, bool json, struct pk_strbuf *out);
+
+#endif

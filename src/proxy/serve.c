@@ -22,6 +22,23 @@ int pk_proxy_resolve(const char *cmd, const char *role, const char *host, uint16
 	return err;
 }
 
+int pk_proxy_common_apply(const char *cmd, const struct pk_proxy_common *c,
+			  struct pk_proxy_config *cfg)
+{
+	cfg->buffer_size = c->buffer_size;
+	cfg->spill_dir = c->spill_dir;
+	cfg->spill_max = c->spill_max;
+	cfg->flush_ns = c->flush_ms * 1000000ull;
+	cfg->compare = c->compare;
+	cfg->record = c->rec.path ? &c->rec : NULL;
+	if (pk_proxy_resolve(cmd, "listen", c->listen_host, c->listen_port, &cfg->listen))
+		return -EINVAL;
+	if (!c->admin_host)
+		return 0;
+	cfg->admin_enabled = true;
+	return pk_proxy_resolve(cmd, "admin", c->admin_host, c->admin_port, &cfg->admin);
+}
+
 /* Names the address or file a failed step of pk_proxy_new() was about ("" when none). */
 static const char *step_address(const struct pk_proxy_config *cfg, const char *what, char *buf,
 				size_t len)
