@@ -53,17 +53,8 @@ int pk_cmd_agg(int argc, char **argv)
 	int c, err;
 
 	pk_proxy_cli_init(&po, "agg");
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":l:h:x:p:D:b:", agg_options, NULL)) != -1) {
-		err = pk_proxy_cli_opt(&po, c, optarg, agg_usage);
-		if (err == PK_PROXY_CLI_HELP)
-			return PK_EXIT_OK;
-		if (err != PK_PROXY_CLI_NOT_MINE) {
-			if (err)
-				return err;
-			continue;
-		}
+	while (!(err = pk_proxy_cli_next(&po, argc, argv, ":l:h:x:p:D:b:", agg_options, agg_usage,
+					 &c))) {
 		switch (c) {
 		case 'x':
 			o.backend_host = optarg;
@@ -94,6 +85,10 @@ int pk_cmd_agg(int argc, char **argv)
 					  "unknown option (see 'parikshan agg --help')");
 		}
 	}
+	if (err == PK_PROXY_CLI_HELP)
+		return PK_EXIT_OK;
+	if (err != PK_PROXY_CLI_END)
+		return err;
 	if (optind < argc)
 		return pk_cli_bad("agg", argv[optind], "unexpected argument");
 	if (!o.backend_host || !have_p)

@@ -70,18 +70,8 @@ int pk_cmd_dup(int argc, char **argv)
 	uint64_t v;
 
 	pk_proxy_cli_init(&po, "dup");
-
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":l:h:x:p:m:d:asb:", dup_options, NULL)) != -1) {
-		err = pk_proxy_cli_opt(&po, c, optarg, dup_usage);
-		if (err == PK_PROXY_CLI_HELP)
-			return PK_EXIT_OK;
-		if (err != PK_PROXY_CLI_NOT_MINE) {
-			if (err)
-				return err;
-			continue;
-		}
+	while (!(err = pk_proxy_cli_next(&po, argc, argv, ":l:h:x:p:m:d:asb:", dup_options,
+					 dup_usage, &c))) {
 		switch (c) {
 		case 'x':
 			o.prod_host = optarg;
@@ -124,6 +114,10 @@ int pk_cmd_dup(int argc, char **argv)
 			return bad(argv[optind - 1], "unknown option (see 'parikshan dup --help')");
 		}
 	}
+	if (err == PK_PROXY_CLI_HELP)
+		return PK_EXIT_OK;
+	if (err != PK_PROXY_CLI_END)
+		return err;
 	if (optind < argc)
 		return bad(argv[optind], "unexpected argument");
 	if (!o.prod_host || !have_p)

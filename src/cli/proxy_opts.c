@@ -111,6 +111,25 @@ int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char 
 	}
 }
 
+int pk_proxy_cli_next(struct pk_proxy_cli *o, int argc, char **argv, const char *shortopts,
+		      const struct option *opts, const char *usage, int *c)
+{
+	if (!o->started) {
+		opterr = 0;
+		optind = 1;
+		o->started = true;
+	}
+	while ((*c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		int rc = pk_proxy_cli_opt(o, *c, optarg, usage);
+
+		if (rc == PK_PROXY_CLI_NOT_MINE)
+			return 0;
+		if (rc)
+			return rc;
+	}
+	return PK_PROXY_CLI_END;
+}
+
 int pk_proxy_cli_check(struct pk_proxy_cli *o)
 {
 	struct stat sb;

@@ -62,7 +62,7 @@ enum {
 struct pk_proxy_cli {
 	const char *cmd;	  /* "dup" or "agg": names error lines */
 	struct pk_proxy_common c; /* what the flags set */
-	bool have_listen_port, spill_max_set, record_opts_set;
+	bool have_listen_port, spill_max_set, record_opts_set, started;
 	char admin_buf[256];
 };
 
@@ -71,11 +71,19 @@ void pk_proxy_cli_init(struct pk_proxy_cli *o, const char *cmd);
 
 #define PK_PROXY_CLI_NOT_MINE (-1) /* not a shared option */
 #define PK_PROXY_CLI_HELP (-2)	   /* --help: usage printed, exit 0 */
+#define PK_PROXY_CLI_END (-3)	   /* no more options */
 
 /* Handles option c (with optarg arg) when it is a shared one: returns 0 when handled,
  * PK_PROXY_CLI_NOT_MINE or PK_PROXY_CLI_HELP, or an exit code (> 0) after printing the
  * error line. */
 int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char *usage);
+
+/* Reads options (getopt_long with shortopts and opts) until one that is the command's own:
+ * returns 0 with it in *c (optarg set), handling shared ones on the way; PK_PROXY_CLI_END
+ * after the last; PK_PROXY_CLI_HELP after printing usage; or an exit code (> 0) after
+ * printing the error line.  Resets getopt on the first call (o->started). */
+int pk_proxy_cli_next(struct pk_proxy_cli *o, int argc, char **argv, const char *shortopts,
+		      const struct option *opts, const char *usage, int *c);
 
 /* Checks the shared flags together (a listen port given, spill directory usable, record
  * flags consistent); returns 0 or an exit code after printing the error line. */
