@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/clone_agg.h"
 #include "clone/clone.h"
 #include "common/args.h"
-#include "common/http.h"
 
 static const char clone_usage[] =
 	"usage: parikshan clone PROD NAME [--recreate] [--json] [--state-dir DIR]\n"
@@ -45,26 +45,6 @@ static const struct option clone_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The aggregators whose pairing is reset while production is frozen. */
-struct pair_reset {
-	struct pk_addr admin[PK_CLONE_MAX_REDIRECTS];
-	int n;
-	int rc[PK_CLONE_MAX_REDIRECTS]; /* HTTP status or -errno */
-};
-
-/* on_frozen hook: POST /pairing/reset to every aggregator (bounded: production is frozen). */
-static void reset_pairing(void *arg)
-{
-	struct pair_reset *pr = arg;
-
-	for (int i = 0; i < pr->n; i++) {
-		struct pk_strbuf body = { 0 };
-
-		pr->rc[i] = pk_http_request(&pr->admin[i], "POST", "/pairing/reset", 200, &body);
-		pk_strbuf_release(&body);
-	}
-}
-
 int pk_cmd_clone(int argc, char **argv)
 {
 	struct pk_clone_opts o = { .state_dir = pk_state_dir_default() };
@@ -72,9 +52,7 @@ int pk_cmd_clone(int argc, char **argv)
 	struct pk_strbuf out = { 0 };
 	char err[PK_ERR_MAX], what[128], to_host[256];
 	struct pk_remote_opts remote = { 0 };
-	struct pair_reset pr = { .n = 0 };
-	char host[256], why[256];
-	uint16_t port;
+	struct pk_clone_agg agg = { .nadmin = 0 };
 	bool json = false;
 	int c, rc;
 
@@ -107,28 +85,9 @@ int pk_cmd_clone(int argc, char **argv)
 			remote.token_file = optarg;
 			break;
 		case 'a':
-			if (o.nredirects == PK_CLONE_MAX_REDIRECTS) {
-				pk_cli_error("clone: --agg", "at most %d", PK_CLONE_MAX_REDIRECTS);
-				return PK_EXIT_USAGE;
-			}
-			if (pk_clone_redirect_parse(optarg, &o.redirects[o.nredirects++])) {
-				pk_cli_error("clone: --agg", "'%s' is not IPV4:PORT=PORT", optarg);
-				return PK_EXIT_USAGE;
-			}
-			break;
 		case 'A':
-			if (pr.n == PK_CLONE_MAX_REDIRECTS) {
-				pk_cli_error("clone: --agg-admin", "at most %d",
-					     PK_CLONE_MAX_REDIRECTS);
-				return PK_EXIT_USAGE;
-			}
-			if (pk_parse_hostport(optarg, "127.0.0.1", host, sizeof(host), &port) ||
-			    pk_addr_resolve(host, port, &pr.admin[pr.n], why, sizeof(why))) {
-				pk_cli_error("clone: --agg-admin", "'%s' is not [ADDR:]PORT",
-					     optarg);
-				return PK_EXIT_USAGE;
-			}
-			pr.n++;
+			if ((rc = pk_clone_agg_flag(&o, &agg, c == 'A', optarg, "clone")))
+				return rc;
 			break;
 		case 'H':
 			fputs(clone_usage, stdout);
@@ -157,31 +116,18 @@ int pk_cmd_clone(int argc, char **argv)
 		pk_cli_error(what, "--to and --token go together");
 		return PK_EXIT_USAGE;
 	}
-	if (remote.host && (o.nredirects || pr.n)) {
+	if (remote.host && (o.nredirects || agg.nadmin)) {
 		pk_cli_error(what, "--agg and --agg-admin are for clones on this host");
 		return PK_EXIT_USAGE;
 	}
-	if (pr.n) {
-		o.on_frozen = reset_pairing;
-		o.on_frozen_arg = &pr;
-	}
+	pk_clone_agg_hook(&o, &agg);
 	rc = remote.host ? pk_clone_remote(&o, &remote, &rep, err, sizeof(err))
 			 : pk_clone_create(&o, &rep, err, sizeof(err));
 	if (rc) {
 		pk_cli_error(what, "%s", err);
 		return PK_EXIT_RUNTIME;
 	}
-	for (int i = 0; i < pr.n; i++) { /* the clone exists: a failed reset is a warning */
-		char a[PK_ADDR_STRLEN];
-
-		if (pr.rc[i] != 200)
-			fprintf(stderr,
-				"parikshan: warning: reset the pairing of agg at %s: %s; restart "
-				"it "
-				"(or POST /pairing/reset) before the clone connects\n",
-				pk_addr_str(&pr.admin[i], a, sizeof(a)),
-				pr.rc[i] < 0 ? strerror(-pr.rc[i]) : "unexpected answer");
-	}
+	pk_clone_agg_warn(&agg); /* the clone exists: a failed reset is a warning */
 	pk_clone_report_render(&rep, json, &out);
 	fputs(pk_strbuf_str(&out), stdout);
 	pk_strbuf_release(&out);

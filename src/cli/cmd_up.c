@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/clone_agg.h"
 #include "clone/clone.h"
 #include "common/args.h"
 #include "common/clock.h"
@@ -28,7 +29,8 @@
 
 static const char up_usage[] =
 	"usage: parikshan up PROD -p PORT [--clones N] [-l LPORT] [-h ADDR] [--admin [ADDR:]PORT]\n"
-	"                    [-b SIZE] [--spill DIR] [--state-dir DIR]\n"
+	"                    [-b SIZE] [--spill DIR] [--agg IP:PORT=DPORT [--agg-admin ADDR]]\n"
+	"                    [--state-dir DIR]\n"
 	"       parikshan down PROD [--state-dir DIR]\n"
 	"\n"
 	"up: live-clone PROD N times (PROD-dbg1, PROD-dbg2, ...) and start a duplicator whose\n"
@@ -44,6 +46,10 @@ static const char up_usage[] =
 	"      --spill DIR          spill full buffers to files in DIR\n"
 	"      --resync PROTO       re-attach out-of-sync clones at request boundaries "
 	"(resp|http)\n"
+	"      --agg IP:PORT=DPORT  the clone reaches PROD's backend IP:PORT through `parikshan "
+	"agg`\n"
+	"                           on " PK_CLONE_GATEWAY ":DPORT (see `parikshan clone --help`)\n"
+	"      --agg-admin [ADDR:]PORT  that agg's admin endpoint: pairing reset while frozen\n"
 	"      --state-dir DIR      where containers are kept\n"
 	"      --help               show this text\n"
 	"\n"
@@ -55,6 +61,8 @@ struct up_opts {
 	const char *state_dir, *prod, *listen_host, *admin, *spill, *buffer, *resync;
 	uint16_t port, lport;
 	int clones;
+	struct pk_clone_opts agg_redirects; /* --agg (only its redirects are used) */
+	struct pk_clone_agg agg;	    /* --agg-admin */
 };
 
 /* Prints "parikshan: VERB PROD: why" and returns code. */
@@ -204,6 +212,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		{ "spill", required_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "resync", required_argument, NULL, 'R' },
+		{ "agg", required_argument, NULL, 'g' },
+		{ "agg-admin", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -251,6 +261,11 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 					       "--resync '%s': resp or http", optarg);
 			o->resync = optarg;
 			break;
+		case 'g':
+		case 'G':
+			if (pk_clone_agg_flag(&o->agg_redirects, &o->agg, c == 'G', optarg, verb))
+				return PK_EXIT_USAGE;
+			break;
 		case 'H':
 			fputs(up_usage, stdout);
 			return -1;
@@ -267,6 +282,9 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			       "-p PORT (the service port) is required");
 	if (!o->lport)
 		o->lport = o->port;
+	if ((o->agg_redirects.nredirects || o->agg.nadmin) && o->clones > 1)
+		return up_fail(verb, o->prod, PK_EXIT_USAGE, "%s",
+			       "--agg serves one clone: use --clones 1");
 	return 0;
 }
 
@@ -297,6 +315,9 @@ int pk_cmd_up(int argc, char **argv)
 		};
 		struct pk_clone_report rep;
 
+		memcpy(co.redirects, o.agg_redirects.redirects, sizeof(co.redirects));
+		co.nredirects = o.agg_redirects.nredirects;
+		pk_clone_agg_hook(&co, &o.agg);
 		snprintf(names[i], sizeof(names[i]), "%.26s-dbg%d", o.prod, i + 1);
 		printf("cloning %s into %s ...\n", o.prod, names[i]);
 		fflush(stdout);
@@ -309,6 +330,7 @@ int pk_cmd_up(int argc, char **argv)
 		}
 		printf("  %s at %s, production frozen %.1f ms, total %.0f ms\n", names[i],
 		       infos[i].mgmt, rep.frozen_ms + rep.freezing_ms, rep.total_ms);
+		pk_clone_agg_warn(&o.agg);
 	}
 	pid = start_dup(&o, infos, o.clones, admin_host, admin_port);
 	if (pid < 0) {

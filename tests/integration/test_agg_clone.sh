@@ -75,7 +75,25 @@ pk_expect_eq clone-no-divergence "$(pk_metric "$DADM" parikshan_compare_connecti
 pk_check agg-pairs-same pk_wait_metric "$AADM" parikshan_compare_connections_total 200 30 'verdict="same"'
 pk_expect_eq agg-pairs-none-different "$(pk_metric "$AADM" parikshan_compare_connections_total 'verdict="different"')" 0
 pk_stop_clean dup "$DUP"
-pk_stop_clean agg "$AGG"
 "$PK_BIN" container rm "$DBG" >/dev/null 2>&1
+
+# The same through `up`: it clones with --agg/--agg-admin and starts the duplicator.
+UPDBG=$PROD-dbg1 FRONT=$(pk_free_port) UADM=$(pk_free_port)
+trap '"$PK_BIN" down "$PROD" >/dev/null 2>&1; "$PK_BIN" container rm "$DBG" >/dev/null 2>&1; "$PK_BIN" container rm "$PROD" >/dev/null 2>&1; pk_cleanup' EXIT
+same0=$(pk_metric "$AADM" parikshan_compare_connections_total 'verdict="same"')
+if "$PK_BIN" up "$PROD" -p 8080 -l "$FRONT" --admin "127.0.0.1:$UADM" --agg "$GW:$AL=$DP" \
+	--agg-admin "127.0.0.1:$AADM" >"$PK_TMP/up.out" 2>&1 && ! grep -q warning "$PK_TMP/up.out"; then
+	pk_ok up-with-agg
+else
+	pk_fail up-with-agg "$(cat "$PK_TMP/up.out")"
+fi
+incr0=$(pk_redis_calls "$BACK" incr)
+out=$(timeout 60 curl -sS --fail "http://127.0.0.1:$FRONT/incr/u[1-50]")
+pk_expect_eq up-production-answers "$(echo -n "$out" | wc -c)" 50
+pk_expect_eq up-backend-ran-each-request-once "$(($(pk_redis_calls "$BACK" incr) - incr0))" 50
+pk_check up-agg-pairs-same pk_wait_metric "$AADM" parikshan_compare_connections_total $((same0 + 50)) 30 'verdict="same"'
+pk_expect_eq up-agg-pairs-none-different "$(pk_metric "$AADM" parikshan_compare_connections_total 'verdict="different"')" 0
+pk_check down "$PK_BIN" down "$PROD"
+pk_stop_clean agg "$AGG"
 "$PK_BIN" container rm "$PROD" >/dev/null 2>&1
-pk_no_debris no-debris "$PROD" "$DBG"
+pk_no_debris no-debris "$PROD" "$DBG" "$UPDBG"

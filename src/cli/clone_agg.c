@@ -1,0 +1,74 @@
+/* clone_agg.c — the --agg and --agg-admin flags of `clone` and `up`. */
+#include "cli/clone_agg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/args.h"
+#include "common/http.h"
+
+int pk_clone_agg_flag(struct pk_clone_opts *o, struct pk_clone_agg *a, bool admin, const char *arg,
+		      const char *verb)
+{
+	const char *flag = admin ? "--agg-admin" : "--agg";
+	char what[64], host[256], why[256];
+	uint16_t port;
+
+	snprintf(what, sizeof(what), "%s: %s", verb, flag);
+	if ((admin ? a->nadmin : o->nredirects) == PK_CLONE_MAX_REDIRECTS) {
+		pk_cli_error(what, "at most %d", PK_CLONE_MAX_REDIRECTS);
+		return PK_EXIT_USAGE;
+	}
+	if (!admin) {
+		if (pk_clone_redirect_parse(arg, &o->redirects[o->nredirects])) {
+			pk_cli_error(what, "'%s' is not IPV4:PORT=PORT", arg);
+			return PK_EXIT_USAGE;
+		}
+		o->nredirects++;
+		return 0;
+	}
+	if (pk_parse_hostport(arg, "127.0.0.1", host, sizeof(host), &port) ||
+	    pk_addr_resolve(host, port, &a->admin[a->nadmin], why, sizeof(why))) {
+		pk_cli_error(what, "'%s' is not [ADDR:]PORT", arg);
+		return PK_EXIT_USAGE;
+	}
+	a->nadmin++;
+	return 0;
+}
+
+/* on_frozen hook: POST /pairing/reset to every aggregator (bounded: production is frozen). */
+static void reset_pairing(void *arg)
+{
+	struct pk_clone_agg *a = arg;
+
+	for (int i = 0; i < a->nadmin; i++) {
+		struct pk_strbuf body = { 0 };
+
+		a->rc[i] = pk_http_request(&a->admin[i], "POST", "/pairing/reset", 200, &body);
+		pk_strbuf_release(&body);
+	}
+}
+
+void pk_clone_agg_hook(struct pk_clone_opts *o, struct pk_clone_agg *a)
+{
+	if (a->nadmin == 0)
+		return;
+	o->on_frozen = reset_pairing;
+	o->on_frozen_arg = a;
+}
+
+void pk_clone_agg_warn(const struct pk_clone_agg *a)
+{
+	for (int i = 0; i < a->nadmin; i++) {
+		char addr[PK_ADDR_STRLEN];
+
+		if (a->rc[i] == 200)
+			continue;
+		fprintf(stderr,
+			"parikshan: warning: reset the pairing of agg at %s: %s; restart it (or "
+			"POST "
+			"/pairing/reset) before the clone connects\n",
+			pk_addr_str(&a->admin[i], addr, sizeof(addr)),
+			a->rc[i] < 0 ? strerror(-a->rc[i]) : "unexpected answer");
+	}
+}
