@@ -134,10 +134,6 @@ void pk_runc_destroy(const char *name);
 
 /* dump.c */
 
-/* Checkpoints production (init pid, described by prod and prod_dir) into image_dir with
- * leave-running, through libcriu with ptrace freezing, in the form `runc restore` takes; while
- * production is still frozen, copies what changed in its upper dir into clone_upper.  CRIU's
- * log and statistics go to work_dir.  Returns 0 or -errno. */
 /* Where a dump sends what it does not keep locally. */
 struct pk_dump_target {
 	const char *clone_upper;  /* local copy of the upper dir, or NULL */
@@ -149,6 +145,10 @@ struct pk_dump_target {
 	void *on_frozen_arg;
 };
 
+/* Checkpoints production (init pid, described by prod and prod_dir) into image_dir with
+ * leave-running, through libcriu with ptrace freezing, in the form `runc restore` takes; while
+ * production is still frozen, copies what changed in its upper dir to t's destination and
+ * calls t->on_frozen.  CRIU's log and statistics go to work_dir.  Returns 0 or -errno. */
 int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, const char *image_dir,
 		 const char *work_dir, const struct pk_dump_target *t, char *err, size_t errlen);
 
