@@ -61,23 +61,14 @@ static const struct option replay_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Prints a usage error line and returns PK_EXIT_USAGE. */
 static int bad(const char *what, const char *why)
 {
-	char w[160];
-
-	snprintf(w, sizeof(w), "replay: %s", what);
-	pk_cli_error(w, "%s", why);
-	return PK_EXIT_USAGE;
+	return pk_cli_bad("replay", what, why);
 }
 
 static int bad_value(const char *flag, const char *val, int err)
 {
-	char w[160];
-
-	snprintf(w, sizeof(w), "replay: %s '%s'", flag, val);
-	pk_cli_error(w, "%s", err == -ERANGE ? "out of range" : "not a valid value");
-	return PK_EXIT_USAGE;
+	return pk_cli_bad_value("replay", flag, val, err);
 }
 
 /* Reads the capture and replays it; returns the exit status. */

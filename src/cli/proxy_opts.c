@@ -10,24 +10,6 @@
 #include "common/args.h"
 #include "common/log.h"
 
-int pk_cli_bad(const char *cmd, const char *what, const char *why)
-{
-	char w[200];
-
-	snprintf(w, sizeof(w), "%s: %s", cmd, what);
-	pk_cli_error(w, "%s", why);
-	return PK_EXIT_USAGE;
-}
-
-int pk_cli_bad_value(const char *cmd, const char *flag, const char *val, int err)
-{
-	char w[200];
-
-	snprintf(w, sizeof(w), "%s: %s '%s'", cmd, flag, val);
-	pk_cli_error(w, "%s", err == -ERANGE ? "out of range" : "not a valid value");
-	return PK_EXIT_USAGE;
-}
-
 void pk_proxy_cli_init(struct pk_proxy_cli *o, const char *cmd)
 {
 	memset(o, 0, sizeof(*o));

@@ -89,10 +89,4 @@ int pk_proxy_cli_next(struct pk_proxy_cli *o, int argc, char **argv, const char 
  * flags consistent); returns 0 or an exit code after printing the error line. */
 int pk_proxy_cli_check(struct pk_proxy_cli *o);
 
-/* Prints "parikshan: CMD: what: why" and returns PK_EXIT_USAGE. */
-int pk_cli_bad(const char *cmd, const char *what, const char *why);
-
-/* Prints "parikshan: CMD: FLAG 'VAL': out of range|not a valid value"; returns PK_EXIT_USAGE. */
-int pk_cli_bad_value(const char *cmd, const char *flag, const char *val, int err);
-
 #endif

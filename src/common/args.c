@@ -150,3 +150,21 @@ void pk_cli_error(const char *what, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "parikshan: %s: %s\n", what, why);
 }
+
+int pk_cli_bad(const char *cmd, const char *what, const char *why)
+{
+	char w[200];
+
+	snprintf(w, sizeof(w), "%s: %s", cmd, what);
+	pk_cli_error(w, "%s", why);
+	return PK_EXIT_USAGE;
+}
+
+int pk_cli_bad_value(const char *cmd, const char *flag, const char *val, int err)
+{
+	char w[200];
+
+	snprintf(w, sizeof(w), "%s: %s '%s'", cmd, flag, val);
+	pk_cli_error(w, "%s", err == -ERANGE ? "out of range" : "not a valid value");
+	return PK_EXIT_USAGE;
+}

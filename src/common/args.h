@@ -36,4 +36,10 @@ int pk_parse_hostport(const char *s, const char *def_host, char *host, size_t ho
 /* Prints "parikshan: <what>: <why>" on one line to stderr. */
 void pk_cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Prints "parikshan: CMD: what: why" and returns PK_EXIT_USAGE. */
+int pk_cli_bad(const char *cmd, const char *what, const char *why);
+
+/* Prints "parikshan: CMD: FLAG 'VAL': out of range|not a valid value"; returns PK_EXIT_USAGE. */
+int pk_cli_bad_value(const char *cmd, const char *flag, const char *val, int err);
+
 #endif

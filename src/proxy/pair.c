@@ -162,12 +162,12 @@ static void pair_scan(struct pk_loop *loop, struct pk_timer *t)
 	pk_timer_arm(loop, t, PAIR_SCAN_NS);
 }
 
-int pk_pair_init(struct pk_worker *w, int lfd)
+int pk_pair_init(struct pk_worker *w)
 {
 	int err;
 
 	pk_timer_init(&w->pair_timer, pair_scan, w);
-	pk_io_init(&w->dlio, lfd, on_debug_accept, w);
+	pk_io_init(&w->dlio, w->dlio.fd, on_debug_accept, w);
 	w->pairing = true;
 	err = pk_io_add(w->loop, &w->dlio, PK_READ);
 	if (err)
@@ -177,13 +177,11 @@ int pk_pair_init(struct pk_worker *w, int lfd)
 
 void pk_pair_release(struct pk_worker *w)
 {
-	int fd;
+	int fd = pk_io_del(w->loop, &w->dlio);
 
-	if (!w->pairing)
-		return;
-	fd = pk_io_del(w->loop, &w->dlio);
 	if (fd >= 0)
 		close(fd);
-	pk_timer_cancel(w->loop, &w->pair_timer);
+	if (w->pairing)
+		pk_timer_cancel(w->loop, &w->pair_timer);
 	w->pairing = false;
 }

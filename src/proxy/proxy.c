@@ -114,40 +114,36 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 	p->loop = pk_loop_new();
 	if (!p->workers || !p->loop)
 		goto fail;
-	*what = "listen";
-	err = open_listeners(p, fds);
-	if (err) {
-		p->nworkers = 0;
-		errno = -err;
-		goto fail;
-	}
-	if (cfg->agg) {
-		*what = "debug listen";
-		dlfd = pk_sock_listen_freebind(&cfg->debug_listen, LISTEN_BACKLOG);
-		if (dlfd < 0) {
-			for (int i = 0; i < p->nworkers; i++)
-				close(fds[i]);
-			p->nworkers = 0;
-			errno = -dlfd;
-			goto fail;
-		}
-		p->debug_port = pk_sock_local_port(dlfd);
-	}
+	/* The recorder and the debug side first: a failure there leaves no listener to close
+	 * (pk_proxy_free() closes the recorder). */
 	if (cfg->record) {
 		struct pk_rec_opts ro = *cfg->record;
 
 		ro.nqueues = p->nworkers;
 		p->rec = pk_rec_open(&ro, what);
 		if (!p->rec) {
-			err = errno;
-			for (int i = 0; i < p->nworkers; i++)
-				close(fds[i]);
-			if (dlfd >= 0)
-				close(dlfd);
 			p->nworkers = 0;
-			errno = err;
 			goto fail;
 		}
+	}
+	if (cfg->agg) {
+		*what = "debug listen";
+		dlfd = pk_sock_listen_freebind(&cfg->debug_listen, LISTEN_BACKLOG);
+		if (dlfd < 0) {
+			p->nworkers = 0;
+			errno = -dlfd;
+			goto fail;
+		}
+		p->debug_port = pk_sock_local_port(dlfd);
+	}
+	*what = "listen";
+	err = open_listeners(p, fds);
+	if (err) {
+		if (dlfd >= 0)
+			close(dlfd);
+		p->nworkers = 0;
+		errno = -err;
+		goto fail;
 	}
 	*what = "start worker";
 	for (int i = 0; i < p->nworkers; i++) {

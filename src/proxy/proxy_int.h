@@ -126,8 +126,8 @@ struct pk_worker {
 	bool draining;
 	struct pk_recq *recq; /* --record: this worker's queue */
 	/* agg: pairing of production connections with clone connections, by opening order */
-	bool pairing;	   /* agg: pk_pair_init() ran */
-	struct pk_io dlio; /* the debug side's listener */
+	bool pairing;	   /* agg: pk_pair_init() ran (the pairing timer is armed) */
+	struct pk_io dlio; /* the debug side's listener (fd -1 unless agg) */
 	struct pk_timer pair_timer;
 	uint64_t prod_seq, dbg_seq;
 	uint64_t pair_epoch;	  /* the proxy's pair_epoch the counters belong to */
@@ -227,13 +227,14 @@ void pk_dconn_compare_skip(struct dconn *d);
 /* target.c: feeds production's side of the comparison (dup: responses, agg: requests). */
 void pk_dconn_compare_prod(struct dconn *d, const char *buf, size_t n);
 
-/* pair.c (agg): sets up pairing on w around the debug listener lfd; returns 0 or -errno. */
-int pk_pair_init(struct pk_worker *w, int lfd);
+/* pair.c (agg): sets up pairing on w around its debug listener (w->dlio.fd); returns 0 or
+ * -errno. */
+int pk_pair_init(struct pk_worker *w);
 
 /* pair.c (agg): gives the new session s its paired debug connection (s->dbg[0]). */
 void pk_pair_session(struct pk_worker *w, struct session *s);
 
-/* pair.c (agg): closes the debug listener and cancels the pairing timer. */
+/* pair.c: closes the debug listener (if any) and cancels the pairing timer (if armed). */
 void pk_pair_release(struct pk_worker *w);
 
 #endif

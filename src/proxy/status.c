@@ -10,30 +10,38 @@
 
 #define STATUS_MAX_TARGETS 64
 
-/* The per-target columns: metric name, JSON key, table header. */
+#define COL(metric, key, header, bytes)                                                            \
+	{                                                                                          \
+		metric, key, header, bytes, NULL, NULL                                             \
+	}
+
+/* The per-target columns: metric name, JSON key, table header; for a metric with more than
+ * the target label, the one sample whose label `label` is `value`. */
 static const struct {
 	const char *metric;
 	const char *key;
 	const char *header;
 	bool bytes;
+	const char *label, *value;
 } target_cols[] = {
-	{ "parikshan_debug_connections_active", "connections_active", "CONNS", false },
-	{ "parikshan_debug_bytes_sent_total", "bytes_sent", "SENT", true },
-	{ "parikshan_debug_bytes_dropped_total", "bytes_dropped", "DROPPED", true },
-	{ "parikshan_debug_response_bytes_total", "response_bytes", "ANSWERED", true },
-	{ "parikshan_debug_buffer_bytes", "buffer_bytes", "BUFFERED", true },
-	{ "parikshan_debug_buffer_high_water_bytes", "buffer_high_water_bytes", "HIGH-WATER",
-	  true },
-	{ "parikshan_debug_spill_bytes", "spill_bytes", "SPILLED", true },
-	{ "parikshan_debug_overflows_total", "overflows", "OVERFLOWS", false },
-	{ "parikshan_debug_desyncs_total", "desyncs", "DESYNCS", false },
-	{ "parikshan_debug_connect_failures_total", "connect_failures", "CONN-FAIL", false },
-	{ "parikshan_debug_rejoins_total", "rejoins", "REJOINS", false },
-	{ "parikshan_debug_lag_bytes", "lag_bytes", "LAG", true },
-	{ "parikshan_debug_lag_seconds", "lag_seconds", "LAG-S", false },
-	{ "parikshan_debug_unpaired_total", "unpaired", "UNPAIRED", false },
-	{ "parikshan_compare_bytes_total", "compared_bytes", "COMPARED", true },
-	{ "parikshan_compare_connections_total", "diverged", "DIVERGED", false }, /* "different" */
+	COL("parikshan_debug_connections_active", "connections_active", "CONNS", false),
+	COL("parikshan_debug_bytes_sent_total", "bytes_sent", "SENT", true),
+	COL("parikshan_debug_bytes_dropped_total", "bytes_dropped", "DROPPED", true),
+	COL("parikshan_debug_response_bytes_total", "response_bytes", "ANSWERED", true),
+	COL("parikshan_debug_buffer_bytes", "buffer_bytes", "BUFFERED", true),
+	COL("parikshan_debug_buffer_high_water_bytes", "buffer_high_water_bytes", "HIGH-WATER",
+	    true),
+	COL("parikshan_debug_spill_bytes", "spill_bytes", "SPILLED", true),
+	COL("parikshan_debug_overflows_total", "overflows", "OVERFLOWS", false),
+	COL("parikshan_debug_desyncs_total", "desyncs", "DESYNCS", false),
+	COL("parikshan_debug_connect_failures_total", "connect_failures", "CONN-FAIL", false),
+	COL("parikshan_debug_rejoins_total", "rejoins", "REJOINS", false),
+	COL("parikshan_debug_lag_bytes", "lag_bytes", "LAG", true),
+	COL("parikshan_debug_lag_seconds", "lag_seconds", "LAG-S", false),
+	COL("parikshan_debug_unpaired_total", "unpaired", "UNPAIRED", false),
+	COL("parikshan_compare_bytes_total", "compared_bytes", "COMPARED", true),
+	{ "parikshan_compare_connections_total", "diverged", "DIVERGED", false, "verdict",
+	  "different" },
 };
 
 #define N_COLS (sizeof(target_cols) / sizeof(target_cols[0]))
@@ -109,9 +117,10 @@ static void collect(const char *name, const char *labels, double v, void *data)
 			if (strcmp(name, target_cols[c].metric) == 0) {
 				int i = target_index(st, labels);
 
-				if (strcmp(target_cols[c].key, "diverged") == 0 &&
-				    (pk_prom_label(labels, "verdict", dir, sizeof(dir)) < 0 ||
-				     strcmp(dir, "different") != 0))
+				if (target_cols[c].label &&
+				    (pk_prom_label(labels, target_cols[c].label, dir, sizeof(dir)) <
+					     0 ||
+				     strcmp(dir, target_cols[c].value) != 0))
 					return;
 				if (i >= 0)
 					st->col[i][c] = v;

@@ -40,6 +40,13 @@ static void compare_report(struct dconn *d)
 	       clone_stream(d), (unsigned long long)pk_scmp_diverge_offset(&d->cmp));
 }
 
+/* Stops d's comparison and frees what it held. */
+static void compare_stop(struct dconn *d)
+{
+	pk_scmp_release(&d->cmp);
+	d->cmp_on = false;
+}
+
 /* Counts the comparison's verdict as d ends.  Production's stream is complete once its session
  * is gone; a desynced connection was not compared to its end (unknown, unless it differed). */
 static void compare_end(struct dconn *d, bool desync)
@@ -51,8 +58,7 @@ static void compare_end(struct dconn *d, bool desync)
 	if (v == PK_SCMP_DIFFERENT && !d->cmp.diverged)
 		compare_report(d); /* a length difference, seen only now */
 	PK_STAT_ADD(stats_of(d)->cmp_verdicts[v], 1);
-	pk_scmp_release(&d->cmp);
-	d->cmp_on = false;
+	compare_stop(d);
 }
 
 /* Feeds one side of d's comparison and reports a difference when it first shows. */
@@ -69,10 +75,8 @@ static void compare_feed(struct dconn *d, enum pk_scmp_side side, const char *bu
 
 void pk_dconn_drop(struct dconn *d)
 {
-	if (d->cmp_on) { /* never paired: nothing was compared */
-		pk_scmp_release(&d->cmp);
-		d->cmp_on = false;
-	}
+	if (d->cmp_on) /* never paired: nothing was compared, no verdict */
+		compare_stop(d);
 	dconn_kill(d, false, "unpaired");
 }
 

@@ -473,7 +473,7 @@ int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd, in
 	w->prod_name = p->prod_name;
 	w->idx = idx;
 	w->recq = p->rec ? pk_rec_queue(p->rec, idx) : NULL;
-	pk_io_init(&w->dlio, -1, NULL, w);
+	pk_io_init(&w->dlio, dlfd, NULL, w); /* agg: armed by pk_pair_init() */
 	pk_list_init(&w->pair_wait);
 	pk_list_init(&w->sessions);
 	pk_list_init(&w->dead_sessions);
@@ -489,9 +489,13 @@ int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd, in
 	pk_io_init(&w->stopio, -1, on_stop, w);
 	w->loop = pk_loop_new();
 	if (!w->loop) {
+		err = -errno;
 		close(lfd);
 		w->lio.fd = -1;
-		return -errno;
+		if (dlfd >= 0)
+			close(dlfd);
+		w->dlio.fd = -1;
+		return err;
 	}
 	pk_loop_set_before_sleep(w->loop, before_sleep, w);
 	err = pk_io_add(w->loop, &w->lio, PK_READ);
@@ -504,11 +508,8 @@ int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd, in
 	err = pk_io_add(w->loop, &w->stopio, PK_READ);
 	if (err)
 		return err;
-	if (dlfd >= 0 && (err = pk_pair_init(w, dlfd))) {
-		if (!w->pairing)
-			close(dlfd);
+	if (dlfd >= 0 && (err = pk_pair_init(w)))
 		return err;
-	}
 	if (p->cfg.admin_enabled)
 		return pk_timer_arm(w->loop, &w->gauge_timer, GAUGE_PERIOD_NS);
 	return 0;
