@@ -11,9 +11,8 @@ CFLAGS_asan := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-
 LDFLAGS_asan := -fsanitize=address,undefined
 CRIU_CFLAGS := $(shell pkg-config --cflags criu 2>/dev/null)
 CRIU_LIBS := $(shell pkg-config --libs criu 2>/dev/null || echo -lcriu)
-CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) -Isrc -Iinclude $(CRIU_CFLAGS) -MMD -MP
+CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) -Isrc $(CRIU_CFLAGS) -MMD -MP
 LDFLAGS := $(LDFLAGS_$(MODE))
-LDLIBS := -lpcap -lxxhash -lcjson -lm -lgnutls -lpthread $(CRIU_LIBS)
 
 ifeq ($(V),1)
 Q :=
@@ -21,26 +20,33 @@ else
 Q := @
 endif
 
-COMMON_SRC := $(wildcard src/common/*.c)
-PROXY_SRC := $(wildcard src/proxy/*.c)
-CLI_SRC := $(wildcard src/cli/*.c)
+# Two archives, each with the system libraries its own objects need, so that a program links
+# only what it uses: the core (loop, buffers, framers, divergence, capture, proxy) needs no
+# CRIU and no TLS library; the clone archive (containers, CRIU, the agent) does.
+CORE_SRC := $(foreach m,common proto diverge capture proxy,$(wildcard src/$(m)/*.c))
 CLONE_SRC := $(wildcard src/clone/*.c)
-PROTO_SRC := $(wildcard src/proto/*.c)
-DIVERGE_SRC := $(wildcard src/diverge/*.c)
-CAPTURE_SRC := $(wildcard src/capture/*.c)
-LIB_SRC := $(COMMON_SRC) $(PROTO_SRC) $(DIVERGE_SRC) $(CAPTURE_SRC) $(PROXY_SRC) $(CLONE_SRC)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC := $(wildcard src/cli/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+CLONE_OBJ := $(CLONE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CORE_LIB := $(BUILD)/libpk-core.a
+CLONE_LIB := $(BUILD)/libpk-clone.a
+CORE_LDLIBS := -lpcap -lcjson -lm -lpthread
+CLONE_LDLIBS := $(CRIU_LIBS) -lgnutls -lcjson
+TOOL_LDLIBS := -lxxhash
 
+# Unit tests link the core archive; test_clone_* also link the clone archive.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_clone_%,$(UNIT_BIN))
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 BIN := $(BUILD)/parikshan
-LIB := $(BUILD)/libparikshan.a
 
-.PHONY: all check test tests demo deps bench fuzz format format-check clean
+.PHONY: all check tests demo deps bench fuzz format format-check clean
+# keep the object files of unit tests and tools (intermediate in a pattern chain) between builds
+.SECONDARY:
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -48,33 +54,40 @@ $(BUILD)/%.o: %.c
 	@$(if $(Q),echo "  CC  $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(LIB_OBJ)
+$(CORE_LIB): $(CORE_OBJ)
 	@$(if $(Q),echo "  AR  $@")
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BIN): $(CLI_OBJ) $(LIB)
+$(CLONE_LIB): $(CLONE_OBJ)
+	@$(if $(Q),echo "  AR  $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(CLONE_LIB) $(CORE_LIB)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CLONE_LIB) $(CORE_LIB) $(CLONE_LDLIBS) $(CORE_LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+UNIT_LIBS = $(CORE_LIB) $(CORE_LDLIBS)
+$(UNIT_CLONE_BIN): $(CLONE_LIB)
+$(UNIT_CLONE_BIN): UNIT_LIBS = $(CLONE_LIB) $(CORE_LIB) $(CLONE_LDLIBS) $(CORE_LDLIBS)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_LIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TOOL_LDLIBS)
 
 tests: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
 
 # test_fuzz_corpus runs every input of tests/fuzz/corpus/ through its fuzz target, built like the
 # other tests (gcc, and ASan+UBSan in MODE=asan), so `check` covers what fuzzing found.
 $(BUILD)/tests/test_fuzz_corpus: $(BUILD)/tests/unit/test_fuzz_corpus.o \
-		$(BUILD)/tests/fuzz/fuzz_pcap_read.o $(LIB)
+		$(BUILD)/tests/fuzz/fuzz_pcap_read.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_LIBS)
 
 # fuzz: libFuzzer (clang) on the capture reader for FUZZ_SECONDS; the inputs that reach code the
 # corpus does not are merged into tests/fuzz/corpus/pcap_read (-merge=1 on edges only, without
@@ -127,5 +140,5 @@ format-check:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+-include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
 	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d) $(BUILD)/tests/fuzz/fuzz_pcap_read.d
