@@ -28,6 +28,7 @@ expect_needs() {
 }
 
 expect_needs ring-without-criu "$BUILD/tests/test_ring" 'libcriu|libgnutls' no
+expect_needs proxy-without-criu "$BUILD/tests/test_proxy" 'libcriu|libgnutls' no
 expect_needs clone-test-with-criu "$BUILD/tests/test_clone_state" 'libcriu' yes
 expect_needs binary-with-criu-and-gnutls "$PK_BIN" 'libcriu.*libgnutls|libgnutls.*libcriu' yes
 
