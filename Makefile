@@ -81,37 +81,56 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o
 
 tests: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
 
-# test_fuzz_corpus runs every input of tests/fuzz/corpus/ through its fuzz target, built like the
-# other tests (gcc, and ASan+UBSan in MODE=asan), so `check` covers what fuzzing found.
-$(BUILD)/tests/test_fuzz_corpus: $(BUILD)/tests/unit/test_fuzz_corpus.o \
-		$(BUILD)/tests/fuzz/fuzz_pcap_read.o $(CORE_LIB)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_LIBS)
+# Fuzzing: every tests/fuzz/fuzz_<target>.c is a libFuzzer target over bytes that arrive from
+# the network or from a file; tests/fuzz/corpus/<target>/ is its corpus.
+# test_fuzz_corpus runs every corpus input through its target, built like the other tests (gcc,
+# and ASan+UBSan in MODE=asan), so `check` covers what fuzzing found.  There each target's entry
+# point is renamed pk_fuzz_<target> so that all of them link into one program.
+FUZZ_ALL := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+$(BUILD)/tests/fuzz/fuzz_%.o: CFLAGS += -DLLVMFuzzerTestOneInput=pk_$(notdir $(basename $@))
+$(BUILD)/tests/test_fuzz_corpus: $(FUZZ_ALL:%=$(BUILD)/tests/fuzz/fuzz_%.o) $(CLONE_LIB)
+$(BUILD)/tests/test_fuzz_corpus: UNIT_LIBS = $(CLONE_LIB) $(CORE_LIB) $(CLONE_LDLIBS) $(CORE_LDLIBS)
 
-# fuzz: libFuzzer (clang) on the capture reader for FUZZ_SECONDS; the inputs that reach code the
-# corpus does not are merged into tests/fuzz/corpus/pcap_read (-merge=1 on edges only, without
-# hit counters, keeps it small: a fuzzing run finds the counter variants again in seconds).
-# Crashes land in build/fuzz/.
+# fuzz: libFuzzer (clang) on each of FUZZ_TARGETS (default: all) for FUZZ_SECONDS; the inputs
+# that reach code the corpus does not are merged into tests/fuzz/corpus/<target> (-merge=1 on
+# edges only, without hit counters, keeps it small: a fuzzing run finds the counter variants
+# again in seconds).  The library is built again with clang into build/fuzz/ (instrumented, not
+# linked with libFuzzer's main).  Crashes land in build/fuzz/<target>-crash-*.
 FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_CC ?= clang-14
-FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc
-FUZZ_CORPUS := tests/fuzz/corpus/pcap_read
-FUZZ_NEW := tests/fuzz/corpus-tmp
-build/fuzz/fuzz_pcap_read: tests/fuzz/fuzz_pcap_read.c src/capture/pcap_read.c \
-		src/capture/pcap_read.h src/common/sock.h src/common/list.h
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
+	-Isrc $(CRIU_CFLAGS) -MMD -MP
+FUZZ_LIB := build/fuzz/libparikshan.a
+FUZZ_LIB_OBJ := $(CORE_SRC:%.c=build/fuzz/%.o) $(CLONE_SRC:%.c=build/fuzz/%.o)
+build/fuzz/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_pcap_read.c src/capture/pcap_read.c -lpcap
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-fuzz: build/fuzz/fuzz_pcap_read
-	rm -rf $(FUZZ_NEW) && mkdir -p $(FUZZ_NEW)
-	build/fuzz/fuzz_pcap_read -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
-		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/ \
-		$(FUZZ_NEW) $(FUZZ_CORPUS)
-	build/fuzz/fuzz_pcap_read -merge=1 -use_counters=0 $(FUZZ_CORPUS) $(FUZZ_NEW)
-	rm -rf $(FUZZ_NEW)
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	@$(if $(Q),echo "  AR  $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(CLONE_LDLIBS) \
+		$(CORE_LDLIBS)
+
+# One target at a time (each runs for FUZZ_SECONDS): new inputs go to a scratch dir first, then
+# only those that add edges are merged into the corpus.
+FUZZ_RUN_FLAGS := -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		rm -rf build/fuzz/new-$$t && mkdir -p build/fuzz/new-$$t; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_RUN_FLAGS) \
+			-artifact_prefix=build/fuzz/$$t- build/fuzz/new-$$t tests/fuzz/corpus/$$t; \
+		build/fuzz/fuzz_$$t -merge=1 -use_counters=0 tests/fuzz/corpus/$$t build/fuzz/new-$$t; \
+		rm -rf build/fuzz/new-$$t; \
+	done
 
 deps:
 	@bash scripts/deps.sh
@@ -141,4 +160,5 @@ clean:
 	rm -rf build
 
 -include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
-	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d) $(BUILD)/tests/fuzz/fuzz_pcap_read.d
+	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d) $(FUZZ_ALL:%=$(BUILD)/tests/fuzz/fuzz_%.d) \
+	$(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_ALL:%=build/fuzz/fuzz_%.d)

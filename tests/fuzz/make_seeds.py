@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""make_seeds.py — writes the seed corpus of fuzz_pcap_read into tests/fuzz/corpus/pcap_read/.
+"""make_seeds.py — writes the seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/.
 
-Small captures of one short TCP exchange (handshake, a request sent out of order and partly
+  make_seeds.py [TARGET...]   (default: every target)
+
+pcap_read: small captures of one short TCP exchange (handshake, a request sent out of order and partly
 retransmitted, an answer, FINs) under every link type the reader knows, in pcap (both byte
 orders, micro- and nanosecond) and pcapng, plus broken files: cut, bad magic, another link type,
-bogus header lengths, no TCP at all.  Deterministic: running it again writes the same bytes.
+bogus header lengths, no TCP at all.  framer: RESP and HTTP request streams (pipelined, bodies, stray line ends) and streams the
+framers give up on.  Deterministic: running it again writes the same bytes; files that fuzzing
+merged into a corpus (named by their SHA-1) are left alone.
 """
 import os
 import struct
 import sys
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "pcap_read")
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
 
 def ip4(src, dst, proto, payload, ihl=5):
@@ -87,8 +91,7 @@ def pcapng(lt, frames):
     return out
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
+def pcap_read_seeds():
     seeds = {}
     for name, lt, file_lt, v6 in [
             ("en10mb", 1, 1, False), ("en10mb-v6", 1, 1, True), ("vlan", "vlan", 1, False),
@@ -109,10 +112,47 @@ def main():
     seeds["bogus-doff.pcap"] = pcap(101, [exchange()[0][:32] + b"\xf0" + exchange()[0][33:]])
     seeds["udp-only.pcap"] = pcap(101, [ip4([10, 0, 0, 1], [10, 0, 0, 2], 17, b"\0" * 12)])
     seeds["empty.pcap"] = pcap(1, [])
-    for name, data in sorted(seeds.items()):
-        with open(os.path.join(OUT, name), "wb") as f:
-            f.write(data)
-    print(f"{len(seeds)} seeds in {OUT}", file=sys.stderr)
+    return seeds
+
+
+def framer_seeds():
+    """First byte: 0 frames as RESP, 1 as HTTP; the rest is the client's stream."""
+    resp = lambda *args: b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a)
+                                                           for a in args)
+    http = lambda head, body=b"": head.replace(b"\n", b"\r\n") + b"\r\n" + body
+    post = http(b"POST /k HTTP/1.1\nHost: x\nContent-Length: 5\n", b"hello")
+    return {
+        "resp-pipeline": b"\0" + resp(b"PING") + resp(b"SET", b"k", b"v" * 40) + resp(b"GET", b"k"),
+        "resp-inline": b"\0PING\r\nSET a 1\r\n\r\n\nGET a\n",
+        "resp-empty": b"\0*0\r\n$0\r\n\r\n" + resp(b"") + resp(b"INCR", b"c"),
+        "resp-big-bulk": b"\0" + resp(b"SET", b"k", bytes(range(256)) * 8) + resp(b"PING"),
+        "resp-lost-type": b"\0*2\r\n:1\r\n$1\r\nx\r\n" + resp(b"PING"),
+        "resp-lost-negative": b"\0*-1\r\n" + resp(b"PING"),
+        "resp-lost-overflow": b"\0*99999999999999999999\r\n" + resp(b"PING"),
+        "http-get": b"\1" + http(b"GET / HTTP/1.1\nHost: x\n") * 2,
+        "http-post": b"\1" + post + http(b"GET /a HTTP/1.0\n"),
+        "http-lf-only": b"\1\n\nGET / HTTP/1.1\nHost: x\n\nPOST / HTTP/1.1\ncontent-length:2\n\nabGET /",
+        "http-long-header": b"\1" + http(b"GET / HTTP/1.1\nX-" + b"a" * 200 + b": b\n"
+                                         b"Content-Length:    00003\n", b"xyz") + post,
+        "http-big-length": b"\1" + http(b"PUT / HTTP/1.1\nContent-Length: 99999999999999999\n",
+                                         b"body"),
+        "http-lost-chunked": b"\1" + http(b"POST / HTTP/1.1\nTransfer-Encoding: chunked\n",
+                                           b"5\r\nhello\r\n0\r\n\r\n") + post,
+    }
+
+
+SEEDS = {"framer": framer_seeds, "pcap_read": pcap_read_seeds}
+
+
+def main():
+    for target in sys.argv[1:] or sorted(SEEDS):
+        out = os.path.join(CORPUS, target)
+        os.makedirs(out, exist_ok=True)
+        seeds = SEEDS[target]()
+        for name, data in sorted(seeds.items()):
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(data)
+        print(f"{len(seeds)} seeds in {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
