@@ -24,11 +24,6 @@
 #define CRIU_MIN_MINOR 2
 #define SPACE_MARGIN (64ll << 20)
 
-static double ms_since(uint64_t t0)
-{
-	return (double)(pk_now_ns() - t0) / 1e6;
-}
-
 int pk_criu_version(char *buf, size_t len)
 {
 	struct pk_strbuf out = { 0 };
@@ -201,7 +196,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	rc = pk_clone_checks(o, prod_dir, &prod, &prod_pid, true, err, errlen);
 	if (rc)
 		return rc;
-	rep->checks_ms = ms_since(t0);
+	rep->checks_ms = pk_ms_since(t0);
 
 	/* The clone's identity: production's service IP, a management address of its own. */
 	snprintf(m.name, sizeof(m.name), "%s", o->name);
@@ -230,7 +225,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	rc = pk_fs_copy(path, work, err, errlen);
 	if (rc)
 		goto undo_dir;
-	rep->sync1_ms = ms_since(t);
+	rep->sync1_ms = pk_ms_since(t);
 
 	t = pk_now_ns();
 	rc = pk_net_create_clone(&m, err, errlen);
@@ -239,7 +234,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	rc = pk_net_redirect_clone(&m, o->redirects, o->nredirects, err, errlen);
 	if (rc)
 		goto undo_net;
-	rep->netns_ms = ms_since(t);
+	rep->netns_ms = pk_ms_since(t);
 
 	/* Checkpoint with leave-running (libcriu, ptrace freeze); the post-dump notification
 	 * re-syncs the upper dir while production is still frozen. */
@@ -262,7 +257,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 		pk_criu_error(work, "dump.log", err, errlen);
 		goto undo_net;
 	}
-	rep->checkpoint_ms = ms_since(t);
+	rep->checkpoint_ms = pk_ms_since(t);
 	pk_criu_dump_stats(work, rep); /* CRIU writes its statistics into the work dir */
 	used = pk_fs_usage(path);
 	rep->image_bytes = (uint64_t)(used > 0 ? used : 0);
@@ -281,13 +276,13 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 		pk_criu_error(dir, "restore-work/restore.log", err, errlen);
 		goto undo_runc;
 	}
-	rep->restore_ms = ms_since(t);
+	rep->restore_ms = pk_ms_since(t);
 	rc = pk_meta_save(dir, &m);
 	if (rc) {
 		snprintf(err, errlen, "write %s/meta.json: %s", dir, strerror(-rc));
 		goto undo_runc;
 	}
-	rep->total_ms = ms_since(t0);
+	rep->total_ms = pk_ms_since(t0);
 	return 0;
 undo_runc:
 	pk_runc_destroy(m.name);

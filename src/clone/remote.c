@@ -149,7 +149,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 		rc = handshake(&r, token, err, errlen);
 	if (rc)
 		goto out;
-	rep->checks_ms = (double)(pk_now_ns() - t0) / 1e6;
+	rep->checks_ms = pk_ms_since(t0);
 
 	/* Local scratch: the password file for rsync, the image's non-page part, CRIU's logs. */
 	snprintf(r.work, sizeof(r.work), "/tmp/parikshan-remote.XXXXXX");
@@ -188,7 +188,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	pport = cJSON_GetObjectItemCaseSensitive(reply, "page_server_port")->valueint;
 	snprintf(rep->mgmt_ip, sizeof(rep->mgmt_ip), "%s", pk_wire_str(reply, "mgmt") ?: "?");
 	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", prod.ip);
-	rep->netns_ms = (double)(pk_now_ns() - t) / 1e6;
+	rep->netns_ms = pk_ms_since(t);
 
 	/* First copy of the upper dir, while production runs. */
 	t = pk_now_ns();
@@ -197,7 +197,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	rc = pk_fs_rsync(path, url, r.pwfile, true, err, errlen);
 	if (rc)
 		goto out;
-	rep->sync1_ms = (double)(pk_now_ns() - t) / 1e6;
+	rep->sync1_ms = pk_ms_since(t);
 
 	/* Dump: pages stream to the agent's page server; the upper dir is re-synced frozen. */
 	t = pk_now_ns();
@@ -209,7 +209,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 			  err, errlen);
 	if (rc)
 		goto out;
-	rep->checkpoint_ms = (double)(pk_now_ns() - t) / 1e6;
+	rep->checkpoint_ms = pk_ms_since(t);
 	pk_criu_dump_stats(dumpwork, rep);
 	snprintf(url, sizeof(url), "rsync://pk@%s:%d/clone/img", ro->host, rport);
 	t = pk_now_ns();
@@ -225,8 +225,8 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	cJSON_Delete(reply);
 	reply = call(&r, msg, err, errlen);
 	rc = reply ? 0 : -EIO;
-	rep->restore_ms = (double)(pk_now_ns() - t) / 1e6;
-	rep->total_ms = (double)(pk_now_ns() - t0) / 1e6;
+	rep->restore_ms = pk_ms_since(t);
+	rep->total_ms = pk_ms_since(t0);
 out:
 	cJSON_Delete(reply);
 	free(config);

@@ -20,6 +20,12 @@ static inline uint64_t pk_now_ms(void)
 	return pk_now_ns() / 1000000ull;
 }
 
+/* Returns the milliseconds elapsed since t0_ns (a pk_now_ns() value): for step timings. */
+static inline double pk_ms_since(uint64_t t0_ns)
+{
+	return (double)(pk_now_ns() - t0_ns) / 1e6;
+}
+
 /* Returns CLOCK_REALTIME (wall time since the epoch) in nanoseconds: for timestamps that
  * other programs read, never for measuring intervals. */
 static inline uint64_t pk_wall_ns(void)
