@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/ring.h"
+#include "common/stat.h"
 
 #define REC_TICK_NS (10 * 1000000L) /* the writer's period when not kicked */
 #define REC_SNAPLEN 262144
@@ -127,11 +128,6 @@ struct pk_rec {
 
 static const uint8_t rec_mac[2][6] = { { 0x02, 0, 0, 0, 0, 0x01 }, { 0x02, 0, 0, 0, 0, 0x02 } };
 
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
-/* For counters with a single writer: no locked instruction needed. */
-#define BUMP(x, n) STORE(x, LOAD(x) + (n))
-
 static bool rec_failed(const struct pk_rec *r)
 {
 	return __atomic_load_n(&r->failed, __ATOMIC_RELAXED);
@@ -183,10 +179,10 @@ static void put_hdr(struct put *p, const struct pk_rec_conn *c, uint64_t ts, enu
 /* Tells the writer that a queue passed half full (once until it wakes up). */
 static void kick(struct pk_rec *r)
 {
-	if (LOAD(r->kicked))
+	if (PK_STAT_GET(r->kicked))
 		return;
 	pthread_mutex_lock(&r->wlock);
-	STORE(r->kicked, true);
+	PK_STAT_SET(r->kicked, true);
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->wlock);
 }
@@ -420,8 +416,8 @@ static int file_open(struct pk_rec *r, uint32_t n)
 	r->cur_bytes = PCAP_FILE_HDR;
 	r->cur_pkts = 0;
 	r->dirty = true;
-	BUMP(r->files, 1);
-	BUMP(r->file_bytes, PCAP_FILE_HDR);
+	PK_STAT_ADD(r->files, 1);
+	PK_STAT_ADD(r->file_bytes, PCAP_FILE_HDR);
 	if (r->files_max && n >= r->files_max &&
 	    pk_rec_file_name(r->path, n - r->files_max, old, sizeof(old)) == 0 && unlink(old) < 0 &&
 	    errno != ENOENT)
@@ -475,8 +471,8 @@ static bool pkt_write(struct pk_rec *r, size_t len, uint64_t ts)
 	r->cur_bytes += PCAP_PKT_HDR + len;
 	r->cur_pkts++;
 	r->dirty = true;
-	BUMP(r->packets, 1);
-	BUMP(r->file_bytes, PCAP_PKT_HDR + len);
+	PK_STAT_ADD(r->packets, 1);
+	PK_STAT_ADD(r->file_bytes, PCAP_PKT_HDR + len);
 	return true;
 }
 
@@ -537,7 +533,7 @@ static bool emit(struct pk_rec *r, struct wconn *k, int dir, uint8_t flags, size
 		k->acked[!dir] = k->seq[!dir];
 	if (!pkt_write(r, (size_t)(t - p) + tcplen, ts))
 		return false;
-	BUMP(r->bytes, plen);
+	PK_STAT_ADD(r->bytes, plen);
 	return true;
 }
 
@@ -591,7 +587,7 @@ static void conn_start(struct pk_rec *r, uint64_t id, const struct pk_rec_ends *
 	emit(r, k, 1, TH_SYN | TH_ACK, 0, ts);
 	k->seq[1]++;
 	emit(r, k, 0, TH_ACK, 0, ts);
-	BUMP(r->conns_n, 1);
+	PK_STAT_ADD(r->conns_n, 1);
 }
 
 /* Copies n bytes at offset off of a batch's segments into dst. */
@@ -621,7 +617,7 @@ static void conn_data(struct pk_rec *r, struct wconn *k, int dir, const struct c
 	size_t hl = hdr_len(k);
 
 	if (k->fin[dir]) { /* after its FIN: a producer's mistake; keep the pcap sound */
-		BUMP(r->wdropped, n);
+		PK_STAT_ADD(r->wdropped, n);
 		return;
 	}
 	while (n > 0) {
@@ -636,7 +632,7 @@ static void conn_data(struct pk_rec *r, struct wconn *k, int dir, const struct c
 		off += seg;
 		n -= seg;
 	}
-	BUMP(r->wdropped, n); /* what a failure left unwritten */
+	PK_STAT_ADD(r->wdropped, n); /* what a failure left unwritten */
 }
 
 static void rec_process(struct pk_rec *r, const struct cursor *cu)
@@ -650,7 +646,7 @@ static void rec_process(struct pk_rec *r, const struct cursor *cu)
 
 	if (!r->dump) {
 		if (h->type == REC_DATA)
-			BUMP(r->wdropped, h->len);
+			PK_STAT_ADD(r->wdropped, h->len);
 		return;
 	}
 	if (h->type == REC_OPEN) {
@@ -660,9 +656,9 @@ static void rec_process(struct pk_rec *r, const struct cursor *cu)
 	}
 	HASH_FIND(hh, r->conns, &h->id, sizeof(h->id), k);
 	if (!k) {
-		BUMP(r->unknown, 1);
+		PK_STAT_ADD(r->unknown, 1);
 		if (h->type == REC_DATA)
-			BUMP(r->wdropped, h->len);
+			PK_STAT_ADD(r->wdropped, h->len);
 		return;
 	}
 	switch (h->type) {
@@ -691,7 +687,7 @@ static bool writer_wait(struct pk_rec *r)
 	bool stop;
 
 	pthread_mutex_lock(&r->wlock);
-	if (!r->stop && !LOAD(r->kicked)) {
+	if (!r->stop && !PK_STAT_GET(r->kicked)) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += REC_TICK_NS;
 		if (until.tv_nsec >= 1000000000L) {
@@ -701,7 +697,7 @@ static bool writer_wait(struct pk_rec *r)
 		pthread_cond_timedwait(&r->wake, &r->wlock, &until);
 	}
 	stop = r->stop;
-	STORE(r->kicked, false);
+	PK_STAT_SET(r->kicked, false);
 	pthread_mutex_unlock(&r->wlock);
 	return stop;
 }
@@ -896,17 +892,17 @@ void pk_rec_close(struct pk_rec *r)
 void pk_rec_get_stats(struct pk_rec *r, struct pk_rec_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->packets = LOAD(r->packets);
-	st->bytes = LOAD(r->bytes);
-	st->file_bytes = LOAD(r->file_bytes);
-	st->dropped_bytes = LOAD(r->wdropped);
-	st->files = LOAD(r->files);
+	st->packets = PK_STAT_GET(r->packets);
+	st->bytes = PK_STAT_GET(r->bytes);
+	st->file_bytes = PK_STAT_GET(r->file_bytes);
+	st->dropped_bytes = PK_STAT_GET(r->wdropped);
+	st->files = PK_STAT_GET(r->files);
 	st->failed = rec_failed(r);
-	st->conns = LOAD(r->conns_n);
-	st->unknown = LOAD(r->unknown);
+	st->conns = PK_STAT_GET(r->conns_n);
+	st->unknown = PK_STAT_GET(r->unknown);
 	for (int i = 0; i < r->nq; i++) {
-		st->dropped_bytes += LOAD(r->q[i].dropped);
-		st->lost_events += LOAD(r->q[i].lost_events);
+		st->dropped_bytes += PK_STAT_GET(r->q[i].dropped);
+		st->lost_events += PK_STAT_GET(r->q[i].lost_events);
 	}
 }
 

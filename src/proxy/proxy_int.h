@@ -20,18 +20,13 @@
 #include "common/loop.h"
 #include "common/ring.h"
 #include "common/sbuf.h"
+#include "common/stat.h" /* statistics: written by the owning worker, read by the admin thread */
 #include "diverge/streamcmp.h"
 #include "proxy/proxy.h"
 
 #define PK_SCRATCH_SIZE (64 * 1024)
 #define PK_FLUSH_HIGH (64 * 1024) /* flush a debug buffer at once past this many bytes */
 #define PK_LAG_MARKS 32
-
-/* Statistics are written only by the worker that owns them and read by the admin thread:
- * both sides use relaxed atomics (plain moves on x86-64), so there is no lock and no race. */
-#define PK_STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (uint64_t)(n), __ATOMIC_RELAXED)
-#define PK_STAT_SET(field, v) __atomic_store_n(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
-#define PK_STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* One worker's view of one debug target. */
 struct target_stats {
