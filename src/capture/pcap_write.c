@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h> /* TH_* flags */
 #include <pcap/pcap.h>
 #include <pthread.h>
 #include <signal.h>
@@ -45,11 +46,6 @@
 #define PCAP_FILE_HDR 24
 #define PCAP_PKT_HDR 16
 #define PKT_MAX (ETH_LEN + 40 + TCP_LEN + PK_REC_MSS)
-
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_PSH 0x08
-#define TH_ACK 0x10
 
 enum rec_type { REC_OPEN = 1, REC_DATA, REC_GAP, REC_FIN, REC_CLOSE };
 
@@ -626,7 +622,7 @@ static void conn_data(struct pk_rec *r, struct wconn *k, int dir, const struct c
 		if (k->seq[dir] + (uint32_t)seg - k->acked[dir] >= REC_WINDOW)
 			emit(r, k, !dir, TH_ACK, 0, ts);
 		iov_copy(cu->iov, off, r->pkt + hl, seg);
-		if (!emit(r, k, dir, TH_PSH | TH_ACK, seg, ts))
+		if (!emit(r, k, dir, TH_PUSH | TH_ACK, seg, ts))
 			break;
 		k->seq[dir] += (uint32_t)seg;
 		off += seg;

@@ -8,15 +8,10 @@
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h> /* TH_* flags */
 
 #include "capture/pcap_read.h"
 #include "unit.h"
-
-#define FIN 0x01
-#define SYN 0x02
-#define RST 0x04
-#define PSH 0x08
-#define ACK 0x10
 
 /* A capture being written to memory. */
 struct cap {
@@ -213,22 +208,22 @@ static void say(struct talk *t, bool from_client, uint8_t flags, const char *dat
 	uint32_t *seq = from_client ? &t->cseq : &t->sseq;
 
 	cap_tcp(t->cap, &s);
-	*seq += (uint32_t)len + ((flags & (SYN | FIN)) ? 1 : 0);
+	*seq += (uint32_t)len + ((flags & (TH_SYN | TH_FIN)) ? 1 : 0);
 }
 
 /* A whole small exchange: handshake, two requests and answers, FINs. */
 static void conversation(struct talk *t)
 {
-	say(t, true, SYN, NULL, 0);
-	say(t, false, SYN | ACK, NULL, 0);
-	say(t, true, ACK, NULL, 0);
-	say(t, true, ACK | PSH, "GET a\r\n", 7);
-	say(t, false, ACK | PSH, "A\r\n", 3);
-	say(t, true, ACK | PSH, "GET bb\r\n", 8);
-	say(t, false, ACK | PSH, "BB\r\n", 4);
-	say(t, true, FIN | ACK, NULL, 0);
-	say(t, false, FIN | ACK, NULL, 0);
-	say(t, true, ACK, NULL, 0);
+	say(t, true, TH_SYN, NULL, 0);
+	say(t, false, TH_SYN | TH_ACK, NULL, 0);
+	say(t, true, TH_ACK, NULL, 0);
+	say(t, true, TH_ACK | TH_PUSH, "GET a\r\n", 7);
+	say(t, false, TH_ACK | TH_PUSH, "A\r\n", 3);
+	say(t, true, TH_ACK | TH_PUSH, "GET bb\r\n", 8);
+	say(t, false, TH_ACK | TH_PUSH, "BB\r\n", 4);
+	say(t, true, TH_FIN | TH_ACK, NULL, 0);
+	say(t, false, TH_FIN | TH_ACK, NULL, 0);
+	say(t, true, TH_ACK, NULL, 0);
 }
 
 static struct talk talk4(struct cap *c)
@@ -366,7 +361,7 @@ static void test_ipv6_extension_header(void)
 			 .sport = 40000,
 			 .dport = 80,
 			 .seq = 7,
-			 .flags = ACK,
+			 .flags = TH_ACK,
 			 .data = "hello",
 			 .len = 5 };
 	size_t n = link_hdr(buf, DLT_EN10MB, AF_INET6);
@@ -391,16 +386,16 @@ static void test_out_of_order(void)
 
 	cap_open(&c, DLT_RAW);
 	struct talk t = talk4(&c);
-	say(&t, true, SYN, NULL, 0);
+	say(&t, true, TH_SYN, NULL, 0);
 	uint32_t s0 = t.cseq;
 	t.cseq = s0 + 6;
-	say(&t, true, ACK, "ccc", 3); /* [6,9) */
+	say(&t, true, TH_ACK, "ccc", 3); /* [6,9) */
 	t.cseq = s0 + 3;
-	say(&t, true, ACK, "bbb", 3); /* [3,6): held too */
+	say(&t, true, TH_ACK, "bbb", 3); /* [3,6): held too */
 	t.cseq = s0;
-	say(&t, true, ACK, "aaa", 3); /* [0,3): fills */
+	say(&t, true, TH_ACK, "aaa", 3); /* [0,3): fills */
 	t.cseq = s0 + 9;
-	say(&t, true, ACK, "ddd", 3);
+	say(&t, true, TH_ACK, "ddd", 3);
 	CHECK_EQ_INT(cap_read(&c, 0, &p, err, sizeof(err)), 0);
 	if (p && p->nconns == 1) {
 		const struct pk_pcap_conn *pc = p->conns[0];
@@ -428,21 +423,21 @@ static void test_retransmissions(void)
 	cap_open(&c, DLT_RAW);
 	struct talk t = talk4(&c);
 	uint32_t isn = t.cseq;
-	say(&t, true, SYN, NULL, 0);
+	say(&t, true, TH_SYN, NULL, 0);
 	t.cseq = isn;
-	say(&t, true, SYN, NULL, 0); /* SYN retransmitted: same connection */
+	say(&t, true, TH_SYN, NULL, 0); /* SYN retransmitted: same connection */
 	uint32_t s0 = t.cseq;
-	say(&t, true, ACK, "01234", 5);
+	say(&t, true, TH_ACK, "01234", 5);
 	t.cseq = s0;
-	say(&t, true, ACK, "01234", 5); /* whole */
+	say(&t, true, TH_ACK, "01234", 5); /* whole */
 	t.cseq = s0 + 3;
-	say(&t, true, ACK, "34567", 5); /* overlapping */
+	say(&t, true, TH_ACK, "34567", 5); /* overlapping */
 	t.cseq = s0 + 10;
-	say(&t, true, ACK, "ab", 2); /* held */
+	say(&t, true, TH_ACK, "ab", 2); /* held */
 	t.cseq = s0 + 10;
-	say(&t, true, ACK, "ab", 2); /* held twice */
+	say(&t, true, TH_ACK, "ab", 2); /* held twice */
 	t.cseq = s0 + 7;
-	say(&t, true, ACK, "789", 3);
+	say(&t, true, TH_ACK, "789", 3);
 	CHECK_EQ_INT(cap_read(&c, 0, &p, err, sizeof(err)), 0);
 	CHECK(p && p->nconns == 1);
 	if (p && p->nconns == 1) {
@@ -463,11 +458,11 @@ static void test_gap(void)
 
 	cap_open(&c, DLT_RAW);
 	struct talk t = talk4(&c);
-	say(&t, true, SYN, NULL, 0);
-	say(&t, true, ACK, "aaaaa", 5);
+	say(&t, true, TH_SYN, NULL, 0);
+	say(&t, true, TH_ACK, "aaaaa", 5);
 	t.cseq += 5;
-	say(&t, true, ACK, "ccccc", 5);
-	say(&t, false, ACK, "x", 1);
+	say(&t, true, TH_ACK, "ccccc", 5);
+	say(&t, false, TH_ACK, "x", 1);
 	CHECK_EQ_INT(cap_read(&c, 0, &p, err, sizeof(err)), 0);
 	if (p && p->nconns == 1) {
 		const struct pk_pcap_conn *pc = p->conns[0];
@@ -499,7 +494,7 @@ static void test_snaplen_cut(void)
 			 .sport = 40000,
 			 .dport = 6379,
 			 .seq = 100,
-			 .flags = ACK,
+			 .flags = TH_ACK,
 			 .data = "0123456789",
 			 .len = 10 };
 	size_t n = frame_of(buf, DLT_EN10MB, &s);
@@ -532,10 +527,10 @@ static void test_held_bound(void)
 
 	cap_open(&c, DLT_RAW);
 	struct talk t = talk4(&c);
-	say(&t, true, SYN, NULL, 0);
+	say(&t, true, TH_SYN, NULL, 0);
 	t.cseq += 1;
 	for (int i = 0; i < PK_PCAP_MAX_HELD + 1; i++) {
-		say(&t, true, ACK, "x", 1);
+		say(&t, true, TH_ACK, "x", 1);
 		t.cseq += 1; /* a one-byte hole after every byte */
 	}
 	CHECK_EQ_INT(cap_read(&c, 0, &p, err, sizeof(err)), 0);
@@ -559,15 +554,15 @@ static void test_sequence_wrap(void)
 	cap_open(&c, DLT_RAW);
 	struct talk t = talk4(&c);
 	t.cseq = 0xfffffffau;
-	say(&t, true, SYN, NULL, 0);
-	say(&t, true, ACK, "abcd", 4);
-	say(&t, true, ACK, "efgh", 4); /* crosses 0 */
+	say(&t, true, TH_SYN, NULL, 0);
+	say(&t, true, TH_ACK, "abcd", 4);
+	say(&t, true, TH_ACK, "efgh", 4); /* crosses 0 */
 	uint32_t after = t.cseq;
 	t.cseq = after + 4;
-	say(&t, true, ACK, "mnop", 4); /* early: held */
+	say(&t, true, TH_ACK, "mnop", 4); /* early: held */
 	t.cseq = after;
-	say(&t, true, ACK, "ijkl", 4); /* fills */
-	say(&t, true, ACK, "mnop", 4); /* retransmitted */
+	say(&t, true, TH_ACK, "ijkl", 4); /* fills */
+	say(&t, true, TH_ACK, "mnop", 4); /* retransmitted */
 	CHECK_EQ_INT(cap_read(&c, 0, &p, err, sizeof(err)), 0);
 	CHECK(p && p->nconns == 1 && stream_is(&p->conns[0]->c2s, "abcdefghijklmnop"));
 	CHECK(p && p->nconns == 1 && !pk_pcap_conn_has_gap(p->conns[0]));
@@ -609,8 +604,8 @@ static void test_client_side(void)
 	for (int with_port = 0; with_port < 2; with_port++) {
 		cap_open(&c, DLT_RAW);
 		struct talk t = talk4(&c);
-		say(&t, false, ACK, "+OK\r\n", 5); /* the server speaks first in the capture */
-		say(&t, true, ACK, "PING\r\n", 6);
+		say(&t, false, TH_ACK, "+OK\r\n", 5); /* the server speaks first in the capture */
+		say(&t, true, TH_ACK, "PING\r\n", 6);
 		/* With --server-port 40000, the 6379 side becomes the client. */
 		CHECK_EQ_INT(cap_read(&c, with_port ? 40000 : 0, &p, err, sizeof(err)), 0);
 		if (p && p->nconns == 1) {
@@ -643,11 +638,11 @@ static void test_server_port_filter(void)
 	w.sport = 9999;
 	w.c_ip = "10.0.0.9";
 	conversation(&u);
-	say(&t, false, SYN | ACK, NULL, 0);
+	say(&t, false, TH_SYN | TH_ACK, NULL, 0);
 	t.cseq++;
-	say(&t, true, ACK, "x", 1);
-	say(&w, true, SYN, NULL, 0);
-	say(&w, true, ACK, "y", 1);
+	say(&t, true, TH_ACK, "x", 1);
+	say(&w, true, TH_SYN, NULL, 0);
+	say(&w, true, TH_ACK, "y", 1);
 	CHECK_EQ_INT(cap_read(&c, 6379, &p, err, sizeof(err)), 0);
 	CHECK(p && p->nconns == 1);
 	if (p && p->nconns == 1) {
@@ -686,8 +681,8 @@ static void test_skipped(void)
 	ip[14 + 6] = 0x20; /* more fragments */
 	cap_frame(&c, ip, n, n);
 	struct talk t = talk4(&c);
-	say(&t, true, SYN, NULL, 0);
-	say(&t, false, RST | ACK, "reset!", 6);
+	say(&t, true, TH_SYN, NULL, 0);
+	say(&t, false, TH_RST | TH_ACK, "reset!", 6);
 	CHECK_EQ_INT(cap_read(&c, 0, &p, err, sizeof(err)), 0);
 	if (p) {
 		CHECK_EQ_INT(p->stats.packets, 5);
@@ -823,9 +818,9 @@ static void test_memory_cap(void)
 	memset(big, 'z', sizeof(big));
 	cap_open(&c, DLT_RAW);
 	struct talk t = talk4(&c);
-	say(&t, true, SYN, NULL, 0);
+	say(&t, true, TH_SYN, NULL, 0);
 	for (int i = 0; i < 4; i++)
-		say(&t, true, ACK, big, sizeof(big));
+		say(&t, true, TH_ACK, big, sizeof(big));
 	cap_close(&c);
 	CHECK_EQ_INT(read_mem(c.buf, c.len, 0, 100000, &p, err, sizeof(err)), -E2BIG);
 	CHECK(p == NULL);
@@ -850,7 +845,7 @@ static void test_pcapng(void)
 			 .sport = 40000,
 			 .dport = 6379,
 			 .seq = 1,
-			 .flags = SYN };
+			 .flags = TH_SYN };
 	uint32_t w;
 
 #define PUT32(v) (w = (uint32_t)(v), memcpy(file + n, &w, 4), n += 4)
@@ -883,7 +878,7 @@ static void test_pcapng(void)
 		n += pad;
 		PUT32(32 + pad);
 		s.seq = 2;
-		s.flags = ACK;
+		s.flags = TH_ACK;
 		s.data = "hi";
 		s.len = 2;
 	}

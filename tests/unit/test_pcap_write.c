@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h> /* TH_* flags */
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
@@ -108,8 +109,8 @@ static void t_segment(struct tcap *t, struct tconn *c, int dir, const unsigned c
 	const unsigned char *pl = tcp + 20;
 	int32_t jump;
 
-	if (fl & 0x02) { /* SYN */
-		if (plen || (fl & 0x01)) {
+	if (fl & TH_SYN) {
+		if (plen || (fl & TH_FIN)) {
 			t->bad++;
 			return;
 		}
@@ -117,9 +118,9 @@ static void t_segment(struct tcap *t, struct tconn *c, int dir, const unsigned c
 		me->isn = seq;
 		me->next = seq + 1;
 		me->acked = seq + 1;
-		if (dir == 0 && !(fl & 0x10)) {
+		if (dir == 0 && !(fl & TH_ACK)) {
 			c->syn = true;
-		} else if (dir == 1 && (fl & 0x10)) {
+		} else if (dir == 1 && (fl & TH_ACK)) {
 			c->synack = true;
 			if (ack != peer->next)
 				t->ack_behind++;
@@ -128,7 +129,7 @@ static void t_segment(struct tcap *t, struct tconn *c, int dir, const unsigned c
 		}
 		return;
 	}
-	if (!(fl & 0x10)) {
+	if (!(fl & TH_ACK)) {
 		t->bad++;
 		return;
 	}
@@ -148,7 +149,7 @@ static void t_segment(struct tcap *t, struct tconn *c, int dir, const unsigned c
 		peer->acked = ack;
 	}
 	jump = (int32_t)(seq - me->next);
-	if (plen == 0 && !(fl & 0x01)) { /* a pure ACK */
+	if (plen == 0 && !(fl & TH_FIN)) { /* a pure ACK */
 		if (jump < 0)
 			t->seq_back++;
 		if (dir == 0 && c->synack && !c->hs_ack)
@@ -160,7 +161,7 @@ static void t_segment(struct tcap *t, struct tconn *c, int dir, const unsigned c
 	else
 		me->gaps += (uint64_t)jump;
 	if (plen) {
-		if (!(fl & 0x08))
+		if (!(fl & TH_PUSH))
 			t->bad++;
 		if (me->from_syn) {
 			uint64_t off = (uint32_t)(seq - me->isn - 1);
@@ -178,7 +179,7 @@ static void t_segment(struct tcap *t, struct tconn *c, int dir, const unsigned c
 		t->payload += plen;
 	}
 	me->next = seq + (uint32_t)plen;
-	if (fl & 0x01) {
+	if (fl & TH_FIN) {
 		if (me->fin)
 			t->bad++;
 		me->fin = true;
