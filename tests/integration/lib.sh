@@ -1,13 +1,16 @@
 # lib.sh — helpers for integration tests (sourced).  Every test:
 #   - reports with pk_ok / pk_fail / pk_skip (one line each, read by tests/run),
 #   - starts servers with pk_bg (pids recorded, killed by the EXIT trap even on failure),
-#   - talks only to 127.0.0.1, with bounded loops and timeouts.
+#   - talks only to 127.0.0.1, with bounded loops and timeouts,
+#   - never synchronises with a sleep: it waits for the condition (pk_wait_for, pk_wait_file,
+#     pk_wait_port, pk_wait_metric, pk_container_up) with a deadline and a clear failure.
 set -u
 : "${PK_BIN:?run through tests/run}"
 : "${PK_TOOLS:?run through tests/run}"
 PK_TEST_NAME=$(basename "$0" .sh)
 PK_TMP=$(mktemp -d "/tmp/pk-test-$PK_TEST_NAME.XXXXXX")
 PK_PIDS=()
+. "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 
 pk_ok() { echo "ok $PK_TEST_NAME/$1"; }
 pk_fail() { echo "FAIL $PK_TEST_NAME/$1: ${2:-}"; }
@@ -64,8 +67,7 @@ pk_cleanup() {
 		kill -TERM "$pid" 2>/dev/null
 	done
 	for pid in "${PK_PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
+		pk_poll 5 pk_gone "$pid" || kill -KILL "$pid" 2>/dev/null
 	done
 	rm -rf "$PK_TMP"
 }
@@ -77,14 +79,38 @@ pk_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# pk_wait_port PORT [SECONDS]: waits until something listens on PORT (without connecting to
-# it, so servers that count connections see only the test's own).
+# pk_wait_for DESC SECONDS CMD...: waits until CMD succeeds (see pk_poll); at the deadline
+# reports "FAIL <test>/wait: DESC: not within SECONDS s (last try: <CMD's output>)" and returns
+# 1, so a caller only decides whether to go on (`|| exit 1` for setup steps).
+pk_wait_for() {
+	local desc=$1 limit=$2
+	shift 2
+	pk_poll "$limit" "$@" && return 0
+	pk_fail wait "$desc: not within ${limit}s${PK_POLL_OUT:+ (last try: ${PK_POLL_OUT//$'\n'/ })}"
+	return 1
+}
+
+# pk_wait_file FILE SECONDS: waits until FILE exists and is not empty (pk_wait_for).  Writers
+# write the whole content in one write (print(..., flush=True)) or rename it into place.
+pk_wait_file() {
+	pk_wait_for "$1 written" "$2" test -s "$1"
+}
+
+# pk_wait_exit PID SECONDS: waits until process PID has exited (pk_wait_for).
+pk_wait_exit() {
+	pk_wait_for "process $1 to exit" "$2" pk_gone "$1"
+}
+
+# pk_wait_log FILE REGEX SECONDS: waits until a line of FILE matches the extended REGEX.
+pk_wait_log() {
+	pk_wait_for "a line /$2/ in $(basename "$1")" "$3" grep -qE -- "$2" "$1"
+}
+
+# pk_wait_port PORT [SECONDS]: waits until something listens on 127.0.0.1's PORT (pk_listening:
+# without connecting).  Quiet but for one line on stderr at the deadline, for pk_check.
 pk_wait_port() {
-	local port=$1 limit=${2:-10} i
-	for ((i = 0; i < limit * 20; i++)); do
-		[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] && return 0
-		sleep 0.05
-	done
+	local port=$1 limit=${2:-30}
+	pk_poll "$limit" pk_listening "$port" && return 0
 	echo "port $port did not open within ${limit}s" >&2
 	return 1
 }
@@ -151,16 +177,28 @@ pk_metric() {
 			END { if (f) printf "%.0f\n", s; else print "none" }'
 }
 
+# pk_metric_is ADMIN_PORT NAME OP VALUE [LABEL]: true when the metric compares to VALUE with
+# the test(1) operator OP (-eq, -ge, ...); false while it is absent.
+pk_metric_is() {
+	local v
+	v=$(pk_metric "$1" "$2" "${5:-}")
+	echo "$2${5:+{$5\}} = $v"
+	[ "$v" != none ] && [ "$v" "$3" "$4" ]
+}
+
 # pk_wait_metric ADMIN_PORT NAME VALUE [SECONDS] [LABEL]: waits until the metric equals VALUE.
+# Quiet but for one line on stderr at the deadline, for pk_check.
 pk_wait_metric() {
-	local port=$1 name=$2 want=$3 limit=${4:-30} label=${5:-} i v
-	for ((i = 0; i < limit * 10; i++)); do
-		v=$(pk_metric "$port" "$name" "$label")
-		[ "$v" = "$want" ] && return 0
-		sleep 0.1
-	done
-	echo "metric $name is $v, not $want, after ${limit}s" >&2
+	local port=$1 name=$2 want=$3 limit=${4:-30} label=${5:-}
+	pk_poll "$limit" pk_metric_is "$port" "$name" -eq "$want" "$label" && return 0
+	echo "metric $name${label:+{$label\}} is $(pk_metric "$port" "$name" "$label"), not $want, after ${limit}s" >&2
 	return 1
+}
+
+# pk_wait_metric_ge ADMIN_PORT NAME MIN SECONDS [LABEL]: waits until the metric is at least MIN
+# (pk_wait_for: reports the failure itself).
+pk_wait_metric_ge() {
+	pk_wait_for "metric $2${5:+{$5\}} >= $3" "$4" pk_metric_is "$1" "$2" -ge "$3" "${5:-}"
 }
 
 # pk_bench PORT ARGS...: a bounded redis-benchmark run (CSV); fails on a client error.
@@ -178,6 +216,41 @@ PK_REDIS_TESTS=set,get,incr,lpush,rpush,sadd,hset
 # network): every test checks this before it sends a packet to a container address.
 pk_route_ok() {
 	ip route get "$1" 2>/dev/null | grep -q ' dev pkh'
+}
+
+# The redis-server of the container tests: all interfaces, port 6379, no persistence.
+PK_REDIS_CONTAINER=(redis-server --bind 0.0.0.0 --port 6379 --save '' --protected-mode no
+	--enable-debug-command yes)
+# Deadline for a container's service to come up (the tests run on loaded 2-core machines).
+PK_SERVE_SECONDS=${PK_SERVE_SECONDS:-60}
+
+# pk_container_up NAME IP PORT PROBE [ARGS...] -- CMD...: the one way the tests start a
+# container and wait until it serves: `parikshan container run NAME --rootfs / --ip IP/24 --
+# CMD...` (its output in $PK_TMP/NAME.run), then pk_route_ok IP (nothing is sent otherwise),
+# then waits (PK_SERVE_SECONDS) until PORT listens inside the container's namespace and
+# `PROBE ARGS... IP` succeeds (e.g. pk_redis_pong; `true` for none).  Reports a FAIL and
+# returns 1 when any step fails; PARIKSHAN_STATE_DIR is honoured as for any parikshan command.
+pk_container_up() {
+	local name=$1 ip=$2 port=$3 probe=()
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		probe+=("$1")
+		shift
+	done
+	[ $# -gt 1 ] || { pk_fail container-up "$name: no command given"; return 1; }
+	shift
+	if ! "$PK_BIN" container run "$name" --rootfs / --ip "$ip/24" -- "$@" >"$PK_TMP/$name.run" 2>&1; then
+		pk_fail container-up "$name: $(tr '\n' ' ' <"$PK_TMP/$name.run")"
+		return 1
+	fi
+	pk_route_ok "$ip" || { pk_fail route "$ip is not routed into our veth: not sending anything"; return 1; }
+	pk_wait_for "$name listening on port $port" "$PK_SERVE_SECONDS" pk_listening "$port" "pk-$name" &&
+		pk_wait_for "$name serving (probe: ${probe[*]} $ip)" "$PK_SERVE_SECONDS" "${probe[@]}" "$ip"
+}
+
+# pk_redis_container NAME IP: pk_container_up for a redis-server (PK_REDIS_CONTAINER) on IP:6379.
+pk_redis_container() {
+	pk_container_up "$1" "$2" 6379 pk_redis_pong -- "${PK_REDIS_CONTAINER[@]}"
 }
 
 # pk_no_debris NAME...: ok when nothing of the named containers is left: state, netns, veth
@@ -219,8 +292,14 @@ pk_front() {
 	pk_wait_port "$port"
 }
 
-# pk_redis_calls PORT CMD: how many times the redis server on PORT ran CMD (commandstats).
+# pk_redis_calls PORT CMD: how many times the redis server on 127.0.0.1:PORT ran CMD.
 pk_redis_calls() {
-	redis-cli -p "$1" INFO commandstats | tr -d '\r' |
-		awk -F'[=:,]' -v c="cmdstat_$2" '$1 == c { print $3; f = 1 } END { if (!f) print 0 }'
+	pk_redis_calls_at 127.0.0.1 "$1" "$2"
+}
+
+# pk_redis_calls_at HOST PORT CMD: how many times the redis server on HOST:PORT ran CMD
+# (commandstats).
+pk_redis_calls_at() {
+	timeout 10 redis-cli -h "$1" -p "$2" INFO commandstats | tr -d '\r' |
+		awk -F'[=:,]' -v c="cmdstat_$3" '$1 == c { print $3; f = 1 } END { if (!f) print 0 }'
 }

@@ -17,11 +17,7 @@ cleanup_containers() {
 }
 trap 'cleanup_containers; pk_cleanup' EXIT
 
-pk_check container-run pkc container run "$PROD" --rootfs / --ip "$IP/24" -- \
-	redis-server --bind 0.0.0.0 --port 6379 --save '' --protected-mode no --enable-debug-command yes ||
-	exit 1
-pk_route_ok "$IP" || { pk_fail route "$IP is not routed into our veth: not sending anything"; exit 1; }
-for _ in $(seq 50); do [ "$(redis-cli -h "$IP" PING 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+pk_redis_container "$PROD" "$IP" || exit 1
 pk_expect_eq container-serves "$(redis-cli -h "$IP" PING)" PONG
 pk_check container-listed bash -c "'$PK_BIN' container ls | grep -E '^$PROD +container .* running'"
 
@@ -29,21 +25,29 @@ pk_check container-listed bash -c "'$PK_BIN' container ls | grep -E '^$PROD +con
 redis-cli -h "$IP" DEBUG POPULATE 1000000 key 100 >/dev/null
 rss=$(redis-cli -h "$IP" INFO memory | awk -F: '/^used_memory:/ {print $2+0}')
 if [ "$rss" -ge 100000000 ]; then pk_ok dataset-100mb; else pk_fail dataset-100mb "used_memory $rss"; fi
-python3 - "$IP" >"$PK_TMP/held.out" 2>&1 <<'PY' &
-import socket, sys, time
-s = socket.create_connection((sys.argv[1], 6379), timeout=30)
+# zdtm style: the client builds its state (a connection that has answered), signals "ready" on
+# stdout, waits for the test's "go" (a FIFO the test opens once the clone is done), then checks.
+mkfifo "$PK_TMP/held.go"
+python3 - "$IP" "$PK_TMP/held.go" >"$PK_TMP/held.out" 2>&1 <<'PY' &
+import socket, sys
+s = socket.create_connection((sys.argv[1], 6379), timeout=60)
 def ping():
     s.sendall(b"PING\r\n"); return s.recv(64)
 first = ping()
-time.sleep(6)                       # the clone happens meanwhile
+print("ready", flush=True)
+open(sys.argv[2]).read()             # blocks until the test writes "go": the clone is done
 second = ping()
 print("held", first.strip().decode(), second.strip().decode())
 PY
 HELD=$!
-# A load on production across the clone: no errors, and its p99 is reported.
+PK_PIDS+=("$HELD")
+pk_wait_log "$PK_TMP/held.out" '^ready$' 30 || exit 1
+# A load on production across the clone: no errors, and its p99 is reported.  The clone starts
+# once the load's clients are connected and their first answers have come back.
 timeout 60 redis-benchmark -h "$IP" -c 10 -n 200000 -t get --csv >"$PK_TMP/load.csv" 2>"$PK_TMP/load.err" &
 LOAD=$!
-sleep 0.5
+get_calls() { [ "$(pk_redis_calls_at "$IP" 6379 get)" -ge 1000 ]; }
+pk_wait_for "the load to be under way (>= 1000 GETs)" 30 get_calls || exit 1
 before=$(redis-cli -h "$IP" DEBUG DIGEST) # GETs do not change the dataset
 if pkc clone "$PROD" "$DBG" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
 	pk_ok clone
@@ -59,6 +63,7 @@ pk_route_ok "$MGMT" || { pk_fail route "$MGMT is not routed into our veth: not s
 
 pk_expect_eq clone-digest-equals-production "$(redis-cli -h "$MGMT" DEBUG DIGEST)" "$before"
 pk_expect_eq production-digest-unchanged "$(redis-cli -h "$IP" DEBUG DIGEST)" "$before"
+timeout 30 sh -c 'echo go >"$1"' sh "$PK_TMP/held.go" # bounded: the client may have died
 wait "$HELD"
 if wait "$LOAD" && ! grep -qi error "$PK_TMP/load.err"; then
 	pk_ok load-during-clone-no-errors
@@ -66,7 +71,7 @@ if wait "$LOAD" && ! grep -qi error "$PK_TMP/load.err"; then
 else
 	pk_fail load-during-clone-no-errors "$(cat "$PK_TMP/load.err")"
 fi
-pk_expect_eq held-connection-survives "$(cat "$PK_TMP/held.out")" "held +PONG +PONG"
+pk_expect_eq held-connection-survives "$(grep -v '^ready$' "$PK_TMP/held.out")" "held +PONG +PONG"
 
 # Writes on either side stay on that side; both keep serving.
 redis-cli -h "$IP" SET only:prod 1 >/dev/null
@@ -77,9 +82,10 @@ pk_expect_eq both-serve "$(redis-cli -h "$IP" PING) $(redis-cli -h "$MGMT" PING)
 
 # Isolation: the clone has the service IP, and no way to production's side.
 if ip -n "pk-$DBG" addr show dev eth0 | grep -q "inet $IP/32"; then pk_ok clone-has-service-ip; else pk_fail clone-has-service-ip "$(ip -n "pk-$DBG" addr)"; fi
-python3 -c 'import socket,time; s=socket.socket(); s.bind(("'$HOSTEND'", 0)); s.listen(); print(s.getsockname()[1]); time.sleep(60)' >"$PK_TMP/backend.port" &
+# A listener on production's side; it prints its port once listening, then waits to be killed.
+python3 -c 'import signal,socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); s.listen(); print(s.getsockname()[1], flush=True); signal.pause()' "$HOSTEND" >"$PK_TMP/backend.port" &
 PK_PIDS+=($!)
-sleep 0.3
+pk_wait_file "$PK_TMP/backend.port" 30 || exit 1
 BPORT=$(cat "$PK_TMP/backend.port")
 out=$(ip netns exec "pk-$DBG" timeout 3 bash -c "exec 3<>/dev/tcp/$HOSTEND/$BPORT" 2>&1)
 if [ $? -ne 0 ] && ip netns exec "pk-$PROD" timeout 3 bash -c "exec 3<>/dev/tcp/$HOSTEND/$BPORT"; then

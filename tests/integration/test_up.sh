@@ -12,11 +12,7 @@ PROD=pk-test-up$$ IP=10.77.203.2
 FRONT=$(pk_free_port) ADMIN=$(pk_free_port)
 trap '"$PK_BIN" down "$PROD" >/dev/null 2>&1; "$PK_BIN" container rm "$PROD-dbg1" >/dev/null 2>&1; "$PK_BIN" container rm "$PROD" >/dev/null 2>&1; pk_cleanup' EXIT
 
-pk_check container-run "$PK_BIN" container run "$PROD" --rootfs / --ip "$IP/24" -- \
-	redis-server --bind 0.0.0.0 --port 6379 --save '' --protected-mode no --enable-debug-command yes ||
-	exit 1
-pk_route_ok "$IP" || { pk_fail route "$IP is not routed into our veth: not sending anything"; exit 1; }
-for _ in $(seq 50); do [ "$(redis-cli -h "$IP" PING 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+pk_redis_container "$PROD" "$IP" || exit 1
 redis-cli -h "$IP" DEBUG POPULATE 10000 >/dev/null
 
 pk_check up "$PK_BIN" up "$PROD" -p 6379 -l "$FRONT" --admin "127.0.0.1:$ADMIN" || exit 1
