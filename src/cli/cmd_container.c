@@ -39,21 +39,11 @@ static const struct option container_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Prints the error line for subcommand sub and returns code. */
-static int fail(const char *sub, const char *name, int code, const char *why)
-{
-	char what[128];
-
-	snprintf(what, sizeof(what), "container %s%s%s", sub, name ? " " : "", name ? name : "");
-	pk_cli_error(what, "%s", why);
-	return code;
-}
-
 int pk_cmd_container(int argc, char **argv)
 {
 	struct pk_run_opts o = { .state_dir = pk_state_dir_default() };
 	const char *sub;
-	char err[PK_ERR_MAX];
+	char err[PK_ERR_MAX], what[128]; /* "container SUB", then "container SUB NAME" */
 	bool json = false;
 	int c, rc;
 
@@ -62,6 +52,7 @@ int pk_cmd_container(int argc, char **argv)
 		return PK_EXIT_USAGE;
 	}
 	sub = argv[1];
+	snprintf(what, sizeof(what), "container %s", sub);
 	if (strcmp(sub, "--help") == 0) {
 		fputs(container_usage, stdout);
 		return PK_EXIT_OK;
@@ -83,12 +74,12 @@ int pk_cmd_container(int argc, char **argv)
 			break;
 		case OPT_MEM:
 			if (pk_parse_size(optarg, &o.mem_limit) || o.mem_limit < (4u << 20))
-				return fail(sub, NULL, PK_EXIT_USAGE,
-					    "--mem needs a size of at least 4M");
+				return pk_cli_fail(PK_EXIT_USAGE, what,
+						   "--mem needs a size of at least 4M");
 			break;
 		case OPT_STATE:
 			if (strlen(optarg) > 256)
-				return fail(sub, NULL, PK_EXIT_USAGE, "--state-dir is too long");
+				return pk_cli_fail(PK_EXIT_USAGE, what, "--state-dir is too long");
 			o.state_dir = optarg;
 			break;
 		case OPT_JSON:
@@ -98,7 +89,7 @@ int pk_cmd_container(int argc, char **argv)
 			fputs(container_usage, stdout);
 			return PK_EXIT_OK;
 		case ':':
-			return fail(sub, NULL, PK_EXIT_USAGE, "an option needs a value");
+			return pk_cli_fail(PK_EXIT_USAGE, what, "an option needs a value");
 		default:
 			pk_cli_error("container",
 				     "unknown option '%s' (see 'parikshan container --help')",
@@ -110,7 +101,7 @@ int pk_cmd_container(int argc, char **argv)
 		struct pk_strbuf out = { 0 };
 
 		if (optind < argc)
-			return fail(sub, NULL, PK_EXIT_USAGE, "takes no arguments");
+			return pk_cli_fail(PK_EXIT_USAGE, what, "takes no arguments");
 		pk_container_list(o.state_dir, json, &out);
 		fputs(pk_strbuf_str(&out), stdout);
 		pk_strbuf_release(&out);
@@ -121,28 +112,30 @@ int pk_cmd_container(int argc, char **argv)
 		return PK_EXIT_USAGE;
 	}
 	if (!o.name)
-		return fail(sub, NULL, PK_EXIT_USAGE, "needs a NAME");
+		return pk_cli_fail(PK_EXIT_USAGE, what, "needs a NAME");
+	snprintf(what, sizeof(what), "container %s %s", sub, o.name);
 	if (getuid() != 0)
-		return fail(sub, o.name, PK_EXIT_RUNTIME, "must run as root");
+		return pk_cli_fail(PK_EXIT_RUNTIME, what, "must run as root");
 	if (strcmp(sub, "rm") == 0 || strcmp(sub, "logs") == 0) {
 		if (optind < argc)
-			return fail(sub, o.name, PK_EXIT_USAGE, "unexpected argument");
+			return pk_cli_fail(PK_EXIT_USAGE, what, "unexpected argument");
 		rc = strcmp(sub, "rm") == 0
 			     ? pk_container_rm(o.state_dir, o.name, err, sizeof(err))
 			     : pk_container_logs(o.state_dir, o.name, err, sizeof(err));
-		return rc ? fail(sub, o.name, PK_EXIT_RUNTIME, err) : PK_EXIT_OK;
+		return rc ? pk_cli_fail(PK_EXIT_RUNTIME, what, "%s", err) : PK_EXIT_OK;
 	}
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	if (!o.rootfs || !o.ip)
-		return fail(sub, o.name, PK_EXIT_USAGE, "--rootfs and --ip are required");
+		return pk_cli_fail(PK_EXIT_USAGE, what, "--rootfs and --ip are required");
 	if (optind >= argc)
-		return fail(sub, o.name, PK_EXIT_USAGE, "needs a command after --");
+		return pk_cli_fail(PK_EXIT_USAGE, what, "needs a command after --");
 	o.argv = argv + optind;
 	rc = pk_container_run(&o, err, sizeof(err));
 	if (rc)
-		return fail(sub, o.name,
-			    rc == -EINVAL || rc == -ENOTDIR ? PK_EXIT_USAGE : PK_EXIT_RUNTIME, err);
+		return pk_cli_fail(rc == -EINVAL || rc == -ENOTDIR ? PK_EXIT_USAGE
+								   : PK_EXIT_RUNTIME,
+				   what, "%s", err);
 	printf("%s running (netns pk-%s)\n", o.name, o.name);
 	return PK_EXIT_OK;
 }

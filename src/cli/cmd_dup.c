@@ -49,16 +49,6 @@ static const struct option dup_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int bad(const char *what, const char *why)
-{
-	return pk_cli_bad("dup", what, why);
-}
-
-static int bad_value(const char *flag, const char *val, int err)
-{
-	return pk_cli_bad_value("dup", flag, val, err);
-}
-
 int pk_cmd_dup(int argc, char **argv)
 {
 	struct pk_dup_opts o = {
@@ -78,19 +68,19 @@ int pk_cmd_dup(int argc, char **argv)
 			break;
 		case 'p':
 			if ((err = pk_parse_port(optarg, &o.prod_port)))
-				return bad_value("production port", optarg, err);
+				return pk_cli_bad_value("dup", "production port", optarg, err);
 			have_p = true;
 			break;
 		case 'm':
 			if (o.ntargets == PK_PROXY_MAX_TARGETS)
-				return bad("-m", "at most 8 debug targets");
+				return pk_cli_bad("dup", "-m", "at most 8 debug targets");
 			o.dbg_hosts[o.ntargets++] = optarg;
 			break;
 		case 'd':
 			if (nports == PK_PROXY_MAX_TARGETS)
-				return bad("-d", "at most 8 debug targets");
+				return pk_cli_bad("dup", "-d", "at most 8 debug targets");
 			if ((err = pk_parse_port(optarg, &o.dbg_ports[nports])))
-				return bad_value("debug port", optarg, err);
+				return pk_cli_bad_value("dup", "debug port", optarg, err);
 			nports++;
 			break;
 		case 'a':
@@ -101,17 +91,19 @@ int pk_cmd_dup(int argc, char **argv)
 			break;
 		case OPT_THREADS:
 			if ((err = pk_parse_uint(optarg, 64, &v)) || v == 0)
-				return bad_value("--threads", optarg, err ? err : -ERANGE);
+				return pk_cli_bad_value("dup", "--threads", optarg,
+							err ? err : -ERANGE);
 			o.threads = (int)v;
 			break;
 		case OPT_RESYNC:
 			if (pk_proto_parse(optarg, &o.resync))
-				return bad_value("--resync", optarg, -EINVAL);
+				return pk_cli_bad_value("dup", "--resync", optarg, -EINVAL);
 			break;
 		case ':':
-			return bad(argv[optind - 1], "needs a value");
+			return pk_cli_bad("dup", argv[optind - 1], "needs a value");
 		default:
-			return bad(argv[optind - 1], "unknown option (see 'parikshan dup --help')");
+			return pk_cli_bad("dup", argv[optind - 1],
+					  "unknown option (see 'parikshan dup --help')");
 		}
 	}
 	if (err == PK_PROXY_CLI_HELP)
@@ -119,18 +111,19 @@ int pk_cmd_dup(int argc, char **argv)
 	if (err != PK_PROXY_CLI_END)
 		return err;
 	if (optind < argc)
-		return bad(argv[optind], "unexpected argument");
+		return pk_cli_bad("dup", argv[optind], "unexpected argument");
 	if (!o.prod_host || !have_p)
-		return bad("-x/-p", "a production host and port are required");
+		return pk_cli_bad("dup", "-x/-p", "a production host and port are required");
 	if (nports != o.ntargets && !(nports == 1 && o.ntargets > 1))
-		return bad("-m/-d", "give one -d per -m, or a single -d for all");
+		return pk_cli_bad("dup", "-m/-d", "give one -d per -m, or a single -d for all");
 	for (int i = nports; i < o.ntargets; i++)
 		o.dbg_ports[i] = o.dbg_ports[0];
 	for (int i = 0; i < o.ntargets; i++)
 		for (int j = 0; j < i; j++)
 			if (o.dbg_ports[i] == o.dbg_ports[j] &&
 			    strcmp(o.dbg_hosts[i], o.dbg_hosts[j]) == 0)
-				return bad("-m/-d", "the same debug target is given twice");
+				return pk_cli_bad("dup", "-m/-d",
+						  "the same debug target is given twice");
 	if ((err = pk_proxy_cli_check(&po)))
 		return err;
 	o.c = po.c;

@@ -61,16 +61,6 @@ static const struct option replay_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int bad(const char *what, const char *why)
-{
-	return pk_cli_bad("replay", what, why);
-}
-
-static int bad_value(const char *flag, const char *val, int err)
-{
-	return pk_cli_bad_value("replay", flag, val, err);
-}
-
 /* Reads the capture and replays it; returns the exit status. */
 static int run(const char *file, const char *host, uint16_t port, const struct pk_pcap_opts *po,
 	       struct pk_replay_opts *ro, bool json)
@@ -143,11 +133,11 @@ int pk_cmd_replay(int argc, char **argv)
 			break;
 		case 'p':
 			if ((err = pk_parse_port(optarg, &port)))
-				return bad_value("port", optarg, err);
+				return pk_cli_bad_value("replay", "port", optarg, err);
 			break;
 		case OPT_SPEED:
 			if ((err = pk_parse_double(optarg, 0.001, 1e6, &ro.speed)))
-				return bad_value("--speed", optarg, err);
+				return pk_cli_bad_value("replay", "--speed", optarg, err);
 			speed_set = true;
 			break;
 		case OPT_FAST:
@@ -155,21 +145,24 @@ int pk_cmd_replay(int argc, char **argv)
 			break;
 		case OPT_CONNECTIONS:
 			if ((err = pk_parse_uint(optarg, REPLAY_MAX_CONNECTIONS, &v)) || v == 0)
-				return bad_value("--connections", optarg, err ? err : -ERANGE);
+				return pk_cli_bad_value("replay", "--connections", optarg,
+							err ? err : -ERANGE);
 			ro.connections = (unsigned)v;
 			break;
 		case OPT_SERVER_PORT:
 			if ((err = pk_parse_port(optarg, &po.server_port)))
-				return bad_value("--server-port", optarg, err);
+				return pk_cli_bad_value("replay", "--server-port", optarg, err);
 			break;
 		case OPT_TIMEOUT:
 			if ((err = pk_parse_uint(optarg, REPLAY_MAX_TIMEOUT_S, &v)) || v == 0)
-				return bad_value("--timeout", optarg, err ? err : -ERANGE);
+				return pk_cli_bad_value("replay", "--timeout", optarg,
+							err ? err : -ERANGE);
 			ro.timeout_ms = v * 1000;
 			break;
 		case OPT_MAX_MEMORY:
 			if ((err = pk_parse_size(optarg, &po.max_bytes)) || po.max_bytes < 4096)
-				return bad_value("--max-memory", optarg, err ? err : -ERANGE);
+				return pk_cli_bad_value("replay", "--max-memory", optarg,
+							err ? err : -ERANGE);
 			break;
 		case OPT_JSON:
 			json = true;
@@ -178,19 +171,19 @@ int pk_cmd_replay(int argc, char **argv)
 			fputs(replay_usage, stdout);
 			return PK_EXIT_OK;
 		case ':':
-			return bad(argv[optind - 1], "needs a value");
+			return pk_cli_bad("replay", argv[optind - 1], "needs a value");
 		default:
-			return bad(argv[optind - 1],
-				   "unknown option (see 'parikshan replay --help')");
+			return pk_cli_bad("replay", argv[optind - 1],
+					  "unknown option (see 'parikshan replay --help')");
 		}
 	}
 	if (optind >= argc)
-		return bad("FILE", "a capture file is required");
+		return pk_cli_bad("replay", "FILE", "a capture file is required");
 	if (optind + 1 < argc)
-		return bad(argv[optind + 1], "unexpected argument");
+		return pk_cli_bad("replay", argv[optind + 1], "unexpected argument");
 	if (!host || !port)
-		return bad("-x/-p", "a target host and port are required");
+		return pk_cli_bad("replay", "-x/-p", "a target host and port are required");
 	if (speed_set && ro.fast)
-		return bad("--speed/--fast", "give one or the other");
+		return pk_cli_bad("replay", "--speed/--fast", "give one or the other");
 	return run(argv[optind], host, port, &po, &ro, json);
 }

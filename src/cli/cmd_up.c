@@ -63,24 +63,8 @@ struct up_opts {
 	int clones;
 	struct pk_clone_opts agg_redirects; /* --agg (only its redirects are used) */
 	struct pk_clone_agg agg;	    /* --agg-admin */
+	char what[64];			    /* error lines: "up", then "up PROD" (or down) */
 };
-
-/* Prints "parikshan: VERB PROD: why" and returns code. */
-static int up_fail(const char *verb, const char *prod, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int up_fail(const char *verb, const char *prod, int code, const char *fmt, ...)
-{
-	char what[96], why[PK_ERR_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	snprintf(what, sizeof(what), "%s%s%.40s", verb, prod ? " " : "", prod ? prod : "");
-	pk_cli_error(what, "%s", why);
-	return code;
-}
 
 static void up_json_path(const struct up_opts *o, char *buf, size_t len)
 {
@@ -221,6 +205,7 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 	uint64_t v;
 	int c;
 
+	snprintf(o->what, sizeof(o->what), "%s", verb);
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":p:l:h:b:", opts, NULL)) != -1) {
@@ -228,13 +213,12 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		case 'p':
 		case 'l':
 			if (pk_parse_port(optarg, c == 'p' ? &o->port : &o->lport))
-				return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad port '%s'",
-					       optarg);
+				return pk_cli_fail(PK_EXIT_USAGE, o->what, "bad port '%s'", optarg);
 			break;
 		case 'n':
 			if (pk_parse_uint(optarg, UP_MAX_CLONES, &v) || v == 0)
-				return up_fail(verb, o->prod, PK_EXIT_USAGE, "--clones '%s': 1..8",
-					       optarg);
+				return pk_cli_fail(PK_EXIT_USAGE, o->what, "--clones '%s': 1..8",
+						   optarg);
 			o->clones = (int)v;
 			break;
 		case 'h':
@@ -245,8 +229,7 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			break;
 		case 'b':
 			if (pk_parse_size(optarg, &v) || v == 0)
-				return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad size '%s'",
-					       optarg);
+				return pk_cli_fail(PK_EXIT_USAGE, o->what, "bad size '%s'", optarg);
 			o->buffer = optarg;
 			break;
 		case 's':
@@ -257,8 +240,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			break;
 		case 'R':
 			if (strcmp(optarg, "resp") != 0 && strcmp(optarg, "http") != 0)
-				return up_fail(verb, o->prod, PK_EXIT_USAGE,
-					       "--resync '%s': resp or http", optarg);
+				return pk_cli_fail(PK_EXIT_USAGE, o->what,
+						   "--resync '%s': resp or http", optarg);
 			o->resync = optarg;
 			break;
 		case 'g':
@@ -270,21 +253,22 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			fputs(up_usage, stdout);
 			return -1;
 		default:
-			return up_fail(verb, o->prod, PK_EXIT_USAGE, "bad option '%s' (see --help)",
-				       argv[optind - 1]);
+			return pk_cli_fail(PK_EXIT_USAGE, o->what, "bad option '%s' (see --help)",
+					   argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 1)
-		return up_fail(verb, NULL, PK_EXIT_USAGE, "%s", "needs PROD");
+		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s", "needs PROD");
 	o->prod = argv[optind];
+	snprintf(o->what, sizeof(o->what), "%s %.40s", verb, o->prod);
 	if (!down && !o->port)
-		return up_fail(verb, o->prod, PK_EXIT_USAGE, "%s",
-			       "-p PORT (the service port) is required");
+		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
+				   "-p PORT (the service port) is required");
 	if (!o->lport)
 		o->lport = o->port;
 	if ((o->agg_redirects.nredirects || o->agg.nadmin) && o->clones > 1)
-		return up_fail(verb, o->prod, PK_EXIT_USAGE, "%s",
-			       "--agg serves one clone: use --clones 1");
+		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
+				   "--agg serves one clone: use --clones 1");
 	return 0;
 }
 
@@ -303,12 +287,12 @@ int pk_cmd_up(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? PK_EXIT_OK : rc;
 	if (pk_parse_hostport(o.admin, "127.0.0.1", admin_host, sizeof(admin_host), &admin_port))
-		return up_fail("up", o.prod, PK_EXIT_USAGE, "--admin '%s' is not [ADDR:]PORT",
-			       o.admin);
+		return pk_cli_fail(PK_EXIT_USAGE, o.what, "--admin '%s' is not [ADDR:]PORT",
+				   o.admin);
 	if (pk_container_info(o.state_dir, o.prod, &infos[o.clones]) < 0 ||
 	    strcmp(infos[o.clones].status, "running") != 0)
-		return up_fail("up", o.prod, PK_EXIT_RUNTIME, "%s",
-			       "no running container of that name");
+		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s",
+				   "no running container of that name");
 	for (int i = 0; i < o.clones; i++) {
 		struct pk_clone_opts co = {
 			.state_dir = o.state_dir, .prod = o.prod, .name = names[i], .recreate = true
@@ -325,8 +309,8 @@ int pk_cmd_up(int argc, char **argv)
 		if (rc || pk_container_info(o.state_dir, names[i], &infos[i]) < 0) {
 			for (int j = 0; j < i; j++)
 				pk_container_rm(o.state_dir, names[j], err, sizeof(err));
-			return up_fail("up", o.prod, PK_EXIT_RUNTIME, "%s",
-				       rc ? err : "clone vanished");
+			return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s",
+					   rc ? err : "clone vanished");
 		}
 		printf("  %s at %s, production frozen %.1f ms, total %.0f ms\n", names[i],
 		       infos[i].mgmt, rep.frozen_ms + rep.freezing_ms, rep.total_ms);
@@ -336,9 +320,9 @@ int pk_cmd_up(int argc, char **argv)
 	if (pid < 0) {
 		for (int j = 0; j < o.clones; j++)
 			pk_container_rm(o.state_dir, names[j], err, sizeof(err));
-		return up_fail("up", o.prod, PK_EXIT_RUNTIME,
-			       "the duplicator did not start: %s (see dup.log)",
-			       strerror((int)-pid));
+		return pk_cli_fail(PK_EXIT_RUNTIME, o.what,
+				   "the duplicator did not start: %s (see dup.log)",
+				   strerror((int)-pid));
 	}
 	snprintf(err, sizeof(err), "%s:%u", admin_host, admin_port);
 	save_up(&o, pid, err, infos, names, o.clones);
@@ -362,14 +346,13 @@ int pk_cmd_down(int argc, char **argv)
 	up_json_path(&o, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return up_fail("down", o.prod, PK_EXIT_RUNTIME, "%s",
-			       "nothing was brought up for it");
+		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s", "nothing was brought up for it");
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	j = cJSON_Parse(buf);
 	if (!j)
-		return up_fail("down", o.prod, PK_EXIT_RUNTIME, "%s", "up.json is damaged");
+		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s", "up.json is damaged");
 	pidj = cJSON_GetObjectItemCaseSensitive(j, "dup_pid");
 	if (cJSON_IsNumber(pidj) && pidj->valueint > 0 && kill(pidj->valueint, SIGTERM) == 0) {
 		uint64_t deadline = pk_now_ms() + DUP_STOP_MS;
@@ -386,7 +369,7 @@ int pk_cmd_down(int argc, char **argv)
 
 		if (cJSON_IsString(name) &&
 		    pk_container_rm(o.state_dir, name->valuestring, err, sizeof(err)) < 0) {
-			up_fail("down", o.prod, PK_EXIT_RUNTIME, "%s", err);
+			pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s", err);
 			failed = 1;
 		}
 	}

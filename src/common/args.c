@@ -140,31 +140,41 @@ int pk_parse_hostport(const char *s, const char *def_host, char *host, size_t ho
 	return pk_parse_port(colon ? colon + 1 : s, port);
 }
 
-void pk_cli_error(const char *what, const char *fmt, ...)
+/* The one printer of the CLI's error line. */
+static void cli_verror(const char *what, const char *fmt, va_list ap)
 {
 	char why[512];
+
+	vsnprintf(why, sizeof(why), fmt, ap);
+	fprintf(stderr, "parikshan: %s: %s\n", what, why);
+}
+
+void pk_cli_error(const char *what, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	cli_verror(what, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "parikshan: %s: %s\n", what, why);
+}
+
+int pk_cli_fail(int code, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cli_verror(what, fmt, ap);
+	va_end(ap);
+	return code;
 }
 
 int pk_cli_bad(const char *cmd, const char *what, const char *why)
 {
-	char w[200];
-
-	snprintf(w, sizeof(w), "%s: %s", cmd, what);
-	pk_cli_error(w, "%s", why);
-	return PK_EXIT_USAGE;
+	return pk_cli_fail(PK_EXIT_USAGE, cmd, "%s: %s", what, why);
 }
 
 int pk_cli_bad_value(const char *cmd, const char *flag, const char *val, int err)
 {
-	char w[200];
-
-	snprintf(w, sizeof(w), "%s: %s '%s'", cmd, flag, val);
-	pk_cli_error(w, "%s", err == -ERANGE ? "out of range" : "not a valid value");
-	return PK_EXIT_USAGE;
+	return pk_cli_fail(PK_EXIT_USAGE, cmd, "%s '%s': %s", flag, val,
+			   err == -ERANGE ? "out of range" : "not a valid value");
 }

@@ -36,6 +36,11 @@ int pk_parse_hostport(const char *s, const char *def_host, char *host, size_t ho
 /* Prints "parikshan: <what>: <why>" on one line to stderr. */
 void pk_cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Prints "parikshan: <what>: <why>" (why formatted from fmt) on one line to stderr and
+ * returns code: a subcommand's one error line and its exit status in one call. */
+int pk_cli_fail(int code, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Prints "parikshan: CMD: what: why" and returns PK_EXIT_USAGE. */
 int pk_cli_bad(const char *cmd, const char *what, const char *why);
 

@@ -176,27 +176,49 @@ static void test_parse_hostport(void)
 	CHECK_EQ_INT(pk_parse_hostport("80", "127.0.0.1", host, 4, &port), -ERANGE);
 }
 
-static void test_cli_error_line(void)
+/* Runs the CLI error printers with stderr on a pipe; returns what they printed in buf. */
+static void capture_stderr(char *buf, size_t len, int *codes)
 {
-	char buf[256];
 	int p[2], saved;
 	ssize_t n;
 
+	buf[0] = '\0';
 	CHECK_EQ_INT(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
 	fflush(stderr);
 	saved = dup(STDERR_FILENO);
 	CHECK(saved >= 0);
 	dup2(p[1], STDERR_FILENO);
 	pk_cli_error("--buffer-size", "bad size '%s'", "4X");
+	codes[0] = pk_cli_fail(PK_EXIT_RUNTIME, "up web", "the duplicator did not start: %s",
+			       "Address in use");
+	codes[1] = pk_cli_bad("dup", "-m", "at most 8 debug targets");
+	codes[2] = pk_cli_bad_value("dup", "--threads", "x", -EINVAL);
+	codes[3] = pk_cli_bad_value("dup", "--threads", "999", -ERANGE);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	close(p[1]);
-	n = read(p[0], buf, sizeof(buf) - 1);
+	n = read(p[0], buf, len - 1);
 	close(p[0]);
 	CHECK(n > 0);
 	buf[n > 0 ? n : 0] = '\0';
-	CHECK_STR(buf, "parikshan: --buffer-size: bad size '4X'\n");
+}
+
+static void test_cli_error_lines(void)
+{
+	char buf[1024];
+	int codes[4];
+
+	capture_stderr(buf, sizeof(buf), codes);
+	CHECK_STR(buf, "parikshan: --buffer-size: bad size '4X'\n"
+		       "parikshan: up web: the duplicator did not start: Address in use\n"
+		       "parikshan: dup: -m: at most 8 debug targets\n"
+		       "parikshan: dup: --threads 'x': not a valid value\n"
+		       "parikshan: dup: --threads '999': out of range\n");
+	CHECK_EQ_INT(codes[0], PK_EXIT_RUNTIME);
+	CHECK_EQ_INT(codes[1], PK_EXIT_USAGE);
+	CHECK_EQ_INT(codes[2], PK_EXIT_USAGE);
+	CHECK_EQ_INT(codes[3], PK_EXIT_USAGE);
 }
 
 int main(void)
@@ -207,6 +229,6 @@ int main(void)
 	UNIT_RUN(test_parse_port);
 	UNIT_RUN(test_parse_double);
 	UNIT_RUN(test_parse_hostport);
-	UNIT_RUN(test_cli_error_line);
+	UNIT_RUN(test_cli_error_lines);
 	return unit_done();
 }
