@@ -7,9 +7,19 @@ pcap_read: small captures of one short TCP exchange (handshake, a request sent o
 retransmitted, an answer, FINs) under every link type the reader knows, in pcap (both byte
 orders, micro- and nanosecond) and pcapng, plus broken files: cut, bad magic, another link type,
 bogus header lengths, no TCP at all.  framer: RESP and HTTP request streams (pipelined, bodies, stray line ends) and streams the
-framers give up on.  Deterministic: running it again writes the same bytes; files that fuzzing
+framers give up on.
+prom: /metrics text of dup, agg and a recording proxy (every metric `status` reads), escaped label
+values, odd numbers (inf, NaN, exponents), and malformed lines.
+http: requests to the admin server (good, odd and malformed) and responses to the CLI's client
+(good, without an end of headers, with odd status lines, with NULs in the body).
+wire: what a client sends `parikshan agent`: the answer to the challenge (with the MAC of the
+target's fixed token and nonce, or a wrong one), then prepare and restore requests, good and
+with each field broken, out of order, and lines that are not one JSON object.  Deterministic: running it again writes the same bytes; files that fuzzing
 merged into a corpus (named by their SHA-1) are left alone.
 """
+import hashlib
+import hmac
+import json
 import os
 import struct
 import sys
@@ -141,7 +151,135 @@ def framer_seeds():
     }
 
 
-SEEDS = {"framer": framer_seeds, "pcap_read": pcap_read_seeds}
+def prom_seeds():
+    """What `status` reads from a proxy's /metrics (see src/proxy/metrics.c and status.c)."""
+    def sample(name, value, **labels):
+        lab = ",".join('%s="%s"' % (k, v) for k, v in labels.items())
+        return "%s%s %s\n" % (name, "{%s}" % lab if lab else "", value)
+
+    def family(name, kind="counter"):
+        return "# HELP %s Something.\n# TYPE %s %s\n" % (name, name, kind)
+
+    def proxy(role, targets, record=False):
+        out = family("parikshan_info", "gauge")
+        out += sample("parikshan_info", 1, role=role, production="127.0.0.1:6379", mode="async")
+        for name, v in [("parikshan_connections_accepted_total", 12),
+                        ("parikshan_connections_active", 3),
+                        ("parikshan_prod_connect_failures_total", 1)]:
+            out += family(name) + sample(name, v)
+        out += family("parikshan_bytes_total")
+        out += sample("parikshan_bytes_total", 2048, direction="client_to_prod")
+        out += sample("parikshan_bytes_total", 1572864, direction="prod_to_client")
+        for m in ["connections_active", "bytes_sent_total", "bytes_dropped_total",
+                  "response_bytes_total", "buffer_bytes", "buffer_high_water_bytes",
+                  "spill_bytes", "overflows_total", "desyncs_total", "connect_failures_total",
+                  "rejoins_total", "lag_bytes", "lag_seconds", "unpaired_total"]:
+            out += family("parikshan_debug_" + m)
+            for i, t in enumerate(targets):
+                out += sample("parikshan_debug_" + m, i * 1000 + 0.25 * (m == "lag_seconds"),
+                              target=t)
+        out += family("parikshan_compare_bytes_total")
+        out += family("parikshan_compare_connections_total")
+        for t in targets:
+            out += sample("parikshan_compare_bytes_total", 4096, target=t)
+            for verdict in ["same", "different", "unknown"]:
+                out += sample("parikshan_compare_connections_total", 2, target=t,
+                              verdict=verdict)
+        if record:
+            for m, v in [("packets_total", 10), ("bytes_total", 5 << 30),
+                         ("dropped_bytes_total", 0), ("files", 2), ("failed", 1)]:
+                out += family("parikshan_record_" + m) + sample("parikshan_record_" + m, v)
+        return out.encode()
+
+    info = sample("parikshan_info", 1, role="dup", production="[::1]:80", mode="sync")
+    return {
+        "dup-two-targets": proxy("dup", ["127.0.0.1:6380", "127.0.0.1:6381"]),
+        "agg-recording": proxy("agg", ["10.0.0.2:3306"], record=True),
+        "no-targets": proxy("dup", []),
+        "escapes": (info + sample("parikshan_debug_desyncs_total", 1,
+                                  target='a\\"b\\\\c\\n,d=\\"e') +
+                    'parikshan_bytes_total{ direction="client_to_prod" , x="}"} 1\n').encode(),
+        "numbers": (info + "".join(sample("parikshan_debug_lag_seconds", v, target="t%d" % i)
+                                   for i, v in enumerate(["+Inf", "-Inf", "NaN", "1e308",
+                                                          "-0", "0x1p3", "1.5e-7",
+                                                          "9999999999999999999999"]))).encode(),
+        "not-parikshan": b"# only a comment\nup 1\nprocess_cpu_seconds_total 0.5\n",
+        "bad-no-value": (info + "parikshan_connections_active\n").encode(),
+        "bad-no-brace": (info + 'parikshan_bytes_total{direction="x" 1\n').encode(),
+        "bad-long-line": (info + "x" * 5000 + " 1\n").encode(),
+        "bad-overflow": (info + "parikshan_connections_active 1e999\n").encode(),
+        "no-newline-at-end": info.encode() + b"parikshan_connections_active 7",
+    }
+
+
+def http_seeds():
+    """Each input is read both as a request (server) and as a response (client)."""
+    return {
+        "get-metrics": b"GET /metrics HTTP/1.0\r\nHost: parikshan\r\nContent-Length: 0\r\n\r\n",
+        "post-reset": b"POST /pairing/reset HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+        "get-reset": b"GET /pairing/reset HTTP/1.0\r\n\r\n",
+        "get-lf-only": b"GET /status.json HTTP/1.0\n\n",
+        "bad-method": b"DELETE /metrics HTTP/1.1\r\n\r\n",
+        "long-method": b"GETTTTTTTTTTT /metrics HTTP/1.1\r\n\r\n",
+        "long-path": b"GET /" + b"a" * 1500 + b" HTTP/1.0\r\n\r\n",
+        "no-path": b"GET\r\n\r\n",
+        "nul-in-path": b"GET /met\0rics HTTP/1.0\r\n\r\n",
+        "tabs": b"\tGET\t/metrics\tHTTP/1.0\r\n\r\n",
+        "resp-200": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                    b"Content-Length: 5\r\nConnection: close\r\n\r\nup 1\n",
+        "resp-404-bare": b"HTTP/1.1 404\r\n\r\n",
+        "resp-negative": b"HTTP/1.0 -11 Oops\r\n\r\n",
+        "resp-no-end": b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n",
+        "resp-http2": b"HTTP/2 200\r\n\r\nbody",
+        "resp-binary": b"HTTP/1.0 200 OK\r\n\r\n\0\1\2\r\n\r\n\xff",
+    }
+
+
+def wire_seeds():
+    """Lines as a client sends them after the agent's hello (see tests/fuzz/fuzz_wire.c)."""
+    mac = hmac.new(b"fuzz-token-0123456789abcdef", b"00112233445566778899aabbccddeeff",
+                   hashlib.sha256).hexdigest()
+    line = lambda o: json.dumps(o, separators=(",", ":")).encode() + b"\n"
+    config = json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                         "linux": {"namespaces": [{"type": "pid"}, {"type": "network",
+                                                                    "path": "/x"}]}})
+    prep = {"op": "prepare", "name": "web-clone", "parent": "web", "ip": "10.89.0.2",
+            "lower": "/var/lib/parikshan/web/rootfs", "config": config}
+    auth = line({"mac": mac})
+    bad = lambda **kw: auth + line({**prep, **kw}) + line({"op": "restore"})
+    return {
+        "session": auth + line(prep) + line({"op": "restore"}),
+        "session-crlf": auth.replace(b"\n", b"\r\n") + line(prep)[:-1] + b" \r\n",
+        "no-parent": auth + line({k: v for k, v in prep.items() if k != "parent"}),
+        "wrong-mac": line({"mac": mac[:-1] + "0"}) + line(prep),
+        "mac-not-string": line({"mac": 7}) + line(prep),
+        "restore-first": auth + line({"op": "restore"}) + line(prep),
+        "prepare-twice": auth + line(prep) + line(prep),
+        "bad-name": bad(name="../etc"),
+        "bad-parent": bad(parent="Web Server"),
+        "bad-ip": bad(ip="10.89.0.2/24"),
+        "bad-ip-v6": bad(ip="fd00::2"),
+        "bad-lower": bad(lower="rootfs"),
+        "bad-config": bad(config="[1,2]"),
+        "config-not-json": bad(config="{\"linux\":"),
+        "fields-not-strings": bad(name=1, ip=None, lower=["/"], config={}),
+        "nul-escape": bad(name="web\u0000x"),
+        "not-json": auth + b"prepare web\n" + line(prep),
+        "array": line([{"mac": mac}]) + line(prep),
+        "trailing": auth[:-1] + b"{}\n" + line(prep),
+        "nul-byte": auth + line(prep)[:20] + b"\0" + line(prep)[20:],
+        "deep": auth + b"[" * 2000 + b"]" * 2000 + b"\n",
+        "no-newline": auth + line(prep)[:-1],
+    }
+
+
+SEEDS = {
+    "framer": framer_seeds,
+    "http": http_seeds,
+    "pcap_read": pcap_read_seeds,
+    "prom": prom_seeds,
+    "wire": wire_seeds,
+}
 
 
 def main():

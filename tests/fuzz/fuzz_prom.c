@@ -1,0 +1,84 @@
+/* fuzz_prom.c — libFuzzer target: any bytes, read as Prometheus text (what `status` and `up`
+ * get from a proxy's /metrics) by pk_prom_parse(), pk_prom_label() and pk_status_render().
+ *
+ * Besides the sanitizers' checks, it asserts what the reader promises: the count it returns is
+ * the number of samples it called back for (or -EINVAL); a sample's name is not empty and holds
+ * no brace or space; a label is read into the buffer given, terminated, or reported absent
+ * (empty) or too long; the status table and JSON render or fail with -EINVAL, never anything
+ * else.  Built with clang by `make fuzz`, and with gcc+ASan into test_fuzz_corpus.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/prom.h"
+#include "proxy/proxy.h"
+
+#define FUZZ_MAX_TEXT 65536
+
+/* Aborts (so that the fuzzer keeps the input) when a promise does not hold. */
+static void require(int ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "fuzz_prom: broken promise: %s\n", what);
+		abort();
+	}
+}
+
+/* Reads label key into buffers of a few sizes; each answer is checked. */
+static void check_label(const char *labels, const char *key)
+{
+	static const size_t sizes[] = { 1, 2, 8, 64, 4096 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char out[4096 + 1];
+		int rc;
+
+		memset(out, 'x', sizeof(out));
+		rc = pk_prom_label(labels, key, out, sizes[i]);
+		require(rc == 0 || rc == -ENOENT || rc == -ENOSPC, "label: 0, -ENOENT or -ENOSPC");
+		require(memchr(out, '\0', sizes[i]) != NULL, "label: terminated within the buffer");
+		require(rc != -ENOENT || out[0] == '\0', "label: absent is empty");
+		require(out[sizes[i]] == 'x', "label: nothing written past the buffer");
+	}
+}
+
+static void sample(const char *name, const char *labels, double value, void *data)
+{
+	int *n = data;
+
+	require(name[0] != '\0' && !strpbrk(name, "{ "), "a sample name without brace or space");
+	check_label(labels, "target");
+	check_label(labels, "direction");
+	(*n)++;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pk_strbuf out = { 0 };
+	char *text;
+	int n = 0, rc;
+
+	if (size > FUZZ_MAX_TEXT)
+		return 0;
+	text = malloc(size + 1);
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0'; /* what the HTTP client gives: the text stops at the first NUL */
+	rc = pk_prom_parse(text, sample, &n);
+	require(rc == -EINVAL || rc == n, "the count of samples called back, or -EINVAL");
+	for (int json = 0; json <= 1; json++) {
+		rc = pk_status_render(text, json, &out);
+		require(rc == 0 || rc == -EINVAL, "status: rendered or -EINVAL");
+		require(rc < 0 || pk_strbuf_ok(&out), "status: a rendering");
+		pk_strbuf_release(&out);
+	}
+	free(text);
+	return 0;
+}
