@@ -31,8 +31,9 @@
 
 #include "common/sock.h"
 
-#define PK_PCAP_DEFAULT_MAX (1ull << 30) /* default cap on bytes held */
-#define PK_PCAP_MAX_HELD 1024		 /* out-of-order segments held per direction */
+#define PK_PCAP_DEFAULT_MAX_GB 1 /* default cap on bytes held, in GiB */
+#define PK_PCAP_DEFAULT_MAX ((uint64_t)PK_PCAP_DEFAULT_MAX_GB << 30)
+#define PK_PCAP_MAX_HELD 1024 /* out-of-order segments held per direction */
 
 struct pk_pcap_opts {
 	uint16_t server_port; /* 0: none; else keep only connections to this port */

@@ -3,6 +3,14 @@
 #ifndef PK_CLI_CLI_H
 #define PK_CLI_CLI_H
 
+#include "common/args.h"
+
+/* Where a proxy's admin endpoint is unless --admin says otherwise (status, up), and the
+ * address of --admin PORT without ADDR (dup, agg, status, up). */
+#define PK_CLI_ADMIN_HOST "127.0.0.1"
+#define PK_CLI_ADMIN_PORT 9100
+#define PK_CLI_ADMIN_DEFAULT PK_CLI_ADMIN_HOST ":" PK_STR(PK_CLI_ADMIN_PORT)
+
 /* `parikshan agent`: receives external clones. */
 int pk_cmd_agent(int argc, char **argv);
 

@@ -8,6 +8,10 @@
 #include "common/args.h"
 #include "proxy/proxy.h"
 
+#define AGG_DEFAULT_DEBUG_ADDR "127.0.0.1"
+#define AGG_DEFAULT_PAIR_TIMEOUT_S 30
+#define AGG_DEFAULT_PAIR_TIMEOUT_SS PK_STR(AGG_DEFAULT_PAIR_TIMEOUT_S)
+
 static const char agg_usage[] =
 	"usage: parikshan agg -l LPORT -x BACKEND_HOST -p BACKEND_PORT -D DEBUG_PORT [options]\n"
 	"\n"
@@ -18,14 +22,14 @@ static const char agg_usage[] =
 	"k-th backend connection; the clone's requests are read and dropped (or compared).\n"
 	"\n"
 	"  -l, --listen-port PORT   port production's service connects to (required)\n"
-	"  -h, --listen-addr ADDR   address for it (default 0.0.0.0)\n"
+	"  -h, --listen-addr ADDR   address for it (default " PK_PROXY_DEFAULT_LISTEN ")\n"
 	"  -x, --backend-host HOST  the real backend's host (required)\n"
 	"  -p, --backend-port PORT  the real backend's port (required)\n"
 	"  -D, --debug-port PORT    port the clones' service connects to (required)\n"
-	"      --debug-addr ADDR    address for it (default 127.0.0.1)\n"
+	"      --debug-addr ADDR    address for it (default " AGG_DEFAULT_DEBUG_ADDR ")\n"
 	"      --pair-timeout SECS  how long a finished production connection waits for its\n"
-	"                           clone connection before its responses are dropped (default "
-	"30)\n" PK_PROXY_OPTIONS_HELP "\n"
+	"                           clone connection before its responses are dropped "
+	"(default " AGG_DEFAULT_PAIR_TIMEOUT_SS ")\n" PK_PROXY_OPTIONS_HELP "\n"
 	"A clone connection that falls behind by more than its buffer is closed (desynced);\n"
 	"production never waits on a clone.\n";
 
@@ -44,8 +48,8 @@ static const struct option agg_options[] = {
 int pk_cmd_agg(int argc, char **argv)
 {
 	struct pk_agg_opts o = {
-		.debug_host = "127.0.0.1",
-		.pair_timeout_ms = 30000,
+		.debug_host = AGG_DEFAULT_DEBUG_ADDR,
+		.pair_timeout_ms = AGG_DEFAULT_PAIR_TIMEOUT_S * 1000,
 	};
 	struct pk_proxy_cli po;
 	bool have_p = false, have_d = false;

@@ -12,6 +12,12 @@
 
 #define REPLAY_MAX_CONNECTIONS 4096
 #define REPLAY_MAX_TIMEOUT_S (30u * 86400u)
+#define REPLAY_DEFAULT_SPEED 1.0
+/* the defaults as the help text shows them */
+#define REPLAY_DEFAULT_SPEED_S PK_STR(REPLAY_DEFAULT_SPEED)
+#define REPLAY_STALL_S PK_STR(PK_REPLAY_DEFAULT_STALL_MS)
+#define REPLAY_CONNECTIONS_S PK_STR(PK_REPLAY_DEFAULT_CONNECTIONS)
+#define REPLAY_MAX_MEMORY_S PK_STR(PK_PCAP_DEFAULT_MAX_GB) "G"
 
 static const char replay_usage[] =
 	"usage: parikshan replay FILE -x HOST -p PORT [--speed X | --fast] [--connections N]\n"
@@ -23,13 +29,17 @@ static const char replay_usage[] =
 	"\n"
 	"  -x, --host HOST        the target's host (required)\n"
 	"  -p, --port PORT        the target's port (required)\n"
-	"      --speed X          send at the recorded times, X times faster (default 1.0)\n"
+	"      --speed X          send at the recorded times, X times faster "
+	"(default " REPLAY_DEFAULT_SPEED_S ")\n"
 	"      --fast             send each chunk once the target answered what the recorded\n"
-	"                         server had answered before it (2 s stall limit)\n"
-	"      --connections N    at most N connections open at once (default 64)\n"
+	"                         server had answered before it (" REPLAY_STALL_S
+	" ms stall limit)\n"
+	"      --connections N    at most N connections open at once (default " REPLAY_CONNECTIONS_S
+	")\n"
 	"      --server-port P    replay only connections to port P (and call that side server)\n"
 	"      --timeout SECS     stop after SECS seconds (default: none)\n"
-	"      --max-memory SIZE  cap on memory for the capture, K/M/G suffixes (default 1G)\n"
+	"      --max-memory SIZE  cap on memory for the capture, K/M/G suffixes "
+	"(default " REPLAY_MAX_MEMORY_S ")\n"
 	"      --json             print JSON instead of a table\n"
 	"      --help             show this text\n"
 	"\n"
@@ -117,7 +127,7 @@ static int run(const char *file, const char *host, uint16_t port, const struct p
 int pk_cmd_replay(int argc, char **argv)
 {
 	struct pk_pcap_opts po = { 0 };
-	struct pk_replay_opts ro = { .speed = 1.0 };
+	struct pk_replay_opts ro = { .speed = REPLAY_DEFAULT_SPEED };
 	const char *host = NULL;
 	uint16_t port = 0;
 	bool json = false, speed_set = false;

@@ -15,7 +15,7 @@ static const char status_usage[] =
 	"usage: parikshan status [--admin [ADDR:]PORT] [--json]\n"
 	"\n"
 	"Show a running proxy's connections, bytes, and per-clone buffers, lag and desyncs,\n"
-	"read from its admin endpoint (default 127.0.0.1:9100).\n"
+	"read from its admin endpoint (default " PK_CLI_ADMIN_DEFAULT ").\n"
 	"\n"
 	"  --admin [ADDR:]PORT  the proxy's --admin address\n"
 	"  --json               print JSON instead of a table\n"
@@ -30,8 +30,8 @@ static const struct option status_options[] = {
 
 int pk_cmd_status(int argc, char **argv)
 {
-	char host[256] = "127.0.0.1", why[256], where[300];
-	uint16_t port = 9100;
+	char host[256] = PK_CLI_ADMIN_HOST, why[256], where[300];
+	uint16_t port = PK_CLI_ADMIN_PORT;
 	struct pk_strbuf body = { 0 }, out = { 0 };
 	struct pk_addr a;
 	bool json = false;
@@ -42,7 +42,8 @@ int pk_cmd_status(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":", status_options, NULL)) != -1) {
 		switch (c) {
 		case 'A':
-			if (pk_parse_hostport(optarg, "127.0.0.1", host, sizeof(host), &port)) {
+			if (pk_parse_hostport(optarg, PK_CLI_ADMIN_HOST, host, sizeof(host),
+					      &port)) {
 				pk_cli_error("status: --admin", "'%s' is not [ADDR:]PORT", optarg);
 				return PK_EXIT_USAGE;
 			}

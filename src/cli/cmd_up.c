@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/clone_agg.h"
+#include "cli/proxy_opts.h" /* the duplicator's defaults */
 #include "clone/clone.h"
 #include "common/args.h"
 #include "common/clock.h"
@@ -24,6 +25,9 @@
 #include "common/sock.h"
 
 #define UP_MAX_CLONES 8
+#define UP_DEFAULT_CLONES 1
+#define UP_DEFAULT_LISTEN "127.0.0.1"
+#define UP_CLONES_S "1.." PK_STR(UP_MAX_CLONES) ", default " PK_STR(UP_DEFAULT_CLONES)
 #define DUP_START_MS 5000
 #define DUP_STOP_MS 10000
 
@@ -38,11 +42,13 @@ static const char up_usage[] =
 	"clone.  down: stop that duplicator and remove the clones.\n"
 	"\n"
 	"  -p, --port PORT          the service port inside the container (required)\n"
-	"      --clones N           how many clones (1..8, default 1)\n"
+	"      --clones N           how many clones (" UP_CLONES_S ")\n"
 	"  -l, --listen-port LPORT  front-door port (default: PORT)\n"
-	"  -h, --listen-addr ADDR   front-door address (default 127.0.0.1)\n"
-	"      --admin [ADDR:]PORT  metrics for `parikshan status` (default 127.0.0.1:9100)\n"
-	"  -b, --buffer SIZE        per-connection buffer per clone (default 4M)\n"
+	"  -h, --listen-addr ADDR   front-door address (default " UP_DEFAULT_LISTEN ")\n"
+	"      --admin [ADDR:]PORT  metrics for `parikshan status` (default " PK_CLI_ADMIN_DEFAULT
+	")\n"
+	"  -b, --buffer SIZE        per-connection buffer per clone "
+	"(default " PK_PROXY_DEFAULT_BUFFER_S ")\n"
 	"      --spill DIR          spill full buffers to files in DIR\n"
 	"      --resync PROTO       re-attach out-of-sync clones at request boundaries "
 	"(resp|http)\n"
@@ -217,8 +223,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			break;
 		case 'n':
 			if (pk_parse_uint(optarg, UP_MAX_CLONES, &v) || v == 0)
-				return pk_cli_fail(PK_EXIT_USAGE, o->what, "--clones '%s': 1..8",
-						   optarg);
+				return pk_cli_fail(PK_EXIT_USAGE, o->what, "--clones '%s': 1..%d",
+						   optarg, UP_MAX_CLONES);
 			o->clones = (int)v;
 			break;
 		case 'h':
@@ -275,9 +281,9 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 int pk_cmd_up(int argc, char **argv)
 {
 	struct up_opts o = { .state_dir = pk_state_dir_default(),
-			     .listen_host = "127.0.0.1",
-			     .admin = "127.0.0.1:9100",
-			     .clones = 1 };
+			     .listen_host = UP_DEFAULT_LISTEN,
+			     .admin = PK_CLI_ADMIN_DEFAULT,
+			     .clones = UP_DEFAULT_CLONES };
 	struct pk_container_info infos[UP_MAX_CLONES + 1];
 	char names[UP_MAX_CLONES][48], err[PK_ERR_MAX], admin_host[256];
 	uint16_t admin_port;
@@ -286,7 +292,8 @@ int pk_cmd_up(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? PK_EXIT_OK : rc;
-	if (pk_parse_hostport(o.admin, "127.0.0.1", admin_host, sizeof(admin_host), &admin_port))
+	if (pk_parse_hostport(o.admin, PK_CLI_ADMIN_HOST, admin_host, sizeof(admin_host),
+			      &admin_port))
 		return pk_cli_fail(PK_EXIT_USAGE, o.what, "--admin '%s' is not [ADDR:]PORT",
 				   o.admin);
 	if (pk_container_info(o.state_dir, o.prod, &infos[o.clones]) < 0 ||

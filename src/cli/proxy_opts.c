@@ -14,11 +14,11 @@ void pk_proxy_cli_init(struct pk_proxy_cli *o, const char *cmd)
 {
 	memset(o, 0, sizeof(*o));
 	o->cmd = cmd;
-	o->c.listen_host = "0.0.0.0";
-	o->c.buffer_size = 4ull << 20;
-	o->c.spill_max = 1ull << 30;
-	o->c.flush_ms = 10;
-	o->c.rec.file_max = 1ull << 30;
+	o->c.listen_host = PK_PROXY_DEFAULT_LISTEN;
+	o->c.buffer_size = (uint64_t)PK_PROXY_DEFAULT_BUFFER_MB << 20;
+	o->c.spill_max = (uint64_t)PK_PROXY_DEFAULT_SPILL_MAX_GB << 30;
+	o->c.flush_ms = PK_PROXY_DEFAULT_FLUSH_MS;
+	o->c.rec.file_max = (uint64_t)PK_PROXY_DEFAULT_RECORD_MAX_GB << 30;
 }
 
 int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char *usage)
@@ -54,8 +54,8 @@ int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char 
 		o->spill_max_set = true;
 		return 0;
 	case PK_OPT_ADMIN:
-		if ((err = pk_parse_hostport(arg, "127.0.0.1", o->admin_buf, sizeof(o->admin_buf),
-					     &o->c.admin_port)))
+		if ((err = pk_parse_hostport(arg, PK_CLI_ADMIN_HOST, o->admin_buf,
+					     sizeof(o->admin_buf), &o->c.admin_port)))
 			return pk_cli_bad_value(o->cmd, "--admin", arg, err);
 		o->c.admin_host = o->admin_buf;
 		return 0;

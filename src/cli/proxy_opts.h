@@ -7,7 +7,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/cli.h"
 #include "proxy/proxy.h"
+
+/* Defaults of the shared flags: pk_proxy_cli_init() applies them, the help text prints them
+ * (the _S forms, as a user would type them). */
+#define PK_PROXY_DEFAULT_LISTEN "0.0.0.0"
+#define PK_PROXY_DEFAULT_BUFFER_MB 4
+#define PK_PROXY_DEFAULT_BUFFER_S PK_STR(PK_PROXY_DEFAULT_BUFFER_MB) "M"
+#define PK_PROXY_DEFAULT_FLUSH_MS 10
+#define PK_PROXY_DEFAULT_FLUSH_S PK_STR(PK_PROXY_DEFAULT_FLUSH_MS)
+#define PK_PROXY_DEFAULT_SPILL_MAX_GB 1
+#define PK_PROXY_DEFAULT_SPILL_MAX_S PK_STR(PK_PROXY_DEFAULT_SPILL_MAX_GB) "G"
+#define PK_PROXY_DEFAULT_RECORD_MAX_GB 1
+#define PK_PROXY_DEFAULT_RECORD_MAX_S PK_STR(PK_PROXY_DEFAULT_RECORD_MAX_GB) "G"
 
 enum {
 	PK_OPT_FLUSH_MS = 256,
@@ -44,18 +57,21 @@ enum {
 
 /* Help lines for the shared flags. */
 #define PK_PROXY_OPTIONS_HELP                                                                      \
-	"  -b, --buffer SIZE        per-connection buffer per clone, K/M/G suffixes (default "     \
-	"4M)\n"                                                                                    \
-	"      --flush-ms MS        coalesce writes to clones every MS ms (default 10; 0 = at "    \
-	"once)\n"                                                                                  \
+	"  -b, --buffer SIZE        per-connection buffer per clone, K/M/G suffixes "              \
+	"(default " PK_PROXY_DEFAULT_BUFFER_S ")\n"                                                \
+	"      --flush-ms MS        coalesce writes to clones every MS ms "                        \
+	"(default " PK_PROXY_DEFAULT_FLUSH_S "; 0 = at once)\n"                                    \
 	"      --spill DIR          when a buffer is full, continue in a file in DIR\n"            \
-	"      --spill-max SIZE     cap of each connection's spill file (default 1G)\n"            \
+	"      --spill-max SIZE     cap of each connection's spill file "                          \
+	"(default " PK_PROXY_DEFAULT_SPILL_MAX_S ")\n"                                             \
 	"      --compare            compare what clones send with what production's peer sent\n"   \
 	"                           (metrics parikshan_compare_*, a log line per divergence)\n"    \
 	"      --record FILE.pcap   record production's connections as pcap (tshark, Wireshark)\n" \
-	"      --record-max SIZE    start a new file (FILE.1.pcap, ...) past SIZE (default 1G)\n"  \
+	"      --record-max SIZE    start a new file (FILE.1.pcap, ...) past SIZE "                \
+	"(default " PK_PROXY_DEFAULT_RECORD_MAX_S ")\n"                                            \
 	"      --record-files N     keep at most N files, deleting the oldest (default: all)\n"    \
-	"      --admin [ADDR:]PORT  serve GET /metrics there (ADDR defaults to 127.0.0.1)\n"       \
+	"      --admin [ADDR:]PORT  serve GET /metrics there (ADDR defaults to " PK_CLI_ADMIN_HOST \
+	")\n"                                                                                      \
 	"      --log-level LEVEL    error, warn, info (default) or debug\n"                        \
 	"      --help               show this text\n"
 

@@ -9,6 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The value of a macro as a string literal: help text is written from the same constant as
+ * the code that applies the default (PK_STR(10) is "10"). */
+#define PK_STR_(x) #x
+#define PK_STR(x) PK_STR_(x)
+
 /* Exit codes shared by every subcommand. */
 #define PK_EXIT_OK 0
 #define PK_EXIT_RUNTIME 1
