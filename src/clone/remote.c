@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,25 +32,19 @@ static int connect_agent(struct remote *r, const struct pk_remote_opts *o, char 
 {
 	char why[256];
 	struct pk_addr a;
-	struct pollfd p;
 	int rc = pk_addr_resolve(o->host, o->port, &a, why, sizeof(why));
 
 	if (rc) {
 		snprintf(err, errlen, "resolve agent %s: %s", o->host, why);
 		return rc;
 	}
-	r->fd = pk_sock_connect(&a);
+	r->fd = pk_sock_connect_by(&a, pk_now_ms() + REMOTE_CONNECT_MS);
 	if (r->fd < 0) {
 		snprintf(err, errlen, "connect to agent %s:%u: %s", o->host, o->port,
 			 strerror(-r->fd));
 		return r->fd;
 	}
-	p = (struct pollfd){ .fd = r->fd, .events = POLLOUT };
-	rc = poll(&p, 1, REMOTE_CONNECT_MS) == 1 ? pk_sock_error(r->fd) : -ETIMEDOUT;
-	if (rc)
-		snprintf(err, errlen, "connect to agent %s:%u: %s", o->host, o->port,
-			 strerror(-rc));
-	return rc;
+	return 0;
 }
 
 /* Sends msg (consumed) and waits for the agent's {"ok":...}; returns the reply or NULL. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/sock.h"
 
 #define WIRE_LINE_MAX (256 * 1024)
 
@@ -53,17 +54,12 @@ cJSON *pk_wire_recv(int fd, int timeout_ms, int *err)
 
 	*err = 0;
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		uint64_t now = pk_now_ms();
 		char c;
 		ssize_t n;
 
-		if (now >= deadline) {
-			*err = -ETIMEDOUT;
+		*err = pk_sock_wait(fd, POLLIN, deadline);
+		if (*err)
 			break;
-		}
-		if (poll(&p, 1, (int)(deadline - now)) <= 0)
-			continue;
 		n = read(fd, &c, 1); /* byte at a time: lines are short and rare */
 		if (n == 0) {
 			*err = -ECONNRESET;

@@ -214,24 +214,6 @@ void pk_httpd_free(struct pk_httpd *h)
 	free(h);
 }
 
-/* Waits until fd is ready for events or the deadline passes; 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short events, uint64_t deadline_ms)
-{
-	for (;;) {
-		uint64_t now = pk_now_ms();
-		struct pollfd p = { .fd = fd, .events = events };
-		int r;
-
-		if (now >= deadline_ms)
-			return -ETIMEDOUT;
-		r = poll(&p, 1, (int)(deadline_ms - now));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 /* Judges a send/read result n on fd: 0 when it moved bytes, 1 when it would block (after
  * waiting for ev), or -errno (-ETIMEDOUT past the deadline). */
 static int io_result(ssize_t n, int fd, short ev, uint64_t deadline_ms)
@@ -242,7 +224,7 @@ static int io_result(ssize_t n, int fd, short ev, uint64_t deadline_ms)
 		return 0;
 	if (errno != EAGAIN)
 		return -errno;
-	err = wait_fd(fd, ev, deadline_ms);
+	err = pk_sock_wait(fd, ev, deadline_ms);
 	return err ? err : 1;
 }
 
@@ -257,17 +239,12 @@ int pk_http_request(const struct pk_addr *a, const char *method, const char *pat
 	uint64_t deadline = pk_now_ms() + (uint64_t)timeout_ms;
 	struct pk_strbuf req = { 0 }, resp = { 0 };
 	size_t off = 0;
-	int fd, err, code = 0;
+	int fd, err = 0, code = 0;
 	char *hdr_end;
 
-	fd = pk_sock_connect(a);
+	fd = pk_sock_connect_by(a, deadline);
 	if (fd < 0)
 		return fd;
-	err = wait_fd(fd, POLLOUT, deadline);
-	if (!err)
-		err = pk_sock_error(fd);
-	if (err)
-		goto out;
 	pk_strbuf_printf(&req, "%s %s HTTP/1.0\r\nHost: parikshan\r\nContent-Length: 0\r\n\r\n",
 			 method, path);
 	while (off < req.len) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/sock.h"
 
 #define PROC_OUT_MAX (64 * 1024)
 
@@ -23,14 +24,11 @@ static int collect(int fd, uint64_t deadline, struct pk_strbuf *out)
 	char buf[4096];
 
 	for (;;) {
-		uint64_t now = pk_now_ms();
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int err = pk_sock_wait(fd, POLLIN, deadline);
 		ssize_t n;
 
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (poll(&p, 1, (int)(deadline - now)) < 0 && errno != EINTR)
-			return -errno;
+		if (err)
+			return err;
 		n = read(fd, buf, sizeof(buf));
 		if (n == 0)
 			return 0;

@@ -1,11 +1,13 @@
 /* sock.c — non-blocking TCP helpers. */
 #include "common/sock.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,6 +113,39 @@ int pk_sock_connect(const struct pk_addr *a)
 		return err;
 	}
 	return fd;
+}
+
+int pk_sock_connect_by(const struct pk_addr *a, uint64_t deadline_ms)
+{
+	int fd = pk_sock_connect(a), err;
+
+	if (fd < 0)
+		return fd;
+	err = pk_sock_wait(fd, POLLOUT, deadline_ms);
+	if (!err)
+		err = pk_sock_error(fd);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int pk_sock_wait(int fd, short events, uint64_t deadline_ms)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		uint64_t now = pk_now_ms();
+		int r;
+
+		if (now >= deadline_ms)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)(deadline_ms - now));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
 }
 
 int pk_sock_accept(int lfd, struct pk_addr *peer)

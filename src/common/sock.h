@@ -39,6 +39,15 @@ int pk_sock_listen_freebind(const struct pk_addr *a, int backlog);
  * in progress: wait for writability, then pk_sock_error()) or -errno. */
 int pk_sock_connect(const struct pk_addr *a);
 
+/* Connects to a, waiting until the monotonic deadline deadline_ms (a pk_now_ms() value):
+ * returns the connected fd (non-blocking, the caller's to close) or -errno (-ETIMEDOUT). */
+int pk_sock_connect_by(const struct pk_addr *a, uint64_t deadline_ms);
+
+/* Waits until fd (any fd: socket or pipe) is ready for events (POLLIN, POLLOUT) or the
+ * monotonic deadline deadline_ms passes, retrying on EINTR.  Returns 0 when ready (or on
+ * error or hang-up, which the next read or write reports), -ETIMEDOUT, or -errno. */
+int pk_sock_wait(int fd, short events, uint64_t deadline_ms);
+
 /* Accepts one connection (non-blocking, TCP_NODELAY); returns the fd or -errno (-EAGAIN when
  * none is pending).  peer may be NULL. */
 int pk_sock_accept(int lfd, struct pk_addr *peer);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/sock.h"
 #include "unit.h"
 
@@ -244,6 +245,47 @@ static void test_connect_refused(void)
 	close(fd);
 }
 
+/* pk_sock_connect_by: connected to a listener, -ECONNREFUSED where nothing listens. */
+static void test_connect_by(void)
+{
+	struct pk_addr a;
+	char err[128];
+	int lfd, port, fd;
+
+	lfd = listen_any(&port);
+	CHECK(lfd >= 0);
+	if (lfd < 0)
+		return;
+	CHECK_EQ_INT(pk_addr_resolve("127.0.0.1", (uint16_t)port, &a, err, sizeof(err)), 0);
+	fd = pk_sock_connect_by(&a, pk_now_ms() + 5000);
+	CHECK(fd >= 0);
+	CHECK(is_nonblock_cloexec(fd));
+	CHECK_EQ_INT(pk_sock_error(fd), 0);
+	if (fd >= 0)
+		close(fd);
+	close(lfd); /* nothing listens there now */
+	CHECK_EQ_INT(pk_sock_connect_by(&a, pk_now_ms() + 5000), -ECONNREFUSED);
+}
+
+/* pk_sock_wait: ready at once when data is there, -ETIMEDOUT at the deadline when not, and
+ * -ETIMEDOUT at once for a deadline already past. */
+static void test_wait(void)
+{
+	int p[2];
+	uint64_t t0;
+
+	CHECK_EQ_INT(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	t0 = pk_now_ms();
+	CHECK_EQ_INT(pk_sock_wait(p[0], POLLIN, t0 + 50), -ETIMEDOUT);
+	CHECK(pk_now_ms() >= t0 + 50);
+	CHECK_EQ_INT(pk_sock_wait(p[1], POLLOUT, pk_now_ms() + 5000), 0);
+	CHECK_EQ_INT(write(p[1], "x", 1), 1);
+	CHECK_EQ_INT(pk_sock_wait(p[0], POLLIN, pk_now_ms() + 5000), 0);
+	CHECK_EQ_INT(pk_sock_wait(p[0], POLLIN, pk_now_ms() - 1), -ETIMEDOUT);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_sock_error_bad_fd(void)
 {
 	int p[2];
@@ -283,6 +325,8 @@ int main(void)
 	UNIT_RUN(test_listen_connect_accept);
 	UNIT_RUN(test_listen_port_in_use);
 	UNIT_RUN(test_connect_refused);
+	UNIT_RUN(test_connect_by);
+	UNIT_RUN(test_wait);
 	UNIT_RUN(test_sock_error_bad_fd);
 	UNIT_RUN(test_raise_nofile);
 	return unit_done();
