@@ -67,20 +67,12 @@ static int ring_grow(struct pk_ring *r, size_t n)
 	return 0;
 }
 
-int pk_ring_reserve(struct pk_ring *r, size_t n, struct iovec iov[2])
+/* Describes the n bytes of r's buffer that start at stream position pos (head or tail) as
+ * one iovec, or two when they wrap past the end of the buffer; returns how many. */
+static int ring_span(const struct pk_ring *r, uint64_t pos, size_t n, struct iovec iov[2])
 {
-	size_t off, first;
-	int err;
+	size_t off = (size_t)(pos & (r->size - 1)), first = r->size - off;
 
-	if (n > pk_ring_room(r))
-		return -ENOSPC;
-	err = ring_grow(r, n);
-	if (err)
-		return err;
-	if (n == 0)
-		return 0;
-	off = (size_t)(r->tail & (r->size - 1));
-	first = r->size - off;
 	if (first >= n) {
 		iov[0] = (struct iovec){ r->buf + off, n };
 		return 1;
@@ -88,6 +80,18 @@ int pk_ring_reserve(struct pk_ring *r, size_t n, struct iovec iov[2])
 	iov[0] = (struct iovec){ r->buf + off, first };
 	iov[1] = (struct iovec){ r->buf, n - first };
 	return 2;
+}
+
+int pk_ring_reserve(struct pk_ring *r, size_t n, struct iovec iov[2])
+{
+	int err;
+
+	if (n > pk_ring_room(r))
+		return -ENOSPC;
+	err = ring_grow(r, n);
+	if (err)
+		return err;
+	return n == 0 ? 0 : ring_span(r, r->tail, n, iov);
 }
 
 void pk_ring_commit(struct pk_ring *r, size_t n)
@@ -113,19 +117,9 @@ int pk_ring_write(struct pk_ring *r, const void *p, size_t n)
 
 int pk_ring_peek(const struct pk_ring *r, struct iovec iov[2])
 {
-	size_t used = pk_ring_used(r), off, first;
+	size_t used = pk_ring_used(r);
 
-	if (used == 0)
-		return 0;
-	off = (size_t)(r->head & (r->size - 1));
-	first = r->size - off;
-	if (first >= used) {
-		iov[0] = (struct iovec){ r->buf + off, used };
-		return 1;
-	}
-	iov[0] = (struct iovec){ r->buf + off, first };
-	iov[1] = (struct iovec){ r->buf, used - first };
-	return 2;
+	return used == 0 ? 0 : ring_span(r, r->head, used, iov);
 }
 
 void pk_ring_consume(struct pk_ring *r, size_t n)
