@@ -122,6 +122,25 @@ static int no_memory(struct reader *r)
 	return fail(r, -ENOMEM, "out of memory after packet %llu", (unsigned long long)r->pktno);
 }
 
+/* Doubles the array v of *cap elements of elem bytes (first elements when it has none),
+ * charging the growth to the memory cap.  Returns the new array (and updates *cap), or NULL
+ * with *err set; v stays valid then. */
+static void *grow_array(struct reader *r, void *v, size_t *cap, size_t elem, size_t first, int *err)
+{
+	size_t n = *cap ? *cap * 2 : first;
+	void *nv;
+
+	if ((*err = charge(r, (n - *cap) * elem)))
+		return NULL;
+	nv = realloc(v, n * elem);
+	if (!nv) {
+		*err = no_memory(r);
+		return NULL;
+	}
+	*cap = n;
+	return nv;
+}
+
 static uint16_t be16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
@@ -502,16 +521,12 @@ static int conn_new(struct reader *r, const struct segment *s, const struct key 
 	int err;
 
 	if (p->nconns == r->conns_cap) {
-		size_t n = r->conns_cap ? r->conns_cap * 2 : 64;
-		struct pk_pcap_conn **v;
+		struct pk_pcap_conn **v =
+			grow_array(r, p->conns, &r->conns_cap, sizeof(*v), 64, &err);
 
-		if ((err = charge(r, (n - r->conns_cap) * sizeof(*v))))
-			return err;
-		v = realloc(p->conns, n * sizeof(*v));
 		if (!v)
-			return no_memory(r);
+			return err;
 		p->conns = v;
-		r->conns_cap = n;
 	}
 	if ((err = charge(r, sizeof(*c))))
 		return err;
@@ -570,16 +585,12 @@ static int add_chunk(struct reader *r, struct conn *c, uint64_t off, uint64_t n,
 		return 0;
 	}
 	if (pc->nchunks == c->chunk_cap) {
-		size_t cap = c->chunk_cap ? c->chunk_cap * 2 : 16;
-		struct pk_pcap_chunk *v;
+		struct pk_pcap_chunk *v =
+			grow_array(r, pc->chunks, &c->chunk_cap, sizeof(*v), 16, &err);
 
-		if ((err = charge(r, (cap - c->chunk_cap) * sizeof(*v))))
-			return err;
-		v = realloc(pc->chunks, cap * sizeof(*v));
 		if (!v)
-			return no_memory(r);
+			return err;
 		pc->chunks = v;
-		c->chunk_cap = cap;
 	}
 	pc->chunks[pc->nchunks++] =
 		(struct pk_pcap_chunk){ .off = off, .len = n, .ts_ns = ts, .s2c_before = before };
