@@ -141,7 +141,8 @@ int pk_parse_hostport(const char *s, const char *def_host, char *host, size_t ho
 }
 
 /* The one printer of the CLI's error line. */
-static void cli_verror(const char *what, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void cli_verror(const char *what, const char *fmt,
+							     va_list ap)
 {
 	char why[512];
 

@@ -1,6 +1,7 @@
 /* http.c — tiny HTTP/1.0 server and client. */
 #include "common/http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -12,12 +13,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-#define HTTP_REQ_MAX 8192
-
 struct httpd_conn {
 	struct pk_io io;
 	struct pk_httpd *h;
-	char req[HTTP_REQ_MAX];
+	char req[PK_HTTP_REQ_MAX];
 	size_t req_len;
 	struct pk_strbuf out;
 	size_t out_off;
@@ -49,31 +48,29 @@ static const char *status_text(int code)
 	}
 }
 
-/* Builds the whole response for the request in c->req into c->out. */
-static void httpd_answer(struct httpd_conn *c)
+void pk_http_answer(const char *req, pk_http_handler fn, void *data, struct pk_strbuf *out)
 {
 	struct pk_strbuf body = { 0 };
 	const char *ctype = "text/plain; charset=utf-8";
 	char method[8], path[1024];
 	int code;
 
-	c->req[c->req_len] = '\0';
-	if (sscanf(c->req, "%7s %1023s", method, path) != 2) {
+	if (sscanf(req, "%7s %1023s", method, path) != 2) {
 		code = 400;
 		pk_strbuf_printf(&body, "bad request\n");
 	} else if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
 		code = 405;
 		pk_strbuf_printf(&body, "only GET and POST\n");
 	} else {
-		code = c->h->fn(method, path, &body, &ctype, c->h->data);
+		code = fn(method, path, &body, &ctype, data);
 	}
 	if (!pk_strbuf_ok(&body))
 		code = 500;
-	pk_strbuf_printf(&c->out,
+	pk_strbuf_printf(out,
 			 "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n",
 			 code, status_text(code), ctype, body.len);
-	pk_strbuf_append(&c->out, pk_strbuf_str(&body), body.len);
+	pk_strbuf_append(out, pk_strbuf_str(&body), body.len);
 	pk_strbuf_release(&body);
 }
 
@@ -91,7 +88,7 @@ static void httpd_conn_event(struct pk_loop *loop, struct pk_io *io, uint32_t ev
 	struct httpd_conn *c = io->data;
 
 	if (io->mask & PK_READ) {
-		ssize_t n = read(io->fd, c->req + c->req_len, HTTP_REQ_MAX - 1 - c->req_len);
+		ssize_t n = read(io->fd, c->req + c->req_len, PK_HTTP_REQ_MAX - 1 - c->req_len);
 
 		if (n <= 0) {
 			if (n < 0 && errno == EAGAIN)
@@ -102,10 +99,10 @@ static void httpd_conn_event(struct pk_loop *loop, struct pk_io *io, uint32_t ev
 		c->req_len += (size_t)n;
 		c->req[c->req_len] = '\0';
 		if (!strstr(c->req, "\r\n\r\n") && !strstr(c->req, "\n\n")) {
-			if (c->req_len < HTTP_REQ_MAX - 1)
+			if (c->req_len < PK_HTTP_REQ_MAX - 1)
 				return;
 		}
-		httpd_answer(c);
+		pk_http_answer(c->req, c->h->fn, c->h->data, &c->out);
 		pk_io_set(loop, io, PK_WRITE);
 		return;
 	}
@@ -228,6 +225,29 @@ static int io_result(ssize_t n, int fd, short ev, uint64_t deadline_ms)
 	return err ? err : 1;
 }
 
+int pk_http_response_parse(const char *resp, size_t len, struct pk_strbuf *body)
+{
+	/* "HTTP/d.d ddd" then a space or the end of the line; then headers up to a blank line */
+	const char *end = len ? memmem(resp, len, "\r\n\r\n", 4) : NULL;
+	const char *s = resp;
+	int code = 0;
+
+	if (!end || len < 13 || memcmp(s, "HTTP/", 5) != 0 || !isdigit((unsigned char)s[5]) ||
+	    s[6] != '.' || !isdigit((unsigned char)s[7]) || s[8] != ' ' ||
+	    (s[12] != ' ' && s[12] != '\r'))
+		return -EPROTO;
+	for (int i = 9; i < 12; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -EPROTO;
+		code = code * 10 + (s[i] - '0');
+	}
+	if (code < 100)
+		return -EPROTO;
+	end += 4;
+	pk_strbuf_append(body, end, len - (size_t)(end - resp));
+	return code;
+}
+
 int pk_http_get(const struct pk_addr *a, const char *path, int timeout_ms, struct pk_strbuf *body)
 {
 	return pk_http_request(a, "GET", path, timeout_ms, body);
@@ -240,7 +260,6 @@ int pk_http_request(const struct pk_addr *a, const char *method, const char *pat
 	struct pk_strbuf req = { 0 }, resp = { 0 };
 	size_t off = 0;
 	int fd, err = 0, code = 0;
-	char *hdr_end;
 
 	fd = pk_sock_connect_by(a, deadline);
 	if (fd < 0)
@@ -277,13 +296,9 @@ int pk_http_request(const struct pk_addr *a, const char *method, const char *pat
 			goto out;
 		}
 	}
-	hdr_end = resp.s ? strstr(resp.s, "\r\n\r\n") : NULL;
-	if (!hdr_end || sscanf(resp.s, "HTTP/%*d.%*d %d", &code) != 1) {
-		err = -EPROTO;
-		goto out;
-	}
-	hdr_end += 4;
-	pk_strbuf_append(body, hdr_end, resp.len - (size_t)(hdr_end - resp.s));
+	code = pk_http_response_parse(resp.s, resp.len, body);
+	if (code < 0)
+		err = code;
 out:
 	pk_strbuf_release(&req);
 	pk_strbuf_release(&resp);

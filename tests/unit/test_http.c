@@ -423,6 +423,40 @@ static void test_get_malformed_answers(void)
 	CHECK_EQ_INT(get_from_canned("HTTP/1.1 503 Busy\r\nX: y\r\n\r\ntry later", &body), 503);
 	CHECK_STR(pk_strbuf_str(&body), "try later");
 	pk_strbuf_release(&body);
+	/* a negative status used to come back as is, indistinguishable from -errno (-11: EAGAIN) */
+	CHECK_EQ_INT(get_from_canned("HTTP/1.0 -11 Oops\r\n\r\n", &body), -EPROTO);
+	CHECK_EQ_INT(get_from_canned("HTTP/1.0 2000 Big\r\n\r\n", &body), -EPROTO);
+	CHECK_EQ_INT(body.len, 0);
+}
+
+/* The parsers without sockets: a response with NULs in its body, status lines, the end of the
+ * headers; the server's answers to requests it refuses without calling the handler. */
+static void test_parsers(void)
+{
+	static const char resp[] = "HTTP/1.1 404\r\n\r\n\0a\0";
+	struct pk_strbuf body = { 0 }, out = { 0 };
+	struct handler_state h = { 0 };
+
+	CHECK_EQ_INT(pk_http_response_parse(resp, sizeof(resp) - 1, &body), 404);
+	CHECK_EQ_INT(body.len, 3);
+	CHECK(memcmp(body.s, "\0a\0", 3) == 0);
+	pk_strbuf_release(&body);
+	CHECK_EQ_INT(pk_http_response_parse("HTTP/1.0 099 x\r\n\r\n", 18, &body), -EPROTO);
+	CHECK_EQ_INT(pk_http_response_parse("HTTP/1.0 200\r\n\r", 15, &body), -EPROTO);
+	CHECK_EQ_INT(pk_http_response_parse("HTTP/1.0 200", 12, &body), -EPROTO);
+	CHECK_EQ_INT(pk_http_response_parse("HTTP/1.0 20 OK\r\n\r\n", 19, &body), -EPROTO);
+	CHECK_EQ_INT(body.len, 0);
+	pk_http_answer("DELETE /metrics HTTP/1.1\r\n\r\n", handler, &h, &out);
+	CHECK_EQ_INT(pk_http_response_parse(out.s, out.len, &body), 405);
+	pk_strbuf_release(&out);
+	pk_http_answer("GET\r\n\r\n", handler, &h, &out);
+	CHECK_EQ_INT(pk_http_response_parse(out.s, out.len, &body), 400);
+	CHECK_EQ_INT(h.calls, 0);
+	pk_http_answer("GET /metrics HTTP/1.0\r\n\r\n", handler, &h, &out);
+	CHECK(strstr(out.s, "Content-Length: 5\r\n") != NULL);
+	CHECK_EQ_INT(h.calls, 1);
+	pk_strbuf_release(&out);
+	pk_strbuf_release(&body);
 }
 
 int main(void)
@@ -433,5 +467,6 @@ int main(void)
 	UNIT_RUN(test_get_refused);
 	UNIT_RUN(test_get_timeout);
 	UNIT_RUN(test_get_malformed_answers);
+	UNIT_RUN(test_parsers);
 	return unit_done();
 }
