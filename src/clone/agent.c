@@ -158,36 +158,32 @@ static int start_engines(struct agent_session *s, char *err, size_t errlen)
 	return -EIO;
 }
 
-/* Handles {"op":"prepare"}: state, network namespace, bundle, engines. */
-static int do_prepare(struct agent_session *s, const cJSON *msg, char *err, size_t errlen)
+/* Handles a prepare request (read by pk_wire_request): state, network namespace, bundle,
+ * engines. */
+static int do_prepare(struct agent_session *s, const struct pk_wire_req *q, char *err,
+		      size_t errlen)
 {
-	const char *name = pk_wire_str(msg, "name"), *ip = pk_wire_str(msg, "ip");
-	const char *lower = pk_wire_str(msg, "lower"), *config = pk_wire_str(msg, "config");
 	char path[PK_PATH_MAX];
 	struct stat st;
 	FILE *f;
 	int rc;
 
-	if (!name || !ip || !lower || !config || !pk_name_valid(name)) {
-		snprintf(err, errlen, "malformed prepare request");
-		return -EPROTO;
-	}
-	if (!pk_state_path(s->o->state_dir, name, NULL, path, sizeof(path)) ||
+	if (!pk_state_path(s->o->state_dir, q->name, NULL, path, sizeof(path)) ||
 	    stat(path, &st) == 0) {
-		snprintf(err, errlen, "'%s' exists already on the agent's host", name);
+		snprintf(err, errlen, "'%s' exists already on the agent's host", q->name);
 		return -EEXIST;
 	}
-	if (stat(lower, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (stat(q->lower, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		pk_path(err, errlen, "the root filesystem %s is missing on the agent's host",
-			lower);
+			q->lower);
 		return -ENOENT;
 	}
 	memset(&s->m, 0, sizeof(s->m));
-	snprintf(s->m.name, sizeof(s->m.name), "%s", name);
+	snprintf(s->m.name, sizeof(s->m.name), "%s", q->name);
 	snprintf(s->m.kind, sizeof(s->m.kind), "clone");
-	snprintf(s->m.parent, sizeof(s->m.parent), "%.32s", pk_wire_str(msg, "parent") ?: "");
-	snprintf(s->m.ip, sizeof(s->m.ip), "%s", ip);
-	snprintf(s->m.lower, sizeof(s->m.lower), "%s", lower);
+	snprintf(s->m.parent, sizeof(s->m.parent), "%s", q->parent);
+	snprintf(s->m.ip, sizeof(s->m.ip), "%s", q->ip);
+	snprintf(s->m.lower, sizeof(s->m.lower), "%s", q->lower);
 	s->m.prefix = 32;
 	s->m.created = (long long)time(NULL);
 	pk_meta_names(&s->m);
@@ -200,7 +196,7 @@ static int do_prepare(struct agent_session *s, const cJSON *msg, char *err, size
 	/* production's OCI config, as the source for the clone's bundle */
 	pk_path(path, sizeof(path), "%s/prod-config.json", s->dir);
 	f = fopen(path, "we");
-	if (!f || fputs(config, f) < 0 || fclose(f)) {
+	if (!f || fputs(q->config, f) < 0 || fclose(f)) {
 		pk_path(err, errlen, "write %s", path);
 		return -EIO;
 	}
@@ -236,7 +232,7 @@ static int do_restore(struct agent_session *s, char *err, size_t errlen)
 
 static void session(struct agent_session *s)
 {
-	char nonce[64], mac[80], err[PK_ERR_MAX] = "";
+	char nonce[64], err[PK_ERR_MAX] = "";
 	struct utsname u;
 	cJSON *hello = cJSON_CreateObject(), *msg = NULL, *r;
 	int rc = 0;
@@ -252,8 +248,7 @@ static void session(struct agent_session *s)
 	cJSON_Delete(hello);
 
 	msg = pk_wire_recv(s->fd, AGENT_STEP_TIMEOUT_MS, &rc);
-	if (!msg || pk_wire_mac(s->token, nonce, mac, sizeof(mac)) < 0 ||
-	    !pk_wire_str(msg, "mac") || !pk_wire_equal(pk_wire_str(msg, "mac"), mac)) {
+	if (!msg || !pk_wire_authentic(msg, s->token, nonce)) {
 		pk_log(PK_LOG_WARN, "agent: authentication failed");
 		reply_error(s, "authentication failed: wrong token");
 		cJSON_Delete(msg);
@@ -266,22 +261,19 @@ static void session(struct agent_session *s)
 	cJSON_Delete(r);
 
 	while ((msg = pk_wire_recv(s->fd, AGENT_STEP_TIMEOUT_MS, &rc))) {
-		const char *op = pk_wire_str(msg, "op");
-		bool restore = op && strcmp(op, "restore") == 0;
+		struct pk_wire_req q;
 
 		r = cJSON_CreateObject();
-		if (op && strcmp(op, "prepare") == 0 && !s->made) {
-			rc = do_prepare(s, msg, err, sizeof(err));
+		rc = pk_wire_request(msg, s->made, &q, err, sizeof(err));
+		if (!rc && q.op == PK_WIRE_PREPARE) {
+			rc = do_prepare(s, &q, err, sizeof(err));
 			if (!rc) {
 				cJSON_AddNumberToObject(r, "rsync_port", s->rsync_port);
 				cJSON_AddNumberToObject(r, "page_server_port", s->ps_port);
 				cJSON_AddStringToObject(r, "mgmt", s->m.mgmt);
 			}
-		} else if (restore && s->made) {
+		} else if (!rc) {
 			rc = do_restore(s, err, sizeof(err));
-		} else {
-			rc = -EPROTO;
-			snprintf(err, sizeof(err), "unexpected request");
 		}
 		cJSON_Delete(msg);
 		if (rc) {
@@ -292,7 +284,7 @@ static void session(struct agent_session *s)
 		cJSON_AddTrueToObject(r, "ok");
 		pk_wire_send(s->fd, r);
 		cJSON_Delete(r);
-		if (restore) {
+		if (q.op == PK_WIRE_RESTORE) {
 			pk_log(PK_LOG_INFO, "agent: clone %s restored at %s", s->m.name, s->m.mgmt);
 			s->made = false; /* done: it stays */
 			break;

@@ -180,6 +180,11 @@ int pk_wire_send(int fd, cJSON *msg);
  * closed), -EPROTO (not JSON) or another -errno.  The caller frees the result. */
 cJSON *pk_wire_recv(int fd, int timeout_ms, int *err);
 
+/* Reads one received line (len bytes at line, without its newline) as a message: exactly one
+ * JSON object.  NULL with *err = -EPROTO for anything else (NUL bytes, not JSON, trailing
+ * text, an array).  No I/O; the caller frees the result. */
+cJSON *pk_wire_parse(const char *line, size_t len, int *err);
+
 /* Writes a random 128-bit nonce as hex.  Returns 0 or -EIO. */
 int pk_wire_nonce(char *hex, size_t len);
 
@@ -188,6 +193,29 @@ int pk_wire_mac(const char *token, const char *nonce, char *hex, size_t len);
 
 /* Compares two strings in time independent of where they differ. */
 bool pk_wire_equal(const char *a, const char *b);
+
+/* Tells whether msg answers the challenge nonce with "mac": hex(HMAC-SHA256(token, nonce)). */
+bool pk_wire_authentic(const cJSON *msg, const char *token, const char *nonce);
+
+enum pk_wire_op {
+	PK_WIRE_PREPARE = 1, /* make the clone's state, namespace and bundle; start the engines */
+	PK_WIRE_RESTORE,     /* the image has arrived: restore the clone */
+};
+
+/* A request of an authenticated client to the agent; the strings point into the message. */
+struct pk_wire_req {
+	enum pk_wire_op op;
+	const char *name, *parent; /* prepare: valid names (parent "" when not given) */
+	const char *ip;		   /* prepare: an IPv4 address */
+	const char *lower;	   /* prepare: an absolute path shorter than PK_PATH_MAX */
+	const char *config;	   /* prepare: production's OCI config, a JSON object */
+};
+
+/* Reads request msg of an authenticated session, without side effects: "prepare" (only while
+ * no clone is prepared) with its fields checked as pk_wire_req says, or "restore" (only once
+ * one is).  Returns 0, or -EPROTO with the reason in err; req lives as long as msg. */
+int pk_wire_request(const cJSON *msg, bool prepared, struct pk_wire_req *req, char *err,
+		    size_t errlen);
 
 /* Reads the token (first line, >= 16 chars) of path.  Returns 0 or -errno. */
 int pk_token_load(const char *path, char *token, size_t len, char *err, size_t errlen);

@@ -1,11 +1,14 @@
-/* wire.c — the agent protocol's framing and authentication.
+/* wire.c — the agent protocol's framing, authentication and requests.
  *
  * One JSON object per line over TCP.  Authentication: the agent sends a random nonce, the
  * client answers HMAC-SHA256(token, nonce) (GnuTLS); the agent compares in constant time.
  * Data never travels here: memory pages go through CRIU's page server, files through rsync.
+ * What comes from the peer is read by pure functions (pk_wire_parse, pk_wire_authentic,
+ * pk_wire_request) that the fuzz target tests/fuzz/fuzz_wire.c calls as the agent does.
  */
 #include "clone/clone_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/crypto.h>
 #include <poll.h>
@@ -72,9 +75,7 @@ cJSON *pk_wire_recv(int fd, int timeout_ms, int *err)
 			break;
 		}
 		if (c == '\n') {
-			msg = cJSON_Parse(pk_strbuf_str(&line));
-			if (!msg)
-				*err = -EPROTO;
+			msg = pk_wire_parse(line.s, line.len, err);
 			break;
 		}
 		pk_strbuf_append(&line, &c, 1);
@@ -84,6 +85,25 @@ cJSON *pk_wire_recv(int fd, int timeout_ms, int *err)
 		}
 	}
 	pk_strbuf_release(&line);
+	return msg;
+}
+
+cJSON *pk_wire_parse(const char *line, size_t len, int *err)
+{
+	const char *end = NULL;
+	cJSON *msg;
+
+	*err = -EPROTO;
+	if (!line || memchr(line, '\0', len)) /* nothing hidden behind a NUL */
+		return NULL;
+	msg = cJSON_ParseWithLengthOpts(line, len, &end, false);
+	while (msg && end < line + len && (*end == ' ' || *end == '\t' || *end == '\r'))
+		end++;
+	if (!msg || end != line + len || !cJSON_IsObject(msg)) { /* one object and nothing else */
+		cJSON_Delete(msg);
+		return NULL;
+	}
+	*err = 0;
 	return msg;
 }
 
@@ -118,6 +138,70 @@ bool pk_wire_equal(const char *a, const char *b)
 	for (size_t i = 0; i < la && i < lb; i++)
 		diff |= (unsigned char)(a[i] ^ b[i]);
 	return diff == 0;
+}
+
+bool pk_wire_authentic(const cJSON *msg, const char *token, const char *nonce)
+{
+	const char *got = pk_wire_str(msg, "mac");
+	char mac[80];
+
+	return got && pk_wire_mac(token, nonce, mac, sizeof(mac)) == 0 && pk_wire_equal(got, mac);
+}
+
+/* Tells whether the string member key of msg is absent (then *out is "") or valid. */
+static bool optional_name(const cJSON *msg, const char *key, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+
+	*out = cJSON_IsString(v) ? v->valuestring : "";
+	return !v || (cJSON_IsString(v) && (!**out || pk_name_valid(*out)));
+}
+
+/* Tells whether config is the text of a JSON object (production's OCI config). */
+static bool json_object_text(const char *config)
+{
+	cJSON *spec = cJSON_Parse(config);
+	bool ok = cJSON_IsObject(spec);
+
+	cJSON_Delete(spec);
+	return ok;
+}
+
+int pk_wire_request(const cJSON *msg, bool prepared, struct pk_wire_req *req, char *err,
+		    size_t errlen)
+{
+	const char *op = pk_wire_str(msg, "op"), *bad = NULL;
+	struct in_addr ip;
+
+	memset(req, 0, sizeof(*req));
+	if (op && strcmp(op, "restore") == 0 && prepared) {
+		req->op = PK_WIRE_RESTORE;
+		return 0;
+	}
+	if (!op || strcmp(op, "prepare") != 0 || prepared) {
+		snprintf(err, errlen, "unexpected request");
+		return -EPROTO;
+	}
+	req->name = pk_wire_str(msg, "name");
+	req->ip = pk_wire_str(msg, "ip");
+	req->lower = pk_wire_str(msg, "lower");
+	req->config = pk_wire_str(msg, "config");
+	if (!req->name || !pk_name_valid(req->name))
+		bad = "name";
+	else if (!optional_name(msg, "parent", &req->parent))
+		bad = "parent";
+	else if (!req->ip || inet_pton(AF_INET, req->ip, &ip) != 1)
+		bad = "ip";
+	else if (!req->lower || req->lower[0] != '/' || strlen(req->lower) >= PK_PATH_MAX)
+		bad = "lower";
+	else if (!req->config || !json_object_text(req->config))
+		bad = "config";
+	if (bad) {
+		snprintf(err, errlen, "malformed prepare request: bad or missing '%s'", bad);
+		return -EPROTO;
+	}
+	req->op = PK_WIRE_PREPARE;
+	return 0;
 }
 
 int pk_token_load(const char *path, char *token, size_t len, char *err, size_t errlen)
