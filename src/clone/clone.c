@@ -88,7 +88,7 @@ static long long mem_available(void)
 	return kb < 0 ? -1 : kb * 1024;
 }
 
-int pk_clone_checks(const struct pk_clone_opts *o, const char *prod_dir, struct pk_meta *prod,
+int pk_clone_checks(const struct pk_clone_opts *o, char prod_dir[PK_PATH_MAX], struct pk_meta *prod,
 		    int *prod_pid, bool local, char *err, size_t errlen)
 {
 	char status[32], dir[PK_PATH_MAX];
@@ -97,6 +97,11 @@ int pk_clone_checks(const struct pk_clone_opts *o, const char *prod_dir, struct 
 	long long need, upper;
 	int pid = 0, rc;
 
+	if (!pk_name_valid(o->prod) ||
+	    !pk_state_path(o->state_dir, o->prod, NULL, prod_dir, PK_PATH_MAX)) {
+		snprintf(err, errlen, "'%s' is not a valid name", o->prod);
+		return -EINVAL;
+	}
 	if (!pk_name_valid(o->name)) {
 		snprintf(err, errlen, "'%s' is not a valid name", o->name);
 		return -EINVAL;
@@ -188,11 +193,6 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	long long used;
 
 	memset(rep, 0, sizeof(*rep));
-	if (!pk_name_valid(o->prod) ||
-	    !pk_state_path(o->state_dir, o->prod, NULL, prod_dir, sizeof(prod_dir))) {
-		snprintf(err, errlen, "'%s' is not a valid name", o->prod);
-		return -EINVAL;
-	}
 	rc = pk_clone_checks(o, prod_dir, &prod, &prod_pid, true, err, errlen);
 	if (rc)
 		return rc;

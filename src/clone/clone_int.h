@@ -162,9 +162,10 @@ int pk_fs_rsync(const char *src, const char *dst, const char *pwfile, bool del, 
 /* Replaces err with CRIU's first telling "Error" line of dir/log, when there is one. */
 void pk_criu_error(const char *dir, const char *log, char *err, size_t errlen);
 
-/* The clone safety checks (production running, name usable, CRIU present, memory and disk):
- * fills prod and *prod_pid.  Returns 0 or -errno. */
-int pk_clone_checks(const struct pk_clone_opts *o, const char *prod_dir, struct pk_meta *prod,
+/* The clone safety checks (both names valid, production running, name usable, CRIU present,
+ * memory and disk): fills prod_dir (production's state directory), prod and *prod_pid.
+ * Returns 0 or -errno. */
+int pk_clone_checks(const struct pk_clone_opts *o, char prod_dir[PK_PATH_MAX], struct pk_meta *prod,
 		    int *prod_pid, bool local, char *err, size_t errlen);
 
 /* wire.c — the agent protocol */

@@ -129,11 +129,6 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	rc = pk_token_load(ro->token_file, token, sizeof(token), err, errlen);
 	if (rc)
 		return rc;
-	if (!pk_name_valid(o->prod) ||
-	    !pk_state_path(o->state_dir, o->prod, NULL, prod_dir, sizeof(prod_dir))) {
-		snprintf(err, errlen, "'%s' is not a valid name", o->prod);
-		return -EINVAL;
-	}
 	rc = pk_clone_checks(o, prod_dir, &prod, &prod_pid, false, err, errlen);
 	if (rc)
 		return rc;
