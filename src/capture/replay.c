@@ -152,15 +152,12 @@ static void finish(struct rconn *c, const char *note)
 {
 	struct replay *rp = c->rp;
 	bool was_open = c->state != R_PENDING && c->state != R_DONE;
-	int fd;
 
 	if (c->state == R_DONE)
 		return;
 	pk_timer_cancel(rp->loop, &c->timer);
 	if (was_open) {
-		fd = pk_io_del(rp->loop, &c->io);
-		if (fd >= 0)
-			close(fd);
+		pk_io_close(rp->loop, &c->io);
 		rp->active--;
 	}
 	c->state = R_DONE;
@@ -533,8 +530,7 @@ int pk_replay_run(const struct pk_pcap *cap, const struct pk_replay_opts *opts,
 	for (size_t i = 0; i < rp->n; i++) {
 		struct rconn *c = &rp->rc[i];
 
-		if (c->io.fd >= 0)
-			close(pk_io_del(rp->loop, &c->io));
+		pk_io_close(rp->loop, &c->io);
 		pk_scmp_release(&c->cmp);
 	}
 	report_sum(rep);

@@ -108,6 +108,14 @@ int pk_io_del(struct pk_loop *loop, struct pk_io *io)
 	return fd;
 }
 
+void pk_io_close(struct pk_loop *loop, struct pk_io *io)
+{
+	int fd = pk_io_del(loop, io);
+
+	if (fd >= 0)
+		close(fd);
+}
+
 void pk_timer_init(struct pk_timer *t, pk_timer_fn fn, void *data)
 {
 	t->when_ns = 0;

@@ -64,6 +64,9 @@ int pk_io_park(struct pk_loop *loop, struct pk_io *io);
 /* Unregisters io and marks it dead (fd = -1); does not close the fd.  Returns the fd. */
 int pk_io_del(struct pk_loop *loop, struct pk_io *io);
 
+/* Unregisters io (as pk_io_del) and closes its fd, if it has one. */
+void pk_io_close(struct pk_loop *loop, struct pk_io *io);
+
 /* Initialises a timer (not armed). */
 void pk_timer_init(struct pk_timer *t, pk_timer_fn fn, void *data);
 

@@ -177,10 +177,7 @@ int pk_pair_init(struct pk_worker *w)
 
 void pk_pair_release(struct pk_worker *w)
 {
-	int fd = pk_io_del(w->loop, &w->dlio);
-
-	if (fd >= 0)
-		close(fd);
+	pk_io_close(w->loop, &w->dlio);
 	if (w->pairing)
 		pk_timer_cancel(w->loop, &w->pair_timer);
 	w->pairing = false;

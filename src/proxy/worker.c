@@ -260,7 +260,6 @@ void pk_session_debug_drained(struct session *s)
 static void session_close(struct session *s)
 {
 	struct pk_worker *w = s->w;
-	int fd;
 
 	if (s->closing)
 		return;
@@ -276,12 +275,8 @@ static void session_close(struct session *s)
 	}
 	if (w->recq)
 		pk_rec_conn_close(w->recq, &s->rec);
-	fd = pk_io_del(w->loop, &s->cio);
-	if (fd >= 0)
-		close(fd);
-	fd = pk_io_del(w->loop, &s->pio);
-	if (fd >= 0)
-		close(fd);
+	pk_io_close(w->loop, &s->cio);
+	pk_io_close(w->loop, &s->pio);
 	pk_list_del(&s->link);
 	pk_list_add_tail(&w->dead_sessions, &s->link);
 	PK_STAT_ADD(w->conns_active, -1);
@@ -399,15 +394,12 @@ static void on_stop(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 {
 	struct pk_worker *w = io->data;
 	uint64_t v;
-	int fd;
 
 	if (read(io->fd, &v, sizeof(v)) != sizeof(v) || w->draining)
 		return;
 	w->draining = true;
 	pk_timer_cancel(loop, &w->accept_timer);
-	fd = pk_io_del(loop, &w->lio);
-	if (fd >= 0)
-		close(fd);
+	pk_io_close(loop, &w->lio);
 	pk_timer_arm(loop, &w->drain_timer, w->cfg->drain_ns);
 }
 
@@ -548,7 +540,6 @@ void pk_worker_stop(struct pk_worker *w)
 void pk_worker_release(struct pk_worker *w)
 {
 	struct pk_list *pos, *tmp;
-	int fd;
 
 	if (w->started)
 		pthread_join(w->thread, NULL);
@@ -562,12 +553,8 @@ void pk_worker_release(struct pk_worker *w)
 			pk_dconn_close(pk_container_of(pos, struct dconn, target_link));
 	before_sleep(w->loop, w);
 	pk_pair_release(w);
-	fd = pk_io_del(w->loop, &w->lio);
-	if (fd >= 0)
-		close(fd);
-	fd = pk_io_del(w->loop, &w->stopio);
-	if (fd >= 0)
-		close(fd);
+	pk_io_close(w->loop, &w->lio);
+	pk_io_close(w->loop, &w->stopio);
 	pk_timer_cancel(w->loop, &w->flush_timer);
 	pk_timer_cancel(w->loop, &w->accept_timer);
 	pk_timer_cancel(w->loop, &w->drain_timer);
