@@ -12,6 +12,11 @@
 enum { R_START, R_INLINE, R_COUNT, R_COUNT_LF, R_HDR, R_LEN, R_LEN_LF, R_DATA, R_CR, R_LF };
 /* HTTP states */
 enum { H_START, H_LINE, H_LF, H_BODY };
+/* HTTP: where in a Content-Length value (any amount of blanks before and after the digits) */
+enum { L_NONE, L_BLANKS, L_DIGITS, L_AFTER };
+
+#define CONTENT_LENGTH "content-length:"
+#define CONTENT_LENGTH_LEN (sizeof(CONTENT_LENGTH) - 1)
 
 int pk_proto_parse(const char *name, enum pk_proto *out)
 {
@@ -115,23 +120,45 @@ static bool resp_byte(struct pk_framer *f, const char *p, const char *end, size_
 	return starts;
 }
 
-/* Looks at a finished header line for Content-Length / Transfer-Encoding. */
+/* One byte of a Content-Length value (after the colon, before the line's LF); the digits are
+ * read whatever the line's length.  Anything but one number between blanks loses the framer. */
+static void http_length_byte(struct pk_framer *f, char c)
+{
+	bool blank = c == ' ' || c == '\t';
+
+	switch (f->length_at) {
+	case L_BLANKS:
+		if (blank)
+			return;
+		f->length_at = L_DIGITS;
+		f->num = 0;
+		digit(f, c); /* a line end here: no value, lost */
+		return;
+	case L_DIGITS:
+		if (blank || c == '\r')
+			f->length_at = L_AFTER;
+		else
+			digit(f, c);
+		return;
+	case L_AFTER:
+		if (!blank && c != '\r')
+			f->lost = true;
+		return;
+	}
+}
+
+/* Looks at a finished header line (its LF just read) for Content-Length / Transfer-Encoding. */
 static void http_header(struct pk_framer *f)
 {
 	size_t n = f->line < sizeof(f->hdr) ? f->line : sizeof(f->hdr);
 
-	if (n >= 15 && strncasecmp(f->hdr, "content-length:", 15) == 0) {
-		const char *v = f->hdr + 15;
-		int64_t len = 0;
-
-		while (v < f->hdr + n && *v == ' ')
-			v++;
-		for (; v < f->hdr + n && isdigit((unsigned char)*v); v++)
-			len = len * 10 + (*v - '0');
-		f->content_length = len;
-	} else if (n >= 18 && strncasecmp(f->hdr, "transfer-encoding:", 18) == 0) {
+	if (f->length_at == L_BLANKS)
+		f->lost = true; /* "Content-Length:" without a value */
+	else if (f->length_at != L_NONE)
+		f->content_length = f->num;
+	else if (n >= 18 && strncasecmp(f->hdr, "transfer-encoding:", 18) == 0)
 		f->lost = true; /* chunked bodies are not framed */
-	}
+	f->length_at = L_NONE;
 }
 
 /* One HTTP byte.  Returns true when this byte starts a request. */
@@ -163,9 +190,15 @@ static bool http_byte(struct pk_framer *f, const char *p, const char *end, size_
 			f->line = 0;
 			break;
 		}
+		if (f->length_at != L_NONE)
+			http_length_byte(f, c);
 		if (f->line < sizeof(f->hdr))
 			f->hdr[f->line] = c;
-		f->line++;
+		if (f->line < UINT32_MAX)
+			f->line++;
+		if (f->line == CONTENT_LENGTH_LEN &&
+		    strncasecmp(f->hdr, CONTENT_LENGTH, CONTENT_LENGTH_LEN) == 0)
+			f->length_at = L_BLANKS;
 		break;
 	case H_BODY: {
 		size_t avail = (size_t)(end - p),

@@ -27,7 +27,8 @@ struct pk_framer {
 	int64_t left;  /* RESP: elements left in the array / HTTP: body bytes left */
 	int64_t bulk;  /* RESP: bytes of the current bulk string left */
 	uint32_t line; /* HTTP: length of the current header line */
-	char hdr[32];  /* HTTP: start of the current header line (for Content-Length) */
+	char hdr[32];  /* HTTP: start of the current header line (for the header's name) */
+	int length_at; /* HTTP: where in a Content-Length value (its digits go to num) */
 	int64_t content_length;
 };
 

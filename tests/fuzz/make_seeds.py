@@ -126,7 +126,9 @@ def pcap_read_seeds():
 
 
 def framer_seeds():
-    """First byte: 0 frames as RESP, 1 as HTTP; the rest is the client's stream."""
+    """First byte: 0 frames as RESP, 1 as HTTP; the rest is the client's stream.  With 2 (RESP)
+    or 3 (HTTP) the rest describes requests (0xff between them, 0xfe between their parts) that
+    the target encodes itself."""
     resp = lambda *args: b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a)
                                                            for a in args)
     http = lambda head, body=b"": head.replace(b"\n", b"\r\n") + b"\r\n" + body
@@ -148,6 +150,10 @@ def framer_seeds():
                                          b"body"),
         "http-lost-chunked": b"\1" + http(b"POST / HTTP/1.1\nTransfer-Encoding: chunked\n",
                                            b"5\r\nhello\r\n0\r\n\r\n") + post,
+        "gen-resp": b"\2SET\xfek\xfev\r\n\xffGET\xfek\xff\xffPING\xff\xfdINCR c",
+        "gen-http": b"\3ET / HTTP/1.1\xfeHost: x\xfeAccept: */*\xfe\xff"
+                    b"POST /k HTTP/1.1\xfeHost: x\xfehello\r\n\r\nGET / HTTP/1.1\r\n\r\n\xff"
+                    b"ET /a HTTP/1.0",
     }
 
 

@@ -103,6 +103,52 @@ static void test_http_requests(void)
 	CHECK_EQ_INT(starts(PK_PROTO_HTTP, s, len, len, got, 8), 1);
 }
 
+/* Any amount of blanks (spaces or tabs) may surround the length; it used to be read only within
+ * the first 32 bytes of the line and after spaces only, so the body was taken for requests. */
+static void test_http_length_blanks(void)
+{
+	static const char *const heads[] = {
+		"POST /x HTTP/1.1\r\nContent-Length:\t5\r\n\r\n",
+		"POST /x HTTP/1.1\r\ncontent-length:                              5  \r\n\r\n",
+		"POST /x HTTP/1.1\r\nCONTENT-LENGTH: \t \t000000000000000000000000005\t\r\n\r\n",
+	};
+
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		char s[256];
+		size_t got[8], head = strlen(heads[i]);
+		int n;
+
+		snprintf(s, sizeof(s), "%sGET /GET /y HTTP/1.1\r\n\r\n", heads[i]);
+		for (size_t step = 1; step <= head; step += 7) {
+			n = starts(PK_PROTO_HTTP, s, strlen(s), step, got, 8);
+			CHECK_EQ_INT(n, 2);
+			CHECK_EQ_INT(got[0], 0);
+			CHECK_EQ_INT(got[1], head + 5);
+		}
+	}
+}
+
+/* A length that is not one number loses the framer: it cannot know where the body ends. */
+static void test_http_bad_length_lost(void)
+{
+	static const char *const bad[] = {
+		"POST / HTTP/1.1\r\nContent-Length: 5x\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: 5 6\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length:  \r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\nGET / "
+		"HTTP/1.1\r\n\r\n",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pk_framer f;
+
+		pk_framer_init(&f, PK_PROTO_HTTP);
+		CHECK_EQ_INT(pk_framer_feed(&f, bad[i], strlen(bad[i])), -1);
+		CHECK(f.lost);
+	}
+}
+
 static void test_http_chunked_lost(void)
 {
 	const char *s =
@@ -135,6 +181,8 @@ int main(void)
 	UNIT_RUN(test_resp_inline);
 	UNIT_RUN(test_resp_garbage_lost);
 	UNIT_RUN(test_http_requests);
+	UNIT_RUN(test_http_length_blanks);
+	UNIT_RUN(test_http_bad_length_lost);
 	UNIT_RUN(test_http_chunked_lost);
 	UNIT_RUN(test_none_and_parse);
 	return unit_done();
