@@ -44,7 +44,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 BIN := $(BUILD)/parikshan
 
-.PHONY: all check tests demo deps bench fuzz format format-check clean
+.PHONY: all check tests demo deps bench fuzz format format-check clean install uninstall
 # keep the object files of unit tests and tools (intermediate in a pattern chain) between builds
 .SECONDARY:
 all: $(BIN)
@@ -149,6 +149,34 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory MODE=release all
 	$(Q)bash bench/dup.sh
+
+# install: the binary, its man page and its bash completion under $(DESTDIR)$(PREFIX).  The
+# man page and the completion are generated from the binary's own --help text (its command
+# table and each command's usage) by scripts/mkdoc.py: one source, no second copy.
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+MAN1DIR = $(PREFIX)/share/man/man1
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+MAN := $(BUILD)/parikshan.1
+COMPLETION := $(BUILD)/parikshan.bash
+
+$(MAN): $(BIN) scripts/mkdoc.py
+	@$(if $(Q),echo "  GEN $@")
+	$(Q)python3 scripts/mkdoc.py man $(BIN) >$@.tmp && mv $@.tmp $@
+
+$(COMPLETION): $(BIN) scripts/mkdoc.py
+	@$(if $(Q),echo "  GEN $@")
+	$(Q)python3 scripts/mkdoc.py completion $(BIN) >$@.tmp && mv $@.tmp $@
+
+install: $(BIN) $(MAN) $(COMPLETION)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/parikshan
+	install -m 0644 $(MAN) $(DESTDIR)$(MAN1DIR)/parikshan.1
+	install -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/parikshan
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/parikshan $(DESTDIR)$(MAN1DIR)/parikshan.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/parikshan
 
 FORMAT_FILES := $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 format:
