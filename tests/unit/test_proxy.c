@@ -3,7 +3,8 @@
  * process as production and debug targets.  Checks that the clients' bytes reach production
  * and every debug target unchanged, that production's answers come back byte-exact, that the
  * metrics count what happened, and that a debug target that refuses connections or stops
- * reading is desynced while production's traffic is untouched.
+ * reading is desynced while production's traffic is untouched; and, as the aggregator, that
+ * a clone's connection on the debug side gets the answers production's connection got.
  *
  * pk_proxy_run() stops on SIGTERM read through a signalfd: main() blocks SIGINT and SIGTERM
  * before any thread starts, so every thread inherits the mask and the signal stays pending
@@ -549,6 +550,49 @@ stop_srv:
 	free(data);
 }
 
+/* The aggregator (pair.c): production's service connects to the front, its requests reach the
+ * backend and the answers come back; then the clone's service connects to the debug side and
+ * gets exactly the answers production's connection got, while its own requests go nowhere. */
+static void test_agg_replays_backend_answers(void)
+{
+	struct srv backend;
+	struct pk_proxy_config cfg;
+	struct running r;
+	unsigned char *data = random_bytes(CONN_BYTES, 42);
+	char err[128];
+
+	CHECK(data != NULL);
+	CHECK(srv_start(&backend, true));
+	config_init(&cfg, backend.port);
+	cfg.role = "agg";
+	cfg.agg = true;
+	cfg.threads = 1;
+	cfg.ntargets = 1;
+	cfg.pair_timeout_ns = DEADLINE_NS;
+	pk_addr_resolve("127.0.0.1", 0, &cfg.debug_listen, err, sizeof(err));
+	cfg.targets[0] = cfg.debug_listen; /* names the debug side, as agg.c does */
+	if (!data || !proxy_start(&cfg, &r)) {
+		CHECK(!"proxy started");
+		goto stop_srv;
+	}
+	CHECK(pk_proxy_debug_port(r.p) > 0);
+	CHECK(exchange(pk_proxy_listen_port(r.p), data, CONN_BYTES)); /* production */
+	CHECK(wait_int(&backend.eofs, 1, "backend connection closed"));
+	CHECK(exchange(pk_proxy_debug_port(r.p), data, CONN_BYTES)); /* the clone */
+	CHECK_EQ_INT(load(&backend.bytes_in), CONN_BYTES); /* the clone's requests went nowhere */
+	CHECK(wait_metric(r.p, "parikshan_debug_connections_active", 0, NULL, 0));
+	CHECK_EQ_INT(metric(r.p, "parikshan_connections_accepted_total", 0, NULL), 1);
+	CHECK_EQ_INT(metric(r.p, "parikshan_bytes_total", 0, "prod_to_client"), CONN_BYTES);
+	CHECK_EQ_INT(metric(r.p, "parikshan_debug_bytes_sent_total", 0, NULL), CONN_BYTES);
+	CHECK_EQ_INT(metric(r.p, "parikshan_debug_unpaired_total", 0, NULL), 0);
+	CHECK_EQ_INT(metric(r.p, "parikshan_debug_desyncs_total", 0, NULL), 0);
+	CHECK_EQ_INT(proxy_stop(&r), 0);
+stop_srv:
+	srv_stop(&backend);
+	CHECK_EQ_INT(backend.nconns, 1); /* only production's connection reached the backend */
+	free(data);
+}
+
 int main(void)
 {
 	sigset_t set;
@@ -560,5 +604,6 @@ int main(void)
 	UNIT_RUN(test_bytes_reach_production_and_debug);
 	UNIT_RUN(test_refusing_target_is_desynced);
 	UNIT_RUN(test_stalled_target_overflows);
+	UNIT_RUN(test_agg_replays_backend_answers);
 	return unit_done();
 }
