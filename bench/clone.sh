@@ -5,9 +5,10 @@
 # file and a mariadb with a 10k-row table, each round clones the container (`parikshan clone
 # --recreate --json`) while a client pings production every ~1 ms over one connection (redis
 # PING, HTTP keep-alive GET, MySQL COM_PING); it reports CRIU's frozen time (frozen + freezing,
-# from its dump statistics), the largest gap the pinging client saw (client-observed stall), total
-# clone time and image size; medians over ROUNDS (default 5; 2 for 1 GB).  Root only; traffic
-# only into the bench's own namespace.
+# from its dump statistics) broken down into its parts (seize, memory, mounts, namespaces,
+# post-dump copy, other), the largest gap the pinging client saw (client-observed stall), total
+# clone time and image size; medians over ROUNDS (default 5; 2 for 1 GB); a summary against the
+# frozen-time goals at the end.  Root only; traffic only into the bench's own namespace.
 #
 #   bash bench/clone.sh            SIZES="3 100 1000" (MB) ROUNDS=5 SERVICES="nginx mariadb"
 set -uo pipefail
@@ -111,10 +112,14 @@ start() {
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-# rounds KIND LABEL N: N clones of the running production, one table row.
+# rounds KIND LABEL N: N clones of the running production, one table row: medians of the
+# client-observed stall, of the total clone time, the image size and of each part of the frozen
+# time (clone --json: frozen_total_ms = seize + frozen; memory, mounts and namespaces from CRIU's
+# statistics and dump log, the post-dump copy measured in parikshan's hook, other = the rest).
 rounds() {
-	local kind=$1 label=$2 n=$3 r j stop pp
-	: >"$PARIKSHAN_STATE_DIR/frozen" >"$PARIKSHAN_STATE_DIR/stall" >"$PARIKSHAN_STATE_DIR/total" >"$PARIKSHAN_STATE_DIR/image"
+	local kind=$1 label=$2 n=$3 r stop pp
+	: >"$PARIKSHAN_STATE_DIR/stall"
+	: >"$PARIKSHAN_STATE_DIR/reports"
 	for r in $(seq "$n"); do
 		echo "clone.sh: $label round $r/$n" >&2
 		stop=$PARIKSHAN_STATE_DIR/stop
@@ -122,22 +127,36 @@ rounds() {
 		pinger "$kind" "$stop" >>"$PARIKSHAN_STATE_DIR/stall" &
 		pp=$!
 		sleep 0.5
-		j=$("$BIN" clone "$PROD" "$DBG" --recreate --json) || { touch "$stop"; echo "clone.sh: clone failed" >&2; return 1; }
+		"$BIN" clone "$PROD" "$DBG" --recreate --json | tr -d '\n\t' >>"$PARIKSHAN_STATE_DIR/reports" ||
+			{ touch "$stop"; wait "$pp"; echo "clone.sh: clone failed" >&2; return 1; }
+		echo >>"$PARIKSHAN_STATE_DIR/reports"
 		sleep 0.3
 		touch "$stop"
 		wait "$pp"
-		echo "$j" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.1f %.0f %.0f" % (d["frozen_ms"] + d["freezing_ms"], d["total_ms"], d["image_bytes"] / 1048576))' |
-			while read -r f t i; do echo "$f" >>"$PARIKSHAN_STATE_DIR/frozen"; echo "$t" >>"$PARIKSHAN_STATE_DIR/total"; echo "$i" >>"$PARIKSHAN_STATE_DIR/image"; done
 	done
 	"$BIN" container rm "$DBG" >/dev/null 2>&1
-	printf '| %s | %s | %s (%s-%s) | %s | %s | %s |\n' "$label" "$n" \
-		"$(median <"$PARIKSHAN_STATE_DIR/frozen")" "$(sort -n "$PARIKSHAN_STATE_DIR/frozen" | head -1)" \
-		"$(sort -n "$PARIKSHAN_STATE_DIR/frozen" | tail -1)" "$(median <"$PARIKSHAN_STATE_DIR/stall")" \
-		"$(median <"$PARIKSHAN_STATE_DIR/total")" "$(median <"$PARIKSHAN_STATE_DIR/image")"
+	python3 - "$label" "$n" "$PARIKSHAN_STATE_DIR/reports" "$PARIKSHAN_STATE_DIR/stall" "$SUMMARY" <<'PY'
+import json, statistics, sys
+label, n, reports, stalls, summary = sys.argv[1:6]
+rs = [json.loads(l) for l in open(reports) if l.strip()]
+stall = [float(l) for l in open(stalls) if l.strip()]
+def med(key): return statistics.median(r[key] for r in rs)
+frozen = sorted(r["frozen_total_ms"] for r in rs)
+parts = ["freezing_ms", "memdump_ms", "mounts_ms", "namespaces_ms", "post_dump_ms", "frozen_other_ms"]
+print("| %s | %s | %.1f (%.1f-%.1f) | %s | %.1f | %.0f | %.0f |" % (
+    label, n, statistics.median(frozen), frozen[0], frozen[-1],
+    " | ".join("%.1f" % med(k) for k in parts),
+    statistics.median(stall) if stall else float("nan"), med("total_ms"), med("image_bytes") / 1048576))
+with open(summary, "a") as f:
+    f.write("%s\t%.1f\n" % (label, statistics.median(frozen)))
+PY
 }
 
-printf '| production | rounds | CRIU frozen+freezing ms (median, min-max) | client-observed max stall ms | total clone ms | image MB |\n'
-printf '|:---|---:|---:|---:|---:|---:|\n'
+SUMMARY=$PARIKSHAN_STATE_DIR/summary
+: >"$SUMMARY"
+echo "clone.sh: $(date -u '+%F %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), criu $(criu --version | awk '/Version/ {print $2}')"
+printf '| production | rounds | frozen ms (median, min-max) | seize | memory | mounts | namespaces | post-dump copy | other | client-observed max stall ms | total clone ms | image MB |\n'
+printf '|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for mb in $SIZES; do
 	label=$(start redis "$mb") || exit 1
 	n=$ROUNDS
@@ -148,3 +167,18 @@ for kind in $SERVICES; do
 	label=$(start "$kind") || exit 1
 	rounds "$kind" "$label" "$ROUNDS" || exit 1
 done
+
+# Summary: the goals of issue 9 item 3 (small redis <= 40 ms, 100 MB redis <= 150 ms frozen).
+python3 - "$SUMMARY" <<'PY'
+import re, sys
+print("\nsummary (median frozen ms; goals: small redis <= 40, ~100 MB redis <= 150):")
+for line in open(sys.argv[1]):
+    label, frozen = line.rstrip("\n").split("\t")
+    m = re.match(r"redis (\d+) MB", label)
+    goal = None
+    if m:
+        mb = int(m.group(1))
+        goal = 40 if mb < 50 else 150 if mb < 500 else None
+    verdict = "" if goal is None else ("  goal <= %d: %s" % (goal, "met" if float(frozen) <= goal else "MISSED"))
+    print("  %-22s %8s%s" % (label, frozen, verdict))
+PY

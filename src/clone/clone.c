@@ -188,6 +188,8 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	char prod_dir[PK_PATH_MAX], dir[PK_PATH_MAX], path[PK_PATH_MAX], work[PK_PATH_MAX];
 	char upper[PK_PATH_MAX];
 	struct pk_meta prod, m = { 0 };
+	struct pk_tmpfs_set tmpfs;
+	double post_dump_ms = 0;
 	uint64_t t0 = pk_now_ns(), t;
 	int rc, prod_pid = 0;
 	long long used;
@@ -223,6 +225,8 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	pk_path(path, sizeof(path), "%s/upper", prod_dir);
 	pk_path(work, sizeof(work), "%s/upper", dir);
 	rc = pk_fs_copy(path, work, err, errlen);
+	if (!rc) /* production's tmpfs mounts, so that CRIU need not archive them while frozen */
+		rc = pk_tmpfs_prepare(&tmpfs, prod_pid, dir, err, errlen);
 	if (rc)
 		goto undo_dir;
 	rep->sync1_ms = pk_ms_since(t);
@@ -251,14 +255,16 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	rc = pk_criu_dump(&prod, prod_dir, prod_pid, path, work,
 			  &(struct pk_dump_target){ .clone_upper = upper,
 						    .on_frozen = o->on_frozen,
-						    .on_frozen_arg = o->on_frozen_arg },
+						    .on_frozen_arg = o->on_frozen_arg,
+						    .tmpfs = &tmpfs,
+						    .post_dump_ms = &post_dump_ms },
 			  err, errlen);
 	if (rc) {
 		pk_criu_error(work, "dump.log", err, errlen);
 		goto undo_net;
 	}
 	rep->checkpoint_ms = pk_ms_since(t);
-	pk_criu_dump_stats(work, rep); /* CRIU writes its statistics into the work dir */
+	pk_criu_dump_report(work, post_dump_ms, rep); /* CRIU's statistics and log: work dir */
 	used = pk_fs_usage(path);
 	rep->image_bytes = (uint64_t)(used > 0 ? used : 0);
 
@@ -271,6 +277,12 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	rc = pk_runc_bundle_from(work, dir, &m, err, errlen);
 	if (rc)
 		goto undo_mount;
+	pk_path(work, sizeof(work), "%s/criu.conf", dir);
+	rc = pk_tmpfs_criu_conf(&tmpfs, work);
+	if (rc) {
+		snprintf(err, errlen, "write %s: %s", work, strerror(-rc));
+		goto undo_mount;
+	}
 	rc = pk_runc_start(dir, m.name, path, &m.keeper_pid, err, errlen);
 	if (rc) { /* runc may have registered the half-restored container */
 		pk_criu_error(dir, "restore-work/restore.log", err, errlen);
@@ -292,6 +304,7 @@ undo_net:
 	pk_net_remove(&m);
 	/* A failed restore can leave CRIU's iptables lock behind; the netns went with it. */
 undo_dir:
+	pk_tmpfs_umount(dir);
 	pk_rm_tree(dir);
 	return rc;
 }
@@ -308,10 +321,15 @@ void pk_clone_report_render(const struct pk_clone_report *r, bool json, struct p
 		{ "checkpoint_ms", "checkpoint (leave-running)", r->checkpoint_ms },
 		{ "restore_ms", "restore as clone", r->restore_ms },
 		{ "total_ms", "total", r->total_ms },
-		{ "frozen_ms", "production frozen (CRIU)", r->frozen_ms },
-		{ "freezing_ms", "  freezing", r->freezing_ms },
+		{ "frozen_total_ms", "production frozen", r->frozen_total_ms },
+		{ "freezing_ms", "  seize (freezing)", r->freezing_ms },
 		{ "memdump_ms", "  memory dump", r->memdump_ms },
-		{ "memwrite_ms", "  memory write", r->memwrite_ms },
+		{ "memwrite_ms", "    of which writing", r->memwrite_ms },
+		{ "mounts_ms", "  mounts", r->mounts_ms },
+		{ "namespaces_ms", "  namespaces", r->namespaces_ms },
+		{ "post_dump_ms", "  post-dump copy (fs sync)", r->post_dump_ms },
+		{ "frozen_other_ms", "  other (tasks, files, images)", r->frozen_other_ms },
+		{ "frozen_ms", "  (CRIU frozen, after seize)", r->frozen_ms },
 	};
 	const size_t n = sizeof(steps) / sizeof(steps[0]);
 

@@ -90,10 +90,15 @@ struct pk_clone_opts {
 /* Parses "IP:PORT=TO_PORT" (the --agg flag of clone and up) into r.  Returns 0 or -EINVAL. */
 int pk_clone_redirect_parse(const char *s, struct pk_clone_redirect *r);
 
-/* Timings of one clone, in milliseconds (frozen_ms from CRIU's dump statistics). */
+/* Timings of one clone, in milliseconds.  Where production's frozen time went:
+ * frozen_total_ms = freezing_ms (seize, CRIU's stats) + frozen_ms (CRIU's stats), of which
+ * memdump_ms (CRIU's stats; memwrite_ms is part of it), mounts_ms and namespaces_ms (CRIU's dump
+ * log timestamps), post_dump_ms (our post-dump hook: filesystem and tmpfs re-sync, measured),
+ * frozen_other_ms (the rest: collecting tasks and files, cgroups, images). */
 struct pk_clone_report {
 	double checks_ms, sync1_ms, netns_ms, checkpoint_ms, restore_ms, total_ms;
 	double frozen_ms, freezing_ms, memdump_ms, memwrite_ms;
+	double frozen_total_ms, mounts_ms, namespaces_ms, post_dump_ms, frozen_other_ms;
 	uint64_t image_bytes, pages_written;
 	char service_ip[64], mgmt_ip[64];
 };

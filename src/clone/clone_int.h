@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clone/clone.h"
 
@@ -96,7 +97,7 @@ bool pk_netns_exists(const char *name);
 /* Mounts an overlay on dir/rootfs: lower, dir/upper, dir/work.  Returns 0 or -errno. */
 int pk_fs_mount(const char *dir, const char *lower, char *err, size_t errlen);
 
-/* Unmounts dir/rootfs if mounted. */
+/* Unmounts dir/rootfs and the tmpfs copies under dir/tmpfs, whatever of them is mounted. */
 void pk_fs_umount(const char *dir);
 
 /* Copies directory src into dst (cp -a --reflink=auto).  Returns 0 or -errno. */
@@ -132,6 +133,46 @@ int pk_runc_state(const char *name, char *status, size_t len, int *pid);
 /* Kills and deletes runc container name (best effort). */
 void pk_runc_destroy(const char *name);
 
+/* tmpfs.c — production's tmpfs mounts copied before the freeze, external to CRIU */
+
+#define PK_TMPFS_MAX 16
+#define PK_TMPFS_KEY "pk-tmpfs-" /* CRIU's external key of copy i: "pk-tmpfs-<i>" */
+
+/* One tmpfs mount of production. */
+struct pk_tmpfs {
+	char mnt[256];	/* mount point in production's mount namespace ("/dev") */
+	char data[256]; /* its tmpfs options ("size=65536k,mode=755") */
+	bool ro;	/* read-only superblock (a mask): never changes, never re-synced */
+};
+
+/* Production's tmpfs mounts and their copies dir/tmpfs/<i> (i = index in m). */
+struct pk_tmpfs_set {
+	int pid;	       /* production's init: the copies are read through its root */
+	char dir[PK_PATH_MAX]; /* the clone's state dir */
+	int n;
+	struct pk_tmpfs m[PK_TMPFS_MAX];
+};
+
+/* Fills s->m and s->n with the tmpfs mounts of mountinfo (the text of /proc/PID/mountinfo)
+ * that can be copied: whole tmpfs (root "/"), not the root, plain paths, each mounted once.
+ * Returns 0 or -ENOMEM. */
+int pk_tmpfs_list(const char *mountinfo, struct pk_tmpfs_set *s);
+
+/* Lists pid's tmpfs mounts into s and mounts a copy of each on dir/tmpfs/<i> (same options,
+ * private, read-only when production's is).  On failure nothing is left.  Returns 0/-errno. */
+int pk_tmpfs_prepare(struct pk_tmpfs_set *s, int pid, const char *dir, char *err, size_t errlen);
+
+/* Brings the writable copies of s up to date with production (call while it is frozen).
+ * Returns 0 or the first -errno. */
+int pk_tmpfs_resync(const struct pk_tmpfs_set *s);
+
+/* Appends CRIU's restore mappings of the copies ("external mnt[KEY]:PATH") to file conf.
+ * Returns 0 or -errno. */
+int pk_tmpfs_criu_conf(const struct pk_tmpfs_set *s, const char *conf);
+
+/* Unmounts and removes the copies under dir/tmpfs (whatever of them exists). */
+void pk_tmpfs_umount(const char *dir);
+
 /* dump.c */
 
 /* Where a dump sends what it does not keep locally. */
@@ -143,6 +184,10 @@ struct pk_dump_target {
 	int page_server_port;
 	void (*on_frozen)(void *arg); /* called in the post-dump hook, still frozen; or NULL */
 	void *on_frozen_arg;
+	/* tmpfs mounts copied beforehand: declared external, re-synced while frozen; or NULL
+	 * (CRIU archives them) */
+	const struct pk_tmpfs_set *tmpfs;
+	double *post_dump_ms; /* out: time spent in the post-dump hook (production frozen) */
 };
 
 /* Checkpoints production (init pid, described by prod and prod_dir) into image_dir with
@@ -229,5 +274,14 @@ const char *pk_wire_str(const cJSON *msg, const char *key);
 /* Fills the dump timings of r from dir/stats-dump (CRIU's statistics, written into its work
  * dir).  Returns 0 or -errno. */
 int pk_criu_dump_stats(const char *dir, struct pk_clone_report *r);
+
+/* Fills r->mounts_ms and r->namespaces_ms from the timestamps of CRIU's dump log (read from
+ * log, log level 4).  Returns 0, or -ENOENT when a phase's markers are missing. */
+int pk_criu_dump_log_times(FILE *log, struct pk_clone_report *r);
+
+/* Fills the frozen-time breakdown of r from dir (stats-dump and dump.log, CRIU's work dir) and
+ * post_dump_ms (time measured in our post-dump hook); frozen_other_ms is what is left of the
+ * frozen total.  Returns 0 or -errno (the fields read so far stay filled). */
+int pk_criu_dump_report(const char *dir, double post_dump_ms, struct pk_clone_report *r);
 
 #endif

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 /* Writes image_dir/descriptors.json: what fds 0, 1, 2 of pid are ("pipe:[123]", "/dev/null"),
  * which runc reconnects on restore. */
 static int write_descriptors(const char *image_dir, int pid)
@@ -49,17 +51,20 @@ static int write_descriptors(const char *image_dir, int pid)
 static struct {
 	const char *upper_from;
 	const struct pk_dump_target *t;
-	int rc;
+	int rc, tmpfs_rc;
 } sync_ctx;
 
 static int on_notify(char *action, criu_notify_arg_t na)
 {
 	char err[PK_ERR_MAX];
+	uint64_t t0 = pk_now_ns();
 
 	if (strcmp(action, "post-dump") != 0 || !sync_ctx.upper_from)
 		return 0;
 	if (sync_ctx.t->on_frozen)
 		sync_ctx.t->on_frozen(sync_ctx.t->on_frozen_arg);
+	if (sync_ctx.t->tmpfs)
+		sync_ctx.tmpfs_rc = pk_tmpfs_resync(sync_ctx.t->tmpfs);
 	/* `cp -u` takes ~2 ms where rsync took ~45 ms of frozen time; it copies what changed since
 	 * the first copy (overlay whiteouts included) but does not delete files that were created
 	 * and removed in between. */
@@ -69,6 +74,8 @@ static int on_notify(char *action, criu_notify_arg_t na)
 	else if (sync_ctx.t->rsync_upper)
 		sync_ctx.rc = pk_fs_rsync(sync_ctx.upper_from, sync_ctx.t->rsync_upper,
 					  sync_ctx.t->rsync_pwfile, true, err, sizeof(err));
+	if (sync_ctx.t->post_dump_ms)
+		*sync_ctx.t->post_dump_ms = (double)(pk_now_ns() - t0) / 1e6;
 	return 0; /* a failed sync is reported after the dump; production must be unfrozen */
 }
 
@@ -119,17 +126,29 @@ int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, cons
 	criu_local_set_ext_sharing(opts, true);
 	criu_local_set_ext_masters(opts, true);
 	criu_local_add_external(opts, ext);
+	/* tmpfs mounts copied beforehand (tmpfs.c): not archived while production is frozen */
+	for (int i = 0; t->tmpfs && i < t->tmpfs->n; i++) {
+		char key[sizeof(t->tmpfs->m[i].mnt) + 32];
+
+		snprintf(key, sizeof(key), "mnt[%s]:" PK_TMPFS_KEY "%d", t->tmpfs->m[i].mnt, i);
+		criu_local_add_external(opts, key);
+	}
 	if (t->page_server)
 		criu_local_set_page_server_address_port(opts, t->page_server, t->page_server_port);
 	criu_local_set_notify_cb(opts, on_notify);
 	sync_ctx.upper_from = upper;
 	sync_ctx.t = t;
 	sync_ctx.rc = 0;
+	sync_ctx.tmpfs_rc = 0;
 	rc = criu_local_dump(opts);
 	sync_ctx.upper_from = NULL;
 	sync_ctx.t = NULL;
 	if (rc < 0) {
 		snprintf(err, errlen, "criu dump failed (%d): see %s/dump.log", rc, work_dir);
+	} else if (sync_ctx.tmpfs_rc) {
+		rc = sync_ctx.tmpfs_rc;
+		snprintf(err, errlen, "copy of production's tmpfs mounts (while frozen) failed: %s",
+			 strerror(-rc));
 	} else if (sync_ctx.rc) {
 		rc = sync_ctx.rc;
 		snprintf(err, errlen, "second filesystem copy (while frozen) failed: %s",

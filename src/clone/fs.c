@@ -42,6 +42,7 @@ void pk_fs_umount(const char *dir)
 	pk_path(target, sizeof(target), "%s/rootfs", dir);
 	if (umount2(target, 0) < 0 && errno == EBUSY)
 		umount2(target, MNT_DETACH);
+	pk_tmpfs_umount(dir);
 }
 
 int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen)

@@ -119,6 +119,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	char img[PK_PATH_MAX], dumpwork[PK_PATH_MAX];
 	struct pk_meta prod;
 	uint64_t t0 = pk_now_ns(), t;
+	double post_dump_ms = 0;
 	cJSON *msg, *reply = NULL;
 	char *config = NULL;
 	int rc, prod_pid = 0, rport, pport;
@@ -193,12 +194,13 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 			  &(struct pk_dump_target){ .rsync_upper = url,
 						    .rsync_pwfile = r.pwfile,
 						    .page_server = ro->host,
-						    .page_server_port = pport },
+						    .page_server_port = pport,
+						    .post_dump_ms = &post_dump_ms },
 			  err, errlen);
 	if (rc)
 		goto out;
 	rep->checkpoint_ms = pk_ms_since(t);
-	pk_criu_dump_stats(dumpwork, rep);
+	pk_criu_dump_report(dumpwork, post_dump_ms, rep);
 	snprintf(url, sizeof(url), "rsync://pk@%s:%d/clone/img", ro->host, rport);
 	t = pk_now_ns();
 	/* no --delete: the agent's page server already wrote the pagemap and pages there */

@@ -1,4 +1,6 @@
-/* stats.c — reads CRIU's stats-dump image: how long production was frozen.
+/* stats.c — where production's frozen time went: CRIU's stats-dump image (how long it was
+ * frozen, how long the memory dump took) and the timestamps of CRIU's dump log (mounts,
+ * namespaces).
  *
  * Layout (criu/include/magic.h, images/stats.proto): u32 IMG_SERVICE_MAGIC, u32 STATS_MAGIC,
  * then one entry: u32 length + a protobuf stats_entry { dump_stats_entry dump = 1; }, whose
@@ -8,6 +10,8 @@
 #include "clone/clone_int.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,4 +108,80 @@ int pk_criu_dump_stats(const char *dir, struct pk_clone_report *r)
 	if (hdr[0] != IMG_SERVICE_MAGIC || hdr[1] != STATS_MAGIC || hdr[2] > (uint32_t)n - 12)
 		return -EINVAL;
 	return walk(buf + 12, buf + 12 + hdr[2], 1, r);
+}
+
+/* The phases of a dump that CRIU's log brackets (criu/cr-dump.c, cr_dump_tasks(): mounts are
+ * dumped by dump_mnt_namespaces() and followed by dump_file_locks(); namespaces by
+ * dump_namespaces()).  Each begins and ends at the first line holding its marker. */
+static const struct {
+	const char *begin, *end;
+	size_t off; /* of the double in struct pk_clone_report */
+} log_phases[] = {
+	{ "mnt: Dumping mountpoints", "Dumping file-locks",
+	  offsetof(struct pk_clone_report, mounts_ms) },
+	{ "'s namespaces", "Namespaces dump complete",
+	  offsetof(struct pk_clone_report, namespaces_ms) },
+};
+#define NPHASES (sizeof(log_phases) / sizeof(log_phases[0]))
+
+/* Reads the timestamp "(SS.UUUUUU) " that starts a line at log level 4: seconds since CRIU
+ * started.  Returns false for a line without one. */
+static bool log_time(const char *line, double *t)
+{
+	char *end;
+
+	if (line[0] != '(')
+		return false;
+	*t = strtod(line + 1, &end);
+	return end != line + 1 && *end == ')';
+}
+
+int pk_criu_dump_log_times(FILE *log, struct pk_clone_report *r)
+{
+	double begin[NPHASES], t;
+	bool begun[NPHASES] = { false }, done[NPHASES] = { false };
+	char line[1024];
+	size_t found = 0;
+
+	while (found < NPHASES && fgets(line, sizeof(line), log)) {
+		if (!log_time(line, &t))
+			continue;
+		for (size_t i = 0; i < NPHASES; i++) {
+			if (done[i])
+				continue;
+			if (!begun[i] && strstr(line, log_phases[i].begin)) {
+				begun[i] = true;
+				begin[i] = t;
+			} else if (begun[i] && strstr(line, log_phases[i].end)) {
+				done[i] = true;
+				found++;
+				*(double *)((char *)r + log_phases[i].off) = (t - begin[i]) * 1000;
+			}
+		}
+	}
+	return found == NPHASES ? 0 : -ENOENT;
+}
+
+int pk_criu_dump_report(const char *dir, double post_dump_ms, struct pk_clone_report *r)
+{
+	char path[PK_PATH_MAX];
+	FILE *f;
+	int rc = pk_criu_dump_stats(dir, r);
+
+	r->frozen_total_ms = r->freezing_ms + r->frozen_ms;
+	r->post_dump_ms = post_dump_ms;
+	pk_path(path, sizeof(path), "%s/dump.log", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return rc ? rc : -errno;
+	if (!rc)
+		rc = pk_criu_dump_log_times(f, r);
+	fclose(f);
+	if (!rc) {
+		r->frozen_other_ms = r->frozen_total_ms - r->freezing_ms - r->memdump_ms -
+				     r->mounts_ms - r->namespaces_ms - r->post_dump_ms;
+		if (r->frozen_other_ms < 0)
+			r->frozen_other_ms = 0;
+	}
+	return rc;
 }

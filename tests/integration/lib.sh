@@ -254,14 +254,14 @@ pk_redis_container() {
 }
 
 # pk_no_debris NAME...: ok when nothing of the named containers is left: state, netns, veth
-# routes, overlay mounts, runc state.
+# routes, overlay and tmpfs-copy mounts, runc state.
 pk_no_debris() {
 	local label=$1 n left=""
 	shift
 	for n in "$@"; do
 		ip netns list | grep -qw "pk-$n" && left+=" netns:pk-$n"
 		runc state "$n" >/dev/null 2>&1 && left+=" runc:$n"
-		grep -q "/$n/rootfs" /proc/mounts && left+=" mount:$n"
+		grep -qE "/$n/(rootfs|tmpfs)" /proc/mounts && left+=" mount:$n"
 		[ -e "$PK_STATE/$n" ] && left+=" state:$n"
 	done
 	if [ -z "$left" ]; then pk_ok "$label"; else pk_fail "$label" "left behind:$left"; fi

@@ -49,6 +49,8 @@ LOAD=$!
 get_calls() { [ "$(pk_redis_calls_at "$IP" 6379 get)" -ge 1000 ]; }
 pk_wait_for "the load to be under way (>= 1000 GETs)" 30 get_calls || exit 1
 before=$(redis-cli -h "$IP" DEBUG DIGEST) # GETs do not change the dataset
+PPID_=$(runc state "$PROD" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+nsenter -t "$PPID_" -m -- sh -c 'echo carried >/dev/shm/pk-carried'
 if pkc clone "$PROD" "$DBG" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
 	pk_ok clone
 else
@@ -58,6 +60,30 @@ fi
 frozen=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["frozen_ms"] > 0 and d["total_ms"] >= d["checkpoint_ms"] and d["image_bytes"] > 100e6)' "$PK_TMP/clone.json")
 pk_expect_eq clone-report-has-frozen-time "$frozen" True
 echo "# $(tr -d '\n\t ' <"$PK_TMP/clone.json")"
+# Frozen time (issue 9, item 3): production's tmpfs mounts (/dev, /dev/shm, the cgroup skeleton,
+# runc's masks) are copied before the freeze, not archived by CRIU while production is frozen;
+# the report breaks the frozen time down; the clone keeps the masks, empty and read-only.
+pk_expect_eq no-tmpfs-archived-while-frozen "$(find "$PK_STATE/$DBG/img" -name 'tmpfs-dev-*' | wc -l)" 0
+parts=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+parts = ["freezing_ms", "memdump_ms", "mounts_ms", "namespaces_ms", "post_dump_ms", "frozen_other_ms"]
+ok = all(d[k] >= 0 for k in parts) and min(d["mounts_ms"], d["namespaces_ms"], d["post_dump_ms"]) > 0
+ok = ok and abs(sum(d[k] for k in parts) - d["frozen_total_ms"]) < 0.01
+print(ok if ok else d)' "$PK_TMP/clone.json")
+pk_expect_eq clone-report-frozen-breakdown "$parts" True
+CPID=$(runc state "$DBG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+for m in /proc/acpi /sys/firmware; do
+	seen=$(nsenter -t "$CPID" -m -- ls -A "$m" 2>&1 | wc -l)
+	out=$(nsenter -t "$CPID" -m -- touch "$m/pk-x" 2>&1)
+	if [ "$seen" -eq 0 ] && [[ "$out" == *"Read-only file system"* ]]; then
+		pk_ok "clone-keeps-mask-$m"
+	else
+		pk_fail "clone-keeps-mask-$m" "entries: $seen, touch: $out"
+	fi
+done
+pk_expect_eq clone-dev-works "$(nsenter -t "$CPID" -m -- sh -c 'echo x >/dev/null && head -c 3 /dev/zero | wc -c && echo y >/dev/shm/pk-t && cat /dev/shm/pk-t /dev/shm/pk-carried' | tr '\n' ' ')" "3 y carried "
+pk_expect_eq clone-shm-not-in-production "$(nsenter -t "$PPID_" -m -- ls /dev/shm)" pk-carried
 MGMT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mgmt_ip"])' "$PK_TMP/clone.json")
 pk_route_ok "$MGMT" || { pk_fail route "$MGMT is not routed into our veth: not sending anything"; exit 1; }
 

@@ -2,6 +2,7 @@
  * writes it (two magics, a u32 length, a protobuf stats_entry { dump_stats_entry dump = 1 }),
  * multi-byte varints, unknown fields skipped, damaged and missing files refused. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -467,6 +468,123 @@ static void test_missing(void)
 	CHECK_EQ_INT(pk_rm_tree(dir), 0);
 }
 
+/* An excerpt of a real CRIU 4.2 dump.log (level 4) of a redis container, with the lines that
+ * bracket the phases; lines of the namespace dumpers (forked children) interleave. */
+static const char dump_log[] = "(00.000000) CRIU run id = 92755b10-d8e3-406c-bf13-ee2a25c9cc53\n"
+			       "(00.173798) Seized task 8591, state 1\n"
+			       "(00.187455) Dumping pages (type: 59 pid: 8591)\n"
+			       "(00.198752) mnt: Dumping mountpoints\n"
+			       "(00.198756) mnt: \t55: 30:/ @ ./sys/firmware\n"
+			       "a line without a timestamp: Dumping file-locks\n"
+			       "(00.384816) mnt: \t74: 2a:/ @ ./dev\n"
+			       "(00.384926) Dumping file-locks\n"
+			       "(00.385207) ----------------------------------------\n"
+			       "(00.385218) Dumping 1(8591)'s namespaces\n"
+			       "(00.394145) Dump IPC namespace 11 via 8591\n"
+			       "(00.418961) net: Dumping netns links\n"
+			       "(00.447596) Namespaces dump complete\n"
+			       "(00.449073) Running post-dump scripts\n"
+			       "(00.470594) Unfreezing tasks into 1\n";
+
+/* Writes text to a temporary FILE opened for reading; NULL on failure. */
+static FILE *text_file(const char *text)
+{
+	FILE *f = tmpfile();
+
+	if (!f)
+		return NULL;
+	fputs(text, f);
+	rewind(f);
+	return f;
+}
+
+static void test_log_times(void)
+{
+	struct pk_clone_report r;
+	FILE *f = text_file(dump_log);
+
+	if (!f) {
+		CHECK(!"tmpfile");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(pk_criu_dump_log_times(f, &r), 0);
+	fclose(f);
+	CHECK(r.mounts_ms > 186.173 && r.mounts_ms < 186.175);	     /* 0.384926 - 0.198752 */
+	CHECK(r.namespaces_ms > 62.377 && r.namespaces_ms < 62.379); /* 0.447596 - 0.385218 */
+}
+
+static void test_log_times_missing(void)
+{
+	/* a dump that failed before the namespaces: the mounts are known, the phase is missing */
+	const char *cut = strstr(dump_log, "(00.385218)");
+	char text[sizeof(dump_log)];
+	struct pk_clone_report r;
+	FILE *f;
+
+	snprintf(text, sizeof(text), "%.*s", (int)(cut - dump_log), dump_log);
+	f = text_file(text);
+	if (!f) {
+		CHECK(!"tmpfile");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(pk_criu_dump_log_times(f, &r), -ENOENT);
+	fclose(f);
+	CHECK(r.mounts_ms > 186.173 && r.mounts_ms < 186.175);
+	CHECK(r.namespaces_ms == 0);
+	f = text_file("");
+	CHECK_EQ_INT(pk_criu_dump_log_times(f, &r), -ENOENT);
+	fclose(f);
+	/* an end marker before its begin marker is no phase */
+	f = text_file(
+		"(00.100000) Namespaces dump complete\n(00.200000) Dumping 1(2)'s namespaces\n"
+		"(00.300000) mnt: Dumping mountpoints\n(00.310000) Dumping file-locks\n");
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(pk_criu_dump_log_times(f, &r), -ENOENT);
+	fclose(f);
+	CHECK(r.mounts_ms > 9.999 && r.mounts_ms < 10.001);
+	CHECK(r.namespaces_ms == 0);
+}
+
+/* The report adds the breakdown up: what is not accounted for is "other", never negative. */
+static void test_report(void)
+{
+	struct pk_clone_report r;
+	struct pb d, m;
+	char path[PK_PATH_MAX];
+	const char *dir = dir_make();
+	FILE *f;
+
+	if (!dir) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	dump_entry(&d, 1000, 300000, 11000, 2000, 0, 0, 686);
+	memset(&m, 0, sizeof(m));
+	pb_msg(&m, 1, &d);
+	CHECK_EQ_INT(stats_write_msg(dir, &m), 0);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(pk_criu_dump_report(dir, 20.5, &r), -ENOENT); /* no dump.log */
+	CHECK(r.frozen_total_ms > 300.999 && r.frozen_total_ms < 301.001);
+	pk_path(path, sizeof(path), "%s/dump.log", dir);
+	f = fopen(path, "we");
+	CHECK(f != NULL);
+	if (f) {
+		fputs(dump_log, f);
+		fclose(f);
+	}
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(pk_criu_dump_report(dir, 20.5, &r), 0);
+	CHECK(r.post_dump_ms == 20.5);
+	/* 301 - 1 - 11 - 186.174 - 62.378 - 20.5 = 19.948 */
+	CHECK(r.frozen_other_ms > 19.947 && r.frozen_other_ms < 19.949);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(pk_criu_dump_report(dir, 500, &r), 0);
+	CHECK(r.frozen_other_ms == 0);
+	CHECK_EQ_INT(pk_rm_tree(dir), 0);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_basic);
@@ -475,5 +593,8 @@ int main(void)
 	UNIT_RUN(test_bad_magic);
 	UNIT_RUN(test_truncated);
 	UNIT_RUN(test_missing);
+	UNIT_RUN(test_log_times);
+	UNIT_RUN(test_log_times_missing);
+	UNIT_RUN(test_report);
 	return unit_done();
 }
