@@ -103,8 +103,12 @@ void pk_fs_umount(const char *dir);
 /* Copies directory src into dst (cp -a --reflink=auto).  Returns 0 or -errno. */
 int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen);
 
-/* Copies what in directory src is newer than in dst (cp -a -u).  Returns 0 or -errno. */
-int pk_fs_copy_newer(const char *src, const char *dst, char *err, size_t errlen);
+/* Makes directory dst (fd) hold what directory src (fd) holds on src's filesystem, in this
+ * process (see fs.c for what is copied).  Returns 0 or -errno. */
+int pk_fs_mirror_at(int src, int dst);
+
+/* pk_fs_mirror_at() on paths.  Returns 0 or -errno (err says why). */
+int pk_fs_mirror(const char *src, const char *dst, char *err, size_t errlen);
 
 /* Returns the bytes used by files under path (du), or -errno. */
 long long pk_fs_usage(const char *path);
