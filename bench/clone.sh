@@ -14,6 +14,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PK_BIN:-$ROOT/build/release/parikshan}
+. "$ROOT/tests/integration/wait.sh" # pk_poll: waits on a condition with a deadline
 ROUNDS=${ROUNDS:-5}
 SIZES=${SIZES:-3 100 1000}
 SERVICES=${SERVICES:-nginx mariadb}
@@ -32,7 +33,9 @@ cleanup() {
 trap cleanup EXIT
 
 # pinger KIND STOPFILE: pings production every ~1 ms over one connection until STOPFILE exists
-# (at most 120 s); prints the largest gap between two answers, in ms.
+# (at most 120 s); creates STOPFILE.ready after its first answer; prints the largest gap between
+# two answers, in ms.  A ping in flight across the freeze is answered, and counted, before the
+# pinger looks at STOPFILE again.
 pinger() {
 	python3 - "$IP" "$1" "$2" <<'PY'
 import os, socket, struct, sys, time
@@ -61,13 +64,23 @@ else:  # mariadb: handshake (no password, --skip-grant-tables), then COM_PING
     s.sendall(struct.pack("<I", len(body))[:3] + b"\1" + body)
     mysql_packet(s)
     def ping(): s.sendall(b"\1\0\0\0\x0e"); mysql_packet(s)
+ping(); open(stop + ".ready", "w").close()
 end = time.monotonic() + 120; last = time.monotonic(); worst = 0.0
 while time.monotonic() < end and not os.path.exists(stop):
     ping()
     now = time.monotonic(); worst = max(worst, now - last); last = now
-    time.sleep(0.001)
+    time.sleep(0.001)  # the client's pace (~1 ms between pings), not synchronisation
 print(f"{worst * 1000:.1f}")
 PY
+}
+
+# serves KIND: true when production's KIND service answers.
+serves() {
+	case "$1" in
+	redis) pk_redis_pong "$IP" ;;
+	nginx) curl -sf --max-time 5 -o /dev/null "http://$IP/blob" ;;
+	mariadb) timeout 5 mariadb -h "$IP" -u root -e 'select 1' ;;
+	esac
 }
 
 # start KIND [MB]: runs production for KIND; prints a label for the table.
@@ -91,14 +104,7 @@ start() {
 			--innodb-use-native-aio=0 --skip-log-bin >/dev/null || return 1 ;;
 	esac
 	ip route get "$IP" | grep -q ' dev pkh' || { echo "clone.sh: $IP not routed to the container" >&2; return 1; }
-	for _ in $(seq 100); do
-		case "$1" in
-		redis) [ "$(redis-cli -h "$IP" PING 2>/dev/null)" = PONG ] && break ;;
-		nginx) curl -sf -o /dev/null "http://$IP/blob" && break ;;
-		mariadb) mariadb -h "$IP" -u root -e 'select 1' >/dev/null 2>&1 && break ;;
-		esac
-		sleep 0.1
-	done
+	pk_poll 60 serves "$1" || { echo "clone.sh: $1 in $PROD did not serve within 60 s" >&2; return 1; }
 	case "$1" in
 	redis)
 		timeout 300 redis-cli -h "$IP" DEBUG POPULATE "$(($2 * 1000000 / 130))" key 64 >/dev/null # ~130 B per key
@@ -123,14 +129,13 @@ rounds() {
 	for r in $(seq "$n"); do
 		echo "clone.sh: $label round $r/$n" >&2
 		stop=$PARIKSHAN_STATE_DIR/stop
-		rm -f "$stop"
+		rm -f "$stop" "$stop.ready"
 		pinger "$kind" "$stop" >>"$PARIKSHAN_STATE_DIR/stall" &
 		pp=$!
-		sleep 0.5
+		pk_poll 30 test -e "$stop.ready" || { touch "$stop"; wait "$pp"; echo "clone.sh: the pinger did not connect" >&2; return 1; }
 		"$BIN" clone "$PROD" "$DBG" --recreate --json | tr -d '\n\t' >>"$PARIKSHAN_STATE_DIR/reports" ||
 			{ touch "$stop"; wait "$pp"; echo "clone.sh: clone failed" >&2; return 1; }
 		echo >>"$PARIKSHAN_STATE_DIR/reports"
-		sleep 0.3
 		touch "$stop"
 		wait "$pp"
 	done

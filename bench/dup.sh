@@ -79,6 +79,7 @@ done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+. "$ROOT/tests/integration/wait.sh" # pk_poll: waits on a condition with a deadline
 PK_BIN=${PK_BIN:-$ROOT/build/release/parikshan}
 
 QUICK=${QUICK:-0}
@@ -107,6 +108,12 @@ done
 CLK_TCK=$(getconf CLK_TCK)
 
 # ---- cleanup -------------------------------------------------------------------------------------
+# all_gone PID...: true when none of the processes is alive.
+all_gone() {
+	local p
+	for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done
+	return 0
+}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pk-bench-dup.XXXXXX") || die "mktemp failed"
 PIDS=()
 # shellcheck disable=SC2317  # invoked by the EXIT trap
@@ -117,12 +124,7 @@ cleanup() {
 		for c in $(pgrep -P "$p" 2>/dev/null); do kill -TERM "$c" 2>/dev/null; done
 		kill -TERM "$p" 2>/dev/null
 	done
-	for _ in $(seq 1 50); do
-		local alive=0
-		for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-		((alive)) || break
-		sleep 0.1
-	done
+	pk_poll 5 all_gone "${PIDS[@]}"
 	for p in "${PIDS[@]}"; do
 		for c in $(pgrep -P "$p" 2>/dev/null); do kill -KILL "$c" 2>/dev/null; done
 		kill -KILL "$p" 2>/dev/null
@@ -156,18 +158,21 @@ start() {
 	printf -v "PID_$name" '%s' "$pid"
 }
 
-# wait_port NAME PORT: bounded wait until 127.0.0.1:PORT accepts, and NAME is still alive
+# accepts_or_died PID PORT: true when 127.0.0.1:PORT accepts, or when PID has exited.
+accepts_or_died() {
+	! kill -0 "$1" 2>/dev/null || timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$2" 2>/dev/null
+}
+
+# wait_port NAME PORT: bounded wait (30 s) until 127.0.0.1:PORT accepts, and NAME is still alive
 wait_port() {
 	local name=$1 port=$2 pid_var="PID_$1"
-	for _ in $(seq 1 100); do
-		if ! kill -0 "${!pid_var}" 2>/dev/null; then
-			log "$name exited during startup; its log:"; tail -n 20 "$TMP/$name.log" >&2; exit 1
-		fi
-		if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	log "$name did not accept on 127.0.0.1:$port within 10 s; its log:"; tail -n 20 "$TMP/$name.log" >&2
-	exit 1
+	if ! pk_poll 30 accepts_or_died "${!pid_var}" "$port"; then
+		log "$name did not accept on 127.0.0.1:$port within 30 s; its log:"; tail -n 20 "$TMP/$name.log" >&2
+		exit 1
+	fi
+	if ! kill -0 "${!pid_var}" 2>/dev/null; then
+		log "$name exited during startup; its log:"; tail -n 20 "$TMP/$name.log" >&2; exit 1
+	fi
 }
 
 # CPU ticks of a process: utime+stime+cutime+cstime (fields 14..17) of PID and its live children
@@ -179,14 +184,11 @@ ticks_one() {
 	read -ra f <<<"$s"
 	echo $((f[11] + f[12] + f[13] + f[14]))
 }
+no_children() { ! pgrep -P "$1" >/dev/null; }
 proc_ticks() {
 	local pid=$1 kids t
 	# bounded wait until children (socat per-connection processes) have exited and been reaped
-	for _ in $(seq 1 50); do
-		kids=$(pgrep -P "$pid" 2>/dev/null)
-		[ -z "$kids" ] && break
-		sleep 0.1
-	done
+	pk_poll 5 no_children "$pid"
 	t=$(ticks_one "$pid")
 	for k in $(pgrep -P "$pid" 2>/dev/null); do t=$((t + $(ticks_one "$k"))); done
 	echo "$t"
@@ -354,8 +356,8 @@ while left and time.time() < end and (left == n or time.time() - last < 5):
 print("read", total, "open", left)
 PY
 	AGG_READER=$!
-	for _ in $(seq 1 100); do grep -q ready "$TMP/agg-reader.log" 2>/dev/null && return 0; sleep 0.05; done
-	die "agg reader did not connect: $(cat "$TMP/agg-reader.log")"
+	pk_poll 30 grep -q ready "$TMP/agg-reader.log" ||
+		die "agg reader did not connect within 30 s: $(cat "$TMP/agg-reader.log")"
 }
 RES="$TMP/results.tsv"   # workload config round rps p50 p99 cpu_us_per_req
 CLONE="$TMP/clone.tsv"   # workload round c2p_bytes dbg_sent dbg_dropped desyncs overflows prod_cmds clone_cmds

@@ -19,6 +19,7 @@ if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then sed -n 2,16p "$0" | sed 's/^
 [ $# -eq 0 ] || { echo "sysbench_divergence.sh: unknown argument: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PK_BIN=${PK_BIN:-$HERE/../build/release/parikshan}
+. "$HERE/../tests/integration/wait.sh" # pk_poll: waits on a condition with a deadline
 RUNS=${RUNS:-5} THREADS=${THREADS:-1 4 8} EVENTS=${EVENTS:-2000} TABLES=${TABLES:-2} TABLE_SIZE=${TABLE_SIZE:-2000}
 for t in sysbench mariadbd mariadb-install-db mariadb python3; do
 	command -v "$t" >/dev/null || { echo "sysbench_divergence.sh: missing $t (run scripts/deps.sh)" >&2; exit 1; }
@@ -35,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 300); do [ -n "$(ss -Hltn "sport = :$1")" ] && return 0; sleep 0.1; done; return 1; }
+wait_port() { pk_poll 60 pk_listening "$1"; }
 sql() { timeout 60 mariadb -h 127.0.0.1 -P "$1" -u root -N -B -e "$2"; }
 start_db() {
 	mariadb-install-db --no-defaults --datadir="$TMP/$1" --user=root --skip-test-db \
@@ -67,7 +68,8 @@ for th in $THREADS; do
 		timeout 120 "${SB[@]}" prepare >"$TMP/prepare.log" 2>&1 || { echo "prepare failed: $(tail -3 "$TMP/prepare.log")" >&2; exit 1; }
 		timeout 180 "${SB[@]}" --threads="$th" --events="$EVENTS" --time=120 run >"$TMP/run.log" 2>&1 ||
 			{ echo "run failed: $(tail -3 "$TMP/run.log")" >&2; exit 1; }
-		for _ in $(seq 600); do [ "$(metric parikshan_debug_connections_active)" = 0 ] && break; sleep 0.1; done
+		no_clone_conns() { [ "$(metric parikshan_debug_connections_active)" = 0 ]; }
+		pk_poll 60 no_clone_conns || { echo "sysbench_divergence.sh: clone connections still open after 60 s" >&2; exit 1; }
 		same=1
 		for ((t = 1; t <= TABLES; t++)); do
 			[ "$(sql "$PROD" "checksum table sbtest.sbtest$t")" = "$(sql "$DBG" "checksum table sbtest.sbtest$t")" ] || same=0

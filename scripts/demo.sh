@@ -7,6 +7,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PK_BIN:-$ROOT/build/release/parikshan}
+. "$ROOT/tests/integration/wait.sh" # pk_poll: waits on a condition with a deadline
 export PARIKSHAN_STATE_DIR=${PARIKSHAN_STATE_DIR:-$(mktemp -d /tmp/pk-demo-state.XXXXXX)}
 PROD=pk-demo IP=10.77.250.2
 
@@ -30,7 +31,7 @@ step "production: redis-server in container $PROD, service IP $IP, root = the ho
 run "$BIN" container run "$PROD" --rootfs / --ip "$IP/24" -- \
 	redis-server --bind 0.0.0.0 --port 6379 --save '' --protected-mode no --enable-debug-command yes
 ip route get "$IP" | grep -q ' dev pkh' || { echo "parikshan: demo: $IP is not routed to the container" >&2; exit 1; }
-for _ in $(seq 50); do [ "$(redis-cli -h "$IP" PING 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+pk_poll 60 pk_redis_pong "$IP" || { echo "parikshan: demo: redis in $PROD did not answer PING within 60 s" >&2; exit 1; }
 run redis-cli -h "$IP" DEBUG POPULATE 100000 demo:key 64
 echo "production holds $(redis-cli -h "$IP" DBSIZE) keys"
 
@@ -49,7 +50,8 @@ run "$BIN" status --admin "127.0.0.1:$ADMIN"
 
 step "a key written through the front door reaches production and the clone"
 run redis-cli -p "$FRONT" SET demo:greeting "hello from a client"
-sleep 0.1
+greeted() { [ "$(redis-cli -h "$MGMT" GET demo:greeting)" = "hello from a client" ]; }
+pk_poll 30 greeted || { echo "parikshan: demo: the clone did not get the SET within 30 s" >&2; exit 1; }
 echo "production: $(redis-cli -h "$IP" GET demo:greeting)"
 echo "clone:      $(redis-cli -h "$MGMT" GET demo:greeting)"
 

@@ -134,7 +134,7 @@ int pk_runc_start(const char *dir, const char *name, const char *image_dir, int 
  * -ENOENT when runc does not know it. */
 int pk_runc_state(const char *name, char *status, size_t len, int *pid);
 
-/* Kills and deletes runc container name (best effort). */
+/* Kills and deletes runc container name, also one whose restore died half-way (best effort). */
 void pk_runc_destroy(const char *name);
 
 /* tmpfs.c — production's tmpfs mounts copied before the freeze, external to CRIU */

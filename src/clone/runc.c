@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,7 +17,8 @@
 
 #include "common/proc.h"
 
-#define LOG_MAX (64ll << 20) /* each kept log stops growing here */
+#define LOG_MAX (64ll << 20)  /* each kept log stops growing here */
+#define RUNC_ROOT "/run/runc" /* runc's default --root, which we never change */
 #define START_TIMEOUT_S 60
 
 static int write_file(const char *path, const char *text)
@@ -300,34 +302,55 @@ int pk_runc_start(const char *dir, const char *name, const char *image_dir, int 
 				 (char *)dir, "--image-path", (char *)image_dir, "--work-path",
 				 work,	      "--pid-file",   pidfile,		 (char *)name,
 				 NULL };
-	int sp[2], msg[2] = { -1, 0 };
-	pid_t pid;
+	int sp[2], kp[2], msg[2] = { -1, 0 };
+	pid_t pid, keeper = -1;
 	struct pollfd p;
 
 	pk_path(pidfile, sizeof(pidfile), "%s/init.pid", dir);
 	pk_path(work, sizeof(work), "%s/restore-work", dir);
 	if (pipe2(sp, O_CLOEXEC) < 0)
 		return -errno;
+	if (pipe2(kp, O_CLOEXEC) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return -errno;
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		close(sp[0]);
 		close(sp[1]);
+		close(kp[0]);
+		close(kp[1]);
 		return -errno;
 	}
 	if (pid == 0) {
 		close(sp[0]);
-		if (fork() ==
-		    0) /* the keeper is a grandchild: reparented to init, never a zombie */
+		close(kp[0]);
+		/* The keeper is a grandchild: reparented to init, never a zombie. */
+		keeper = fork();
+		if (keeper == 0) {
+			close(kp[1]);
 			keeper_main(dir, image_dir ? restore_argv : run_argv, sp[1]);
-		_exit(0);
+		}
+		/* The keeper's pid on a pipe of its own: the keeper may report on sp first. */
+		_exit(write(kp[1], &keeper, sizeof(keeper)) == sizeof(keeper) ? 0 : 1);
 	}
 	close(sp[1]);
+	close(kp[1]);
 	waitpid(pid, NULL, 0);
+	if (read(kp[0], &keeper, sizeof(keeper)) != sizeof(keeper))
+		keeper = -1;
+	close(kp[0]);
 	p = (struct pollfd){ .fd = sp[0], .events = POLLIN };
 	if (poll(&p, 1, START_TIMEOUT_S * 1000) != 1 ||
-	    read(sp[0], msg, sizeof(msg)) != sizeof(msg))
+	    read(sp[0], msg, sizeof(msg)) != sizeof(msg)) {
 		msg[0] = -1;
+		/* runc never answered (a restore whose CRIU was killed can hang in runc): end the
+		 * keeper's session, runc with it, so that nothing of this start lives on. */
+		if (keeper > 1)
+			kill(-keeper, SIGKILL);
+	}
 	close(sp[0]);
 	*keeper_pid = msg[1];
 	if (msg[0] != 0) {
@@ -360,12 +383,16 @@ int pk_runc_state(const char *name, char *status, size_t len, int *pid)
 
 void pk_runc_destroy(const char *name)
 {
-	char status[32];
+	char status[32], criu_root[PK_PATH_MAX];
 
-	if (pk_runc_state(name, status, sizeof(status), NULL) < 0)
-		return;
-	pk_proc_run((char *[]){ "runc", "kill", (char *)name, "KILL", NULL }, PK_CMD_TIMEOUT_MS,
-		    NULL);
+	if (pk_runc_state(name, status, sizeof(status), NULL) == 0)
+		pk_proc_run((char *[]){ "runc", "kill", (char *)name, "KILL", NULL },
+			    PK_CMD_TIMEOUT_MS, NULL);
+	/* A restore whose CRIU was killed leaves runc's directory without a state.json (runc
+	 * state fails) and the rootfs still mounted at criu-root inside it; delete --force removes
+	 * such a directory once that mount is gone. */
+	pk_path(criu_root, sizeof(criu_root), "%s/%s/criu-root", RUNC_ROOT, name);
+	umount2(criu_root, MNT_DETACH); /* best effort: usually not mounted */
 	pk_proc_run((char *[]){ "runc", "delete", "--force", (char *)name, NULL },
 		    PK_CMD_TIMEOUT_MS, NULL);
 }

@@ -253,18 +253,26 @@ pk_redis_container() {
 	pk_container_up "$1" "$2" 6379 pk_redis_pong -- "${PK_REDIS_CONTAINER[@]}"
 }
 
-# pk_no_debris NAME...: ok when nothing of the named containers is left: state, netns, veth
-# routes, overlay and tmpfs-copy mounts, runc state.
-pk_no_debris() {
-	local label=$1 n left=""
-	shift
+# pk_debris_gone NAME...: true when nothing of the named containers is left (state, netns,
+# runc's state or its directory, any mount below a directory named NAME: overlay, tmpfs
+# copies, what CRIU mounts); otherwise prints what is left.
+pk_debris_gone() {
+	local n left=""
 	for n in "$@"; do
 		ip netns list | grep -qw "pk-$n" && left+=" netns:pk-$n"
-		runc state "$n" >/dev/null 2>&1 && left+=" runc:$n"
-		grep -qE "/$n/(rootfs|tmpfs)" /proc/mounts && left+=" mount:$n"
+		{ runc state "$n" >/dev/null 2>&1 || [ -e "/run/runc/$n" ]; } && left+=" runc:$n"
+		grep -q "/$n/" /proc/mounts && left+=" mount:$n"
 		[ -e "$PK_STATE/$n" ] && left+=" state:$n"
 	done
-	if [ -z "$left" ]; then pk_ok "$label"; else pk_fail "$label" "left behind:$left"; fi
+	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
+}
+
+# pk_no_debris LABEL NAME...: ok when nothing of the named containers is left now (checked once:
+# after a command that returned, everything it undid must already be gone).
+pk_no_debris() {
+	local label=$1 left
+	shift
+	if left=$(pk_debris_gone "$@"); then pk_ok "$label"; else pk_fail "$label" "$left"; fi
 }
 
 # pk_agg NAME ARGS...: starts `parikshan agg ARGS` (listen address 127.0.0.1); sets PK_LAST_PID.

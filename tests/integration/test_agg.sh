@@ -97,8 +97,8 @@ pk_expect_eq stopped-clone-production-answers "$(echo -n "$out" | wc -c)" 240000
 pk_check stopped-clone-overflow pk_wait_metric "$AADM" parikshan_debug_overflows_total 1 20
 hw=$(pk_metric "$AADM" parikshan_debug_buffer_high_water_bytes)
 if [ "$hw" -le 65536 ]; then pk_ok stopped-clone-buffer-bounded; else pk_fail stopped-clone-buffer-bounded "high water $hw"; fi
-grep -q 'agg: desync conn=[0-9]* target=127.0.0.1:[0-9]* offset=[0-9]* reason=buffer full' "$PK_TMP/agg-stopped.log" &&
-	pk_ok stopped-clone-desync-logged || pk_fail stopped-clone-desync-logged "$(tail -3 "$PK_TMP/agg-stopped.log")"
+pk_wait_log "$PK_TMP/agg-stopped.log" 'agg: desync conn=[0-9]* target=127.0.0.1:[0-9]* offset=[0-9]* reason=buffer full' 20 &&
+	pk_ok stopped-clone-desync-logged
 kill -CONT "$DBGF"
 pk_stop_clean "dup-stopped" "$DUP"
 pk_stop_clean "agg-stopped" "$AGG"
@@ -150,5 +150,5 @@ kill -0 "$AGG" && pk_ok unreachable-backend-agg-alive || pk_fail unreachable-bac
 # The admin endpoint: POST /pairing/reset (GET is refused).
 pk_expect_eq pairing-reset-post "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$AADM/pairing/reset")" 200
 pk_expect_eq pairing-reset-get-refused "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AADM/pairing/reset")" 405
-grep -q 'agg: pairing reset' "$PK_TMP/agg-dead.log" && pk_ok pairing-reset-logged || pk_fail pairing-reset-logged "no log line"
+pk_wait_log "$PK_TMP/agg-dead.log" 'agg: pairing reset' 20 && pk_ok pairing-reset-logged
 pk_stop_clean agg-dead "$AGG"

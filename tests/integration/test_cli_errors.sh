@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 FREE=$(pk_free_port) BUSY=$(pk_free_port) OK=$(pk_free_port)
-python3 -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(120)' "$BUSY" &
+python3 -c 'import signal,socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); signal.pause()' "$BUSY" &
 PK_PIDS+=($!)
 pk_wait_port "$BUSY"
 

@@ -17,18 +17,12 @@ cleanup_all() {
 	pk_cleanup
 }
 trap cleanup_all EXIT
-start_prod() {
-	"$PK_BIN" container run "$PROD" --rootfs / --ip "$IP/24" -- redis-server --bind 0.0.0.0 \
-		--port 6379 --save '' --protected-mode no --enable-debug-command yes >/dev/null || return 1
-	pk_route_ok "$IP" || return 1
-	for _ in $(seq 50); do [ "$(redis-cli -h "$IP" PING 2>/dev/null)" = PONG ] && return 0; sleep 0.1; done
-	return 1
-}
+start_prod() { pk_redis_container "$PROD" "$IP"; }
 
 # 1. Disk full: the whole state dir on an 16 MB tmpfs, production holding ~60 MB.
 mkdir -p "$SMALL"
 mount -t tmpfs -o size=16m tmpfs "$SMALL"
-PARIKSHAN_STATE_DIR=$SMALL start_prod || { pk_fail setup "production did not start"; exit 1; }
+PARIKSHAN_STATE_DIR=$SMALL start_prod || exit 1
 redis-cli -h "$IP" DEBUG POPULATE 400000 >/dev/null
 out=$(PARIKSHAN_STATE_DIR=$SMALL "$PK_BIN" clone "$PROD" "$DBG" 2>&1); rc=$?
 if [ $rc -eq 1 ] && [[ "$out" == *"not enough disk"* ]]; then pk_ok disk-full-refused; else pk_fail disk-full-refused "rc=$rc: $out"; fi
@@ -38,9 +32,10 @@ PARIKSHAN_STATE_DIR=$SMALL "$PK_BIN" container rm "$PROD" >/dev/null
 umount "$SMALL"
 
 # 2. Production not running (its process killed): refused.
-start_prod || { pk_fail setup "production did not start"; exit 1; }
+start_prod || exit 1
 runc kill "$PROD" KILL
-for _ in $(seq 50); do runc state "$PROD" 2>/dev/null | grep -q '"stopped"' && break; sleep 0.1; done
+runc_stopped() { runc state "$1" | grep -q '"stopped"'; }
+pk_wait_for "runc to report $PROD stopped" 30 runc_stopped "$PROD" || exit 1
 out=$("$PK_BIN" clone "$PROD" "$DBG" 2>&1); rc=$?
 if [ $rc -eq 1 ] && [[ "$out" == *"is not running"* ]]; then pk_ok stopped-production-refused; else pk_fail stopped-production-refused "rc=$rc: $out"; fi
 if "$PK_BIN" container ls | grep -qE "^$PROD .* stopped"; then pk_ok ls-reports-stopped; else pk_fail ls-reports-stopped "$("$PK_BIN" container ls)"; fi
@@ -48,24 +43,27 @@ pk_no_debris stopped-no-debris "$DBG"
 "$PK_BIN" container rm "$PROD" >/dev/null
 
 # 3. Restore killed mid-way: CRIU's restore is SIGKILLed as soon as it appears.
-start_prod || { pk_fail setup "production did not start"; exit 1; }
+start_prod || exit 1
 redis-cli -h "$IP" DEBUG POPULATE 200000 >/dev/null
 "$PK_BIN" clone "$PROD" "$DBG" >"$PK_TMP/clone.out" 2>&1 &
 CL=$!
-killed=""
-for _ in $(seq 3000); do # bounded: at most ~30 s
+# kill_restore: true once a criu child of `runc restore` has been killed (its pid is left in
+# $PK_TMP/killed), or once the clone has ended without one appearing.
+kill_restore() {
+	local c pp
 	for c in $(pgrep -x criu); do
 		pp=$(awk '{print $4}' "/proc/$c/stat" 2>/dev/null)
 		if tr '\0' ' ' <"/proc/$pp/cmdline" 2>/dev/null | grep -q "runc restore"; then
-			kill -KILL "$c" && killed=$c
+			kill -KILL "$c" && echo "$c" >"$PK_TMP/killed" && return 0
 		fi
 	done
-	[ -n "$killed" ] && break
-	kill -0 "$CL" 2>/dev/null || break
-	sleep 0.01
-done
+	pk_gone "$CL"
+}
+# A 10 ms poll: the restore lives for a few tenths of a second.
+PK_POLL_CAP_MS=10 pk_wait_for "CRIU's restore to appear (or the clone to end)" 60 kill_restore
 wait "$CL"
 rc=$?
+killed=$(cat "$PK_TMP/killed" 2>/dev/null)
 if [ -n "$killed" ] && [ $rc -eq 1 ] && grep -q "restore" "$PK_TMP/clone.out"; then
 	pk_ok killed-restore-reported
 else

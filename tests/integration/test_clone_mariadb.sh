@@ -14,12 +14,11 @@ sql() { timeout 30 mariadb -h "$1" -u root -N -B -e "$2"; }
 pk_check install-db mariadb-install-db --no-defaults --datadir="$PK_TMP/data" --user=root \
 	--skip-test-db --auth-root-authentication-method=normal || exit 1
 # Runs as root: root here lacks CAP_SYS_RESOURCE, so CRIU can't dump another uid's rlimits.
-pk_check container-run "$PK_BIN" container run "$PROD" --rootfs / --ip "$IP/24" -- \
+sql_ok() { sql "$1" 'select 1'; }
+pk_container_up "$PROD" "$IP" 3306 sql_ok -- \
 	mariadbd --no-defaults --datadir="$PK_TMP/data" --user=root --bind-address=0.0.0.0 \
 	--port=3306 --socket="$PK_TMP/sock" --pid-file="$PK_TMP/pid" --skip-grant-tables \
 	--skip-name-resolve --innodb-use-native-aio=0 --skip-log-bin || exit 1
-pk_route_ok "$IP" || { pk_fail route "$IP is not routed into our veth"; exit 1; }
-for _ in $(seq 100); do sql "$IP" 'select 1' >/dev/null 2>&1 && break; sleep 0.2; done
 sql "$IP" "create database d; create table d.t (id int primary key auto_increment, v varchar(64)) engine=innodb"
 for i in $(seq 20); do
 	sql "$IP" "use d; insert into t (v) select concat('row-', seq, '-$i') from seq_1_to_500"

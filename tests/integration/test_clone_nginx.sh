@@ -30,30 +30,36 @@ http {
     server { listen 80; root $PK_TMP/www; }
 }
 CONF
-pk_check container-run "$PK_BIN" container run "$PROD" --rootfs / --ip "$IP/24" -- \
-	nginx -c "$PK_TMP/nginx.conf" -g 'daemon off;' || exit 1
-pk_route_ok "$IP" || { pk_fail route "$IP is not routed into our veth"; exit 1; }
-for _ in $(seq 50); do curl -sf -o /dev/null "http://$IP/blob" && break; sleep 0.1; done
+blob_served() { curl -sf --max-time 5 -o /dev/null "http://$1/blob"; }
+pk_container_up "$PROD" "$IP" 80 blob_served -- nginx -c "$PK_TMP/nginx.conf" -g 'daemon off;' || exit 1
 want=$(sha256sum <"$PK_TMP/www/blob" | cut -d' ' -f1)
 pk_expect_eq production-serves-file "$(curl -sf "http://$IP/blob" | sha256sum | cut -d' ' -f1)" "$want"
 
-# A keep-alive client: one request before the clone, one after, on the same connection.
-python3 - "$IP" >"$PK_TMP/ka.out" 2>&1 <<'PY' &
-import http.client, sys, time
-c = http.client.HTTPConnection(sys.argv[1], 80, timeout=30)
+# A keep-alive client: one request before the clone, one after, on the same connection.  It
+# signals "ready" after the first and waits for the test's "go" (a FIFO) before the second.
+mkfifo "$PK_TMP/ka.go"
+python3 - "$IP" "$PK_TMP/ka.go" >"$PK_TMP/ka.out" 2>&1 <<'PY' &
+import http.client, sys
+c = http.client.HTTPConnection(sys.argv[1], 80, timeout=60)
 def get():
     c.request("GET", "/blob"); r = c.getresponse(); body = r.read(); return r.status, len(body)
-a = get(); time.sleep(5); b = get()
-print("keepalive", a, b, "same-socket" if c.sock is not None else "reconnected")
+a = get()
+sock = c.sock
+print("ready", flush=True)
+open(sys.argv[2]).read()             # blocks until the test writes "go": the clone is done
+b = get()
+print("keepalive", a, b, "same-socket" if c.sock is sock else "reconnected")
 PY
 KA=$!
-sleep 0.5
+PK_PIDS+=("$KA")
+pk_wait_log "$PK_TMP/ka.out" '^ready$' 30 || exit 1
 if "$PK_BIN" clone "$PROD" "$DBG" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then pk_ok clone; else pk_fail clone "$(cat "$PK_TMP/clone.err")"; exit 1; fi
 MGMT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mgmt_ip"])' "$PK_TMP/clone.json")
 pk_route_ok "$MGMT" || { pk_fail route "$MGMT is not routed into our veth"; exit 1; }
 pk_expect_eq clone-serves-same-file "$(curl -sf "http://$MGMT/blob" | sha256sum | cut -d' ' -f1)" "$want"
+timeout 30 sh -c 'echo go >"$1"' sh "$PK_TMP/ka.go" # bounded: the client may have died
 wait "$KA"
-pk_expect_eq keepalive-client-unbroken "$(cat "$PK_TMP/ka.out")" "keepalive (200, 300000) (200, 300000) same-socket"
+pk_expect_eq keepalive-client-unbroken "$(grep -v '^ready$' "$PK_TMP/ka.out")" "keepalive (200, 300000) (200, 300000) same-socket"
 
 # Writes inside either container stay there (each has its own overlay upper dir).
 runc exec "$PROD" sh -c 'echo production-only > /srv-pk-test' && runc exec "$DBG" sh -c 'echo clone-only > /srv-pk-test-clone'

@@ -35,15 +35,11 @@ start_agent() {
 	pk_bg agent nsenter --net="/var/run/netns/$HB" "$PK_BIN" agent --listen "$HOST_B:$PORT" \
 		--token "$PK_TMP/token" --state-dir "$STATE_B"
 	AGENT=$PK_LAST_PID
-	for _ in $(seq 50); do ip netns exec "$HB" ss -Hltn "sport = :$PORT" | grep -q . && return 0; sleep 0.1; done
-	return 1
+	pk_wait_for "the agent listening on $HOST_B:$PORT" 30 pk_listening "$PORT" "$HB"
 }
 start_agent || { pk_fail setup "agent did not start: $(cat "$PK_TMP/agent.log")"; exit 1; }
 
-pk_check container-run "$PK_BIN" container run "$PROD" --rootfs / --ip "$IP/24" -- redis-server \
-	--bind 0.0.0.0 --port 6379 --save '' --protected-mode no --enable-debug-command yes || exit 1
-pk_route_ok "$IP" || { pk_fail route "$IP is not routed into our veth"; exit 1; }
-for _ in $(seq 50); do [ "$(redis-cli -h "$IP" PING 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+pk_redis_container "$PROD" "$IP" || exit 1
 redis-cli -h "$IP" DEBUG POPULATE 200000 >/dev/null
 want=$(redis-cli -h "$IP" DEBUG DIGEST)
 
@@ -69,22 +65,33 @@ PK_STATE=$STATE_B pk_no_debris wrong-token-no-debris "$DBG-x"
 # A client that dies half-way (during its first rsync): the agent undoes what it made.
 "$PK_BIN" clone "$PROD" "$DBG-x" --to "$HOST_B:$PORT" --token "$PK_TMP/token" >/dev/null 2>&1 &
 CL=$!
-for _ in $(seq 1000); do
-	pgrep -P "$CL" -x rsync >/dev/null && { kill -KILL "$CL"; pkill -KILL -P "$CL" 2>/dev/null; break; }
-	kill -0 "$CL" 2>/dev/null || break
-	sleep 0.005
-done
+# kill_at_rsync: true once the client, caught in its first rsync, has been killed (or has ended).
+kill_at_rsync() {
+	if pgrep -P "$CL" -x rsync >/dev/null; then
+		kill -STOP "$CL" # stopped first, so that its children are still its own when killed
+		pkill -KILL -P "$CL"
+		kill -KILL "$CL"
+		echo killed >"$PK_TMP/killed"
+		return 0
+	fi
+	pk_gone "$CL"
+}
+# A 5 ms poll: the first rsync of a small upper dir is short-lived.
+PK_POLL_CAP_MS=5 pk_wait_for "the client's first rsync" 60 kill_at_rsync
 wait "$CL" 2>/dev/null
-for _ in $(seq 100); do [ -e "$STATE_B/$DBG-x" ] || break; sleep 0.1; done
-PK_STATE=$STATE_B pk_no_debris dead-client-agent-undoes "$DBG-x"
-grep -q "ended before the restore" "$PK_TMP/agent.log" && pk_ok dead-client-logged || pk_fail dead-client-logged "$(tail -n 3 "$PK_TMP/agent.log")"
+pk_expect_eq dead-client-killed-in-rsync "$(cat "$PK_TMP/killed" 2>/dev/null)" killed
+# The agent notices the dead client asynchronously: wait for its log line and its cleanup.
+pk_wait_log "$PK_TMP/agent.log" "ended before the restore" 30 && pk_ok dead-client-logged
+PK_STATE=$STATE_B pk_wait_for "the agent to undo $DBG-x" 30 pk_debris_gone "$DBG-x" &&
+	pk_ok dead-client-agent-undoes
 
 # An incompatible host and a broken transfer, played by a fake agent.
 FAKE=$(pk_free_port)
 python3 - "$FAKE" incompatible >"$PK_TMP/fake1.log" 2>&1 <<'PY' &
 import json, socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); s.settimeout(30)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); s.settimeout(60)
+print("listening", flush=True)
 c, _ = s.accept(); c.settimeout(30)
 kernel = "0.0.0-other" if sys.argv[2] == "incompatible" else __import__("os").uname().release
 crit = __import__("subprocess").run(["criu", "--version"], capture_output=True, text=True).stdout
@@ -98,14 +105,15 @@ else:
     f.readline()
 PY
 PK_PIDS+=($!)
-sleep 0.5
+pk_wait_log "$PK_TMP/fake1.log" '^listening$' 30 || exit 1
 out=$("$PK_BIN" clone "$PROD" "$DBG-x" --to "127.0.0.1:$FAKE" --token "$PK_TMP/token" 2>&1); rc=$?
 if [ $rc -eq 1 ] && [[ "$out" == *"incompatible host"* ]]; then pk_ok incompatible-host-refused; else pk_fail incompatible-host-refused "rc=$rc: $out"; fi
 FAKE=$(pk_free_port)
 python3 - "$FAKE" broken >"$PK_TMP/fake2.log" 2>&1 <<'PY' &
 import json, os, socket, subprocess, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); s.settimeout(30)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); s.settimeout(60)
+print("listening", flush=True)
 c, _ = s.accept(); c.settimeout(30)
 criu = subprocess.run(["criu", "--version"], capture_output=True, text=True).stdout.split("Version:")[1].split()[0]
 c.sendall((json.dumps({"hello": "parikshan-agent", "proto": 1, "nonce": "00", "kernel": os.uname().release, "criu": criu}) + "\n").encode())
@@ -114,7 +122,7 @@ f.readline(); c.sendall(b'{"ok":true}\n')
 f.readline(); c.close()
 PY
 PK_PIDS+=($!)
-sleep 0.5
+pk_wait_log "$PK_TMP/fake2.log" '^listening$' 30 || exit 1
 out=$("$PK_BIN" clone "$PROD" "$DBG-x" --to "127.0.0.1:$FAKE" --token "$PK_TMP/token" 2>&1); rc=$?
 if [ $rc -eq 1 ] && [[ "$out" == *"transfer broken"* ]]; then pk_ok broken-transfer-reported; else pk_fail broken-transfer-reported "rc=$rc: $out"; fi
 pk_expect_eq production-still-serves "$(redis-cli -h "$IP" PING)" PONG

@@ -117,8 +117,7 @@ pk_check full-disk-production-completes pk_bench "$FRONT" -n 20000 -c 10 -t set,
 pk_bench "$FRESH" -n 20000 -c 10 -t set,incr >/dev/null 2>&1
 pk_expect_eq full-disk-production-dataset "$(pk_digest "$PROD")" "$(pk_digest "$FRESH")"
 pk_check full-disk-failed-metric pk_wait_metric "$ADMIN" parikshan_record_failed 1 10
-grep -q 'record: .*full.pcap.*recording stopped' "$PK_TMP/full.log" && pk_ok full-disk-logged ||
-	pk_fail full-disk-logged "$(tail -n 3 "$PK_TMP/full.log")"
+pk_wait_log "$PK_TMP/full.log" 'record: .*full.pcap.*recording stopped' 20 && pk_ok full-disk-logged
 pk_stop_clean full "$DUP"
 umount "$PK_TMP/small"
 

@@ -12,34 +12,36 @@ for tool in tcpdump redis-benchmark; do
 done
 N=20000
 REC=$(pk_free_port)
-pk_redis rec "$REC" || { pk_fail setup "redis-server did not start"; exit 1; }
+# The recorded server also listens on a unix socket: the test's own questions (how many
+# connections it has accepted) stay out of the capture.
+pk_redis rec "$REC" --unixsocket "$PK_TMP/rec.sock" || { pk_fail setup "redis-server did not start"; exit 1; }
+rec_conns() {
+	redis-cli -s "$PK_TMP/rec.sock" INFO stats | tr -d '\r' | awk -F: '/^total_connections_received:/ {print $2}'
+}
 
 # capture NAME TESTS: records `redis-benchmark -t TESTS` against the recorded server into
 # $PK_TMP/NAME.pcap.  tcpdump runs as root (-Z root: it writes into our private tmp dir),
 # packet-buffered (-U), with a 32 MB kernel buffer so that nothing is dropped.  It gets SIGINT
-# only after 1.5 s without traffic: the kernel hands packets over in blocks, retired when full or
-# after libpcap's 1 s timeout, and a block still open at SIGINT is lost (connections would end
-# mid-request in the capture).  --immediate-mode avoids that, but then drops packets here.
+# only once the file holds both FINs of every connection the benchmark made (the server's count):
+# the kernel hands packets over in blocks, retired when full or after libpcap's 1 s timeout, and
+# a block still open at SIGINT is lost (connections would end mid-request in the capture).
+# --immediate-mode avoids that, but then drops packets here.
 capture() {
-	local name=$1 tests=$2 pid i log
+	local name=$1 tests=$2 pid log c0 n
 	log=$PK_TMP/tcpdump-$name.log
 	timeout 180 tcpdump -i lo -Z root -U -B 32768 -w "$PK_TMP/$name.pcap" "tcp port $REC" \
 		>"$log" 2>&1 &
 	pid=$!
 	PK_PIDS+=("$pid")
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'listening on' "$log" && break
-		sleep 0.1
-	done
-	if ! grep -q 'listening on' "$log"; then
-		pk_fail "$name-capture" "tcpdump did not start: $(cat "$log")"
-		return 1
-	fi
+	pk_wait_log "$log" 'listening on' 30 || return 1
+	c0=$(rec_conns)
 	if ! pk_bench "$REC" -n "$N" -c 10 -r 1000 -t "$tests" >/dev/null 2>"$PK_TMP/bench-$name.err"; then
 		pk_fail "$name-capture" "redis-benchmark failed: $(tail -n 3 "$PK_TMP/bench-$name.err")"
 		return 1
 	fi
-	sleep 1.5 # the last FINs and ACKs, and the kernel's last block (above)
+	n=$(($(rec_conns) - c0 - 1)) # rec_conns's own connection is counted too
+	pk_wait_for "both FINs of the $n connections in $name.pcap" 30 pcap_has_fins "$PK_TMP/$name.pcap" $((2 * n)) ||
+		return 1
 	kill -INT "$pid"
 	wait "$pid" # tcpdump flushes the file and prints its counts on SIGINT
 	if ! grep -q '^0 packets dropped by kernel' "$log"; then
@@ -47,6 +49,14 @@ capture() {
 		return 1
 	fi
 	pk_ok "$name-capture"
+}
+
+# pcap_has_fins FILE N: true when the capture FILE (still being written) holds N packets with FIN.
+pcap_has_fins() {
+	local got
+	got=$(tcpdump -nr "$1" 'tcp[tcpflags] & tcp-fin != 0' 2>/dev/null | wc -l)
+	echo "$got FINs"
+	[ "$got" -ge "$2" ]
 }
 
 # replay NAME ARGS...: runs `parikshan replay --json ARGS`; the JSON goes to $PK_TMP/NAME.json, the

@@ -17,9 +17,12 @@ pk_us() {
 # since the call (returns 1, after one last try at or past the deadline).  CMD runs in a
 # subshell; its output (last 300 characters) is left in PK_POLL_OUT for the failure message.
 # The interval starts at 20 ms (a condition that is nearly true costs almost nothing) and
-# doubles up to 200 ms (a long wait costs little CPU on a loaded machine).
+# doubles up to PK_POLL_CAP_MS, default 200 ms (a long wait costs little CPU on a loaded
+# machine); a caller that must catch a short-lived state (a process to kill as it appears)
+# sets a smaller cap.
 pk_poll() {
-	local deadline step=20
+	local deadline cap=${PK_POLL_CAP_MS:-200} step=20
+	((step <= cap)) || step=$cap
 	deadline=$((${EPOCHREALTIME/./} + $(pk_us "$1")))
 	shift
 	while :; do
@@ -29,7 +32,7 @@ pk_poll() {
 		((${#PK_POLL_OUT} <= 300)) || PK_POLL_OUT=${PK_POLL_OUT: -300}
 		((${EPOCHREALTIME/./} >= deadline)) && return 1
 		sleep "$(printf '0.%03d' "$step")" # the poll interval of a deadline-bounded wait
-		((step < 200)) && step=$((step * 2 > 200 ? 200 : step * 2))
+		((step < cap)) && step=$((step * 2 > cap ? cap : step * 2))
 	done
 }
 
