@@ -97,7 +97,8 @@ bool pk_netns_exists(const char *name);
 /* Mounts an overlay on dir/rootfs: lower, dir/upper, dir/work.  Returns 0 or -errno. */
 int pk_fs_mount(const char *dir, const char *lower, char *err, size_t errlen);
 
-/* Unmounts dir/rootfs and the tmpfs copies under dir/tmpfs, whatever of them is mounted. */
+/* Unmounts whatever is mounted below dir: its rootfs, the tmpfs copies under dir/tmpfs (their
+ * mount points removed), what a CRIU killed mid-restore left. */
 void pk_fs_umount(const char *dir);
 
 /* Copies directory src into dst (cp -a --reflink=auto).  Returns 0 or -errno. */

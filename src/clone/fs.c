@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,14 +52,33 @@ int pk_fs_mount(const char *dir, const char *lower, char *err, size_t errlen)
 	return 0;
 }
 
+#define UMOUNT_MAX 64 /* mounts below one container's dir: rootfs, CRIU's cgroup yard */
+
 void pk_fs_umount(const char *dir)
 {
-	char target[PK_PATH_MAX];
+	char *below[UMOUNT_MAX], prefix[PK_PATH_MAX], buf[4 * PK_PATH_MAX];
+	struct mntent ent;
+	size_t plen, n = 0;
+	FILE *f;
 
-	pk_path(target, sizeof(target), "%s/rootfs", dir);
-	if (umount2(target, 0) < 0 && errno == EBUSY)
-		umount2(target, MNT_DETACH);
-	pk_tmpfs_umount(dir);
+	/* Not only rootfs and the tmpfs copies: a CRIU killed during a restore leaves its cgroup
+	 * yard mounted in the work dir.  Later mounts sit on earlier ones, so they go first. */
+	if (pk_path(prefix, sizeof(prefix), "%s/", dir) < 0)
+		return;
+	plen = strlen(prefix);
+	f = setmntent("/proc/self/mounts", "re");
+	if (!f)
+		return;
+	while (n < UMOUNT_MAX && getmntent_r(f, &ent, buf, sizeof(buf)))
+		if (strncmp(ent.mnt_dir, prefix, plen) == 0 && (below[n] = strdup(ent.mnt_dir)))
+			n++;
+	endmntent(f);
+	while (n-- > 0) {
+		if (umount2(below[n], 0) < 0 && errno == EBUSY)
+			umount2(below[n], MNT_DETACH);
+		free(below[n]);
+	}
+	pk_tmpfs_umount(dir); /* removes the tmpfs copies' mount points */
 }
 
 int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen)

@@ -2,7 +2,9 @@
 #include "clone/clone_int.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "common/proc.h"
@@ -130,12 +132,30 @@ int pk_net_redirect_clone(const struct pk_meta *m, const struct pk_clone_redirec
 	return rc;
 }
 
+/* Kills every process left in netns ns: the tasks of a restore whose CRIU died half-way are
+ * already in the clone's namespace, and nothing else would ever reap them. */
+static void kill_netns_pids(char *ns)
+{
+	struct pk_strbuf out = { 0 };
+	const char *p;
+	char *end;
+	long pid;
+
+	if (pk_proc_run((char *[]){ "ip", "netns", "pids", ns, NULL }, PK_CMD_TIMEOUT_MS, &out) ==
+	    0)
+		for (p = pk_strbuf_str(&out); (pid = strtol(p, &end, 10)) > 1 && end != p; p = end)
+			kill((pid_t)pid, SIGKILL);
+	pk_strbuf_release(&out);
+}
+
 void pk_net_remove(const struct pk_meta *m)
 {
 	char *ns = (char *)m->netns, *veth = (char *)m->veth;
 
 	/* Deleting the netns takes its end of the veth, and so the pair, with it. */
-	if (pk_netns_exists(m->netns))
+	if (pk_netns_exists(m->netns)) {
+		kill_netns_pids(ns);
 		RUN(NULL, 0, "ip", "netns", "del", ns);
+	}
 	RUN(NULL, 0, "ip", "link", "del", veth);
 }
