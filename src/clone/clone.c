@@ -164,6 +164,8 @@ int pk_clone_checks(const struct pk_clone_opts *o, char prod_dir[PK_PATH_MAX], s
 void pk_criu_error(const char *dir, const char *log, char *err, size_t errlen)
 {
 	char path[PK_PATH_MAX], line[1024];
+	const char *base = strrchr(log, '/') ? strrchr(log, '/') + 1 : log;
+	int step = (int)strcspn(base, "."); /* "dump", "restore": the step that failed */
 	FILE *f;
 
 	pk_path(path, sizeof(path), "%s/%s", dir, log);
@@ -175,7 +177,7 @@ void pk_criu_error(const char *dir, const char *log, char *err, size_t errlen)
 
 		if (e && !strstr(e, "for self")) {
 			line[strcspn(line, "\n")] = '\0';
-			snprintf(err, errlen, "criu: %s", e);
+			snprintf(err, errlen, "criu %.*s: %s", step, base, e);
 			break;
 		}
 	}

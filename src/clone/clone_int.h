@@ -209,7 +209,8 @@ int pk_fs_rsync(const char *src, const char *dst, const char *pwfile, bool del, 
 
 /* clone.c */
 
-/* Replaces err with CRIU's first telling "Error" line of dir/log, when there is one. */
+/* Replaces err with "criu <step>: " and CRIU's first telling "Error" line of dir/log, when there
+ * is one (step: the log's name, "dump" or "restore"). */
 void pk_criu_error(const char *dir, const char *log, char *err, size_t errlen);
 
 /* The clone safety checks (both names valid, production running, name usable, CRIU present,
