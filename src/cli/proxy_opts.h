@@ -21,6 +21,9 @@
 #define PK_PROXY_DEFAULT_SPILL_MAX_S PK_STR(PK_PROXY_DEFAULT_SPILL_MAX_GB) "G"
 #define PK_PROXY_DEFAULT_RECORD_MAX_GB 1
 #define PK_PROXY_DEFAULT_RECORD_MAX_S PK_STR(PK_PROXY_DEFAULT_RECORD_MAX_GB) "G"
+#define PK_PROXY_DEFAULT_CLOSE_GRACE_SEC 5
+#define PK_PROXY_DEFAULT_CLOSE_GRACE_S PK_STR(PK_PROXY_DEFAULT_CLOSE_GRACE_SEC) "s"
+#define PK_PROXY_MAX_CLOSE_GRACE_NS (3600 * 1000000000ull)
 
 enum {
 	PK_OPT_FLUSH_MS = 256,
@@ -32,6 +35,7 @@ enum {
 	PK_OPT_RECORD,
 	PK_OPT_RECORD_MAX,
 	PK_OPT_RECORD_FILES,
+	PK_OPT_CLOSE_GRACE,
 	PK_OPT_HELP,
 	PK_OPT_FIRST_OWN, /* a command's own long options start here */
 };
@@ -51,6 +55,7 @@ enum {
 		{ "record", required_argument, NULL, PK_OPT_RECORD },                              \
 		{ "record-max", required_argument, NULL, PK_OPT_RECORD_MAX },                      \
 		{ "record-files", required_argument, NULL, PK_OPT_RECORD_FILES },                  \
+		{ "close-grace", required_argument, NULL, PK_OPT_CLOSE_GRACE },                    \
 	{                                                                                          \
 		"help", no_argument, NULL, PK_OPT_HELP                                             \
 	}
@@ -61,6 +66,12 @@ enum {
 	"(default " PK_PROXY_DEFAULT_BUFFER_S ")\n"                                                \
 	"      --flush-ms MS        coalesce writes to clones every MS ms "                        \
 	"(default " PK_PROXY_DEFAULT_FLUSH_S "; 0 = at once)\n"                                    \
+	"      --close-grace DURATION\n"                                                           \
+	"                           when a client closes, pass the close on to a clone only "      \
+	"once\n"                                                                                   \
+	"                           it answered as much as production did, or after DURATION\n"    \
+	"                           (ms, s or m; default " PK_PROXY_DEFAULT_CLOSE_GRACE_S          \
+	"; 0 = at once)\n"                                                                         \
 	"      --spill DIR          when a buffer is full, continue in a file in DIR\n"            \
 	"      --spill-max SIZE     cap of each connection's spill file "                          \
 	"(default " PK_PROXY_DEFAULT_SPILL_MAX_S ")\n"                                             \

@@ -93,6 +93,37 @@ int pk_parse_double(const char *s, double min, double max, double *out)
 	return 0;
 }
 
+int pk_parse_duration(const char *s, uint64_t max_ns, uint64_t *out_ns)
+{
+	static const struct {
+		const char *suffix;
+		double ns;
+	} units[] = { { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "", 1e9 } };
+	char num[64];
+	size_t len = 0;
+	double v;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	while (s[len] && (isdigit((unsigned char)s[len]) || s[len] == '.'))
+		len++;
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+		if (strcmp(s + len, units[u].suffix) != 0)
+			continue;
+		err = pk_parse_double(num, 0, (double)max_ns / units[u].ns, &v);
+		if (err)
+			return err;
+		*out_ns = (uint64_t)(v * units[u].ns + 0.5);
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int pk_parse_port(const char *s, uint16_t *out)
 {
 	uint64_t v;

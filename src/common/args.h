@@ -31,6 +31,10 @@ int pk_parse_uint(const char *s, uint64_t max, uint64_t *out);
  * inf or nan) within [min, max]. */
 int pk_parse_double(const char *s, double min, double max, double *out);
 
+/* Parses a duration: a decimal number (pk_parse_double's form) with a unit ms, s or m
+ * (seconds when none), e.g. "5s", "250ms", "1.5"; into nanoseconds, at most max_ns. */
+int pk_parse_duration(const char *s, uint64_t max_ns, uint64_t *out_ns);
+
 /* Parses a TCP port 1..65535. */
 int pk_parse_port(const char *s, uint16_t *out);
 

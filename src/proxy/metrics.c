@@ -10,7 +10,8 @@
 /* One target's numbers summed (or maxed) over the workers. */
 struct target_sum {
 	uint64_t conns, sent, dropped, resp, buffered, high_water, spilled, overflows, desyncs,
-		connect_failures, rejoins, lag_bytes, oldest_ns, cmp_bytes, unpaired, verdicts[3];
+		connect_failures, rejoins, lag_bytes, oldest_ns, cmp_bytes, unpaired, grace_expired,
+		verdicts[3];
 };
 
 static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
@@ -33,6 +34,7 @@ static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
 		t->rejoins += PK_STAT_GET(ts->rejoins);
 		t->cmp_bytes += PK_STAT_GET(ts->cmp_bytes);
 		t->unpaired += PK_STAT_GET(ts->unpaired);
+		t->grace_expired += PK_STAT_GET(ts->grace_expired);
 		for (int v = 0; v < 3; v++)
 			t->verdicts[v] += PK_STAT_GET(ts->cmp_verdicts[v]);
 		if (hw > t->high_water)
@@ -71,6 +73,9 @@ static const struct target_metric target_metrics[] = {
 	{ "parikshan_debug_lag_seconds", "gauge", "Age of the oldest byte not yet written." },
 	{ "parikshan_debug_unpaired_total", "counter",
 	  "agg: production connections whose responses no clone connection took." },
+	{ "parikshan_debug_close_grace_expired_total", "counter",
+	  "Client closes passed on to the clone when --close-grace ran out, before the clone had "
+	  "sent as much as production." },
 	{ "parikshan_compare_bytes_total", "counter",
 	  "--compare: bytes of the clone's output found equal to production's." },
 };
@@ -94,6 +99,7 @@ static double target_value(unsigned m, const struct target_sum *t, uint64_t now)
 		(double)t->lag_bytes,
 		t->oldest_ns && now > t->oldest_ns ? (double)(now - t->oldest_ns) / 1e9 : 0.0,
 		(double)t->unpaired,
+		(double)t->grace_expired,
 		(double)t->cmp_bytes,
 	};
 	return v[m];

@@ -55,6 +55,7 @@ struct pk_proxy_config {
 	bool agg; /* aggregator: see above (one worker, so that pairing is ordered) */
 	struct pk_addr debug_listen; /* agg: where clones connect */
 	uint64_t pair_timeout_ns;    /* agg: how long a finished production connection waits */
+	uint64_t close_grace_ns;     /* how long a clone's FIN waits for the clone to catch up */
 	bool compare; /* compare the clone's output with production's (dup: responses; agg:
 			 requests) */
 	const struct pk_rec_opts *record; /* record production's streams as pcap (NULL: off) */
@@ -102,7 +103,8 @@ struct pk_proxy_common {
 	const char *spill_dir; /* NULL: no spill */
 	uint64_t spill_max;
 	uint64_t flush_ms;
-	const char *admin_host; /* NULL: no admin endpoint */
+	uint64_t close_grace_ns; /* --close-grace */
+	const char *admin_host;	 /* NULL: no admin endpoint */
 	uint16_t admin_port;
 	bool compare;		/* --compare */
 	struct pk_rec_opts rec; /* --record: rec.path != NULL */

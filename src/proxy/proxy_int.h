@@ -7,6 +7,9 @@
  *
  * A dconn outlives its session: when the client goes away its remaining buffered bytes
  * are still delivered, then it shuts down its write side and waits for the target's EOF.
+ * The shutdown (the client's FIN) waits, besides, until the clone has sent as many bytes as
+ * production's side did on that connection (dup: answers; agg: requests), or until the
+ * close grace runs out: a clone that lags must not see its client vanish mid-request.
  * Neither sessions nor dconns are freed inside their own callbacks: they are marked and
  * moved to a reap list, freed in the before-sleep hook.
  */
@@ -44,6 +47,7 @@ struct target_stats {
 	uint64_t cmp_bytes;	  /* --compare: bytes found equal */
 	uint64_t cmp_verdicts[3]; /* --compare: ended connections by pk_scmp_verdict */
 	uint64_t unpaired;	  /* agg: connections that never found their pair */
+	uint64_t grace_expired;	  /* FINs passed on when --close-grace ran out */
 	/* published by the gauge timer (scans of the connection list) */
 	uint64_t pub_spilled;
 	uint64_t pub_lag_bytes;
@@ -67,7 +71,8 @@ struct dconn {
 	struct pk_io io;
 	struct pk_sbuf buf;
 	bool connected;
-	bool eof_pending; /* shut the write side once drained */
+	bool eof_pending; /* shut the write side once drained and caught up */
+	bool grace_over;  /* the close grace ran out: shut once drained */
 	bool shut;
 	bool dead;
 	bool peer_eof;	    /* agg: the clone closed its side */
@@ -77,6 +82,9 @@ struct dconn {
 	uint64_t ended_ns;  /* agg: when its production connection ended (unpaired) */
 	uint64_t appended;
 	uint64_t sent;
+	uint64_t prod_out;  /* bytes production's side sent that the clone answers to mirror */
+	uint64_t clone_out; /* bytes the clone sent */
+	struct pk_timer grace_timer; /* --close-grace, armed while the FIN waits */
 	struct lag_mark marks[PK_LAG_MARKS];
 	int mark_head, mark_count;
 	struct pk_list target_link; /* on target_stats.conns */
@@ -219,8 +227,9 @@ void pk_dconn_drop(struct dconn *d);
 /* target.c: stops comparing d (it joined its connection late): counted as unknown. */
 void pk_dconn_compare_skip(struct dconn *d);
 
-/* target.c: feeds production's side of the comparison (dup: responses, agg: requests). */
-void pk_dconn_compare_prod(struct dconn *d, const char *buf, size_t n);
+/* target.c: production's side of d's connection sent buf (dup: responses, agg: requests):
+ * counted (the clone's FIN waits until it sent as much) and fed to the comparison. */
+void pk_dconn_prod_output(struct dconn *d, const char *buf, size_t n);
 
 /* pair.c (agg): sets up pairing on w around its debug listener (w->dlio.fd); returns 0 or
  * -errno. */

@@ -29,6 +29,7 @@ int pk_proxy_common_apply(const char *cmd, const struct pk_proxy_common *c,
 	cfg->spill_dir = c->spill_dir;
 	cfg->spill_max = c->spill_max;
 	cfg->flush_ns = c->flush_ms * 1000000ull;
+	cfg->close_grace_ns = c->close_grace_ns;
 	cfg->compare = c->compare;
 	cfg->record = c->rec.path ? &c->rec : NULL;
 	if (pk_proxy_resolve(cmd, "listen", c->listen_host, c->listen_port, &cfg->listen))

@@ -39,6 +39,7 @@ static const struct {
 	COL("parikshan_debug_lag_bytes", "lag_bytes", "LAG", true),
 	COL("parikshan_debug_lag_seconds", "lag_seconds", "LAG-S", false),
 	COL("parikshan_debug_unpaired_total", "unpaired", "UNPAIRED", false),
+	COL("parikshan_debug_close_grace_expired_total", "close_grace_expired", "GRACE-EXP", false),
 	COL("parikshan_compare_bytes_total", "compared_bytes", "COMPARED", true),
 	{ "parikshan_compare_connections_total", "diverged", "DIVERGED", false, "verdict",
 	  "different" },

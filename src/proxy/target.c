@@ -86,9 +86,12 @@ void pk_dconn_compare_skip(struct dconn *d)
 		compare_end(d, true);
 }
 
-void pk_dconn_compare_prod(struct dconn *d, const char *buf, size_t n)
+void pk_dconn_prod_output(struct dconn *d, const char *buf, size_t n)
 {
-	if (d->cmp_on && !d->dead)
+	if (d->dead)
+		return;
+	d->prod_out += n;
+	if (d->cmp_on)
 		compare_feed(d, PK_SCMP_A, buf, n);
 }
 
@@ -108,6 +111,7 @@ static void dconn_kill(struct dconn *d, bool desync, const char *reason)
 		compare_end(d, desync);
 	if (pk_list_linked(&d->pair_link))
 		pk_list_del(&d->pair_link);
+	pk_timer_cancel(d->w->loop, &d->grace_timer);
 	if (desync) {
 		PK_STAT_ADD(ts->desyncs, 1);
 		PK_STAT_ADD(ts->bytes_dropped, lost);
@@ -190,17 +194,22 @@ static void dconn_read(struct dconn *d)
 
 		if (n > 0) {
 			PK_STAT_ADD(stats_of(d)->resp_bytes, n);
+			d->clone_out += (uint64_t)n;
 			if (d->cmp_on)
 				compare_feed(d, PK_SCMP_B, w->scratch, (size_t)n);
+			if (d->eof_pending && !d->shut && pk_sbuf_used(&d->buf) == 0) {
+				dconn_flush(d); /* the FIN may have waited for these bytes */
+				return;
+			}
 			if ((size_t)n < sizeof(w->scratch))
 				return;
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		/* EOF or error from the target.  After our own shutdown, with nothing left to
-		 * send, that is the normal end; before it, the clone dropped the stream. */
-		if (d->shut && pk_sbuf_used(&d->buf) == 0) {
+		/* EOF or error from the target.  Once the client's stream ended and all of it
+		 * was delivered, that is the normal end; before, the clone dropped the stream. */
+		if (d->eof_pending && pk_sbuf_used(&d->buf) == 0) {
 			dconn_kill(d, false, "done");
 		} else if (n == 0 && w->cfg->agg) {
 			/* The clone's service closed its backend connection: it may still read
@@ -224,6 +233,35 @@ static void dconn_update(struct dconn *d)
 		pk_io_park(d->w->loop, &d->io);
 	else
 		pk_io_set(d->w->loop, &d->io, mask);
+}
+
+/* Passes the client's FIN on to a drained d once the clone has sent as many bytes as
+ * production's side did (or closed its own side, or the grace ran out), so that a clone that
+ * lags is not cut off mid-request.  Arms the grace timer while it waits. */
+static void pass_eof(struct dconn *d)
+{
+	bool caught_up = d->clone_out >= d->prod_out || d->peer_eof;
+
+	if (!d->eof_pending || d->shut)
+		return;
+	if (!caught_up && !d->grace_over) {
+		if (pk_timer_is_armed(&d->grace_timer))
+			return;
+		if (d->w->cfg->close_grace_ns > 0 &&
+		    pk_timer_arm(d->w->loop, &d->grace_timer, d->w->cfg->close_grace_ns) == 0)
+			return;
+		d->grace_over = true; /* no grace (or no timer): the FIN goes now */
+	} else if (!caught_up) {
+		PK_STAT_ADD(stats_of(d)->grace_expired, 1);
+		pk_log(PK_LOG_DEBUG,
+		       "%s: conn=%llu target=%s: close grace expired; the clone sent %llu of %llu "
+		       "bytes",
+		       d->w->cfg->role, (unsigned long long)d->id, d->w->p->target_names[d->target],
+		       (unsigned long long)d->clone_out, (unsigned long long)d->prod_out);
+	}
+	pk_timer_cancel(d->w->loop, &d->grace_timer);
+	shutdown(d->io.fd, SHUT_WR);
+	d->shut = true;
 }
 
 /* Writes out as much as the target takes.  May kill d. */
@@ -260,10 +298,7 @@ static void dconn_flush(struct dconn *d)
 	}
 	lag_mark_pop(d);
 	if (pk_sbuf_used(&d->buf) == 0) {
-		if (d->eof_pending && !d->shut) {
-			shutdown(d->io.fd, SHUT_WR);
-			d->shut = true;
-		}
+		pass_eof(d);
 		if (d->shut && d->peer_eof) { /* both sides are done */
 			dconn_kill(d, false, "done");
 			return;
@@ -272,6 +307,15 @@ static void dconn_flush(struct dconn *d)
 			pk_session_debug_drained(d->s);
 	}
 	dconn_update(d);
+}
+
+/* The close grace ran out: the FIN goes once the buffer is drained, caught up or not. */
+static void grace_expired(struct pk_loop *loop, struct pk_timer *t)
+{
+	struct dconn *d = t->data;
+
+	d->grace_over = true;
+	dconn_flush(d);
 }
 
 static void dconn_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
@@ -328,6 +372,7 @@ struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i)
 	pk_list_add_tail(&ts->conns, &d->target_link);
 	PK_STAT_ADD(ts->conns_active, 1);
 	pk_io_init(&d->io, -1, dconn_event, d);
+	pk_timer_init(&d->grace_timer, grace_expired, d);
 	return d;
 }
 

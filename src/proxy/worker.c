@@ -123,12 +123,13 @@ static void duplicate(struct session *s, const char *buf, size_t n)
 	}
 }
 
-/* Feeds production's side of every debug connection's comparison. */
-static void compare_prod(struct session *s, const char *buf, size_t n)
+/* Tells every debug connection of s what production's side sent (what the clone's output
+ * mirrors: counted for the close rule, compared with --compare). */
+static void prod_output(struct session *s, const char *buf, size_t n)
 {
 	for (int i = 0; i < s->w->cfg->ntargets; i++)
 		if (s->dbg[i])
-			pk_dconn_compare_prod(s->dbg[i], buf, n);
+			pk_dconn_prod_output(s->dbg[i], buf, n);
 }
 
 /* Reads once from one side of s and forwards to the other.  The duplicated side's bytes (the
@@ -174,8 +175,8 @@ static void side_read(struct session *s, bool from_client)
 	err = forward(to, q, w->scratch, (size_t)n);
 	if (dup_side)
 		duplicate(s, w->scratch, (size_t)n);
-	else if (w->cfg->compare)
-		compare_prod(s, w->scratch, (size_t)n);
+	else
+		prod_output(s, w->scratch, (size_t)n);
 	if (w->recq)
 		pk_rec_data(w->recq, &s->rec, from_client, w->scratch, (size_t)n);
 	if (err) {

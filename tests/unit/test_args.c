@@ -96,6 +96,32 @@ static void test_parse_uint(void)
 	CHECK_EQ_INT(pk_parse_uint("5k", 10, &v), -EINVAL);
 }
 
+static void test_parse_duration(void)
+{
+	uint64_t v = 0;
+
+	CHECK_EQ_INT(pk_parse_duration("5s", 3600000000000ull, &v), 0);
+	CHECK(v == 5000000000ull);
+	CHECK_EQ_INT(pk_parse_duration("250ms", 3600000000000ull, &v), 0);
+	CHECK(v == 250000000ull);
+	CHECK_EQ_INT(pk_parse_duration("1.5", 3600000000000ull, &v), 0);
+	CHECK(v == 1500000000ull);
+	CHECK_EQ_INT(pk_parse_duration("2m", 3600000000000ull, &v), 0);
+	CHECK(v == 120000000000ull);
+	CHECK_EQ_INT(pk_parse_duration("0", 3600000000000ull, &v), 0);
+	CHECK(v == 0);
+	CHECK_EQ_INT(pk_parse_duration("0.5ms", 3600000000000ull, &v), 0);
+	CHECK(v == 500000ull);
+	v = 7;
+	CHECK_EQ_INT(pk_parse_duration("61m", 3600000000000ull, &v), -ERANGE);
+	CHECK_EQ_INT(pk_parse_duration("3601", 3600000000000ull, &v), -ERANGE);
+	const char *bad[] = { "", "s", "5x", "5 s", "-5s", "5sec", ".5s", "5.s", "5msx", "1e3ms" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ_INT(pk_parse_duration(bad[i], 3600000000000ull, &v), -EINVAL);
+	CHECK_EQ_INT(pk_parse_duration(NULL, 3600000000000ull, &v), -EINVAL);
+	CHECK(v == 7);
+}
+
 static void test_parse_port(void)
 {
 	uint16_t p = 1234;
@@ -226,6 +252,7 @@ int main(void)
 	UNIT_RUN(test_parse_size_ok);
 	UNIT_RUN(test_parse_size_bad);
 	UNIT_RUN(test_parse_uint);
+	UNIT_RUN(test_parse_duration);
 	UNIT_RUN(test_parse_port);
 	UNIT_RUN(test_parse_double);
 	UNIT_RUN(test_parse_hostport);

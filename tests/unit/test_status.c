@@ -80,7 +80,7 @@ static void test_table(void)
 	line = line_starting(text, "TARGET");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 18);
+		CHECK_EQ_INT(split_words(line, w, 20), 19);
 		CHECK_STR(w[1], "CONNS");
 		CHECK_STR(w[2], "SENT");
 		CHECK_STR(w[3], "DROPPED");
@@ -89,30 +89,31 @@ static void test_table(void)
 		CHECK_STR(w[11], "REJOINS");
 		CHECK_STR(w[13], "LAG-S");
 		CHECK_STR(w[14], "UNPAIRED");
-		CHECK_STR(w[16], "DIVERGED");
-		CHECK_STR(w[17], "STATE");
+		CHECK_STR(w[15], "GRACE-EXP");
+		CHECK_STR(w[17], "DIVERGED");
+		CHECK_STR(w[18], "STATE");
 	}
 	line = line_starting(text, "127.0.0.1:6380 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 18);
+		CHECK_EQ_INT(split_words(line, w, 20), 19);
 		CHECK_STR(w[1], "3");
 		CHECK_STR(w[2], "2.0K");
 		CHECK_STR(w[3], "0");
 		CHECK_STR(w[9], "0");
 		CHECK_STR(w[13], "0.250");
-		CHECK_STR(w[17], "in-sync");
+		CHECK_STR(w[18], "in-sync");
 	}
 	line = line_starting(text, "127.0.0.1:6381 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 18);
+		CHECK_EQ_INT(split_words(line, w, 20), 19);
 		CHECK_STR(w[1], "0");
 		CHECK_STR(w[2], "1.0K");
 		CHECK_STR(w[3], "5.0M");
 		CHECK_STR(w[8], "2");
 		CHECK_STR(w[9], "3");
-		CHECK_STR(w[17], "desynced");
+		CHECK_STR(w[18], "desynced");
 	}
 	/* the header and rows line up: every row is as long as the header */
 	{
@@ -218,9 +219,9 @@ static void test_lagging_and_no_targets(void)
 	line = line_starting(pk_strbuf_str(&out), "[::1]:7000 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 18);
+		CHECK_EQ_INT(split_words(line, w, 20), 19);
 		CHECK_STR(w[13], "2.500");
-		CHECK_STR(w[17], "lagging");
+		CHECK_STR(w[18], "lagging");
 	}
 	pk_strbuf_release(&out);
 
@@ -276,6 +277,7 @@ static void test_compare_and_recording(void)
 	static const char m[] =
 		"parikshan_info{role=\"agg\",production=\"127.0.0.1:6379\",mode=\"async\"} 1\n"
 		"parikshan_debug_unpaired_total{target=\"127.0.0.1:7001\"} 4\n"
+		"parikshan_debug_close_grace_expired_total{target=\"127.0.0.1:7001\"} 5\n"
 		"parikshan_compare_bytes_total{target=\"127.0.0.1:7001\"} 2048\n"
 		"parikshan_compare_connections_total{target=\"127.0.0.1:7001\",verdict=\"same\"} "
 		"9\n"
@@ -298,15 +300,17 @@ static void test_compare_and_recording(void)
 	line = line_starting(pk_strbuf_str(&out), "127.0.0.1:7001 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 18);
+		CHECK_EQ_INT(split_words(line, w, 20), 19);
 		CHECK_STR(w[14], "4");
-		CHECK_STR(w[15], "2.0K");
-		CHECK_STR(w[16], "2");
-		CHECK_STR(w[17], "diverged");
+		CHECK_STR(w[15], "5");
+		CHECK_STR(w[16], "2.0K");
+		CHECK_STR(w[17], "2");
+		CHECK_STR(w[18], "diverged");
 	}
 	pk_strbuf_release(&out);
 	CHECK_EQ_INT(pk_status_render(m, true, &out), 0);
 	CHECK(strstr(pk_strbuf_str(&out), "\"diverged\":\t2") != NULL);
+	CHECK(strstr(pk_strbuf_str(&out), "\"close_grace_expired\":\t5") != NULL);
 	CHECK(strstr(pk_strbuf_str(&out), "\"files\":\t2") != NULL);
 	pk_strbuf_release(&out);
 }
