@@ -31,7 +31,7 @@ CLONE_OBJ := $(CLONE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libpk-core.a
 CLONE_LIB := $(BUILD)/libpk-clone.a
-CORE_LDLIBS := -lpcap -lcjson -lm -lpthread
+CORE_LDLIBS := -lpcap -lcjson -lxxhash -lm -lpthread
 CLONE_LDLIBS := $(CRIU_LIBS) -lgnutls -lcjson
 TOOL_LDLIBS := -lxxhash
 

@@ -11,7 +11,7 @@
 struct target_sum {
 	uint64_t conns, sent, dropped, resp, buffered, high_water, spilled, overflows, desyncs,
 		connect_failures, rejoins, lag_bytes, oldest_ns, cmp_bytes, unpaired, grace_expired,
-		verdicts[3];
+		verdicts[3], paired[PK_PAIR_RULES];
 };
 
 static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
@@ -37,6 +37,8 @@ static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
 		t->grace_expired += PK_STAT_GET(ts->grace_expired);
 		for (int v = 0; v < 3; v++)
 			t->verdicts[v] += PK_STAT_GET(ts->cmp_verdicts[v]);
+		for (int r = 0; r < PK_PAIR_RULES; r++)
+			t->paired[r] += PK_STAT_GET(ts->paired[r]);
 		if (hw > t->high_water)
 			t->high_water = hw;
 		if (lag > t->lag_bytes)
@@ -131,6 +133,21 @@ static void compare_metrics(struct pk_proxy *p, const struct target_sum *t, stru
 					 (unsigned long long)t[i].verdicts[v]);
 }
 
+/* agg: the clone connections paired, one sample per rule. */
+static void pairing_metrics(struct pk_proxy *p, const struct target_sum *t, struct pk_strbuf *out)
+{
+	static const char name[] = "parikshan_debug_paired_total";
+
+	pk_prom_family(
+		out, name, "counter",
+		"agg: clone connections paired with a production connection, by rule (content: "
+		"the same first request; order: the oldest waiting).");
+	for (int r = 0; r < PK_PAIR_RULES; r++)
+		pk_strbuf_printf(out, "%s{target=\"%s\",rule=\"%s\"} %llu\n", name,
+				 p->target_names[0], pk_pair_rule_name(r),
+				 (unsigned long long)t[0].paired[r]);
+}
+
 /* The recorder's counters (--record). */
 static void record_metrics(struct pk_rec *rec, struct pk_strbuf *out)
 {
@@ -195,6 +212,8 @@ void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out)
 	}
 	if (p->cfg.compare)
 		compare_metrics(p, t, out);
+	if (p->cfg.agg && p->cfg.ntargets > 0)
+		pairing_metrics(p, t, out);
 	if (p->rec)
 		record_metrics(p->rec, out);
 }

@@ -31,6 +31,13 @@
 #define PK_FLUSH_HIGH (64 * 1024) /* flush a debug buffer at once past this many bytes */
 #define PK_LAG_MARKS 32
 
+/* agg: the rule that paired a clone connection with a production connection (pair.c). */
+enum pk_pair_rule {
+	PK_PAIR_CONTENT, /* the same first request */
+	PK_PAIR_ORDER,	 /* none was the same: the oldest waiting */
+	PK_PAIR_RULES,
+};
+
 /* One worker's view of one debug target. */
 struct target_stats {
 	struct pk_list conns; /* this worker's live dconns (struct dconn.target_link) */
@@ -43,11 +50,12 @@ struct target_stats {
 	uint64_t overflows;
 	uint64_t desyncs;
 	uint64_t connect_failures;
-	uint64_t rejoins;	  /* re-attached at a request boundary (resync) */
-	uint64_t cmp_bytes;	  /* --compare: bytes found equal */
-	uint64_t cmp_verdicts[3]; /* --compare: ended connections by pk_scmp_verdict */
-	uint64_t unpaired;	  /* agg: connections that never found their pair */
-	uint64_t grace_expired;	  /* FINs passed on when --close-grace ran out */
+	uint64_t rejoins;		/* re-attached at a request boundary (resync) */
+	uint64_t cmp_bytes;		/* --compare: bytes found equal */
+	uint64_t cmp_verdicts[3];	/* --compare: ended connections by pk_scmp_verdict */
+	uint64_t unpaired;		/* agg: connections that never found their pair */
+	uint64_t grace_expired;		/* FINs passed on when --close-grace ran out */
+	uint64_t paired[PK_PAIR_RULES]; /* agg: clone connections paired, by rule */
 	/* published by the gauge timer (scans of the connection list) */
 	uint64_t pub_spilled;
 	uint64_t pub_lag_bytes;
@@ -62,6 +70,7 @@ struct lag_mark {
 
 struct session;
 struct pk_worker;
+struct pair_prod;
 
 struct dconn {
 	uint64_t id;
@@ -75,11 +84,11 @@ struct dconn {
 	bool grace_over;  /* the close grace ran out: shut once drained */
 	bool shut;
 	bool dead;
-	bool peer_eof;	    /* agg: the clone closed its side */
-	bool cmp_on;	    /* compare (the connection saw its stream from the start) */
-	struct pk_scmp cmp; /* A: production's stream, B: what the clone sent */
-	uint64_t seq;	    /* agg: pairing number */
-	uint64_t ended_ns;  /* agg: when its production connection ended (unpaired) */
+	bool peer_eof;		     /* agg: the clone closed its side */
+	bool cmp_on;		     /* compare (the connection saw its stream from the start) */
+	struct pk_scmp cmp;	     /* A: production's stream, B: what the clone sent */
+	struct pair_prod *pair_slot; /* agg: pair.c's entry while it waits for its clone */
+	uint64_t ended_ns;	     /* agg: when its production connection ended (unpaired) */
 	uint64_t appended;
 	uint64_t sent;
 	uint64_t prod_out;  /* bytes production's side sent that the clone answers to mirror */
@@ -90,7 +99,6 @@ struct dconn {
 	struct pk_list target_link; /* on target_stats.conns */
 	struct pk_list dirty_link;  /* on worker.dirty: waiting for the flush timer */
 	struct pk_list reap_link;   /* on worker.dead_dconns */
-	struct pk_list pair_link;   /* agg: on worker.pair_wait until paired */
 };
 
 struct session {
@@ -104,11 +112,23 @@ struct session {
 	bool c_eof, p_eof;	 /* that side sent EOF */
 	bool c2p_shut, p2c_shut; /* EOF passed on to production / to the client */
 	bool closing;
+	bool carried; /* a byte passed, either way (agg: it entered the pairing) */
 	struct dconn *dbg[PK_PROXY_MAX_TARGETS];
 	uint64_t rejoin_after[PK_PROXY_MAX_TARGETS]; /* resync: not before this time (ns) */
 	struct pk_framer framer;		     /* resync: where client requests start */
 	struct pk_rec_conn rec;			     /* --record */
 	struct pk_list link; /* on worker.sessions, then worker.dead_sessions */
+};
+
+/* agg: pair.c's state in a worker: connections of both sides waiting for their partner. */
+struct pk_pairing {
+	bool on;		    /* pk_pair_init() ran (the scan timer is armed) */
+	struct pk_timer timer;	    /* drops what waited longer than the pair timeout */
+	uint64_t epoch;		    /* the proxy's pair_epoch this state belongs to */
+	uint64_t nprod, nclone;	    /* connections numbered since the last reset (log lines) */
+	struct pk_list prods;	    /* struct pair_prod, oldest first */
+	struct pk_list clones;	    /* struct pair_clone, oldest first */
+	struct pk_list dead_clones; /* freed by pk_pair_reap() */
 };
 
 /* One event loop on one thread: its own listener (SO_REUSEPORT), sessions, and statistics. */
@@ -127,14 +147,9 @@ struct pk_worker {
 	struct pk_timer drain_timer;
 	struct pk_timer gauge_timer; /* publishes scanned gauges for /metrics */
 	bool draining;
-	struct pk_recq *recq; /* --record: this worker's queue */
-	/* agg: pairing of production connections with clone connections, by opening order */
-	bool pairing;	   /* agg: pk_pair_init() ran (the pairing timer is armed) */
-	struct pk_io dlio; /* the debug side's listener (fd -1 unless agg) */
-	struct pk_timer pair_timer;
-	uint64_t prod_seq, dbg_seq;
-	uint64_t pair_epoch;	  /* the proxy's pair_epoch the counters belong to */
-	struct pk_list pair_wait; /* dconns waiting for their pair, in seq order */
+	struct pk_recq *recq;	/* --record: this worker's queue */
+	struct pk_io dlio;	/* agg: the debug side's listener (fd -1 unless agg) */
+	struct pk_pairing pair; /* agg: only pair.c touches it */
 	struct pk_list sessions;
 	struct pk_list dead_sessions;
 	struct pk_list dirty;
@@ -217,9 +232,10 @@ void pk_session_debug_drained(struct session *s);
  * connection); s may be NULL (a clone connection waiting for its production one). */
 struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i);
 
-/* target.c: gives d its clone's accepted socket and starts delivering.  Returns 0 or -errno
- * (d is then desynced). */
-int pk_dconn_attach_fd(struct dconn *d, int fd);
+/* target.c: gives d its clone's accepted socket (d owns fd from then on) and the n bytes the
+ * clone already sent on it (early), and starts delivering.  Returns 0 or -errno (d is then
+ * desynced). */
+int pk_dconn_attach_fd(struct dconn *d, int fd, const char *early, size_t n);
 
 /* target.c: closes a dconn that was never paired (agg), without a comparison verdict. */
 void pk_dconn_drop(struct dconn *d);
@@ -235,10 +251,27 @@ void pk_dconn_prod_output(struct dconn *d, const char *buf, size_t n);
  * -errno. */
 int pk_pair_init(struct pk_worker *w);
 
-/* pair.c (agg): gives the new session s its paired debug connection (s->dbg[0]). */
+/* pair.c (agg): gives the new session s its debug connection (s->dbg[0]), not yet paired. */
 void pk_pair_session(struct pk_worker *w, struct session *s);
 
-/* pair.c: closes the debug listener (if any) and cancels the pairing timer (if armed). */
+/* pair.c (agg): the first n bytes passed on s (from production's service when from_client,
+ * else from the backend): s enters the pairing (a session that never carried a byte is never
+ * paired). */
+void pk_pair_first_bytes(struct pk_worker *w, struct session *s, bool from_client, const char *buf,
+			 size_t n);
+
+/* pair.c (agg): d is being killed; if it still waited for its clone connection, it leaves a
+ * tombstone (its clone connection will be closed as out of sync). */
+void pk_pair_dconn_gone(struct dconn *d);
+
+/* pair.c: the name of a pairing rule in metrics and logs ("content", "order"). */
+const char *pk_pair_rule_name(enum pk_pair_rule rule);
+
+/* pair.c: frees the clone connections closed since the last call (before-sleep hook). */
+void pk_pair_reap(struct pk_worker *w);
+
+/* pair.c: closes the debug listener (if any), the connections still waiting, and cancels the
+ * pairing timer (if armed). */
 void pk_pair_release(struct pk_worker *w);
 
 #endif

@@ -43,6 +43,9 @@ static const struct {
 	COL("parikshan_compare_bytes_total", "compared_bytes", "COMPARED", true),
 	{ "parikshan_compare_connections_total", "diverged", "DIVERGED", false, "verdict",
 	  "different" },
+	{ "parikshan_debug_paired_total", "paired_by_content", "BY-CONTENT", false, "rule",
+	  "content" },
+	{ "parikshan_debug_paired_total", "paired_by_order", "BY-ORDER", false, "rule", "order" },
 };
 
 #define N_COLS (sizeof(target_cols) / sizeof(target_cols[0]))
@@ -122,7 +125,7 @@ static void collect(const char *name, const char *labels, double v, void *data)
 				    (pk_prom_label(labels, target_cols[c].label, dir, sizeof(dir)) <
 					     0 ||
 				     strcmp(dir, target_cols[c].value) != 0))
-					return;
+					continue; /* another column of this metric may take it */
 				if (i >= 0)
 					st->col[i][c] = v;
 				return;

@@ -109,8 +109,7 @@ static void dconn_kill(struct dconn *d, bool desync, const char *reason)
 	d->dead = true;
 	if (d->cmp_on)
 		compare_end(d, desync);
-	if (pk_list_linked(&d->pair_link))
-		pk_list_del(&d->pair_link);
+	pk_pair_dconn_gone(d);
 	pk_timer_cancel(d->w->loop, &d->grace_timer);
 	if (desync) {
 		PK_STAT_ADD(ts->desyncs, 1);
@@ -185,6 +184,15 @@ static void lag_mark_pop(struct dconn *d)
 	}
 }
 
+/* The clone sent buf on d: counted, compared. */
+static void clone_output(struct dconn *d, const char *buf, size_t n)
+{
+	PK_STAT_ADD(stats_of(d)->resp_bytes, n);
+	d->clone_out += n;
+	if (d->cmp_on)
+		compare_feed(d, PK_SCMP_B, buf, n);
+}
+
 static void dconn_read(struct dconn *d)
 {
 	struct pk_worker *w = d->w;
@@ -193,10 +201,7 @@ static void dconn_read(struct dconn *d)
 		ssize_t n = read(d->io.fd, w->scratch, sizeof(w->scratch));
 
 		if (n > 0) {
-			PK_STAT_ADD(stats_of(d)->resp_bytes, n);
-			d->clone_out += (uint64_t)n;
-			if (d->cmp_on)
-				compare_feed(d, PK_SCMP_B, w->scratch, (size_t)n);
+			clone_output(d, w->scratch, (size_t)n);
 			if (d->eof_pending && !d->shut && pk_sbuf_used(&d->buf) == 0) {
 				dconn_flush(d); /* the FIN may have waited for these bytes */
 				return;
@@ -368,7 +373,6 @@ struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i)
 	}
 	pk_list_init(&d->dirty_link);
 	pk_list_init(&d->reap_link);
-	pk_list_init(&d->pair_link);
 	pk_list_add_tail(&ts->conns, &d->target_link);
 	PK_STAT_ADD(ts->conns_active, 1);
 	pk_io_init(&d->io, -1, dconn_event, d);
@@ -397,7 +401,7 @@ struct dconn *pk_dconn_open(struct pk_worker *w, struct session *s, int i)
 	return d;
 }
 
-int pk_dconn_attach_fd(struct dconn *d, int fd)
+int pk_dconn_attach_fd(struct dconn *d, int fd, const char *early, size_t n)
 {
 	int err;
 
@@ -408,6 +412,8 @@ int pk_dconn_attach_fd(struct dconn *d, int fd)
 		dconn_kill(d, true, "epoll");
 		return err;
 	}
+	if (n)
+		clone_output(d, early, n);
 	dconn_flush(d);
 	return 0;
 }

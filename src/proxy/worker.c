@@ -171,6 +171,9 @@ static void side_read(struct session *s, bool from_client)
 		session_update(s);
 		return;
 	}
+	if (w->cfg->agg && !s->carried)
+		pk_pair_first_bytes(w, s, from_client, w->scratch, (size_t)n);
+	s->carried = true;
 	PK_STAT_ADD(*forwarded, n);
 	err = forward(to, q, w->scratch, (size_t)n);
 	if (dup_side)
@@ -265,6 +268,8 @@ static void session_close(struct session *s)
 	if (s->closing)
 		return;
 	s->closing = true;
+	if (w->cfg->agg && !s->carried && s->dbg[0]) /* a probe: never paired */
+		pk_dconn_drop(s->dbg[0]);
 	for (int i = 0; i < w->cfg->ntargets; i++) {
 		struct dconn *d = s->dbg[i];
 
@@ -453,6 +458,7 @@ static void before_sleep(struct pk_loop *loop, void *data)
 		pk_list_del(pos);
 		pk_dconn_free(pk_container_of(pos, struct dconn, reap_link));
 	}
+	pk_pair_reap(w);
 	if (w->draining && !prod_bytes_queued(w))
 		pk_loop_stop(loop);
 }
@@ -467,7 +473,6 @@ int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd, in
 	w->idx = idx;
 	w->recq = p->rec ? pk_rec_queue(p->rec, idx) : NULL;
 	pk_io_init(&w->dlio, dlfd, NULL, w); /* agg: armed by pk_pair_init() */
-	pk_list_init(&w->pair_wait);
 	pk_list_init(&w->sessions);
 	pk_list_init(&w->dead_sessions);
 	pk_list_init(&w->dirty);

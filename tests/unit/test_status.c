@@ -66,7 +66,7 @@ static const char *line_starting(const char *text, const char *prefix)
 static void test_table(void)
 {
 	struct pk_strbuf out = { 0 };
-	char w[20][32];
+	char w[24][32];
 	const char *text, *line;
 
 	CHECK_EQ_INT(pk_status_render(metrics, false, &out), 0);
@@ -80,7 +80,7 @@ static void test_table(void)
 	line = line_starting(text, "TARGET");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 19);
+		CHECK_EQ_INT(split_words(line, w, 24), 21);
 		CHECK_STR(w[1], "CONNS");
 		CHECK_STR(w[2], "SENT");
 		CHECK_STR(w[3], "DROPPED");
@@ -91,29 +91,31 @@ static void test_table(void)
 		CHECK_STR(w[14], "UNPAIRED");
 		CHECK_STR(w[15], "GRACE-EXP");
 		CHECK_STR(w[17], "DIVERGED");
-		CHECK_STR(w[18], "STATE");
+		CHECK_STR(w[18], "BY-CONTENT");
+		CHECK_STR(w[19], "BY-ORDER");
+		CHECK_STR(w[20], "STATE");
 	}
 	line = line_starting(text, "127.0.0.1:6380 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 19);
+		CHECK_EQ_INT(split_words(line, w, 24), 21);
 		CHECK_STR(w[1], "3");
 		CHECK_STR(w[2], "2.0K");
 		CHECK_STR(w[3], "0");
 		CHECK_STR(w[9], "0");
 		CHECK_STR(w[13], "0.250");
-		CHECK_STR(w[18], "in-sync");
+		CHECK_STR(w[20], "in-sync");
 	}
 	line = line_starting(text, "127.0.0.1:6381 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 19);
+		CHECK_EQ_INT(split_words(line, w, 24), 21);
 		CHECK_STR(w[1], "0");
 		CHECK_STR(w[2], "1.0K");
 		CHECK_STR(w[3], "5.0M");
 		CHECK_STR(w[8], "2");
 		CHECK_STR(w[9], "3");
-		CHECK_STR(w[18], "desynced");
+		CHECK_STR(w[20], "desynced");
 	}
 	/* the header and rows line up: every row is as long as the header */
 	{
@@ -207,7 +209,7 @@ static void test_lagging_and_no_targets(void)
 {
 	struct pk_strbuf out = { 0 };
 	const char *line;
-	char w[20][32];
+	char w[24][32];
 
 	CHECK_EQ_INT(pk_status_render("parikshan_info{role=\"agg\",production=\"[::1]:6379\","
 				      "mode=\"sync\"} 1\n"
@@ -219,9 +221,9 @@ static void test_lagging_and_no_targets(void)
 	line = line_starting(pk_strbuf_str(&out), "[::1]:7000 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 19);
+		CHECK_EQ_INT(split_words(line, w, 24), 21);
 		CHECK_STR(w[13], "2.500");
-		CHECK_STR(w[18], "lagging");
+		CHECK_STR(w[20], "lagging");
 	}
 	pk_strbuf_release(&out);
 
@@ -278,6 +280,8 @@ static void test_compare_and_recording(void)
 		"parikshan_info{role=\"agg\",production=\"127.0.0.1:6379\",mode=\"async\"} 1\n"
 		"parikshan_debug_unpaired_total{target=\"127.0.0.1:7001\"} 4\n"
 		"parikshan_debug_close_grace_expired_total{target=\"127.0.0.1:7001\"} 5\n"
+		"parikshan_debug_paired_total{target=\"127.0.0.1:7001\",rule=\"content\"} 6\n"
+		"parikshan_debug_paired_total{target=\"127.0.0.1:7001\",rule=\"order\"} 7\n"
 		"parikshan_compare_bytes_total{target=\"127.0.0.1:7001\"} 2048\n"
 		"parikshan_compare_connections_total{target=\"127.0.0.1:7001\",verdict=\"same\"} "
 		"9\n"
@@ -292,7 +296,7 @@ static void test_compare_and_recording(void)
 		"parikshan_record_failed 0\n";
 	struct pk_strbuf out = { 0 };
 	const char *line;
-	char w[20][32];
+	char w[24][32];
 
 	CHECK_EQ_INT(pk_status_render(m, false, &out), 0);
 	CHECK(strstr(pk_strbuf_str(&out), "recording 120 packets, 3.0K, dropped 0, 2 file(s)\n") !=
@@ -300,17 +304,21 @@ static void test_compare_and_recording(void)
 	line = line_starting(pk_strbuf_str(&out), "127.0.0.1:7001 ");
 	CHECK(line != NULL);
 	if (line) {
-		CHECK_EQ_INT(split_words(line, w, 20), 19);
+		CHECK_EQ_INT(split_words(line, w, 24), 21);
 		CHECK_STR(w[14], "4");
 		CHECK_STR(w[15], "5");
 		CHECK_STR(w[16], "2.0K");
 		CHECK_STR(w[17], "2");
-		CHECK_STR(w[18], "diverged");
+		CHECK_STR(w[18], "6");
+		CHECK_STR(w[19], "7");
+		CHECK_STR(w[20], "diverged");
 	}
 	pk_strbuf_release(&out);
 	CHECK_EQ_INT(pk_status_render(m, true, &out), 0);
 	CHECK(strstr(pk_strbuf_str(&out), "\"diverged\":\t2") != NULL);
 	CHECK(strstr(pk_strbuf_str(&out), "\"close_grace_expired\":\t5") != NULL);
+	CHECK(strstr(pk_strbuf_str(&out), "\"paired_by_content\":\t6") != NULL);
+	CHECK(strstr(pk_strbuf_str(&out), "\"paired_by_order\":\t7") != NULL);
 	CHECK(strstr(pk_strbuf_str(&out), "\"files\":\t2") != NULL);
 	pk_strbuf_release(&out);
 }
