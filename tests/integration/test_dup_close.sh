@@ -12,8 +12,8 @@
 #
 # 60 sequential curl requests: production's and the clone's access logs must both show 200
 # for every one (no 499).  Then agg's side of the rule, with small python peers: the backend's
-# FIN reaches a clone only after the clone has sent its request (or the grace expired), and
-# the grace expiry is counted.
+# FIN reaches a clone only after the clone has sent its last request (or the grace expired),
+# and the grace expiry is counted.
 . "$(dirname "$0")/lib.sh"
 
 N=60
@@ -126,52 +126,64 @@ pk_expect_eq dup-no-grace-expired "$(pk_metric "$DADM" parikshan_debug_close_gra
 pk_stop_clean dup "$DUP"
 pk_stop_clean agg "$AGG"
 
-# --- agg's debug side: the backend's FIN waits for the clone's request -------------------
-# A backend that answers one request and closes; production's client and the clone are
-# python peers.  The clone connects first, production's connection is answered and closed;
-# once agg delivered every recorded byte, the clone must still see no EOF: it has not sent
-# its request yet.  Then it sends it and the EOF follows.
+# --- agg's debug side: the backend's FIN waits for the clone's last request ---------------
+# A backend that answers two requests on a connection and closes; production's service and the
+# clone are python peers.  Production sends both requests and gets both answers and the EOF.
+# The clone sends its first request (which pairs it), reads the first answer; once agg
+# delivered every recorded byte, the clone must still see no EOF: it has not sent its second
+# request yet.  Then it sends it and the EOF follows.
 PYPEER=$PK_TMP/peer.py
 cat >"$PYPEER" <<'PY'
-import socket, sys, time
+import os, socket, sys, time
 
-def recv_until_eof(s, deadline):
+REQ = [b"GET one\r\n", b"GET two\r\n"]
+ANS = [b"+ANSWER-1\r\n", b"+ANSWER-2\r\n"]
+
+def read_exactly(s, n):
     data = b""
-    s.settimeout(1)
-    while time.monotonic() < deadline:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            continue
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
         if not chunk:
-            return data, True
+            break
         data += chunk
-    return data, False
+    return data
+
+def read_to_eof(s):
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
 
 mode = sys.argv[1]
-if mode == "backend":  # answer one request per connection, then close
-    port, ready = int(sys.argv[2]), sys.argv[3]
+if mode == "backend":  # answers two requests per connection, then closes
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", port))
+    ls.bind(("127.0.0.1", int(sys.argv[2])))
     ls.listen(16)
-    open(ready, "w").close()
     while True:
         c, _ = ls.accept()
-        c.recv(65536)
-        c.sendall(b"+ANSWER\r\n")
+        for a in ANS:
+            if not c.recv(65536):
+                break
+            c.sendall(a)
         c.close()
-elif mode == "prod":  # production's service: one request, read the answer to EOF
+elif mode == "prod":  # production's service: both requests, then the answers to EOF
     s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10)
-    s.sendall(b"GET key\r\n")
-    data, eof = recv_until_eof(s, time.monotonic() + 10)
-    print(repr(data), eof)
-elif mode == "clone":  # the clone's service, stepped by files
-    port, step, admin_wait = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    got = b""
+    for r, a in zip(REQ, ANS):
+        s.sendall(r)
+        got += read_exactly(s, len(a))
+    print(repr(got + read_to_eof(s)))
+elif mode == "clone":  # the clone's service: first request, then waits for a file
+    port, connected, go = int(sys.argv[2]), sys.argv[3], sys.argv[4]
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    open(step + ".connected", "w").close()
+    s.sendall(REQ[0])
+    first = read_exactly(s, len(ANS[0]))
+    open(connected, "w").close()
     deadline = time.monotonic() + 20
-    while not __import__("os").path.exists(admin_wait) and time.monotonic() < deadline:
+    while not os.path.exists(go) and time.monotonic() < deadline:
         time.sleep(0.02)
     s.setblocking(False)
     data, early_eof = b"", False
@@ -185,49 +197,42 @@ elif mode == "clone":  # the clone's service, stepped by files
             break
         data += chunk
     s.setblocking(True)
-    s.sendall(b"GET key\r\n")
-    rest, eof = (b"", True) if early_eof else recv_until_eof(s, time.monotonic() + 10)
-    print("before-request=%r early-eof=%s after=%r eof=%s" % (data, early_eof, rest, eof))
+    s.settimeout(10)
+    rest = b""
+    if not early_eof:
+        s.sendall(REQ[1])
+        rest = read_to_eof(s)
+    print("first=%r before-request=%r early-eof=%s after=%r" % (first, data, early_eof, rest))
+elif mode == "stalled":  # sends its first request only: the EOF comes with the grace expiry
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10)
+    s.sendall(REQ[0])
+    print(repr(read_to_eof(s)))
 PY
 PB=$(pk_free_port) AL=$(pk_free_port) AD=$(pk_free_port) AADM=$(pk_free_port)
-pk_bg pybackend python3 "$PYPEER" backend "$PB" "$PK_TMP/pyb.ready"
+pk_bg pybackend python3 "$PYPEER" backend "$PB"
 pk_wait_port "$PB"
 pk_agg agg2 -l "$AL" -x 127.0.0.1 -p "$PB" -D "$AD" --admin "$AADM" --close-grace 60s
 AGG=$PK_LAST_PID
-pk_bg pyclone python3 "$PYPEER" clone "$AD" "$PK_TMP/clone" "$PK_TMP/delivered"
+pk_expect_eq agg-production-answered "$(timeout 20 python3 "$PYPEER" prod "$AL")" \
+	"b'+ANSWER-1\\r\\n+ANSWER-2\\r\\n'"
+pk_bg pyclone python3 "$PYPEER" clone "$AD" "$PK_TMP/clone.first" "$PK_TMP/delivered"
 CLONE=$PK_LAST_PID
-wait_file "$PK_TMP/clone.connected" 10 || pk_fail agg-clone-connected "the python clone did not connect"
-out=$(timeout 20 python3 "$PYPEER" prod "$AL")
-pk_expect_eq agg-production-answered "$out" "b'+ANSWER\\r\\n' True"
+wait_file "$PK_TMP/clone.first" 20 || pk_fail agg-clone-first "the python clone got no first answer"
 # every recorded byte delivered to the clone: its FIN would have gone with the last of them
-pk_check agg-delivered pk_wait_metric "$AADM" parikshan_debug_bytes_sent_total 9 10
+pk_check agg-delivered pk_wait_metric "$AADM" parikshan_debug_bytes_sent_total 22 10
 touch "$PK_TMP/delivered"
 wait "$CLONE"
 pk_expect_eq agg-fin-after-clone-request "$(cat "$PK_TMP/pyclone.log")" \
-	"before-request=b'+ANSWER\\r\\n' early-eof=False after=b'' eof=True"
+	"first=b'+ANSWER-1\\r\\n' before-request=b'+ANSWER-2\\r\\n' early-eof=False after=b''"
 pk_expect_eq agg-no-grace-expired "$(pk_metric "$AADM" parikshan_debug_close_grace_expired_total)" 0
-
-# A clone that never sends its request gets the FIN when the grace expires, counted.
 pk_stop_clean agg2 "$AGG"
+
+# A clone that never sends its second request gets the FIN when the grace expires, counted.
 AL=$(pk_free_port) AD=$(pk_free_port) AADM=$(pk_free_port)
 pk_agg agg3 -l "$AL" -x 127.0.0.1 -p "$PB" -D "$AD" --admin "$AADM" --close-grace 200ms
 AGG=$PK_LAST_PID
-out=$(timeout 20 python3 - "$AD" "$AL" <<'PY'
-import socket, sys, time
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-p = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10)
-p.sendall(b"GET key\r\n")
-while p.recv(65536):
-    pass
-t0, data = time.monotonic(), b""
-while True:  # never sends: the EOF comes with the grace expiry
-    chunk = c.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-print(data.decode().strip(), "eof")
-PY
-)
-pk_expect_eq agg-grace-fin "$out" "+ANSWER eof"
+timeout 20 python3 "$PYPEER" prod "$AL" >/dev/null
+pk_expect_eq agg-grace-fin "$(timeout 20 python3 "$PYPEER" stalled "$AD")" \
+	"b'+ANSWER-1\\r\\n+ANSWER-2\\r\\n'"
 pk_check agg-grace-counted pk_wait_metric "$AADM" parikshan_debug_close_grace_expired_total 1 10
 pk_stop_clean agg3 "$AGG"
