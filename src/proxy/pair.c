@@ -233,25 +233,22 @@ static void match_prod(struct pk_worker *w, struct pair_prod *p)
 		pair(w, p, oldest, PK_PAIR_ORDER);
 }
 
-void pk_pair_session(struct pk_worker *w, struct session *s)
+struct dconn *pk_pair_open(struct pk_worker *w, struct session *s)
 {
 	check_reset(w);
-	s->dbg[0] = pk_dconn_new(w, s, 0); /* enters the pairing at its first byte */
+	return pk_dconn_new(w, s, 0, PK_DCONN_ACCEPTED); /* enters the pairing at its first byte */
 }
 
-void pk_pair_first_bytes(struct pk_worker *w, struct session *s, bool from_client, const char *buf,
+void pk_pair_first_bytes(struct pk_worker *w, struct dconn *d, bool from_client, const char *buf,
 			 size_t n)
 {
-	struct dconn *d = s->dbg[0];
 	struct pair_prod *p;
 
 	check_reset(w);
-	if (!d)
-		return;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		pk_log(PK_LOG_WARN, "%s: conn=%llu: out of memory for its pairing; dropping it",
-		       w->cfg->role, (unsigned long long)s->id);
+		       w->cfg->role, (unsigned long long)d->id);
 		PK_STAT_ADD(w->targets[0].unpaired, 1);
 		pk_dconn_drop(d);
 		return;

@@ -72,8 +72,15 @@ struct session;
 struct pk_worker;
 struct pair_prod;
 
+/* Where a dconn's socket comes from. */
+enum pk_dconn_origin {
+	PK_DCONN_DIALED,   /* dup: the proxy connects to its clone */
+	PK_DCONN_ACCEPTED, /* agg: a clone connection accepted on the debug side, once paired */
+};
+
 struct dconn {
 	uint64_t id;
+	enum pk_dconn_origin origin;
 	int target;
 	struct pk_worker *w;
 	struct session *s; /* NULL once the client side is gone */
@@ -87,7 +94,7 @@ struct dconn {
 	bool peer_eof;		     /* agg: the clone closed its side */
 	bool cmp_on;		     /* compare (the connection saw its stream from the start) */
 	struct pk_scmp cmp;	     /* A: production's stream, B: what the clone sent */
-	struct pair_prod *pair_slot; /* agg: pair.c's entry while it waits for its clone */
+	struct pair_prod *pair_slot; /* agg: pair.c's entry while it waits (only pair.c uses it) */
 	uint64_t ended_ns;	     /* agg: when its production connection ended (unpaired) */
 	uint64_t appended;
 	uint64_t sent;
@@ -219,8 +226,18 @@ void pk_dconn_flush_timer(struct pk_loop *loop, struct pk_timer *t);
 /* Closes d at once (proxy shutdown), without counting a desync. */
 void pk_dconn_close(struct dconn *d);
 
-/* Frees a dead dconn (from the reap hook). */
-void pk_dconn_free(struct dconn *d);
+/* Frees the dconns of w killed since the last call (from the reap hook). */
+void pk_dconn_reap(struct pk_worker *w);
+
+/* Closes every dconn of w at once (proxy shutdown). */
+void pk_dconn_close_all(struct pk_worker *w);
+
+/* Publishes the gauges scanned over w's dconns (spill, lag) into its target_stats. */
+void pk_dconn_publish(struct pk_worker *w, uint64_t now_ns);
+
+/* d's session is gone (the session no longer points to d): deliver what is buffered, then
+ * shut down, on its own. */
+void pk_dconn_session_gone(struct dconn *d);
 
 /* Returns the age in ns of the oldest byte of d not yet written, 0 when none. */
 uint64_t pk_dconn_lag_ns(const struct dconn *d, uint64_t now_ns);
@@ -228,9 +245,13 @@ uint64_t pk_dconn_lag_ns(const struct dconn *d, uint64_t now_ns);
 /* worker.c: called by target.c when a session's debug side drained (sync mode). */
 void pk_session_debug_drained(struct session *s);
 
-/* target.c: makes a debug connection with no socket yet (agg: waits for its clone
- * connection); s may be NULL (a clone connection waiting for its production one). */
-struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i);
+/* worker.c: called by target.c when s's dconn for target i died (desync, drop): s forgets it
+ * (and may rejoin it at a request boundary after the resync backoff). */
+void pk_session_dconn_gone(struct session *s, int i);
+
+/* target.c: makes a debug connection for target i of session s with no socket yet. */
+struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i,
+			   enum pk_dconn_origin origin);
 
 /* target.c: gives d its clone's accepted socket (d owns fd from then on) and the n bytes the
  * clone already sent on it (early), and starts delivering.  Returns 0 or -errno (d is then
@@ -251,13 +272,14 @@ void pk_dconn_prod_output(struct dconn *d, const char *buf, size_t n);
  * -errno. */
 int pk_pair_init(struct pk_worker *w);
 
-/* pair.c (agg): gives the new session s its debug connection (s->dbg[0]), not yet paired. */
-void pk_pair_session(struct pk_worker *w, struct session *s);
+/* pair.c (agg): returns the debug connection of the new session s (not yet paired; NULL when
+ * out of memory, counted as a desync); the session keeps it. */
+struct dconn *pk_pair_open(struct pk_worker *w, struct session *s);
 
-/* pair.c (agg): the first n bytes passed on s (from production's service when from_client,
- * else from the backend): s enters the pairing (a session that never carried a byte is never
- * paired). */
-void pk_pair_first_bytes(struct pk_worker *w, struct session *s, bool from_client, const char *buf,
+/* pair.c (agg): the first n bytes passed on the session of d (from production's service when
+ * from_client, else from the backend): d enters the pairing (a session that never carried a
+ * byte is never paired). */
+void pk_pair_first_bytes(struct pk_worker *w, struct dconn *d, bool from_client, const char *buf,
 			 size_t n);
 
 /* pair.c (agg): d is being killed; if it still waited for its clone connection, it leaves a

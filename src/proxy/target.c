@@ -27,7 +27,7 @@ static struct target_stats *stats_of(const struct dconn *d)
 /* What the clone sends on a connection: requests for agg, responses for dup. */
 static const char *clone_stream(const struct dconn *d)
 {
-	return d->w->cfg->agg ? "requests" : "responses";
+	return d->origin == PK_DCONN_ACCEPTED ? "requests" : "responses";
 }
 
 /* Logs the first difference between the clone's stream and production's. */
@@ -129,10 +129,8 @@ static void dconn_kill(struct dconn *d, bool desync, const char *reason)
 	PK_STAT_ADD(ts->conns_active, -1);
 	pk_list_add_tail(&d->w->dead_dconns, &d->reap_link);
 	if (s) {
-		s->dbg[d->target] = NULL;
-		s->rejoin_after[d->target] = pk_now_ns() + d->w->cfg->resync_backoff_ns;
 		d->s = NULL;
-		pk_session_debug_drained(s);
+		pk_session_dconn_gone(s, d->target);
 	}
 }
 
@@ -141,10 +139,51 @@ void pk_dconn_close(struct dconn *d)
 	dconn_kill(d, false, "shutdown");
 }
 
-void pk_dconn_free(struct dconn *d)
+void pk_dconn_reap(struct pk_worker *w)
 {
-	pk_sbuf_release(&d->buf);
-	free(d);
+	struct pk_list *pos, *tmp;
+
+	pk_list_for_each_safe(pos, tmp, &w->dead_dconns)
+	{
+		struct dconn *d = pk_container_of(pos, struct dconn, reap_link);
+
+		pk_list_del(pos);
+		pk_sbuf_release(&d->buf);
+		free(d);
+	}
+}
+
+void pk_dconn_close_all(struct pk_worker *w)
+{
+	struct pk_list *pos, *tmp;
+
+	for (int i = 0; i < w->cfg->ntargets; i++)
+		pk_list_for_each_safe(pos, tmp, &w->targets[i].conns)
+			pk_dconn_close(pk_container_of(pos, struct dconn, target_link));
+}
+
+void pk_dconn_publish(struct pk_worker *w, uint64_t now)
+{
+	for (int i = 0; i < w->cfg->ntargets; i++) {
+		struct target_stats *ts = &w->targets[i];
+		uint64_t spilled = 0, lag_bytes = 0, oldest = 0;
+		struct pk_list *pos, *tmp;
+
+		pk_list_for_each_safe(pos, tmp, &ts->conns)
+		{
+			struct dconn *d = pk_container_of(pos, struct dconn, target_link);
+			uint64_t used = pk_sbuf_used(&d->buf), lag = pk_dconn_lag_ns(d, now);
+
+			spilled += pk_sbuf_spilled(&d->buf);
+			if (used > lag_bytes)
+				lag_bytes = used;
+			if (lag && (!oldest || now - lag < oldest))
+				oldest = now - lag;
+		}
+		PK_STAT_SET(ts->pub_spilled, spilled);
+		PK_STAT_SET(ts->pub_lag_bytes, lag_bytes);
+		PK_STAT_SET(ts->pub_oldest_ns, oldest);
+	}
 }
 
 bool pk_dconn_pending(const struct dconn *d)
@@ -216,7 +255,7 @@ static void dconn_read(struct dconn *d)
 		 * was delivered, that is the normal end; before, the clone dropped the stream. */
 		if (d->eof_pending && pk_sbuf_used(&d->buf) == 0) {
 			dconn_kill(d, false, "done");
-		} else if (n == 0 && w->cfg->agg) {
+		} else if (n == 0 && d->origin == PK_DCONN_ACCEPTED) {
 			/* The clone's service closed its backend connection: it may still read
 			 * what production got, until production's connection ends too. */
 			d->peer_eof = true;
@@ -350,7 +389,8 @@ static void dconn_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 		dconn_kill(d, true, "connection error");
 }
 
-struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i)
+struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i,
+			   enum pk_dconn_origin origin)
 {
 	const struct pk_proxy_config *cfg = w->cfg;
 	struct target_stats *ts = &w->targets[i];
@@ -363,6 +403,7 @@ struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i)
 		return NULL;
 	}
 	d->id = s ? s->id : 0;
+	d->origin = origin;
 	d->target = i;
 	d->w = w;
 	d->s = s;
@@ -382,7 +423,7 @@ struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i)
 
 struct dconn *pk_dconn_open(struct pk_worker *w, struct session *s, int i)
 {
-	struct dconn *d = pk_dconn_new(w, s, i);
+	struct dconn *d = pk_dconn_new(w, s, i, PK_DCONN_DIALED);
 	int fd;
 
 	if (!d)
@@ -451,6 +492,12 @@ void pk_dconn_append(struct dconn *d, const char *buf, size_t n)
 		if (!pk_timer_is_armed(&w->flush_timer))
 			pk_timer_arm(w->loop, &w->flush_timer, w->cfg->flush_ns);
 	}
+}
+
+void pk_dconn_session_gone(struct dconn *d)
+{
+	d->s = NULL;
+	pk_dconn_detach(d);
 }
 
 void pk_dconn_detach(struct dconn *d)

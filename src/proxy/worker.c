@@ -171,8 +171,8 @@ static void side_read(struct session *s, bool from_client)
 		session_update(s);
 		return;
 	}
-	if (w->cfg->agg && !s->carried)
-		pk_pair_first_bytes(w, s, from_client, w->scratch, (size_t)n);
+	if (w->cfg->agg && !s->carried && s->dbg[0])
+		pk_pair_first_bytes(w, s->dbg[0], from_client, w->scratch, (size_t)n);
 	s->carried = true;
 	PK_STAT_ADD(*forwarded, n);
 	err = forward(to, q, w->scratch, (size_t)n);
@@ -260,6 +260,13 @@ void pk_session_debug_drained(struct session *s)
 	session_update(s);
 }
 
+void pk_session_dconn_gone(struct session *s, int i)
+{
+	s->dbg[i] = NULL;
+	s->rejoin_after[i] = pk_now_ns() + s->w->cfg->resync_backoff_ns;
+	session_update(s);
+}
+
 /* Closes both production-side sockets of s; its dconns go on alone.  Freed when reaped. */
 static void session_close(struct session *s)
 {
@@ -276,8 +283,7 @@ static void session_close(struct session *s)
 		if (!d)
 			continue;
 		s->dbg[i] = NULL;
-		d->s = NULL;
-		pk_dconn_detach(d);
+		pk_dconn_session_gone(d);
 	}
 	if (w->recq)
 		pk_rec_conn_close(w->recq, &s->rec);
@@ -319,7 +325,7 @@ static void session_open(struct pk_worker *w, int cfd, const struct pk_addr *pee
 	if (w->recq)
 		pk_rec_conn_open(w->recq, &s->rec, s->id, &peer->ss, &w->cfg->prod.ss);
 	if (w->cfg->agg)
-		pk_pair_session(w, s);
+		s->dbg[0] = pk_pair_open(w, s);
 	if (pk_io_add(w->loop, &s->cio, 0) < 0) {
 		close(cfd);
 		s->cio.fd = -1;
@@ -411,28 +417,7 @@ static void on_stop(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 
 void pk_worker_publish(struct pk_worker *w)
 {
-	uint64_t now = pk_now_ns();
-
-	for (int i = 0; i < w->cfg->ntargets; i++) {
-		struct target_stats *ts = &w->targets[i];
-		uint64_t spilled = 0, lag_bytes = 0, oldest = 0;
-		struct pk_list *pos, *tmp;
-
-		pk_list_for_each_safe(pos, tmp, &ts->conns)
-		{
-			struct dconn *d = pk_container_of(pos, struct dconn, target_link);
-			uint64_t used = pk_sbuf_used(&d->buf), lag = pk_dconn_lag_ns(d, now);
-
-			spilled += pk_sbuf_spilled(&d->buf);
-			if (used > lag_bytes)
-				lag_bytes = used;
-			if (lag && (!oldest || now - lag < oldest))
-				oldest = now - lag;
-		}
-		PK_STAT_SET(ts->pub_spilled, spilled);
-		PK_STAT_SET(ts->pub_lag_bytes, lag_bytes);
-		PK_STAT_SET(ts->pub_oldest_ns, oldest);
-	}
+	pk_dconn_publish(w, pk_now_ns());
 }
 
 static void gauge_tick(struct pk_loop *loop, struct pk_timer *t)
@@ -453,11 +438,7 @@ static void before_sleep(struct pk_loop *loop, void *data)
 		pk_list_del(pos);
 		session_free(pk_container_of(pos, struct session, link));
 	}
-	pk_list_for_each_safe(pos, tmp, &w->dead_dconns)
-	{
-		pk_list_del(pos);
-		pk_dconn_free(pk_container_of(pos, struct dconn, reap_link));
-	}
+	pk_dconn_reap(w);
 	pk_pair_reap(w);
 	if (w->draining && !prod_bytes_queued(w))
 		pk_loop_stop(loop);
@@ -554,9 +535,7 @@ void pk_worker_release(struct pk_worker *w)
 		return;
 	pk_list_for_each_safe(pos, tmp, &w->sessions)
 		session_close(pk_container_of(pos, struct session, link));
-	for (int i = 0; i < w->cfg->ntargets; i++)
-		pk_list_for_each_safe(pos, tmp, &w->targets[i].conns)
-			pk_dconn_close(pk_container_of(pos, struct dconn, target_link));
+	pk_dconn_close_all(w);
 	before_sleep(w->loop, w);
 	pk_pair_release(w);
 	pk_io_close(w->loop, &w->lio);
