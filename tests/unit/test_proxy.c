@@ -261,6 +261,7 @@ static int proxy_stop(struct running *r)
 struct metric_query {
 	const char *name, *target; /* target NULL: a sample without that label */
 	const char *direction;
+	const char *rule; /* parikshan_debug_paired_total's rule label, or NULL */
 	double value;
 	bool found;
 };
@@ -278,15 +279,30 @@ static void metric_cb(const char *name, const char *labels, double value, void *
 	if (q->direction &&
 	    (pk_prom_label(labels, "direction", v, sizeof(v)) != 0 || strcmp(v, q->direction) != 0))
 		return;
+	if (q->rule &&
+	    (pk_prom_label(labels, "rule", v, sizeof(v)) != 0 || strcmp(v, q->rule) != 0))
+		return;
 	q->value = value;
 	q->found = true;
+}
+
+/* The value of the sample of metric name matching q's labels in the proxy's metrics now; -1
+ * when absent. */
+static double metric_q(struct pk_proxy *p, struct metric_query *q)
+{
+	struct pk_strbuf out = { 0 };
+
+	pk_proxy_metrics(p, &out);
+	if (pk_prom_parse(pk_strbuf_str(&out), metric_cb, q) < 0)
+		printf("  metrics text does not parse\n");
+	pk_strbuf_release(&out);
+	return q->found ? q->value : -1;
 }
 
 /* The value of metric name (for target "127.0.0.1:port" when port > 0, for a direction when
  * dir is not NULL) in the proxy's metrics now; -1 when absent. */
 static double metric(struct pk_proxy *p, const char *name, int port, const char *dir)
 {
-	struct pk_strbuf out = { 0 };
 	char target[PK_ADDR_STRLEN];
 	struct metric_query q = { .name = name, .direction = dir };
 
@@ -294,11 +310,15 @@ static double metric(struct pk_proxy *p, const char *name, int port, const char 
 		snprintf(target, sizeof(target), "127.0.0.1:%d", port);
 		q.target = target;
 	}
-	pk_proxy_metrics(p, &out);
-	if (pk_prom_parse(pk_strbuf_str(&out), metric_cb, &q) < 0)
-		printf("  metrics text does not parse\n");
-	pk_strbuf_release(&out);
-	return q.found ? q.value : -1;
+	return metric_q(p, &q);
+}
+
+/* How many clone connections agg paired by rule ("content", "order"). */
+static double paired(struct pk_proxy *p, const char *rule)
+{
+	struct metric_query q = { .name = "parikshan_debug_paired_total", .rule = rule };
+
+	return metric_q(p, &q);
 }
 
 /* Waits until metric name reaches want (exactly); prints what it saw on timeout. */
@@ -593,6 +613,66 @@ stop_srv:
 	free(data);
 }
 
+/* Connects to port and closes at once, sending nothing (a port probe). */
+static void probe(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* pair.c: a probe on production's side is never paired, and two clone connections opened in
+ * the other order than production's each get their own production connection's answers (the
+ * same first request: rule "content"). */
+static void test_agg_pairs_by_content_past_probes(void)
+{
+	struct srv backend;
+	struct pk_proxy_config cfg;
+	struct running r;
+	unsigned char *a = random_bytes(CONN_BYTES, 7), *b = random_bytes(CONN_BYTES, 8);
+	char err[128];
+	int lport, dport;
+
+	CHECK(a && b && srv_start(&backend, true));
+	config_init(&cfg, backend.port);
+	cfg.role = "agg";
+	cfg.agg = true;
+	cfg.threads = 1;
+	cfg.ntargets = 1;
+	cfg.pair_timeout_ns = DEADLINE_NS;
+	pk_addr_resolve("127.0.0.1", 0, &cfg.debug_listen, err, sizeof(err));
+	cfg.targets[0] = cfg.debug_listen;
+	if (!a || !b || !proxy_start(&cfg, &r)) {
+		CHECK(!"proxy started");
+		goto stop_srv;
+	}
+	lport = pk_proxy_listen_port(r.p);
+	dport = pk_proxy_debug_port(r.p);
+	probe(lport);
+	CHECK(wait_metric(r.p, "parikshan_connections_accepted_total", 0, NULL, 1));
+	CHECK(exchange(lport, a, CONN_BYTES)); /* production: a, then b */
+	probe(lport);
+	CHECK(exchange(lport, b, CONN_BYTES));
+	CHECK(wait_metric(r.p, "parikshan_connections_active", 0, NULL, 0));
+	CHECK(exchange(dport, b, CONN_BYTES)); /* the clone: b, then a — each its own answers */
+	CHECK(exchange(dport, a, CONN_BYTES));
+	CHECK(wait_metric(r.p, "parikshan_debug_connections_active", 0, NULL, 0));
+	CHECK_EQ_INT(paired(r.p, "content"), 2);
+	CHECK_EQ_INT(paired(r.p, "order"), 0);
+	CHECK_EQ_INT(metric(r.p, "parikshan_debug_unpaired_total", 0, NULL), 0);
+	CHECK_EQ_INT(metric(r.p, "parikshan_debug_desyncs_total", 0, NULL), 0);
+	CHECK_EQ_INT(proxy_stop(&r), 0);
+stop_srv:
+	srv_stop(&backend);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	sigset_t set;
@@ -605,5 +685,6 @@ int main(void)
 	UNIT_RUN(test_refusing_target_is_desynced);
 	UNIT_RUN(test_stalled_target_overflows);
 	UNIT_RUN(test_agg_replays_backend_answers);
+	UNIT_RUN(test_agg_pairs_by_content_past_probes);
 	return unit_done();
 }
