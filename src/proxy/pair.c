@@ -98,15 +98,13 @@ static void pair(struct pk_worker *w, struct pair_prod *p, struct pair_clone *c,
 {
 	uint64_t pnum = p->num;
 	struct dconn *d = prod_take(p);
-	int fd = pk_io_del(w->loop, &c->io);
+	int fd = pk_io_del(w->loop, &c->io); /* c is freed later: its early bytes stay */
 
-	c->io.fd = -1;
 	clone_free_later(c);
 	if (!d) {
 		pk_log(PK_LOG_WARN,
-		       "%s: clone connection #%llu: its production connection #%llu is already out "
-		       "of "
-		       "sync; closing it",
+		       "%s: clone connection #%llu: its production connection #%llu is already "
+		       "out of sync; closing it",
 		       w->cfg->role, (unsigned long long)c->num, (unsigned long long)pnum);
 		PK_STAT_ADD(w->targets[0].desyncs, 1);
 		close(fd);
