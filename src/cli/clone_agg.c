@@ -1,4 +1,4 @@
-/* clone_agg.c — the --agg and --agg-admin flags of `clone` and `up`. */
+/* clone_agg.c — the flags `clone` and `up` share: --agg, --agg-admin, --mem, --cpus. */
 #include "cli/clone_agg.h"
 
 #include <stdio.h>
@@ -33,6 +33,22 @@ int pk_clone_agg_flag(struct pk_clone_opts *o, struct pk_clone_agg *a, bool admi
 		return PK_EXIT_USAGE;
 	}
 	a->nadmin++;
+	return 0;
+}
+
+int pk_clone_limit_flag(struct pk_clone_opts *o, bool cpus, const char *arg, const char *verb)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s: %s", verb, cpus ? "--cpus" : "--mem");
+	if (cpus ? pk_parse_double(arg, 0.01, 1024, &o->cpus)
+		 : pk_parse_size(arg, &o->mem_limit) || o->mem_limit < (4u << 20)) {
+		pk_cli_error(what,
+			     cpus ? "'%s' is not a number of CPUs (0.01..1024)"
+				  : "'%s' is not a size of at least 4M",
+			     arg);
+		return PK_EXIT_USAGE;
+	}
 	return 0;
 }
 

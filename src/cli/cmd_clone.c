@@ -11,15 +11,19 @@
 #include "common/args.h"
 
 static const char clone_usage[] =
-	"usage: parikshan clone PROD NAME [--recreate] [--json] [--state-dir DIR]\n"
-	"       parikshan clone PROD NAME --to HOST:PORT --token FILE [--json]\n"
+	"usage: parikshan clone PROD NAME [--recreate] [--mem SIZE] [--cpus N] [--json]\n"
+	"                       [--agg IP:PORT=DPORT [--agg-admin ADDR]] [--state-dir DIR]\n"
+	"       parikshan clone PROD NAME --to HOST:PORT --token FILE [--mem SIZE] [--cpus N]\n"
+	"                       [--json]\n"
 	"\n"
 	"Live-clone running container PROD into debug container NAME: same memory state, same\n"
 	"service IP in its own network namespace (reachable from the host at a management\n"
-	"address), its own copy of the filesystem, no route to production's peers.  Production\n"
-	"keeps running; its TCP connections stay with it.\n"
+	"address), its own copy of the filesystem, its own cgroups (production's limits unless\n"
+	"--mem/--cpus say otherwise), no route to production's peers.  Production keeps running;\n"
+	"its TCP connections stay with it.\n"
 	"\n"
-	"  --recreate         replace an existing clone NAME (e.g. after it desynced)\n"
+	"  --recreate         replace an existing clone NAME (e.g. after it "
+	"desynced)\n" PK_CLONE_LIMIT_HELP
 	"  --agg IP:PORT=DPORT   production's backend at IP:PORT is reached through `parikshan\n"
 	"                     agg` with its debug side on port DPORT: the clone's connections to\n"
 	"                     IP:PORT go to " PK_CLONE_GATEWAY ":DPORT (run agg with --debug-addr\n"
@@ -41,6 +45,8 @@ static const struct option clone_options[] = {
 	{ "token", required_argument, NULL, 'k' },
 	{ "agg", required_argument, NULL, 'a' },
 	{ "agg-admin", required_argument, NULL, 'A' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'c' },
 	{ "help", no_argument, NULL, 'H' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -87,6 +93,11 @@ int pk_cmd_clone(int argc, char **argv)
 		case 'a':
 		case 'A':
 			if ((rc = pk_clone_agg_flag(&o, &agg, c == 'A', optarg, "clone")))
+				return rc;
+			break;
+		case 'm':
+		case 'c':
+			if ((rc = pk_clone_limit_flag(&o, c == 'c', optarg, "clone")))
 				return rc;
 			break;
 		case 'H':

@@ -34,7 +34,7 @@
 static const char up_usage[] =
 	"usage: parikshan up PROD -p PORT [--clones N] [-l LPORT] [-h ADDR] [--admin [ADDR:]PORT]\n"
 	"                    [-b SIZE] [--spill DIR] [--agg IP:PORT=DPORT [--agg-admin ADDR]]\n"
-	"                    [--state-dir DIR]\n"
+	"                    [--mem SIZE] [--cpus N] [--state-dir DIR]\n"
 	"       parikshan down PROD [--state-dir DIR]\n"
 	"\n"
 	"up: live-clone PROD N times (PROD-dbg1, PROD-dbg2, ...) and start a duplicator whose\n"
@@ -56,6 +56,8 @@ static const char up_usage[] =
 	"agg`\n"
 	"                           on " PK_CLONE_GATEWAY ":DPORT (see `parikshan clone --help`)\n"
 	"      --agg-admin [ADDR:]PORT  that agg's admin endpoint: pairing reset while frozen\n"
+	"      --mem SIZE           each clone's memory limit (default: production's)\n"
+	"      --cpus N             each clone's CPU quota in CPUs (default: production's)\n"
 	"      --state-dir DIR      where containers are kept\n"
 	"      --help               show this text\n"
 	"\n"
@@ -67,9 +69,9 @@ struct up_opts {
 	const char *state_dir, *prod, *listen_host, *admin, *spill, *buffer, *resync;
 	uint16_t port, lport;
 	int clones;
-	struct pk_clone_opts agg_redirects; /* --agg (only its redirects are used) */
-	struct pk_clone_agg agg;	    /* --agg-admin */
-	char what[64];			    /* error lines: "up", then "up PROD" (or down) */
+	struct pk_clone_opts clone_flags; /* --agg, --mem, --cpus (only those are used) */
+	struct pk_clone_agg agg;	  /* --agg-admin */
+	char what[64];			  /* error lines: "up", then "up PROD" (or down) */
 };
 
 static void up_json_path(const struct up_opts *o, char *buf, size_t len)
@@ -204,6 +206,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		{ "resync", required_argument, NULL, 'R' },
 		{ "agg", required_argument, NULL, 'g' },
 		{ "agg-admin", required_argument, NULL, 'G' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -252,7 +256,12 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			break;
 		case 'g':
 		case 'G':
-			if (pk_clone_agg_flag(&o->agg_redirects, &o->agg, c == 'G', optarg, verb))
+			if (pk_clone_agg_flag(&o->clone_flags, &o->agg, c == 'G', optarg, verb))
+				return PK_EXIT_USAGE;
+			break;
+		case 'm':
+		case 'c':
+			if (pk_clone_limit_flag(&o->clone_flags, c == 'c', optarg, verb))
 				return PK_EXIT_USAGE;
 			break;
 		case 'H':
@@ -272,7 +281,7 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 				   "-p PORT (the service port) is required");
 	if (!o->lport)
 		o->lport = o->port;
-	if ((o->agg_redirects.nredirects || o->agg.nadmin) && o->clones > 1)
+	if ((o->clone_flags.nredirects || o->agg.nadmin) && o->clones > 1)
 		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
 				   "--agg serves one clone: use --clones 1");
 	return 0;
@@ -306,8 +315,10 @@ int pk_cmd_up(int argc, char **argv)
 		};
 		struct pk_clone_report rep;
 
-		memcpy(co.redirects, o.agg_redirects.redirects, sizeof(co.redirects));
-		co.nredirects = o.agg_redirects.nredirects;
+		memcpy(co.redirects, o.clone_flags.redirects, sizeof(co.redirects));
+		co.nredirects = o.clone_flags.nredirects;
+		co.mem_limit = o.clone_flags.mem_limit;
+		co.cpus = o.clone_flags.cpus;
 		pk_clone_agg_hook(&co, &o.agg);
 		snprintf(names[i], sizeof(names[i]), "%.26s-dbg%d", o.prod, i + 1);
 		printf("cloning %s into %s ...\n", o.prod, names[i]);

@@ -36,7 +36,8 @@ struct agent_session {
 	int fd;
 	char dir[PK_PATH_MAX];
 	struct pk_meta m;
-	bool made; /* the clone's state exists and must be undone on failure */
+	struct pk_cg_limits lim; /* the clone's cgroup limits, as the client sent them */
+	bool made;		 /* the clone's state exists and must be undone on failure */
 	pid_t rsyncd, pagesrv;
 	int rsync_port, ps_port;
 };
@@ -178,20 +179,11 @@ static int do_prepare(struct agent_session *s, const struct pk_wire_req *q, char
 			q->lower);
 		return -ENOENT;
 	}
-	memset(&s->m, 0, sizeof(s->m));
-	snprintf(s->m.name, sizeof(s->m.name), "%s", q->name);
-	snprintf(s->m.kind, sizeof(s->m.kind), "clone");
-	snprintf(s->m.parent, sizeof(s->m.parent), "%s", q->parent);
-	snprintf(s->m.ip, sizeof(s->m.ip), "%s", q->ip);
-	snprintf(s->m.lower, sizeof(s->m.lower), "%s", q->lower);
-	s->m.prefix = 32;
-	s->m.created = (long long)time(NULL);
-	pk_meta_names(&s->m);
-	rc = pk_mgmt_alloc(s->o->state_dir, s->m.mgmt, sizeof(s->m.mgmt));
-	if (!rc)
-		rc = pk_state_create(s->o->state_dir, &s->m, s->dir, sizeof(s->dir), err, errlen);
+	rc = pk_clone_state_new(s->o->state_dir, q->name, q->parent, q->ip, q->lower, &s->m, s->dir,
+				sizeof(s->dir), err, errlen);
 	if (rc)
 		return rc;
+	pk_cgroup_limits_from_json(q->limits, &s->lim);
 	s->made = true;
 	/* production's OCI config, as the source for the clone's bundle */
 	pk_path(path, sizeof(path), "%s/prod-config.json", s->dir);
@@ -200,9 +192,7 @@ static int do_prepare(struct agent_session *s, const struct pk_wire_req *q, char
 		pk_path(err, errlen, "write %s", path);
 		return -EIO;
 	}
-	rc = pk_net_create_clone(&s->m, err, errlen);
-	if (!rc)
-		rc = pk_runc_bundle_from(path, s->dir, &s->m, err, errlen);
+	rc = pk_net_create_clone(&s->m, NULL, 0, err, errlen);
 	if (!rc)
 		rc = start_engines(s, err, errlen);
 	return rc;
@@ -211,23 +201,15 @@ static int do_prepare(struct agent_session *s, const struct pk_wire_req *q, char
 /* Handles {"op":"restore"}: the image and upper dir have arrived; restore the clone. */
 static int do_restore(struct agent_session *s, char *err, size_t errlen)
 {
-	char img[PK_PATH_MAX];
-	int rc;
+	char img[PK_PATH_MAX], config[PK_PATH_MAX];
 
 	/* the page server ends by itself after the dump; the rsync daemon is no longer needed */
 	waitpid(s->pagesrv, NULL, 0);
 	s->pagesrv = 0;
 	stop_engine(&s->rsyncd);
 	pk_path(img, sizeof(img), "%s/img", s->dir);
-	rc = pk_fs_mount(s->dir, s->m.lower, err, errlen);
-	if (!rc) {
-		rc = pk_runc_start(s->dir, s->m.name, img, &s->m.keeper_pid, err, errlen);
-		if (rc)
-			pk_criu_error(s->dir, "restore-work/restore.log", err, errlen);
-	}
-	if (!rc)
-		rc = pk_meta_save(s->dir, &s->m);
-	return rc;
+	pk_path(config, sizeof(config), "%s/prod-config.json", s->dir);
+	return pk_clone_restore(s->dir, &s->m, config, img, &s->lim, NULL, err, errlen);
 }
 
 static void session(struct agent_session *s)

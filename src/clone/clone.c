@@ -158,6 +158,15 @@ int pk_clone_checks(const struct pk_clone_opts *o, char prod_dir[PK_PATH_MAX], s
 	return 0;
 }
 
+void pk_clone_limits(const struct pk_clone_opts *o, int prod_pid, struct pk_cg_limits *lim,
+		     struct pk_clone_report *rep)
+{
+	pk_cgroup_limits_read(prod_pid, lim);
+	pk_cgroup_limits_override(lim, o->mem_limit, o->cpus);
+	rep->mem_limit = lim->mem;
+	rep->cpus = pk_cgroup_limits_cpus(lim);
+}
+
 /* Replaces err with CRIU's first telling "Error" line from dir/log, when there is one: it says
  * more than runc's summary, and the log goes away with the half-made clone.  (CRIU's complaint
  * that it cannot raise its own RLIMIT_NOFILE, where root lacks CAP_SYS_RESOURCE, is harmless.) */
@@ -184,6 +193,69 @@ void pk_criu_error(const char *dir, const char *log, char *err, size_t errlen)
 	fclose(f);
 }
 
+int pk_clone_state_new(const char *state_dir, const char *name, const char *parent, const char *ip,
+		       const char *lower, struct pk_meta *m, char *dir, size_t dirlen, char *err,
+		       size_t errlen)
+{
+	int rc;
+
+	/* The clone's identity: production's service IP, a management address of its own. */
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->kind, sizeof(m->kind), "clone");
+	snprintf(m->parent, sizeof(m->parent), "%s", parent);
+	snprintf(m->ip, sizeof(m->ip), "%s", ip);
+	snprintf(m->lower, sizeof(m->lower), "%s", lower);
+	m->prefix = 32;
+	m->created = (long long)time(NULL);
+	pk_meta_names(m);
+	rc = pk_mgmt_alloc(state_dir, m->mgmt, sizeof(m->mgmt));
+	if (rc) {
+		snprintf(err, errlen, "no free management address in 10.78.0.0/16");
+		return rc;
+	}
+	return pk_state_create(state_dir, m, dir, dirlen, err, errlen);
+}
+
+int pk_clone_restore(const char *dir, struct pk_meta *m, const char *prod_config,
+		     const char *image_dir, const struct pk_cg_limits *lim,
+		     const struct pk_tmpfs_set *tmpfs, char *err, size_t errlen)
+{
+	int rc = pk_fs_mount(dir, m->lower, err, errlen);
+
+	if (rc)
+		return rc;
+	rc = pk_runc_bundle_from(prod_config, dir, m, lim, err, errlen);
+	if (rc)
+		goto undo_mount;
+	if (tmpfs) {
+		char conf[PK_PATH_MAX];
+
+		pk_path(conf, sizeof(conf), "%s/criu.conf", dir);
+		rc = pk_tmpfs_criu_conf(tmpfs, conf);
+		if (rc) {
+			snprintf(err, errlen, "write %s: %s", conf, strerror(-rc));
+			goto undo_mount;
+		}
+	}
+	rc = pk_runc_start(dir, m->name, image_dir, &m->keeper_pid, err, errlen);
+	if (rc) { /* runc may have registered the half-restored container */
+		pk_criu_error(dir, "restore-work/restore.log", err, errlen);
+		goto undo_runc;
+	}
+	rc = pk_meta_save(dir, m);
+	if (rc) {
+		snprintf(err, errlen, "write %s/meta.json: %s", dir, strerror(-rc));
+		goto undo_runc;
+	}
+	return 0;
+undo_runc:
+	pk_runc_destroy(m->name);
+undo_mount:
+	pk_fs_umount(dir);
+	return rc;
+}
+
 int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, char *err,
 		    size_t errlen)
 {
@@ -191,6 +263,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	char upper[PK_PATH_MAX];
 	struct pk_meta prod, m = { 0 };
 	struct pk_tmpfs_set tmpfs;
+	struct pk_cg_limits lim;
 	double post_dump_ms = 0;
 	uint64_t t0 = pk_now_ns(), t;
 	int rc, prod_pid = 0;
@@ -200,27 +273,15 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	rc = pk_clone_checks(o, prod_dir, &prod, &prod_pid, true, err, errlen);
 	if (rc)
 		return rc;
+	pk_clone_limits(o, prod_pid, &lim, rep);
 	rep->checks_ms = pk_ms_since(t0);
 
-	/* The clone's identity: production's service IP, a management address of its own. */
-	snprintf(m.name, sizeof(m.name), "%s", o->name);
-	snprintf(m.kind, sizeof(m.kind), "clone");
-	snprintf(m.parent, sizeof(m.parent), "%s", o->prod);
-	snprintf(m.ip, sizeof(m.ip), "%s", prod.ip);
-	snprintf(m.lower, sizeof(m.lower), "%s", prod.lower);
-	m.prefix = 32;
-	m.created = (long long)time(NULL);
-	pk_meta_names(&m);
-	rc = pk_mgmt_alloc(o->state_dir, m.mgmt, sizeof(m.mgmt));
-	if (rc) {
-		snprintf(err, errlen, "no free management address in 10.78.0.0/16");
-		return rc;
-	}
-	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", m.ip);
-	snprintf(rep->mgmt_ip, sizeof(rep->mgmt_ip), "%s", m.mgmt);
-	rc = pk_state_create(o->state_dir, &m, dir, sizeof(dir), err, errlen);
+	rc = pk_clone_state_new(o->state_dir, o->name, o->prod, prod.ip, prod.lower, &m, dir,
+				sizeof(dir), err, errlen);
 	if (rc)
 		return rc;
+	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", m.ip);
+	snprintf(rep->mgmt_ip, sizeof(rep->mgmt_ip), "%s", m.mgmt);
 
 	/* First copy of the filesystem, while production runs. */
 	t = pk_now_ns();
@@ -234,12 +295,9 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	rep->sync1_ms = pk_ms_since(t);
 
 	t = pk_now_ns();
-	rc = pk_net_create_clone(&m, err, errlen);
+	rc = pk_net_create_clone(&m, o->redirects, o->nredirects, err, errlen);
 	if (rc)
 		goto undo_dir;
-	rc = pk_net_redirect_clone(&m, o->redirects, o->nredirects, err, errlen);
-	if (rc)
-		goto undo_net;
 	rep->netns_ms = pk_ms_since(t);
 
 	/* Checkpoint with leave-running (libcriu, ptrace freeze); the post-dump notification
@@ -270,38 +328,15 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	used = pk_fs_usage(path);
 	rep->image_bytes = (uint64_t)(used > 0 ? used : 0);
 
-	/* Restore as the clone, in its own netns, on its own overlay. */
+	/* Restore as the clone, in its own netns, on its own overlay, in its own cgroups. */
 	t = pk_now_ns();
-	rc = pk_fs_mount(dir, m.lower, err, errlen);
+	pk_path(work, sizeof(work), "%s/config.json", prod_dir);
+	rc = pk_clone_restore(dir, &m, work, path, &lim, &tmpfs, err, errlen);
 	if (rc)
 		goto undo_net;
-	pk_path(work, sizeof(work), "%s/config.json", prod_dir);
-	rc = pk_runc_bundle_from(work, dir, &m, err, errlen);
-	if (rc)
-		goto undo_mount;
-	pk_path(work, sizeof(work), "%s/criu.conf", dir);
-	rc = pk_tmpfs_criu_conf(&tmpfs, work);
-	if (rc) {
-		snprintf(err, errlen, "write %s: %s", work, strerror(-rc));
-		goto undo_mount;
-	}
-	rc = pk_runc_start(dir, m.name, path, &m.keeper_pid, err, errlen);
-	if (rc) { /* runc may have registered the half-restored container */
-		pk_criu_error(dir, "restore-work/restore.log", err, errlen);
-		goto undo_runc;
-	}
 	rep->restore_ms = pk_ms_since(t);
-	rc = pk_meta_save(dir, &m);
-	if (rc) {
-		snprintf(err, errlen, "write %s/meta.json: %s", dir, strerror(-rc));
-		goto undo_runc;
-	}
 	rep->total_ms = pk_ms_since(t0);
 	return 0;
-undo_runc:
-	pk_runc_destroy(m.name);
-undo_mount:
-	pk_fs_umount(dir);
 undo_net:
 	pk_net_remove(&m);
 	/* A failed restore can leave CRIU's iptables lock behind; the netns went with it. */
@@ -345,6 +380,8 @@ void pk_clone_report_render(const struct pk_clone_report *r, bool json, struct p
 		cJSON_AddNumberToObject(o, "pages_written", (double)r->pages_written);
 		cJSON_AddStringToObject(o, "service_ip", r->service_ip);
 		cJSON_AddStringToObject(o, "mgmt_ip", r->mgmt_ip);
+		cJSON_AddNumberToObject(o, "mem_limit", (double)r->mem_limit);
+		cJSON_AddNumberToObject(o, "cpus", r->cpus);
 		text = cJSON_Print(o);
 		cJSON_Delete(o);
 		if (text)
@@ -358,6 +395,15 @@ void pk_clone_report_render(const struct pk_clone_report *r, bool json, struct p
 	pk_strbuf_printf(out, "image %.1f MiB, %llu pages written; service IP %s, management %s\n",
 			 (double)r->image_bytes / (1 << 20), (unsigned long long)r->pages_written,
 			 r->service_ip, r->mgmt_ip);
+	pk_strbuf_printf(out, "own cgroups: memory limit ");
+	if (r->mem_limit)
+		pk_strbuf_printf(out, "%.1f MiB", (double)r->mem_limit / (1 << 20));
+	else
+		pk_strbuf_printf(out, "none");
+	if (r->cpus > 0)
+		pk_strbuf_printf(out, ", CPU quota %.2f CPUs\n", r->cpus);
+	else
+		pk_strbuf_printf(out, ", CPU quota none\n");
 }
 
 int pk_clone_redirect_parse(const char *s, struct pk_clone_redirect *r)

@@ -77,7 +77,9 @@ struct pk_clone_opts {
 	const char *state_dir;
 	const char *prod;
 	const char *name;
-	bool recreate; /* replace an existing clone of that name */
+	bool recreate;	    /* replace an existing clone of that name */
+	uint64_t mem_limit; /* the clone's memory limit in bytes; 0: production's */
+	double cpus;	    /* the clone's CPU quota in CPUs; 0: production's */
 	struct pk_clone_redirect redirects[PK_CLONE_MAX_REDIRECTS];
 	int nredirects;
 	/* Called once while production is frozen, after its memory was dumped (e.g. to reset an
@@ -101,6 +103,8 @@ struct pk_clone_report {
 	double frozen_total_ms, mounts_ms, namespaces_ms, post_dump_ms, frozen_other_ms;
 	uint64_t image_bytes, pages_written;
 	char service_ip[64], mgmt_ip[64];
+	uint64_t mem_limit; /* the clone's own cgroups: memory limit in bytes (0: none) */
+	double cpus;	    /* and CPU quota in CPUs (0: none) */
 };
 
 /* Live-clones container o->prod into o->name: production keeps running; the clone has the

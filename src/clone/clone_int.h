@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "clone/clone.h"
 
 #define PK_PATH_MAX 4096
@@ -26,6 +28,17 @@ struct pk_meta {
 	char lower[PK_PATH_MAX];
 	long long created;
 	int keeper_pid;
+};
+
+/* Resource limits of a container's cgroups (cgroup v1); 0 / "" = none (inherited). */
+struct pk_cg_limits {
+	uint64_t mem;	     /* memory.limit_in_bytes */
+	int64_t cpu_quota;   /* cpu.cfs_quota_us */
+	uint64_t cpu_period; /* cpu.cfs_period_us */
+	uint64_t cpu_shares;
+	int64_t pids;  /* pids.max */
+	char cpus[64]; /* cpuset.cpus */
+	char mems[64]; /* cpuset.mems */
 };
 
 /* state.c */
@@ -77,14 +90,10 @@ int pk_net_create_container(const struct pk_meta *m, char *err, size_t errlen);
 
 /* Creates a clone's netns: eth0 carries the service IP (/32, no subnet route) and the
  * management address; its only route leads to the host end; traffic to the management
- * address is DNATed to the service IP.  Returns 0 or -errno. */
-int pk_net_create_clone(const struct pk_meta *m, char *err, size_t errlen);
-
-/* Sends the clone's connections to each backend of r to the aggregator at the clone's gateway
- * and refuses anything else toward those backends (iptables in the clone's namespace).
- * Returns 0 or -errno (the namespace is left as it was made). */
-int pk_net_redirect_clone(const struct pk_meta *m, const struct pk_clone_redirect *r, int n,
-			  char *err, size_t errlen);
+ * address is DNATed to the service IP.  The clone's connections to each backend of r (n of
+ * them) go to the aggregator at the clone's gateway.  Returns 0 or -errno (nothing is left). */
+int pk_net_create_clone(const struct pk_meta *m, const struct pk_clone_redirect *r, int n,
+			char *err, size_t errlen);
 
 /* Removes the netns and the veth of m (whatever of them exists). */
 void pk_net_remove(const struct pk_meta *m);
@@ -121,9 +130,9 @@ int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64
 		   char *err, size_t errlen);
 
 /* Writes a clone's bundle into dir: production's OCI config (file src_config) with m's network
- * namespace and dir's CRIU config.  Returns 0 or -errno. */
-int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m, char *err,
-			size_t errlen);
+ * namespace, the cgroup limits lim and dir's CRIU config.  Returns 0 or -errno. */
+int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m,
+			const struct pk_cg_limits *lim, char *err, size_t errlen);
 
 /* Starts the container (or restores image_dir when not NULL) detached, with stdout/stderr on
  * pipes held by a keeper process that appends them to dir/stdout.log and dir/stderr.log.
@@ -207,7 +216,46 @@ int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, cons
 int pk_fs_rsync(const char *src, const char *dst, const char *pwfile, bool del, char *err,
 		size_t errlen);
 
+/* cgroup.c — a clone's own cgroups */
+
+/* Reads the live limits of the cgroups process pid is in (what cannot be read stays 0). */
+void pk_cgroup_limits_read(int pid, struct pk_cg_limits *l);
+
+/* Overrides the memory limit (bytes, when mem > 0) and the CPU quota (cpus CPUs' worth of each
+ * period, when cpus > 0). */
+void pk_cgroup_limits_override(struct pk_cg_limits *l, uint64_t mem, double cpus);
+
+/* Returns the CPUs' worth the quota of l allows, or 0 when it has none. */
+double pk_cgroup_limits_cpus(const struct pk_cg_limits *l);
+
+/* Returns l as a new JSON object (the caller owns it). */
+cJSON *pk_cgroup_limits_json(const struct pk_cg_limits *l);
+
+/* Fills l from a JSON object made by pk_cgroup_limits_json (anything malformed reads as none). */
+void pk_cgroup_limits_from_json(const cJSON *o, struct pk_cg_limits *l);
+
+/* Writes l into the linux.resources of OCI config spec.  Returns 0 or -EINVAL. */
+int pk_cgroup_limits_apply(cJSON *spec, const struct pk_cg_limits *l);
+
 /* clone.c */
+
+/* Fills m as a new clone name of container parent (service IP ip, overlay lower dir lower),
+ * with a free management address, and creates its state directory (into dir) with its
+ * meta.json.  Returns 0 or -errno (err says why); on failure nothing is left. */
+int pk_clone_state_new(const char *state_dir, const char *name, const char *parent, const char *ip,
+		       const char *lower, struct pk_meta *m, char *dir, size_t dirlen, char *err,
+		       size_t errlen);
+
+struct pk_tmpfs_set;
+
+/* Restores image_dir as clone m, whose state is in dir and whose network exists: mounts its
+ * overlay, writes its bundle from production's OCI config prod_config with limits lim (runc
+ * puts the clone in cgroups of its own with them) and tmpfs's copies as CRIU external mounts
+ * (NULL: none), runs `runc restore`, saves meta.json.  Returns 0 or -errno (err says why); on
+ * failure the runc state and mounts are undone, the directory and network are the caller's. */
+int pk_clone_restore(const char *dir, struct pk_meta *m, const char *prod_config,
+		     const char *image_dir, const struct pk_cg_limits *lim,
+		     const struct pk_tmpfs_set *tmpfs, char *err, size_t errlen);
 
 /* Replaces err with "criu <step>: " and CRIU's first telling "Error" line of dir/log, when there
  * is one (step: the log's name, "dump" or "restore"). */
@@ -219,9 +267,12 @@ void pk_criu_error(const char *dir, const char *log, char *err, size_t errlen);
 int pk_clone_checks(const struct pk_clone_opts *o, char prod_dir[PK_PATH_MAX], struct pk_meta *prod,
 		    int *prod_pid, bool local, char *err, size_t errlen);
 
-/* wire.c — the agent protocol */
+/* Fills lim with production's live limits (init pid prod_pid) overridden by o's --mem/--cpus,
+ * and notes the result in rep. */
+void pk_clone_limits(const struct pk_clone_opts *o, int prod_pid, struct pk_cg_limits *lim,
+		     struct pk_clone_report *rep);
 
-#include <cjson/cJSON.h>
+/* wire.c — the agent protocol */
 
 #define PK_TOKEN_MAX 256
 
@@ -261,6 +312,7 @@ struct pk_wire_req {
 	const char *ip;		   /* prepare: an IPv4 address */
 	const char *lower;	   /* prepare: an absolute path shorter than PK_PATH_MAX */
 	const char *config;	   /* prepare: production's OCI config, a JSON object */
+	const cJSON *limits;	   /* prepare: the clone's cgroup limits (an object), or NULL */
 };
 
 /* Reads request msg of an authenticated session, without side effects: "prepare" (only while

@@ -67,42 +67,9 @@ int pk_net_create_container(const struct pk_meta *m, char *err, size_t errlen)
 	return rc;
 }
 
-int pk_net_create_clone(const struct pk_meta *m, char *err, size_t errlen)
-{
-	char svc32[32], mgmt32[32];
-	char *ns = (char *)m->netns, *veth = (char *)m->veth, *mgmt = (char *)m->mgmt;
-	int rc;
-
-	snprintf(svc32, sizeof(svc32), "%s/32", m->ip);
-	snprintf(mgmt32, sizeof(mgmt32), "%s/32", m->mgmt);
-	rc = veth_pair(m, err, errlen);
-	/* The service IP as /32: no route into production's subnet. */
-	if (!rc)
-		rc = RUN(err, errlen, "ip", "-n", ns, "addr", "add", svc32, "dev", "eth0");
-	if (!rc)
-		rc = RUN(err, errlen, "ip", "-n", ns, "addr", "add", mgmt32, "dev", "eth0");
-	/* The only route: to the host end, for answers to the duplicator. */
-	if (!rc)
-		rc = RUN(err, errlen, "ip", "-n", ns, "route", "add", CLONE_HOST_END "/32", "dev",
-			 "eth0");
-	if (!rc)
-		rc = RUN(err, errlen, "ip", "netns", "exec", ns, "sysctl", "-q",
-			 "net.ipv4.conf.all.arp_ignore=1");
-	if (!rc)
-		rc = RUN(err, errlen, "ip", "netns", "exec", ns, "iptables", "-w", "-t", "nat",
-			 "-A", "PREROUTING", "-d", mgmt, "-j", "DNAT", "--to-destination",
-			 (char *)m->ip);
-	if (!rc)
-		rc = RUN(err, errlen, "ip", "addr", "replace", CLONE_HOST_END "/32", "dev", veth);
-	if (!rc)
-		rc = RUN(err, errlen, "ip", "route", "replace", mgmt32, "dev", veth, "src",
-			 CLONE_HOST_END);
-	if (rc)
-		pk_net_remove(m);
-	return rc;
-}
-
-int pk_net_redirect_clone(const struct pk_meta *m, const struct pk_clone_redirect *r, int n,
+/* Sends the clone's connections to each backend of r to the aggregator at the clone's gateway
+ * and refuses anything else toward those backends (iptables in the clone's namespace). */
+static int redirect_clone(const struct pk_meta *m, const struct pk_clone_redirect *r, int n,
 			  char *err, size_t errlen)
 {
 	char *ns = (char *)m->netns;
@@ -146,6 +113,44 @@ static void kill_netns_pids(char *ns)
 		for (p = pk_strbuf_str(&out); (pid = strtol(p, &end, 10)) > 1 && end != p; p = end)
 			kill((pid_t)pid, SIGKILL);
 	pk_strbuf_release(&out);
+}
+
+int pk_net_create_clone(const struct pk_meta *m, const struct pk_clone_redirect *r, int n,
+			char *err, size_t errlen)
+{
+	char svc32[32], mgmt32[32];
+	char *ns = (char *)m->netns, *veth = (char *)m->veth, *mgmt = (char *)m->mgmt;
+	int rc;
+
+	snprintf(svc32, sizeof(svc32), "%s/32", m->ip);
+	snprintf(mgmt32, sizeof(mgmt32), "%s/32", m->mgmt);
+	rc = veth_pair(m, err, errlen);
+	/* The service IP as /32: no route into production's subnet. */
+	if (!rc)
+		rc = RUN(err, errlen, "ip", "-n", ns, "addr", "add", svc32, "dev", "eth0");
+	if (!rc)
+		rc = RUN(err, errlen, "ip", "-n", ns, "addr", "add", mgmt32, "dev", "eth0");
+	/* The only route: to the host end, for answers to the duplicator. */
+	if (!rc)
+		rc = RUN(err, errlen, "ip", "-n", ns, "route", "add", CLONE_HOST_END "/32", "dev",
+			 "eth0");
+	if (!rc)
+		rc = RUN(err, errlen, "ip", "netns", "exec", ns, "sysctl", "-q",
+			 "net.ipv4.conf.all.arp_ignore=1");
+	if (!rc)
+		rc = RUN(err, errlen, "ip", "netns", "exec", ns, "iptables", "-w", "-t", "nat",
+			 "-A", "PREROUTING", "-d", mgmt, "-j", "DNAT", "--to-destination",
+			 (char *)m->ip);
+	if (!rc)
+		rc = RUN(err, errlen, "ip", "addr", "replace", CLONE_HOST_END "/32", "dev", veth);
+	if (!rc)
+		rc = RUN(err, errlen, "ip", "route", "replace", mgmt32, "dev", veth, "src",
+			 CLONE_HOST_END);
+	if (!rc)
+		rc = redirect_clone(m, r, n, err, errlen);
+	if (rc)
+		pk_net_remove(m);
+	return rc;
 }
 
 void pk_net_remove(const struct pk_meta *m)

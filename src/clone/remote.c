@@ -118,6 +118,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	char token[PK_TOKEN_MAX], prod_dir[PK_PATH_MAX], path[PK_PATH_MAX], url[PK_PATH_MAX];
 	char img[PK_PATH_MAX], dumpwork[PK_PATH_MAX];
 	struct pk_meta prod;
+	struct pk_cg_limits lim;
 	uint64_t t0 = pk_now_ns(), t;
 	double post_dump_ms = 0;
 	cJSON *msg, *reply = NULL;
@@ -133,6 +134,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	rc = pk_clone_checks(o, prod_dir, &prod, &prod_pid, false, err, errlen);
 	if (rc)
 		return rc;
+	pk_clone_limits(o, prod_pid, &lim, rep);
 	rc = connect_agent(&r, ro, err, errlen);
 	if (!rc)
 		rc = handshake(&r, token, err, errlen);
@@ -168,6 +170,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	cJSON_AddStringToObject(msg, "ip", prod.ip);
 	cJSON_AddStringToObject(msg, "lower", prod.lower);
 	cJSON_AddStringToObject(msg, "config", config ? config : "");
+	cJSON_AddItemToObject(msg, "limits", pk_cgroup_limits_json(&lim));
 	reply = call(&r, msg, err, errlen);
 	if (!reply) {
 		rc = -EIO;

@@ -125,22 +125,27 @@ static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m, char
 	return set_netns_and_criu(spec, dir, m);
 }
 
-/* CRIU's options for `runc restore` (runc reads this file through the annotation): never
- * take TCP connections along, no iptables lock, fcntl locks (databases) restored on the clone's
- * own files, bind mounts mapped automatically as the dump (dump.c) declared them. */
+/* CRIU's options for `runc restore` (runc reads this file through the annotation, and it
+ * overrides what runc asks for): never take TCP connections along, no iptables lock, fcntl locks
+ * (databases) restored on the clone's own files, bind mounts mapped automatically as the dump
+ * (dump.c) declared them, and cgroups left alone: the image names production's cgroups, and
+ * CRIU would move the restored processes there (charging the clone's memory to production's
+ * limit); left alone, they stay where runc put CRIU, in the cgroups it made for the clone. */
 static int write_criu_conf(const char *dir)
 {
 	char path[PK_PATH_MAX];
 
 	pk_path(path, sizeof(path), "%s/criu.conf", dir);
 	return write_file(path, "tcp-close\nnetwork-lock skip\nfile-locks\next-mount-map auto\n"
-				"enable-external-sharing\nenable-external-masters\n");
+				"enable-external-sharing\nenable-external-masters\n"
+				"manage-cgroups=ignore\n");
 }
 
-/* Loads src_config, applies edit (argv/mem only for a new container), writes dir/config.json
- * and dir/criu.conf.  Returns 0 or -errno. */
+/* Loads src_config, applies edit (argv/mem for a new container; else the network namespace and
+ * the limits lim of a clone), writes dir/config.json and dir/criu.conf.  Returns 0 or -errno. */
 static int write_bundle(const char *src_config, const char *dir, const struct pk_meta *m,
-			char **argv, uint64_t mem_limit, bool fresh, char *err, size_t errlen)
+			char **argv, uint64_t mem_limit, const struct pk_cg_limits *lim, char *err,
+			size_t errlen)
 {
 	char path[PK_PATH_MAX];
 	char *text = pk_read_file(src_config);
@@ -148,9 +153,12 @@ static int write_bundle(const char *src_config, const char *dir, const struct pk
 	int rc;
 
 	free(text);
-	rc = !spec   ? -EINVAL
-	     : fresh ? edit_spec(spec, dir, m, argv, mem_limit)
-		     : set_netns_and_criu(spec, dir, m);
+	if (!spec)
+		rc = -EINVAL;
+	else if (!lim)
+		rc = edit_spec(spec, dir, m, argv, mem_limit);
+	else if (!(rc = pk_cgroup_limits_apply(spec, lim)))
+		rc = set_netns_and_criu(spec, dir, m);
 	if (rc) {
 		cJSON_Delete(spec);
 		snprintf(err, errlen, "%s: not an OCI config we can use", src_config);
@@ -178,13 +186,13 @@ int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64
 	unlink(path);
 	rc = pk_proc_check((char *[]){ "runc", "spec", "--bundle", (char *)dir, NULL },
 			   PK_CMD_TIMEOUT_MS, err, errlen);
-	return rc ? rc : write_bundle(path, dir, m, argv, mem_limit, true, err, errlen);
+	return rc ? rc : write_bundle(path, dir, m, argv, mem_limit, NULL, err, errlen);
 }
 
-int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m, char *err,
-			size_t errlen)
+int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m,
+			const struct pk_cg_limits *lim, char *err, size_t errlen)
 {
-	return write_bundle(src_config, dir, m, NULL, 0, false, err, errlen);
+	return write_bundle(src_config, dir, m, NULL, 0, lim, err, errlen);
 }
 
 /* The keeper: copies the container's stdout and stderr pipes into the logs until both end. */

@@ -186,6 +186,7 @@ int pk_wire_request(const cJSON *msg, bool prepared, struct pk_wire_req *req, ch
 	req->ip = pk_wire_str(msg, "ip");
 	req->lower = pk_wire_str(msg, "lower");
 	req->config = pk_wire_str(msg, "config");
+	req->limits = cJSON_GetObjectItemCaseSensitive(msg, "limits");
 	if (!req->name || !pk_name_valid(req->name))
 		bad = "name";
 	else if (!optional_name(msg, "parent", &req->parent))
@@ -196,6 +197,8 @@ int pk_wire_request(const cJSON *msg, bool prepared, struct pk_wire_req *req, ch
 		bad = "lower";
 	else if (!req->config || !json_object_text(req->config))
 		bad = "config";
+	else if (req->limits && !cJSON_IsObject(req->limits))
+		bad = "limits";
 	if (bad) {
 		snprintf(err, errlen, "malformed prepare request: bad or missing '%s'", bad);
 		return -EPROTO;
