@@ -19,8 +19,9 @@ static const char clone_usage[] =
 	"Live-clone running container PROD into debug container NAME: same memory state, same\n"
 	"service IP in its own network namespace (reachable from the host at a management\n"
 	"address), its own copy of the filesystem, its own cgroups (production's limits unless\n"
-	"--mem/--cpus say otherwise), no route to production's peers.  Production keeps running;\n"
-	"its TCP connections stay with it.\n"
+	"--mem/--cpus say otherwise), and a firewall: it answers the host's connections and\n"
+	"reaches --agg's debug ports at " PK_CLONE_GATEWAY ", nothing else.  Production keeps\n"
+	"running; its TCP connections stay with it.\n"
 	"\n"
 	"  --recreate         replace an existing clone NAME (e.g. after it "
 	"desynced)\n" PK_CLONE_LIMIT_HELP

@@ -95,7 +95,10 @@ int pk_net_create_container(const struct pk_meta *m, char *err, size_t errlen);
 int pk_net_create_clone(const struct pk_meta *m, const struct pk_clone_redirect *r, int n,
 			char *err, size_t errlen);
 
-/* Removes the netns and the veth of m (whatever of them exists). */
+/* Returns how many packets the firewall of clone m rejected or dropped (both sides). */
+uint64_t pk_net_blocked(const struct pk_meta *m);
+
+/* Removes the netns, the veth and the host's firewall rules of m (whatever of them exists). */
 void pk_net_remove(const struct pk_meta *m);
 
 /* Tells whether network namespace name exists. */

@@ -196,6 +196,10 @@ int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out)
 			cJSON_AddStringToObject(o, "mgmt", m.mgmt);
 			cJSON_AddStringToObject(o, "status", status);
 			cJSON_AddNumberToObject(o, "pid", pid);
+			/* what the clone's firewall rejected or dropped */
+			if (strcmp(m.kind, "clone") == 0 && pk_netns_exists(m.netns))
+				cJSON_AddNumberToObject(o, "blocked_packets",
+							(double)pk_net_blocked(&m));
 			cJSON_AddItemToArray(arr, o);
 		} else {
 			pk_strbuf_printf(out, "%-20s %-9s %-20s %-15s %-15s %-10s %d\n", m.name,

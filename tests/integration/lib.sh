@@ -255,14 +255,18 @@ pk_redis_container() {
 
 # pk_debris_gone NAME...: true when nothing of the named containers is left (state, netns,
 # runc's state or its directory, any mount below a directory named NAME: overlay, tmpfs
-# copies, what CRIU mounts); otherwise prints what is left.
+# copies, what CRIU mounts), and no clone firewall rules on the host for a veth that is gone;
+# otherwise prints what is left.
 pk_debris_gone() {
-	local n left=""
+	local n v left=""
 	for n in "$@"; do
 		ip netns list | grep -qw "pk-$n" && left+=" netns:pk-$n"
 		{ runc state "$n" >/dev/null 2>&1 || [ -e "/run/runc/$n" ]; } && left+=" runc:$n"
 		grep -q "/$n/" /proc/mounts && left+=" mount:$n"
 		[ -e "$PK_STATE/$n" ] && left+=" state:$n"
+	done
+	for v in $(iptables -w -S 2>/dev/null | grep -oE -- '(-N pkfw-|-[io] )pkh[0-9a-f]+' | grep -oE 'pkh[0-9a-f]+' | sort -u); do
+		ip link show "$v" >/dev/null 2>&1 || left+=" firewall:$v"
 	done
 	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
 }

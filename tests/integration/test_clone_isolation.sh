@@ -2,6 +2,10 @@
 # Clone isolation (issue 9, item 0).  Cgroups: a clone runs in cgroups of its own for every
 # controller (none shared with production), with production's live limits copied, or the
 # limits of --mem/--cpus; freezing the clone's freezer cgroup leaves production serving.
+# Network: from each of the clone's source addresses (service IP, management address), nothing
+# reaches a host listener on 0.0.0.0 or the gateway's other ports, and no packet arrives in
+# production's namespace; --agg's debug port and the host's connections to the clone still
+# work; the firewall counts what it refused, and holds on the host's side alone too.
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { pk_fail setup "needs root (namespaces, mounts, runc, criu)"; exit 1; }
@@ -11,7 +15,8 @@ export PARIKSHAN_STATE_DIR=$PK_TMP/state PK_STATE=$PK_TMP/state
 mkdir -p "$PK_STATE"
 P=pk-test-iso$$
 PROD=$P-prod DBG=$P-dbg DBG2=$P-dbg2
-IP=10.77.216.2
+IP=10.77.216.2 HOSTEND=10.77.216.1 GW=10.78.0.1
+ANY=$(pk_free_port) DPORT=$(pk_free_port) BPORT=7001
 cleanup_containers() {
 	for n in "$DBG" "$DBG2" "$PROD"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
 }
@@ -47,7 +52,7 @@ pk_check production-limits-updated runc update --cpu-quota 30000 --cpu-period 10
 	--pids-limit 500 "$PROD"
 redis-cli -h "$IP" SET k v >/dev/null
 
-if "$PK_BIN" clone "$PROD" "$DBG" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
+if "$PK_BIN" clone "$PROD" "$DBG" --agg "$HOSTEND:$BPORT=$DPORT" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
 	pk_ok clone
 else
 	pk_fail clone "$(cat "$PK_TMP/clone.err")"
@@ -100,6 +105,100 @@ else
 fi
 echo THAWED >"$FRZ/freezer.state"
 pk_check clone-serves-after-thaw wait_ping "$MGMT" 10
+
+# ---- network ----
+redis-cli -h "$IP" SET only:prod 1 >/dev/null # written after the clone: only production has it
+# A host listener on 0.0.0.0 (any port the clone might try, and the agg debug port); it logs
+# "PORT PEER" per accepted connection.
+python3 - "$PK_TMP/accepts" "$ANY" "$DPORT" <<'PY' >"$PK_TMP/listener.log" 2>&1 &
+import select, socket, sys, time
+socks = []
+for p in sys.argv[2:]:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(p)))
+    s.listen(16)
+    socks.append(s)
+log = open(sys.argv[1], "a", buffering=1)
+open(sys.argv[1] + ".ready", "w").close()
+end = time.time() + 300
+while time.time() < end:
+    for s in select.select(socks, [], [], 1)[0]:
+        c, a = s.accept()
+        log.write("%d %s\n" % (s.getsockname()[1], a[0]))
+        c.close()
+PY
+PK_PIDS+=($!)
+for _ in $(seq 100); do [ -e "$PK_TMP/accepts.ready" ] && break; sleep 0.05; done
+[ -e "$PK_TMP/accepts.ready" ] || { pk_fail listener "did not start: $(cat "$PK_TMP/listener.log")"; exit 1; }
+ip netns exec "pk-$DBG" ip route get "$GW" | grep -q ' dev eth0' || { pk_fail route "$GW not on the clone's link"; exit 1; }
+# Production's namespace counts every packet that does not come from its own gateway.
+ip netns exec "pk-$PROD" iptables -w -t raw -I PREROUTING ! -s "$HOSTEND"
+prod_foreign() { ip netns exec "pk-$PROD" iptables -w -t raw -nvxL PREROUTING | awk 'NR == 3 { print $1 }'; }
+pk_expect_eq production-counter-set "$(prod_foreign)" 0
+blocked() { "$PK_BIN" container ls --json | python3 -c 'import json,sys; print([c.get("blocked_packets", -1) for c in json.load(sys.stdin) if c["name"] == sys.argv[1]][0])' "$DBG"; }
+B0=$(blocked)
+# probe SRC DST PORT: from the clone's namespace, connect from SRC; prints connected, refused,
+# timeout or the errno name.
+probe() {
+	ip netns exec "pk-$DBG" python3 - "$@" <<'PY'
+import errno, socket, sys
+s = socket.socket()
+s.settimeout(1.5)
+try:
+    s.bind((sys.argv[1], 0))
+    s.connect((sys.argv[2], int(sys.argv[3])))
+    print("connected")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("refused" if e.errno == errno.ECONNREFUSED else errno.errorcode.get(e.errno, "error"))
+PY
+}
+MGMT_ACCEPTS() { grep -c "^$1 " "$PK_TMP/accepts"; }
+for src in "$IP" "$MGMT"; do
+	tag=$([ "$src" = "$IP" ] && echo service || echo mgmt)
+	r=$(probe "$src" "$GW" "$ANY")
+	[ "$r" != connected ] && pk_ok "from-$tag-host-listener-refused" || pk_fail "from-$tag-host-listener-refused" "$r"
+	r=$(probe "$src" "$GW" 1)
+	[ "$r" = refused ] && pk_ok "from-$tag-gateway-other-port-rejected" || pk_fail "from-$tag-gateway-other-port-rejected" "$r"
+	r=$(probe "$src" "$HOSTEND" 6379)
+	[ "$r" != connected ] && pk_ok "from-$tag-production-gateway-refused" || pk_fail "from-$tag-production-gateway-refused" "$r"
+	if ip netns exec "pk-$DBG" ping -c 1 -W 1 -I "$src" "$GW" >/dev/null 2>&1; then
+		pk_fail "from-$tag-ping-gateway-refused" "answered"
+	else
+		pk_ok "from-$tag-ping-gateway-refused"
+	fi
+	# production's service IP is the clone's own: it answers, production is not reached
+	pk_expect_eq "from-$tag-service-ip-is-the-clone" \
+		"$(ip netns exec "pk-$DBG" redis-cli -h "$IP" EXISTS only:prod)" 0
+	# --agg: the backend address leads to the debug port; the debug port itself is open
+	pk_expect_eq "from-$tag-agg-backend-reaches-debug-port" "$(probe "$src" "$HOSTEND" "$BPORT")" connected
+	pk_expect_eq "from-$tag-agg-debug-port-open" "$(probe "$src" "$GW" "$DPORT")" connected
+done
+pk_expect_eq host-listener-never-reached "$(MGMT_ACCEPTS "$ANY")" 0
+pk_expect_eq agg-connections-from-mgmt "$(grep -c "^$DPORT $MGMT\$" "$PK_TMP/accepts") $(MGMT_ACCEPTS "$DPORT")" "4 4"
+pk_expect_eq production-saw-no-clone-packet "$(prod_foreign)" 0
+B1=$(blocked)
+[ "$B1" -gt "$B0" ] && pk_ok firewall-counts-blocked || pk_fail firewall-counts-blocked "blocked_packets $B0 -> $B1"
+echo "# blocked_packets after the probes: $B1"
+pk_expect_eq host-reaches-clone "$(redis-cli -h "$MGMT" PING)" PONG
+pk_expect_eq clone-link-no-ipv6 "$(ip -n "pk-$DBG" -6 -o addr show dev eth0 | wc -l)" 0
+# The host's side holds alone: with the clone's own chains emptied, still nothing gets through.
+ip netns exec "pk-$DBG" iptables -w -F pk-out
+ip netns exec "pk-$DBG" iptables -w -F pk-in
+for src in "$IP" "$MGMT"; do
+	tag=$([ "$src" = "$IP" ] && echo service || echo mgmt)
+	r=$(probe "$src" "$GW" "$ANY")
+	[ "$r" != connected ] && pk_ok "host-side-alone-$tag-refused" || pk_fail "host-side-alone-$tag-refused" "$r"
+	ip netns exec "pk-$DBG" ping -c 1 -W 1 -I "$src" "$GW" >/dev/null 2>&1 &&
+		pk_fail "host-side-alone-$tag-ping" "answered" || pk_ok "host-side-alone-$tag-ping"
+done
+pk_expect_eq host-side-alone-listener-never-reached "$(MGMT_ACCEPTS "$ANY")" 0
+pk_expect_eq host-side-alone-production-saw-nothing "$(prod_foreign)" 0
+pk_expect_eq host-side-alone-host-reaches-clone "$(redis-cli -h "$MGMT" PING)" PONG
+B2=$(blocked)
+[ "$B2" -gt "$B1" ] && pk_ok host-side-counts || pk_fail host-side-counts "blocked_packets $B1 -> $B2"
 
 # --mem and --cpus override production's limits.
 if "$PK_BIN" clone "$PROD" "$DBG2" --mem 128M --cpus 0.5 --json >"$PK_TMP/clone2.json" 2>"$PK_TMP/clone2.err"; then
