@@ -187,6 +187,7 @@ pk_expect_eq clone-link-no-ipv6 "$(ip -n "pk-$DBG" -6 -o addr show dev eth0 | wc
 # The host's side holds alone: with the clone's own chains emptied, still nothing gets through.
 ip netns exec "pk-$DBG" iptables -w -F pk-out
 ip netns exec "pk-$DBG" iptables -w -F pk-in
+B1=$(blocked) # the host's side only, now
 for src in "$IP" "$MGMT"; do
 	tag=$([ "$src" = "$IP" ] && echo service || echo mgmt)
 	r=$(probe "$src" "$GW" "$ANY")
