@@ -190,7 +190,7 @@ static bool q_put(struct pk_recq *q, struct pk_rec_conn *c, enum rec_type type, 
 		  const void *buf, size_t n, bool small)
 {
 	size_t hs = sizeof(struct rec_hdr), total = 0, limit;
-	uint64_t ts = pk_wall_ns();
+	uint64_t ts;
 	struct iovec iov[2];
 	struct put p = { iov, 0, 0 };
 	bool open = !c->opened, half;
@@ -205,6 +205,9 @@ static bool q_put(struct pk_recq *q, struct pk_rec_conn *c, enum rec_type type, 
 	if (type != REC_OPEN)
 		total += hs + n;
 	pthread_mutex_lock(&q->lock);
+	/* stamped under the lock: with the writer's swap of all queues at once (writer_batch),
+	 * every record of a batch is older than every record of the next */
+	ts = pk_wall_ns();
 	limit = small ? q->ring.cap : q->data_cap;
 	if (pk_ring_used(&q->ring) > limit || total > limit - pk_ring_used(&q->ring) ||
 	    pk_ring_reserve(&q->ring, total, iov) < 0) {
@@ -707,15 +710,21 @@ static void cursor_load(struct cursor *cu)
 /* Takes every queue's records and writes them, oldest first across queues. */
 static void writer_batch(struct pk_rec *r)
 {
+	/* Every queue is swapped under all the locks at once: swapped one after the other, a writer
+	 * descheduled between two swaps (a loaded machine) would take a later queue's newer records
+	 * in this batch and leave an earlier queue's older ones for the next, a step back in time
+	 * as long as the pause.  Producers take one lock each, always this order: no deadlock. */
+	for (int i = 0; i < r->nq; i++)
+		pthread_mutex_lock(&r->q[i].lock);
 	for (int i = 0; i < r->nq; i++) {
-		struct pk_recq *q = &r->q[i];
-		struct pk_ring tmp;
+		struct pk_ring tmp = r->q[i].ring;
 
-		pthread_mutex_lock(&q->lock);
-		tmp = q->ring;
-		q->ring = r->batch[i];
+		r->q[i].ring = r->batch[i];
 		r->batch[i] = tmp;
-		pthread_mutex_unlock(&q->lock);
+	}
+	for (int i = r->nq - 1; i >= 0; i--)
+		pthread_mutex_unlock(&r->q[i].lock);
+	for (int i = 0; i < r->nq; i++) {
 		memset(&r->cur[i], 0, sizeof(r->cur[i]));
 		pk_ring_peek(&r->batch[i], r->cur[i].iov);
 		r->cur[i].len = pk_ring_used(&r->batch[i]);

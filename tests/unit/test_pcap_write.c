@@ -1140,7 +1140,7 @@ static void test_merge_order(void)
 	if (t->ts_back)
 		printf("  %d steps back in time, at most %llu us\n", t->ts_back,
 		       (unsigned long long)t->back_max_us);
-	CHECK(t->back_max_us <= 3000);
+	CHECK(t->ts_back == 0); /* one producer: its records are written in its order */
 out:
 	free(t);
 	tmp_remove();
