@@ -6,8 +6,8 @@ BUILD := build/$(MODE)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS_release := -O2 -g
-CFLAGS_debug := -O0 -g
-CFLAGS_asan := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+CFLAGS_debug := -O0 -g -DPK_DEBUG
+CFLAGS_asan := -O1 -g -DPK_DEBUG -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS_asan := -fsanitize=address,undefined
 CRIU_CFLAGS := $(shell pkg-config --cflags criu 2>/dev/null)
 CRIU_LIBS := $(shell pkg-config --libs criu 2>/dev/null || echo -lcriu)
