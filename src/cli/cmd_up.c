@@ -22,6 +22,7 @@
 #include "common/args.h"
 #include "common/clock.h"
 #include "common/http.h"
+#include "common/proc.h"
 #include "common/sock.h"
 
 #define UP_MAX_CLONES 8
@@ -79,8 +80,27 @@ static void up_json_path(const struct up_opts *o, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s/up.json", o->state_dir, o->prod);
 }
 
+/* Stops our child pid (SIGTERM, then SIGKILL after DUP_STOP_MS) and reaps it, so that a failed
+ * start leaves no process behind. */
+static void stop_child(pid_t pid)
+{
+	uint64_t deadline = pk_now_ms() + DUP_STOP_MS;
+
+	kill(pid, SIGTERM);
+	while (pk_now_ms() < deadline) {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return;
+		usleep(20 * 1000);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
 /* Starts `parikshan dup` detached (own session, output to STATE/PROD/dup.log); returns its pid
- * once the admin endpoint answers, or -errno. */
+ * once the admin endpoint answers, or -errno (then no child is left). */
 static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones, int n,
 		       const char *admin_host, uint16_t admin_port)
 {
@@ -128,6 +148,8 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 		argv[k++] = (char *)o->resync;
 	}
 	argv[k] = NULL;
+	if (pk_addr_resolve(admin_host, admin_port, &a, NULL, 0) < 0)
+		return -EINVAL;
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -143,8 +165,6 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
-	if (pk_addr_resolve(admin_host, admin_port, &a, NULL, 0) < 0)
-		return -EINVAL;
 	deadline = pk_now_ms() + DUP_START_MS;
 	while (pk_now_ms() < deadline) {
 		struct pk_strbuf body = { 0 };
@@ -157,11 +177,13 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 			return -ECHILD; /* it exited: dup.log says why */
 		usleep(50 * 1000);
 	}
-	kill(pid, SIGTERM);
+	stop_child(pid);
 	return -ETIMEDOUT;
 }
 
-static int save_up(const struct up_opts *o, pid_t pid, const char *admin,
+/* Writes up.json: the duplicator (pid and start time, so that `down` signals that process and
+ * no other that got its pid since) and the clones.  Returns 0 or -EIO. */
+static int save_up(const struct up_opts *o, pid_t pid, uint64_t start, const char *admin,
 		   struct pk_container_info *clones, char names[][48], int n)
 {
 	char path[4096];
@@ -170,6 +192,7 @@ static int save_up(const struct up_opts *o, pid_t pid, const char *admin,
 	FILE *f;
 
 	cJSON_AddNumberToObject(j, "dup_pid", pid);
+	cJSON_AddNumberToObject(j, "dup_start", (double)start);
 	cJSON_AddStringToObject(j, "admin", admin);
 	cJSON_AddNumberToObject(j, "listen_port", o->lport);
 	arr = cJSON_AddArrayToObject(j, "clones");
@@ -296,6 +319,7 @@ int pk_cmd_up(int argc, char **argv)
 	struct pk_container_info infos[UP_MAX_CLONES + 1];
 	char names[UP_MAX_CLONES][48], err[PK_ERR_MAX], admin_host[256];
 	uint16_t admin_port;
+	uint64_t start;
 	pid_t pid;
 	int rc = parse_up(argc, argv, &o, false);
 
@@ -343,21 +367,61 @@ int pk_cmd_up(int argc, char **argv)
 				   strerror((int)-pid));
 	}
 	snprintf(err, sizeof(err), "%s:%u", admin_host, admin_port);
-	save_up(&o, pid, err, infos, names, o.clones);
+	if (pk_proc_start_time(pid, &start) < 0 ||
+	    save_up(&o, pid, start, err, infos, names, o.clones) < 0) {
+		stop_child(pid);
+		for (int j = 0; j < o.clones; j++)
+			pk_container_rm(o.state_dir, names[j], err, sizeof(err));
+		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s",
+				   "could not record what was brought up (up.json)");
+	}
 	printf("front door %s:%u -> production %s:%u, %d clone(s); status: parikshan status "
 	       "--admin %s\n",
 	       o.listen_host, o.lport, infos[o.clones].ip, o.port, o.clones, err);
 	return PK_EXIT_OK;
 }
 
+/* Stops the duplicator up.json (j) names, if it is still the process `up` started (same pid
+ * and start time): a pid reused by another process since is never signalled.  Tells whether
+ * the duplicator is known to be gone now (prints why not otherwise). */
+static bool stop_dup(const struct up_opts *o, const cJSON *j)
+{
+	const cJSON *pidj = cJSON_GetObjectItemCaseSensitive(j, "dup_pid");
+	const cJSON *startj = cJSON_GetObjectItemCaseSensitive(j, "dup_start");
+	int pidfd, rc;
+
+	if (!cJSON_IsNumber(pidj) || !cJSON_IsNumber(startj) || pidj->valuedouble < 1 ||
+	    pidj->valuedouble > INT32_MAX || startj->valuedouble < 0) {
+		pk_cli_fail(
+			PK_EXIT_RUNTIME, o->what, "%s",
+			"up.json names no duplicator process (pid and start time): not signalling "
+			"any");
+		return false;
+	}
+	pidfd = pk_proc_open_checked((pid_t)pidj->valuedouble, (uint64_t)startj->valuedouble);
+	if (pidfd == -ESRCH)
+		return true; /* gone already (or its pid is another process's now) */
+	if (pidfd < 0) {
+		pk_cli_fail(PK_EXIT_RUNTIME, o->what, "duplicator pid %d: %s",
+			    (int)pidj->valuedouble, strerror(-pidfd));
+		return false;
+	}
+	rc = pk_proc_stop(pidfd, DUP_STOP_MS);
+	if (rc)
+		pk_cli_fail(PK_EXIT_RUNTIME, o->what, "stopping the duplicator: %s", strerror(-rc));
+	close(pidfd);
+	return rc == 0;
+}
+
 int pk_cmd_down(int argc, char **argv)
 {
 	struct up_opts o = { .state_dir = pk_state_dir_default() };
 	char path[4096], buf[8192], err[PK_ERR_MAX];
-	const cJSON *pidj, *arr, *c;
+	const cJSON *arr, *c;
 	cJSON *j;
 	ssize_t n;
 	int fd, rc = parse_up(argc, argv, &o, true), failed = 0;
+	bool stopped;
 
 	if (rc)
 		return rc < 0 ? PK_EXIT_OK : rc;
@@ -371,15 +435,7 @@ int pk_cmd_down(int argc, char **argv)
 	j = cJSON_Parse(buf);
 	if (!j)
 		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s", "up.json is damaged");
-	pidj = cJSON_GetObjectItemCaseSensitive(j, "dup_pid");
-	if (cJSON_IsNumber(pidj) && pidj->valueint > 0 && kill(pidj->valueint, SIGTERM) == 0) {
-		uint64_t deadline = pk_now_ms() + DUP_STOP_MS;
-
-		while (kill(pidj->valueint, 0) == 0 && pk_now_ms() < deadline)
-			usleep(20 * 1000);
-		if (kill(pidj->valueint, 0) == 0)
-			kill(pidj->valueint, SIGKILL);
-	}
+	stopped = stop_dup(&o, j);
 	arr = cJSON_GetObjectItemCaseSensitive(j, "clones");
 	cJSON_ArrayForEach(c, arr)
 	{
@@ -394,6 +450,6 @@ int pk_cmd_down(int argc, char **argv)
 	cJSON_Delete(j);
 	unlink(path);
 	if (!failed)
-		printf("%s: duplicator stopped, clones removed\n", o.prod);
+		printf("%s: %sclones removed\n", o.prod, stopped ? "duplicator stopped, " : "");
 	return failed ? PK_EXIT_RUNTIME : PK_EXIT_OK;
 }

@@ -330,6 +330,9 @@ int pk_token_load(const char *path, char *token, size_t len, char *err, size_t e
 /* Returns the string member key of msg, or NULL. */
 const char *pk_wire_str(const cJSON *msg, const char *key);
 
+/* Returns msg[key] when it is an integer TCP port (1..65535), else -EPROTO. */
+int pk_wire_port(const cJSON *msg, const char *key);
+
 /* stats.c */
 
 /* Fills the dump timings of r from dir/stats-dump (CRIU's statistics, written into its work

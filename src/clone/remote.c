@@ -111,6 +111,30 @@ static int handshake(struct remote *r, const char *token, char *err, size_t errl
 	return reply ? 0 : -EACCES;
 }
 
+/* Reads the agent's answer to "prepare": its rsync and page server ports and the clone's
+ * management address.  Returns 0, or -EPROTO (err says which field) for an incomplete answer. */
+static int prepare_reply(const cJSON *reply, int *rport, int *pport, char *mgmt, size_t mgmtlen,
+			 char *err, size_t errlen)
+{
+	const char *m = pk_wire_str(reply, "mgmt");
+	const char *bad = NULL;
+
+	*rport = pk_wire_port(reply, "rsync_port");
+	*pport = pk_wire_port(reply, "page_server_port");
+	if (*rport < 0)
+		bad = "rsync_port";
+	else if (*pport < 0)
+		bad = "page_server_port";
+	else if (!m || !*m || strlen(m) >= mgmtlen)
+		bad = "mgmt";
+	if (bad) {
+		snprintf(err, errlen, "agent: incomplete answer to prepare: no valid '%s'", bad);
+		return -EPROTO;
+	}
+	snprintf(mgmt, mgmtlen, "%s", m);
+	return 0;
+}
+
 int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *ro,
 		    struct pk_clone_report *rep, char *err, size_t errlen)
 {
@@ -176,9 +200,9 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 		rc = -EIO;
 		goto out;
 	}
-	rport = cJSON_GetObjectItemCaseSensitive(reply, "rsync_port")->valueint;
-	pport = cJSON_GetObjectItemCaseSensitive(reply, "page_server_port")->valueint;
-	snprintf(rep->mgmt_ip, sizeof(rep->mgmt_ip), "%s", pk_wire_str(reply, "mgmt") ?: "?");
+	rc = prepare_reply(reply, &rport, &pport, rep->mgmt_ip, sizeof(rep->mgmt_ip), err, errlen);
+	if (rc)
+		goto out;
 	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", prod.ip);
 	rep->netns_ms = pk_ms_since(t);
 

@@ -236,3 +236,13 @@ const char *pk_wire_str(const cJSON *msg, const char *key)
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
+
+int pk_wire_port(const cJSON *msg, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 65535 ||
+	    v->valuedouble != (double)(int)v->valuedouble)
+		return -EPROTO;
+	return (int)v->valuedouble;
+}

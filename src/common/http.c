@@ -103,7 +103,8 @@ static void httpd_conn_event(struct pk_loop *loop, struct pk_io *io, uint32_t ev
 				return;
 		}
 		pk_http_answer(c->req, c->h->fn, c->h->data, &c->out);
-		pk_io_set(loop, io, PK_WRITE);
+		if (pk_io_set(loop, io, PK_WRITE) < 0)
+			httpd_close(c); /* the answer could never be sent */
 		return;
 	}
 	while (c->out_off < c->out.len) {

@@ -1,4 +1,5 @@
-/* proc.c — fork/exec with captured output and a deadline. */
+/* proc.c — fork/exec with captured output and a deadline; naming and stopping a process we
+ * started earlier (pid + start time, pidfd). */
 #include "common/proc.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,4 +106,83 @@ int pk_proc_check(char *const argv[], int timeout_ms, char *err, size_t errlen)
 	}
 	pk_strbuf_release(&out);
 	return rc > 0 ? -EIO : rc;
+}
+
+int pk_proc_start_time(pid_t pid, uint64_t *ticks)
+{
+	char path[64], line[1024];
+	const char *p;
+	unsigned long long v;
+	FILE *f;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so count from the last
+	 * ')'; STATE is field 3, the start time field 22. */
+	p = p ? strrchr(line, ')') : NULL;
+	if (!p)
+		return -EPROTO;
+	p++;
+	for (field = 2; field < 21 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %llu", &v) != 1)
+		return -EPROTO;
+	*ticks = v;
+	return 0;
+}
+
+int pk_proc_open_checked(pid_t pid, uint64_t start_ticks)
+{
+	uint64_t now_ticks;
+	int fd, err;
+
+	if (pid <= 0)
+		return -ESRCH;
+	fd = pidfd_open(pid, 0); /* pidfds are close-on-exec */
+	if (fd < 0)
+		return -errno;
+	err = pk_proc_start_time(pid, &now_ticks);
+	if (!err && now_ticks != start_ticks)
+		err = -ESRCH;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Waits up to timeout_ms for the process of pidfd to end; returns 0 or -ETIMEDOUT. */
+static int pidfd_wait(int pidfd, int timeout_ms)
+{
+	uint64_t deadline = pk_now_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		uint64_t now = pk_now_ms();
+		int n;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, (int)(deadline - now));
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int pk_proc_stop(int pidfd, int timeout_ms)
+{
+	if (pidfd_send_signal(pidfd, SIGTERM, NULL, 0) < 0)
+		return errno == ESRCH ? 0 : -errno;
+	if (pidfd_wait(pidfd, timeout_ms) == 0)
+		return 0;
+	if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0)
+		return errno == ESRCH ? 0 : -errno;
+	return pidfd_wait(pidfd, 1000);
 }

@@ -8,6 +8,8 @@
 #define PK_COMMON_PROC_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "common/strbuf.h"
 
@@ -20,5 +22,20 @@ int pk_proc_run(char *const argv[], int timeout_ms, struct pk_strbuf *out);
  * exists") into err.  Returns 0 on exit status 0, else a negative errno (-EIO for a non-zero
  * exit). */
 int pk_proc_check(char *const argv[], int timeout_ms, char *err, size_t errlen);
+
+/* Reads pid's start time (field 22 of /proc/PID/stat: clock ticks after boot), which with the
+ * pid names one process for good (a pid is reused, a pid and start time are not).  Returns 0,
+ * -ESRCH when there is no such process, or -EPROTO for an unreadable stat line. */
+int pk_proc_start_time(pid_t pid, uint64_t *ticks);
+
+/* Opens a pidfd on pid only if pid is still the process that started at start_ticks: the pidfd
+ * is taken first and the start time checked after, so the process signalled through it is
+ * the one checked.  Returns the pidfd (O_CLOEXEC; the caller closes it), or -ESRCH when the
+ * process is gone or pid now names another one, or another -errno. */
+int pk_proc_open_checked(pid_t pid, uint64_t start_ticks);
+
+/* Sends SIGTERM through pidfd and waits up to timeout_ms for the process to end; then SIGKILL
+ * and up to one more second.  Returns 0 once it ended, -ETIMEDOUT, or another -errno. */
+int pk_proc_stop(int pidfd, int timeout_ms);
 
 #endif

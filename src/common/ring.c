@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bug.h"
+
 #define RING_MIN_SIZE 4096
 /* Buffers larger than this are returned to the allocator when the ring drains, so that
  * thousands of idle connections do not pin their burst-time high water. */
@@ -96,6 +98,7 @@ int pk_ring_reserve(struct pk_ring *r, size_t n, struct iovec iov[2])
 
 void pk_ring_commit(struct pk_ring *r, size_t n)
 {
+	PK_BUG_ON(n > pk_ring_room(r) || pk_ring_used(r) + n > r->size);
 	r->tail += n;
 }
 
@@ -124,6 +127,9 @@ int pk_ring_peek(const struct pk_ring *r, struct iovec iov[2])
 
 void pk_ring_consume(struct pk_ring *r, size_t n)
 {
+	PK_BUG_ON(n > pk_ring_used(r));
+	if (n > pk_ring_used(r)) /* release builds: never let head pass tail */
+		n = pk_ring_used(r);
 	r->head += n;
 	if (r->head == r->tail && r->size > RING_KEEP_SIZE)
 		pk_ring_release(r);

@@ -57,7 +57,8 @@ void pk_ring_commit(struct pk_ring *r, size_t n);
 /* Fills iov with the readable bytes (0, 1 or 2 segments) and returns the segment count. */
 int pk_ring_peek(const struct pk_ring *r, struct iovec iov[2]);
 
-/* Drops the first n readable bytes (n <= used); frees large buffers once empty. */
+/* Drops the first n readable bytes (n <= used: PK_BUG_ON in debug builds, clamped to used
+ * in release builds); frees large buffers once empty. */
 void pk_ring_consume(struct pk_ring *r, size_t n);
 
 /* Empties the ring but keeps its buffer, however big, for the next writes (pk_ring_consume()

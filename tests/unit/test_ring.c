@@ -1,8 +1,12 @@
 /* test_ring.c — the growable byte ring: empty state, round trips, wrap-around, the cap,
  * growth, reserve/commit, the release of big buffers once drained, and clear (which keeps them). */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/ring.h"
 #include "unit.h"
@@ -365,6 +369,41 @@ static void test_clear_keeps_buffer(void)
 	free(in);
 }
 
+/* Consuming more than is used breaks the ring's documented precondition: debug builds stop
+ * there (PK_BUG_ON aborts, checked in a child), release builds clamp to what is used. */
+static void test_consume_past_used(void)
+{
+#ifdef PK_DEBUG
+	pid_t pid;
+	int status = 0;
+
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct pk_ring r;
+
+		dup2(open("/dev/null", O_WRONLY | O_CLOEXEC), 2); /* the BUG line is expected */
+		pk_ring_init(&r, 64);
+		if (pk_ring_write(&r, "abc", 3) == 0)
+			pk_ring_consume(&r, 4);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+#else
+	struct pk_ring r;
+
+	pk_ring_init(&r, 64);
+	CHECK_EQ_INT(pk_ring_write(&r, "abc", 3), 0);
+	pk_ring_consume(&r, 4);
+	CHECK_EQ_INT(pk_ring_used(&r), 0);
+	CHECK_EQ_INT(pk_ring_write(&r, "de", 2), 0);
+	CHECK_EQ_INT(pk_ring_used(&r), 2);
+	pk_ring_release(&r);
+#endif
+}
+
 int main(void)
 {
 	UNIT_RUN(test_zero_ring_is_empty);
@@ -377,5 +416,6 @@ int main(void)
 	UNIT_RUN(test_reserve_commit);
 	UNIT_RUN(test_consume_frees_big_buffers);
 	UNIT_RUN(test_clear_keeps_buffer);
+	UNIT_RUN(test_consume_past_used);
 	return unit_done();
 }
