@@ -100,7 +100,7 @@ FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_CC ?= clang-14
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DPK_DEBUG $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
 	-Isrc $(CRIU_CFLAGS) -MMD -MP
 FUZZ_LIB := build/fuzz/libparikshan.a
 FUZZ_LIB_OBJ := $(CORE_SRC:%.c=build/fuzz/%.o) $(CLONE_SRC:%.c=build/fuzz/%.o)
