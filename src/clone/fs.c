@@ -94,12 +94,27 @@ int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen)
 
 #define MIRROR_DEPTH_MAX 32
 
+/* Opens a directory stream on fd, which it owns from then on (closed on failure).  NULL with
+ * errno set when fd < 0 (errno from the call that made it) or fdopendir fails. */
+static DIR *dir_stream(int fd)
+{
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 /* Removes name (a whole tree when it is a directory) from directory dfd.  Returns 0/-errno. */
 static int remove_at(int dfd, const char *name, int depth)
 {
 	struct dirent *e;
 	DIR *d;
-	int fd, rc = 0;
+	int rc = 0;
 
 	if (unlinkat(dfd, name, 0) == 0)
 		return 0;
@@ -107,14 +122,9 @@ static int remove_at(int dfd, const char *name, int depth)
 		return -errno;
 	if (depth > MIRROR_DEPTH_MAX)
 		return -ELOOP;
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
+	d = dir_stream(openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+	if (!d)
+		return -errno;
 	while (!rc && (e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
 			rc = remove_at(dirfd(d), e->d_name, depth + 1);
@@ -261,18 +271,13 @@ static int mirror_dir(int src, int dst, dev_t dev, int depth)
 	struct stat ss, ds;
 	struct dirent *e;
 	DIR *d;
-	int fd, rc = 0;
+	int rc = 0;
 
 	if (depth > MIRROR_DEPTH_MAX)
 		return -ELOOP;
-	fd = dup(src);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
+	d = dir_stream(dup(src));
+	if (!d)
+		return -errno;
 	while (!rc && (e = readdir(d))) {
 		const char *name = e->d_name;
 		bool have;
@@ -307,14 +312,9 @@ static int mirror_dir(int src, int dst, dev_t dev, int depth)
 	if (rc)
 		return rc;
 	/* Second pass: what dst has and src no longer has. */
-	fd = dup(dst);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
+	d = dir_stream(dup(dst));
+	if (!d)
+		return -errno;
 	while (!rc && (e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
 		    fstatat(src, e->d_name, &ss, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
