@@ -199,6 +199,21 @@ void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out)
 		       SUM_WORKERS(p, bytes_c2p));
 	pk_prom_sample(out, "parikshan_bytes_total", "direction", "prod_to_client",
 		       SUM_WORKERS(p, bytes_p2c));
+	pk_prom_family(out, "parikshan_open_files_limit", "gauge",
+		       "RLIMIT_NOFILE the capacity was computed from.");
+	pk_prom_sample(out, "parikshan_open_files_limit", NULL, NULL, (double)p->cap.nofile);
+	pk_prom_family(out, "parikshan_connections_capacity", "gauge",
+		       "Client connections the open-files limit leaves room for.");
+	pk_prom_sample(out, "parikshan_connections_capacity", NULL, NULL, (double)p->cap.conns);
+	pk_prom_family(out, "parikshan_connections_in_use", "gauge",
+		       "Capacity in use: open client connections, and finished ones whose clone "
+		       "connections still deliver.");
+	pk_prom_sample(out, "parikshan_connections_in_use", NULL, NULL, (double)pk_cap_in_use(p));
+	pk_prom_family(
+		out, "parikshan_accept_paused_total", "counter",
+		"Times accepting paused at capacity (clients waited in the listen backlog).");
+	pk_prom_sample(out, "parikshan_accept_paused_total", NULL, NULL,
+		       SUM_WORKERS(p, accept_pauses));
 	for (int i = 0; i < p->cfg.ntargets; i++)
 		target_sum(p, i, &t[i]);
 	for (unsigned m = 0; m < N_TARGET_METRICS; m++) {

@@ -61,7 +61,8 @@ struct pair_clone {
 	struct pk_timer wait; /* a short wait for the rest of a request that may match */
 	bool waited;	      /* that wait is over: pair by order if nothing matches */
 	uint64_t num;
-	size_t len; /* bytes in early: its first request and what followed */
+	unsigned charge; /* its socket's fd, charged to the capacity until it is closed or paired */
+	size_t len;	 /* bytes in early: its first request and what followed */
 	char early[PAIR_EARLY_MAX];
 };
 
@@ -72,9 +73,14 @@ const char *pk_pair_rule_name(enum pk_pair_rule rule)
 	return names[rule];
 }
 
+/* Closes c's socket (unless pair() handed it to a dconn, whose session charged it) and queues
+ * c for freeing. */
 static void clone_free_later(struct pair_clone *c)
 {
 	pk_io_close(c->w->loop, &c->io);
+	if (c->charge)
+		pk_cap_release(c->w->p, c->charge);
+	c->charge = 0;
 	pk_timer_cancel(c->w->loop, &c->wait);
 	pk_list_del(&c->link);
 	pk_list_add_tail(&c->w->pair.dead_clones, &c->link);
@@ -317,6 +323,8 @@ static void clone_arrived(struct pk_worker *w, int fd)
 	}
 	c->w = w;
 	c->num = ++w->pair.nclone;
+	c->charge = 1; /* accepted whatever the capacity: its clone's side is not held back */
+	pk_cap_charge(w->p, c->charge);
 	pk_io_init(&c->io, fd, clone_event, c);
 	pk_timer_init(&c->wait, clone_wait_over, c);
 	pk_list_add_tail(&w->pair.clones, &c->link);
@@ -373,7 +381,11 @@ static void pair_scan(struct pk_loop *loop, struct pk_timer *t)
 		PK_STAT_ADD(w->targets[0].unpaired, 1);
 		pk_dconn_drop(prod_take(p));
 	}
-	pk_timer_arm(loop, t, PAIR_SCAN_NS);
+	if (pk_timer_arm(loop, t, PAIR_SCAN_NS) < 0)
+		pk_log(PK_LOG_ERROR,
+		       "%s: pairing timer: out of memory; finished production "
+		       "connections no longer expire",
+		       w->cfg->role);
 }
 
 int pk_pair_init(struct pk_worker *w)

@@ -98,7 +98,7 @@ static int open_listeners(struct pk_proxy *p, int *fds)
 struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **what)
 {
 	struct pk_proxy *p = calloc(1, sizeof(*p));
-	int fds[MAX_WORKERS], dlfd = -1, err;
+	int fds[MAX_WORKERS], dlfd = -1, n, err;
 
 	*what = "allocate";
 	if (!p)
@@ -108,29 +108,29 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 	for (int i = 0; i < cfg->ntargets; i++)
 		pk_addr_str(&cfg->targets[i], p->target_names[i], sizeof(p->target_names[i]));
 	pk_io_init(&p->sigio, -1, NULL, p);
-	p->nworkers = worker_count(cfg);
-	p->workers = calloc((size_t)p->nworkers, sizeof(*p->workers));
+	n = worker_count(cfg);
+	p->workers = calloc((size_t)n, sizeof(*p->workers));
+	if (!p->workers)
+		goto fail;
+	p->nworkers = n; /* how many there will be; p->ninit says how many to release */
 	*what = "create event loop";
 	p->loop = pk_loop_new();
-	if (!p->workers || !p->loop)
+	if (!p->loop)
 		goto fail;
 	/* The recorder and the debug side first: a failure there leaves no listener to close
 	 * (pk_proxy_free() closes the recorder). */
 	if (cfg->record) {
 		struct pk_rec_opts ro = *cfg->record;
 
-		ro.nqueues = p->nworkers;
+		ro.nqueues = n;
 		p->rec = pk_rec_open(&ro, what);
-		if (!p->rec) {
-			p->nworkers = 0;
+		if (!p->rec)
 			goto fail;
-		}
 	}
 	if (cfg->agg) {
 		*what = "debug listen";
 		dlfd = pk_sock_listen_freebind(&cfg->debug_listen, LISTEN_BACKLOG);
 		if (dlfd < 0) {
-			p->nworkers = 0;
 			errno = -dlfd;
 			goto fail;
 		}
@@ -141,17 +141,17 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 	if (err) {
 		if (dlfd >= 0)
 			close(dlfd);
-		p->nworkers = 0;
 		errno = -err;
 		goto fail;
 	}
 	*what = "start worker";
-	for (int i = 0; i < p->nworkers; i++) {
+	for (int i = 0; i < n; i++) {
+		/* counted before init: a worker that failed half-way is released too */
+		p->ninit = i + 1;
 		err = pk_worker_init(&p->workers[i], p, i, fds[i], i == 0 ? dlfd : -1);
 		if (err) {
-			for (int j = i + 1; j < p->nworkers; j++)
+			for (int j = i + 1; j < n; j++)
 				close(fds[j]);
-			p->nworkers = i + 1;
 			errno = -err;
 			goto fail;
 		}
@@ -161,6 +161,12 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 		p->admin = pk_httpd_new(p->loop, &cfg->admin, admin_handler, p);
 		if (!p->admin)
 			goto fail;
+	}
+	*what = "open-files limit (ulimit -n)";
+	err = pk_cap_init(p); /* last: every fixed fd is open */
+	if (err) {
+		errno = -err;
+		goto fail;
 	}
 	return p;
 fail:
@@ -251,7 +257,8 @@ void pk_proxy_free(struct pk_proxy *p)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < p->nworkers; i++) {
+	PK_BUG_ON(p->ninit > p->nworkers || (p->ninit && !p->workers));
+	for (int i = 0; i < p->ninit; i++) {
 		pk_worker_stop(&p->workers[i]);
 		pk_worker_release(&p->workers[i]);
 	}

@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 
+#include "common/bug.h"
 #include "common/http.h"
 #include "common/list.h"
 #include "common/loop.h"
@@ -96,6 +97,8 @@ struct dconn {
 	struct pk_scmp cmp;	     /* A: production's stream, B: what the clone sent */
 	struct pair_prod *pair_slot; /* agg: pair.c's entry while it waits (only pair.c uses it) */
 	uint64_t ended_ns;	     /* agg: when its production connection ended (unpaired) */
+	unsigned charge; /* fds charged to the capacity by d itself once its session is gone
+			   (0 while its session's charge covers it) */
 	uint64_t appended;
 	uint64_t sent;
 	uint64_t prod_out;  /* bytes production's side sent that the clone answers to mirror */
@@ -119,7 +122,8 @@ struct session {
 	bool c_eof, p_eof;	 /* that side sent EOF */
 	bool c2p_shut, p2c_shut; /* EOF passed on to production / to the client */
 	bool closing;
-	bool carried; /* a byte passed, either way (agg: it entered the pairing) */
+	bool carried;	 /* a byte passed, either way (agg: it entered the pairing) */
+	unsigned charge; /* fds charged to the capacity for this connection and its dconns */
 	struct dconn *dbg[PK_PROXY_MAX_TARGETS];
 	uint64_t rejoin_after[PK_PROXY_MAX_TARGETS]; /* resync: not before this time (ns) */
 	struct pk_framer framer;		     /* resync: where client requests start */
@@ -150,7 +154,8 @@ struct pk_worker {
 	struct pk_io lio;
 	struct pk_io stopio; /* eventfd: the main thread asks this worker to drain and stop */
 	struct pk_timer flush_timer;
-	struct pk_timer accept_timer; /* re-enables accept after EMFILE */
+	struct pk_timer accept_timer; /* re-enables accept after EMFILE or at capacity */
+	bool at_capacity;	      /* the listener is off until a connection fits again */
 	struct pk_timer drain_timer;
 	struct pk_timer gauge_timer; /* publishes scanned gauges for /metrics */
 	bool draining;
@@ -166,9 +171,20 @@ struct pk_worker {
 	uint64_t conns_accepted;
 	uint64_t conns_active;
 	uint64_t prod_connect_failures;
+	uint64_t accept_pauses; /* times accepting paused at capacity */
 	uint64_t bytes_c2p;
 	uint64_t bytes_p2c;
 	char scratch[PK_SCRATCH_SIZE];
+};
+
+/* The open-files capacity (capacity.c). */
+struct pk_capacity {
+	uint64_t nofile;  /* RLIMIT_NOFILE at start */
+	uint64_t fixed;	  /* fds held apart from connections (at start, plus reserves) */
+	unsigned cost;	  /* fds per client connection */
+	uint64_t budget;  /* fds for connections: nofile - fixed */
+	uint64_t conns;	  /* budget / cost: client connections at once */
+	uint64_t charged; /* fds charged by live connections (atomic, all workers) */
 };
 
 struct pk_proxy {
@@ -183,9 +199,35 @@ struct pk_proxy {
 	struct pk_io sigio;
 	struct pk_httpd *admin;
 	struct pk_rec *rec; /* --record */
-	int nworkers;
+	struct pk_capacity cap;
+	int nworkers; /* workers (all initialised once pk_proxy_new() returned) */
+	int ninit;    /* workers whose pk_worker_init() ran: what is released */
 	struct pk_worker *workers;
 };
+
+/* capacity.c: the open-files capacity */
+
+/* Computes p->cap from RLIMIT_NOFILE and the fds open now (call once every fixed fd is open)
+ * and logs it.  Returns 0, -EMFILE when not even one connection fits, or -errno. */
+int pk_cap_init(struct pk_proxy *p);
+
+/* Returns the fds one debug connection may hold (its socket, and a spill file if any). */
+unsigned pk_cap_dconn_cost(const struct pk_proxy_config *cfg);
+
+/* Charges one client connection's cost if it fits the budget; tells whether it did. */
+bool pk_cap_take(struct pk_proxy *p);
+
+/* Tells whether one more client connection would fit now. */
+bool pk_cap_has_room(const struct pk_proxy *p);
+
+/* Charges n fds without checking the budget (a clone connection accepted by agg). */
+void pk_cap_charge(struct pk_proxy *p, unsigned n);
+
+/* Gives back n charged fds. */
+void pk_cap_release(struct pk_proxy *p, unsigned n);
+
+/* Returns the connections' charge in client connections (rounded up). */
+uint64_t pk_cap_in_use(const struct pk_proxy *p);
 
 /* worker.c: the production path */
 

@@ -70,13 +70,9 @@ int pk_proxy_serve(const struct pk_proxy_config *cfg)
 	struct pk_proxy *p;
 	const char *what;
 	char addr[4096], w[4400]; /* an address, or the record file's path */
-	long nofile;
 	int err;
 
-	nofile = pk_raise_nofile();
-	if (nofile > 0 && nofile < 4096)
-		pk_log(PK_LOG_WARN, "%s: only %ld file descriptors allowed (ulimit -n)", cfg->role,
-		       nofile);
+	pk_raise_nofile(); /* up to the hard limit; the capacity is computed from it */
 	p = pk_proxy_new(cfg, &what);
 	if (!p) {
 		snprintf(w, sizeof(w), "%s: %s%s", cfg->role, what,

@@ -54,6 +54,8 @@ struct status {
 	bool seen;
 	char role[16], production[PK_ADDR_STRLEN + 8], mode[8];
 	double accepted, active, prod_fail, c2p, p2c;
+	bool has_capacity;
+	double nofile, capacity, in_use, accept_paused;
 	bool recording;
 	double rec_packets, rec_bytes, rec_dropped, rec_files, rec_failed;
 	int ntargets;
@@ -108,6 +110,15 @@ static void collect(const char *name, const char *labels, double v, void *data)
 		st->active = v;
 	} else if (strcmp(name, "parikshan_prod_connect_failures_total") == 0) {
 		st->prod_fail = v;
+	} else if (strcmp(name, "parikshan_open_files_limit") == 0) {
+		st->nofile = v;
+	} else if (strcmp(name, "parikshan_connections_capacity") == 0) {
+		st->has_capacity = true;
+		st->capacity = v;
+	} else if (strcmp(name, "parikshan_connections_in_use") == 0) {
+		st->in_use = v;
+	} else if (strcmp(name, "parikshan_accept_paused_total") == 0) {
+		st->accept_paused = v;
 	} else if (strcmp(name, "parikshan_bytes_total") == 0 &&
 		   pk_prom_label(labels, "direction", dir, sizeof(dir)) == 0) {
 		if (strcmp(dir, "client_to_prod") == 0)
@@ -181,6 +192,11 @@ static void render_table(const struct status *st, struct pk_strbuf *out)
 			 "connections accepted %.0f, active %.0f, production connect failures "
 			 "%.0f\n",
 			 st->accepted, st->active, st->prod_fail);
+	if (st->has_capacity)
+		pk_strbuf_printf(out,
+				 "capacity %.0f connections (open-files limit %.0f), in use %.0f, "
+				 "accept paused %.0f times\n",
+				 st->capacity, st->nofile, st->in_use, st->accept_paused);
 	pk_strbuf_printf(out, "bytes client->production %s, production->client %s\n",
 			 human_bytes(st->c2p, a, sizeof(a)), human_bytes(st->p2c, b, sizeof(b)));
 	if (st->recording)
@@ -225,6 +241,12 @@ static int render_json(const struct status *st, struct pk_strbuf *out)
 	cJSON_AddNumberToObject(conns, "accepted", st->accepted);
 	cJSON_AddNumberToObject(conns, "active", st->active);
 	cJSON_AddNumberToObject(conns, "prod_connect_failures", st->prod_fail);
+	if (st->has_capacity) {
+		cJSON_AddNumberToObject(conns, "capacity", st->capacity);
+		cJSON_AddNumberToObject(conns, "open_files_limit", st->nofile);
+		cJSON_AddNumberToObject(conns, "in_use", st->in_use);
+		cJSON_AddNumberToObject(conns, "accept_paused", st->accept_paused);
+	}
 	bytes = cJSON_AddObjectToObject(root, "bytes");
 	cJSON_AddNumberToObject(bytes, "client_to_prod", st->c2p);
 	cJSON_AddNumberToObject(bytes, "prod_to_client", st->p2c);

@@ -106,6 +106,7 @@ static void dconn_kill(struct dconn *d, bool desync, const char *reason)
 
 	if (d->dead)
 		return;
+	PK_BUG_ON(ts->buffered < lost || ts->conns_active == 0);
 	d->dead = true;
 	if (d->cmp_on)
 		compare_end(d, desync);
@@ -148,7 +149,9 @@ void pk_dconn_reap(struct pk_worker *w)
 		struct dconn *d = pk_container_of(pos, struct dconn, reap_link);
 
 		pk_list_del(pos);
-		pk_sbuf_release(&d->buf);
+		pk_sbuf_release(&d->buf); /* its spill file: the last of its fds */
+		if (d->charge)
+			pk_cap_release(w->p, d->charge);
 		free(d);
 	}
 }
@@ -270,13 +273,16 @@ static void dconn_read(struct dconn *d)
 static void dconn_update(struct dconn *d)
 {
 	uint32_t mask = d->peer_eof ? 0 : PK_READ;
+	int err;
 
 	if (!d->connected || pk_sbuf_used(&d->buf) > 0)
 		mask |= PK_WRITE;
 	if (mask == 0) /* nothing to read or write: don't spin on the hang-up */
-		pk_io_park(d->w->loop, &d->io);
+		err = pk_io_park(d->w->loop, &d->io);
 	else
-		pk_io_set(d->w->loop, &d->io, mask);
+		err = pk_io_set(d->w->loop, &d->io, mask);
+	if (err) /* its events can no longer be followed: it would never be flushed */
+		dconn_kill(d, true, "epoll");
 }
 
 /* Passes the client's FIN on to a drained d once the clone has sent as many bytes as
@@ -446,6 +452,7 @@ int pk_dconn_attach_fd(struct dconn *d, int fd, const char *early, size_t n)
 {
 	int err;
 
+	PK_BUG_ON(d->io.fd >= 0 || d->dead); /* one clone socket per dconn, while it lives */
 	d->io.fd = fd;
 	d->connected = true;
 	err = pk_io_add(d->w->loop, &d->io, PK_READ | PK_WRITE);
@@ -489,13 +496,21 @@ void pk_dconn_append(struct dconn *d, const char *buf, size_t n)
 	}
 	if (!pk_list_linked(&d->dirty_link) && !(d->io.mask & PK_WRITE)) {
 		pk_list_add_tail(&w->dirty, &d->dirty_link);
-		if (!pk_timer_is_armed(&w->flush_timer))
-			pk_timer_arm(w->loop, &w->flush_timer, w->cfg->flush_ns);
+		if (!pk_timer_is_armed(&w->flush_timer) &&
+		    pk_timer_arm(w->loop, &w->flush_timer, w->cfg->flush_ns) < 0)
+			dconn_flush(d); /* no timer would flush it: write now, uncoalesced */
 	}
 }
 
 void pk_dconn_session_gone(struct dconn *d)
 {
+	unsigned cost = pk_cap_dconn_cost(d->w->cfg);
+
+	/* d goes on alone: its share of the session's capacity charge is d's now, released when
+	 * d is reaped (its socket closed and its spill file gone) */
+	PK_BUG_ON(!d->s || d->s->charge < cost || d->dead);
+	d->s->charge -= cost;
+	d->charge += cost;
 	d->s = NULL;
 	pk_dconn_detach(d);
 }

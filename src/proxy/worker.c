@@ -15,6 +15,9 @@
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_NS (100 * 1000000ull)
+#define CAPACITY_POLL_NS                                                                           \
+	(10 * 1000000ull) /* at capacity: how often room freed by another                          \
+			     worker is looked for */
 #define GAUGE_PERIOD_NS (100 * 1000000ull)
 
 static void session_close(struct session *s);
@@ -25,6 +28,7 @@ static void session_update(struct session *s)
 	struct pk_loop *loop = s->w->loop;
 	uint32_t cmask = 0, pmask = 0;
 	bool sync_wait = false;
+	int err;
 
 	if (s->closing)
 		return;
@@ -44,8 +48,14 @@ static void session_update(struct session *s)
 		if (pk_ring_used(&s->p2c))
 			cmask |= PK_WRITE;
 	}
-	pk_io_set(loop, &s->cio, cmask);
-	pk_io_set(loop, &s->pio, pmask);
+	err = pk_io_set(loop, &s->cio, cmask);
+	if (!err)
+		err = pk_io_set(loop, &s->pio, pmask);
+	if (err) { /* its events can no longer be followed */
+		pk_log(PK_LOG_WARN, "%s: conn=%llu epoll: %s; closing", s->w->cfg->role,
+		       (unsigned long long)s->id, strerror(-err));
+		session_close(s);
+	}
 }
 
 /* Writes buf to fd; what does not fit goes to q.  Returns 0 or -errno (connection broken). */
@@ -231,8 +241,8 @@ static void side_event(struct session *s, struct pk_io *io, struct pk_ring *outq
 		side_read(s, client);
 	else if (events & EPOLLERR)
 		session_close(s);
-	else if (events & EPOLLHUP)
-		pk_io_park(s->w->loop, io);
+	else if ((events & EPOLLHUP) && pk_io_park(s->w->loop, io) < 0)
+		session_close(s); /* a hang-up that can be neither read nor parked would spin */
 }
 
 static void client_event(struct pk_loop *loop, struct pk_io *io, uint32_t events)
@@ -274,6 +284,7 @@ static void session_close(struct session *s)
 
 	if (s->closing)
 		return;
+	PK_BUG_ON(w->conns_active == 0);
 	s->closing = true;
 	if (w->cfg->agg && !s->carried && s->dbg[0]) /* a probe: never paired */
 		pk_dconn_drop(s->dbg[0]);
@@ -296,11 +307,14 @@ static void session_close(struct session *s)
 
 static void session_free(struct session *s)
 {
+	pk_cap_release(s->w->p, s->charge);
 	pk_ring_release(&s->c2p);
 	pk_ring_release(&s->p2c);
 	free(s);
 }
 
+/* Opens a session around the accepted client fd cfd, which holds one connection's charge
+ * of the capacity (the session's from now on). */
 static void session_open(struct pk_worker *w, int cfd, const struct pk_addr *peer)
 {
 	struct session *s = calloc(1, sizeof(*s));
@@ -309,10 +323,12 @@ static void session_open(struct pk_worker *w, int cfd, const struct pk_addr *pee
 	if (!s) {
 		pk_log(PK_LOG_ERROR, "%s: out of memory for a session", w->cfg->role);
 		close(cfd);
+		pk_cap_release(w->p, w->p->cap.cost);
 		return;
 	}
 	s->id = __atomic_add_fetch(&w->p->next_id, 1, __ATOMIC_RELAXED);
 	s->w = w;
+	s->charge = w->p->cap.cost;
 	pk_ring_init(&s->c2p, PK_SCRATCH_SIZE);
 	pk_ring_init(&s->p2c, PK_SCRATCH_SIZE);
 	pk_framer_init(&s->framer, w->cfg->resync);
@@ -347,12 +363,65 @@ static void session_open(struct pk_worker *w, int cfd, const struct pk_addr *pee
 	}
 }
 
+/* Stops polling the listener for delay_ns (then accept_resume() looks again): new clients
+ * wait in the listen backlog meanwhile.  at_capacity: room made by this worker's own closes
+ * resumes it earlier (before_sleep).  If even the timer can't be armed, the listener stays on
+ * (a spinning accept is better than one never resumed). */
+static void accept_pause(struct pk_worker *w, uint64_t delay_ns, bool at_capacity)
+{
+	int err = pk_timer_arm(w->loop, &w->accept_timer, delay_ns);
+
+	if (err) {
+		pk_log(PK_LOG_ERROR, "%s: worker %d: accept pause timer: %s", w->cfg->role, w->idx,
+		       strerror(-err));
+		return;
+	}
+	err = pk_io_set(w->loop, &w->lio, 0);
+	if (err) {
+		pk_log(PK_LOG_ERROR, "%s: worker %d: pausing accept: %s", w->cfg->role, w->idx,
+		       strerror(-err));
+		pk_timer_cancel(w->loop, &w->accept_timer);
+		return;
+	}
+	w->at_capacity = at_capacity;
+}
+
+/* Polls the listener again if one more connection fits now; else pauses again (room may come
+ * from another worker, which does not wake this one). */
 static void accept_resume(struct pk_loop *loop, struct pk_timer *t)
 {
 	struct pk_worker *w = t->data;
+	int err;
 
-	if (!w->draining)
-		pk_io_set(loop, &w->lio, PK_READ);
+	if (w->draining)
+		return;
+	if (!pk_cap_has_room(w->p)) {
+		accept_pause(w, CAPACITY_POLL_NS, true);
+		return;
+	}
+	err = pk_io_set(loop, &w->lio, PK_READ);
+	if (err) {
+		pk_log(PK_LOG_ERROR, "%s: worker %d: resuming accept: %s", w->cfg->role, w->idx,
+		       strerror(-err));
+		accept_pause(w, ACCEPT_PAUSE_NS, false);
+		return;
+	}
+	w->at_capacity = false;
+	pk_timer_cancel(loop, &w->accept_timer);
+}
+
+/* The next connection would not fit the open-files capacity: leave it in the backlog. */
+static void accept_at_capacity(struct pk_worker *w)
+{
+	uint64_t n = PK_STAT_GET(w->accept_pauses) + 1;
+
+	PK_STAT_SET(w->accept_pauses, n);
+	pk_log(n == 1 ? PK_LOG_WARN : PK_LOG_DEBUG,
+	       "%s: worker %d: at capacity (%llu client connections for the open-files limit "
+	       "%llu); new connections wait in the listen backlog until some close",
+	       w->cfg->role, w->idx, (unsigned long long)w->p->cap.conns,
+	       (unsigned long long)w->p->cap.nofile);
+	accept_pause(w, CAPACITY_POLL_NS, true);
 }
 
 static void on_accept(struct pk_loop *loop, struct pk_io *io, uint32_t events)
@@ -361,16 +430,22 @@ static void on_accept(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct pk_addr peer;
-		int fd = pk_sock_accept(io->fd, &peer);
+		int fd;
 
+		if (!pk_cap_take(w->p)) {
+			accept_at_capacity(w);
+			return;
+		}
+		fd = pk_sock_accept(io->fd, &peer);
+		if (fd < 0)
+			pk_cap_release(w->p, w->p->cap.cost);
 		if (fd == -EAGAIN || fd == -EINTR || fd == -ECONNABORTED)
 			return;
 		if (fd < 0) {
 			/* Out of fds or memory: stop accepting for a moment instead of spinning. */
 			pk_log(PK_LOG_WARN, "%s: accept: %s; pausing 100 ms", w->cfg->role,
 			       strerror(-fd));
-			pk_io_set(loop, io, 0);
-			pk_timer_arm(loop, &w->accept_timer, ACCEPT_PAUSE_NS);
+			accept_pause(w, ACCEPT_PAUSE_NS, false);
 			return;
 		}
 		session_open(w, fd, &peer);
@@ -412,7 +487,11 @@ static void on_stop(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 	w->draining = true;
 	pk_timer_cancel(loop, &w->accept_timer);
 	pk_io_close(loop, &w->lio);
-	pk_timer_arm(loop, &w->drain_timer, w->cfg->drain_ns);
+	if (pk_timer_arm(loop, &w->drain_timer, w->cfg->drain_ns) < 0) {
+		pk_log(PK_LOG_ERROR, "%s: worker %d: no drain timer; stopping without draining",
+		       w->cfg->role, w->idx);
+		pk_loop_stop(loop);
+	}
 }
 
 void pk_worker_publish(struct pk_worker *w)
@@ -425,7 +504,11 @@ static void gauge_tick(struct pk_loop *loop, struct pk_timer *t)
 	struct pk_worker *w = t->data;
 
 	pk_worker_publish(w);
-	pk_timer_arm(loop, t, GAUGE_PERIOD_NS);
+	if (pk_timer_arm(loop, t, GAUGE_PERIOD_NS) < 0) /* then published at each scrape only */
+		pk_log(PK_LOG_ERROR,
+		       "%s: worker %d: gauge timer: out of memory; lag and spill "
+		       "gauges stop updating",
+		       w->cfg->role, w->idx);
 }
 
 static void before_sleep(struct pk_loop *loop, void *data)
@@ -440,6 +523,8 @@ static void before_sleep(struct pk_loop *loop, void *data)
 	}
 	pk_dconn_reap(w);
 	pk_pair_reap(w);
+	if (w->at_capacity && pk_cap_has_room(w->p)) /* this worker's closes made room */
+		accept_resume(loop, &w->accept_timer);
 	if (w->draining && !prod_bytes_queued(w))
 		pk_loop_stop(loop);
 }

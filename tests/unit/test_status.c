@@ -15,6 +15,10 @@ static const char metrics[] =
 	"parikshan_connections_accepted_total 12\n"
 	"parikshan_connections_active 3\n"
 	"parikshan_prod_connect_failures_total 1\n"
+	"parikshan_open_files_limit 20000\n"
+	"parikshan_connections_capacity 6650\n"
+	"parikshan_connections_in_use 4\n"
+	"parikshan_accept_paused_total 7\n"
 	"parikshan_bytes_total{direction=\"client_to_prod\"} 2048\n"
 	"parikshan_bytes_total{direction=\"prod_to_client\"} 1572864\n"
 	"# TYPE parikshan_debug_connections_active gauge\n"
@@ -74,6 +78,8 @@ static void test_table(void)
 	CHECK(line_starting(text, "dup  production 127.0.0.1:1  mode async\n") == text);
 	CHECK(line_starting(text, "connections accepted 12, active 3, production connect "
 				  "failures 1\n") != NULL);
+	CHECK(line_starting(text, "capacity 6650 connections (open-files limit 20000), in use 4, "
+				  "accept paused 7 times\n") != NULL);
 	CHECK(line_starting(text, "bytes client->production 2.0K, production->client 1.5M\n") !=
 	      NULL);
 
@@ -170,6 +176,10 @@ static void test_json(void)
 	CHECK(num(conns, "accepted") == 12);
 	CHECK(num(conns, "active") == 3);
 	CHECK(num(conns, "prod_connect_failures") == 1);
+	CHECK(num(conns, "capacity") == 6650);
+	CHECK(num(conns, "open_files_limit") == 20000);
+	CHECK(num(conns, "in_use") == 4);
+	CHECK(num(conns, "accept_paused") == 7);
 	bytes = cJSON_GetObjectItemCaseSensitive(root, "bytes");
 	CHECK(cJSON_IsObject(bytes));
 	CHECK(num(bytes, "client_to_prod") == 2048);
