@@ -467,6 +467,7 @@ static void test_bytes_reach_production_and_debug(void)
 	CHECK(wait_metric(r.p, "parikshan_connections_active", 0, NULL, 0));
 	CHECK(wait_metric(r.p, "parikshan_debug_response_bytes_total", dbg.port, NULL, total));
 	CHECK(wait_metric(r.p, "parikshan_debug_connections_active", dbg.port, NULL, 0));
+	CHECK(wait_metric(r.p, "parikshan_connections_in_use", 0, NULL, 0)); /* all released */
 	CHECK_EQ_INT(metric(r.p, "parikshan_connections_accepted_total", 0, NULL), NCONN);
 	CHECK_EQ_INT(metric(r.p, "parikshan_bytes_total", 0, "client_to_prod"), total);
 	CHECK_EQ_INT(metric(r.p, "parikshan_bytes_total", 0, "prod_to_client"), total);
@@ -601,6 +602,7 @@ static void test_agg_replays_backend_answers(void)
 	CHECK(exchange(pk_proxy_debug_port(r.p), data, CONN_BYTES)); /* the clone */
 	CHECK_EQ_INT(load(&backend.bytes_in), CONN_BYTES); /* the clone's requests went nowhere */
 	CHECK(wait_metric(r.p, "parikshan_debug_connections_active", 0, NULL, 0));
+	CHECK(wait_metric(r.p, "parikshan_connections_in_use", 0, NULL, 0)); /* all released */
 	CHECK_EQ_INT(metric(r.p, "parikshan_connections_accepted_total", 0, NULL), 1);
 	CHECK_EQ_INT(metric(r.p, "parikshan_bytes_total", 0, "prod_to_client"), CONN_BYTES);
 	CHECK_EQ_INT(metric(r.p, "parikshan_debug_bytes_sent_total", 0, NULL), CONN_BYTES);
@@ -662,6 +664,7 @@ static void test_agg_pairs_by_content_past_probes(void)
 	CHECK(exchange(dport, b, CONN_BYTES)); /* the clone: b, then a — each its own answers */
 	CHECK(exchange(dport, a, CONN_BYTES));
 	CHECK(wait_metric(r.p, "parikshan_debug_connections_active", 0, NULL, 0));
+	CHECK(wait_metric(r.p, "parikshan_connections_in_use", 0, NULL, 0)); /* all released */
 	CHECK_EQ_INT(paired(r.p, "content"), 2);
 	CHECK_EQ_INT(paired(r.p, "order"), 0);
 	CHECK_EQ_INT(metric(r.p, "parikshan_debug_unpaired_total", 0, NULL), 0);
