@@ -94,7 +94,7 @@ pk_expect_eq clone-report-limits "$(python3 -c 'import json,sys; d=json.load(ope
 # Freezing the clone's freezer cgroup stops the clone only.
 FRZ=/sys/fs/cgroup/freezer$(cg "$CPID" freezer)
 echo FROZEN >"$FRZ/freezer.state"
-for _ in $(seq 100); do [ "$(cat "$FRZ/freezer.state")" = FROZEN ] && break; sleep 0.05; done
+pk_wait_for "the clone's freezer cgroup to reach FROZEN" 30 grep -qx FROZEN "$FRZ/freezer.state"
 pk_expect_eq clone-frozen "$(cat "$FRZ/freezer.state")" FROZEN
 pk_expect_eq production-not-frozen "$(cgfile "$PPID_" freezer freezer.state)" THAWED
 pk_expect_eq production-serves-while-clone-frozen "$(timeout 5 redis-cli -h "$IP" GET k)" v
@@ -129,8 +129,8 @@ while time.time() < end:
         c.close()
 PY
 PK_PIDS+=($!)
-for _ in $(seq 100); do [ -e "$PK_TMP/accepts.ready" ] && break; sleep 0.05; done
-[ -e "$PK_TMP/accepts.ready" ] || { pk_fail listener "did not start: $(cat "$PK_TMP/listener.log")"; exit 1; }
+pk_wait_for "the host listener's ready file" 30 test -e "$PK_TMP/accepts.ready" ||
+	{ echo "listener log: $(cat "$PK_TMP/listener.log")"; exit 1; }
 ip netns exec "pk-$DBG" ip route get "$GW" | grep -q ' dev eth0' || { pk_fail route "$GW not on the clone's link"; exit 1; }
 # Production's namespace counts every packet that does not come from its own gateway.
 ip netns exec "pk-$PROD" iptables -w -t raw -I PREROUTING ! -s "$HOSTEND"

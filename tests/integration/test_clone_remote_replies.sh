@@ -19,8 +19,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$PK_TMP/token"
 
 SCENARIOS=(hello-bare hello-garbage auth-ok-number prepare-bare prepare-badport prepare-nomgmt)
 pk_bg fakeagent python3 "$PK_ROOT/tests/tools/pk-fakeagent.py" "$PK_TMP/agent.port" "${SCENARIOS[@]}"
-for ((i = 0; i < 200; i++)); do [ -s "$PK_TMP/agent.port" ] && break; sleep 0.05; done
-[ -s "$PK_TMP/agent.port" ] || { pk_fail setup "fake agent wrote no port: $(cat "$PK_TMP/fakeagent.log")"; exit 1; }
+pk_wait_file "$PK_TMP/agent.port" 30 || { echo "fake agent log: $(cat "$PK_TMP/fakeagent.log")"; exit 1; }
 PORT=$(cat "$PK_TMP/agent.port")
 
 declare -A WANT=(
