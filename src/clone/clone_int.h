@@ -192,6 +192,9 @@ void pk_tmpfs_umount(const char *dir);
 
 /* dump.c */
 
+/* CRIU's log level for a dump (3: info, with timestamps; see dump.c for why not 4). */
+#define PK_CRIU_DUMP_LOG_LEVEL 3
+
 /* Where a dump sends what it does not keep locally. */
 struct pk_dump_target {
 	const char *clone_upper;  /* local copy of the upper dir, or NULL */

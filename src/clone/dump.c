@@ -113,7 +113,11 @@ int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, cons
 	criu_local_set_images_dir_fd(opts, img_fd);
 	criu_local_set_work_dir_fd(opts, work_fd);
 	criu_local_set_log_file(opts, "dump.log");
-	criu_local_set_log_level(opts, 4);
+	/* Level 3 (info), not 4 (debug): CRIU writes each log line with its own write(), most of
+	 * them while production is frozen; at level 4 the ~1,900 lines of a small redis dump cost
+	 * ~6 ms of frozen time here (44 -> 37 ms).  Level 3 keeps errors, warnings, the info lines
+	 * and their timestamps, which the frozen-time breakdown reads (stats.c). */
+	criu_local_set_log_level(opts, PK_CRIU_DUMP_LOG_LEVEL);
 	criu_local_set_pid(opts, pid);
 	criu_local_set_root(opts, root);
 	criu_local_set_leave_running(opts, true);
