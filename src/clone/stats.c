@@ -124,8 +124,8 @@ static const struct {
 };
 #define NPHASES (sizeof(log_phases) / sizeof(log_phases[0]))
 
-/* Reads the timestamp "(SS.UUUUUU) " that starts a line at log level 3 and above: seconds since CRIU
- * started.  Returns false for a line without one. */
+/* Reads the timestamp "(SS.UUUUUU) " that starts a line at log level 3 and above: seconds since
+ * CRIU started.  Returns false for a line without one. */
 static bool log_time(const char *line, double *t)
 {
 	char *end;
