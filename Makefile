@@ -22,23 +22,30 @@ endif
 
 # Two archives, each with the system libraries its own objects need, so that a program links
 # only what it uses: the core (loop, buffers, framers, divergence, capture, proxy) needs no
-# CRIU and no TLS library; the clone archive (containers, CRIU, the agent) does.
+# CRIU and no TLS library; the clone archive (containers, CRIU, the agent) does.  The CLI's
+# files other than main (parikshan.c) make a third archive, so that a unit test or a fuzz
+# target can link one of them (the status reader) without the rest.
 CORE_SRC := $(foreach m,common proto diverge capture proxy,$(wildcard src/$(m)/*.c))
 CLONE_SRC := $(wildcard src/clone/*.c)
-CLI_SRC := $(wildcard src/cli/*.c)
+CLI_MAIN := src/cli/parikshan.c
+CLI_SRC := $(filter-out $(CLI_MAIN),$(wildcard src/cli/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CLONE_OBJ := $(CLONE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CLI_MAIN_OBJ := $(CLI_MAIN:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libpk-core.a
 CLONE_LIB := $(BUILD)/libpk-clone.a
+CLI_LIB := $(BUILD)/libpk-cli.a
 CORE_LDLIBS := -lpcap -lcjson -lxxhash -lm -lpthread
 CLONE_LDLIBS := $(CRIU_LIBS) -lgnutls -lcjson
 TOOL_LDLIBS := -lxxhash
 
-# Unit tests link the core archive; test_clone_* also link the clone archive.
+# Unit tests link the core archive; test_clone_* also link the clone archive, test_status the
+# CLI one.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_clone_%,$(UNIT_BIN))
+UNIT_CLI_BIN := $(BUILD)/tests/test_status
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
@@ -62,13 +69,20 @@ $(CLONE_LIB): $(CLONE_OBJ)
 	@$(if $(Q),echo "  AR  $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BIN): $(CLI_OBJ) $(CLONE_LIB) $(CORE_LIB)
+$(CLI_LIB): $(CLI_OBJ)
+	@$(if $(Q),echo "  AR  $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN): $(CLI_MAIN_OBJ) $(CLI_LIB) $(CLONE_LIB) $(CORE_LIB)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CLONE_LIB) $(CORE_LIB) $(CLONE_LDLIBS) $(CORE_LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_MAIN_OBJ) $(CLI_LIB) $(CLONE_LIB) $(CORE_LIB) \
+		$(CLONE_LDLIBS) $(CORE_LDLIBS)
 
 UNIT_LIBS = $(CORE_LIB) $(CORE_LDLIBS)
 $(UNIT_CLONE_BIN): $(CLONE_LIB)
 $(UNIT_CLONE_BIN): UNIT_LIBS = $(CLONE_LIB) $(CORE_LIB) $(CLONE_LDLIBS) $(CORE_LDLIBS)
+$(UNIT_CLI_BIN): $(CLI_LIB)
+$(UNIT_CLI_BIN): UNIT_LIBS = $(CLI_LIB) $(CORE_LIB) $(CORE_LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
@@ -88,8 +102,9 @@ tests: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
 # point is renamed pk_fuzz_<target> so that all of them link into one program.
 FUZZ_ALL := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/tests/fuzz/fuzz_%.o: CFLAGS += -DLLVMFuzzerTestOneInput=pk_$(notdir $(basename $@))
-$(BUILD)/tests/test_fuzz_corpus: $(FUZZ_ALL:%=$(BUILD)/tests/fuzz/fuzz_%.o) $(CLONE_LIB)
-$(BUILD)/tests/test_fuzz_corpus: UNIT_LIBS = $(CLONE_LIB) $(CORE_LIB) $(CLONE_LDLIBS) $(CORE_LDLIBS)
+$(BUILD)/tests/test_fuzz_corpus: $(FUZZ_ALL:%=$(BUILD)/tests/fuzz/fuzz_%.o) $(CLI_LIB) $(CLONE_LIB)
+$(BUILD)/tests/test_fuzz_corpus: UNIT_LIBS = $(CLI_LIB) $(CLONE_LIB) $(CORE_LIB) $(CLONE_LDLIBS) \
+	$(CORE_LDLIBS)
 
 # fuzz: libFuzzer (clang) on each of FUZZ_TARGETS (default: all) for FUZZ_SECONDS; the inputs
 # that reach code the corpus does not are merged into tests/fuzz/corpus/<target> (-merge=1 on
@@ -103,7 +118,8 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DPK_DEBUG $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
 	-Isrc $(CRIU_CFLAGS) -MMD -MP
 FUZZ_LIB := build/fuzz/libparikshan.a
-FUZZ_LIB_OBJ := $(CORE_SRC:%.c=build/fuzz/%.o) $(CLONE_SRC:%.c=build/fuzz/%.o)
+FUZZ_LIB_OBJ := $(CORE_SRC:%.c=build/fuzz/%.o) $(CLONE_SRC:%.c=build/fuzz/%.o) \
+	$(CLI_SRC:%.c=build/fuzz/%.o)
 build/fuzz/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $@")
@@ -187,6 +203,6 @@ format-check:
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+-include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
 	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d) $(FUZZ_ALL:%=$(BUILD)/tests/fuzz/fuzz_%.d) \
 	$(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_ALL:%=build/fuzz/fuzz_%.d)

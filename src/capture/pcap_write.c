@@ -806,7 +806,7 @@ static void rec_free(struct pk_rec *r)
 	free(r);
 }
 
-struct pk_rec *pk_rec_open(const struct pk_rec_opts *o, const char **what)
+struct pk_rec *pk_rec_open(const struct pk_rec_opts *o, enum pk_rec_step *step)
 {
 	size_t cap = o->queue_bytes ? o->queue_bytes : PK_REC_DEFAULT_QUEUE;
 	pthread_condattr_t ca;
@@ -814,7 +814,7 @@ struct pk_rec *pk_rec_open(const struct pk_rec_opts *o, const char **what)
 	struct pk_rec *r;
 	int err;
 
-	*what = "allocate recorder";
+	*step = PK_REC_STEP_ALLOC;
 	if (!o->path || o->nqueues < 1) {
 		errno = EINVAL;
 		return NULL;
@@ -852,19 +852,19 @@ struct pk_rec *pk_rec_open(const struct pk_rec_opts *o, const char **what)
 		r->q[i].data_cap = cap - cap / REC_SMALL_SHARE;
 		r->q[i].r = r;
 	}
-	*what = "open record file";
+	*step = PK_REC_STEP_OPEN;
 	err = file_open(r, 0);
 	if (err) {
 		errno = -err;
 		goto fail;
 	}
-	*what = "write record file";
+	*step = PK_REC_STEP_WRITE;
 	errno = 0;
 	if (pcap_dump_flush(r->dump) < 0 || ferror(r->f)) {
 		errno = errno ? errno : EIO;
 		goto fail;
 	}
-	*what = "start recorder thread";
+	*step = PK_REC_STEP_THREAD;
 	/* the writer takes no asynchronous signals: they are the host's main thread's business */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -90,11 +90,18 @@ struct pk_rec_conn {
 	struct pk_rec_ends ends;
 };
 
+/* The step of pk_rec_open() that failed (its caller words it: the proxy's enum pk_proxy_step). */
+enum pk_rec_step {
+	PK_REC_STEP_ALLOC,  /* allocating the recorder (or o is not valid) */
+	PK_REC_STEP_OPEN,   /* opening the file o->path */
+	PK_REC_STEP_WRITE,  /* writing its header through to the file */
+	PK_REC_STEP_THREAD, /* starting the writer thread */
+};
+
 /* Opens the first file and writes its header through to the file (so that a bad path or a
- * full disk fails here), then starts the writer thread.  NULL with errno set on failure; *what
- * says which step failed: "open record file" or "write record file" (the file is o->path),
- * "allocate recorder", "start recorder thread". */
-struct pk_rec *pk_rec_open(const struct pk_rec_opts *o, const char **what);
+ * full disk fails here), then starts the writer thread.  NULL with errno set on failure; *step
+ * says which step failed (PK_REC_STEP_OPEN and PK_REC_STEP_WRITE are about the file o->path). */
+struct pk_rec *pk_rec_open(const struct pk_rec_opts *o, enum pk_rec_step *step);
 
 /* Writes out everything queued, stops the writer and closes the file.  Producers must have
  * stopped.  Connections still open are left open in the pcap (no FIN is made up).  NULL is a

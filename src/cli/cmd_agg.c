@@ -1,10 +1,12 @@
-/* cmd_agg.c — `parikshan agg`: flags → pk_agg_run. */
+/* cmd_agg.c — `parikshan agg`: flags → the aggregator's configuration of the proxy core →
+ * served until a signal. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 
 #include "cli/cli.h"
 #include "cli/proxy_opts.h"
+#include "cli/proxy_serve.h"
 #include "common/args.h"
 #include "proxy/proxy.h"
 
@@ -35,6 +37,43 @@ static const char agg_usage[] =
 
 enum { OPT_DEBUG_ADDR = PK_OPT_FIRST_OWN, OPT_PAIR_TIMEOUT };
 
+#define AGG_DRAIN_NS (5 * 1000000000ull)
+
+/* What the flags say. */
+struct agg_opts {
+	struct pk_proxy_common c; /* c.listen_*: where production's service connects */
+	const char *backend_host; /* the real backend */
+	uint16_t backend_port;
+	const char *debug_host; /* clones connect here (default 127.0.0.1) */
+	uint16_t debug_port;
+	uint64_t pair_timeout_ms;
+};
+
+/* The aggregator: the proxy core between production's service and its backend, with the
+ * clone's backend connections accepted on a debug side and fed production's responses.
+ * Resolves the addresses in o and serves until SIGINT/SIGTERM; prints one error line on
+ * failure.  Returns a PK_EXIT_* code. */
+static int agg_run(const struct agg_opts *o)
+{
+	struct pk_proxy_config cfg = {
+		.role = "agg",
+		.agg = true,
+		.ntargets = 1, /* the debug side */
+		.mode = PK_PROXY_ASYNC,
+		.drain_ns = AGG_DRAIN_NS,
+		.threads = 1,
+		.pair_timeout_ns = o->pair_timeout_ms * 1000000ull,
+	};
+
+	if (pk_proxy_cli_apply("agg", &o->c, &cfg) ||
+	    pk_proxy_cli_resolve("agg", "backend", o->backend_host, o->backend_port, &cfg.prod) ||
+	    pk_proxy_cli_resolve("agg", "debug listen", o->debug_host, o->debug_port,
+				 &cfg.debug_listen))
+		return PK_EXIT_RUNTIME;
+	cfg.targets[0] = cfg.debug_listen; /* names the debug side in metrics and logs */
+	return pk_proxy_cli_serve(&cfg);
+}
+
 static const struct option agg_options[] = {
 	PK_PROXY_LONG_OPTIONS,
 	{ "backend-host", required_argument, NULL, 'x' },
@@ -47,7 +86,7 @@ static const struct option agg_options[] = {
 
 int pk_cmd_agg(int argc, char **argv)
 {
-	struct pk_agg_opts o = {
+	struct agg_opts o = {
 		.debug_host = AGG_DEFAULT_DEBUG_ADDR,
 		.pair_timeout_ms = AGG_DEFAULT_PAIR_TIMEOUT_S * 1000,
 	};
@@ -104,5 +143,5 @@ int pk_cmd_agg(int argc, char **argv)
 	if ((err = pk_proxy_cli_check(&po)))
 		return err;
 	o.c = po.c;
-	return pk_agg_run(&o);
+	return agg_run(&o);
 }

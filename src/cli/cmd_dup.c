@@ -1,4 +1,5 @@
-/* cmd_dup.c — `parikshan dup`: flags (compatible with the original proxyClone) → pk_dup_run. */
+/* cmd_dup.c — `parikshan dup`: flags (compatible with the original proxyClone) → the
+ * duplicator's configuration of the proxy core → served until a signal. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/proxy_opts.h"
+#include "cli/proxy_serve.h"
 #include "common/args.h"
 #include "common/log.h"
 #include "proxy/proxy.h"
@@ -37,6 +39,47 @@ static const char dup_usage[] =
 
 enum { OPT_THREADS = PK_OPT_FIRST_OWN, OPT_RESYNC };
 
+#define DUP_DRAIN_NS (5 * 1000000000ull)
+#define DUP_RESYNC_BACKOFF_NS (1000000000ull) /* a clone that just desynced gets 1 s to recover */
+
+/* What the flags say. */
+struct dup_opts {
+	struct pk_proxy_common c;
+	const char *prod_host;
+	uint16_t prod_port;
+	const char *dbg_hosts[PK_PROXY_MAX_TARGETS];
+	uint16_t dbg_ports[PK_PROXY_MAX_TARGETS];
+	int ntargets;
+	enum pk_proxy_mode mode;
+	int threads;	      /* 0 = one per online CPU */
+	enum pk_proto resync; /* re-attach out-of-sync clones (--resync) */
+};
+
+/* The duplicator: the proxy core with clones as debug targets.  Resolves the addresses in o
+ * and serves until SIGINT/SIGTERM; prints one error line on failure.  Returns a PK_EXIT_*
+ * code. */
+static int dup_run(const struct dup_opts *o)
+{
+	struct pk_proxy_config cfg = {
+		.role = "dup",
+		.mode = o->mode,
+		.ntargets = o->ntargets,
+		.drain_ns = DUP_DRAIN_NS,
+		.threads = o->threads,
+		.resync = o->resync,
+		.resync_backoff_ns = DUP_RESYNC_BACKOFF_NS,
+	};
+
+	if (pk_proxy_cli_apply("dup", &o->c, &cfg) ||
+	    pk_proxy_cli_resolve("dup", "production", o->prod_host, o->prod_port, &cfg.prod))
+		return PK_EXIT_RUNTIME;
+	for (int i = 0; i < o->ntargets; i++)
+		if (pk_proxy_cli_resolve("dup", "debug", o->dbg_hosts[i], o->dbg_ports[i],
+					 &cfg.targets[i]))
+			return PK_EXIT_RUNTIME;
+	return pk_proxy_cli_serve(&cfg);
+}
+
 static const struct option dup_options[] = {
 	PK_PROXY_LONG_OPTIONS,
 	{ "prod-host", required_argument, NULL, 'x' },
@@ -52,7 +95,7 @@ static const struct option dup_options[] = {
 
 int pk_cmd_dup(int argc, char **argv)
 {
-	struct pk_dup_opts o = {
+	struct dup_opts o = {
 		.mode = PK_PROXY_ASYNC,
 	};
 	struct pk_proxy_cli po;
@@ -128,5 +171,5 @@ int pk_cmd_dup(int argc, char **argv)
 	if ((err = pk_proxy_cli_check(&po)))
 		return err;
 	o.c = po.c;
-	return pk_dup_run(&o);
+	return dup_run(&o);
 }

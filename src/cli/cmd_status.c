@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/status_view.h"
 #include "common/args.h"
 #include "common/http.h"
-#include "proxy/proxy.h"
 
 #define STATUS_TIMEOUT_MS 3000
 

@@ -86,6 +86,22 @@ enum {
 	"      --log-level LEVEL    error, warn, info (default) or debug\n"                        \
 	"      --help               show this text\n"
 
+/* What the shared flags set: the part of a struct pk_proxy_config both commands fill the
+ * same way (pk_proxy_cli_apply() turns it into one). */
+struct pk_proxy_common {
+	const char *listen_host; /* default "0.0.0.0" */
+	uint16_t listen_port;
+	uint64_t buffer_size;  /* per connection, per clone */
+	const char *spill_dir; /* NULL: no spill */
+	uint64_t spill_max;
+	uint64_t flush_ms;
+	uint64_t close_grace_ns; /* --close-grace */
+	const char *admin_host;	 /* NULL: no admin endpoint */
+	uint16_t admin_port;
+	bool compare;		/* --compare */
+	struct pk_rec_opts rec; /* --record: rec.path != NULL */
+};
+
 struct pk_proxy_cli {
 	const char *cmd;	  /* "dup" or "agg": names error lines */
 	struct pk_proxy_common c; /* what the flags set */

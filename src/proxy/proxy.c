@@ -95,12 +95,38 @@ static int open_listeners(struct pk_proxy *p, int *fds)
 	return 0;
 }
 
-struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **what)
+const char *pk_proxy_step_name(enum pk_proxy_step step)
+{
+	static const char *const names[] = {
+#define PK_PROXY_STEP_NAME(id, text) [PK_PROXY_STEP_##id] = text,
+		PK_PROXY_STEPS(PK_PROXY_STEP_NAME)
+#undef PK_PROXY_STEP_NAME
+	};
+
+	return (unsigned)step < sizeof(names) / sizeof(names[0]) ? names[step] : "?";
+}
+
+/* The proxy's step for the recorder's step that failed. */
+static enum pk_proxy_step record_step(enum pk_rec_step rs)
+{
+	switch (rs) {
+	case PK_REC_STEP_OPEN:
+		return PK_PROXY_STEP_RECORD_OPEN;
+	case PK_REC_STEP_WRITE:
+		return PK_PROXY_STEP_RECORD_WRITE;
+	case PK_REC_STEP_THREAD:
+		return PK_PROXY_STEP_RECORD_THREAD;
+	default:
+		return PK_PROXY_STEP_RECORD_ALLOC;
+	}
+}
+
+struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, enum pk_proxy_step *step)
 {
 	struct pk_proxy *p = calloc(1, sizeof(*p));
 	int fds[MAX_WORKERS], dlfd = -1, n, err;
 
-	*what = "allocate";
+	*step = PK_PROXY_STEP_ALLOC;
 	if (!p)
 		return NULL;
 	p->cfg = *cfg;
@@ -113,7 +139,7 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 	if (!p->workers)
 		goto fail;
 	p->nworkers = n; /* how many there will be; p->ninit says how many to release */
-	*what = "create event loop";
+	*step = PK_PROXY_STEP_LOOP;
 	p->loop = pk_loop_new();
 	if (!p->loop)
 		goto fail;
@@ -122,13 +148,17 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 	if (cfg->record) {
 		struct pk_rec_opts ro = *cfg->record;
 
+		enum pk_rec_step rs = PK_REC_STEP_ALLOC;
+
 		ro.nqueues = n;
-		p->rec = pk_rec_open(&ro, what);
-		if (!p->rec)
+		p->rec = pk_rec_open(&ro, &rs);
+		if (!p->rec) {
+			*step = record_step(rs);
 			goto fail;
+		}
 	}
 	if (cfg->agg) {
-		*what = "debug listen";
+		*step = PK_PROXY_STEP_DEBUG_LISTEN;
 		dlfd = pk_sock_listen_freebind(&cfg->debug_listen, LISTEN_BACKLOG);
 		if (dlfd < 0) {
 			errno = -dlfd;
@@ -136,7 +166,7 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 		}
 		p->debug_port = pk_sock_local_port(dlfd);
 	}
-	*what = "listen";
+	*step = PK_PROXY_STEP_LISTEN;
 	err = open_listeners(p, fds);
 	if (err) {
 		if (dlfd >= 0)
@@ -144,7 +174,7 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 		errno = -err;
 		goto fail;
 	}
-	*what = "start worker";
+	*step = PK_PROXY_STEP_WORKER;
 	for (int i = 0; i < n; i++) {
 		/* counted before init: a worker that failed half-way is released too */
 		p->ninit = i + 1;
@@ -157,12 +187,12 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **wh
 		}
 	}
 	if (cfg->admin_enabled) {
-		*what = "admin listen";
+		*step = PK_PROXY_STEP_ADMIN_LISTEN;
 		p->admin = pk_httpd_new(p->loop, &cfg->admin, admin_handler, p);
 		if (!p->admin)
 			goto fail;
 	}
-	*what = "open-files limit (ulimit -n)";
+	*step = PK_PROXY_STEP_NOFILE;
 	err = pk_cap_init(p); /* last: every fixed fd is open */
 	if (err) {
 		errno = -err;

@@ -63,9 +63,35 @@ struct pk_proxy_config {
 
 struct pk_proxy;
 
+/* The steps of pk_proxy_new(), with the text that names each in an error line.  The
+ * RECORD_OPEN and RECORD_WRITE steps are about the file cfg->record->path; LISTEN,
+ * DEBUG_LISTEN and ADMIN_LISTEN about cfg->listen, cfg->debug_listen and cfg->admin. */
+#define PK_PROXY_STEPS(X)                                                                          \
+	X(ALLOC, "allocate")                                                                       \
+	X(LOOP, "create event loop")                                                               \
+	X(RECORD_ALLOC, "allocate recorder")                                                       \
+	X(RECORD_OPEN, "open record file")                                                         \
+	X(RECORD_WRITE, "write record file")                                                       \
+	X(RECORD_THREAD, "start recorder thread")                                                  \
+	X(DEBUG_LISTEN, "debug listen")                                                            \
+	X(LISTEN, "listen")                                                                        \
+	X(WORKER, "start worker")                                                                  \
+	X(ADMIN_LISTEN, "admin listen")                                                            \
+	X(NOFILE, "open-files limit (ulimit -n)")
+
+enum pk_proxy_step {
+#define PK_PROXY_STEP_ENUM(id, text) PK_PROXY_STEP_##id,
+	PK_PROXY_STEPS(PK_PROXY_STEP_ENUM)
+#undef PK_PROXY_STEP_ENUM
+};
+
+/* Returns the text of step ("admin listen"); a static string. */
+const char *pk_proxy_step_name(enum pk_proxy_step step);
+
 /* Creates a proxy: binds the listener (and admin endpoint) at once so that a port in use is
- * reported here.  NULL with errno set on failure; *what says which step failed. */
-struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, const char **what);
+ * reported here.  NULL with errno set on failure; *step says which step failed.  Prints
+ * nothing: the caller reports the failure. */
+struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, enum pk_proxy_step *step);
 
 /* Returns the port the front door listens on (useful with port 0). */
 int pk_proxy_listen_port(const struct pk_proxy *p);
@@ -79,79 +105,10 @@ int pk_proxy_debug_port(const struct pk_proxy *p);
  * those signals while it runs (they are read through a signalfd). */
 int pk_proxy_run(struct pk_proxy *p);
 
-/* Resolves host:port for the address called role into a, printing the CLI error line of
- * command cmd on failure.  Returns 0 or a negative error. */
-int pk_proxy_resolve(const char *cmd, const char *role, const char *host, uint16_t port,
-		     struct pk_addr *a);
-
-/* Creates a proxy from cfg (its role names the errors), serves until SIGINT/SIGTERM and frees
- * it; prints one "parikshan: ..." line on failure.  Returns a PK_EXIT_* code. */
-int pk_proxy_serve(const struct pk_proxy_config *cfg);
-
 /* Closes every connection and frees the proxy. */
 void pk_proxy_free(struct pk_proxy *p);
 
 /* Appends the Prometheus text of all metrics to out. */
 void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out);
-
-/* ---- what both configurations take from their command line ---- */
-
-struct pk_proxy_common {
-	const char *listen_host; /* default "0.0.0.0" */
-	uint16_t listen_port;
-	uint64_t buffer_size;  /* per connection, per clone */
-	const char *spill_dir; /* NULL: no spill */
-	uint64_t spill_max;
-	uint64_t flush_ms;
-	uint64_t close_grace_ns; /* --close-grace */
-	const char *admin_host;	 /* NULL: no admin endpoint */
-	uint16_t admin_port;
-	bool compare;		/* --compare */
-	struct pk_rec_opts rec; /* --record: rec.path != NULL */
-};
-
-/* Fills the shared part of cfg from c for command cmd (resolving the listen and admin
- * addresses); prints the CLI error line and returns a negative error when one fails. */
-int pk_proxy_common_apply(const char *cmd, const struct pk_proxy_common *c,
-			  struct pk_proxy_config *cfg);
-
-/* ---- dup: the duplicator configuration of the core ---- */
-
-struct pk_dup_opts {
-	struct pk_proxy_common c;
-	const char *prod_host;
-	uint16_t prod_port;
-	const char *dbg_hosts[PK_PROXY_MAX_TARGETS];
-	uint16_t dbg_ports[PK_PROXY_MAX_TARGETS];
-	int ntargets;
-	enum pk_proxy_mode mode;
-	int threads;	      /* 0 = one per online CPU */
-	enum pk_proto resync; /* re-attach out-of-sync clones (--resync) */
-};
-
-/* Resolves the addresses in o, starts the duplicator and serves until SIGINT/SIGTERM.
- * Prints one "parikshan: ..." line on failure.  Returns a PK_EXIT_* code. */
-int pk_dup_run(const struct pk_dup_opts *o);
-
-/* ---- agg: the aggregator configuration of the core ---- */
-
-struct pk_agg_opts {
-	struct pk_proxy_common c; /* c.listen_*: where production's service connects */
-	const char *backend_host; /* the real backend */
-	uint16_t backend_port;
-	const char *debug_host; /* clones connect here (default 127.0.0.1) */
-	uint16_t debug_port;
-	uint64_t pair_timeout_ms;
-};
-
-/* Resolves the addresses in o, starts the aggregator and serves until SIGINT/SIGTERM.
- * Prints one "parikshan: ..." line on failure.  Returns a PK_EXIT_* code. */
-int pk_agg_run(const struct pk_agg_opts *o);
-
-/* ---- status: reading a running proxy's metrics ---- */
-
-/* Renders the Prometheus text of a proxy as a table (or JSON when json) into out.
- * Returns 0, or -EINVAL when the text is not parikshan metrics. */
-int pk_status_render(const char *metrics, bool json, struct pk_strbuf *out);
 
 #endif

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/status_view.h"
 #include "common/prom.h"
-#include "proxy/proxy.h"
 
 #define FUZZ_MAX_TEXT 65536
 

@@ -232,12 +232,12 @@ static void config_add_target(struct pk_proxy_config *cfg, int port)
 
 static bool proxy_start(const struct pk_proxy_config *cfg, struct running *r)
 {
-	const char *what = NULL;
+	enum pk_proxy_step step = PK_PROXY_STEP_ALLOC;
 
 	memset(r, 0, sizeof(*r));
-	r->p = pk_proxy_new(cfg, &what);
+	r->p = pk_proxy_new(cfg, &step);
 	if (!r->p) {
-		printf("  pk_proxy_new: %s: %s\n", what, strerror(errno));
+		printf("  pk_proxy_new: %s: %s\n", pk_proxy_step_name(step), strerror(errno));
 		return false;
 	}
 	if (pthread_create(&r->th, NULL, run_proxy, r) != 0) {

@@ -43,14 +43,14 @@ static int sweep(const struct pk_proxy_config *cfg)
 	CHECK_EQ_INT(getrlimit(RLIMIT_NOFILE, &old), 0);
 	for (long extra = 0; extra < 200; extra++) {
 		struct pk_proxy *p;
-		const char *what = NULL;
+		enum pk_proxy_step step = PK_PROXY_STEP_ALLOC;
 		int err;
 
 		rl.rlim_cur = (rlim_t)(before + extra);
 		rl.rlim_max = old.rlim_max;
 		CHECK_EQ_INT(setrlimit(RLIMIT_NOFILE, &rl), 0);
 		errno = 0;
-		p = pk_proxy_new(cfg, &what);
+		p = pk_proxy_new(cfg, &step);
 		err = errno;
 		CHECK_EQ_INT(setrlimit(RLIMIT_NOFILE, &old), 0);
 		if (p) {
@@ -60,7 +60,7 @@ static int sweep(const struct pk_proxy_config *cfg)
 			return failures;
 		}
 		failures++;
-		CHECK(what != NULL && *what);
+		CHECK(*pk_proxy_step_name(step) && strcmp(pk_proxy_step_name(step), "?") != 0);
 		CHECK(err != 0);
 		CHECK_EQ_INT(open_fds(), before); /* nothing leaked */
 	}

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "proxy/proxy.h"
+#include "cli/status_view.h"
 #include "unit.h"
 
 static const char metrics[] =

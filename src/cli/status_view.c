@@ -1,5 +1,5 @@
-/* status.c — turns a proxy's /metrics text into the status table or JSON. */
-#include "proxy/proxy.h"
+/* status_view.c — turns a proxy's /metrics text into the status table or JSON. */
+#include "cli/status_view.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/prom.h"
+#include "common/sock.h"
 
 #define STATUS_MAX_TARGETS 64
 

@@ -1,6 +1,7 @@
-/* serve.c — what both configurations (dup, agg) do around the core: resolve addresses, create
- * the proxy, report a failure in one line, serve until a signal. */
-#include "proxy/proxy.h"
+/* proxy_serve.c — `dup` and `agg` around the proxy core: resolve addresses, create the proxy,
+ * report a failed step in one line (naming the address or file it was about), serve until a
+ * signal. */
+#include "cli/proxy_serve.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,8 +10,8 @@
 #include "common/args.h"
 #include "common/log.h"
 
-int pk_proxy_resolve(const char *cmd, const char *role, const char *host, uint16_t port,
-		     struct pk_addr *a)
+int pk_proxy_cli_resolve(const char *cmd, const char *role, const char *host, uint16_t port,
+			 struct pk_addr *a)
 {
 	char why[256], what[300];
 	int err = pk_addr_resolve(host, port, a, why, sizeof(why));
@@ -22,8 +23,8 @@ int pk_proxy_resolve(const char *cmd, const char *role, const char *host, uint16
 	return err;
 }
 
-int pk_proxy_common_apply(const char *cmd, const struct pk_proxy_common *c,
-			  struct pk_proxy_config *cfg)
+int pk_proxy_cli_apply(const char *cmd, const struct pk_proxy_common *c,
+		       struct pk_proxy_config *cfg)
 {
 	cfg->buffer_size = c->buffer_size;
 	cfg->spill_dir = c->spill_dir;
@@ -32,31 +33,36 @@ int pk_proxy_common_apply(const char *cmd, const struct pk_proxy_common *c,
 	cfg->close_grace_ns = c->close_grace_ns;
 	cfg->compare = c->compare;
 	cfg->record = c->rec.path ? &c->rec : NULL;
-	if (pk_proxy_resolve(cmd, "listen", c->listen_host, c->listen_port, &cfg->listen))
+	if (pk_proxy_cli_resolve(cmd, "listen", c->listen_host, c->listen_port, &cfg->listen))
 		return -EINVAL;
 	if (!c->admin_host)
 		return 0;
 	cfg->admin_enabled = true;
-	return pk_proxy_resolve(cmd, "admin", c->admin_host, c->admin_port, &cfg->admin);
+	return pk_proxy_cli_resolve(cmd, "admin", c->admin_host, c->admin_port, &cfg->admin);
 }
 
-/* Names the address or file a failed step of pk_proxy_new() was about ("" when none). */
-static const char *step_address(const struct pk_proxy_config *cfg, const char *what, char *buf,
-				size_t len)
+/* Names the address or file a failed step of pk_proxy_new() was about, after a blank ("" when
+ * none). */
+static const char *step_subject(const struct pk_proxy_config *cfg, enum pk_proxy_step step,
+				char *buf, size_t len)
 {
 	const struct pk_addr *at = NULL;
 
-	if (cfg->record && strstr(what, "record file")) {
-		snprintf(buf, len, " %s", cfg->record->path);
+	switch (step) {
+	case PK_PROXY_STEP_RECORD_OPEN:
+	case PK_PROXY_STEP_RECORD_WRITE:
+		snprintf(buf, len, " %s", cfg->record ? cfg->record->path : "");
 		return buf;
-	}
-	if (strcmp(what, "admin listen") == 0)
+	case PK_PROXY_STEP_ADMIN_LISTEN:
 		at = &cfg->admin;
-	else if (strcmp(what, "debug listen") == 0)
+		break;
+	case PK_PROXY_STEP_DEBUG_LISTEN:
 		at = &cfg->debug_listen;
-	else if (strcmp(what, "listen") == 0)
+		break;
+	case PK_PROXY_STEP_LISTEN:
 		at = &cfg->listen;
-	if (!at) {
+		break;
+	default:
 		buf[0] = '\0';
 		return buf;
 	}
@@ -65,18 +71,18 @@ static const char *step_address(const struct pk_proxy_config *cfg, const char *w
 	return buf;
 }
 
-int pk_proxy_serve(const struct pk_proxy_config *cfg)
+int pk_proxy_cli_serve(const struct pk_proxy_config *cfg)
 {
+	enum pk_proxy_step step;
 	struct pk_proxy *p;
-	const char *what;
 	char addr[4096], w[4400]; /* an address, or the record file's path */
 	int err;
 
 	pk_raise_nofile(); /* up to the hard limit; the capacity is computed from it */
-	p = pk_proxy_new(cfg, &what);
+	p = pk_proxy_new(cfg, &step);
 	if (!p) {
-		snprintf(w, sizeof(w), "%s: %s%s", cfg->role, what,
-			 step_address(cfg, what, addr, sizeof(addr)));
+		snprintf(w, sizeof(w), "%s: %s%s", cfg->role, pk_proxy_step_name(step),
+			 step_subject(cfg, step, addr, sizeof(addr)));
 		pk_cli_error(w, "%s", strerror(errno));
 		return PK_EXIT_RUNTIME;
 	}
