@@ -37,6 +37,16 @@ static const char agg_usage[] =
 
 enum { OPT_DEBUG_ADDR = PK_OPT_FIRST_OWN, OPT_PAIR_TIMEOUT };
 
+static const struct option agg_options[] = {
+	PK_PROXY_LONG_OPTIONS,
+	{ "backend-host", required_argument, NULL, 'x' },
+	{ "backend-port", required_argument, NULL, 'p' },
+	{ "debug-port", required_argument, NULL, 'D' },
+	{ "debug-addr", required_argument, NULL, OPT_DEBUG_ADDR },
+	{ "pair-timeout", required_argument, NULL, OPT_PAIR_TIMEOUT },
+	{ NULL, 0, NULL, 0 },
+};
+
 #define AGG_DRAIN_NS (5 * 1000000000ull)
 
 /* What the flags say. */
@@ -73,16 +83,6 @@ static int agg_run(const struct agg_opts *o)
 	cfg.targets[0] = cfg.debug_listen; /* names the debug side in metrics and logs */
 	return pk_proxy_cli_serve(&cfg);
 }
-
-static const struct option agg_options[] = {
-	PK_PROXY_LONG_OPTIONS,
-	{ "backend-host", required_argument, NULL, 'x' },
-	{ "backend-port", required_argument, NULL, 'p' },
-	{ "debug-port", required_argument, NULL, 'D' },
-	{ "debug-addr", required_argument, NULL, OPT_DEBUG_ADDR },
-	{ "pair-timeout", required_argument, NULL, OPT_PAIR_TIMEOUT },
-	{ NULL, 0, NULL, 0 },
-};
 
 int pk_cmd_agg(int argc, char **argv)
 {

@@ -39,6 +39,19 @@ static const char dup_usage[] =
 
 enum { OPT_THREADS = PK_OPT_FIRST_OWN, OPT_RESYNC };
 
+static const struct option dup_options[] = {
+	PK_PROXY_LONG_OPTIONS,
+	{ "prod-host", required_argument, NULL, 'x' },
+	{ "prod-port", required_argument, NULL, 'p' },
+	{ "debug-host", required_argument, NULL, 'm' },
+	{ "debug-port", required_argument, NULL, 'd' },
+	{ "async", no_argument, NULL, 'a' },
+	{ "sync", no_argument, NULL, 's' },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "resync", required_argument, NULL, OPT_RESYNC },
+	{ NULL, 0, NULL, 0 },
+};
+
 #define DUP_DRAIN_NS (5 * 1000000000ull)
 #define DUP_RESYNC_BACKOFF_NS (1000000000ull) /* a clone that just desynced gets 1 s to recover */
 
@@ -79,19 +92,6 @@ static int dup_run(const struct dup_opts *o)
 			return PK_EXIT_RUNTIME;
 	return pk_proxy_cli_serve(&cfg);
 }
-
-static const struct option dup_options[] = {
-	PK_PROXY_LONG_OPTIONS,
-	{ "prod-host", required_argument, NULL, 'x' },
-	{ "prod-port", required_argument, NULL, 'p' },
-	{ "debug-host", required_argument, NULL, 'm' },
-	{ "debug-port", required_argument, NULL, 'd' },
-	{ "async", no_argument, NULL, 'a' },
-	{ "sync", no_argument, NULL, 's' },
-	{ "threads", required_argument, NULL, OPT_THREADS },
-	{ "resync", required_argument, NULL, OPT_RESYNC },
-	{ NULL, 0, NULL, 0 },
-};
 
 int pk_cmd_dup(int argc, char **argv)
 {
