@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,19 +24,46 @@ static void append_escaped(struct pk_strbuf *out, const char *s)
 	}
 }
 
-void pk_prom_sample(struct pk_strbuf *out, const char *name, const char *key, const char *value,
-		    double v)
+/* Formats v as a sample's value: integers below 1e15 exactly, others to 9 significant digits. */
+static void format_value(double v, char *buf, size_t len)
 {
+	if (v == floor(v) && fabs(v) < 1e15)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.9g", v);
+}
+
+void pk_prom_sample2(struct pk_strbuf *out, const char *name, const char *key, const char *value,
+		     const char *key2, const char *value2, double v)
+{
+	char num[64];
+
 	pk_strbuf_printf(out, "%s", name);
 	if (key) {
 		pk_strbuf_printf(out, "{%s=\"", key);
 		append_escaped(out, value);
+		if (key2) {
+			pk_strbuf_printf(out, "\",%s=\"", key2);
+			append_escaped(out, value2);
+		}
 		pk_strbuf_append(out, "\"}", 2);
 	}
-	if (v == floor(v) && fabs(v) < 1e15)
-		pk_strbuf_printf(out, " %.0f\n", v);
-	else
-		pk_strbuf_printf(out, " %.9g\n", v);
+	format_value(v, num, sizeof(num));
+	pk_strbuf_printf(out, " %s\n", num);
+}
+
+void pk_prom_sample(struct pk_strbuf *out, const char *name, const char *key, const char *value,
+		    double v)
+{
+	pk_prom_sample2(out, name, key, value, NULL, NULL, v);
+}
+
+double pk_prom_value(double v)
+{
+	char num[64];
+
+	format_value(v, num, sizeof(num));
+	return strtod(num, NULL);
 }
 
 int pk_prom_parse(const char *text, pk_prom_fn fn, void *data)

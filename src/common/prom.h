@@ -1,4 +1,5 @@
-/* prom.h — Prometheus text exposition format: writing it, and reading it back (for status).
+/* prom.h — Prometheus text exposition format: writing it, and reading it back (tests check a
+ * proxy's /metrics with it).
  *
  * Writer: pk_prom_family() once per metric name, then pk_prom_sample() per label set.
  * Reader: pk_prom_parse() calls back once per sample line; comments are skipped.
@@ -17,6 +18,14 @@ void pk_prom_family(struct pk_strbuf *out, const char *name, const char *type, c
  * escaped as the format requires. */
 void pk_prom_sample(struct pk_strbuf *out, const char *name, const char *key, const char *value,
 		    double v);
+
+/* Like pk_prom_sample() with a second label key2="value2" (after key, which must be given). */
+void pk_prom_sample2(struct pk_strbuf *out, const char *name, const char *key, const char *value,
+		     const char *key2, const char *value2, double v);
+
+/* Returns v as a sample's text carries it (what a reader gets back from pk_prom_sample()):
+ * integers below 1e15 exactly, other values to 9 significant digits. */
+double pk_prom_value(double v);
 
 typedef void (*pk_prom_fn)(const char *name, const char *labels, double value, void *data);
 

@@ -1,5 +1,6 @@
-/* test_prom.c — the Prometheus text writer (families, samples, value formats, label
- * escaping) and reader (parse round trip, malformed lines, label extraction). */
+/* test_prom.c — the Prometheus text writer (families, samples, a second label, value formats,
+ * label escaping, values as the text carries them) and reader (parse round trip, malformed
+ * lines, label extraction). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,42 @@ static void test_value_formats(void)
 				       "f 1e+15\n"
 				       "g 0.333333333\n"
 				       "h 0.001\n");
+	pk_strbuf_release(&out);
+}
+
+/* A second label follows the first, escaped the same way. */
+static void test_second_label(void)
+{
+	struct pk_strbuf out = { 0 };
+
+	pk_prom_sample2(&out, "m", "target", "[::1]:7000", "verdict", "a\"b", 2);
+	pk_prom_sample2(&out, "m", "target", "t", NULL, NULL, 0.25);
+	CHECK_STR(pk_strbuf_str(&out), "m{target=\"[::1]:7000\",verdict=\"a\\\"b\"} 2\n"
+				       "m{target=\"t\"} 0.25\n");
+	pk_strbuf_release(&out);
+}
+
+/* pk_prom_value() gives what a reader of the text gets back, and is its own fixpoint. */
+static void test_value_as_carried(void)
+{
+	static const double vals[] = {
+		0,     12,    0.25, 1.0 / 3, 999999999999999.0, 1234567890123456.0, 1.23456789012,
+		1e308, 5e-324
+	};
+	struct pk_strbuf out = { 0 };
+
+	CHECK(pk_prom_value(12) == 12);
+	CHECK(pk_prom_value(999999999999999.0) == 999999999999999.0); /* exact below 1e15 */
+	CHECK(pk_prom_value(1234567890123456.0) == 1.23456789e15);
+	CHECK(pk_prom_value(1.23456789012) == 1.23456789);
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		double v = pk_prom_value(vals[i]);
+
+		pk_strbuf_release(&out);
+		pk_prom_sample(&out, "x", NULL, NULL, vals[i]);
+		CHECK(strtod(pk_strbuf_str(&out) + 2, NULL) == v);
+		CHECK(pk_prom_value(v) == v);
+	}
 	pk_strbuf_release(&out);
 }
 
@@ -219,6 +256,8 @@ int main(void)
 {
 	UNIT_RUN(test_family_and_samples);
 	UNIT_RUN(test_value_formats);
+	UNIT_RUN(test_second_label);
+	UNIT_RUN(test_value_as_carried);
 	UNIT_RUN(test_label_escaping);
 	UNIT_RUN(test_parse_round_trip);
 	UNIT_RUN(test_parse_multi_labels_and_misc);
