@@ -1,110 +1,88 @@
-/* metrics.c — the proxy's Prometheus exposition (GET /metrics on the admin address). */
+/* metrics.c — what the proxy reports: a snapshot of its counters (summed over the workers) and
+ * its Prometheus exposition (GET /metrics on the admin address).  Every per-target value is a
+ * row of target_metrics.def, which names it, says where it comes from and how to show it, for
+ * /metrics, /status.json and `status` alike; every proxy-wide value a row of
+ * summary_metrics.def. */
 #include "proxy/proxy_int.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "common/prom.h"
 
-/* One target's numbers summed (or maxed) over the workers. */
-struct target_sum {
-	uint64_t conns, sent, dropped, resp, buffered, high_water, spilled, overflows, desyncs,
-		connect_failures, rejoins, lag_bytes, oldest_ns, cmp_bytes, unpaired, grace_expired,
-		verdicts[3], paired[PK_PAIR_RULES];
+const struct pk_target_metric pk_proxy_target_metrics[PK_TM_NUM] = {
+#define PK_TARGET_METRIC(id, name, type, help, label, value, field, how, shown, key, header, fmt)  \
+	[PK_TM_##id] = { name, type, help, label, value, key, header, PK_TM_AS_##fmt },
+#include "proxy/target_metrics.def"
+#undef PK_TARGET_METRIC
 };
 
-static void target_sum(const struct pk_proxy *p, int i, struct target_sum *t)
-{
-	memset(t, 0, sizeof(*t));
-	for (int k = 0; k < p->nworkers; k++) {
-		struct target_stats *ts = &p->workers[k].targets[i];
-		uint64_t hw = PK_STAT_GET(ts->high_water), lag = PK_STAT_GET(ts->pub_lag_bytes);
-		uint64_t oldest = PK_STAT_GET(ts->pub_oldest_ns);
+/* How the workers' counters of a row combine (HOW). */
+enum how {
+	HOW_SUM,
+	HOW_MAX,
+	HOW_AGE, /* the oldest non-zero timestamp, reported as the time since it */
+};
 
-		t->conns += PK_STAT_GET(ts->conns_active);
-		t->sent += PK_STAT_GET(ts->bytes_sent);
-		t->dropped += PK_STAT_GET(ts->bytes_dropped);
-		t->resp += PK_STAT_GET(ts->resp_bytes);
-		t->buffered += PK_STAT_GET(ts->buffered);
-		t->spilled += PK_STAT_GET(ts->pub_spilled);
-		t->overflows += PK_STAT_GET(ts->overflows);
-		t->desyncs += PK_STAT_GET(ts->desyncs);
-		t->connect_failures += PK_STAT_GET(ts->connect_failures);
-		t->rejoins += PK_STAT_GET(ts->rejoins);
-		t->cmp_bytes += PK_STAT_GET(ts->cmp_bytes);
-		t->unpaired += PK_STAT_GET(ts->unpaired);
-		t->grace_expired += PK_STAT_GET(ts->grace_expired);
-		for (int v = 0; v < 3; v++)
-			t->verdicts[v] += PK_STAT_GET(ts->cmp_verdicts[v]);
-		for (int r = 0; r < PK_PAIR_RULES; r++)
-			t->paired[r] += PK_STAT_GET(ts->paired[r]);
-		if (hw > t->high_water)
-			t->high_water = hw;
-		if (lag > t->lag_bytes)
-			t->lag_bytes = lag;
-		if (oldest && (!t->oldest_ns || oldest < t->oldest_ns))
-			t->oldest_ns = oldest;
-	}
+/* When /metrics has a row's family (SHOWN). */
+enum shown {
+	SHOWN_TARGETS,
+	SHOWN_COMPARE, /* the family header even without a target, as it always was */
+	SHOWN_AGG,
+};
+
+/* Where each row comes from: the core's columns of target_metrics.def. */
+static const struct source {
+	size_t off; /* of the uint64_t counter in struct target_stats */
+	enum how how;
+	enum shown shown;
+} sources[PK_TM_NUM] = {
+#define PK_TARGET_METRIC(id, name, type, help, label, value, field, how, shown, key, header, fmt)  \
+	[PK_TM_##id] = { offsetof(struct target_stats, field), HOW_##how, SHOWN_##shown },
+#include "proxy/target_metrics.def"
+#undef PK_TARGET_METRIC
+};
+
+const char *pk_proxy_target_state(const double v[PK_TM_NUM])
+{
+	if (v[PK_TM_DESYNCS] > 0)
+		return "desynced";
+	if (v[PK_TM_DIVERGED] > 0)
+		return "diverged";
+	if (v[PK_TM_LAG_SECONDS] > 1.0)
+		return "lagging";
+	return "in-sync";
 }
 
-struct target_metric {
-	const char *name;
-	const char *type;
-	const char *help;
-};
-
-static const struct target_metric target_metrics[] = {
-	{ "parikshan_debug_connections_active", "gauge", "Debug connections open now." },
-	{ "parikshan_debug_bytes_sent_total", "counter", "Bytes written to the debug target." },
-	{ "parikshan_debug_bytes_dropped_total", "counter",
-	  "Client bytes the debug target never got because its connection desynced." },
-	{ "parikshan_debug_response_bytes_total", "counter",
-	  "Bytes the debug target answered (read and discarded)." },
-	{ "parikshan_debug_buffer_bytes", "gauge", "Bytes waiting in the target's buffers." },
-	{ "parikshan_debug_buffer_high_water_bytes", "gauge",
-	  "Largest single-connection buffer occupancy seen." },
-	{ "parikshan_debug_spill_bytes", "gauge", "Bytes waiting in spill files." },
-	{ "parikshan_debug_overflows_total", "counter", "Appends that did not fit the buffer." },
-	{ "parikshan_debug_desyncs_total", "counter", "Debug connections that fell out of sync." },
-	{ "parikshan_debug_connect_failures_total", "counter", "Debug connects that failed." },
-	{ "parikshan_debug_rejoins_total", "counter",
-	  "Out-of-sync connections re-attached at a request boundary (--resync)." },
-	{ "parikshan_debug_lag_bytes", "gauge",
-	  "Bytes appended but not yet written (max over connections)." },
-	{ "parikshan_debug_lag_seconds", "gauge", "Age of the oldest byte not yet written." },
-	{ "parikshan_debug_unpaired_total", "counter",
-	  "agg: production connections whose responses no clone connection took." },
-	{ "parikshan_debug_close_grace_expired_total", "counter",
-	  "Client closes passed on to the clone when --close-grace ran out, before the clone had "
-	  "sent as much as production." },
-	{ "parikshan_compare_bytes_total", "counter",
-	  "--compare: bytes of the clone's output found equal to production's." },
-};
-
-#define N_TARGET_METRICS (sizeof(target_metrics) / sizeof(target_metrics[0]))
-
-static double target_value(unsigned m, const struct target_sum *t, uint64_t now)
+/* Row m of target i, combined over p's workers. */
+static double target_value(const struct pk_proxy *p, int i, unsigned m, uint64_t now)
 {
-	const double v[N_TARGET_METRICS] = {
-		(double)t->conns,
-		(double)t->sent,
-		(double)t->dropped,
-		(double)t->resp,
-		(double)t->buffered,
-		(double)t->high_water,
-		(double)t->spilled,
-		(double)t->overflows,
-		(double)t->desyncs,
-		(double)t->connect_failures,
-		(double)t->rejoins,
-		(double)t->lag_bytes,
-		t->oldest_ns && now > t->oldest_ns ? (double)(now - t->oldest_ns) / 1e9 : 0.0,
-		(double)t->unpaired,
-		(double)t->grace_expired,
-		(double)t->cmp_bytes,
-	};
-	return v[m];
+	const struct source *src = &sources[m];
+	uint64_t acc = 0;
+
+	for (int k = 0; k < p->nworkers; k++) {
+		const char *ts = (const char *)&p->workers[k].targets[i];
+		uint64_t x = PK_STAT_GET(*(const uint64_t *)(ts + src->off));
+
+		switch (src->how) {
+		case HOW_SUM:
+			acc += x;
+			break;
+		case HOW_MAX:
+			acc = x > acc ? x : acc;
+			break;
+		case HOW_AGE: /* timestamps: the oldest that is set */
+			acc = x && (!acc || x < acc) ? x : acc;
+			break;
+		}
+	}
+	if (src->how == HOW_AGE)
+		acc = acc && now > acc ? now - acc : 0;
+	if (pk_proxy_target_metrics[m].fmt == PK_TM_AS_SECONDS)
+		return (double)acc / 1e9;
+	return (double)acc;
 }
 
 /* Sums one production-side counter (at byte offset off in struct pk_worker) over the workers. */
@@ -119,116 +97,105 @@ static double sum_workers(struct pk_proxy *p, size_t off)
 
 #define SUM_WORKERS(p, field) sum_workers((p), offsetof(struct pk_worker, field))
 
-/* The comparison verdicts of ended connections, one sample per target and verdict. */
-static void compare_metrics(struct pk_proxy *p, const struct target_sum *t, struct pk_strbuf *out)
+void pk_proxy_status_get(struct pk_proxy *p, struct pk_proxy_status *st)
 {
-	static const char name[] = "parikshan_compare_connections_total";
+	uint64_t now = pk_now_ns();
 
-	pk_prom_family(out, name, "counter",
-		       "--compare: ended debug connections by verdict (same, different, unknown).");
-	for (int i = 0; i < p->cfg.ntargets; i++)
-		for (int v = 0; v < 3; v++)
-			pk_strbuf_printf(out, "%s{target=\"%s\",verdict=\"%s\"} %llu\n", name,
-					 p->target_names[i], pk_scmp_verdict_name(v),
-					 (unsigned long long)t[i].verdicts[v]);
+	memset(st, 0, sizeof(*st));
+	snprintf(st->role, sizeof(st->role), "%s", p->cfg.role);
+	snprintf(st->production, sizeof(st->production), "%s", p->prod_name);
+	snprintf(st->mode, sizeof(st->mode), "%s", p->cfg.mode == PK_PROXY_SYNC ? "sync" : "async");
+	st->accepted = SUM_WORKERS(p, conns_accepted);
+	st->active = SUM_WORKERS(p, conns_active);
+	st->prod_connect_failures = SUM_WORKERS(p, prod_connect_failures);
+	st->capacity = (double)p->cap.conns;
+	st->open_files_limit = (double)p->cap.nofile;
+	st->in_use = (double)pk_cap_in_use(p);
+	st->accept_paused = SUM_WORKERS(p, accept_pauses);
+	st->client_to_prod = SUM_WORKERS(p, bytes_c2p);
+	st->prod_to_client = SUM_WORKERS(p, bytes_p2c);
+	if (p->rec) {
+		struct pk_rec_stats rs;
+
+		pk_rec_get_stats(p->rec, &rs);
+		st->recording = true;
+		st->rec_packets = (double)rs.packets;
+		st->rec_bytes = (double)rs.bytes;
+		st->rec_dropped_bytes = (double)rs.dropped_bytes;
+		st->rec_files = (double)rs.files;
+		st->rec_failed = rs.failed ? 1 : 0;
+	}
+	st->ntargets = p->cfg.ntargets;
+	for (int i = 0; i < p->cfg.ntargets; i++) {
+		snprintf(st->targets[i].name, sizeof(st->targets[i].name), "%s",
+			 p->target_names[i]);
+		for (unsigned m = 0; m < PK_TM_NUM; m++)
+			st->targets[i].v[m] = target_value(p, i, m, now);
+	}
 }
 
-/* agg: the clone connections paired, one sample per rule. */
-static void pairing_metrics(struct pk_proxy *p, const struct target_sum *t, struct pk_strbuf *out)
+/* Whether /metrics has the family of row m. */
+static bool shown(const struct pk_proxy *p, unsigned m)
 {
-	static const char name[] = "parikshan_debug_paired_total";
-
-	pk_prom_family(
-		out, name, "counter",
-		"agg: clone connections paired with a production connection, by rule (content: "
-		"the same first request; order: the oldest waiting).");
-	for (int r = 0; r < PK_PAIR_RULES; r++)
-		pk_strbuf_printf(out, "%s{target=\"%s\",rule=\"%s\"} %llu\n", name,
-				 p->target_names[0], pk_pair_rule_name(r),
-				 (unsigned long long)t[0].paired[r]);
+	switch (sources[m].shown) {
+	case SHOWN_COMPARE:
+		return p->cfg.compare;
+	case SHOWN_AGG:
+		return p->cfg.agg && p->cfg.ntargets > 0;
+	default:
+		return p->cfg.ntargets > 0;
+	}
 }
 
-/* The recorder's counters (--record). */
-static void record_metrics(struct pk_rec *rec, struct pk_strbuf *out)
+/* The per-target families: each family's header, then per target the sample of each of its
+ * rows (a family of several rows differs by its second label). */
+static void target_metrics(const struct pk_proxy *p, const struct pk_proxy_status *st,
+			   struct pk_strbuf *out)
 {
-	struct pk_rec_stats st;
+	const struct pk_target_metric *tm = pk_proxy_target_metrics;
+	unsigned end;
 
-	pk_rec_get_stats(rec, &st);
-	pk_prom_family(out, "parikshan_record_packets_total", "counter",
-		       "Packets written to pcap.");
-	pk_prom_sample(out, "parikshan_record_packets_total", NULL, NULL, (double)st.packets);
-	pk_prom_family(out, "parikshan_record_bytes_total", "counter",
-		       "Stream bytes written to pcap.");
-	pk_prom_sample(out, "parikshan_record_bytes_total", NULL, NULL, (double)st.bytes);
-	pk_prom_family(out, "parikshan_record_dropped_bytes_total", "counter",
-		       "Stream bytes not recorded (queue full or file failed).");
-	pk_prom_sample(out, "parikshan_record_dropped_bytes_total", NULL, NULL,
-		       (double)st.dropped_bytes);
-	pk_prom_family(out, "parikshan_record_files", "gauge", "pcap files opened so far.");
-	pk_prom_sample(out, "parikshan_record_files", NULL, NULL, (double)st.files);
-	pk_prom_family(out, "parikshan_record_failed", "gauge",
-		       "1 when writing failed and recording stopped.");
-	pk_prom_sample(out, "parikshan_record_failed", NULL, NULL, st.failed ? 1 : 0);
+	for (unsigned m = 0; m < PK_TM_NUM; m = end) {
+		for (end = m + 1; end < PK_TM_NUM && !tm[end].help; end++)
+			; /* the rows that continue m's family */
+		if (!shown(p, m))
+			continue;
+		pk_prom_family(out, tm[m].name, tm[m].type, tm[m].help);
+		for (int i = 0; i < st->ntargets; i++)
+			for (unsigned r = m; r < end; r++)
+				pk_prom_sample2(out, tm[r].name, "target", st->targets[i].name,
+						tm[r].label, tm[r].label_value,
+						st->targets[i].v[r]);
+	}
+}
+
+/* The proxy-wide families of summary_metrics.def, those of the recorder (recording) or the
+ * others. */
+static void summary_metrics(const struct pk_proxy_status *st, bool recording, struct pk_strbuf *out)
+{
+	for (unsigned m = 0; m < PK_SM_NUM; m++) {
+		const struct pk_summary_metric *sm = &pk_summary_metrics[m];
+
+		if ((sm->group == PK_SUMMARY_RECORDING) != recording)
+			continue;
+		if (sm->help)
+			pk_prom_family(out, sm->name, sm->type, sm->help);
+		pk_prom_sample(out, sm->name, sm->label, sm->label_value,
+			       *(const double *)((const char *)st + sm->off));
+	}
 }
 
 void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out)
 {
-	struct target_sum t[PK_PROXY_MAX_TARGETS];
-	uint64_t now = pk_now_ns();
+	struct pk_proxy_status st;
 
+	pk_proxy_status_get(p, &st);
 	pk_prom_family(out, "parikshan_info", "gauge", "Proxy role and production address.");
 	pk_strbuf_printf(
 		out, "parikshan_info{role=\"%s\",production=\"%s\",mode=\"%s\",workers=\"%d\"} 1\n",
-		p->cfg.role, p->prod_name, p->cfg.mode == PK_PROXY_SYNC ? "sync" : "async",
-		p->nworkers);
-	pk_prom_family(out, "parikshan_connections_accepted_total", "counter",
-		       "Client connections accepted.");
-	pk_prom_sample(out, "parikshan_connections_accepted_total", NULL, NULL,
-		       SUM_WORKERS(p, conns_accepted));
-	pk_prom_family(out, "parikshan_connections_active", "gauge",
-		       "Client connections open now.");
-	pk_prom_sample(out, "parikshan_connections_active", NULL, NULL,
-		       SUM_WORKERS(p, conns_active));
-	pk_prom_family(out, "parikshan_prod_connect_failures_total", "counter",
-		       "Production connects that failed (client closed).");
-	pk_prom_sample(out, "parikshan_prod_connect_failures_total", NULL, NULL,
-		       SUM_WORKERS(p, prod_connect_failures));
-	pk_prom_family(out, "parikshan_bytes_total", "counter",
-		       "Bytes forwarded on the production path.");
-	pk_prom_sample(out, "parikshan_bytes_total", "direction", "client_to_prod",
-		       SUM_WORKERS(p, bytes_c2p));
-	pk_prom_sample(out, "parikshan_bytes_total", "direction", "prod_to_client",
-		       SUM_WORKERS(p, bytes_p2c));
-	pk_prom_family(out, "parikshan_open_files_limit", "gauge",
-		       "RLIMIT_NOFILE the capacity was computed from.");
-	pk_prom_sample(out, "parikshan_open_files_limit", NULL, NULL, (double)p->cap.nofile);
-	pk_prom_family(out, "parikshan_connections_capacity", "gauge",
-		       "Client connections the open-files limit leaves room for.");
-	pk_prom_sample(out, "parikshan_connections_capacity", NULL, NULL, (double)p->cap.conns);
-	pk_prom_family(out, "parikshan_connections_in_use", "gauge",
-		       "Capacity in use: open client connections, and finished ones whose clone "
-		       "connections still deliver.");
-	pk_prom_sample(out, "parikshan_connections_in_use", NULL, NULL, (double)pk_cap_in_use(p));
-	pk_prom_family(
-		out, "parikshan_accept_paused_total", "counter",
-		"Times accepting paused at capacity (clients waited in the listen backlog).");
-	pk_prom_sample(out, "parikshan_accept_paused_total", NULL, NULL,
-		       SUM_WORKERS(p, accept_pauses));
-	for (int i = 0; i < p->cfg.ntargets; i++)
-		target_sum(p, i, &t[i]);
-	for (unsigned m = 0; m < N_TARGET_METRICS; m++) {
-		if (p->cfg.ntargets == 0)
-			break;
-		pk_prom_family(out, target_metrics[m].name, target_metrics[m].type,
-			       target_metrics[m].help);
-		for (int i = 0; i < p->cfg.ntargets; i++)
-			pk_prom_sample(out, target_metrics[m].name, "target", p->target_names[i],
-				       target_value(m, &t[i], now));
-	}
-	if (p->cfg.compare)
-		compare_metrics(p, t, out);
-	if (p->cfg.agg && p->cfg.ntargets > 0)
-		pairing_metrics(p, t, out);
-	if (p->rec)
-		record_metrics(p->rec, out);
+		st.role, st.production, st.mode, p->nworkers);
+	summary_metrics(&st, false, out);
+	target_metrics(p, &st, out);
+	if (st.recording)
+		summary_metrics(&st, true, out);
 }

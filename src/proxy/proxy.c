@@ -43,8 +43,15 @@ static int admin_handler(const char *method, const char *path, struct pk_strbuf 
 		pk_proxy_metrics(data, body);
 		return 200;
 	}
+	if (strcmp(path, "/status.json") == 0) {
+		struct pk_proxy_status st;
+
+		*ctype = "application/json";
+		pk_proxy_status_get(p, &st);
+		return pk_proxy_status_write(&st, body) == 0 ? 200 : 500;
+	}
 	if (strcmp(path, "/") == 0) {
-		pk_strbuf_printf(body, "parikshan admin: GET /metrics%s\n",
+		pk_strbuf_printf(body, "parikshan admin: GET /metrics, GET /status.json%s\n",
 				 p->cfg.agg ? ", POST /pairing/reset" : "");
 		return 200;
 	}

@@ -108,7 +108,89 @@ int pk_proxy_run(struct pk_proxy *p);
 /* Closes every connection and frees the proxy. */
 void pk_proxy_free(struct pk_proxy *p);
 
+/* ---- per-target metrics: one table (target_metrics.def) for /metrics, /status.json and
+ * `parikshan status` ---- */
+
+/* The index of each row of target_metrics.def: a misspelt name does not compile. */
+enum pk_target_metric_id {
+#define PK_TARGET_METRIC(id, ...) PK_TM_##id,
+#include "proxy/target_metrics.def"
+#undef PK_TARGET_METRIC
+	PK_TM_NUM
+};
+
+/* How a value reads. */
+enum pk_tm_fmt {
+	PK_TM_AS_COUNT,
+	PK_TM_AS_BYTES, /* a table shows a binary unit: 1.5M */
+	PK_TM_AS_SECONDS,
+};
+
+/* One row of target_metrics.def, as the readers of /metrics and /status.json see it. */
+struct pk_target_metric {
+	const char *name;
+	const char *type, *help;	 /* NULL: the row continues the family of the row above */
+	const char *label, *label_value; /* a second label, or NULL */
+	const char *key, *header;	 /* NULL: /metrics only */
+	enum pk_tm_fmt fmt;
+};
+
+/* The rows of target_metrics.def, indexed by enum pk_target_metric_id. */
+extern const struct pk_target_metric pk_proxy_target_metrics[PK_TM_NUM];
+
+/* Returns the state a target's values v (indexed by PK_TM_*) say, as `status` shows it:
+ * "desynced" (a connection fell out of sync), "diverged" (--compare found a difference),
+ * "lagging" (its oldest unsent byte is older than 1 s) or "in-sync"; a static string. */
+const char *pk_proxy_target_state(const double v[PK_TM_NUM]);
+
+/* ---- what a proxy reports: /metrics, and the status document GET /status.json ---- */
+
+#define PK_STATUS_MAX_TARGETS 64 /* a status document's targets: at most this many */
+
+/* A proxy's state at one moment: what pk_proxy_status_get() reads from a running proxy, and
+ * pk_proxy_status_parse() from a status document. */
+struct pk_proxy_status {
+	char role[16]; /* "dup" or "agg" */
+	char production[PK_ADDR_STRLEN];
+	char mode[16]; /* "async" or "sync" */
+	double accepted, active, prod_connect_failures;
+	double capacity, open_files_limit, in_use, accept_paused;
+	double client_to_prod, prod_to_client;
+	bool recording; /* --record: the rec_* fields are set */
+	double rec_packets, rec_bytes, rec_dropped_bytes, rec_files;
+	double rec_failed; /* 1 when writing failed and recording stopped, else 0 */
+	int ntargets;
+	struct pk_proxy_status_target {
+		char name[PK_ADDR_STRLEN];
+		double v[PK_TM_NUM]; /* by PK_TM_*; a document has the rows with a key only */
+	} targets[PK_STATUS_MAX_TARGETS];
+};
+
+/* Reads p's state now into st: every counter summed (or maxed) over the workers as
+ * target_metrics.def says.  Any thread may call it while p runs: each counter is read
+ * atomically (on its own: the values are of nearly, not exactly, one moment). */
+void pk_proxy_status_get(struct pk_proxy *p, struct pk_proxy_status *st);
+
 /* Appends the Prometheus text of all metrics to out. */
 void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out);
+
+/* Appends st as the status document (JSON, what GET /status.json answers and `parikshan
+ * status --json` prints) to out; every number as /metrics' text carries it:
+ *   {"role", "production", "mode",
+ *    "connections": {"accepted", "active", "prod_connect_failures", "capacity",
+ *                    "open_files_limit", "in_use", "accept_paused"},
+ *    "bytes": {"client_to_prod", "prod_to_client"},
+ *    "recording": {"packets", "bytes", "dropped_bytes", "files", "failed": bool} (--record),
+ *    "targets": [{"target": "HOST:PORT", one number per KEY of target_metrics.def, "state"}]}
+ * Returns 0, or -ENOMEM (out is then unchanged). */
+int pk_proxy_status_write(const struct pk_proxy_status *st, struct pk_strbuf *out);
+
+/* Reads a status document (text, NUL-terminated: bytes from another process) into st, each
+ * number as /metrics' text would carry it.  Returns 0, or -EINVAL when it is not one: not one
+ * JSON object, a field above missing or of another type (a target without one of the keys: a
+ * misspelt one), a string that does not fit st or holds anything but printable ASCII, a number
+ * negative or not finite, more than PK_STATUS_MAX_TARGETS targets.  Keys it does not know
+ * (and "state": it follows from the numbers) are ignored. */
+int pk_proxy_status_parse(const char *text, struct pk_proxy_status *st);
 
 #endif

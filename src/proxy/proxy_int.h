@@ -205,6 +205,41 @@ struct pk_proxy {
 	struct pk_worker *workers;
 };
 
+/* status.c: the proxy-wide values of /metrics and of the status document, one row each of
+ * summary_metrics.def (see there). */
+enum pk_summary_group {
+	PK_SUMMARY_CONNECTIONS,
+	PK_SUMMARY_BYTES,
+	PK_SUMMARY_RECORDING, /* only with --record */
+	PK_SUMMARY_GROUPS,
+};
+
+/* How a proxy-wide value is in the status document. */
+enum pk_summary_as {
+	PK_SUMMARY_AS_NUMBER,
+	PK_SUMMARY_AS_BOOL, /* false for 0, true otherwise */
+};
+
+enum pk_summary_metric_id {
+#define PK_SUMMARY_METRIC(field, ...) PK_SM_##field,
+#include "proxy/summary_metrics.def"
+#undef PK_SUMMARY_METRIC
+	PK_SM_NUM
+};
+
+struct pk_summary_metric {
+	size_t off; /* of the double in struct pk_proxy_status */
+	const char *name;
+	const char *type, *help; /* NULL: the row continues the family of the row above */
+	const char *label, *label_value;
+	enum pk_summary_group group;
+	const char *key;
+	int pos; /* the key's place in its group's object */
+	enum pk_summary_as as;
+};
+
+extern const struct pk_summary_metric pk_summary_metrics[PK_SM_NUM];
+
 /* capacity.c: the open-files capacity */
 
 /* Computes p->cap from RLIMIT_NOFILE and the fds open now (call once every fixed fd is open)
@@ -328,7 +363,8 @@ void pk_pair_first_bytes(struct pk_worker *w, struct dconn *d, bool from_client,
  * tombstone (its clone connection will be closed as out of sync). */
 void pk_pair_dconn_gone(struct dconn *d);
 
-/* pair.c: the name of a pairing rule in metrics and logs ("content", "order"). */
+/* pair.c: the name of a pairing rule in logs ("content", "order": the values of the rule
+ * label of parikshan_debug_paired_total in target_metrics.def). */
 const char *pk_pair_rule_name(enum pk_pair_rule rule);
 
 /* pair.c: frees the clone connections closed since the last call (before-sleep hook). */

@@ -9,6 +9,7 @@
  * pk_proxy_run() stops on SIGTERM read through a signalfd: main() blocks SIGINT and SIGTERM
  * before any thread starts, so every thread inherits the mask and the signal stays pending
  * until the proxy's signalfd reads it. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -261,7 +262,8 @@ static int proxy_stop(struct running *r)
 struct metric_query {
 	const char *name, *target; /* target NULL: a sample without that label */
 	const char *direction;
-	const char *rule; /* parikshan_debug_paired_total's rule label, or NULL */
+	const char *rule;		 /* parikshan_debug_paired_total's rule label, or NULL */
+	const char *label, *label_value; /* any other label, or NULL */
 	double value;
 	bool found;
 };
@@ -282,8 +284,19 @@ static void metric_cb(const char *name, const char *labels, double value, void *
 	if (q->rule &&
 	    (pk_prom_label(labels, "rule", v, sizeof(v)) != 0 || strcmp(v, q->rule) != 0))
 		return;
+	if (q->label &&
+	    (pk_prom_label(labels, q->label, v, sizeof(v)) != 0 || strcmp(v, q->label_value) != 0))
+		return;
 	q->value = value;
 	q->found = true;
+}
+
+/* The value of the sample of metric name matching q's labels in metrics text; -1 when absent. */
+static double metric_in(const char *text, struct metric_query *q)
+{
+	if (pk_prom_parse(text, metric_cb, q) < 0)
+		printf("  metrics text does not parse\n");
+	return q->found ? q->value : -1;
 }
 
 /* The value of the sample of metric name matching q's labels in the proxy's metrics now; -1
@@ -291,12 +304,12 @@ static void metric_cb(const char *name, const char *labels, double value, void *
 static double metric_q(struct pk_proxy *p, struct metric_query *q)
 {
 	struct pk_strbuf out = { 0 };
+	double v;
 
 	pk_proxy_metrics(p, &out);
-	if (pk_prom_parse(pk_strbuf_str(&out), metric_cb, q) < 0)
-		printf("  metrics text does not parse\n");
+	v = metric_in(pk_strbuf_str(&out), q);
 	pk_strbuf_release(&out);
-	return q->found ? q->value : -1;
+	return v;
 }
 
 /* The value of metric name (for target "127.0.0.1:port" when port > 0, for a direction when
@@ -354,6 +367,147 @@ static bool wait_int(const int *v, int want, const char *what)
 		nanosleep(&tick, NULL);
 	}
 	return true;
+}
+
+/* ---- the status document (/status.json) against /metrics ---- */
+
+/* The summary numbers of the status document and the /metrics samples they are. */
+static const struct {
+	const char *group, *key, *metric, *direction;
+} summary_samples[] = {
+	{ "connections", "accepted", "parikshan_connections_accepted_total", NULL },
+	{ "connections", "active", "parikshan_connections_active", NULL },
+	{ "connections", "prod_connect_failures", "parikshan_prod_connect_failures_total", NULL },
+	{ "connections", "capacity", "parikshan_connections_capacity", NULL },
+	{ "connections", "open_files_limit", "parikshan_open_files_limit", NULL },
+	{ "connections", "in_use", "parikshan_connections_in_use", NULL },
+	{ "connections", "accept_paused", "parikshan_accept_paused_total", NULL },
+	{ "bytes", "client_to_prod", "parikshan_bytes_total", "client_to_prod" },
+	{ "bytes", "prod_to_client", "parikshan_bytes_total", "prod_to_client" },
+	{ "recording", "packets", "parikshan_record_packets_total", NULL },
+	{ "recording", "bytes", "parikshan_record_bytes_total", NULL },
+	{ "recording", "dropped_bytes", "parikshan_record_dropped_bytes_total", NULL },
+	{ "recording", "files", "parikshan_record_files", NULL },
+};
+
+/* The number under key in obj; -2 when there is none. */
+static double json_number(const cJSON *obj, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(it) ? it->valuedouble : -2;
+}
+
+static void check_same(const char *what, const char *key, double doc, double metrics)
+{
+	if (doc != metrics)
+		printf("  %s %s: /status.json %.17g, /metrics %.17g\n", what, key, doc, metrics);
+	CHECK(doc == metrics);
+}
+
+static void count_target_samples(const char *name, const char *labels, double value, void *data)
+{
+	if (strcmp(name, "parikshan_debug_connections_active") == 0)
+		(*(int *)data)++;
+}
+
+/* Compares a status document with /metrics text of the same moment: every number of the one
+ * is the value of its sample in the other (or 0 when /metrics does not show the family), for
+ * every target /metrics has.  Returns the count of numbers compared. */
+static int compare_status(const char *doc, const char *metrics)
+{
+	cJSON *root = cJSON_Parse(doc), *targets, *t;
+	struct metric_query q;
+	int n = 0, nmetrics = 0;
+
+	CHECK(root != NULL);
+	if (!root)
+		return 0;
+	for (size_t i = 0; i < sizeof(summary_samples) / sizeof(summary_samples[0]); i++) {
+		const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, summary_samples[i].group);
+
+		memset(&q, 0, sizeof(q));
+		q.name = summary_samples[i].metric;
+		q.direction = summary_samples[i].direction;
+		if (!g) { /* only the recording, and then /metrics has none of it either */
+			CHECK(strcmp(summary_samples[i].group, "recording") == 0);
+			CHECK(metric_in(metrics, &q) == -1);
+			continue;
+		}
+		check_same(summary_samples[i].group, summary_samples[i].key,
+			   json_number(g, summary_samples[i].key), metric_in(metrics, &q));
+		n++;
+	}
+	targets = cJSON_GetObjectItemCaseSensitive(root, "targets");
+	CHECK(cJSON_IsArray(targets));
+	pk_prom_parse(metrics, count_target_samples, &nmetrics);
+	CHECK_EQ_INT(cJSON_GetArraySize(targets), nmetrics);
+	cJSON_ArrayForEach(t, targets)
+	{
+		const char *name =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "target"));
+		double v[PK_TM_NUM] = { 0 };
+
+		CHECK(name != NULL);
+		for (unsigned m = 0; name && m < PK_TM_NUM; m++) {
+			const struct pk_target_metric *tm = &pk_proxy_target_metrics[m];
+
+			memset(&q, 0, sizeof(q));
+			q.name = tm->name;
+			q.target = name;
+			q.label = tm->label;
+			q.label_value = tm->label_value;
+			v[m] = metric_in(metrics, &q);
+			if (!tm->key) /* /metrics only */
+				continue;
+			check_same(name, tm->key, json_number(t, tm->key), v[m] < 0 ? 0 : v[m]);
+			v[m] = v[m] < 0 ? 0 : v[m];
+			n++;
+		}
+		CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "state")),
+			  pk_proxy_target_state(v));
+	}
+	cJSON_Delete(root);
+	return n;
+}
+
+/* Takes /metrics, the status document and /metrics again, until both texts of /metrics are
+ * the same (nothing moved meanwhile); then compares the document with them and checks that
+ * the reader reads back what the writer wrote.  Returns the count of numbers compared. */
+static int check_status_agrees(struct pk_proxy *p)
+{
+	struct pk_strbuf m1 = { 0 }, m2 = { 0 }, doc = { 0 }, again = { 0 };
+	struct pk_proxy_status st, back;
+	uint64_t end = pk_now_ns() + DEADLINE_NS;
+	struct timespec tick = { 0, 1000000 };
+	int n = 0;
+
+	for (;;) {
+		pk_proxy_metrics(p, &m1);
+		pk_proxy_status_get(p, &st);
+		CHECK_EQ_INT(pk_proxy_status_write(&st, &doc), 0);
+		pk_proxy_metrics(p, &m2);
+		if (strcmp(pk_strbuf_str(&m1), pk_strbuf_str(&m2)) == 0)
+			break;
+		if (pk_now_ns() > end) {
+			CHECK(!"/metrics stood still for a moment");
+			goto out;
+		}
+		pk_strbuf_release(&m1);
+		pk_strbuf_release(&m2);
+		pk_strbuf_release(&doc);
+		nanosleep(&tick, NULL); /* polling the condition, with a deadline */
+	}
+	n = compare_status(pk_strbuf_str(&doc), pk_strbuf_str(&m2));
+	CHECK_EQ_INT(pk_proxy_status_parse(pk_strbuf_str(&doc), &back), 0);
+	CHECK_EQ_INT(pk_proxy_status_write(&back, &again), 0);
+	CHECK_STR(pk_strbuf_str(&again), pk_strbuf_str(&doc));
+out:
+	pk_strbuf_release(&m1);
+	pk_strbuf_release(&m2);
+	pk_strbuf_release(&doc);
+	pk_strbuf_release(&again);
+	return n;
 }
 
 /* ---- a client ---- */
@@ -532,6 +686,55 @@ stop_srv:
 		close(refused);
 }
 
+/* The status document (GET /status.json) and /metrics say the same, number for number:
+ * dup with --compare and --record, one target that answers and one that refuses. */
+static void test_status_json_agrees_with_metrics(void)
+{
+	struct srv prod, dbg;
+	struct pk_proxy_config cfg;
+	struct pk_rec_opts ro = { .file_max = 1 << 30 };
+	struct running r;
+	char path[64];
+	int refused_port = 0, refused = listen_local(0, &refused_port); /* bound, not listening */
+	int port;
+
+	snprintf(path, sizeof(path), "/tmp/pk-test-status-%d.pcap", (int)getpid());
+	ro.path = path;
+	CHECK(refused >= 0);
+	CHECK(srv_start(&prod, true));
+	CHECK(srv_start(&dbg, true));
+	config_init(&cfg, prod.port);
+	cfg.compare = true;
+	cfg.record = &ro;
+	config_add_target(&cfg, dbg.port);
+	config_add_target(&cfg, refused_port);
+	if (!proxy_start(&cfg, &r)) {
+		CHECK(!"proxy started");
+		goto stop_srv;
+	}
+	port = pk_proxy_listen_port(r.p);
+	for (unsigned i = 0; i < 2; i++) {
+		unsigned char *data = random_bytes(CONN_BYTES, 300 + i);
+
+		CHECK(data && exchange(port, data, CONN_BYTES));
+		free(data);
+	}
+	CHECK(wait_int(&dbg.eofs, 2, "debug connections closed by their client"));
+	CHECK(wait_metric(r.p, "parikshan_connections_active", 0, NULL, 0));
+	CHECK(wait_metric(r.p, "parikshan_debug_connections_active", dbg.port, NULL, 0));
+	CHECK(wait_metric(r.p, "parikshan_connections_in_use", 0, NULL, 0));
+	/* 9 summary + 4 recording numbers, 19 per target */
+	CHECK_EQ_INT(check_status_agrees(r.p), 13 + 2 * 19);
+	CHECK_EQ_INT(metric(r.p, "parikshan_debug_desyncs_total", refused_port, NULL), 2);
+	CHECK_EQ_INT(proxy_stop(&r), 0);
+stop_srv:
+	srv_stop(&dbg);
+	srv_stop(&prod);
+	if (refused >= 0)
+		close(refused);
+	unlink(path);
+}
+
 #define STALL_BYTES (16u << 20)
 
 /* A debug target that accepts and never reads fills its buffer: that connection overflows
@@ -669,6 +872,7 @@ static void test_agg_pairs_by_content_past_probes(void)
 	CHECK_EQ_INT(paired(r.p, "order"), 0);
 	CHECK_EQ_INT(metric(r.p, "parikshan_debug_unpaired_total", 0, NULL), 0);
 	CHECK_EQ_INT(metric(r.p, "parikshan_debug_desyncs_total", 0, NULL), 0);
+	CHECK_EQ_INT(check_status_agrees(r.p), 9 + 19); /* the pairing columns from /metrics */
 	CHECK_EQ_INT(proxy_stop(&r), 0);
 stop_srv:
 	srv_stop(&backend);
@@ -686,6 +890,7 @@ int main(void)
 	sigprocmask(SIG_BLOCK, &set, NULL); /* before any thread: see the top of the file */
 	UNIT_RUN(test_bytes_reach_production_and_debug);
 	UNIT_RUN(test_refusing_target_is_desynced);
+	UNIT_RUN(test_status_json_agrees_with_metrics);
 	UNIT_RUN(test_stalled_target_overflows);
 	UNIT_RUN(test_agg_replays_backend_answers);
 	UNIT_RUN(test_agg_pairs_by_content_past_probes);
