@@ -1,4 +1,5 @@
-/* cmd_status.c — `parikshan status`: fetch /metrics from a running proxy and show it. */
+/* cmd_status.c — `parikshan status`: fetch the status document (GET /status.json) from a running
+ * proxy and show it. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -73,7 +74,7 @@ int pk_cmd_status(int argc, char **argv)
 		pk_cli_error(where, "%s", why);
 		return PK_EXIT_RUNTIME;
 	}
-	rc = pk_http_get(&a, "/metrics", STATUS_TIMEOUT_MS, &body);
+	rc = pk_http_get(&a, "/status.json", STATUS_TIMEOUT_MS, &body);
 	if (rc != 200) {
 		if (rc < 0)
 			pk_cli_error(where, "%s (is a proxy running with --admin?)", strerror(-rc));
@@ -83,8 +84,10 @@ int pk_cmd_status(int argc, char **argv)
 		return PK_EXIT_RUNTIME;
 	}
 	rc = pk_status_render(pk_strbuf_str(&body), json, &out);
-	if (rc < 0)
+	if (rc == -EINVAL)
 		pk_cli_error(where, "the answer is not parikshan metrics");
+	else if (rc < 0)
+		pk_cli_error(where, "%s", strerror(-rc));
 	else
 		fputs(pk_strbuf_str(&out), stdout);
 	pk_strbuf_release(&body);

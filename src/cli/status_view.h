@@ -1,5 +1,5 @@
-/* status_view.h — `parikshan status`'s view of a running proxy: what its admin endpoint
- * answered, read and rendered as the status table or JSON. */
+/* status_view.h — `parikshan status`'s view of a running proxy: the status document its admin
+ * endpoint answered (GET /status.json), read and shown as a table or as JSON. */
 #ifndef PK_CLI_STATUS_VIEW_H
 #define PK_CLI_STATUS_VIEW_H
 
@@ -7,8 +7,9 @@
 
 #include "common/strbuf.h"
 
-/* Renders the Prometheus text of a proxy as a table (or JSON when json) into out.
- * Returns 0, or -EINVAL when the text is not parikshan metrics. */
-int pk_status_render(const char *metrics, bool json, struct pk_strbuf *out);
+/* Renders a proxy's status document doc (NUL-terminated, as received) as the status table, or
+ * when json as the document again (the keys status knows, in their order), into out.
+ * Returns 0, -EINVAL when doc is not a status document (out is then unchanged), or -ENOMEM. */
+int pk_status_render(const char *doc, bool json, struct pk_strbuf *out);
 
 #endif
