@@ -1,11 +1,11 @@
-/* fuzz_prom.c — libFuzzer target: any bytes, read as Prometheus text (what `status` and `up`
- * get from a proxy's /metrics) by pk_prom_parse(), pk_prom_label() and pk_status_render().
+/* fuzz_prom.c — libFuzzer target: any bytes, read as Prometheus text (what a proxy's /metrics
+ * answers, as the tests read it) by pk_prom_parse() and pk_prom_label().
  *
  * Besides the sanitizers' checks, it asserts what the reader promises: the count it returns is
  * the number of samples it called back for (or -EINVAL); a sample's name is not empty and holds
  * no brace or space; a label is read into the buffer given, terminated, or reported absent
- * (empty) or too long; the status table and JSON render or fail with -EINVAL, never anything
- * else.  Built with clang by `make fuzz`, and with gcc+ASan into test_fuzz_corpus.
+ * (empty) or too long.  Built with clang by `make fuzz`, and with gcc+ASan into
+ * test_fuzz_corpus.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/status_view.h"
 #include "common/prom.h"
 
 #define FUZZ_MAX_TEXT 65536
@@ -60,7 +59,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct pk_strbuf out = { 0 };
 	char *text;
 	int n = 0, rc;
 
@@ -73,12 +71,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0'; /* what the HTTP client gives: the text stops at the first NUL */
 	rc = pk_prom_parse(text, sample, &n);
 	require(rc == -EINVAL || rc == n, "the count of samples called back, or -EINVAL");
-	for (int json = 0; json <= 1; json++) {
-		rc = pk_status_render(text, json, &out);
-		require(rc == 0 || rc == -EINVAL, "status: rendered or -EINVAL");
-		require(rc < 0 || pk_strbuf_ok(&out), "status: a rendering");
-		pk_strbuf_release(&out);
-	}
 	free(text);
 	return 0;
 }

@@ -8,8 +8,11 @@ retransmitted, an answer, FINs) under every link type the reader knows, in pcap 
 orders, micro- and nanosecond) and pcapng, plus broken files: cut, bad magic, another link type,
 bogus header lengths, no TCP at all.  framer: RESP and HTTP request streams (pipelined, bodies, stray line ends) and streams the
 framers give up on.
-prom: /metrics text of dup, agg and a recording proxy (every metric `status` reads), escaped label
-values, odd numbers (inf, NaN, exponents), and malformed lines.
+prom: /metrics text of dup, agg and a recording proxy, escaped label values, odd numbers (inf,
+NaN, exponents), and malformed lines.
+status: status documents (GET /status.json) of dup, agg and a recording proxy, odd numbers and
+strings, and documents `status` refuses: a key misspelt or missing, a wrong type, a negative or
+huge number, a control character, too many targets, deep nesting, trailing bytes.
 http: requests to the admin server (good, odd and malformed) and responses to the CLI's client
 (good, without an end of headers, with odd status lines, with NULs in the body).
 wire: what a client sends `parikshan agent`: the answer to the challenge (with the MAC of the
@@ -158,7 +161,7 @@ def framer_seeds():
 
 
 def prom_seeds():
-    """What `status` reads from a proxy's /metrics (see src/proxy/metrics.c and status.c)."""
+    """What a proxy's /metrics answers (see src/proxy/metrics.c)."""
     def sample(name, value, **labels):
         lab = ",".join('%s="%s"' % (k, v) for k, v in labels.items())
         return "%s%s %s\n" % (name, "{%s}" % lab if lab else "", value)
@@ -215,6 +218,71 @@ def prom_seeds():
         "bad-long-line": (info + "x" * 5000 + " 1\n").encode(),
         "bad-overflow": (info + "parikshan_connections_active 1e999\n").encode(),
         "no-newline-at-end": info.encode() + b"parikshan_connections_active 7",
+    }
+
+
+def status_seeds():
+    """Status documents as a proxy serves them (src/proxy/status.c), and broken ones."""
+    keys = ["connections_active", "bytes_sent", "bytes_dropped", "response_bytes",
+            "buffer_bytes", "buffer_high_water_bytes", "spill_bytes", "overflows", "desyncs",
+            "connect_failures", "rejoins", "lag_bytes", "lag_seconds", "unpaired",
+            "close_grace_expired", "compared_bytes", "diverged", "paired_by_content",
+            "paired_by_order"]
+
+    def target(name, base=0, **over):
+        t = {"target": name}
+        t.update({k: base + i for i, k in enumerate(keys)})
+        t.update(over)
+        t["state"] = "in-sync"
+        return t
+
+    def doc(role="dup", targets=(), record=False, **over):
+        d = {"role": role, "production": "127.0.0.1:6379", "mode": "async",
+             "connections": {"accepted": 12, "active": 3, "prod_connect_failures": 1,
+                             "capacity": 6650, "open_files_limit": 20000, "in_use": 4,
+                             "accept_paused": 7},
+             "bytes": {"client_to_prod": 2048, "prod_to_client": 1572864}}
+        if record:
+            d["recording"] = {"packets": 120, "bytes": 5 << 30, "dropped_bytes": 0, "files": 2,
+                              "failed": True}
+        d["targets"] = list(targets)
+        d.update(over)
+        return d
+
+    js = lambda d, **kw: json.dumps(d, **kw).encode()
+    two = [target("127.0.0.1:6380", lag_seconds=0.25),
+           target("[::1]:6381", 1000, desyncs=3, lag_seconds=2.5)]
+    good = doc(targets=two, record=True)
+    text = js(good, indent="\t")
+    return {
+        "dup-two-targets": text,
+        "dup-compact": js(good, separators=(",", ":")),
+        "agg": js(doc("agg", [target("127.0.0.1:7001", paired_by_content=6, diverged=2)])),
+        "no-targets": js(doc()),
+        "numbers": js(doc(targets=[target("t", bytes_sent=5e15, lag_seconds=1.23456789012,
+                                          buffer_bytes=1e308, overflows=-0.0,
+                                          spill_bytes=1.5e-7, rejoins=12345678901234567890)])),
+        "extra-keys": js(doc(targets=two, version=2, extra={"a": [1, None, "x"]})),
+        "unicode": js(doc(targets=[target("h\u00e9llo"), target("tab\there")])),
+        "misspelt-column": text.replace(b'"desyncs"', b'"desync"'),
+        "missing-capacity": text.replace(b'"capacity"', b'"capacit"'),
+        "negative": text.replace(b'"accepted": 12', b'"accepted": -12'),
+        "huge": text.replace(b'"accepted": 12', b'"accepted": 1e999'),
+        "string-number": text.replace(b'"accepted": 12', b'"accepted": "12"'),
+        "role-number": text.replace(b'"role": "dup"', b'"role": 3'),
+        "long-mode": text.replace(b'"mode": "async"', b'"mode": "' + b"a" * 300 + b'"'),
+        "escape-in-name": text.replace(b"127.0.0.1:6380", b"\\u001b[31m"),
+        "failed-not-bool": text.replace(b'"failed": true', b'"failed": 1'),
+        "recording-null": js(doc(targets=two, recording=None)),
+        "targets-object": js(doc(targets=two)).replace(b'"targets": [', b'"targets": {"x": ['),
+        "target-not-object": js(doc(targets=[7] + two)),
+        "too-many-targets": js(doc(targets=[target("t%d" % i) for i in range(65)])),
+        "trailing": text + b"}",
+        "nul-inside": text[:40] + b"\0" + text[40:],
+        "deep": b"[" * 2000 + b"]" * 2000,
+        "not-json": b"parikshan_info{role=\"dup\"} 1\n",
+        "empty-object": b"{}",
+        "duplicate-keys": text.replace(b'"role": "dup"', b'"role": "dup", "role": 7'),
     }
 
 
@@ -284,6 +352,7 @@ SEEDS = {
     "http": http_seeds,
     "pcap_read": pcap_read_seeds,
     "prom": prom_seeds,
+    "status": status_seeds,
     "wire": wire_seeds,
 }
 
