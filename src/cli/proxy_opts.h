@@ -81,8 +81,8 @@ enum {
 	"      --record-max SIZE    start a new file (FILE.1.pcap, ...) past SIZE "                \
 	"(default " PK_PROXY_DEFAULT_RECORD_MAX_S ")\n"                                            \
 	"      --record-files N     keep at most N files, deleting the oldest (default: all)\n"    \
-	"      --admin [ADDR:]PORT  serve GET /metrics there (ADDR defaults to " PK_CLI_ADMIN_HOST \
-	")\n"                                                                                      \
+	"      --admin [ADDR:]PORT  serve GET /metrics and /status.json there (ADDR defaults "     \
+	"to " PK_CLI_ADMIN_HOST ")\n"                                                              \
 	"      --log-level LEVEL    error, warn, info (default) or debug\n"                        \
 	"      --help               show this text\n"
 
