@@ -209,7 +209,7 @@ int pk_clone_state_new(const char *state_dir, const char *name, const char *pare
 	m->prefix = 32;
 	m->created = (long long)time(NULL);
 	pk_meta_names(m);
-	rc = pk_mgmt_alloc(state_dir, m->mgmt, sizeof(m->mgmt));
+	rc = pk_mgmt_alloc(state_dir, PK_HOST_ROUTES, m->mgmt, sizeof(m->mgmt));
 	if (rc) {
 		snprintf(err, errlen, "no free management address in 10.78.0.0/16");
 		return rc;

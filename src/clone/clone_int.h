@@ -76,8 +76,14 @@ int pk_meta_load(const char *dir, struct pk_meta *m);
  * last when the first is the service IP).  Returns 0 or -EINVAL. */
 int pk_parse_cidr(const char *s, char *ip, size_t iplen, int *prefix, char *gw, size_t gwlen);
 
-/* Picks the lowest management address 10.78.x.y not used by a clone under state_dir. */
-int pk_mgmt_alloc(const char *state_dir, char *ip, size_t len);
+/* The host's IPv4 routing table, as pk_mgmt_alloc reads it. */
+#define PK_HOST_ROUTES "/proc/net/route"
+
+/* Picks the lowest management address 10.78.x.y not used by a clone under state_dir nor
+ * routed as a /32 in routes (a /proc/net/route table, or NULL: none): a clone of another state
+ * directory keeps its address, whose host route a second clone would otherwise take over.
+ * Returns 0, or -ENOSPC when all are taken. */
+int pk_mgmt_alloc(const char *state_dir, const char *routes, char *ip, size_t len);
 
 /* Removes a directory tree (best effort); returns 0 or the first -errno. */
 int pk_rm_tree(const char *path);

@@ -248,11 +248,41 @@ int pk_parse_cidr(const char *s, char *ip, size_t iplen, int *prefix, char *gw, 
 	return 0;
 }
 
-int pk_mgmt_alloc(const char *state_dir, char *ip, size_t len)
+/* Marks in used[] (bit i: 10.78.i/256.i%256) the 10.78/16 addresses that routes, a table in
+ * /proc/net/route's form, routes as a /32: management addresses in use by any state directory.
+ * Destination and mask are hexadecimal numbers whose bytes are the address in network order. */
+static void mark_routed(const char *routes, uint8_t *used)
+{
+	FILE *f = routes ? fopen(routes, "re") : NULL;
+	char line[512];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char iface[64];
+		unsigned int dst, gw, flags, ref, use, metric, mask;
+		struct in_addr a;
+		uint32_t h;
+
+		if (sscanf(line, "%63s %x %x %x %u %u %u %x", iface, &dst, &gw, &flags, &ref, &use,
+			   &metric, &mask) != 8 ||
+		    mask != 0xffffffffu)
+			continue;
+		a.s_addr = dst;
+		h = ntohl(a.s_addr);
+		if ((h >> 16) == ((10u << 8) | 78u))
+			used[(h & 0xffff) / 8] |= (uint8_t)(1u << ((h & 0xffff) % 8));
+	}
+	fclose(f);
+}
+
+int pk_mgmt_alloc(const char *state_dir, const char *routes, char *ip, size_t len)
 {
 	uint8_t used[65536 / 8] = { 0 };
 	DIR *d = opendir(state_dir);
 	struct dirent *e;
+
+	mark_routed(routes, used);
 
 	while (d && (e = readdir(d))) {
 		char dir[PK_PATH_MAX];

@@ -453,7 +453,7 @@ static void test_parse_cidr_bad(void)
 /* Runs pk_mgmt_alloc on state_dir; returns the address or "ERR". */
 static const char *mgmt(const char *state_dir, char *buf, size_t len)
 {
-	if (pk_mgmt_alloc(state_dir, buf, len) != 0)
+	if (pk_mgmt_alloc(state_dir, NULL, buf, len) != 0)
 		snprintf(buf, len, "ERR");
 	return buf;
 }
@@ -530,6 +530,42 @@ static void test_mgmt_alloc_skips_0_and_255(void)
 
 	CHECK_EQ_INT(pk_rm_tree(dir), 0);
 	CHECK(!exists(dir));
+}
+
+/* Another state directory's clones show only as host routes: /32 routes to 10.78/16 are taken
+ * (read in /proc/net/route's form: hex, the address's bytes in network order), other routes
+ * are not. */
+static void test_mgmt_alloc_skips_routed(void)
+{
+	char dir[64], routes[PK_PATH_MAX], ip[16];
+	/* 10.78.0.2/32 and 10.78.0.3/32 via veths; 10.78.0.4/24 (not a /32); 10.77.0.5/32 (not
+	 * 10.78); a short line; 0.0.0.0/0 */
+	static const char table[] = "Iface\tDestination\tGateway "
+				    "\tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+				    "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+				    "pkh1\t02004E0A\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n"
+				    "pkh2\t03004E0A\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n"
+				    "pkh3\t04004E0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+				    "pkh4\t05004D0A\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n"
+				    "pkh5\t04004E0A\n";
+
+	if (!dir_make(dir, sizeof(dir))) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	pk_path(routes, sizeof(routes), "%s/route", dir);
+	CHECK_EQ_INT(file_write(routes, table, sizeof(table) - 1), 0);
+	CHECK_EQ_INT(pk_mgmt_alloc(dir, routes, ip, sizeof(ip)), 0);
+	CHECK_STR(ip, "10.78.0.4");
+	/* with a clone of this directory on 10.78.0.4 as well */
+	CHECK_EQ_INT(meta_put(dir, "c4", "10.78.0.4"), 0);
+	CHECK_EQ_INT(pk_mgmt_alloc(dir, routes, ip, sizeof(ip)), 0);
+	CHECK_STR(ip, "10.78.0.5");
+	/* a missing table takes nothing */
+	pk_path(routes, sizeof(routes), "%s/none", dir);
+	CHECK_EQ_INT(pk_mgmt_alloc(dir, routes, ip, sizeof(ip)), 0);
+	CHECK_STR(ip, "10.78.0.2");
+	CHECK_EQ_INT(pk_rm_tree(dir), 0);
 }
 
 static void test_rm_tree(void)
@@ -617,6 +653,7 @@ int main(void)
 	UNIT_RUN(test_parse_cidr_bad);
 	UNIT_RUN(test_mgmt_alloc_basic);
 	UNIT_RUN(test_mgmt_alloc_skips_0_and_255);
+	UNIT_RUN(test_mgmt_alloc_skips_routed);
 	UNIT_RUN(test_rm_tree);
 	return unit_done();
 }
