@@ -62,6 +62,7 @@ struct conn {
 	bool filtered; /* its server port is not the one asked for: segments only counted */
 	struct dir d[2];
 	size_t chunk_cap;
+	size_t reply_cap;
 };
 
 /* A decoded TCP segment. */
@@ -80,6 +81,7 @@ struct reader {
 	struct pk_pcap *p;
 	uint64_t max_bytes;
 	uint16_t server_port;
+	bool reply_times;
 	struct conn **buckets;
 	size_t nbuckets, nhashed;
 	size_t conns_cap;
@@ -597,6 +599,29 @@ static int add_chunk(struct reader *r, struct conn *c, uint64_t off, uint64_t n,
 	return 0;
 }
 
+/* Records that the server's n bytes at stream position pos came at ts (opts.reply_times). */
+static int add_reply(struct reader *r, struct conn *c, uint64_t pos, uint64_t n, uint64_t ts)
+{
+	struct pk_pcap_conn *pc = &c->pub;
+	struct pk_pcap_mark *last = pc->nreplies ? &pc->replies[pc->nreplies - 1] : NULL;
+	int err;
+
+	if (last && last->ts_ns == ts && last->pos + last->len == pos) {
+		last->len += n;
+		return 0;
+	}
+	if (pc->nreplies == c->reply_cap) {
+		struct pk_pcap_mark *v =
+			grow_array(r, pc->replies, &c->reply_cap, sizeof(*v), 16, &err);
+
+		if (!v)
+			return err;
+		pc->replies = v;
+	}
+	pc->replies[pc->nreplies++] = (struct pk_pcap_mark){ .pos = pos, .len = n, .ts_ns = ts };
+	return 0;
+}
+
 /* Appends n in-order bytes to a direction. */
 static int deliver(struct reader *r, struct conn *c, int side, const void *p, uint64_t n,
 		   uint64_t ts)
@@ -610,6 +635,8 @@ static int deliver(struct reader *r, struct conn *c, int side, const void *p, ui
 		return err;
 	memcpy(st->data + st->len, p, (size_t)n);
 	if (side == C2S && (err = add_chunk(r, c, st->len, n, ts)))
+		return err;
+	if (side == S2C && r->reply_times && (err = add_reply(r, c, c->d[S2C].next, n, ts)))
 		return err;
 	st->len += n;
 	c->d[side].next += n;
@@ -835,6 +862,7 @@ static void conn_free(struct conn *c)
 	free(c->pub.c2s.data);
 	free(c->pub.s2c.data);
 	free(c->pub.chunks);
+	free(c->pub.replies);
 	free(c);
 }
 
@@ -911,6 +939,7 @@ int pk_pcap_read_stream(FILE *f, const struct pk_pcap_opts *opts, struct pk_pcap
 	struct reader r = {
 		.max_bytes = opts && opts->max_bytes ? opts->max_bytes : PK_PCAP_DEFAULT_MAX,
 		.server_port = opts ? opts->server_port : 0,
+		.reply_times = opts && opts->reply_times,
 		.err = err,
 		.errlen = errlen,
 	};

@@ -18,6 +18,10 @@
  *   c2s.data  |chunk 0|chunk 1 |  chunk 2  |...     (contiguous; chunk i = data[off, off+len))
  *   s2c.data  |...........................|         (the server's bytes, in order)
  *
+ * With opts.reply_times, the server→client stream is also kept as marks of when its bytes came
+ * (one per in-order delivery, in stream positions, holes counted): enough to time how long the
+ * server took to begin each answer (the `sim` trace reader).
+ *
  * Everything is in memory, under a hard cap (opts.max_bytes) on all that is held.  Malformed
  * input is an error with a message, never undefined behaviour: this reader is fuzzed.
  */
@@ -38,6 +42,7 @@
 struct pk_pcap_opts {
 	uint16_t server_port; /* 0: none; else keep only connections to this port */
 	uint64_t max_bytes;   /* cap on memory held; 0: PK_PCAP_DEFAULT_MAX */
+	bool reply_times;     /* keep pk_pcap_conn.replies */
 };
 
 /* One in-order piece of the client's stream. */
@@ -46,6 +51,13 @@ struct pk_pcap_chunk {
 	uint64_t len;	     /* its length (> 0) */
 	uint64_t ts_ns;	     /* capture time (ns since the epoch) of the packet that completed it */
 	uint64_t s2c_before; /* server→client stream position when it was sent */
+};
+
+/* When a stretch of the server's stream came (opts.reply_times). */
+struct pk_pcap_mark {
+	uint64_t pos;	/* its first byte's server→client stream position (holes counted) */
+	uint64_t len;	/* bytes delivered then (> 0) */
+	uint64_t ts_ns; /* capture time of the packet that completed it */
 };
 
 /* One direction of a connection. */
@@ -70,6 +82,8 @@ struct pk_pcap_conn {
 	struct pk_pcap_stream c2s, s2c;
 	struct pk_pcap_chunk *chunks;
 	size_t nchunks;
+	struct pk_pcap_mark *replies; /* with opts.reply_times: the s2c stream's arrival times, */
+	size_t nreplies;	      /* in stream order, not overlapping */
 };
 
 struct pk_pcap_stats {
