@@ -25,7 +25,7 @@ endif
 # CRIU and no TLS library; the clone archive (containers, CRIU, the agent) does.  The CLI's
 # files other than main (parikshan.c) make a third archive, so that a unit test or a fuzz
 # target can link one of them (the status reader) without the rest.
-CORE_SRC := $(foreach m,common proto diverge capture proxy,$(wildcard src/$(m)/*.c))
+CORE_SRC := $(foreach m,common proto diverge capture proxy window,$(wildcard src/$(m)/*.c))
 CLONE_SRC := $(wildcard src/clone/*.c)
 CLI_MAIN := src/cli/parikshan.c
 CLI_SRC := $(filter-out $(CLI_MAIN),$(wildcard src/cli/*.c))
