@@ -35,6 +35,9 @@ int pk_cmd_dup(int argc, char **argv);
 /* `parikshan replay`: replays a capture's clients against a target and compares the answers. */
 int pk_cmd_replay(int argc, char **argv);
 
+/* `parikshan sim`: simulates a duplicator buffer and prints the debug window. */
+int pk_cmd_sim(int argc, char **argv);
+
 /* `parikshan status`: prints a running proxy's state. */
 int pk_cmd_status(int argc, char **argv);
 

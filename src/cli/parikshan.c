@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones" },
 	{ "replay", pk_cmd_replay,
 	  "replay a capture's clients against a server and compare the answers" },
+	{ "sim", pk_cmd_sim, "simulate a clone's buffer: the debug window by slowdown and size" },
 	{ "status", pk_cmd_status, "show a running proxy's connections, buffers and clone lag" },
 	{ "up", pk_cmd_up, "clone a container and put a duplicator in front of it, in one step" },
 };
