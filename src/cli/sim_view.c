@@ -218,13 +218,15 @@ int pk_sim_render_svg(const struct pk_sim_grid *g, struct pk_strbuf *out)
 			y[b * g->nslow + s] = g->cells[s * g->nbuf + b].res.window_s;
 	}
 	if (g->trace_file)
-		snprintf(title, sizeof(title), "Debug window: trace %s, service %s", g->trace_file,
-			 service_names[p->service]);
+		snprintf(title, sizeof(title),
+			 "Debug window: trace %s, service %s, %.4g s simulated", g->trace_file,
+			 service_names[p->service], p->duration_s);
 	else
 		snprintf(title, sizeof(title),
-			 "Debug window: %s arrivals %.4g req/s x %llu B, %s service %.4g req/s",
+			 "Debug window: %s arrivals %.4g req/s x %llu B, %s service %.4g req/s, "
+			 "%.4g s simulated",
 			 arrival_names[p->arrival], p->rate, (unsigned long long)p->request_bytes,
-			 service_names[p->service], p->service_rate);
+			 service_names[p->service], p->service_rate, p->duration_s);
 	err = pk_window_plot_svg(&(struct pk_window_plot){ .title = title,
 							   .x_label = "slowdown of the clone (x)",
 							   .x = g->slowdowns,

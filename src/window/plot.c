@@ -20,11 +20,11 @@
 
 #define W 760.0
 #define H 460.0
-#define LEFT 80.0
+#define LEFT 100.0
 #define RIGHT 180.0 /* the legend's room */
 #define TOP 60.0
 #define BOTTOM 60.0
-#define BAND 22.0 /* height of the "no overflow" band above the log axis */
+#define BAND 40.0 /* height of the "no overflow" band above the log axis */
 
 static const char *const colours[] = { "#0072b2", "#d55e00", "#009e73", "#cc79a7",
 				       "#e69f00", "#56b4e9", "#000000", "#999999" };
@@ -118,7 +118,7 @@ static int set_frame(const struct pk_window_plot *p, struct frame *f)
 	f->px1 = W - RIGHT;
 	f->py0 = H - BOTTOM;
 	f->py1 = TOP + BAND;
-	f->band = TOP + BAND / 3;
+	f->band = TOP + 10;
 	return 0;
 }
 
