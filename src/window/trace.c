@@ -5,7 +5,8 @@
  * with no server byte between them (the same s2c_before).  Its service time is measured from
  * the burst's last byte to the first byte of the server's answer, i.e. the first byte at or past
  * the burst's s2c_before, and only when that byte came before the next burst (else the server
- * did not answer it in the capture: not measured).  A server's greeting before any request
+ * did not answer it in the capture: not measured); an answer stamped with the request's own
+ * time took the clock's resolution, 1 ns, not nothing.  A server's greeting before any request
  * (MySQL's handshake) belongs to no request.  All connections' requests are then merged in
  * time order into one stream, as the study's single session was: one buffer, one server.
  *
@@ -84,7 +85,7 @@ static size_t conn_requests(const struct pk_pcap_conn *c, struct raw *v)
 		/* the answer must begin before the next request was sent */
 		if (m && (!more || m->pos < c->chunks[k].s2c_before) && m->ts_ns >= last_ts &&
 		    m->ts_ns - last_ts <= INT64_MAX)
-			v[n].service_ns = (int64_t)(m->ts_ns - last_ts);
+			v[n].service_ns = m->ts_ns > last_ts ? (int64_t)(m->ts_ns - last_ts) : 1;
 		n++;
 	}
 	return n;

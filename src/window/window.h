@@ -62,7 +62,8 @@ int pk_window_mm1k_stationary(double lambda, double mu, uint64_t k, double *p_bl
 struct pk_window_request {
 	double t_s;	  /* when it began, seconds after the trace's first request */
 	uint64_t bytes;	  /* its size (> 0) */
-	double service_s; /* from its last byte to the server's first answering byte; < 0: none */
+	double service_s; /* from its last byte to the server's first answering byte (>= 1 ns);
+			   * < 0: not measured */
 };
 
 /* The requests of a capture, all connections merged in time order. */

@@ -6,7 +6,11 @@
 pcap_read: small captures of one short TCP exchange (handshake, a request sent out of order and partly
 retransmitted, an answer, FINs) under every link type the reader knows, in pcap (both byte
 orders, micro- and nanosecond) and pcapng, plus broken files: cut, bad magic, another link type,
-bogus header lengths, no TCP at all.  framer: RESP and HTTP request streams (pipelined, bodies, stray line ends) and streams the
+bogus header lengths, no TCP at all.
+sim_trace: captures of request/answer sessions as `sim --trace` reads them (a server greeting,
+requests in one or several segments, pipelined requests, answers in several packets, a request
+never answered, two connections interleaved, timestamps that go back), plus a few of
+pcap_read's.  framer: RESP and HTTP request streams (pipelined, bodies, stray line ends) and streams the
 framers give up on.
 prom: /metrics text of dup, agg and a recording proxy, escaped label values, odd numbers (inf,
 NaN, exponents), and malformed lines.
@@ -347,11 +351,65 @@ def wire_seeds():
     }
 
 
+def sessions(conns, v6=False):
+    """A raw-IP pcap of request/answer sessions: conns is a list of event lists, each event
+    (ms, "c" or "s", bytes, flags); each connection gets a handshake at its first event."""
+    frames = []
+    for k, events in enumerate(conns):
+        c, s = [10, 0, 0, 1 + k], [10, 0, 0, 100]
+        port = 40000 + k
+        seq = {"c": 1000 * (k + 1), "s": 90000 * (k + 1)}
+
+        def pkt(ms, side, n, flags):
+            a, b = (c, s) if side == "c" else (s, c)
+            sp, dp = (port, 3306) if side == "c" else (3306, port)
+            frames.append((int(ms * 1000), ip4(a, b, 6, tcp(sp, dp, seq[side], flags,
+                                                              bytes([0x41 + k]) * n))))
+            seq[side] += n + (1 if flags & (SYN | FIN) else 0)
+        t0 = events[0][0]
+        pkt(t0, "c", 0, SYN)
+        pkt(t0, "s", 0, SYN | ACK)
+        pkt(t0, "c", 0, ACK)
+        for ms, side, n, flags in events:
+            pkt(ms, side, n, flags)
+    frames.sort(key=lambda f: f[0])
+    out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101)
+    for us, f in frames:
+        out += struct.pack("<IIII", 1700000000 + us // 1000000, us % 1000000, len(f), len(f)) + f
+    return out
+
+
+def sim_trace_seeds():
+    A, P = ACK, ACK | PSH
+    mysql = [(0, "s", 78, P)] + [e for i in range(6) for e in (
+        (100 + 40 * i, "c", 24, P), (104 + 40 * i + i, "s", 300, P))] + [(400, "c", 0, FIN | A)]
+    split = [(0, "c", 20, A), (1, "c", 10, P), (5, "s", 150, A), (6, "s", 50, P),
+             (100, "c", 40, P), (130, "s", 10, P), (200, "c", 25, P)]
+    piped = [(0, "c", 30, P), (0, "c", 30, P), (2, "s", 10, P), (2, "s", 10, P),
+             (50, "c", 30, P), (51, "s", 10, P)]
+    seeds = {
+        "mysql.pcap": sessions([mysql]),
+        "split.pcap": sessions([split]),
+        "pipelined.pcap": sessions([piped]),
+        "two-conns.pcap": sessions([split, [(e[0] + 3, *e[1:]) for e in piped]]),
+        "same-time.pcap": sessions([[(0, "c", 10, P)], [(0, "c", 10, P)]]),
+        "one-request.pcap": sessions([[(0, "c", 10, P), (3, "s", 10, P)]]),
+        "no-answer.pcap": sessions([[(0, "c", 10, P), (10, "c", 10, P)]]),
+    }
+    back = sessions([mysql])  # the last packet's timestamp before the first's
+    seeds["time-back.pcap"] = back[:-56] + struct.pack("<I", 1600000000) + back[-52:]
+    pr = pcap_read_seeds()
+    for name in ("en10mb.pcap", "raw-v6.pcap", "en10mb.pcapng", "cut.pcap", "empty.pcap"):
+        seeds["pcap-" + name] = pr[name]
+    return seeds
+
+
 SEEDS = {
     "framer": framer_seeds,
     "http": http_seeds,
     "pcap_read": pcap_read_seeds,
     "prom": prom_seeds,
+    "sim_trace": sim_trace_seeds,
     "status": status_seeds,
     "wire": wire_seeds,
 }

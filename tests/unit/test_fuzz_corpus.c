@@ -16,7 +16,13 @@
 
 /* target name, the fewest inputs its corpus may hold (its seeds) */
 #define FUZZ_TARGETS                                                                               \
-	X(framer, 10) X(http, 10) X(pcap_read, 20) X(prom, 10) X(status, 20) X(wire, 10)
+	X(framer, 10)                                                                              \
+	X(http, 10)                                                                                \
+	X(pcap_read, 20)                                                                           \
+	X(prom, 10)                                                                                \
+	X(sim_trace, 10)                                                                           \
+	X(status, 20)                                                                              \
+	X(wire, 10)
 
 #define X(name, min) int pk_fuzz_##name(const uint8_t *data, size_t size);
 FUZZ_TARGETS

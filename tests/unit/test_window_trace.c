@@ -169,6 +169,42 @@ static void test_two_connections(void)
 	}
 }
 
+/* An answer stamped with its request's own time (a coarse clock) took the clock's resolution,
+ * not nothing: the trace's service times still drive the simulator (found by fuzz_sim_trace:
+ * a mean service time of 0 made the trace unusable for `--service trace`). */
+static void test_same_instant_answer(void)
+{
+	struct end cl = { "10.0.0.1", 40000, 1 }, sv = { "10.0.0.2", 80, 1 };
+	struct pk_window_trace *t = NULL;
+	struct pk_window_sim_params p = { .arrival = PK_WINDOW_ARRIVAL_TRACE,
+					  .service = PK_WINDOW_SERVICE_TRACE,
+					  .slowdown = 1,
+					  .buffer_bytes = 100,
+					  .duration_s = 10 };
+	struct pk_window_prediction pred;
+	struct pk_window_sim_result r;
+	char err[256];
+	struct cap c;
+
+	cap_open(&c);
+	connect_at(&c, &cl, &sv, T0);
+	for (int i = 0; i < 3; i++) {
+		seg(&c, &cl, &sv, TH_ACK, 10, T0 + (uint64_t)i * MS);
+		seg(&c, &sv, &cl, TH_ACK, 10, T0 + (uint64_t)i * MS);
+	}
+	CHECK_EQ_INT(cap_trace(&c, 0, &t, err, sizeof(err)), 0);
+	free(c.buf);
+	if (!t)
+		return;
+	CHECK(t->n == 3 && t->measured == 3);
+	CHECK(t->reqs[0].service_s == 1e-9 && t->mean_service_s == 1e-9);
+	p.trace = t;
+	CHECK_EQ_INT(pk_window_predict(&p, &pred), 0);
+	CHECK_EQ_INT(pk_window_sim_run(&p, &r), 0);
+	CHECK(!r.overflowed && r.served == r.arrivals);
+	pk_window_trace_free(t);
+}
+
 /* Captures with no arrival rate, and files that are not captures: -errno and one line. */
 static void test_refused(void)
 {
@@ -260,6 +296,7 @@ int main(void)
 {
 	UNIT_RUN(test_one_connection);
 	UNIT_RUN(test_two_connections);
+	UNIT_RUN(test_same_instant_answer);
 	UNIT_RUN(test_refused);
 	UNIT_RUN(test_trace_sim);
 	return unit_done();
