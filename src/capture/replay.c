@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/loop.h"
 
 #define READ_BATCH 16	       /* reads per readiness event, so one connection can't hog the loop */
@@ -596,7 +597,7 @@ int pk_replay_report_json(const struct pk_replay_report *rep, struct pk_strbuf *
 {
 	cJSON *root = cJSON_CreateObject(), *conns, *sum, *capo;
 	const struct pk_pcap_stats *st = &rep->capture;
-	char *text;
+	int rc;
 
 	if (!root)
 		return -ENOMEM;
@@ -647,11 +648,8 @@ int pk_replay_report_json(const struct pk_replay_report *rep, struct pk_strbuf *
 	cJSON_AddNumberToObject(capo, "retransmitted", (double)st->retransmitted);
 	cJSON_AddNumberToObject(capo, "out_of_order", (double)st->out_of_order);
 	cJSON_AddNumberToObject(capo, "holes", (double)st->holes);
-	text = conns && cJSON_GetArraySize(conns) == (int)rep->nconns ? cJSON_Print(root) : NULL;
+	rc = pk_json_print(conns && cJSON_GetArraySize(conns) == (int)rep->nconns ? root : NULL,
+			   out);
 	cJSON_Delete(root);
-	if (!text)
-		return -ENOMEM;
-	pk_strbuf_printf(out, "%s\n", text);
-	free(text);
-	return pk_strbuf_ok(out) ? 0 : -ENOMEM;
+	return rc;
 }

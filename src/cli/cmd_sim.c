@@ -181,19 +181,17 @@ static bool sort_unique(void *v, size_t n, size_t size, int (*cmp)(const void *,
 static int parse_opt(int c, struct sim_opts *o, char **argv)
 {
 	uint64_t v;
-	int err = 0;
+	int err = 0, kind;
 
 	switch (c) {
 	case OPT_ARRIVAL:
-		if (strcmp(optarg, "const") == 0)
-			o->p.arrival = PK_WINDOW_ARRIVAL_CONST;
-		else if (strcmp(optarg, "poisson") == 0)
-			o->p.arrival = PK_WINDOW_ARRIVAL_POISSON;
-		else
+		kind = pk_window_arrival_parse(optarg);
+		if (kind < 0 || kind == PK_WINDOW_ARRIVAL_TRACE)
 			return pk_cli_fail(PK_EXIT_USAGE, "sim",
 					   "--arrival '%s': not a kind of arrivals (const or "
 					   "poisson; --trace FILE for a capture)",
 					   optarg);
+		o->p.arrival = (enum pk_window_arrival)kind;
 		o->arrival_set = true;
 		return -1;
 	case OPT_RATE:
@@ -215,17 +213,12 @@ static int parse_opt(int c, struct sim_opts *o, char **argv)
 			return pk_cli_bad_value("sim", "--server-port", optarg, err);
 		return -1;
 	case OPT_SERVICE:
-		if (strcmp(optarg, "const") == 0)
-			o->p.service = PK_WINDOW_SERVICE_CONST;
-		else if (strcmp(optarg, "exp") == 0)
-			o->p.service = PK_WINDOW_SERVICE_EXP;
-		else if (strcmp(optarg, "trace") == 0)
-			o->p.service = PK_WINDOW_SERVICE_TRACE;
-		else
+		if ((kind = pk_window_service_parse(optarg)) < 0)
 			return pk_cli_fail(PK_EXIT_USAGE, "sim",
 					   "--service '%s': not a kind of service (const, exp or "
 					   "trace)",
 					   optarg);
+		o->p.service = (enum pk_window_service)kind;
 		o->service_set = true;
 		return -1;
 	case OPT_SERVICE_RATE:

@@ -4,26 +4,15 @@
  * window that did not close within the duration, or a model that predicts no overflow. */
 #include "cli/sim_view.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
+
 #define SIM_TITLE_MAX 512
-
-static const char *const arrival_names[] = {
-	[PK_WINDOW_ARRIVAL_CONST] = "const",
-	[PK_WINDOW_ARRIVAL_POISSON] = "poisson",
-	[PK_WINDOW_ARRIVAL_TRACE] = "trace",
-};
-
-static const char *const service_names[] = {
-	[PK_WINDOW_SERVICE_CONST] = "const",
-	[PK_WINDOW_SERVICE_EXP] = "exp",
-	[PK_WINDOW_SERVICE_TRACE] = "trace",
-};
 
 void pk_sim_size_str(uint64_t bytes, char *buf, size_t len)
 {
@@ -64,7 +53,7 @@ static void describe(const struct pk_sim_grid *g, struct pk_strbuf *out)
 				 c->pred.bytes, p->trace->period_s);
 	else
 		pk_strbuf_printf(out, "arrivals  %s, %.4g req/s, %llu B each (%.4g B/s)\n",
-				 arrival_names[p->arrival], p->rate,
+				 pk_window_arrival_name(p->arrival), p->rate,
 				 (unsigned long long)p->request_bytes, p->rate * c->pred.bytes);
 	if (p->service == PK_WINDOW_SERVICE_TRACE)
 		pk_strbuf_printf(out,
@@ -73,8 +62,8 @@ static void describe(const struct pk_sim_grid *g, struct pk_strbuf *out)
 				 p->trace->measured, p->trace->mean_service_s,
 				 1 / p->trace->mean_service_s);
 	else
-		pk_strbuf_printf(out, "service   %s, %.4g req/s", service_names[p->service],
-				 p->service_rate);
+		pk_strbuf_printf(out, "service   %s, %.4g req/s",
+				 pk_window_service_name(p->service), p->service_rate);
 	pk_strbuf_printf(out,
 			 " before the slowdown\nrun       %.4g s simulated at most, seed %llu\n",
 			 p->duration_s, (unsigned long long)p->seed);
@@ -150,7 +139,7 @@ static cJSON *cell_json(const struct pk_sim_grid *g, const struct pk_sim_cell *c
 	if (!o)
 		return NULL;
 	add_secs(o, "window_s", c->res.window_s);
-	cJSON_AddStringToObject(o, "arrival", arrival_names[p->arrival]);
+	cJSON_AddStringToObject(o, "arrival", pk_window_arrival_name(p->arrival));
 	if (g->trace_file) {
 		cJSON_AddStringToObject(o, "trace", g->trace_file);
 		cJSON_AddNumberToObject(o, "trace_requests", (double)p->trace->n);
@@ -159,7 +148,7 @@ static cJSON *cell_json(const struct pk_sim_grid *g, const struct pk_sim_cell *c
 	}
 	cJSON_AddNumberToObject(o, "rate", c->pred.lambda);
 	cJSON_AddNumberToObject(o, "request_size", c->pred.bytes);
-	cJSON_AddStringToObject(o, "service", service_names[p->service]);
+	cJSON_AddStringToObject(o, "service", pk_window_service_name(p->service));
 	cJSON_AddNumberToObject(o, "service_rate", c->pred.mu * p->slowdown);
 	cJSON_AddNumberToObject(o, "slowdown", p->slowdown);
 	cJSON_AddNumberToObject(o, "buffer", (double)p->buffer_bytes);
@@ -180,22 +169,17 @@ int pk_sim_render_json(const struct pk_sim_grid *g, struct pk_strbuf *out)
 {
 	size_t n = g->nslow * g->nbuf;
 	cJSON *root = n == 1 ? cell_json(g, &g->cells[0]) : cJSON_CreateArray();
-	char *text = NULL;
 	bool ok = root != NULL;
+	int rc;
 
 	for (size_t i = 0; ok && n > 1 && i < n; i++) {
 		cJSON *o = cell_json(g, &g->cells[i]);
 
 		ok = o && cJSON_AddItemToArray(root, o);
 	}
-	if (ok)
-		text = cJSON_Print(root);
+	rc = pk_json_print(ok ? root : NULL, out);
 	cJSON_Delete(root);
-	if (!text)
-		return -ENOMEM;
-	pk_strbuf_printf(out, "%s\n", text);
-	free(text);
-	return pk_strbuf_ok(out) ? 0 : -ENOMEM;
+	return rc;
 }
 
 int pk_sim_render_svg(const struct pk_sim_grid *g, struct pk_strbuf *out)
@@ -220,13 +204,14 @@ int pk_sim_render_svg(const struct pk_sim_grid *g, struct pk_strbuf *out)
 	if (g->trace_file)
 		snprintf(title, sizeof(title),
 			 "Debug window: trace %s, service %s, %.4g s simulated", g->trace_file,
-			 service_names[p->service], p->duration_s);
+			 pk_window_service_name(p->service), p->duration_s);
 	else
 		snprintf(title, sizeof(title),
 			 "Debug window: %s arrivals %.4g req/s x %llu B, %s service %.4g req/s, "
 			 "%.4g s simulated",
-			 arrival_names[p->arrival], p->rate, (unsigned long long)p->request_bytes,
-			 service_names[p->service], p->service_rate, p->duration_s);
+			 pk_window_arrival_name(p->arrival), p->rate,
+			 (unsigned long long)p->request_bytes, pk_window_service_name(p->service),
+			 p->service_rate, p->duration_s);
 	err = pk_window_plot_svg(&(struct pk_window_plot){ .title = title,
 							   .x_label = "slowdown of the clone (x)",
 							   .x = g->slowdowns,

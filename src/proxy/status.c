@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/prom.h"
 
 const struct pk_summary_metric pk_summary_metrics[PK_SM_NUM] = {
@@ -125,16 +126,11 @@ static bool add_targets(const struct pk_proxy_status *st, cJSON *root)
 int pk_proxy_status_write(const struct pk_proxy_status *st, struct pk_strbuf *out)
 {
 	cJSON *root = cJSON_CreateObject();
-	char *text = NULL;
+	bool ok = root && add_summary(st, root) && add_targets(st, root);
+	int rc = pk_json_print(ok ? root : NULL, out);
 
-	if (root && add_summary(st, root) && add_targets(st, root))
-		text = cJSON_Print(root);
 	cJSON_Delete(root);
-	if (!text)
-		return -ENOMEM;
-	pk_strbuf_printf(out, "%s\n", text);
-	cJSON_free(text);
-	return 0;
+	return rc;
 }
 
 /* ---- reading ---- */

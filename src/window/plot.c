@@ -32,26 +32,18 @@ static const char *const colours[] = { "#0072b2", "#d55e00", "#009e73", "#cc79a7
 /* Appends s with XML's five special characters escaped. */
 static void put_text(struct pk_strbuf *out, const char *s)
 {
+	static const char *const entity[256] = {
+		['&'] = "&amp;",  ['<'] = "&lt;",    ['>'] = "&gt;",
+		['"'] = "&quot;", ['\''] = "&apos;",
+	};
+
 	for (; s && *s; s++) {
-		switch (*s) {
-		case '&':
-			pk_strbuf_printf(out, "&amp;");
-			break;
-		case '<':
-			pk_strbuf_printf(out, "&lt;");
-			break;
-		case '>':
-			pk_strbuf_printf(out, "&gt;");
-			break;
-		case '"':
-			pk_strbuf_printf(out, "&quot;");
-			break;
-		case '\'':
-			pk_strbuf_printf(out, "&apos;");
-			break;
-		default:
+		const char *e = entity[(unsigned char)*s];
+
+		if (e)
+			pk_strbuf_printf(out, "%s", e);
+		else
 			pk_strbuf_append(out, s, 1);
-		}
 	}
 }
 

@@ -71,6 +71,49 @@ static double rng_exp(struct rng *g, double m)
 	return -m * log(u);
 }
 
+static const char *const arrival_names[] = {
+	[PK_WINDOW_ARRIVAL_CONST] = "const",
+	[PK_WINDOW_ARRIVAL_POISSON] = "poisson",
+	[PK_WINDOW_ARRIVAL_TRACE] = "trace",
+};
+
+static const char *const service_names[] = {
+	[PK_WINDOW_SERVICE_CONST] = "const",
+	[PK_WINDOW_SERVICE_EXP] = "exp",
+	[PK_WINDOW_SERVICE_TRACE] = "trace",
+};
+
+#define NAMES(v) (sizeof(v) / sizeof((v)[0]))
+
+const char *pk_window_arrival_name(enum pk_window_arrival a)
+{
+	return (size_t)a < NAMES(arrival_names) ? arrival_names[a] : "?";
+}
+
+const char *pk_window_service_name(enum pk_window_service s)
+{
+	return (size_t)s < NAMES(service_names) ? service_names[s] : "?";
+}
+
+/* The index of name in names, or -EINVAL. */
+static int lookup(const char *name, const char *const *names, size_t n)
+{
+	for (size_t i = 0; name && i < n; i++)
+		if (strcmp(name, names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+int pk_window_arrival_parse(const char *name)
+{
+	return lookup(name, arrival_names, NAMES(arrival_names));
+}
+
+int pk_window_service_parse(const char *name)
+{
+	return lookup(name, service_names, NAMES(service_names));
+}
+
 struct run {
 	uint64_t seq;	/* first request */
 	uint64_t count; /* consecutive requests from seq */

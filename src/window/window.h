@@ -120,6 +120,14 @@ enum pk_window_service {
 	PK_WINDOW_SERVICE_TRACE, /* the trace's measured times (its mean where one is missing) */
 };
 
+/* A kind's name ("const", "poisson", "trace"; "const", "exp", "trace"), "?" for no kind. */
+const char *pk_window_arrival_name(enum pk_window_arrival a);
+const char *pk_window_service_name(enum pk_window_service s);
+
+/* The kind a name says, or -EINVAL. */
+int pk_window_arrival_parse(const char *name);
+int pk_window_service_parse(const char *name);
+
 struct pk_window_sim_params {
 	enum pk_window_arrival arrival;
 	double rate;			     /* requests/s (const, poisson) */
