@@ -11,52 +11,8 @@
 #include <netinet/tcp.h> /* TH_* flags */
 
 #include "capture/pcap_read.h"
+#include "pcap_mem.h"
 #include "unit.h"
-
-/* A capture being written to memory. */
-struct cap {
-	pcap_t *dead;
-	pcap_dumper_t *dump;
-	FILE *f;
-	char *buf;
-	size_t len;
-	int linktype;
-	uint64_t ts;
-};
-
-static void cap_open(struct cap *c, int linktype)
-{
-	memset(c, 0, sizeof(*c));
-	c->linktype = linktype;
-	c->f = open_memstream(&c->buf, &c->len);
-	c->dead =
-		pcap_open_dead_with_tstamp_precision(linktype, 262144, PCAP_TSTAMP_PRECISION_NANO);
-	c->dump = pcap_dump_fopen(c->dead, c->f);
-	c->ts = 1700000000ull * 1000000000ull;
-}
-
-/* Writes one frame of wire length wire, of which caplen bytes are captured; 1 ms apart. */
-static void cap_frame(struct cap *c, const void *frame, size_t caplen, size_t wire)
-{
-	struct pcap_pkthdr h = { .caplen = (bpf_u_int32)caplen, .len = (bpf_u_int32)wire };
-
-	c->ts += 1000000;
-	h.ts.tv_sec = (time_t)(c->ts / 1000000000ull);
-	h.ts.tv_usec = (suseconds_t)(c->ts % 1000000000ull); /* nanoseconds in a nano capture */
-	pcap_dump((u_char *)c->dump, &h, frame);
-}
-
-/* Finishes the file: c->buf and c->len hold it. */
-static void cap_close(struct cap *c)
-{
-	pcap_dump_close(c->dump);
-	pcap_close(c->dead);
-}
-
-static void cap_free(struct cap *c)
-{
-	free(c->buf);
-}
 
 static int read_mem(const void *buf, size_t len, uint16_t server_port, uint64_t max,
 		    struct pk_pcap **out, char *err, size_t errlen)

@@ -1,7 +1,8 @@
-/* test_window_trace.c — `sim --trace`'s reader on captures written here with libpcap's own
- * writer (raw IPv4): a request is a client burst, its service time runs to the server's first
- * answering byte, a greeting belongs to no request, an unanswered request is not measured,
- * connections merge in time order, the server-port filter, and the captures it refuses. */
+/* test_window_trace.c — traces for `sim --trace`: the simulator on a trace made by hand, and
+ * the reader on captures written here with libpcap's own writer (raw IPv4): a request is a
+ * client burst, its service time runs to the server's first answering byte, a greeting belongs
+ * to no request, an unanswered request is not measured, connections merge in time order, the
+ * server-port filter, and the captures it refuses. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -11,20 +12,12 @@
 #include <stdlib.h>
 
 #include "capture/pcap_read.h"
+#include "pcap_mem.h"
 #include "unit.h"
 #include "window/window.h"
 
 #define T0 1700000000000000000ull /* ns */
 #define MS 1000000ull
-
-/* A capture written to memory, and the sequence numbers of the connections in it. */
-struct cap {
-	pcap_t *dead;
-	pcap_dumper_t *dump;
-	FILE *f;
-	char *buf;
-	size_t len;
-};
 
 /* One side of a connection. */
 struct end {
@@ -33,12 +26,16 @@ struct end {
 	uint32_t seq;
 };
 
-static void cap_open(struct cap *c)
+/* Trace-driven parameters: the trace's arrivals and measured service times. */
+static struct pk_window_sim_params trace_params(const struct pk_window_trace *t, double slowdown,
+						uint64_t buffer, double duration)
 {
-	memset(c, 0, sizeof(*c));
-	c->f = open_memstream(&c->buf, &c->len);
-	c->dead = pcap_open_dead_with_tstamp_precision(DLT_RAW, 65535, PCAP_TSTAMP_PRECISION_NANO);
-	c->dump = pcap_dump_fopen(c->dead, c->f);
+	return (struct pk_window_sim_params){ .arrival = PK_WINDOW_ARRIVAL_TRACE,
+					      .trace = t,
+					      .service = PK_WINDOW_SERVICE_TRACE,
+					      .slowdown = slowdown,
+					      .buffer_bytes = buffer,
+					      .duration_s = duration };
 }
 
 /* Writes a segment from a to b at ts (ns) carrying len bytes of 'x'; advances a's sequence. */
@@ -46,8 +43,6 @@ static void seg(struct cap *c, struct end *a, const struct end *b, uint8_t flags
 		uint64_t ts)
 {
 	uint8_t p[1600] = { 0 };
-	struct pcap_pkthdr h = { .caplen = (bpf_u_int32)(40 + len),
-				 .len = (bpf_u_int32)(40 + len) };
 	uint16_t total = (uint16_t)(40 + len);
 
 	p[0] = 0x45;
@@ -67,9 +62,7 @@ static void seg(struct cap *c, struct end *a, const struct end *b, uint8_t flags
 	p[33] = flags;
 	memset(p + 40, 'x', len);
 	a->seq += (uint32_t)len + ((flags & (TH_SYN | TH_FIN)) ? 1 : 0);
-	h.ts.tv_sec = (time_t)(ts / 1000000000ull);
-	h.ts.tv_usec = (suseconds_t)(ts % 1000000000ull);
-	pcap_dump((u_char *)c->dump, &h, p);
+	cap_frame_at(c, p, total, total, ts);
 }
 
 /* A connection's handshake at ts. */
@@ -83,10 +76,30 @@ static void connect_at(struct cap *c, struct end *cl, struct end *sv, uint64_t t
 static int cap_trace(struct cap *c, uint16_t server_port, struct pk_window_trace **t, char *err,
 		     size_t errlen)
 {
-	pcap_dump_close(c->dump);
-	pcap_close(c->dead);
+	cap_close(c);
 	return pk_window_trace_read_stream(fmemopen(c->buf, c->len, "rb"), server_port, 0, t, err,
 					   errlen);
+}
+
+/* The trace of one connection of n requests of size bytes, the i-th at first_ms + i·gap_ms and
+ * answered answer_ms later (7 bytes); NULL (and a failed check) when it does not read. */
+static struct pk_window_trace *periodic_trace(int n, uint64_t first_ms, uint64_t gap_ms,
+					      size_t size, uint64_t answer_ms)
+{
+	struct end cl = { "10.0.0.1", 40000, 1 }, sv = { "10.0.0.2", 6379, 1 };
+	struct pk_window_trace *t = NULL;
+	char err[256] = "";
+	struct cap c;
+
+	cap_open(&c, DLT_RAW);
+	connect_at(&c, &cl, &sv, T0);
+	for (uint64_t i = 0; i < (uint64_t)n; i++) {
+		seg(&c, &cl, &sv, TH_ACK, size, T0 + (first_ms + gap_ms * i) * MS);
+		seg(&c, &sv, &cl, TH_ACK, 7, T0 + (first_ms + gap_ms * i + answer_ms) * MS);
+	}
+	CHECK_EQ_INT(cap_trace(&c, 0, &t, err, sizeof(err)), 0);
+	cap_free(&c);
+	return t;
 }
 
 static void test_one_connection(void)
@@ -96,7 +109,7 @@ static void test_one_connection(void)
 	char err[256] = "";
 	struct cap c;
 
-	cap_open(&c);
+	cap_open(&c, DLT_RAW);
 	connect_at(&c, &cl, &sv, T0);
 	seg(&c, &sv, &cl, TH_ACK, 50, T0 + 10 * MS);  /* greeting: no request's */
 	seg(&c, &cl, &sv, TH_ACK, 20, T0 + 100 * MS); /* request 0, in two segments */
@@ -121,7 +134,7 @@ static void test_one_connection(void)
 		CHECK(fabs(t->mean_bytes - 95.0 / 3) < 1e-12);
 	}
 	pk_window_trace_free(t);
-	free(c.buf);
+	cap_free(&c);
 }
 
 /* Two connections' requests interleave in time; pipelined requests sent before any answer are
@@ -135,7 +148,7 @@ static void test_two_connections(void)
 	struct cap c;
 
 	for (int filtered = 0; filtered < 2; filtered++) {
-		cap_open(&c);
+		cap_open(&c, DLT_RAW);
 		connect_at(&c, &a, &sa, T0);
 		connect_at(&c, &b, &sb, T0 + 1 * MS);
 		seg(&c, &a, &sa, TH_ACK, 10, T0 + 10 * MS);
@@ -165,8 +178,61 @@ static void test_two_connections(void)
 		}
 		pk_window_trace_free(t);
 		t = NULL;
-		free(c.buf);
+		cap_free(&c);
 	}
+}
+
+/* A trace made by hand: 4 requests in a period of 2 s, measured service times but one. */
+static void test_made_trace(void)
+{
+	struct pk_window_request reqs[] = {
+		{ .t_s = 0, .bytes = 100, .service_s = 0.3 },
+		{ .t_s = 0.5, .bytes = 300, .service_s = -1 }, /* not measured: the mean, 0.4 */
+		{ .t_s = 1, .bytes = 100, .service_s = 0.5 },
+		{ .t_s = 1.5, .bytes = 300, .service_s = 0.4 },
+	};
+	struct pk_window_trace t = { .reqs = reqs,
+				     .n = 4,
+				     .conns = 1,
+				     .measured = 3,
+				     .period_s = 2,
+				     .mean_bytes = 200,
+				     .mean_service_s = 0.4 };
+	struct pk_window_sim_params p = trace_params(&t, 1, 400, 1000);
+	struct pk_window_prediction pred;
+	struct pk_window_sim_result r;
+
+	CHECK_EQ_INT(pk_window_predict(&p, &pred), 0);
+	CHECK(pred.lambda == 2 && pred.bytes == 200 && pred.k == 2);
+	CHECK(fabs(pred.mu - 2.5) < 1e-12);
+	CHECK(isinf(pred.fluid_s));
+	/* every request is served before the next: at most 300 bytes held */
+	CHECK_EQ_INT(pk_window_sim_run(&p, &r), 0);
+	CHECK(!r.overflowed);
+	CHECK(r.max_bytes == 300 && r.max_in_system == 1);
+	CHECK(r.arrivals == 2000);
+	/* twice as slow: services of 0.6, 0.8, 1.0, 0.8 s against arrivals every 0.5 s */
+	p.slowdown = 2;
+	CHECK_EQ_INT(pk_window_predict(&p, &pred), 0);
+	CHECK(fabs(pred.fluid_s - 400 / (400 - 1.25 * 200)) < 1e-9);
+	CHECK_EQ_INT(pk_window_sim_run(&p, &r), 0);
+	/* t=0 r0 (100 B) until 0.6; t=0.5 r1 (300 B) fits (400), until 0.6+0.8=1.4; t=1 r2
+	 * (100 B): 300 held, fits (400) until 2.4; t=1.5 r3 (300 B): 100 held + 300 = 400 fits,
+	 * until 3.2; t=2 r0' (100 B): 400 held: refused */
+	CHECK(r.overflowed);
+	CHECK(fabs(r.window_s - 2) < 1e-12);
+	CHECK(r.arrivals == 5 && r.served == 2);
+	/* constant service from the trace's arrivals */
+	p.service = PK_WINDOW_SERVICE_CONST;
+	p.service_rate = 1;
+	p.slowdown = 1;
+	CHECK_EQ_INT(pk_window_predict(&p, &pred), 0);
+	CHECK(pred.mu == 1);
+	/* a trace without measured service times cannot give them */
+	t.measured = 0;
+	t.mean_service_s = 0;
+	p.service = PK_WINDOW_SERVICE_TRACE;
+	CHECK_EQ_INT(pk_window_sim_run(&p, &r), -EINVAL);
 }
 
 /* An answer stamped with its request's own time (a coarse clock) took the clock's resolution,
@@ -174,31 +240,16 @@ static void test_two_connections(void)
  * a mean service time of 0 made the trace unusable for `--service trace`). */
 static void test_same_instant_answer(void)
 {
-	struct end cl = { "10.0.0.1", 40000, 1 }, sv = { "10.0.0.2", 80, 1 };
-	struct pk_window_trace *t = NULL;
-	struct pk_window_sim_params p = { .arrival = PK_WINDOW_ARRIVAL_TRACE,
-					  .service = PK_WINDOW_SERVICE_TRACE,
-					  .slowdown = 1,
-					  .buffer_bytes = 100,
-					  .duration_s = 10 };
+	struct pk_window_trace *t = periodic_trace(3, 0, 1, 10, 0);
+	struct pk_window_sim_params p;
 	struct pk_window_prediction pred;
 	struct pk_window_sim_result r;
-	char err[256];
-	struct cap c;
 
-	cap_open(&c);
-	connect_at(&c, &cl, &sv, T0);
-	for (int i = 0; i < 3; i++) {
-		seg(&c, &cl, &sv, TH_ACK, 10, T0 + (uint64_t)i * MS);
-		seg(&c, &sv, &cl, TH_ACK, 10, T0 + (uint64_t)i * MS);
-	}
-	CHECK_EQ_INT(cap_trace(&c, 0, &t, err, sizeof(err)), 0);
-	free(c.buf);
 	if (!t)
 		return;
 	CHECK(t->n == 3 && t->measured == 3);
 	CHECK(t->reqs[0].service_s == 1e-9 && t->mean_service_s == 1e-9);
-	p.trace = t;
+	p = trace_params(t, 1, 100, 10);
 	CHECK_EQ_INT(pk_window_predict(&p, &pred), 0);
 	CHECK_EQ_INT(pk_window_sim_run(&p, &r), 0);
 	CHECK(!r.overflowed && r.served == r.arrivals);
@@ -213,20 +264,20 @@ static void test_refused(void)
 	char err[256];
 	struct cap c;
 
-	cap_open(&c); /* no packet */
+	cap_open(&c, DLT_RAW); /* no packet */
 	err[0] = '\0';
 	CHECK_EQ_INT(cap_trace(&c, 0, &t, err, sizeof(err)), -ENODATA);
 	CHECK(t == NULL && strstr(err, "0 client requests in 0 TCP connections"));
-	free(c.buf);
+	cap_free(&c);
 
-	cap_open(&c); /* one request */
+	cap_open(&c, DLT_RAW); /* one request */
 	connect_at(&c, &cl, &sv, T0);
 	seg(&c, &cl, &sv, TH_ACK, 10, T0 + MS);
 	CHECK_EQ_INT(cap_trace(&c, 0, &t, err, sizeof(err)), -ENODATA);
 	CHECK(strstr(err, "1 client request in 1 TCP connection"));
-	free(c.buf);
+	cap_free(&c);
 
-	cap_open(&c); /* two requests at the same instant, on two connections */
+	cap_open(&c, DLT_RAW); /* two requests at the same instant, on two connections */
 	connect_at(&c, &cl, &sv, T0);
 	seg(&c, &cl, &sv, TH_ACK, 10, T0 + MS);
 	cl.port++;
@@ -234,7 +285,7 @@ static void test_refused(void)
 	seg(&c, &cl, &sv, TH_ACK, 10, T0 + MS);
 	CHECK_EQ_INT(cap_trace(&c, 0, &t, err, sizeof(err)), -ENODATA);
 	CHECK(strstr(err, "all at the same time"));
-	free(c.buf);
+	cap_free(&c);
 
 	static const char junk[] = "this is not a capture file, not even close";
 	err[0] = '\0';
@@ -253,31 +304,16 @@ static void test_refused(void)
  * and the departures' granularity (1/3.75 s; see test_window's test_sim_fluid). */
 static void test_trace_sim(void)
 {
-	struct end cl = { "10.0.0.1", 40000, 1 }, sv = { "10.0.0.2", 6379, 1 };
-	struct pk_window_trace *t = NULL;
-	struct pk_window_sim_params p = { .arrival = PK_WINDOW_ARRIVAL_TRACE,
-					  .service = PK_WINDOW_SERVICE_TRACE,
-					  .slowdown = 4,
-					  .buffer_bytes = 1000,
-					  .duration_s = 600 };
+	struct pk_window_trace *t = periodic_trace(20, 100, 100, 100, 40);
+	struct pk_window_sim_params p;
 	struct pk_window_prediction pred;
 	struct pk_window_sim_result r;
-	char err[256];
-	struct cap c;
 
-	cap_open(&c);
-	connect_at(&c, &cl, &sv, T0);
-	for (int i = 0; i < 20; i++) {
-		seg(&c, &cl, &sv, TH_ACK, 100, T0 + (uint64_t)(100 + 100 * i) * MS);
-		seg(&c, &sv, &cl, TH_ACK, 7, T0 + (uint64_t)(140 + 100 * i) * MS);
-	}
-	CHECK_EQ_INT(cap_trace(&c, 0, &t, err, sizeof(err)), 0);
-	free(c.buf);
 	if (!t)
 		return;
 	CHECK(t->n == 20 && t->measured == 20);
 	CHECK(fabs(t->period_s - 2) < 1e-9);
-	p.trace = t;
+	p = trace_params(t, 4, 1000, 600);
 	CHECK_EQ_INT(pk_window_predict(&p, &pred), 0);
 	CHECK(fabs(pred.lambda - 10) < 1e-9 && pred.k == 10);
 	CHECK(fabs(pred.mu - 6.25) < 1e-9);
@@ -294,6 +330,7 @@ static void test_trace_sim(void)
 
 int main(void)
 {
+	UNIT_RUN(test_made_trace);
 	UNIT_RUN(test_one_connection);
 	UNIT_RUN(test_two_connections);
 	UNIT_RUN(test_same_instant_answer);
