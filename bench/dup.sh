@@ -137,17 +137,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- helpers -------------------------------------------------------------------------------------
-# N distinct free ports on 127.0.0.1 (all bound at once, so they differ).
-free_ports() {
-	python3 - "$1" <<'PY'
-import socket, sys
-ss = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); ss.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-for s in ss: s.close()
-PY
-}
+# N distinct free ports outside the ephemeral range (tests/tools/pk-free-ports.py).
+free_ports() { python3 "$ROOT/tests/tools/pk-free-ports.py" "$1"; }
 
 # start NAME CMD...: run in background, log to $TMP/NAME.log, record the pid in PID_NAME
 start() {

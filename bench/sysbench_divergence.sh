@@ -35,7 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { pk_poll 60 pk_listening "$1"; }
 sql() { timeout 60 mariadb -h 127.0.0.1 -P "$1" -u root -N -B -e "$2"; }
 start_db() {
@@ -47,7 +46,7 @@ start_db() {
 	PIDS+=($!)
 	wait_port "$2"
 }
-PROD=$(free_port) DBG=$(free_port) FRONT=$(free_port) ADMIN=$(free_port)
+read -r PROD DBG FRONT ADMIN <<<"$(python3 "$HERE/../tests/tools/pk-free-ports.py" 4)"
 start_db prod "$PROD" && start_db dbg "$DBG" || { echo "sysbench_divergence.sh: mariadbd did not start" >&2; exit 1; }
 "$PK_BIN" dup -h 127.0.0.1 -l "$FRONT" -x 127.0.0.1 -p "$PROD" -m 127.0.0.1 -d "$DBG" -b 64M \
 	--admin "$ADMIN" --log-level warn >"$TMP/dup.log" 2>&1 &

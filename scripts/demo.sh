@@ -20,12 +20,11 @@ cleanup() {
 	rm -rf "$PARIKSHAN_STATE_DIR"
 	echo "nothing left: $(ip netns list | grep -c "pk-$PROD" || true) namespaces, $("$BIN" container ls | tail -n +2 | wc -l) containers"
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 [ "$(id -u)" -eq 0 ] || { echo "parikshan: demo: run as root (namespaces, mounts, runc, criu)" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "parikshan: demo: $BIN is not built (make)" >&2; exit 1; }
 trap cleanup EXIT
-FRONT=$(free_port) ADMIN=$(free_port)
+read -r FRONT ADMIN <<<"$(python3 "$ROOT/tests/tools/pk-free-ports.py" 2)"
 
 step "production: redis-server in container $PROD, service IP $IP, root = the host's / (read-only lower)"
 run "$BIN" container run "$PROD" --rootfs / --ip "$IP/24" -- \

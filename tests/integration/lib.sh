@@ -74,9 +74,11 @@ pk_cleanup() {
 trap pk_cleanup EXIT
 trap 'exit 130' INT TERM
 
-# pk_free_port: prints a TCP port on 127.0.0.1 that is free now.
+# pk_free_port: prints a TCP port that is free now, outside the kernel's ephemeral range (no
+# client socket can take it before the test's server binds it) and never handed out before in
+# this test (tests/tools/pk-free-ports.py).
 pk_free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/pk-free-ports.py" 1 "$PK_TMP/ports"
 }
 
 # pk_wait_for DESC SECONDS CMD...: waits until CMD succeeds (see pk_poll); at the deadline
