@@ -21,16 +21,10 @@
 
 #include "proto/proto.h"
 
-#define FUZZ_MAX_STREAM 65536
+#define FUZZ_TARGET "fuzz_framer"
+#include "fuzz.h"
 
-/* Aborts (so that the fuzzer keeps the input) when a promise does not hold. */
-static void require(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_framer: broken promise: %s\n", what);
-		abort();
-	}
-}
+#define FUZZ_MAX_STREAM 65536
 
 /* Frames s[0..n) in chunks whose sizes come from seed (0: one chunk), checking each answer
  * against the byte-wise run: starts[i] tells whether a request starts at i, lost_at is the

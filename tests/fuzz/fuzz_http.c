@@ -17,14 +17,8 @@
 
 #include "common/http.h"
 
-/* Aborts (so that the fuzzer keeps the input) when a promise does not hold. */
-static void require(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_http: broken promise: %s\n", what);
-		abort();
-	}
-}
+#define FUZZ_TARGET "fuzz_http"
+#include "fuzz.h"
 
 struct handled {
 	int calls, code;

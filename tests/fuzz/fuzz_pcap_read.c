@@ -14,16 +14,10 @@
 
 #include "capture/pcap_read.h"
 
-#define FUZZ_MAX_BYTES (64u << 20)
+#define FUZZ_TARGET "fuzz_pcap_read"
+#include "fuzz.h"
 
-/* Aborts (so that the fuzzer keeps the input) when a promise does not hold. */
-static void require(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_pcap_read: broken promise: %s\n", what);
-		abort();
-	}
-}
+#define FUZZ_MAX_BYTES (64u << 20)
 
 static uint16_t port_of(const struct pk_addr *a)
 {

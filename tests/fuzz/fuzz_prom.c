@@ -16,16 +16,10 @@
 
 #include "common/prom.h"
 
-#define FUZZ_MAX_TEXT 65536
+#define FUZZ_TARGET "fuzz_prom"
+#include "fuzz.h"
 
-/* Aborts (so that the fuzzer keeps the input) when a promise does not hold. */
-static void require(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_prom: broken promise: %s\n", what);
-		abort();
-	}
-}
+#define FUZZ_MAX_TEXT 65536
 
 /* Reads label key into buffers of a few sizes; each answer is checked. */
 static void check_label(const char *labels, const char *key)
@@ -62,13 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text;
 	int n = 0, rc;
 
-	if (size > FUZZ_MAX_TEXT)
-		return 0;
-	text = malloc(size + 1);
+	text = fuzz_text(data, size, FUZZ_MAX_TEXT);
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0'; /* what the HTTP client gives: the text stops at the first NUL */
 	rc = pk_prom_parse(text, sample, &n);
 	require(rc == -EINVAL || rc == n, "the count of samples called back, or -EINVAL");
 	free(text);

@@ -18,17 +18,11 @@
 #include "capture/pcap_read.h"
 #include "window/window.h"
 
+#define FUZZ_TARGET "fuzz_sim_trace"
+#include "fuzz.h"
+
 #define FUZZ_MAX_BYTES (64u << 20)
 #define FUZZ_MAX_ARRIVALS 20000
-
-/* Aborts (so that the fuzzer keeps the input) when a promise does not hold. */
-static void require(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_sim_trace: broken promise: %s\n", what);
-		abort();
-	}
-}
 
 static void check_replies(const struct pk_pcap *p)
 {

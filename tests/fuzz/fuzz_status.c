@@ -17,16 +17,10 @@
 
 #include "cli/status_view.h"
 
-#define FUZZ_MAX_DOC 65536
+#define FUZZ_TARGET "fuzz_status"
+#include "fuzz.h"
 
-/* Aborts (so that the fuzzer keeps the input) when a promise does not hold. */
-static void require(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_status: broken promise: %s\n", what);
-		abort();
-	}
-}
+#define FUZZ_MAX_DOC 65536
 
 static size_t count_lines(const char *s)
 {
@@ -64,13 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text;
 	int rc_table, rc_json;
 
-	if (size > FUZZ_MAX_DOC)
-		return 0;
-	text = malloc(size + 1);
+	text = fuzz_text(data, size, FUZZ_MAX_DOC);
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0'; /* what the HTTP client gives: the text stops at the first NUL */
 	rc_table = pk_status_render(text, false, &table);
 	rc_json = pk_status_render(text, true, &json);
 	require(rc_table == 0 || rc_table == -EINVAL, "table: rendered or -EINVAL");

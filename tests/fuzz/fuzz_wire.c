@@ -20,19 +20,13 @@
 
 #include "clone/clone_int.h"
 
+#define FUZZ_TARGET "fuzz_wire"
+#include "fuzz.h"
+
 /* The seeds in tests/fuzz/corpus/wire carry hex(HMAC-SHA256(FUZZ_TOKEN, FUZZ_NONCE)). */
 #define FUZZ_TOKEN "fuzz-token-0123456789abcdef"
 #define FUZZ_NONCE "00112233445566778899aabbccddeeff"
 #define FUZZ_LINE_MAX (256 * 1024) /* as pk_wire_recv's */
-
-/* Aborts (so that the fuzzer keeps the input) when a promise does not hold. */
-static void require(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_wire: broken promise: %s\n", what);
-		abort();
-	}
-}
 
 /* Checks one answer of pk_wire_request; returns rc. */
 static int request(const cJSON *msg, bool prepared, struct pk_wire_req *q)
