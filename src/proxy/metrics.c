@@ -180,8 +180,7 @@ static void summary_metrics(const struct pk_proxy_status *st, bool recording, st
 			continue;
 		if (sm->help)
 			pk_prom_family(out, sm->name, sm->type, sm->help);
-		pk_prom_sample(out, sm->name, sm->label, sm->label_value,
-			       *(const double *)((const char *)st + sm->off));
+		pk_prom_sample(out, sm->name, sm->label, sm->label_value, pk_summary_value(st, sm));
 	}
 }
 

@@ -240,6 +240,13 @@ struct pk_summary_metric {
 
 extern const struct pk_summary_metric pk_summary_metrics[PK_SM_NUM];
 
+/* The value of row sm in st. */
+static inline double pk_summary_value(const struct pk_proxy_status *st,
+				      const struct pk_summary_metric *sm)
+{
+	return *(const double *)((const char *)st + sm->off);
+}
+
 /* capacity.c: the open-files capacity */
 
 /* Computes p->cap from RLIMIT_NOFILE and the fds open now (call once every fixed fd is open)

@@ -41,11 +41,6 @@ static double *value_of(struct pk_proxy_status *st, const struct pk_summary_metr
 	return (double *)((char *)st + sm->off);
 }
 
-static double value_in(const struct pk_proxy_status *st, const struct pk_summary_metric *sm)
-{
-	return *(const double *)((const char *)st + sm->off);
-}
-
 /* The row of group g at place pos in its object; NULL past the last. */
 static const struct pk_summary_metric *summary_at(enum pk_summary_group g, int pos)
 {
@@ -68,8 +63,8 @@ static bool add_summary_value(const struct pk_proxy_status *st, const struct pk_
 			      cJSON *obj)
 {
 	if (sm->as == PK_SUMMARY_AS_BOOL)
-		return cJSON_AddBoolToObject(obj, sm->key, value_in(st, sm) > 0) != NULL;
-	return add_number(obj, sm->key, value_in(st, sm));
+		return cJSON_AddBoolToObject(obj, sm->key, pk_summary_value(st, sm) > 0) != NULL;
+	return add_number(obj, sm->key, pk_summary_value(st, sm));
 }
 
 static bool add_summary(const struct pk_proxy_status *st, cJSON *root)
