@@ -34,10 +34,16 @@ static const char dup_usage[] =
 	"      --resync PROTO       re-attach an out-of-sync clone to open connections at the "
 	"next\n"
 	"                           request boundary: resp (Redis) or http (HTTP/1.x); default "
-	"none\n" PK_PROXY_OPTIONS_HELP "\n"
+	"none\n"
+	"      --balance            give each client connection to one clone only, the one with "
+	"the\n"
+	"                           fewest connections open (default: every clone gets every "
+	"one);\n"
+	"                           each clone then sees a subset: for stateless or read-only "
+	"services\n" PK_PROXY_OPTIONS_HELP "\n"
 	"A clone whose buffer overflows is dropped (desynced) and production goes on untouched.\n";
 
-enum { OPT_THREADS = PK_OPT_FIRST_OWN, OPT_RESYNC };
+enum { OPT_THREADS = PK_OPT_FIRST_OWN, OPT_RESYNC, OPT_BALANCE };
 
 static const struct option dup_options[] = {
 	PK_PROXY_LONG_OPTIONS,
@@ -49,6 +55,7 @@ static const struct option dup_options[] = {
 	{ "sync", no_argument, NULL, 's' },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "resync", required_argument, NULL, OPT_RESYNC },
+	{ "balance", no_argument, NULL, OPT_BALANCE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -66,6 +73,7 @@ struct dup_opts {
 	enum pk_proxy_mode mode;
 	int threads;	      /* 0 = one per online CPU */
 	enum pk_proto resync; /* re-attach out-of-sync clones (--resync) */
+	bool balance;	      /* --balance: each connection to one clone */
 };
 
 /* The duplicator: the proxy core with clones as debug targets.  Resolves the addresses in o
@@ -81,6 +89,7 @@ static int dup_run(const struct dup_opts *o)
 		.threads = o->threads,
 		.resync = o->resync,
 		.resync_backoff_ns = DUP_RESYNC_BACKOFF_NS,
+		.balance = o->balance,
 	};
 
 	if (pk_proxy_cli_apply("dup", &o->c, &cfg) ||
@@ -142,6 +151,9 @@ int pk_cmd_dup(int argc, char **argv)
 		case OPT_RESYNC:
 			if (pk_proto_parse(optarg, &o.resync))
 				return pk_cli_bad_value("dup", "--resync", optarg, -EINVAL);
+			break;
+		case OPT_BALANCE:
+			o.balance = true;
 			break;
 		case ':':
 			return pk_cli_bad("dup", argv[optind - 1], "needs a value");

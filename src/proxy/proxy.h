@@ -50,6 +50,9 @@ struct pk_proxy_config {
 	struct pk_addr admin;
 	uint64_t drain_ns;    /* on SIGINT/SIGTERM, how long to finish queued production bytes */
 	int threads;	      /* worker threads (event loops); 0 = one per online CPU */
+	bool balance; /* dup: give each client connection to one target only, the one with the
+		       * fewest debug connections open (ties in turn), instead of to every target;
+		       * each clone then sees a subset of the traffic.  Not with agg (ignored). */
 	enum pk_proto resync; /* re-attach out-of-sync clones at request boundaries (or NONE) */
 	uint64_t resync_backoff_ns; /* wait after a desync before trying again */
 	bool agg; /* aggregator: see above (one worker, so that pairing is ordered) */

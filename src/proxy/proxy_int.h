@@ -52,6 +52,7 @@ struct target_stats {
 	uint64_t desyncs;
 	uint64_t connect_failures;
 	uint64_t rejoins;		/* re-attached at a request boundary (resync) */
+	uint64_t assigned;		/* client connections given to the target */
 	uint64_t cmp_bytes;		/* --compare: bytes found equal */
 	uint64_t cmp_verdicts[3];	/* --compare: ended connections by pk_scmp_verdict */
 	uint64_t unpaired;		/* agg: connections that never found their pair */
@@ -92,6 +93,7 @@ struct dconn {
 	bool grace_over;  /* the close grace ran out: shut once drained */
 	bool shut;
 	bool dead;
+	bool balanced;		     /* --balance: d holds a count of its target's load */
 	bool peer_eof;		     /* agg: the clone closed its side */
 	bool cmp_on;		     /* compare (the connection saw its stream from the start) */
 	struct pk_scmp cmp;	     /* A: production's stream, B: what the clone sent */
@@ -125,6 +127,7 @@ struct session {
 	bool carried;	 /* a byte passed, either way (agg: it entered the pairing) */
 	unsigned charge; /* fds charged to the capacity for this connection and its dconns */
 	struct dconn *dbg[PK_PROXY_MAX_TARGETS];
+	int assigned; /* --balance: the one target of this connection (-1: none yet) */
 	uint64_t rejoin_after[PK_PROXY_MAX_TARGETS]; /* resync: not before this time (ns) */
 	struct pk_framer framer;		     /* resync: where client requests start */
 	struct pk_rec_conn rec;			     /* --record */
@@ -177,6 +180,12 @@ struct pk_worker {
 	char scratch[PK_SCRATCH_SIZE];
 };
 
+/* --balance: the load of each target, shared by the workers (balance.c; atomics). */
+struct pk_balance {
+	uint64_t active[PK_PROXY_MAX_TARGETS]; /* balanced debug connections open now */
+	uint64_t turn;			       /* ties go in turn from here */
+};
+
 /* The open-files capacity (capacity.c). */
 struct pk_capacity {
 	uint64_t nofile;  /* RLIMIT_NOFILE at start */
@@ -200,6 +209,7 @@ struct pk_proxy {
 	struct pk_httpd *admin;
 	struct pk_rec *rec; /* --record */
 	struct pk_capacity cap;
+	struct pk_balance balance; /* --balance */
 	int nworkers; /* workers (all initialised once pk_proxy_new() returned) */
 	int ninit;    /* workers whose pk_worker_init() ran: what is released */
 	struct pk_worker *workers;
@@ -270,6 +280,22 @@ void pk_cap_release(struct pk_proxy *p, unsigned n);
 
 /* Returns the connections' charge in client connections (rounded up). */
 uint64_t pk_cap_in_use(const struct pk_proxy *p);
+
+/* balance.c: --balance */
+
+/* Returns the target (0..ntargets-1) a new client connection goes to: the one with the fewest
+ * balanced debug connections open now over all workers, ties in turn.  Takes no count: the
+ * debug connection holds one (pk_balance_hold) while it lives.  Any thread. */
+int pk_balance_pick(struct pk_balance *b, int ntargets);
+
+/* Counts one more balanced debug connection open to target i.  Any thread. */
+void pk_balance_hold(struct pk_balance *b, int i);
+
+/* Counts one balanced debug connection to target i less (one held before).  Any thread. */
+void pk_balance_release(struct pk_balance *b, int i);
+
+/* Returns the balanced debug connections open to target i now. */
+uint64_t pk_balance_load(const struct pk_balance *b, int i);
 
 /* worker.c: the production path */
 

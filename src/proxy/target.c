@@ -128,6 +128,8 @@ static void dconn_kill(struct dconn *d, bool desync, const char *reason)
 		pk_list_del(&d->dirty_link);
 	pk_list_del(&d->target_link);
 	PK_STAT_ADD(ts->conns_active, -1);
+	if (d->balanced)
+		pk_balance_release(&d->w->p->balance, d->target);
 	pk_list_add_tail(&d->w->dead_dconns, &d->reap_link);
 	if (s) {
 		d->s = NULL;
@@ -422,6 +424,10 @@ struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i,
 	pk_list_init(&d->reap_link);
 	pk_list_add_tail(&ts->conns, &d->target_link);
 	PK_STAT_ADD(ts->conns_active, 1);
+	if (cfg->balance && origin == PK_DCONN_DIALED) {
+		d->balanced = true;
+		pk_balance_hold(&w->p->balance, i);
+	}
 	pk_io_init(&d->io, -1, dconn_event, d);
 	pk_timer_init(&d->grace_timer, grace_expired, d);
 	return d;

@@ -103,6 +103,15 @@ static void pass_eofs(struct session *s)
 		session_close(s);
 }
 
+/* Tells whether s's client bytes go to target i: to every target, or with --balance to its
+ * one. */
+static bool session_feeds(const struct session *s, int i)
+{
+	const struct pk_proxy_config *cfg = s->w->cfg;
+
+	return !cfg->balance || cfg->agg || s->assigned == i;
+}
+
 /* Appends a client chunk to every clone of s.  A clone that is out of sync on this connection
  * (never attached, or desynced) gets nothing — unless resync is on and a request starts in this
  * chunk: then it is attached again from that request on. */
@@ -116,6 +125,8 @@ static void duplicate(struct session *s, const char *buf, size_t n)
 	for (int i = 0; i < w->cfg->ntargets; i++) {
 		struct target_stats *ts = &w->targets[i];
 
+		if (!session_feeds(s, i)) /* --balance: another target's connection */
+			continue;
 		if (!s->dbg[i] && start >= 0 && pk_now_ns() >= s->rejoin_after[i]) {
 			s->dbg[i] = pk_dconn_open(w, s, i);
 			if (s->dbg[i]) {
@@ -202,6 +213,26 @@ static void side_read(struct session *s, bool from_client)
 	session_update(s);
 }
 
+/* Opens the debug connections of s: one per target, or with --balance one, to the target
+ * with the fewest debug connections open. */
+static void open_debug(struct session *s)
+{
+	struct pk_worker *w = s->w;
+	int n = w->cfg->ntargets;
+
+	if (w->cfg->balance && n > 0) {
+		s->assigned = pk_balance_pick(&w->p->balance, n);
+		pk_log(PK_LOG_DEBUG, "%s: conn=%llu balanced to target=%s", w->cfg->role,
+		       (unsigned long long)s->id, w->p->target_names[s->assigned]);
+	}
+	for (int i = 0; i < n; i++) {
+		if (!session_feeds(s, i))
+			continue;
+		PK_STAT_ADD(w->targets[i].assigned, 1);
+		s->dbg[i] = pk_dconn_open(w, s, i);
+	}
+}
+
 /* Production connect finished (writable for the first time). */
 static void prod_connected(struct session *s)
 {
@@ -217,8 +248,7 @@ static void prod_connected(struct session *s)
 	}
 	s->prod_connected = true;
 	if (!w->cfg->agg) /* agg paired its debug side at accept */
-		for (int i = 0; i < w->cfg->ntargets; i++)
-			s->dbg[i] = pk_dconn_open(w, s, i);
+		open_debug(s);
 	session_update(s);
 }
 
@@ -329,6 +359,7 @@ static void session_open(struct pk_worker *w, int cfd, const struct pk_addr *pee
 	s->id = __atomic_add_fetch(&w->p->next_id, 1, __ATOMIC_RELAXED);
 	s->w = w;
 	s->charge = w->p->cap.cost;
+	s->assigned = -1;
 	pk_ring_init(&s->c2p, PK_SCRATCH_SIZE);
 	pk_ring_init(&s->p2c, PK_SCRATCH_SIZE);
 	pk_framer_init(&s->framer, w->cfg->resync);
