@@ -19,6 +19,7 @@ void pk_proxy_cli_init(struct pk_proxy_cli *o, const char *cmd)
 	o->c.spill_max = (uint64_t)PK_PROXY_DEFAULT_SPILL_MAX_GB << 30;
 	o->c.flush_ms = PK_PROXY_DEFAULT_FLUSH_MS;
 	o->c.close_grace_ns = PK_PROXY_DEFAULT_CLOSE_GRACE_SEC * 1000000000ull;
+	o->c.window_warn_s = PK_PROXY_DEFAULT_WINDOW_WARN_SEC;
 	o->c.rec.file_max = (uint64_t)PK_PROXY_DEFAULT_RECORD_MAX_GB << 30;
 }
 
@@ -50,6 +51,10 @@ int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char 
 		if ((err = pk_parse_duration(arg, PK_PROXY_MAX_CLOSE_GRACE_NS,
 					     &o->c.close_grace_ns)))
 			return pk_cli_bad_value(o->cmd, "--close-grace", arg, err);
+		return 0;
+	case PK_OPT_WINDOW_WARN:
+		if ((err = pk_parse_uint(arg, PK_PROXY_MAX_WINDOW_WARN_SEC, &o->c.window_warn_s)))
+			return pk_cli_bad_value(o->cmd, "--window-warn", arg, err);
 		return 0;
 	case PK_OPT_SPILL:
 		o->c.spill_dir = arg;

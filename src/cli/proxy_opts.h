@@ -24,6 +24,9 @@
 #define PK_PROXY_DEFAULT_CLOSE_GRACE_SEC 5
 #define PK_PROXY_DEFAULT_CLOSE_GRACE_S PK_STR(PK_PROXY_DEFAULT_CLOSE_GRACE_SEC) "s"
 #define PK_PROXY_MAX_CLOSE_GRACE_NS (3600 * 1000000000ull)
+#define PK_PROXY_DEFAULT_WINDOW_WARN_SEC 60
+#define PK_PROXY_DEFAULT_WINDOW_WARN_S PK_STR(PK_PROXY_DEFAULT_WINDOW_WARN_SEC)
+#define PK_PROXY_MAX_WINDOW_WARN_SEC (7 * 24 * 3600)
 
 enum {
 	PK_OPT_FLUSH_MS = 256,
@@ -36,6 +39,7 @@ enum {
 	PK_OPT_RECORD_MAX,
 	PK_OPT_RECORD_FILES,
 	PK_OPT_CLOSE_GRACE,
+	PK_OPT_WINDOW_WARN,
 	PK_OPT_HELP,
 	PK_OPT_FIRST_OWN, /* a command's own long options start here */
 };
@@ -56,6 +60,7 @@ enum {
 		{ "record-max", required_argument, NULL, PK_OPT_RECORD_MAX },                      \
 		{ "record-files", required_argument, NULL, PK_OPT_RECORD_FILES },                  \
 		{ "close-grace", required_argument, NULL, PK_OPT_CLOSE_GRACE },                    \
+		{ "window-warn", required_argument, NULL, PK_OPT_WINDOW_WARN },                    \
 	{                                                                                          \
 		"help", no_argument, NULL, PK_OPT_HELP                                             \
 	}
@@ -81,6 +86,11 @@ enum {
 	"      --record-max SIZE    start a new file (FILE.1.pcap, ...) past SIZE "                \
 	"(default " PK_PROXY_DEFAULT_RECORD_MAX_S ")\n"                                            \
 	"      --record-files N     keep at most N files, deleting the oldest (default: all)\n"    \
+	"      --window-warn SECONDS  log a line when a clone's debug window (the predicted "      \
+	"time\n"                                                                                   \
+	"                           until a buffer overflows) falls below SECONDS "                \
+	"(default " PK_PROXY_DEFAULT_WINDOW_WARN_S ";\n"                                           \
+	"                           0 = never)\n"                                                  \
 	"      --admin [ADDR:]PORT  serve GET /metrics and /status.json there (ADDR defaults "     \
 	"to " PK_CLI_ADMIN_HOST ")\n"                                                              \
 	"      --log-level LEVEL    error, warn, info (default) or debug\n"                        \
@@ -96,6 +106,7 @@ struct pk_proxy_common {
 	uint64_t spill_max;
 	uint64_t flush_ms;
 	uint64_t close_grace_ns; /* --close-grace */
+	uint64_t window_warn_s;	 /* --window-warn (0: never) */
 	const char *admin_host;	 /* NULL: no admin endpoint */
 	uint16_t admin_port;
 	bool compare;		/* --compare */

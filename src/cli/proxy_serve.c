@@ -32,6 +32,7 @@ int pk_proxy_cli_apply(const char *cmd, const struct pk_proxy_common *c,
 	cfg->flush_ns = c->flush_ms * 1000000ull;
 	cfg->close_grace_ns = c->close_grace_ns;
 	cfg->compare = c->compare;
+	cfg->window_warn_s = (double)c->window_warn_s;
 	cfg->record = c->rec.path ? &c->rec : NULL;
 	if (pk_proxy_cli_resolve(cmd, "listen", c->listen_host, c->listen_port, &cfg->listen))
 		return -EINVAL;

@@ -5,6 +5,7 @@
 #include "cli/status_view.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "proxy/proxy.h"
@@ -60,7 +61,10 @@ static void render_cell(const struct pk_target_metric *tm, double v, struct pk_s
 		pk_strbuf_printf(out, " %10s", human_bytes(v, a, sizeof(a)));
 		break;
 	case PK_TM_AS_SECONDS:
-		pk_strbuf_printf(out, " %10.3f", v);
+		if (isinf(v))
+			pk_strbuf_printf(out, " %9s\u221e", ""); /* "∞": one column, three bytes */
+		else
+			pk_strbuf_printf(out, " %10.3f", v);
 		break;
 	default:
 		pk_strbuf_printf(out, " %10.0f", v);

@@ -24,10 +24,13 @@ static void append_escaped(struct pk_strbuf *out, const char *s)
 	}
 }
 
-/* Formats v as a sample's value: integers below 1e15 exactly, others to 9 significant digits. */
+/* Formats v as a sample's value: integers below 1e15 exactly, others to 9 significant digits,
+ * infinities as +Inf and -Inf. */
 static void format_value(double v, char *buf, size_t len)
 {
-	if (v == floor(v) && fabs(v) < 1e15)
+	if (isinf(v))
+		snprintf(buf, len, "%s", v > 0 ? "+Inf" : "-Inf");
+	else if (v == floor(v) && fabs(v) < 1e15)
 		snprintf(buf, len, "%.0f", v);
 	else
 		snprintf(buf, len, "%.9g", v);

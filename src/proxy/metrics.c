@@ -5,6 +5,7 @@
  * summary_metrics.def. */
 #include "proxy/proxy_int.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,7 @@ const struct pk_target_metric pk_proxy_target_metrics[PK_TM_NUM] = {
 enum how {
 	HOW_SUM,
 	HOW_MAX,
+	HOW_MIN, /* UINT64_MAX: none (+Inf) */
 	HOW_AGE, /* the oldest non-zero timestamp, reported as the time since it */
 };
 
@@ -60,7 +62,7 @@ const char *pk_proxy_target_state(const double v[PK_TM_NUM])
 static double target_value(const struct pk_proxy *p, int i, unsigned m, uint64_t now)
 {
 	const struct source *src = &sources[m];
-	uint64_t acc = 0;
+	uint64_t acc = src->how == HOW_MIN ? UINT64_MAX : 0;
 
 	for (int k = 0; k < p->nworkers; k++) {
 		const char *ts = (const char *)&p->workers[k].targets[i];
@@ -73,6 +75,9 @@ static double target_value(const struct pk_proxy *p, int i, unsigned m, uint64_t
 		case HOW_MAX:
 			acc = x > acc ? x : acc;
 			break;
+		case HOW_MIN:
+			acc = x < acc ? x : acc;
+			break;
 		case HOW_AGE: /* timestamps: the oldest that is set */
 			acc = x && (!acc || x < acc) ? x : acc;
 			break;
@@ -80,6 +85,8 @@ static double target_value(const struct pk_proxy *p, int i, unsigned m, uint64_t
 	}
 	if (src->how == HOW_AGE)
 		acc = acc && now > acc ? now - acc : 0;
+	if (src->how == HOW_MIN && acc == UINT64_MAX)
+		return INFINITY;
 	if (pk_proxy_target_metrics[m].fmt == PK_TM_AS_SECONDS)
 		return (double)acc / 1e9;
 	return (double)acc;

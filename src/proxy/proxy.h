@@ -48,11 +48,11 @@ struct pk_proxy_config {
 	uint64_t flush_ns;     /* coalescing interval toward targets; 0 = write at once */
 	bool admin_enabled;
 	struct pk_addr admin;
-	uint64_t drain_ns;    /* on SIGINT/SIGTERM, how long to finish queued production bytes */
-	int threads;	      /* worker threads (event loops); 0 = one per online CPU */
-	bool balance; /* dup: give each client connection to one target only, the one with the
-		       * fewest debug connections open (ties in turn), instead of to every target;
-		       * each clone then sees a subset of the traffic.  Not with agg (ignored). */
+	uint64_t drain_ns; /* on SIGINT/SIGTERM, how long to finish queued production bytes */
+	int threads;	   /* worker threads (event loops); 0 = one per online CPU */
+	bool balance;	   /* dup: give each client connection to one target only, the one with the
+			    * fewest debug connections open (ties in turn), instead of to every target;
+			    * each clone then sees a subset of the traffic.  Not with agg (ignored). */
 	enum pk_proto resync; /* re-attach out-of-sync clones at request boundaries (or NONE) */
 	uint64_t resync_backoff_ns; /* wait after a desync before trying again */
 	bool agg; /* aggregator: see above (one worker, so that pairing is ordered) */
@@ -62,6 +62,7 @@ struct pk_proxy_config {
 	bool compare; /* compare the clone's output with production's (dup: responses; agg:
 			 requests) */
 	const struct pk_rec_opts *record; /* record production's streams as pcap (NULL: off) */
+	double window_warn_s; /* log once when a target's debug window falls below (0: never) */
 };
 
 struct pk_proxy;
@@ -184,16 +185,18 @@ void pk_proxy_metrics(struct pk_proxy *p, struct pk_strbuf *out);
  *                    "open_files_limit", "in_use", "accept_paused"},
  *    "bytes": {"client_to_prod", "prod_to_client"},
  *    "recording": {"packets", "bytes", "dropped_bytes", "files", "failed": bool} (--record),
- *    "targets": [{"target": "HOST:PORT", one number per KEY of target_metrics.def, "state"}]}
+ *    "targets": [{"target": "HOST:PORT", one number per KEY of target_metrics.def (a time
+ *                 without end, such as no predicted overflow in window_s, is null), "state"}]}
  * Returns 0, or -ENOMEM (out is then unchanged). */
 int pk_proxy_status_write(const struct pk_proxy_status *st, struct pk_strbuf *out);
 
 /* Reads a status document (text, NUL-terminated: bytes from another process) into st, each
  * number as /metrics' text would carry it.  Returns 0, or -EINVAL when it is not one: not one
  * JSON object, a field above missing or of another type (a target without one of the keys: a
- * misspelt one), a string that does not fit st or holds anything but printable ASCII, a number
- * negative or not finite, more than PK_STATUS_MAX_TARGETS targets.  Keys it does not know
- * (and "state": it follows from the numbers) are ignored. */
+ * misspelt one; null stands for INFINITY only in a SECONDS row), a string that does not fit
+ * st or holds anything but printable ASCII, a number negative or not finite, more than
+ * PK_STATUS_MAX_TARGETS targets.  Keys it does not know (and "state": it follows from the
+ * numbers) are ignored. */
 int pk_proxy_status_parse(const char *text, struct pk_proxy_status *st);
 
 #endif

@@ -27,6 +27,7 @@
 #include "common/stat.h" /* statistics: written by the owning worker, read by the admin thread */
 #include "diverge/streamcmp.h"
 #include "proxy/proxy.h"
+#include "window/window.h"
 
 #define PK_SCRATCH_SIZE (64 * 1024)
 #define PK_FLUSH_HIGH (64 * 1024) /* flush a debug buffer at once past this many bytes */
@@ -62,6 +63,12 @@ struct target_stats {
 	uint64_t pub_spilled;
 	uint64_t pub_lag_bytes;
 	uint64_t pub_oldest_ns; /* arrival time of the oldest unsent byte, 0 if none */
+	uint64_t pub_window_ns; /* the debug window: the soonest predicted overflow among the
+				 * connections, in ns from the last publish; UINT64_MAX: none */
+	uint64_t pub_in_bps;	/* arrival: bytes/s appended (sum over connections) */
+	uint64_t pub_in_rps;	/* arrival: requests (client reads) /s */
+	uint64_t pub_out_bps;	/* drain: bytes/s the target took */
+	uint64_t pub_svc_bps;	/* service: the fastest drain seen while a backlog waited */
 };
 
 /* A time mark for lag: bytes up to offset `off` were appended at (or after) `t_ns`. */
@@ -103,6 +110,8 @@ struct dconn {
 			   (0 while its session's charge covers it) */
 	uint64_t appended;
 	uint64_t sent;
+	uint64_t requests;	   /* appends (client reads): the window's requests */
+	struct pk_window_live win; /* rates for the debug window (published by the gauge timer) */
 	uint64_t prod_out;  /* bytes production's side sent that the clone answers to mirror */
 	uint64_t clone_out; /* bytes the clone sent */
 	struct pk_timer grace_timer; /* --close-grace, armed while the FIN waits */
@@ -202,16 +211,17 @@ struct pk_proxy {
 	char target_names[PK_PROXY_MAX_TARGETS][PK_ADDR_STRLEN];
 	int listen_port;
 	int debug_port;
-	uint64_t next_id;     /* session ids, shared by the workers (atomic) */
-	uint64_t pair_epoch;  /* agg: bumped by POST /pairing/reset (atomic) */
-	struct pk_loop *loop; /* main thread: admin endpoint and signals */
+	uint64_t next_id;			 /* session ids, shared by the workers (atomic) */
+	uint64_t pair_epoch;			 /* agg: bumped by POST /pairing/reset (atomic) */
+	int window_warned[PK_PROXY_MAX_TARGETS]; /* the window is below --window-warn (atomic) */
+	struct pk_loop *loop;			 /* main thread: admin endpoint and signals */
 	struct pk_io sigio;
 	struct pk_httpd *admin;
 	struct pk_rec *rec; /* --record */
 	struct pk_capacity cap;
 	struct pk_balance balance; /* --balance */
-	int nworkers; /* workers (all initialised once pk_proxy_new() returned) */
-	int ninit;    /* workers whose pk_worker_init() ran: what is released */
+	int nworkers;		   /* workers (all initialised once pk_proxy_new() returned) */
+	int ninit;		   /* workers whose pk_worker_init() ran: what is released */
 	struct pk_worker *workers;
 };
 

@@ -89,6 +89,15 @@ static bool add_summary(const struct pk_proxy_status *st, cJSON *root)
 	return true;
 }
 
+/* Adds value v of target row tm to obj: a number, or null for a time that is infinite (no
+ * predicted overflow); false when out of memory. */
+static bool add_target_value(const struct pk_target_metric *tm, double v, cJSON *obj)
+{
+	if (tm->fmt == PK_TM_AS_SECONDS && isinf(v))
+		return cJSON_AddNullToObject(obj, tm->key) != NULL;
+	return add_number(obj, tm->key, v);
+}
+
 /* One object per target: its name, each row of target_metrics.def with a key, its state. */
 static bool add_targets(const struct pk_proxy_status *st, cJSON *root)
 {
@@ -110,7 +119,7 @@ static bool add_targets(const struct pk_proxy_status *st, cJSON *root)
 			return false;
 		for (unsigned m = 0; m < PK_TM_NUM; m++)
 			if (pk_proxy_target_metrics[m].key &&
-			    !add_number(obj, pk_proxy_target_metrics[m].key, t->v[m]))
+			    !add_target_value(&pk_proxy_target_metrics[m], t->v[m], obj))
 				return false;
 		if (!cJSON_AddStringToObject(obj, "state", pk_proxy_target_state(t->v)))
 			return false;
@@ -201,10 +210,17 @@ static bool read_target(const cJSON *obj, struct pk_proxy_status_target *t)
 {
 	if (!cJSON_IsObject(obj) || !get_string(obj, "target", t->name, sizeof(t->name)))
 		return false;
-	for (unsigned m = 0; m < PK_TM_NUM; m++)
-		if (pk_proxy_target_metrics[m].key &&
-		    !get_number(obj, pk_proxy_target_metrics[m].key, &t->v[m]))
+	for (unsigned m = 0; m < PK_TM_NUM; m++) {
+		const struct pk_target_metric *tm = &pk_proxy_target_metrics[m];
+
+		if (!tm->key)
+			continue;
+		if (tm->fmt == PK_TM_AS_SECONDS &&
+		    cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, tm->key)))
+			t->v[m] = INFINITY; /* a time without end: no predicted overflow */
+		else if (!get_number(obj, tm->key, &t->v[m]))
 			return false;
+	}
 	return true;
 }
 

@@ -6,6 +6,7 @@
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -167,27 +168,86 @@ void pk_dconn_close_all(struct pk_worker *w)
 			pk_dconn_close(pk_container_of(pos, struct dconn, target_link));
 }
 
+/* The bytes d's buffer can hold: memory, and the spill file if any. */
+static uint64_t dconn_capacity(const struct dconn *d)
+{
+	const struct pk_proxy_config *cfg = d->w->cfg;
+
+	return cfg->buffer_size + (cfg->spill_dir ? cfg->spill_max : 0);
+}
+
+/* Samples d's rates and returns its debug window in ns (UINT64_MAX: none predicted). */
+static uint64_t dconn_window(struct dconn *d, uint64_t now)
+{
+	uint64_t used = pk_sbuf_used(&d->buf);
+	double s;
+
+	pk_window_live_sample(&d->win, now, d->appended, d->sent, d->requests, used);
+	s = pk_window_live_predict(&d->win, used, dconn_capacity(d));
+	return s * 1e9 < (double)UINT64_MAX / 2 ? (uint64_t)(s * 1e9) : UINT64_MAX;
+}
+
+/* Logs once when target i's debug window (the soonest over every worker) falls below
+ * --window-warn, and again once it rose back above twice that and fell again. */
+static void window_warn(struct pk_worker *w, int i)
+{
+	struct pk_proxy *p = w->p;
+	const struct target_stats *ts = &w->targets[i];
+	uint64_t soonest = UINT64_MAX, warn_ns = (uint64_t)(w->cfg->window_warn_s * 1e9);
+
+	if (warn_ns == 0)
+		return;
+	for (int k = 0; k < p->nworkers; k++) {
+		uint64_t x = PK_STAT_GET(p->workers[k].targets[i].pub_window_ns);
+
+		soonest = x < soonest ? x : soonest;
+	}
+	if (soonest < warn_ns && !__atomic_exchange_n(&p->window_warned[i], 1, __ATOMIC_RELAXED))
+		pk_log(PK_LOG_WARN,
+		       "%s: debug window target=%s: a buffer overflows in %.1f s (below "
+		       "--window-warn %.0f s): arrival %llu B/s, drain %llu B/s, service %llu B/s",
+		       w->cfg->role, p->target_names[i], (double)soonest / 1e9,
+		       w->cfg->window_warn_s, (unsigned long long)PK_STAT_GET(ts->pub_in_bps),
+		       (unsigned long long)PK_STAT_GET(ts->pub_out_bps),
+		       (unsigned long long)PK_STAT_GET(ts->pub_svc_bps));
+	else if (soonest / 2 > warn_ns)
+		__atomic_store_n(&p->window_warned[i], 0, __ATOMIC_RELAXED);
+}
+
 void pk_dconn_publish(struct pk_worker *w, uint64_t now)
 {
 	for (int i = 0; i < w->cfg->ntargets; i++) {
 		struct target_stats *ts = &w->targets[i];
-		uint64_t spilled = 0, lag_bytes = 0, oldest = 0;
+		uint64_t spilled = 0, lag_bytes = 0, oldest = 0, window = UINT64_MAX;
+		double in = 0, rps = 0, out = 0, svc = 0;
 		struct pk_list *pos, *tmp;
 
 		pk_list_for_each_safe(pos, tmp, &ts->conns)
 		{
 			struct dconn *d = pk_container_of(pos, struct dconn, target_link);
-			uint64_t used = pk_sbuf_used(&d->buf), lag = pk_dconn_lag_ns(d, now);
+			uint64_t used = pk_sbuf_used(&d->buf), lag = pk_dconn_lag_ns(d, now),
+				 win = dconn_window(d, now);
 
 			spilled += pk_sbuf_spilled(&d->buf);
 			if (used > lag_bytes)
 				lag_bytes = used;
 			if (lag && (!oldest || now - lag < oldest))
 				oldest = now - lag;
+			window = win < window ? win : window;
+			in += d->win.in_bps;
+			rps += d->win.rps;
+			out += d->win.out_bps;
+			svc = d->win.svc_bps > svc ? d->win.svc_bps : svc;
 		}
 		PK_STAT_SET(ts->pub_spilled, spilled);
 		PK_STAT_SET(ts->pub_lag_bytes, lag_bytes);
 		PK_STAT_SET(ts->pub_oldest_ns, oldest);
+		PK_STAT_SET(ts->pub_window_ns, window);
+		PK_STAT_SET(ts->pub_in_bps, (uint64_t)llround(in));
+		PK_STAT_SET(ts->pub_in_rps, (uint64_t)llround(rps));
+		PK_STAT_SET(ts->pub_out_bps, (uint64_t)llround(out));
+		PK_STAT_SET(ts->pub_svc_bps, (uint64_t)llround(svc));
+		window_warn(w, i);
 	}
 }
 
@@ -489,6 +549,7 @@ void pk_dconn_append(struct dconn *d, const char *buf, size_t n)
 		return;
 	}
 	d->appended += n;
+	d->requests++;
 	PK_STAT_ADD(ts->buffered, n);
 	used = pk_sbuf_used(&d->buf);
 	if (used > ts->high_water)

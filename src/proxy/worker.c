@@ -574,8 +574,10 @@ int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd, in
 	pk_list_init(&w->dead_sessions);
 	pk_list_init(&w->dirty);
 	pk_list_init(&w->dead_dconns);
-	for (int i = 0; i < PK_PROXY_MAX_TARGETS; i++)
+	for (int i = 0; i < PK_PROXY_MAX_TARGETS; i++) {
 		pk_list_init(&w->targets[i].conns);
+		w->targets[i].pub_window_ns = UINT64_MAX; /* no connection: no predicted overflow */
+	}
 	pk_timer_init(&w->flush_timer, pk_dconn_flush_timer, w);
 	pk_timer_init(&w->accept_timer, accept_resume, w);
 	pk_timer_init(&w->drain_timer, drain_timeout, w);
@@ -605,9 +607,8 @@ int pk_worker_init(struct pk_worker *w, struct pk_proxy *p, int idx, int lfd, in
 		return err;
 	if (dlfd >= 0 && (err = pk_pair_init(w)))
 		return err;
-	if (p->cfg.admin_enabled)
-		return pk_timer_arm(w->loop, &w->gauge_timer, GAUGE_PERIOD_NS);
-	return 0;
+	/* the gauges, and the debug window behind --window-warn, even without an admin */
+	return pk_timer_arm(w->loop, &w->gauge_timer, GAUGE_PERIOD_NS);
 }
 
 static void *worker_main(void *arg)

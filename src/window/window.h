@@ -181,6 +181,37 @@ struct pk_window_prediction {
 int pk_window_predict(const struct pk_window_sim_params *p, struct pk_window_prediction *out)
 	__attribute__((warn_unused_result));
 
+/* ---- the live estimator (live.c) ---- */
+
+/* Rates of one live buffer (a duplicator's connection to a clone), learnt from samples of its
+ * counters: exponentially weighted moving averages with a time constant of
+ * PK_WINDOW_LIVE_TAU_S.  Caller-owned; all-zero is a fresh estimator. */
+#define PK_WINDOW_LIVE_TAU_S 1.0
+
+struct pk_window_live {
+	uint64_t t_ns;		/* the last sample's time, 0 before the first */
+	uint64_t in, out, reqs; /* the counters at the last sample */
+	bool backlog;		/* the buffer held bytes at the last sample */
+	double in_bps;		/* arrival: bytes/s appended */
+	double out_bps;		/* drain: bytes/s the clone took */
+	double rps;		/* arrival: requests/s */
+	double svc_bps;		/* service: bytes/s the clone took while a backlog waited; 0
+				 * until one was seen (the clone's capacity, μ in bytes) */
+};
+
+/* Takes a sample at now_ns of a buffer's cumulative counters: bytes appended (in), bytes the
+ * clone took (out), requests appended (reqs), and the bytes it holds now (used).  Samples
+ * closer than 1 ms to the last are ignored; counters that went backwards restart it. */
+void pk_window_live_sample(struct pk_window_live *l, uint64_t now_ns, uint64_t in, uint64_t out,
+			   uint64_t reqs, uint64_t used);
+
+/* The debug window of that buffer, in seconds (INFINITY: no overflow predicted), with capacity
+ * bytes of room, used of them taken: the fluid estimate while arrival exceeds drain (by more
+ * than 2%), else the M/M/1/K expected time for the requests in the system to pass the
+ * buffer's K = capacity / mean request size, from λ = rps and μ = svc_bps / mean request size,
+ * when a service rate was seen (a clone that never built a backlog has no predicted end). */
+double pk_window_live_predict(const struct pk_window_live *l, uint64_t used, uint64_t capacity);
+
 /* ---- the plot (plot.c) ---- */
 
 /* One line of the plot: y[i] at x[i] of the plot; INFINITY: no overflow (drawn at the top). */
