@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/clone_agg.h"
 #include "cli/proxy_opts.h" /* the duplicator's defaults */
+#include "cli/stateful.h"
 #include "clone/clone.h"
 #include "common/args.h"
 #include "common/clock.h"
@@ -35,7 +36,7 @@
 static const char up_usage[] =
 	"usage: parikshan up PROD -p PORT [--clones N] [-l LPORT] [-h ADDR] [--admin [ADDR:]PORT]\n"
 	"                    [-b SIZE] [--spill DIR] [--agg IP:PORT=DPORT [--agg-admin ADDR]]\n"
-	"                    [--mem SIZE] [--cpus N] [--state-dir DIR]\n"
+	"                    [--mem SIZE] [--cpus N] [--state-dir DIR] [--balance [--force]]\n"
 	"       parikshan down PROD [--state-dir DIR]\n"
 	"\n"
 	"up: live-clone PROD N times (PROD-dbg1, PROD-dbg2, ...) and start a duplicator whose\n"
@@ -60,6 +61,11 @@ static const char up_usage[] =
 	"      --mem SIZE           each clone's memory limit (default: production's)\n"
 	"      --cpus N             each clone's CPU quota in CPUs (default: production's)\n"
 	"      --state-dir DIR      where containers are kept\n"
+	"      --balance            give each client connection to one clone only (the least "
+	"loaded):\n"
+	"                           the clones share the load, each sees a subset; refused for "
+	"a\n"
+	"                           stateful service (a database or cache) unless --force\n"
 	"      --help               show this text\n"
 	"\n"
 	"Connections a client opened before `up` do not go through the front door, so no clone\n"
@@ -72,6 +78,7 @@ struct up_opts {
 	int clones;
 	struct pk_clone_opts clone_flags; /* --agg, --mem, --cpus (only those are used) */
 	struct pk_clone_agg agg;	  /* --agg-admin */
+	bool balance, force;		  /* --balance, --force */
 	char what[64];			  /* error lines: "up", then "up PROD" (or down) */
 };
 
@@ -147,6 +154,8 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 		argv[k++] = "--resync";
 		argv[k++] = (char *)o->resync;
 	}
+	if (o->balance)
+		argv[k++] = "--balance";
 	argv[k] = NULL;
 	if (pk_addr_resolve(admin_host, admin_port, &a, NULL, 0) < 0)
 		return -EINVAL;
@@ -231,6 +240,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		{ "agg-admin", required_argument, NULL, 'G' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'c' },
+		{ "balance", no_argument, NULL, 'B' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -287,6 +298,12 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			if (pk_clone_limit_flag(&o->clone_flags, c == 'c', optarg, verb))
 				return PK_EXIT_USAGE;
 			break;
+		case 'B':
+			o->balance = true;
+			break;
+		case 'F':
+			o->force = true;
+			break;
 		case 'H':
 			fputs(up_usage, stdout);
 			return -1;
@@ -304,6 +321,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 				   "-p PORT (the service port) is required");
 	if (!o->lport)
 		o->lport = o->port;
+	if (o->force && !o->balance)
+		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s", "--force goes with --balance");
 	if ((o->clone_flags.nredirects || o->agg.nadmin) && o->clones > 1)
 		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
 				   "--agg serves one clone: use --clones 1");
@@ -318,6 +337,7 @@ int pk_cmd_up(int argc, char **argv)
 			     .clones = UP_DEFAULT_CLONES };
 	struct pk_container_info infos[UP_MAX_CLONES + 1];
 	char names[UP_MAX_CLONES][48], err[PK_ERR_MAX], admin_host[256];
+	char server[32]; /* --balance: the stateful server production runs */
 	uint16_t admin_port;
 	uint64_t start;
 	pid_t pid;
@@ -333,6 +353,12 @@ int pk_cmd_up(int argc, char **argv)
 	    strcmp(infos[o.clones].status, "running") != 0)
 		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s",
 				   "no running container of that name");
+	if (o.balance && !o.force && pk_stateful_proc(infos[o.clones].pid, server, sizeof(server)))
+		return pk_cli_fail(
+			PK_EXIT_USAGE, o.what,
+			"--balance: production runs %s, which keeps state: each clone would "
+			"see a subset of its writes and diverge (--force to balance anyway)",
+			server);
 	for (int i = 0; i < o.clones; i++) {
 		struct pk_clone_opts co = {
 			.state_dir = o.state_dir, .prod = o.prod, .name = names[i], .recreate = true
