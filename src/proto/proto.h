@@ -16,7 +16,8 @@
 enum pk_proto {
 	PK_PROTO_NONE = 0, /* no framing known: never a boundary after the first byte */
 	PK_PROTO_RESP,	   /* Redis protocol requests: arrays of bulk strings, or inline lines */
-	PK_PROTO_HTTP,	   /* HTTP/1.x requests with Content-Length or no body */
+	PK_PROTO_HTTP,	   /* HTTP/1.x requests (Content-Length, chunked or no body) */
+	PK_PROTO_MYSQL,	   /* MySQL client/server protocol: commands start with sequence id 0 */
 };
 
 struct pk_framer {
@@ -32,7 +33,7 @@ struct pk_framer {
 	int64_t content_length;
 };
 
-/* Parses "resp" or "http" (or "none").  Returns 0 or -EINVAL. */
+/* Parses "resp", "http", "mysql" (or "none").  Returns 0 or -EINVAL. */
 int pk_proto_parse(const char *name, enum pk_proto *out);
 
 /* Starts a framer at a request boundary (the start of a connection). */

@@ -1,0 +1,399 @@
+/* msg.c — message framers of RESP, HTTP/1.x and MySQL streams, both directions (see msg.h).
+ *
+ * Each protocol's feed walks the chunk byte by byte (skipping payloads in one step) and stops
+ * right after the byte that ends a part.  All state lives in struct pk_msgr: a stream cut
+ * anywhere resumes exactly where it stopped, which is what keeps events independent of how the
+ * stream is cut into chunks.
+ */
+#include "proto/msg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#define NUM_MAX (1ll << 40) /* larger counts and lengths are not framed: lost */
+
+/* States of all protocols (m->state); IDLE is between messages for each. */
+enum {
+	IDLE = 0,
+	/* RESP */
+	R_INLINE, /* request: an inline command, up to its LF */
+	R_TYPE,	  /* response: an element's type byte; request: '$' */
+	R_LINE,	  /* a simple element's line, up to its LF */
+	R_NUM,	  /* the number of a length or count line (sub: type byte) */
+	R_NUM_LF, /* its LF */
+	R_DATA,	  /* a bulk payload (left bytes) */
+	R_CR,	  /* the CR after it */
+	R_LF,	  /* the LF after it */
+	/* HTTP */
+	H_START,      /* the start line (line: its length so far) */
+	H_FIELD,      /* a header line, or the blank line that ends them */
+	H_BODY,	      /* a Content-Length body (left bytes) */
+	H_CHUNK_SIZE, /* a chunk-size line (sub: 0 digits, 1 extension or CR) */
+	H_CHUNK_DATA, /* a chunk's data (left bytes) */
+	H_CHUNK_END,  /* the line end after it (sub: CR seen) */
+	H_TRAILER,    /* a trailer line or the blank line that ends the body */
+	H_CLOSE,      /* a body that ends with the stream */
+	/* MySQL */
+	Y_HDR,	   /* a packet header (hpos: bytes of it read) */
+	Y_PAYLOAD, /* a packet's payload (left bytes) */
+	/* NONE */
+	N_ALL,
+};
+
+/* HTTP header fields the framer reads (m->sub while in a header line's value) */
+enum { F_NAME, F_OTHER, F_LENGTH, F_TE };
+/* where in a Content-Length value (m->hpos) */
+enum { L_BLANKS, L_DIGITS, L_AFTER };
+
+static const struct {
+	enum pk_proto proto;
+	const char *name;
+} protos[] = {
+	{ PK_PROTO_RESP, "resp" }, { PK_PROTO_HTTP, "http" }, { PK_PROTO_MYSQL, "mysql" },
+	{ PK_PROTO_NONE, "none" }, { PK_PROTO_NONE, "raw" },
+};
+
+int pk_msg_proto_parse(const char *name, enum pk_proto *out)
+{
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (strcmp(name, protos[i].name) == 0) {
+			*out = protos[i].proto;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *pk_msg_proto_name(enum pk_proto proto)
+{
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (protos[i].proto == proto)
+			return protos[i].name;
+	return "none";
+}
+
+void pk_msgr_init(struct pk_msgr *m, enum pk_proto proto, bool response)
+{
+	memset(m, 0, sizeof(*m));
+	m->proto = proto;
+	m->response = response;
+}
+
+void pk_msgr_expect(struct pk_msgr *m, unsigned request_flags)
+{
+	if (m->nexpect >= PK_MSG_EXPECT_MAX)
+		return;
+	if (request_flags & PK_MSG_HEAD)
+		m->expect_bits |= 1ull << m->nexpect;
+	m->nexpect++;
+}
+
+/* Takes the oldest HEAD hint: whether the response now starting answers a HEAD request. */
+static bool expect_head(struct pk_msgr *m)
+{
+	bool head;
+
+	if (m->nexpect == 0)
+		return false;
+	head = m->expect_bits & 1;
+	m->expect_bits >>= 1;
+	m->nexpect--;
+	return head;
+}
+
+/* A message begins at offset at of this call's chunk (its first byte past stray line ends). */
+static void begin(struct pk_msgr *m, size_t at)
+{
+	m->in_msg = true;
+	m->flags = 0;
+	m->started++;
+	m->start_at = m->consumed + at;
+}
+
+/* The message ends with the byte just read. */
+static enum pk_msg_event end(struct pk_msgr *m)
+{
+	m->in_msg = false;
+	m->messages++;
+	m->state = IDLE;
+	return PK_MSG_END;
+}
+
+static void lose(struct pk_msgr *m)
+{
+	m->lost = true;
+}
+
+/* Adds decimal digit c to m->num; false (and lost) on anything else or overflow. */
+static bool dec_digit(struct pk_msgr *m, char c)
+{
+	if (!isdigit((unsigned char)c) || m->num > NUM_MAX) {
+		lose(m);
+		return false;
+	}
+	m->num = m->num * 10 + (c - '0');
+	return true;
+}
+
+/* ---- RESP ---- */
+
+/* An element (leaf) ended with the byte just read: closes the aggregates it completes.
+ * Returns the event: END when that completes the message, PART (MORE for requests, whose
+ * command is one part) otherwise. */
+static enum pk_msg_event resp_leaf(struct pk_msgr *m)
+{
+	while (m->depth > 0) {
+		if (--m->stack[m->depth - 1] > 0)
+			goto more;
+		m->depth--;
+		if (m->attr & (1u << m->depth)) { /* an attribute: the reply itself follows */
+			m->attr &= ~(1u << m->depth);
+			goto more;
+		}
+	}
+	return end(m);
+more:
+	m->state = R_TYPE;
+	return m->response ? PK_MSG_PART : PK_MSG_MORE;
+}
+
+/* A count or length line ended: opens an aggregate or a bulk payload. */
+static enum pk_msg_event resp_number(struct pk_msgr *m)
+{
+	char type = (char)m->sub;
+	int64_t n = m->neg ? -m->num : m->num;
+
+	if (type == '$' || type == '!' || type == '=') {
+		if (n < 0) /* a null bulk string: a leaf without payload */
+			return resp_leaf(m);
+		m->left = n;
+		m->state = n > 0 ? R_DATA : R_CR;
+		return PK_MSG_MORE;
+	}
+	if (type == '%' || type == '|')
+		n *= 2; /* maps and attributes count pairs */
+	if (n <= 0) {	/* null or empty aggregate: a leaf (an empty attribute is nothing) */
+		if (type == '|') {
+			m->state = R_TYPE;
+			return PK_MSG_MORE;
+		}
+		return resp_leaf(m);
+	}
+	if (m->depth >= PK_MSG_DEPTH) {
+		lose(m);
+		return PK_MSG_LOST;
+	}
+	if (type == '|')
+		m->attr |= 1u << m->depth;
+	m->stack[m->depth++] = n;
+	m->state = R_TYPE;
+	return PK_MSG_MORE;
+}
+
+/* An element's type byte. */
+static void resp_type(struct pk_msgr *m, char c)
+{
+	m->sub = (unsigned char)c;
+	m->num = 0;
+	m->neg = false;
+	m->hpos = 0; /* digits read */
+	if (!m->response) {
+		/* a request: an array of bulk strings (the array's type byte begins it) */
+		if (m->depth == 0 ? c != '*' : c != '$')
+			lose(m);
+		m->state = R_NUM;
+		return;
+	}
+	switch (c) {
+	case '+':
+	case '-':
+	case ':':
+	case '_':
+	case ',':
+	case '#':
+	case '(':
+		m->state = R_LINE;
+		break;
+	case '$':
+	case '!':
+	case '=':
+	case '*':
+	case '~':
+	case '%':
+	case '|':
+	case '>':
+		m->state = R_NUM;
+		break;
+	default:
+		lose(m);
+	}
+}
+
+static size_t resp_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
+{
+	size_t i = 0;
+
+	*ev = PK_MSG_MORE;
+	while (i < n && !m->lost && *ev == PK_MSG_MORE) {
+		char c = buf[i];
+
+		switch (m->state) {
+		case IDLE:
+			if (c == '\r' || c == '\n')
+				break; /* stray line ends: part of the next message */
+			begin(m, i);
+			m->depth = 0;
+			m->attr = 0;
+			if (!m->response && c != '*') {
+				m->state = R_INLINE;
+				break;
+			}
+			resp_type(m, c);
+			break;
+		case R_INLINE:
+			if (c == '\n')
+				*ev = end(m);
+			break;
+		case R_TYPE:
+			resp_type(m, c);
+			break;
+		case R_LINE:
+			if (c == '\n')
+				*ev = resp_leaf(m);
+			break;
+		case R_NUM:
+			if (c == '\r' && m->hpos > 0) {
+				m->state = R_NUM_LF;
+			} else if (c == '-' && m->hpos == 0 && !m->neg && m->response) {
+				m->neg = true;
+			} else if (dec_digit(m, c)) {
+				m->hpos = 1;
+			}
+			break;
+		case R_NUM_LF:
+			if (c != '\n' || (m->neg && m->num != 1)) {
+				lose(m);
+				break;
+			}
+			*ev = resp_number(m);
+			break;
+		case R_DATA: {
+			size_t take = (size_t)m->left < n - i ? (size_t)m->left : n - i;
+
+			m->left -= (int64_t)take;
+			if (m->left == 0)
+				m->state = R_CR;
+			i += take;
+			continue;
+		}
+		case R_CR:
+			if (c == '\r')
+				m->state = R_LF;
+			else
+				lose(m);
+			break;
+		case R_LF:
+			if (c == '\n')
+				*ev = resp_leaf(m);
+			else
+				lose(m);
+			break;
+		default:
+			lose(m);
+		}
+		i++;
+	}
+	return i;
+}
+
+/* ---- HTTP/1.x ---- */
+
+static size_t http_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
+{
+	(void)buf;
+	(void)n;
+	*ev = PK_MSG_LOST;
+	lose(m);
+	return 0;
+}
+
+static enum pk_msg_event http_finish(struct pk_msgr *m)
+{
+	(void)expect_head;
+	(void)m;
+	return PK_MSG_LOST;
+}
+
+/* ---- MySQL ---- */
+
+static size_t mysql_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
+{
+	(void)buf;
+	(void)n;
+	*ev = PK_MSG_LOST;
+	lose(m);
+	return 0;
+}
+
+static enum pk_msg_event mysql_finish(struct pk_msgr *m)
+{
+	(void)m;
+	return PK_MSG_LOST;
+}
+
+/* ---- all ---- */
+
+size_t pk_msgr_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
+{
+	size_t used = n;
+
+	*ev = PK_MSG_MORE;
+	if (!m->lost) {
+		switch (m->proto) {
+		case PK_PROTO_RESP:
+			used = resp_feed(m, buf, n, ev);
+			break;
+		case PK_PROTO_HTTP:
+			used = http_feed(m, buf, n, ev);
+			break;
+		case PK_PROTO_MYSQL:
+			used = mysql_feed(m, buf, n, ev);
+			break;
+		default:
+			if (n > 0 && !m->in_msg)
+				begin(m, 0);
+			break;
+		}
+	}
+	if (m->lost) {
+		*ev = PK_MSG_LOST;
+		used = n;
+	}
+	m->consumed += used;
+	return used;
+}
+
+enum pk_msg_event pk_msgr_finish(struct pk_msgr *m)
+{
+	if (m->lost)
+		return PK_MSG_LOST;
+	switch (m->proto) {
+	case PK_PROTO_RESP:
+		break;
+	case PK_PROTO_HTTP:
+		return http_finish(m);
+	case PK_PROTO_MYSQL:
+		return mysql_finish(m);
+	default:
+		if (m->in_msg)
+			return end(m);
+		return PK_MSG_MORE;
+	}
+	if (!m->in_msg) {
+		m->state = IDLE; /* stray line ends at the end: no message */
+		return PK_MSG_MORE;
+	}
+	lose(m);
+	return PK_MSG_LOST;
+}

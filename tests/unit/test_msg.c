@@ -1,0 +1,323 @@
+/* test_msg.c — message framers: events of captured-looking streams, the same however the
+ * stream is cut into chunks, and malformed streams lost without a crash. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/msg.h"
+#include "unit.h"
+
+#define MAX_EV 4096
+
+struct evs {
+	int n;
+	enum pk_msg_event ev[MAX_EV];
+	uint64_t at[MAX_EV]; /* stream offset after the event's last byte */
+	unsigned flags[MAX_EV];
+};
+
+/* Frames s[0..len) in chunks: cuts[] (sorted offsets, ncuts of them) or, with step > 0, every
+ * step bytes; then finishes.  Records every event but MORE (one LOST at most). */
+static void frame(enum pk_proto proto, bool response, const char *s, size_t len, size_t step,
+		  const size_t *cuts, int ncuts, const unsigned *expect, int nexpect,
+		  struct evs *out)
+{
+	struct pk_msgr m;
+	size_t off = 0;
+	int cut = 0;
+
+	out->n = 0;
+	pk_msgr_init(&m, proto, response);
+	for (int i = 0; i < nexpect; i++)
+		pk_msgr_expect(&m, expect[i]);
+	while (off < len) {
+		size_t stop = step ? off + step : (cut < ncuts ? cuts[cut++] : len);
+		const char *p = s + off;
+		size_t left, zeros = 0;
+
+		if (stop > len)
+			stop = len;
+		left = stop - off;
+		while (left > 0) {
+			enum pk_msg_event ev;
+			size_t k = pk_msgr_feed(&m, p, left, &ev);
+
+			CHECK(k <= left);
+			if (k > left)
+				return;
+			zeros = k == 0 ? zeros + 1 : 0;
+			CHECK(zeros < 3);
+			if (zeros >= 3)
+				return;
+			p += k;
+			left -= k;
+			if (ev != PK_MSG_MORE && out->n < MAX_EV) {
+				out->ev[out->n] = ev;
+				out->at[out->n] = m.consumed;
+				out->flags[out->n++] = m.flags;
+			}
+			if (ev == PK_MSG_LOST)
+				return;
+		}
+		off = stop;
+	}
+	{
+		enum pk_msg_event ev = pk_msgr_finish(&m);
+
+		if (ev != PK_MSG_MORE && out->n < MAX_EV) {
+			out->ev[out->n] = ev;
+			out->at[out->n] = m.consumed;
+			out->flags[out->n++] = m.flags;
+		}
+	}
+}
+
+/* The same events at the same offsets (a LOST takes the rest of its chunk: any offset). */
+static bool same(const struct evs *a, const struct evs *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (int i = 0; i < a->n; i++)
+		if (a->ev[i] != b->ev[i] || (a->ev[i] != PK_MSG_LOST && a->at[i] != b->at[i]) ||
+		    (a->ev[i] == PK_MSG_END && a->flags[i] != b->flags[i]))
+			return false;
+	return true;
+}
+
+static void dump(const char *what, const struct evs *e)
+{
+	printf("  %s:", what);
+	for (int i = 0; i < e->n && i < 40; i++)
+		printf(" %c@%llu", "MPEL"[e->ev[i]], (unsigned long long)e -> at[i]);
+	printf("\n");
+}
+
+/* Frames s whole, then cut once at every offset, twice at pairs of offsets (short streams),
+ * and in steps of 1..9 bytes: every run must give the whole run's events.  *whole gets them. */
+static void every_cut(enum pk_proto proto, bool response, const char *s, size_t len,
+		      const unsigned *expect, int nexpect, struct evs *whole)
+{
+	static struct evs e;
+	bool ok = true;
+
+	frame(proto, response, s, len, 0, NULL, 0, expect, nexpect, whole);
+	for (size_t c = 1; c < len && ok; c++) {
+		frame(proto, response, s, len, 0, &c, 1, expect, nexpect, &e);
+		ok = same(whole, &e);
+		if (!ok)
+			printf("  cut at %zu\n", c);
+	}
+	for (size_t c = 1; c < len && ok && len <= 400; c++)
+		for (size_t d = c + 1; d < len && ok; d++) {
+			size_t cuts[2] = { c, d };
+
+			frame(proto, response, s, len, 0, cuts, 2, expect, nexpect, &e);
+			ok = same(whole, &e);
+			if (!ok)
+				printf("  cuts at %zu, %zu\n", c, d);
+		}
+	for (size_t step = 1; step < 10 && ok; step++) {
+		frame(proto, response, s, len, step, NULL, 0, expect, nexpect, &e);
+		ok = same(whole, &e);
+		if (!ok)
+			printf("  step %zu\n", step);
+	}
+	if (!ok) {
+		dump("whole", whole);
+		dump("cut", &e);
+	}
+	CHECK(ok);
+}
+
+/* Counts events of kind ev in e. */
+static int count(const struct evs *e, enum pk_msg_event ev)
+{
+	int n = 0;
+
+	for (int i = 0; i < e->n; i++)
+		n += e->ev[i] == ev;
+	return n;
+}
+
+/* The offset of the k-th END (-1 if none). */
+static long long end_at(const struct evs *e, int k)
+{
+	for (int i = 0; i < e->n; i++)
+		if (e->ev[i] == PK_MSG_END && k-- == 0)
+			return (long long)e->at[i];
+	return -1;
+}
+
+/* ---- RESP ---- */
+
+static char *resp_cmd(char *out, int argc, const char *const *argv)
+{
+	char *p = out + sprintf(out, "*%d\r\n", argc);
+
+	for (int i = 0; i < argc; i++)
+		p += sprintf(p, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+	return p;
+}
+
+/* redis-benchmark -P 4 -t set,get: pipelined SETs and GETs of key:__rand_int__, values "xxx". */
+static void test_resp_pipeline(void)
+{
+	static char s[4096];
+	static const char *const set[] = { "SET", "key:__rand_int__", "xxx" }, *const get[] = {
+		"GET", "key:__rand_int__"
+	};
+	char *p = s;
+	size_t ends[8];
+	struct evs e;
+
+	for (int i = 0; i < 4; i++) {
+		p = resp_cmd(p, 3, set);
+		ends[i] = (size_t)(p - s);
+	}
+	for (int i = 4; i < 8; i++) {
+		p = resp_cmd(p, 2, get);
+		ends[i] = (size_t)(p - s);
+	}
+	every_cut(PK_PROTO_RESP, false, s, (size_t)(p - s), NULL, 0, &e);
+	CHECK_EQ_INT(e.n, 8);
+	CHECK_EQ_INT(count(&e, PK_MSG_END), 8); /* a command is one part */
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ_INT(end_at(&e, i), ends[i]);
+
+	/* the replies: +OK four times, then $3 xxx four times (and a miss) */
+	{
+		const char *r = "+OK\r\n+OK\r\n+OK\r\n+OK\r\n$3\r\nxxx\r\n$3\r\nxxx\r\n$-1\r\n"
+				"$3\r\nxxx\r\n";
+
+		every_cut(PK_PROTO_RESP, true, r, strlen(r), NULL, 0, &e);
+		CHECK_EQ_INT(e.n, 8);
+		CHECK_EQ_INT(count(&e, PK_MSG_END), 8);
+		CHECK_EQ_INT(end_at(&e, 0), 5);
+		CHECK_EQ_INT(end_at(&e, 4), 29);
+		CHECK_EQ_INT(end_at(&e, 6), 43);
+	}
+}
+
+static void test_resp_inline_and_stray(void)
+{
+	const char *s = "PING\r\n\r\nSET a b\n*1\r\n$4\r\nPING\r\n\n";
+	struct evs e;
+
+	every_cut(PK_PROTO_RESP, false, s, strlen(s), NULL, 0, &e);
+	CHECK_EQ_INT(e.n, 3);
+	CHECK_EQ_INT(end_at(&e, 0), 6);
+	CHECK_EQ_INT(end_at(&e, 1), 16); /* the stray CRLF belongs to SET's message */
+	CHECK_EQ_INT(end_at(&e, 2), 30);
+}
+
+/* Replies: each leaf a part, aggregate headers with the leaf after them. */
+static void test_resp_replies_nested(void)
+{
+	/* LRANGE: *3 of bulk strings; an empty array; a nested array (EXEC with a null); an
+	 * error; an integer */
+	const char *s = "*3\r\n$1\r\na\r\n$1\r\nb\r\n$0\r\n\r\n"
+			"*0\r\n"
+			"*2\r\n*2\r\n:1\r\n$-1\r\n*-1\r\n"
+			"-ERR unknown command 'FOO'\r\n"
+			":42\r\n";
+	struct evs e;
+
+	every_cut(PK_PROTO_RESP, true, s, strlen(s), NULL, 0, &e);
+	CHECK_EQ_INT(count(&e, PK_MSG_END), 5);
+	CHECK_EQ_INT(count(&e, PK_MSG_PART), 2 + 0 + 2);
+	CHECK_EQ_INT(e.ev[0], PK_MSG_PART);
+	CHECK_EQ_INT(e.at[0], 11); /* "*3\r\n$1\r\na\r\n" */
+	CHECK_EQ_INT(end_at(&e, 0), 24);
+	CHECK_EQ_INT(end_at(&e, 1), 28);
+}
+
+/* RESP3 (HELLO 3): maps, sets, pushes, attributes, nulls, doubles, booleans, big numbers,
+ * verbatim strings, bulk errors. */
+static void test_resp3(void)
+{
+	const char *s = "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.2.4\r\n"
+			"$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:5\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n"
+			"$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"
+			"~2\r\n+a\r\n+b\r\n"
+			"_\r\n,3.14\r\n#t\r\n(3492890328409238509324850943850943825024385\r\n"
+			"=15\r\ntxt:Some string\r\n!21\r\nSYNTAX invalid syntax\r\n"
+			">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+			"|1\r\n+ttl\r\n:3600\r\n$3\r\nval\r\n"
+			"%1\r\n+k\r\n%1\r\n+k2\r\n~1\r\n,inf\r\n";
+	struct evs e;
+
+	every_cut(PK_PROTO_RESP, true, s, strlen(s), NULL, 0, &e);
+	/* HELLO map, set, null, double, bool, big, verbatim, bulk error, push, attributed
+	 * string, nested map */
+	CHECK_EQ_INT(count(&e, PK_MSG_END), 11);
+	CHECK_EQ_INT(count(&e, PK_MSG_LOST), 0);
+	CHECK_EQ_INT(count(&e, PK_MSG_PART), 13 + 1 + 2 + 2 + 2);
+}
+
+static void test_resp_malformed(void)
+{
+	static const struct {
+		bool response;
+		const char *s;
+	} bad[] = {
+		{ false, "*x\r\n" },
+		{ false, "*2\r\n:1\r\n$1\r\nx\r\n" },
+		{ false, "*-1\r\n" },
+		{ false, "*1\r\n$3\r\nabcd\r\n" },
+		{ false, "*99999999999999999999\r\n" },
+		{ true, "?what\r\n" },
+		{ true, "$-2\r\n" },
+		{ true, "$?\r\n;4\r\nHell\r\n;0\r\n" },
+		{ true, "*1\r\n" },
+		{ true, "$5\r\nab" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct evs e;
+
+		every_cut(PK_PROTO_RESP, bad[i].response, bad[i].s, strlen(bad[i].s), NULL, 0, &e);
+		CHECK(e.n > 0 && e.ev[e.n - 1] == PK_MSG_LOST);
+	}
+	{ /* deeper than PK_MSG_DEPTH */
+		char s[4 * PK_MSG_DEPTH + 16] = "";
+		struct evs e;
+
+		for (int i = 0; i <= PK_MSG_DEPTH; i++)
+			strcat(s, "*1\r\n");
+		strcat(s, ":1\r\n");
+		frame(PK_PROTO_RESP, true, s, strlen(s), 0, NULL, 0, NULL, 0, &e);
+		CHECK(e.n == 1 && e.ev[0] == PK_MSG_LOST);
+	}
+}
+
+static void test_none_and_names(void)
+{
+	enum pk_proto p;
+	struct evs e;
+
+	frame(PK_PROTO_NONE, true, "abc\r\n*1\r\n", 9, 2, NULL, 0, NULL, 0, &e);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.ev[0], PK_MSG_END);
+	CHECK_EQ_INT(e.at[0], 9);
+	frame(PK_PROTO_NONE, false, "", 0, 0, NULL, 0, NULL, 0, &e);
+	CHECK_EQ_INT(e.n, 0);
+	static const char *const names[] = { "resp", "http", "mysql", "none" };
+	for (size_t i = 0; i < 4; i++) {
+		CHECK_EQ_INT(pk_msg_proto_parse(names[i], &p), 0);
+		CHECK_STR(pk_msg_proto_name(p), names[i]);
+	}
+	CHECK_EQ_INT(pk_msg_proto_parse("raw", &p), 0);
+	CHECK_EQ_INT(p, PK_PROTO_NONE);
+	CHECK(pk_msg_proto_parse("smtp", &p) < 0);
+}
+
+int main(void)
+{
+	UNIT_RUN(test_resp_pipeline);
+	UNIT_RUN(test_resp_inline_and_stray);
+	UNIT_RUN(test_resp_replies_nested);
+	UNIT_RUN(test_resp3);
+	UNIT_RUN(test_resp_malformed);
+	UNIT_RUN(test_none_and_names);
+	return unit_done();
+}
