@@ -23,6 +23,9 @@ int pk_cmd_clone(int argc, char **argv);
 /* `parikshan container`: runs, lists, removes containers and shows their logs. */
 int pk_cmd_container(int argc, char **argv);
 
+/* `parikshan diverge`: shows the compare log of `dup --compare` as a table. */
+int pk_cmd_diverge(int argc, char **argv);
+
 /* `parikshan down`: stops what `up` started. */
 int pk_cmd_down(int argc, char **argv);
 

@@ -21,6 +21,8 @@ static const struct command commands[] = {
 	  "live-clone a running container into a sandboxed debug container" },
 	{ "container", pk_cmd_container,
 	  "run, list, remove production containers; show their logs" },
+	{ "diverge", pk_cmd_diverge,
+	  "show dup's compare log: the first divergence of each connection" },
 	{ "down", pk_cmd_down, "stop the duplicator and remove the clones that 'up' made" },
 	{ "dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones" },
 	{ "replay", pk_cmd_replay,
