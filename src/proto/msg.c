@@ -309,19 +309,292 @@ static size_t resp_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_ms
 
 /* ---- HTTP/1.x ---- */
 
+#define HTTP_HDR_BEGIN(m) ((m)->has_length = (m)->chunked = (m)->close_delimited = false)
+
+/* The start line ended (its LF just read); m->hdr holds its first bytes. */
+static void http_start_line(struct pk_msgr *m)
+{
+	size_t n = m->line < sizeof(m->hdr) ? m->line : sizeof(m->hdr);
+	const char *sp;
+	int status = 0;
+
+	HTTP_HDR_BEGIN(m);
+	m->left = 0;
+	if (!m->response) {
+		m->head = n >= 5 && memcmp(m->hdr, "HEAD ", 5) == 0;
+		return;
+	}
+	/* "HTTP/1.1 200 OK": a version, one space, three digits */
+	sp = n > 5 ? memchr(m->hdr, ' ', n) : NULL;
+	if (!sp || memcmp(m->hdr, "HTTP/", 5) != 0 || (size_t)(sp - m->hdr) + 4 > n) {
+		lose(m);
+		return;
+	}
+	for (int i = 1; i <= 3; i++) {
+		if (!isdigit((unsigned char)sp[i])) {
+			lose(m);
+			return;
+		}
+		status = status * 10 + (sp[i] - '0');
+	}
+	if (status < 100) {
+		lose(m);
+		return;
+	}
+	m->status = status;
+	if (status >= 200 || status == 101) /* the final response: it answers a request */
+		m->head = expect_head(m);
+}
+
+/* One byte of a Content-Length value (before the line's LF): one number between blanks. */
+static void http_length_byte(struct pk_msgr *m, char c)
+{
+	bool blank = c == ' ' || c == '\t';
+
+	switch (m->hpos) {
+	case L_BLANKS:
+		if (blank)
+			return;
+		m->hpos = L_DIGITS;
+		m->num = 0;
+		dec_digit(m, c); /* a line end here: no value, lost */
+		return;
+	case L_DIGITS:
+		if (blank || c == '\r')
+			m->hpos = L_AFTER;
+		else
+			dec_digit(m, c);
+		return;
+	default:
+		if (!blank && c != '\r')
+			lose(m);
+	}
+}
+
+/* A header line ended (its LF just read): applies Content-Length or Transfer-Encoding. */
+static void http_field(struct pk_msgr *m)
+{
+	if (m->sub == F_LENGTH) {
+		if (m->hpos == L_BLANKS || (m->has_length && m->left != m->num))
+			lose(m); /* no value, or two lengths that differ */
+		m->has_length = true;
+		m->left = m->num;
+	} else if (m->sub == F_TE) {
+		/* hdr: the last 7 bytes of the value that are not blanks (cmd of them) */
+		m->chunked = m->cmd >= 7 && memcmp(m->hdr, "chunked", 7) == 0;
+		if (!m->chunked && !m->response)
+			lose(m); /* a request body that only its sender's close would end */
+		m->close_delimited = !m->chunked;
+	}
+}
+
+/* The blank line that ends the headers was read: where the body goes, or the message's end. */
+static enum pk_msg_event http_headers_end(struct pk_msgr *m)
+{
+	if (m->response && m->status < 200 && m->status != 101) {
+		m->state = H_START; /* an interim response: the final one follows */
+		m->line = 0;
+		return PK_MSG_PART;
+	}
+	if (m->response && (m->head || m->status == 204 || m->status == 304))
+		return end(m);
+	if (m->response && (m->status == 101 || (m->close_delimited && !m->chunked))) {
+		m->state = H_CLOSE;
+		return PK_MSG_MORE;
+	}
+	if (m->chunked) {
+		m->state = H_CHUNK_SIZE;
+		m->sub = 0;
+		m->num = 0;
+		return PK_MSG_MORE;
+	}
+	if (m->has_length && m->left > 0) {
+		m->state = H_BODY;
+		return PK_MSG_MORE;
+	}
+	if (m->response && !m->has_length) {
+		m->state = H_CLOSE;
+		return PK_MSG_MORE;
+	}
+	return end(m);
+}
+
+/* One byte of the header section (a header line or the blank line after them). */
+static enum pk_msg_event http_field_byte(struct pk_msgr *m, char c)
+{
+	if (c == '\n') {
+		bool blank =
+			m->line == 0 || (m->line == 1 && m->sub == F_NAME && m->hdr[0] == '\r');
+
+		if (blank)
+			return http_headers_end(m);
+		http_field(m);
+		m->line = 0;
+		m->sub = F_NAME;
+		return m->lost ? PK_MSG_LOST : PK_MSG_PART;
+	}
+	switch (m->sub) {
+	case F_NAME:
+		if (c == ':') {
+			if (m->line == 14 && memcmp(m->hdr, "content-length", 14) == 0) {
+				m->sub = F_LENGTH;
+				m->hpos = L_BLANKS;
+			} else if (m->line == 17 && memcmp(m->hdr, "transfer-encoding", 17) == 0) {
+				m->sub = F_TE;
+				m->cmd = 0;
+			} else {
+				m->sub = F_OTHER;
+			}
+		} else if (m->line < sizeof(m->hdr)) {
+			m->hdr[m->line] = (char)tolower((unsigned char)c);
+		}
+		break;
+	case F_LENGTH:
+		http_length_byte(m, c);
+		break;
+	case F_TE:
+		if (c != ' ' && c != '\t' && c != '\r') {
+			memmove(m->hdr, m->hdr + 1, 6);
+			m->hdr[6] = (char)tolower((unsigned char)c);
+			if (m->cmd < 7)
+				m->cmd++;
+		}
+		break;
+	}
+	if (m->line < UINT32_MAX)
+		m->line++;
+	return PK_MSG_MORE;
+}
+
+/* Adds hex digit c to a chunk size; false when c is not one. */
+static bool hex_digit(struct pk_msgr *m, char c)
+{
+	int v = isdigit((unsigned char)c) ? c - '0'
+		: (c >= 'a' && c <= 'f')  ? c - 'a' + 10
+		: (c >= 'A' && c <= 'F')  ? c - 'A' + 10
+					  : -1;
+
+	if (v < 0)
+		return false;
+	if (m->num > NUM_MAX)
+		lose(m);
+	m->num = m->num * 16 + v;
+	return true;
+}
+
 static size_t http_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
 {
-	(void)buf;
-	(void)n;
-	*ev = PK_MSG_LOST;
-	lose(m);
-	return 0;
+	size_t i = 0;
+
+	*ev = PK_MSG_MORE;
+	while (i < n && !m->lost && *ev == PK_MSG_MORE) {
+		char c = buf[i];
+
+		switch (m->state) {
+		case IDLE:
+			if (c == '\r' || c == '\n')
+				break; /* stray line ends: part of the next message */
+			begin(m, i);
+			m->state = H_START;
+			m->line = 0;
+			m->head = false;
+			/* the first byte of the start line */
+			/* fallthrough */
+		case H_START:
+			if (c == '\n') {
+				http_start_line(m);
+				m->state = H_FIELD;
+				m->line = 0;
+				m->sub = F_NAME;
+				*ev = PK_MSG_PART;
+				break;
+			}
+			if (m->line < sizeof(m->hdr))
+				m->hdr[m->line] = c;
+			if (m->line < UINT32_MAX)
+				m->line++;
+			break;
+		case H_FIELD:
+			*ev = http_field_byte(m, c);
+			break;
+		case H_BODY:
+		case H_CHUNK_DATA: {
+			size_t take = (size_t)m->left < n - i ? (size_t)m->left : n - i;
+
+			m->left -= (int64_t)take;
+			i += take;
+			if (m->left > 0)
+				continue;
+			if (m->state == H_BODY) {
+				*ev = end(m);
+			} else {
+				m->state = H_CHUNK_END;
+				m->sub = 0;
+			}
+			continue;
+		}
+		case H_CHUNK_SIZE:
+			if (c == '\n') {
+				if (m->sub == 0) {
+					lose(m);
+					break;
+				}
+				m->left = m->num;
+				m->state = m->num > 0 ? H_CHUNK_DATA : H_TRAILER;
+				m->line = 0;
+			} else if (m->sub < 2 && hex_digit(m, c)) {
+				m->sub = 1;
+			} else if (m->sub == 0) {
+				lose(m); /* a chunk-size line without a size */
+			} else {
+				m->sub = 2; /* an extension, or blanks and CR */
+			}
+			break;
+		case H_CHUNK_END:
+			if (c == '\r' && m->sub == 0) {
+				m->sub = 1;
+			} else if (c == '\n') {
+				m->state = H_CHUNK_SIZE;
+				m->sub = 0;
+				m->num = 0;
+			} else {
+				lose(m);
+			}
+			break;
+		case H_TRAILER:
+			if (c == '\n') {
+				if (m->line == 0 || (m->line == 1 && m->hdr[0] == '\r'))
+					*ev = end(m);
+				m->line = 0;
+				break;
+			}
+			if (m->line == 0)
+				m->hdr[0] = c;
+			if (m->line < UINT32_MAX)
+				m->line++;
+			break;
+		case H_CLOSE:
+			i = n; /* the rest of the stream */
+			continue;
+		default:
+			lose(m);
+		}
+		i++;
+	}
+	if (*ev == PK_MSG_END && m->head && !m->response)
+		m->flags |= PK_MSG_HEAD;
+	return i;
 }
 
 static enum pk_msg_event http_finish(struct pk_msgr *m)
 {
-	(void)expect_head;
-	(void)m;
+	if (!m->in_msg) {
+		m->state = IDLE;
+		return PK_MSG_MORE;
+	}
+	if (m->state == H_CLOSE)
+		return end(m);
+	lose(m);
 	return PK_MSG_LOST;
 }
 

@@ -24,6 +24,9 @@
  *             HEAD, 1xx, 204 and 304 has none; a response with neither length nor chunking
  *             ends at the end of the stream).  Interim 1xx responses belong to the final
  *             response that follows (they are parts of it).  Keep-alive and pipelining.
+ *             The blank line that ends the headers is the first byte(s) of the body part (the
+ *             last part, alone, when there is no body).  A 101 response's body is the rest of
+ *             the stream; a request with a Transfer-Encoding other than chunked is lost.
  *   MySQL     client/server packets (3-byte length, sequence id).  Requests: a command starts
  *             with a packet of sequence id 0 (a packet of 16 MiB - 1 continues in the next);
  *             the handshake (the client's packets before its first command) is request 0 with

@@ -290,6 +290,145 @@ static void test_resp_malformed(void)
 	}
 }
 
+/* Concatenates msgs[0..n) into one stream, frames it under every cut and checks: one END at the
+ * end of each message (the last may end at pk_msgr_finish), with flags[k], parts[k] parts each
+ * (0: not checked), nothing else. */
+static void check_msgs(enum pk_proto proto, bool response, const char *const *msgs,
+		       const size_t *lens, int n, const int *parts, const unsigned *flags,
+		       const unsigned *expect, int nexpect)
+{
+	static char s[1 << 16];
+	static struct evs e;
+	size_t len = 0;
+	int k = 0, p = 1;
+
+	for (int i = 0; i < n; i++) {
+		size_t l = lens ? lens[i] : strlen(msgs[i]);
+
+		memcpy(s + len, msgs[i], l);
+		len += l;
+	}
+	every_cut(proto, response, s, len, expect, nexpect, &e);
+	CHECK_EQ_INT(count(&e, PK_MSG_END), n);
+	CHECK_EQ_INT(count(&e, PK_MSG_LOST), 0);
+	len = 0;
+	for (int i = 0; i < e.n && k < n; i++) {
+		if (e.ev[i] == PK_MSG_PART) {
+			p++;
+			continue;
+		}
+		len += lens ? lens[k] : strlen(msgs[k]);
+		if (e.at[i] != len || (parts && parts[k] && parts[k] != p) ||
+		    (flags && flags[k] != e.flags[i]))
+			printf("  message %d: ends at %llu (%zu), %d parts (%d), flags %u (%u)\n",
+			       k, (unsigned long long)e.at[i], len, p, parts ? parts[k] : 0,
+			       e.flags[i], flags ? flags[k] : 0);
+		CHECK_EQ_INT(e.at[i], len);
+		if (parts && parts[k])
+			CHECK_EQ_INT(p, parts[k]);
+		if (flags)
+			CHECK_EQ_INT(e.flags[i], flags[k]);
+		k++;
+		p = 1;
+	}
+}
+
+/* ---- HTTP ---- */
+
+/* curl-like requests on one keep-alive connection, pipelined: GET, HEAD, POST with
+ * 100-continue, a chunked upload with an extension and a trailer, a conditional GET. */
+static void test_http_requests(void)
+{
+	static const char *const req[] = {
+		"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/7.88.1\r\nAccept: "
+		"*/*\r\n\r\n",
+		"HEAD /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		"\r\nPOST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n"
+		"Expect: 100-continue\r\n\r\nhello world",
+		"POST /chunk HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+		"GET /gone HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: \"abc\"\r\n\r\n",
+		"DELETE /x HTTP/1.0\nHost: localhost\n\n",
+	};
+	static const int parts[] = { 5, 3, 5, 4, 4, 3 };
+	static const unsigned flags[] = { 0, PK_MSG_HEAD, 0, 0, 0, 0 };
+
+	check_msgs(PK_PROTO_HTTP, false, req, NULL, 6, parts, flags, NULL, 0);
+}
+
+/* nginx's answers to those: a chunked page, a HEAD answer with a length and no body, 100
+ * Continue then 201, a chunked body with a trailer, 304, 204. */
+static void test_http_responses(void)
+{
+	static const char *const resp[] = {
+		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Fri, 04 Dec 2026 17:00:00 GMT\r\n"
+		"Content-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: "
+		"keep-alive\r\n"
+		"\r\n1f\r\n<html><body>hello</body></html>\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Type: text/html\r\n"
+		"Content-Length: 615\r\nConnection: keep-alive\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nServer: nginx\r\n"
+		"Content-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nServer: nginx\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+		"4\r\nabcd\r\n0\r\nX-Checksum: 9\r\n\r\n",
+		"HTTP/1.1 304 Not Modified\r\nServer: nginx\r\nETag: \"abc\"\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\nServer: nginx\r\n\r\n",
+	};
+	static const int parts[] = { 7, 6, 6, 4, 4, 3 };
+	static const unsigned expect[] = { 0, PK_MSG_HEAD, 0, 0, 0, 0 };
+
+	check_msgs(PK_PROTO_HTTP, true, resp, NULL, 6, parts, NULL, expect, 6);
+	/* without the HEAD hint the 615 bytes of body are waited for: cut short, lost */
+	{
+		struct evs e;
+		const char *s = resp[1];
+
+		frame(PK_PROTO_HTTP, true, s, strlen(s), 0, NULL, 0, NULL, 0, &e);
+		CHECK(e.n > 0 && e.ev[e.n - 1] == PK_MSG_LOST);
+	}
+}
+
+/* An HTTP/1.0 answer without a length ends with the stream; so does a 1.1 one. */
+static void test_http_close_delimited(void)
+{
+	static const char *const a[] = {
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nServer: nginx\r\n\r\n<html>until the close\r\n\r\n</html>",
+	};
+	static const int parts[] = { 3, 3 };
+
+	check_msgs(PK_PROTO_HTTP, true, a, NULL, 2, parts, NULL, NULL, 0);
+}
+
+static void test_http_malformed(void)
+{
+	static const struct {
+		bool response;
+		const char *s;
+	} bad[] = {
+		{ true, "garbage\r\n\r\n" },
+		{ true, "HTTP/1.1 2x0 OK\r\n\r\n" },
+		{ true, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" },
+		{ true, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n" },
+		{ true, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n" },
+		{ true, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab" },
+		{ false, "POST / HTTP/1.1\r\nContent-Length: 5x\r\n\r\nhello" },
+		{ false, "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nhello" },
+		{ false, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+			 "fffffffffffffffffff\r\n" },
+		{ false, "GET / HTTP/1.1\r\nHost: x\r\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct evs e;
+
+		every_cut(PK_PROTO_HTTP, bad[i].response, bad[i].s, strlen(bad[i].s), NULL, 0, &e);
+		if (!(e.n > 0 && e.ev[e.n - 1] == PK_MSG_LOST))
+			printf("  bad[%zu] not lost\n", i);
+		CHECK(e.n > 0 && e.ev[e.n - 1] == PK_MSG_LOST);
+	}
+}
+
 static void test_none_and_names(void)
 {
 	enum pk_proto p;
@@ -318,6 +457,10 @@ int main(void)
 	UNIT_RUN(test_resp_replies_nested);
 	UNIT_RUN(test_resp3);
 	UNIT_RUN(test_resp_malformed);
+	UNIT_RUN(test_http_requests);
+	UNIT_RUN(test_http_responses);
+	UNIT_RUN(test_http_close_delimited);
+	UNIT_RUN(test_http_malformed);
 	UNIT_RUN(test_none_and_names);
 	return unit_done();
 }
