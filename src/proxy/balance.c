@@ -1,12 +1,15 @@
 /* balance.c — --balance: each client connection goes to one debug target instead of all of them,
  * so that several clones share the load (the study's load-balanced instrumentation).
  *
- * The choice is proxy-wide: every worker thread reads the same per-target count of debug
- * connections open now (struct pk_balance in struct pk_proxy, atomics; no lock) and takes the
- * least loaded.  Ties go in turn (a shared cursor), so that short connections, which often
- * find every count at 0, still spread evenly.  Two workers choosing at the same moment may see
- * the same counts: the spread is even on average, not exact.  target.c holds and releases a
- * count for each balanced debug connection while it lives (pk_balance_hold/_release).
+ * The choice is proxy-wide: every worker thread reads the same per-target count of the
+ * connections given to it that are still going on (struct pk_balance in struct pk_proxy,
+ * atomics; no lock) and takes the least loaded.  A connection counts from its choice until
+ * both its client side and its clone's connection ended (the session holds the count, then
+ * its debug connection if that outlives it: worker.c, target.c): a clone that lags carries
+ * its backlog, and a clone that is down or desynced still gets its share only, not every new
+ * connection.  Ties go in turn (a shared cursor), so that short connections, which often find
+ * every count at 0, still spread evenly.  Two workers choosing at the same moment may see the
+ * same counts: the spread is even on average, not exact.
  */
 #include "proxy/proxy_int.h"
 

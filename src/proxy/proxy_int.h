@@ -100,7 +100,7 @@ struct dconn {
 	bool grace_over;  /* the close grace ran out: shut once drained */
 	bool shut;
 	bool dead;
-	bool balanced;		     /* --balance: d holds a count of its target's load */
+	bool balanced;		     /* --balance: d holds its session's count of the load */
 	bool peer_eof;		     /* agg: the clone closed its side */
 	bool cmp_on;		     /* compare (the connection saw its stream from the start) */
 	struct pk_scmp cmp;	     /* A: production's stream, B: what the clone sent */
@@ -191,7 +191,7 @@ struct pk_worker {
 
 /* --balance: the load of each target, shared by the workers (balance.c; atomics). */
 struct pk_balance {
-	uint64_t active[PK_PROXY_MAX_TARGETS]; /* balanced debug connections open now */
+	uint64_t active[PK_PROXY_MAX_TARGETS]; /* connections going on, given to each */
 	uint64_t turn;			       /* ties go in turn from here */
 };
 
@@ -294,17 +294,17 @@ uint64_t pk_cap_in_use(const struct pk_proxy *p);
 /* balance.c: --balance */
 
 /* Returns the target (0..ntargets-1) a new client connection goes to: the one with the fewest
- * balanced debug connections open now over all workers, ties in turn.  Takes no count: the
- * debug connection holds one (pk_balance_hold) while it lives.  Any thread. */
+ * connections given to it still going on, over all workers; ties in turn.  Takes no count:
+ * the caller holds one (pk_balance_hold).  Any thread. */
 int pk_balance_pick(struct pk_balance *b, int ntargets);
 
-/* Counts one more balanced debug connection open to target i.  Any thread. */
+/* Counts one more connection going on for target i.  Any thread. */
 void pk_balance_hold(struct pk_balance *b, int i);
 
-/* Counts one balanced debug connection to target i less (one held before).  Any thread. */
+/* Counts one connection of target i less (one held before).  Any thread. */
 void pk_balance_release(struct pk_balance *b, int i);
 
-/* Returns the balanced debug connections open to target i now. */
+/* Returns the connections going on for target i now. */
 uint64_t pk_balance_load(const struct pk_balance *b, int i);
 
 /* worker.c: the production path */
@@ -333,6 +333,10 @@ struct dconn *pk_dconn_open(struct pk_worker *w, struct session *s, int i);
 
 /* Appends client bytes to d; on overflow d is desynced (closed, counted, logged). */
 void pk_dconn_append(struct dconn *d, const char *buf, size_t n);
+
+/* --balance: d's session ends and d goes on: d holds the session's count of its target's load
+ * from now on (released when d dies). */
+void pk_dconn_take_balance(struct dconn *d);
 
 /* Detaches d from its session: deliver what is buffered, then shut down. */
 void pk_dconn_detach(struct dconn *d);

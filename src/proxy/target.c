@@ -484,10 +484,6 @@ struct dconn *pk_dconn_new(struct pk_worker *w, struct session *s, int i,
 	pk_list_init(&d->reap_link);
 	pk_list_add_tail(&ts->conns, &d->target_link);
 	PK_STAT_ADD(ts->conns_active, 1);
-	if (cfg->balance && origin == PK_DCONN_DIALED) {
-		d->balanced = true;
-		pk_balance_hold(&w->p->balance, i);
-	}
 	pk_io_init(&d->io, -1, dconn_event, d);
 	pk_timer_init(&d->grace_timer, grace_expired, d);
 	return d;
@@ -580,6 +576,12 @@ void pk_dconn_session_gone(struct dconn *d)
 	d->charge += cost;
 	d->s = NULL;
 	pk_dconn_detach(d);
+}
+
+void pk_dconn_take_balance(struct dconn *d)
+{
+	PK_BUG_ON(d->balanced || d->dead);
+	d->balanced = true;
 }
 
 void pk_dconn_detach(struct dconn *d)

@@ -222,6 +222,7 @@ static void open_debug(struct session *s)
 
 	if (w->cfg->balance && n > 0) {
 		s->assigned = pk_balance_pick(&w->p->balance, n);
+		pk_balance_hold(&w->p->balance, s->assigned); /* until s ends: session_close() */
 		pk_log(PK_LOG_DEBUG, "%s: conn=%llu balanced to target=%s", w->cfg->role,
 		       (unsigned long long)s->id, w->p->target_names[s->assigned]);
 	}
@@ -318,6 +319,12 @@ static void session_close(struct session *s)
 	s->closing = true;
 	if (w->cfg->agg && !s->carried && s->dbg[0]) /* a probe: never paired */
 		pk_dconn_drop(s->dbg[0]);
+	if (s->assigned >= 0) { /* --balance: the count goes on with the clone's connection */
+		if (s->dbg[s->assigned])
+			pk_dconn_take_balance(s->dbg[s->assigned]);
+		else
+			pk_balance_release(&w->p->balance, s->assigned);
+	}
 	for (int i = 0; i < w->cfg->ntargets; i++) {
 		struct dconn *d = s->dbg[i];
 
