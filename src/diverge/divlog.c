@@ -53,21 +53,20 @@ __attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t errlen
 	return -EINVAL;
 }
 
-/* Copies s into dst[0..cap) as printable ASCII (other bytes as \xHH); when it does not fit, cuts
- * it and ends it with "...". */
+/* Copies s into dst[0..cap) (cap >= 4) as printable ASCII (other bytes as \xHH); when it does
+ * not fit, cuts it after a whole character (never inside an escape) and ends it with "...". */
 static void copy_printable(char *dst, size_t cap, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	size_t o = 0, keep = 0; /* keep: the last end of a character with room for "..." after */
 
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		size_t need = c >= 0x20 && c <= 0x7e ? 1 : 4;
 
 		if (o + need > cap - 1) {
-			o = o > cap - 4 ? cap - 4 : o;
-			memcpy(dst + o, "...", 3);
-			o += 3;
+			memcpy(dst + keep, "...", 3);
+			o = keep + 3;
 			break;
 		}
 		if (need == 1) {
@@ -78,6 +77,8 @@ static void copy_printable(char *dst, size_t cap, const char *s)
 			dst[o++] = hex[c >> 4];
 			dst[o++] = hex[c & 15];
 		}
+		if (o <= cap - 4)
+			keep = o;
 	}
 	dst[o] = '\0';
 }
