@@ -1,0 +1,799 @@
+/* reqcmp.c — per-request divergence: frames the client's stream into requests and each side's
+ * stream into responses (src/proto/msg.h), summarises every response as one XXH3 hash per part
+ * (after masking), and decides a verdict per request and clone once production and every clone
+ * still compared have answered it.
+ *
+ * Requests that have a response get a *slot*, numbered from 0 in order; response k of every side
+ * pairs with slot k (a request without a response, MySQL's COM_STMT_CLOSE, gets none).  A slot
+ * is made by whichever comes first, its request's end or a response (MySQL's greeting comes
+ * before the client's first byte).  Undecided slots wait in a ring, oldest first, and are
+ * decided in order:
+ *
+ *   slots:   base                                     base + count
+ *            |  slot k  | slot k+1 | ... | slot k+n-1 |
+ *            +----------+----------+-----+-----------+
+ *   slot:    request (index, flags, excerpt) | production's summary | clone 0's | clone 1's ...
+ *   summary: part hashes [PK_RCMP_MAX_PARTS] | number of parts | flags | excerpt | done
+ *
+ * Each side keeps the summary of the response it is framing; at the response's end it is copied
+ * into its slot.  count never exceeds max_pending: when a slot more is needed, the slowest clone
+ * still compared that has not answered the oldest slot is declared LAG ("too far behind"); when
+ * no clone holds the oldest slot back (production or the client is behind), that slot is dropped
+ * without a verdict (lagging clones count it as LAG).
+ *
+ * Sides leaving the comparison:
+ *   lagging (pk_rcmp_lag, or too far behind): reported once at once, then counted LAG in every
+ *           slot decided from then on (also slots that no longer wait for it).
+ *   lost    (the clone's framer could not frame its stream): the next slot decided reports it
+ *           DIFFERENT once ("could not frame the clone's responses"); later slots count nothing
+ *           for that clone.
+ *   finished (its EOF): a clone's unanswered slots are DIFFERENT each; production's unanswered
+ *           slots are dropped without a verdict.
+ *   production's or the request framer lost: the comparison stops silently; nothing more is
+ *           counted or reported.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <xxhash.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/bug.h"
+#include "diverge/reqcmp.h"
+
+#define SIDES (1 + PK_RCMP_MAX_CLONES)
+#define PROD 0 /* side index of production; clone i is side 1 + i */
+
+struct summary {
+	uint64_t hash[PK_RCMP_MAX_PARTS];
+	uint32_t nparts; /* parts counted, also those folded into the last hash */
+	unsigned flags;	 /* the framer's flags of the message */
+	bool done;	 /* the whole response came */
+	uint8_t excerpt_len;
+	char excerpt[PK_RCMP_EXCERPT];
+};
+
+struct slot {
+	bool req_known; /* its request ended: index, flags and excerpt are set */
+	unsigned req_flags;
+	uint64_t req_index;
+	uint8_t req_len;
+	char req_excerpt[PK_RCMP_EXCERPT];
+	struct summary sum[]; /* production's, then each clone's */
+};
+
+struct side {
+	struct pk_msgr m;
+	uint64_t nresp;	     /* responses ended: the index of the one being framed */
+	bool finished;	     /* pk_rcmp_finish was called */
+	bool lagging;	     /* a clone: LAG from now on */
+	bool lost_pending;   /* a clone: its framer is lost, not yet reported */
+	bool gone;	     /* a clone: counted no more */
+	uint64_t lost_at;    /* the slot its framer was lost in */
+	XXH3_state_t *xs;    /* hash of the current part (or of the folded last one) */
+	uint64_t part_bytes; /* bytes of the current part */
+	uint64_t msg_bytes;  /* bytes of the current message */
+	struct summary cur;  /* the response being framed */
+	char *mbuf;	     /* the current part, while masks may still apply */
+	size_t mlen, mcap;
+	bool unmasked; /* the current part outgrew the mask limit: hashed as it comes */
+	char lag_reason[80];
+};
+
+struct pk_rcmp {
+	struct pk_rcmp_config cfg;
+	struct pk_rcmp_sink sink;
+	uint64_t conn;
+	int nclones;
+	bool masks;   /* parts are buffered and masked before hashing */
+	bool stopped; /* production's or the request framer is lost */
+	struct pk_msgr rq;
+	uint64_t nreq;	     /* requests ended */
+	uint64_t nreq_slots; /* requests ended that have a response */
+	uint8_t rq_len;
+	char rq_excerpt[PK_RCMP_EXCERPT];
+	unsigned char *ring; /* cap slots of slot_size bytes; slot k at k % cap */
+	size_t slot_size, cap, count;
+	uint64_t base; /* the oldest undecided slot */
+	char reason[160];
+	struct side side[SIDES];
+};
+
+const char *pk_rcmp_verdict_name(enum pk_rcmp_verdict v)
+{
+	static const char *const names[PK_RCMP_VERDICTS] = {
+		[PK_RCMP_SAME] = "same",
+		[PK_RCMP_NOISE] = "noise",
+		[PK_RCMP_DIFFERENT] = "different",
+		[PK_RCMP_LAG] = "lag",
+	};
+
+	return (unsigned)v < PK_RCMP_VERDICTS ? names[v] : "?";
+}
+
+static struct slot *slot_at(const struct pk_rcmp *c, uint64_t k)
+{
+	PK_BUG_ON(k < c->base || k >= c->base + c->count);
+	return (struct slot *)(c->ring + (k & (c->cap - 1)) * c->slot_size);
+}
+
+static bool clone_active(const struct side *s)
+{
+	return !s->lagging && !s->gone;
+}
+
+/* Keeps the first PK_RCMP_EXCERPT bytes of a message: buf holds *len of them, p[0..n) come. */
+static void excerpt_add(char *buf, uint8_t *len, const char *p, size_t n)
+{
+	size_t room = PK_RCMP_EXCERPT - (size_t)*len;
+
+	if (n > room)
+		n = room;
+	memcpy(buf + *len, p, n);
+	*len = (uint8_t)(*len + n);
+}
+
+/* Escapes n bytes into out (4 * n + 1 bytes) as printable ASCII. */
+static void escape(const char *p, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)p[i];
+
+		if (b == '\\' || b == '\r' || b == '\n' || b == '\t') {
+			out[o++] = '\\';
+			out[o++] = b == '\\' ? '\\' : b == '\r' ? 'r' : b == '\n' ? 'n' : 't';
+		} else if (b >= 0x20 && b <= 0x7e) {
+			out[o++] = (char)b;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[b >> 4];
+			out[o++] = hex[b & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+static void count(struct pk_rcmp *c, int clone, enum pk_rcmp_verdict v)
+{
+	if (c->sink.count)
+		c->sink.count(c->sink.ctx, clone, v, 1);
+}
+
+/* Reports a verdict of clone on slot s (NULL: a request not seen yet, numbered req). */
+static void report(struct pk_rcmp *c, int clone, const struct slot *s, uint64_t req,
+		   enum pk_rcmp_verdict v, const char *reason, int part, uint64_t requests)
+{
+	struct pk_rcmp_report r = {
+		.conn = c->conn,
+		.clone = clone,
+		.request = s ? s->req_index : req,
+		.verdict = v,
+		.reason = reason,
+		.part = part,
+		.requests = requests,
+	};
+
+	if (!c->sink.report)
+		return;
+	if (s) {
+		const struct summary *p = &s->sum[PROD], *k = &s->sum[1 + clone];
+
+		escape(s->req_excerpt, s->req_len, r.request_excerpt);
+		escape(p->excerpt, p->done ? p->excerpt_len : 0, r.production_excerpt);
+		escape(k->excerpt, k->done && v != PK_RCMP_LAG ? k->excerpt_len : 0,
+		       r.clone_excerpt);
+	}
+	c->sink.report(c->sink.ctx, &r);
+}
+
+/* ---- the decision of one slot ---- */
+
+/* Tells whether part p is noise in slot s: two clones answered it differently from each other
+ * and from production. */
+static bool is_noise(const struct pk_rcmp *c, const struct slot *s, const bool *cmp, uint32_t p)
+{
+	const struct summary *prod = &s->sum[PROD];
+
+	for (int a = 0; a < c->nclones; a++) {
+		const struct summary *sa = &s->sum[1 + a];
+
+		if (!cmp[a] || p >= sa->nparts || sa->hash[p] == prod->hash[p])
+			continue;
+		for (int b = a + 1; b < c->nclones; b++) {
+			const struct summary *sb = &s->sum[1 + b];
+
+			if (cmp[b] && p < sb->nparts && sb->hash[p] != prod->hash[p] &&
+			    sb->hash[p] != sa->hash[p])
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Compares clone i's summary with production's in slot s; cmp says which clones answered. */
+static void compare(struct pk_rcmp *c, const struct slot *s, const bool *cmp, int i)
+{
+	const struct summary *prod = &s->sum[PROD], *cl = &s->sum[1 + i];
+	uint32_t n = prod->nparts < cl->nparts ? prod->nparts : cl->nparts;
+	int noisy = -1;
+
+	if (n > PK_RCMP_MAX_PARTS)
+		n = PK_RCMP_MAX_PARTS;
+	for (uint32_t p = 0; p < n; p++) {
+		if (prod->hash[p] == cl->hash[p])
+			continue;
+		if (!is_noise(c, s, cmp, p)) {
+			snprintf(c->reason, sizeof(c->reason), "part %" PRIu32 " differs", p);
+			count(c, i, PK_RCMP_DIFFERENT);
+			report(c, i, s, 0, PK_RCMP_DIFFERENT, c->reason, (int)p, 1);
+			return;
+		}
+		if (noisy < 0)
+			noisy = (int)p;
+	}
+	if (prod->nparts != cl->nparts) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "%" PRIu32 " parts where production has %" PRIu32, cl->nparts,
+			 prod->nparts);
+		count(c, i, PK_RCMP_DIFFERENT);
+		report(c, i, s, 0, PK_RCMP_DIFFERENT, c->reason, (int)n, 1);
+	} else if (noisy >= 0) {
+		snprintf(c->reason, sizeof(c->reason), "part %d differs between clones too (noise)",
+			 noisy);
+		count(c, i, PK_RCMP_NOISE);
+		report(c, i, s, 0, PK_RCMP_NOISE, c->reason, noisy, 1);
+	} else {
+		count(c, i, PK_RCMP_SAME);
+	}
+}
+
+enum decision { WAIT, DECIDED, DROPPED };
+
+/* Decides slot k (the oldest) if it can be: every verdict is counted and reported. */
+static enum decision decide(struct pk_rcmp *c, uint64_t k)
+{
+	struct slot *s = slot_at(c, k);
+	const struct summary *prod = &s->sum[PROD];
+	bool cmp[PK_RCMP_MAX_CLONES] = { false };
+
+	if (!s->req_known)
+		return WAIT;
+	if ((s->req_flags & PK_MSG_HANDSHAKE) || (prod->done && (prod->flags & PK_MSG_HANDSHAKE)))
+		return DROPPED; /* connection set-up: never compared */
+	if (!prod->done)
+		return c->side[PROD].finished ? DROPPED : WAIT;
+	for (int i = 0; i < c->nclones; i++) {
+		const struct side *d = &c->side[1 + i];
+
+		if (!clone_active(d) || (d->lost_pending && k >= d->lost_at))
+			continue;
+		if (s->sum[1 + i].done)
+			cmp[i] = true;
+		else if (!d->finished)
+			return WAIT;
+	}
+	for (int i = 0; i < c->nclones; i++) {
+		struct side *d = &c->side[1 + i];
+
+		if (d->gone)
+			continue;
+		if (d->lagging) {
+			count(c, i, PK_RCMP_LAG);
+		} else if (d->lost_pending && k >= d->lost_at) {
+			d->gone = true;
+			count(c, i, PK_RCMP_DIFFERENT);
+			report(c, i, s, 0, PK_RCMP_DIFFERENT,
+			       "could not frame the clone's responses", -1, 1);
+		} else if (!cmp[i]) {
+			count(c, i, PK_RCMP_DIFFERENT);
+			report(c, i, s, 0, PK_RCMP_DIFFERENT,
+			       "the clone closed the connection before answering", -1, 1);
+		} else {
+			compare(c, s, cmp, i);
+		}
+	}
+	return DECIDED;
+}
+
+static void pop(struct pk_rcmp *c)
+{
+	c->base++;
+	c->count--;
+}
+
+/* Decides the oldest slots while they can be. */
+static void decide_front(struct pk_rcmp *c)
+{
+	while (c->count > 0 && !c->stopped && decide(c, c->base) != WAIT)
+		pop(c);
+}
+
+/* Counts the oldest slot as not compared: LAG for lagging clones when its request is known. */
+static void drop_front(struct pk_rcmp *c)
+{
+	struct slot *s = slot_at(c, c->base);
+
+	if (s->req_known && !(s->req_flags & PK_MSG_HANDSHAKE))
+		for (int i = 0; i < c->nclones; i++)
+			if (c->side[1 + i].lagging)
+				count(c, i, PK_RCMP_LAG);
+	pop(c);
+}
+
+static void lag(struct pk_rcmp *c, int i, const char *reason)
+{
+	struct side *d = &c->side[1 + i];
+	const struct slot *first = NULL;
+	uint64_t pending = 0;
+
+	if (c->stopped || d->gone || d->lagging)
+		return;
+	d->lagging = true;
+	d->lost_pending = false;
+	snprintf(d->lag_reason, sizeof(d->lag_reason), "%s", reason ? reason : "");
+	for (uint64_t k = c->base; k < c->base + c->count; k++) {
+		const struct slot *s = slot_at(c, k);
+
+		if (!s->req_known || (s->req_flags & PK_MSG_HANDSHAKE))
+			continue;
+		if (!first)
+			first = s;
+		pending++;
+	}
+	report(c, i, first, c->nreq, PK_RCMP_LAG, d->lag_reason, -1, pending);
+	decide_front(c);
+}
+
+/* Makes room for one slot more: when production answered the oldest slot, lags the slowest
+ * clone that did not; else (production or the client is behind) drops the oldest slot. */
+static void make_room(struct pk_rcmp *c)
+{
+	int slowest = -1;
+
+	for (int i = 0; i < c->nclones && c->side[PROD].nresp > c->base; i++) {
+		const struct side *d = &c->side[1 + i];
+
+		if (!clone_active(d) || d->finished || (d->lost_pending && c->base >= d->lost_at) ||
+		    d->nresp > c->base)
+			continue;
+		if (slowest < 0 || d->nresp < c->side[1 + slowest].nresp)
+			slowest = i;
+	}
+	if (slowest >= 0) {
+		lag(c, slowest, "too far behind");
+		return;
+	}
+	drop_front(c);
+	decide_front(c);
+}
+
+static int grow(struct pk_rcmp *c, size_t want)
+{
+	size_t cap = c->cap ? c->cap : 4;
+	unsigned char *ring;
+
+	while (cap < want)
+		cap *= 2;
+	if (cap == c->cap)
+		return 0;
+	ring = calloc(cap, c->slot_size);
+	if (!ring)
+		return -ENOMEM;
+	for (uint64_t k = c->base; k < c->base + c->count; k++)
+		memcpy(ring + (k & (cap - 1)) * c->slot_size, slot_at(c, k), c->slot_size);
+	free(c->ring);
+	c->ring = ring;
+	c->cap = cap;
+	return 0;
+}
+
+/* Returns slot k, made (empty) with those before it when needed; NULL when it is already decided
+ * or no memory is left (then the comparison stops). */
+static struct slot *get_slot(struct pk_rcmp *c, uint64_t k)
+{
+	while (!c->stopped && k >= c->base + c->count) {
+		if (c->count >= c->cfg.max_pending) {
+			make_room(c);
+			continue;
+		}
+		if (c->count + 1 > c->cap && grow(c, c->count + 1) < 0) {
+			c->stopped = true;
+			return NULL;
+		}
+		c->count++;
+		memset(slot_at(c, c->base + c->count - 1), 0, c->slot_size);
+	}
+	if (c->stopped || k < c->base)
+		return NULL;
+	return slot_at(c, k);
+}
+
+/* ---- response summaries ---- */
+
+/* Hashes n bytes of the current part, cutting out every match of each mask (in order). */
+static void hash_masked(struct pk_rcmp *c, struct side *d, char *p, size_t n)
+{
+	if (c->cfg.proto == PK_PROTO_HTTP && !c->cfg.no_default_ignore && n >= 5 &&
+	    strncasecmp(p, "date:", 5) == 0 && p[n - 1] == '\n' && !memchr(p, '\n', n - 1)) {
+		size_t eol = n >= 7 && p[n - 2] == '\r' ? 2 : 1;
+
+		memmove(p + 5, p + n - eol, eol);
+		n = 5 + eol;
+	}
+	for (size_t r = 0; r < c->cfg.nignore; r++) {
+		size_t pos = 0, out = 0;
+
+		p[n] = '\0'; /* REG_STARTEND bounds the match; sanitizers' regexec reads a C string
+			      */
+
+		while (pos <= n) {
+			regmatch_t m = { .rm_so = (regoff_t)pos, .rm_eo = (regoff_t)n };
+
+			if (regexec(&c->cfg.ignore[r], p, 1, &m,
+				    REG_STARTEND | (pos ? REG_NOTBOL : 0)))
+				break;
+			memmove(p + out, p + pos, (size_t)m.rm_so - pos);
+			out += (size_t)m.rm_so - pos;
+			if (m.rm_eo ==
+			    m.rm_so) { /* an empty match: keep one byte, go on after it */
+				if ((size_t)m.rm_eo >= n) {
+					pos = n;
+					break;
+				}
+				p[out++] = p[m.rm_eo];
+				pos = (size_t)m.rm_eo + 1;
+			} else {
+				pos = (size_t)m.rm_eo;
+			}
+		}
+		if (pos < n) {
+			memmove(p + out, p + pos, n - pos);
+			out += n - pos;
+		}
+		n = out;
+	}
+	XXH3_64bits_update(d->xs, p, n);
+}
+
+/* n bytes of the current part of side d. */
+static void part_bytes(struct pk_rcmp *c, struct side *d, const char *p, size_t n)
+{
+	size_t room;
+
+	if (n == 0)
+		return;
+	excerpt_add(d->cur.excerpt, &d->cur.excerpt_len, p, n);
+	d->msg_bytes += n;
+	d->part_bytes += n;
+	if (!c->masks || d->unmasked) {
+		XXH3_64bits_update(d->xs, p, n);
+		return;
+	}
+	room = c->cfg.mask_limit - d->mlen;
+	if (n > room) { /* too long to mask: hash what was kept, then as it comes */
+		XXH3_64bits_update(d->xs, d->mbuf, d->mlen);
+		XXH3_64bits_update(d->xs, p, n);
+		d->mlen = 0;
+		d->unmasked = true;
+		return;
+	}
+	if (d->mlen + n > d->mcap) {
+		size_t cap = d->mcap ? d->mcap : 256;
+		char *b;
+
+		while (cap < d->mlen + n)
+			cap *= 2;
+		if (cap > c->cfg.mask_limit)
+			cap = c->cfg.mask_limit;
+		b = realloc(d->mbuf, cap + 1); /* + a NUL for regexec */
+		if (!b) { /* no memory to mask: hashed unmasked, as a part too long */
+			XXH3_64bits_update(d->xs, d->mbuf, d->mlen);
+			XXH3_64bits_update(d->xs, p, n);
+			d->mlen = 0;
+			d->unmasked = true;
+			return;
+		}
+		d->mbuf = b;
+		d->mcap = cap;
+	}
+	memcpy(d->mbuf + d->mlen, p, n);
+	d->mlen += n;
+}
+
+/* The current part of side d ended (when it has bytes: a 0-byte part is no part). */
+static void part_end(struct pk_rcmp *c, struct side *d)
+{
+	uint32_t p = d->cur.nparts;
+
+	if (d->part_bytes == 0)
+		return;
+	if (c->masks && !d->unmasked)
+		hash_masked(c, d, d->mbuf, d->mlen);
+	d->mlen = 0;
+	d->unmasked = false;
+	d->part_bytes = 0;
+	d->cur.nparts++;
+	if (p >= PK_RCMP_MAX_PARTS - 1) { /* folds into the last hash: it goes on */
+		d->cur.hash[PK_RCMP_MAX_PARTS - 1] = XXH3_64bits_digest(d->xs);
+		return;
+	}
+	d->cur.hash[p] = XXH3_64bits_digest(d->xs);
+	XXH3_64bits_reset(d->xs);
+}
+
+/* The response side idx was framing ended: into its slot, and decide. */
+static void message_end(struct pk_rcmp *c, int idx)
+{
+	struct side *d = &c->side[idx];
+	uint64_t k = d->nresp++;
+	struct slot *s;
+
+	part_end(c, d);
+	d->cur.flags = d->m.flags;
+	d->cur.done = true;
+	if (idx == PROD || clone_active(d)) {
+		s = get_slot(c, k);
+		if (s && (idx == PROD || clone_active(d)))
+			s->sum[idx] = d->cur;
+	}
+	memset(&d->cur, 0, sizeof(d->cur));
+	d->msg_bytes = 0;
+	d->part_bytes = 0;
+	d->mlen = 0;
+	d->unmasked = false;
+	XXH3_64bits_reset(d->xs);
+	decide_front(c);
+}
+
+/* Stops the comparison: production's or the client's stream can no longer be framed. */
+static void stop(struct pk_rcmp *c)
+{
+	c->stopped = true;
+	c->count = 0;
+}
+
+/* Side idx's framer is lost. */
+static void side_lost(struct pk_rcmp *c, int idx)
+{
+	struct side *d = &c->side[idx];
+
+	if (idx == PROD) {
+		stop(c);
+		return;
+	}
+	if (!clone_active(d) || d->lost_pending)
+		return;
+	d->lost_pending = true;
+	d->lost_at = d->nresp;
+	decide_front(c);
+}
+
+/* ---- the public functions ---- */
+
+struct pk_rcmp *pk_rcmp_new(const struct pk_rcmp_config *cfg, int nclones, uint64_t conn,
+			    const struct pk_rcmp_sink *sink)
+{
+	struct pk_rcmp *c;
+
+	if (!cfg || nclones < 1 || nclones > PK_RCMP_MAX_CLONES || (cfg->nignore && !cfg->ignore)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	c->cfg = *cfg;
+	if (!c->cfg.max_pending)
+		c->cfg.max_pending = PK_RCMP_DEFAULT_MAX_PENDING;
+	if (!c->cfg.mask_limit)
+		c->cfg.mask_limit = PK_RCMP_DEFAULT_MASK_LIMIT;
+	if (sink)
+		c->sink = *sink;
+	c->conn = conn;
+	c->nclones = nclones;
+	c->masks = cfg->nignore > 0 || (cfg->proto == PK_PROTO_HTTP && !cfg->no_default_ignore);
+	c->slot_size = sizeof(struct slot) + (size_t)(1 + nclones) * sizeof(struct summary);
+	c->slot_size = (c->slot_size + 7) & ~(size_t)7;
+	pk_msgr_init(&c->rq, cfg->proto, false);
+	for (int i = 0; i <= nclones; i++) {
+		struct side *d = &c->side[i];
+
+		pk_msgr_init(&d->m, cfg->proto, true);
+		d->xs = XXH3_createState();
+		if (!d->xs || XXH3_64bits_reset(d->xs) != XXH_OK)
+			goto free_c;
+	}
+	if (cfg->proto == PK_PROTO_NONE) { /* one request: the whole client stream */
+		struct slot *s = get_slot(c, 0);
+
+		if (!s)
+			goto free_c;
+		s->req_known = true;
+		c->nreq = c->nreq_slots = 1;
+	}
+	return c;
+free_c:
+	pk_rcmp_free(c);
+fail:
+	errno = ENOMEM;
+	return NULL;
+}
+
+void pk_rcmp_free(struct pk_rcmp *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < SIDES; i++) {
+		XXH3_freeState(c->side[i].xs);
+		free(c->side[i].mbuf);
+	}
+	free(c->ring);
+	free(c);
+}
+
+/* The request being framed ended. */
+static void request_end(struct pk_rcmp *c)
+{
+	unsigned flags = c->rq.flags;
+	uint64_t index = c->nreq++;
+	struct slot *s;
+
+	if (!(flags & PK_MSG_NO_RESPONSE)) {
+		for (int i = 0; i <= c->nclones; i++)
+			if (!c->side[i].m.lost)
+				pk_msgr_expect(&c->side[i].m, flags);
+		s = get_slot(c, c->nreq_slots++);
+		if (s) {
+			s->req_known = true;
+			s->req_flags = flags;
+			s->req_index = index;
+			s->req_len = c->rq_len;
+			memcpy(s->req_excerpt, c->rq_excerpt, c->rq_len);
+		}
+	}
+	c->rq_len = 0;
+	decide_front(c);
+}
+
+void pk_rcmp_request(struct pk_rcmp *c, const char *buf, size_t n)
+{
+	if (c->stopped)
+		return;
+	if (c->cfg.proto == PK_PROTO_NONE) {
+		struct slot *s = c->count ? slot_at(c, c->base) : NULL;
+
+		if (s && c->base == 0)
+			excerpt_add(s->req_excerpt, &s->req_len, buf, n);
+		return;
+	}
+	while (n > 0 && !c->stopped) {
+		enum pk_msg_event ev;
+		size_t used = pk_msgr_feed(&c->rq, buf, n, &ev);
+
+		if (used > n)
+			used = n;
+		excerpt_add(c->rq_excerpt, &c->rq_len, buf, used);
+		buf += used;
+		n -= used;
+		if (ev == PK_MSG_LOST)
+			stop(c);
+		else if (ev == PK_MSG_END)
+			request_end(c);
+		else if (used == 0)
+			break; /* no progress and no event: never loop on it */
+	}
+}
+
+/* Handles one framer event of side idx. */
+static void side_event(struct pk_rcmp *c, int idx, enum pk_msg_event ev)
+{
+	if (ev == PK_MSG_PART)
+		part_end(c, &c->side[idx]);
+	else if (ev == PK_MSG_END)
+		message_end(c, idx);
+	else if (ev == PK_MSG_LOST)
+		side_lost(c, idx);
+}
+
+/* Tells whether side idx's bytes still matter. */
+static bool side_listened(const struct pk_rcmp *c, int idx)
+{
+	const struct side *d = &c->side[idx];
+
+	return !c->stopped && !d->finished && !d->m.lost && (idx == PROD || clone_active(d));
+}
+
+void pk_rcmp_response(struct pk_rcmp *c, int side, const char *buf, size_t n)
+{
+	int idx = side + 1;
+
+	if (side < PK_RCMP_PROD || side >= c->nclones)
+		return;
+	while (n > 0 && side_listened(c, idx)) {
+		struct side *d = &c->side[idx];
+		enum pk_msg_event ev;
+		size_t used = pk_msgr_feed(&d->m, buf, n, &ev);
+
+		if (used > n)
+			used = n;
+		if (ev != PK_MSG_LOST)
+			part_bytes(c, d, buf, used);
+		buf += used;
+		n -= used;
+		side_event(c, idx, ev);
+		if (used == 0 && ev != PK_MSG_END)
+			break;
+	}
+}
+
+void pk_rcmp_finish(struct pk_rcmp *c, int side)
+{
+	int idx = side + 1;
+	struct side *d;
+
+	if (side < PK_RCMP_PROD || side >= c->nclones)
+		return;
+	d = &c->side[idx];
+	if (side_listened(c, idx)) {
+		enum pk_msg_event ev = pk_msgr_finish(&d->m);
+
+		if (ev == PK_MSG_END)
+			message_end(c, idx);
+	}
+	d->finished = true;
+	decide_front(c);
+}
+
+void pk_rcmp_lag(struct pk_rcmp *c, int clone, const char *reason)
+{
+	if (clone < 0 || clone >= c->nclones)
+		return;
+	lag(c, clone, reason);
+}
+
+int pk_rcmp_report_json(const struct pk_rcmp_report *r, const char *target, double time_s,
+			struct pk_strbuf *out)
+{
+	char num[64];
+	cJSON *o = cJSON_CreateObject();
+	char *text = NULL;
+	bool ok = o != NULL;
+
+	snprintf(num, sizeof(num), "%.6f", isfinite(time_s) ? time_s : 0.0);
+	ok = ok && cJSON_AddRawToObject(o, "time", num);
+	ok = ok && cJSON_AddStringToObject(o, "target", target ? target : "");
+	snprintf(num, sizeof(num), "%" PRIu64, r->conn);
+	ok = ok && cJSON_AddRawToObject(o, "conn", num);
+	snprintf(num, sizeof(num), "%" PRIu64, r->request);
+	ok = ok && cJSON_AddRawToObject(o, "request", num);
+	ok = ok && cJSON_AddStringToObject(o, "verdict", pk_rcmp_verdict_name(r->verdict));
+	ok = ok && cJSON_AddStringToObject(o, "reason", r->reason ? r->reason : "");
+	if (r->part >= 0) {
+		snprintf(num, sizeof(num), "%d", r->part);
+		ok = ok && cJSON_AddRawToObject(o, "part", num);
+	} else {
+		ok = ok && cJSON_AddNullToObject(o, "part");
+	}
+	snprintf(num, sizeof(num), "%" PRIu64, r->requests);
+	ok = ok && cJSON_AddRawToObject(o, "requests", num);
+	ok = ok && cJSON_AddStringToObject(o, "request_excerpt", r->request_excerpt);
+	ok = ok && cJSON_AddStringToObject(o, "production_excerpt", r->production_excerpt);
+	ok = ok && cJSON_AddStringToObject(o, "clone_excerpt", r->clone_excerpt);
+	text = ok ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	if (!text)
+		return -ENOMEM;
+	pk_strbuf_append(out, text, strlen(text));
+	pk_strbuf_append(out, "\n", 1);
+	free(text);
+	return pk_strbuf_ok(out) ? 0 : -ENOMEM;
+}
