@@ -600,18 +600,120 @@ static enum pk_msg_event http_finish(struct pk_msgr *m)
 
 /* ---- MySQL ---- */
 
+#define MYSQL_MAX_PACKET 0xffffff /* a packet this long continues in the next one */
+
+/* Commands the server does not answer: COM_QUIT, COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE. */
+static bool mysql_unanswered(uint8_t cmd)
+{
+	return cmd == 0x01 || cmd == 0x18 || cmd == 0x19;
+}
+
+/* A packet's header was read (its sequence id seq last, at buf + i - 1 of this call). */
+static void mysql_header(struct pk_msgr *m, uint8_t seq, size_t i)
+{
+	if (!m->response && !m->cont) { /* a request's first packet says what it is */
+		if (seq == 0) {
+			m->cmds = true;
+			m->sub = 1; /* the command byte comes next */
+			m->started++;
+			m->start_at = m->consumed + i - 4;
+		} else if (!m->cmds) {
+			/* the handshake: the client's first packet answers the greeting, the
+			 * others (authentication switches) are answered within it */
+			m->flags |= PK_MSG_HANDSHAKE | (m->messages > 0 ? PK_MSG_NO_RESPONSE : 0);
+		} else {
+			m->flags |= PK_MSG_NO_RESPONSE; /* LOAD DATA LOCAL's file, ... */
+		}
+	}
+	m->seq = seq;
+	m->left = m->num;
+	m->cont = m->num == MYSQL_MAX_PACKET;
+	m->state = Y_PAYLOAD;
+}
+
+/* A packet ended with the byte just read. */
+static enum pk_msg_event mysql_packet_end(struct pk_msgr *m)
+{
+	m->state = Y_HDR;
+	m->hpos = 0;
+	m->sub = 0;
+	if (m->cont)
+		return PK_MSG_MORE;
+	if (!m->response)
+		return end(m);
+	m->pending = true; /* the next packet's sequence id tells whether the response goes on */
+	return PK_MSG_MORE;
+}
+
 static size_t mysql_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
 {
-	(void)buf;
-	(void)n;
-	*ev = PK_MSG_LOST;
-	lose(m);
-	return 0;
+	size_t i = 0;
+
+	*ev = PK_MSG_MORE;
+	while (i < n && *ev == PK_MSG_MORE) {
+		uint8_t c = (uint8_t)buf[i];
+
+		if (m->state == Y_PAYLOAD) {
+			size_t take = (size_t)m->left < n - i ? (size_t)m->left : n - i;
+
+			if (m->sub && take > 0) { /* a command's first byte */
+				m->cmd = c;
+				m->sub = 0;
+				if (mysql_unanswered(c))
+					m->flags |= PK_MSG_NO_RESPONSE;
+			}
+			m->left -= (int64_t)take;
+			i += take;
+			if (m->left == 0)
+				*ev = mysql_packet_end(m);
+			continue;
+		}
+		if (m->pending && i + 3u - m->hpos < n) {
+			/* a response's packet ended: a new response starts with sequence id 1
+			 * (after a packet whose id was not 0, which wrapped); decided here, before
+			 * any byte of the header in this chunk is consumed */
+			uint8_t seq = (uint8_t)buf[i + 3u - m->hpos];
+
+			m->pending = false;
+			if (seq == 1 && m->seq != 0) {
+				*ev = end(m);
+				m->state = Y_HDR;
+			} else {
+				*ev = PK_MSG_PART;
+			}
+			break;
+		}
+		if (!m->in_msg) {
+			m->in_msg = true;
+			m->flags = m->response && m->messages == 0 ? PK_MSG_HANDSHAKE : 0;
+			m->cont = false;
+		}
+		m->state = Y_HDR;
+		i++;
+		if (m->hpos < 3) {
+			if (m->hpos == 0)
+				m->num = 0;
+			m->num |= (int64_t)c << (8 * m->hpos);
+			m->hpos++;
+			continue;
+		}
+		m->pending = false;
+		mysql_header(m, c, i);
+		if (m->left == 0)
+			*ev = mysql_packet_end(m);
+	}
+	return i;
 }
 
 static enum pk_msg_event mysql_finish(struct pk_msgr *m)
 {
-	(void)m;
+	if (!m->in_msg)
+		return PK_MSG_MORE;
+	if (m->response && m->pending && m->hpos == 0) {
+		m->pending = false;
+		return end(m);
+	}
+	lose(m);
 	return PK_MSG_LOST;
 }
 

@@ -14,7 +14,7 @@
  *
  * Every byte belongs to exactly one part of exactly one message; the bytes consumed up to an
  * event are the end of the part (and message) it reports.  How the stream is cut into chunks
- * changes no event.  Parts, per protocol:
+ * changes no event (but see MySQL responses).  Parts, per protocol:
  *   RESP      requests: the whole command is one part.  Responses: one reply per request;
  *             each leaf element (simple string, error, integer, bulk string, null, ...) is a
  *             part, the array headers before a leaf belong to it (RESP2 and RESP3 types).
@@ -28,14 +28,25 @@
  *             last part, alone, when there is no body).  A 101 response's body is the rest of
  *             the stream; a request with a Transfer-Encoding other than chunked is lost.
  *   MySQL     client/server packets (3-byte length, sequence id).  Requests: a command starts
- *             with a packet of sequence id 0 (a packet of 16 MiB - 1 continues in the next);
- *             the handshake (the client's packets before its first command) is request 0 with
- *             PK_MSG_HANDSHAKE.  Responses: the server's greeting and authentication exchange
- *             is response 0 (PK_MSG_HANDSHAKE); then one response per command that has one
- *             (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA, COM_QUIT have none), each packet a
- *             part.  A response's end is only known when the next one starts (its first packet
- *             has sequence id 1 again) or at the end of the stream: the END of response k may
- *             then be reported before any byte of response k + 1 is consumed (0 bytes).
+ *             with a packet of sequence id 0 (a packet of 16 MiB - 1 continues in the next)
+ *             and is one part; it ends with its packet (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA,
+ *             COM_QUIT: PK_MSG_NO_RESPONSE).  The client's first packet (its answer to the
+ *             greeting) is request 0 with PK_MSG_HANDSHAKE; its other packets before its first
+ *             command (authentication switches) are requests with PK_MSG_HANDSHAKE |
+ *             PK_MSG_NO_RESPONSE, and packets with another sequence id than 0 after that
+ *             (LOAD DATA LOCAL's file) requests with PK_MSG_NO_RESPONSE: the server answers
+ *             them within another response.  Responses: the server's greeting and
+ *             authentication exchange is response 0 (PK_MSG_HANDSHAKE); then one response per
+ *             command that has one, each packet a part.  A response's end is only known when
+ *             the next one starts (its first packet has sequence id 1 again, after a packet
+ *             whose id was not 0: ids wrap, ..., 255, 0, 1 goes on) or at the end of the
+ *             stream; likewise a part's end when the next packet of the response starts.  So
+ *             the PART or END after a response's packet is reported before any byte of the
+ *             next packet's header in the chunk is consumed (maybe 0 bytes) — when the chunk
+ *             holds its sequence id.  When a chunk ends within the first three bytes of such
+ *             a header, the framer cannot tell and takes those bytes into the current part:
+ *             the event comes after them.  That is the one case where the cut moves an event
+ *             (by at most 3 bytes; the events and their number stay the same).
  *   NONE      no framing: the whole stream is one message of one part, ended by
  *             pk_msgr_finish() (a stream without a byte has no message).
  * Stray line ends (CR, LF) before a RESP or HTTP message belong to it (to its first part); at
@@ -101,9 +112,10 @@ const char *pk_msg_proto_name(enum pk_proto proto);
 void pk_msgr_init(struct pk_msgr *m, enum pk_proto proto, bool response);
 
 /* Consumes bytes of buf[0..n) up to and including the next event's end, stores the event in
- * *ev and returns how many bytes it consumed (0 only when n is 0 or for a MySQL END that is
- * known before the next message's first byte; call again with the same bytes).  Once lost,
- * consumes everything and reports PK_MSG_LOST each time. */
+ * *ev and returns how many bytes it consumed (0 only when n is 0 or for a MySQL response's
+ * PART or END reported before the next packet's first byte; call again with the same bytes).
+ * Once lost, consumes everything and reports PK_MSG_LOST each time (the LOST of the call that
+ * loses it, too: its offset depends on the cut; whether and where it gets lost does not). */
 size_t pk_msgr_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev);
 
 /* The stream ended.  Returns PK_MSG_END when that ends a message (a close-delimited HTTP body,
