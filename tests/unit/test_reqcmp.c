@@ -462,6 +462,77 @@ static void test_lost_and_closed(void)
 	done(NULL, &rc);
 }
 
+/* A MySQL packet: 3-byte length, sequence id, payload. */
+static size_t my_pkt(char *out, uint8_t seq, const char *payload, size_t n)
+{
+	out[0] = (char)(n & 0xff);
+	out[1] = (char)((n >> 8) & 0xff);
+	out[2] = (char)((n >> 16) & 0xff);
+	out[3] = (char)seq;
+	memcpy(out + 4, payload, n);
+	return 4 + n;
+}
+
+#define MY_PKT(buf, len, seq, lit) (len += my_pkt(buf + len, seq, lit, sizeof(lit) - 1))
+
+/* MySQL: the greeting before any request, the handshake never compared, COM_STMT_CLOSE without
+ * a response skipped when pairing. */
+static void test_mysql(void)
+{
+	struct pk_rcmp_config cfg = { .proto = PK_PROTO_MYSQL };
+	char client[512], prod[512], clone[512];
+	size_t nc = 0, np = 0, nk = 0;
+	struct rec rc;
+	struct pk_rcmp *c;
+
+	MY_PKT(client, nc, 1, "\x00\x02\x00\x00\x00\x00\x00\x00root\x00"); /* auth */
+	MY_PKT(client, nc, 0, "\x03SELECT 1");				   /* request 1 */
+	MY_PKT(client, nc, 0, "\x19\x01\x00\x00\x00");			   /* stmt close */
+	MY_PKT(client, nc, 0, "\x03SELECT 2");				   /* request 3 */
+	for (int side = 0; side < 2; side++) {
+		char *b = side ? clone : prod;
+		size_t *n = side ? &nk : &np;
+
+		MY_PKT(b, *n, 0,
+		       "\x0a"
+		       "8.0.0\x00\x01\x00\x00\x00salt1234\x00");
+		MY_PKT(b, *n, 2, "\x00\x00\x00\x02\x00\x00\x00"); /* OK */
+		MY_PKT(b, *n, 1, "\x01");			  /* 1 column */
+		MY_PKT(b, *n, 2,
+		       "\x03"
+		       "def");
+		MY_PKT(b, *n, 3,
+		       "\x01"
+		       "1");
+		MY_PKT(b, *n, 1, "\x01");
+		MY_PKT(b, *n, 2,
+		       "\x03"
+		       "def");
+		if (side)
+			MY_PKT(b, *n, 3,
+			       "\x01"
+			       "3");
+		else
+			MY_PKT(b, *n, 3,
+			       "\x01"
+			       "2");
+	}
+	c = start(&cfg, 1, &rc);
+	feed(c, PK_RCMP_PROD, prod, 15, 0); /* the greeting comes first */
+	feed(c, 0, clone, 15, 0);
+	feed(c, CLIENT, client, nc, 0);
+	feed(c, PK_RCMP_PROD, prod + 15, np - 15, 0);
+	feed(c, 0, clone + 15, nk - 15, 0);
+	pk_rcmp_finish(c, PK_RCMP_PROD);
+	pk_rcmp_finish(c, 0);
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_SAME], 1);
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_DIFFERENT], 1);
+	CHECK_EQ_INT(rc.nreps, 1);
+	CHECK_EQ_INT(rc.reps[0].request, 3);
+	CHECK_EQ_INT(rc.reps[0].part, 2);
+	done(c, &rc);
+}
+
 static void test_raw(void)
 {
 	struct pk_rcmp_config cfg = { .proto = PK_PROTO_NONE };
@@ -557,6 +628,7 @@ int main(void)
 	UNIT_RUN(test_lag);
 	UNIT_RUN(test_bounded);
 	UNIT_RUN(test_lost_and_closed);
+	UNIT_RUN(test_mysql);
 	UNIT_RUN(test_raw);
 	UNIT_RUN(test_json);
 	UNIT_RUN(test_bad_args);
