@@ -140,6 +140,8 @@ int pk_cmd_agg(int argc, char **argv)
 		return pk_cli_bad("agg", "-D", "a debug port is required");
 	if (o.debug_port && o.debug_port == po.c.listen_port)
 		return pk_cli_bad("agg", "-D", "the debug port must differ from the listen port");
+	if (po.c.compare_framed) /* clone connections pair with production's: whole streams */
+		return pk_cli_bad("agg", "--compare", "agg compares raw byte streams only");
 	if ((err = pk_proxy_cli_check(&po)))
 		return err;
 	o.c = po.c;

@@ -182,6 +182,8 @@ int pk_cmd_dup(int argc, char **argv)
 						  "the same debug target is given twice");
 	if ((err = pk_proxy_cli_check(&po)))
 		return err;
-	o.c = po.c;
-	return dup_run(&o);
+	o.c = po.c; /* the compiled regexes move to o */
+	err = dup_run(&o);
+	pk_proxy_common_release(&o.c);
+	return err;
 }

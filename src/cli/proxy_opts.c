@@ -9,6 +9,7 @@
 
 #include "common/args.h"
 #include "common/log.h"
+#include "proto/msg.h"
 
 void pk_proxy_cli_init(struct pk_proxy_cli *o, const char *cmd)
 {
@@ -21,6 +22,33 @@ void pk_proxy_cli_init(struct pk_proxy_cli *o, const char *cmd)
 	o->c.close_grace_ns = PK_PROXY_DEFAULT_CLOSE_GRACE_SEC * 1000000000ull;
 	o->c.window_warn_s = PK_PROXY_DEFAULT_WINDOW_WARN_SEC;
 	o->c.rec.file_max = (uint64_t)PK_PROXY_DEFAULT_RECORD_MAX_GB << 30;
+}
+
+/* Compiles the --compare-ignore regexes (a bad one is a usage error: the line printed, the
+ * ones compiled so far freed); returns 0 or the exit code. */
+static int compile_ignores(struct pk_proxy_cli *o)
+{
+	for (size_t i = 0; i < o->nignore_src; i++) {
+		regex_t *re = &o->c.compare_ignore[i];
+		char what[80], why[256];
+		int rc = regcomp(re, o->ignore_src[i], REG_EXTENDED);
+
+		if (rc) {
+			regerror(rc, re, why, sizeof(why));
+			pk_proxy_common_release(&o->c);
+			snprintf(what, sizeof(what), "--compare-ignore '%.40s'", o->ignore_src[i]);
+			return pk_cli_bad(o->cmd, what, why);
+		}
+		o->c.ncompare_ignore = i + 1;
+	}
+	return 0;
+}
+
+void pk_proxy_common_release(struct pk_proxy_common *c)
+{
+	for (size_t i = 0; i < c->ncompare_ignore; i++)
+		regfree(&c->compare_ignore[i]);
+	c->ncompare_ignore = 0;
 }
 
 int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char *usage)
@@ -77,6 +105,23 @@ int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char 
 		return 0;
 	case PK_OPT_COMPARE:
 		o->c.compare = true;
+		if (!arg)
+			return 0;
+		if (pk_msg_proto_parse(arg, &o->c.compare_proto))
+			return pk_cli_bad_value(o->cmd, "--compare (raw, resp, http or mysql)", arg,
+						-EINVAL);
+		o->c.compare_framed = o->c.compare_proto != PK_PROTO_NONE;
+		return 0;
+	case PK_OPT_COMPARE_IGNORE:
+		if (o->nignore_src == PK_PROXY_MAX_IGNORES)
+			return pk_cli_bad(o->cmd, "--compare-ignore",
+					  "at most " PK_STR(PK_PROXY_MAX_IGNORES) " of them");
+		o->ignore_src[o->nignore_src++] = arg;
+		return 0;
+	case PK_OPT_COMPARE_LOG:
+		if (!*arg)
+			return pk_cli_bad_value(o->cmd, "--compare-log", arg, -EINVAL);
+		o->c.compare_log = arg;
 		return 0;
 	case PK_OPT_RECORD:
 		if (!*arg)
@@ -113,7 +158,13 @@ int pk_proxy_cli_next(struct pk_proxy_cli *o, int argc, char **argv, const char 
 		o->started = true;
 	}
 	while ((*c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
-		int rc = pk_proxy_cli_opt(o, *c, optarg, usage);
+		int rc;
+
+		/* --compare PROTO as well as --compare=PROTO (its argument is optional; neither
+		 * command takes operands, so a word that is no option is its value) */
+		if (*c == PK_OPT_COMPARE && !optarg && optind < argc && argv[optind][0] != '-')
+			optarg = argv[optind++];
+		rc = pk_proxy_cli_opt(o, *c, optarg, usage);
 
 		if (rc == PK_PROXY_CLI_NOT_MINE)
 			return 0;
@@ -131,6 +182,11 @@ int pk_proxy_cli_check(struct pk_proxy_cli *o)
 		return pk_cli_bad(o->cmd, "-l", "a listen port is required");
 	if (o->spill_max_set && !o->c.spill_dir)
 		return pk_cli_bad(o->cmd, "--spill-max", "needs --spill DIR");
+	if (o->nignore_src && !o->c.compare_framed)
+		return pk_cli_bad(o->cmd, "--compare-ignore",
+				  "needs --compare resp, http or mysql");
+	if (o->c.compare_log && !o->c.compare)
+		return pk_cli_bad(o->cmd, "--compare-log", "needs --compare");
 	if (o->record_opts_set && !o->c.rec.path)
 		return pk_cli_bad(o->cmd, "--record-max/--record-files", "needs --record FILE");
 	if (o->c.spill_dir && (stat(o->c.spill_dir, &sb) < 0 || !S_ISDIR(sb.st_mode) ||
@@ -141,5 +197,5 @@ int pk_proxy_cli_check(struct pk_proxy_cli *o)
 		pk_cli_error(w, "%s", errno ? strerror(errno) : "not a directory");
 		return PK_EXIT_RUNTIME;
 	}
-	return 0;
+	return compile_ignores(o); /* last: nothing fails after it */
 }

@@ -24,6 +24,7 @@
 #define PK_PROXY_DEFAULT_CLOSE_GRACE_SEC 5
 #define PK_PROXY_DEFAULT_CLOSE_GRACE_S PK_STR(PK_PROXY_DEFAULT_CLOSE_GRACE_SEC) "s"
 #define PK_PROXY_MAX_CLOSE_GRACE_NS (3600 * 1000000000ull)
+#define PK_PROXY_MAX_IGNORES 16 /* --compare-ignore flags */
 #define PK_PROXY_DEFAULT_WINDOW_WARN_SEC 60
 #define PK_PROXY_DEFAULT_WINDOW_WARN_S PK_STR(PK_PROXY_DEFAULT_WINDOW_WARN_SEC)
 #define PK_PROXY_MAX_WINDOW_WARN_SEC (7 * 24 * 3600)
@@ -40,6 +41,8 @@ enum {
 	PK_OPT_RECORD_FILES,
 	PK_OPT_CLOSE_GRACE,
 	PK_OPT_WINDOW_WARN,
+	PK_OPT_COMPARE_IGNORE,
+	PK_OPT_COMPARE_LOG,
 	PK_OPT_HELP,
 	PK_OPT_FIRST_OWN, /* a command's own long options start here */
 };
@@ -55,7 +58,9 @@ enum {
 		{ "spill-max", required_argument, NULL, PK_OPT_SPILL_MAX },                        \
 		{ "admin", required_argument, NULL, PK_OPT_ADMIN },                                \
 		{ "log-level", required_argument, NULL, PK_OPT_LOG_LEVEL },                        \
-		{ "compare", no_argument, NULL, PK_OPT_COMPARE },                                  \
+		{ "compare", optional_argument, NULL, PK_OPT_COMPARE },                            \
+		{ "compare-ignore", required_argument, NULL, PK_OPT_COMPARE_IGNORE },              \
+		{ "compare-log", required_argument, NULL, PK_OPT_COMPARE_LOG },                    \
 		{ "record", required_argument, NULL, PK_OPT_RECORD },                              \
 		{ "record-max", required_argument, NULL, PK_OPT_RECORD_MAX },                      \
 		{ "record-files", required_argument, NULL, PK_OPT_RECORD_FILES },                  \
@@ -80,8 +85,16 @@ enum {
 	"      --spill DIR          when a buffer is full, continue in a file in DIR\n"            \
 	"      --spill-max SIZE     cap of each connection's spill file "                          \
 	"(default " PK_PROXY_DEFAULT_SPILL_MAX_S ")\n"                                             \
-	"      --compare            compare what clones send with what production's peer sent\n"   \
-	"                           (metrics parikshan_compare_*, a log line per divergence)\n"    \
+	"      --compare [PROTO]    compare what clones send with what production's peer sent:\n"  \
+	"                           raw (the default: the whole connection, byte by byte), or\n"   \
+	"                           per request with PROTO resp, http or mysql (dup only): each\n" \
+	"                           divergence is different, noise or lag (metrics\n"              \
+	"                           parikshan_compare_*, a log line per divergence)\n"             \
+	"      --compare-ignore REGEX  mask what REGEX matches in each part of a response (a\n"    \
+	"                           header line, a body, a RESP element) before comparing;\n"      \
+	"                           repeatable (HTTP's Date header is masked by default)\n"        \
+	"      --compare-log FILE   append one JSON line per divergence to FILE (read it with\n"   \
+	"                           `parikshan diverge FILE`)\n"                                   \
 	"      --record FILE.pcap   record production's connections as pcap (tshark, Wireshark)\n" \
 	"      --record-max SIZE    start a new file (FILE.1.pcap, ...) past SIZE "                \
 	"(default " PK_PROXY_DEFAULT_RECORD_MAX_S ")\n"                                            \
@@ -109,8 +122,13 @@ struct pk_proxy_common {
 	uint64_t window_warn_s;	 /* --window-warn (0: never) */
 	const char *admin_host;	 /* NULL: no admin endpoint */
 	uint16_t admin_port;
-	bool compare;		/* --compare */
-	struct pk_rec_opts rec; /* --record: rec.path != NULL */
+	bool compare;	     /* --compare */
+	bool compare_framed; /* --compare PROTO: per request */
+	enum pk_proto compare_proto;
+	regex_t compare_ignore[PK_PROXY_MAX_IGNORES]; /* --compare-ignore, compiled */
+	size_t ncompare_ignore;
+	const char *compare_log; /* --compare-log */
+	struct pk_rec_opts rec;	 /* --record: rec.path != NULL */
 };
 
 struct pk_proxy_cli {
@@ -118,6 +136,8 @@ struct pk_proxy_cli {
 	struct pk_proxy_common c; /* what the flags set */
 	bool have_listen_port, spill_max_set, record_opts_set, started;
 	char admin_buf[256];
+	const char *ignore_src[PK_PROXY_MAX_IGNORES]; /* --compare-ignore, compiled by check */
+	size_t nignore_src;
 };
 
 /* Sets the defaults of the shared flags for command cmd. */
@@ -139,8 +159,13 @@ int pk_proxy_cli_opt(struct pk_proxy_cli *o, int c, const char *arg, const char 
 int pk_proxy_cli_next(struct pk_proxy_cli *o, int argc, char **argv, const char *shortopts,
 		      const struct option *opts, const char *usage, int *c);
 
-/* Checks the shared flags together (a listen port given, spill directory usable, record
- * flags consistent); returns 0 or an exit code after printing the error line. */
+/* Frees what the flags hold once checked (the compiled --compare-ignore regexes). */
+void pk_proxy_common_release(struct pk_proxy_common *c);
+
+/* Checks the shared flags together (a listen port given, spill directory usable, record and
+ * compare flags consistent) and compiles the --compare-ignore regexes (the caller frees them
+ * with pk_proxy_common_release() once it returned 0); returns 0 or an exit code after
+ * printing the error line. */
 int pk_proxy_cli_check(struct pk_proxy_cli *o);
 
 #endif

@@ -31,7 +31,12 @@ int pk_proxy_cli_apply(const char *cmd, const struct pk_proxy_common *c,
 	cfg->spill_max = c->spill_max;
 	cfg->flush_ns = c->flush_ms * 1000000ull;
 	cfg->close_grace_ns = c->close_grace_ns;
-	cfg->compare = c->compare;
+	cfg->compare = c->compare && !c->compare_framed;
+	cfg->compare_framed = c->compare_framed;
+	cfg->compare_proto = c->compare_proto;
+	cfg->compare_ignore = c->compare_ignore;
+	cfg->ncompare_ignore = c->ncompare_ignore;
+	cfg->compare_log = c->compare_log;
 	cfg->window_warn_s = (double)c->window_warn_s;
 	cfg->record = c->rec.path ? &c->rec : NULL;
 	if (pk_proxy_cli_resolve(cmd, "listen", c->listen_host, c->listen_port, &cfg->listen))
@@ -53,6 +58,9 @@ static const char *step_subject(const struct pk_proxy_config *cfg, enum pk_proxy
 	case PK_PROXY_STEP_RECORD_OPEN:
 	case PK_PROXY_STEP_RECORD_WRITE:
 		snprintf(buf, len, " %s", cfg->record ? cfg->record->path : "");
+		return buf;
+	case PK_PROXY_STEP_COMPARE_LOG:
+		snprintf(buf, len, " %s", cfg->compare_log ? cfg->compare_log : "");
 		return buf;
 	case PK_PROXY_STEP_ADMIN_LISTEN:
 		at = &cfg->admin;

@@ -51,7 +51,7 @@ const char *pk_proxy_target_state(const double v[PK_TM_NUM])
 {
 	if (v[PK_TM_DESYNCS] > 0)
 		return "desynced";
-	if (v[PK_TM_DIVERGED] > 0)
+	if (v[PK_TM_DIVERGED] > 0 || v[PK_TM_RQ_DIFFERENT] > 0)
 		return "diverged";
 	if (v[PK_TM_LAG_SECONDS] > 1.0)
 		return "lagging";
@@ -146,7 +146,7 @@ static bool shown(const struct pk_proxy *p, unsigned m)
 {
 	switch (sources[m].shown) {
 	case SHOWN_COMPARE:
-		return p->cfg.compare;
+		return p->cfg.compare || p->cfg.compare_framed;
 	case SHOWN_AGG:
 		return p->cfg.agg && p->cfg.ntargets > 0;
 	default:

@@ -14,11 +14,56 @@
 #define LISTEN_BACKLOG 4096
 #define MAX_WORKERS 64
 
+/* Tells whether path is "/targets/N/recloned" and sets *target to N (decimal, no sign). */
+static bool reclone_path(const char *path, unsigned *target)
+{
+	static const char pre[] = "/targets/", post[] = "/recloned";
+	unsigned n = 0;
+	const char *c;
+
+	if (strncmp(path, pre, sizeof(pre) - 1) != 0)
+		return false;
+	c = path + sizeof(pre) - 1;
+	if (*c < '0' || *c > '9')
+		return false;
+	for (; *c >= '0' && *c <= '9'; c++) {
+		n = n * 10 + (unsigned)(*c - '0');
+		if (n >= PK_PROXY_MAX_TARGETS)
+			return false;
+	}
+	*target = n;
+	return strcmp(c, post) == 0;
+}
+
+/* POST /targets/N/recloned: whoever re-cloned target N (`up --auto-reclone`) says so; counted
+ * in parikshan_debug_reclones_total.  The proxy itself does nothing else: its connections to
+ * the old clone end as they fail, and --resync attaches the new one. */
+static int admin_reclone(struct pk_proxy *p, const char *method, unsigned target,
+			 struct pk_strbuf *body)
+{
+	if (strcmp(method, "POST") != 0) {
+		pk_strbuf_printf(body, "POST only\n");
+		return 405;
+	}
+	if (p->cfg.agg || (int)target >= p->cfg.ntargets) {
+		pk_strbuf_printf(body, "no target %u\n", target);
+		return 404;
+	}
+	/* the admin thread is the counter's one writer */
+	PK_STAT_ADD(p->workers[0].targets[target].reclones, 1);
+	pk_log(PK_LOG_INFO, "%s: target=%s recloned", p->cfg.role, p->target_names[target]);
+	pk_strbuf_printf(body, "target %u recloned\n", target);
+	return 200;
+}
+
 static int admin_handler(const char *method, const char *path, struct pk_strbuf *body,
 			 const char **ctype, void *data)
 {
 	struct pk_proxy *p = data;
+	unsigned target;
 
+	if (reclone_path(path, &target))
+		return admin_reclone(p, method, target, body);
 	if (strcmp(path, "/pairing/reset") == 0) {
 		if (strcmp(method, "POST") != 0) {
 			pk_strbuf_printf(body, "POST only\n");
@@ -51,8 +96,8 @@ static int admin_handler(const char *method, const char *path, struct pk_strbuf 
 		return pk_proxy_status_write(&st, body) == 0 ? 200 : 500;
 	}
 	if (strcmp(path, "/") == 0) {
-		pk_strbuf_printf(body, "parikshan admin: GET /metrics, GET /status.json%s\n",
-				 p->cfg.agg ? ", POST /pairing/reset" : "");
+		pk_strbuf_printf(body, "parikshan admin: GET /metrics, GET /status.json, %s\n",
+				 p->cfg.agg ? "POST /pairing/reset" : "POST /targets/N/recloned");
 		return 200;
 	}
 	pk_strbuf_printf(body, "not found\n");
@@ -141,6 +186,7 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, enum pk_proxy_s
 	for (int i = 0; i < cfg->ntargets; i++)
 		pk_addr_str(&cfg->targets[i], p->target_names[i], sizeof(p->target_names[i]));
 	pk_io_init(&p->sigio, -1, NULL, p);
+	p->cmp_log_fd = -1;
 	n = worker_count(cfg);
 	p->workers = calloc((size_t)n, sizeof(*p->workers));
 	if (!p->workers)
@@ -163,6 +209,12 @@ struct pk_proxy *pk_proxy_new(const struct pk_proxy_config *cfg, enum pk_proxy_s
 			*step = record_step(rs);
 			goto fail;
 		}
+	}
+	*step = PK_PROXY_STEP_COMPARE_LOG;
+	err = pk_compare_log_open(p);
+	if (err) {
+		errno = -err;
+		goto fail;
 	}
 	if (cfg->agg) {
 		*step = PK_PROXY_STEP_DEBUG_LISTEN;
@@ -301,6 +353,7 @@ void pk_proxy_free(struct pk_proxy *p)
 	}
 	free(p->workers);
 	pk_rec_close(p->rec); /* after the workers: their last records are written out */
+	pk_compare_log_close(p);
 	pk_httpd_free(p->admin);
 	pk_loop_free(p->loop);
 	free(p);

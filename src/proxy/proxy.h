@@ -20,6 +20,7 @@
 #ifndef PK_PROXY_PROXY_H
 #define PK_PROXY_PROXY_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,6 +64,12 @@ struct pk_proxy_config {
 			 requests) */
 	const struct pk_rec_opts *record; /* record production's streams as pcap (NULL: off) */
 	double window_warn_s; /* log once when a target's debug window falls below (0: never) */
+	bool compare_framed;  /* dup: compare per request (framed by compare_proto), not per
+			       * connection byte by byte (compare) */
+	enum pk_proto compare_proto;
+	const regex_t *compare_ignore; /* masks (REG_EXTENDED), the caller's; see reqcmp.h */
+	size_t ncompare_ignore;
+	const char *compare_log; /* a JSON line per divergence appended there (NULL: none) */
 };
 
 struct pk_proxy;
@@ -81,6 +88,7 @@ struct pk_proxy;
 	X(LISTEN, "listen")                                                                        \
 	X(WORKER, "start worker")                                                                  \
 	X(ADMIN_LISTEN, "admin listen")                                                            \
+	X(COMPARE_LOG, "open compare log")                                                         \
 	X(NOFILE, "open-files limit (ulimit -n)")
 
 enum pk_proxy_step {
@@ -143,7 +151,8 @@ struct pk_target_metric {
 extern const struct pk_target_metric pk_proxy_target_metrics[PK_TM_NUM];
 
 /* Returns the state a target's values v (indexed by PK_TM_*) say, as `status` shows it:
- * "desynced" (a connection fell out of sync), "diverged" (--compare found a difference),
+ * "desynced" (a connection fell out of sync), "diverged" (--compare found a difference: in a
+ * connection's bytes, or a request answered differently),
  * "lagging" (its oldest unsent byte is older than 1 s) or "in-sync"; a static string. */
 const char *pk_proxy_target_state(const double v[PK_TM_NUM]);
 

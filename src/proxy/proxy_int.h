@@ -25,6 +25,7 @@
 #include "common/ring.h"
 #include "common/sbuf.h"
 #include "common/stat.h" /* statistics: written by the owning worker, read by the admin thread */
+#include "diverge/reqcmp.h"
 #include "diverge/streamcmp.h"
 #include "proxy/proxy.h"
 #include "window/window.h"
@@ -52,13 +53,16 @@ struct target_stats {
 	uint64_t overflows;
 	uint64_t desyncs;
 	uint64_t connect_failures;
-	uint64_t rejoins;		/* re-attached at a request boundary (resync) */
-	uint64_t assigned;		/* client connections given to the target */
-	uint64_t cmp_bytes;		/* --compare: bytes found equal */
-	uint64_t cmp_verdicts[3];	/* --compare: ended connections by pk_scmp_verdict */
-	uint64_t unpaired;		/* agg: connections that never found their pair */
-	uint64_t grace_expired;		/* FINs passed on when --close-grace ran out */
-	uint64_t paired[PK_PAIR_RULES]; /* agg: clone connections paired, by rule */
+	uint64_t rejoins;   /* re-attached at a request boundary (resync) */
+	uint64_t reclones;  /* clone made again (POST /targets/N/recloned): the admin thread is its
+			     * one writer, in worker 0's stats */
+	uint64_t assigned;  /* client connections given to the target */
+	uint64_t cmp_bytes; /* --compare: bytes found equal */
+	uint64_t cmp_verdicts[3]; /* --compare: ended connections by pk_scmp_verdict */
+	uint64_t rq_verdicts[PK_RCMP_VERDICTS]; /* --compare PROTO: requests by verdict */
+	uint64_t unpaired;			/* agg: connections that never found their pair */
+	uint64_t grace_expired;			/* FINs passed on when --close-grace ran out */
+	uint64_t paired[PK_PAIR_RULES];		/* agg: clone connections paired, by rule */
 	/* published by the gauge timer (scans of the connection list) */
 	uint64_t pub_spilled;
 	uint64_t pub_lag_bytes;
@@ -79,6 +83,7 @@ struct lag_mark {
 
 struct session;
 struct pk_worker;
+struct pk_conn_cmp;
 struct pair_prod;
 
 /* Where a dconn's socket comes from. */
@@ -100,10 +105,11 @@ struct dconn {
 	bool grace_over;  /* the close grace ran out: shut once drained */
 	bool shut;
 	bool dead;
-	bool balanced;		     /* --balance: d holds its session's count of the load */
-	bool peer_eof;		     /* agg: the clone closed its side */
-	bool cmp_on;		     /* compare (the connection saw its stream from the start) */
-	struct pk_scmp cmp;	     /* A: production's stream, B: what the clone sent */
+	bool balanced;		  /* --balance: d holds its session's count of the load */
+	bool peer_eof;		  /* agg: the clone closed its side */
+	bool cmp_on;		  /* compare (the connection saw its stream from the start) */
+	struct pk_scmp cmp;	  /* A: production's stream, B: what the clone sent */
+	struct pk_conn_cmp *ccmp; /* --compare PROTO: its connection's comparison (a reference) */
 	struct pair_prod *pair_slot; /* agg: pair.c's entry while it waits (only pair.c uses it) */
 	uint64_t ended_ns;	     /* agg: when its production connection ended (unpaired) */
 	unsigned charge; /* fds charged to the capacity by d itself once its session is gone
@@ -140,7 +146,8 @@ struct session {
 	uint64_t rejoin_after[PK_PROXY_MAX_TARGETS]; /* resync: not before this time (ns) */
 	struct pk_framer framer;		     /* resync: where client requests start */
 	struct pk_rec_conn rec;			     /* --record */
-	struct pk_list link; /* on worker.sessions, then worker.dead_sessions */
+	struct pk_conn_cmp *ccmp; /* --compare PROTO: the comparison (a reference), or NULL */
+	struct pk_list link;	  /* on worker.sessions, then worker.dead_sessions */
 };
 
 /* agg: pair.c's state in a worker: connections of both sides waiting for their partner. */
@@ -214,6 +221,8 @@ struct pk_proxy {
 	uint64_t next_id;			 /* session ids, shared by the workers (atomic) */
 	uint64_t pair_epoch;			 /* agg: bumped by POST /pairing/reset (atomic) */
 	int window_warned[PK_PROXY_MAX_TARGETS]; /* the window is below --window-warn (atomic) */
+	int cmp_log_fd;				 /* --compare-log, or -1 */
+	int cmp_log_failed;			 /* writing it failed (logged once; atomic) */
 	struct pk_loop *loop;			 /* main thread: admin endpoint and signals */
 	struct pk_io sigio;
 	struct pk_httpd *admin;
@@ -385,12 +394,55 @@ int pk_dconn_attach_fd(struct dconn *d, int fd, const char *early, size_t n);
 /* target.c: closes a dconn that was never paired (agg), without a comparison verdict. */
 void pk_dconn_drop(struct dconn *d);
 
+/* target.c: d takes part in its connection's per-request comparison c (a reference of its
+ * own; c may be NULL). */
+void pk_dconn_set_compare(struct dconn *d, struct pk_conn_cmp *c);
+
 /* target.c: stops comparing d (it joined its connection late): counted as unknown. */
 void pk_dconn_compare_skip(struct dconn *d);
 
 /* target.c: production's side of d's connection sent buf (dup: responses, agg: requests):
  * counted (the clone's FIN waits until it sent as much) and fed to the comparison. */
 void pk_dconn_prod_output(struct dconn *d, const char *buf, size_t n);
+
+/* compare.c: per-request comparison (--compare PROTO) */
+
+/* Starts the comparison of connection conn among the targets whose debug connections dbg[i]
+ * are open (NULL when --compare PROTO is off, none is open, or out of memory: then nothing is
+ * compared).  The caller holds the one reference it returns. */
+struct pk_conn_cmp *pk_ccmp_start(struct pk_worker *w, uint64_t conn, struct dconn *const *dbg);
+
+/* Tells whether target's clone takes part in c (c may be NULL). */
+bool pk_ccmp_has(const struct pk_conn_cmp *c, int target);
+
+/* Takes one more reference to c (NULL: none) and returns c. */
+struct pk_conn_cmp *pk_ccmp_hold(struct pk_conn_cmp *c);
+
+/* Lets go of one reference; the last frees c.  NULL is ignored. */
+void pk_ccmp_put(struct pk_conn_cmp *c);
+
+/* The client's bytes; production's bytes toward the client, and their end; a clone's output,
+ * its end, and that it can no longer be compared (reason).  Each ignores a NULL c, and a
+ * target that does not take part. */
+void pk_ccmp_request(struct pk_conn_cmp *c, const char *buf, size_t n);
+void pk_ccmp_prod(struct pk_conn_cmp *c, const char *buf, size_t n);
+void pk_ccmp_prod_end(struct pk_conn_cmp *c);
+void pk_ccmp_clone(struct pk_conn_cmp *c, int target, const char *buf, size_t n);
+void pk_ccmp_clone_end(struct pk_conn_cmp *c, int target);
+void pk_ccmp_clone_lag(struct pk_conn_cmp *c, int target, const char *reason);
+
+/* Logs divergence r of target (one line) and appends it to --compare-log. */
+void pk_compare_log(struct pk_worker *w, const struct pk_rcmp_report *r, int target);
+
+/* Appends divergence r of target to --compare-log (if any): one write, so that the lines of
+ * several workers never mix. */
+void pk_compare_log_line(struct pk_worker *w, const struct pk_rcmp_report *r, int target);
+
+/* Opens --compare-log (if any) for appending; 0 or -errno.  p->cmp_log_fd is -1 without. */
+int pk_compare_log_open(struct pk_proxy *p);
+
+/* Closes it (if open). */
+void pk_compare_log_close(struct pk_proxy *p);
 
 /* pair.c (agg): sets up pairing on w around its debug listener (w->dlio.fd); returns 0 or
  * -errno. */

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,14 +32,24 @@ static const char *clone_stream(const struct dconn *d)
 	return d->origin == PK_DCONN_ACCEPTED ? "requests" : "responses";
 }
 
-/* Logs the first difference between the clone's stream and production's. */
+/* Logs the first difference between the clone's stream and production's, and writes it to
+ * --compare-log as the divergence of the connection's one "request" (raw: the whole stream). */
 static void compare_report(struct dconn *d)
 {
+	struct pk_rcmp_report r = {
+		.conn = d->id, .verdict = PK_RCMP_DIFFERENT, .part = -1, .requests = 1
+	};
+	char reason[96];
+
 	pk_log(PK_LOG_WARN,
 	       "%s: diverged conn=%llu target=%s: the clone's %s differ from production's at byte "
 	       "%llu",
 	       d->w->cfg->role, (unsigned long long)d->id, d->w->p->target_names[d->target],
 	       clone_stream(d), (unsigned long long)pk_scmp_diverge_offset(&d->cmp));
+	snprintf(reason, sizeof(reason), "the %s differ at byte %llu", clone_stream(d),
+		 (unsigned long long)pk_scmp_diverge_offset(&d->cmp));
+	r.reason = reason;
+	pk_compare_log_line(d->w, &r, d->target);
 }
 
 /* Stops d's comparison and frees what it held. */
@@ -81,6 +92,12 @@ void pk_dconn_drop(struct dconn *d)
 	dconn_kill(d, false, "unpaired");
 }
 
+void pk_dconn_set_compare(struct dconn *d, struct pk_conn_cmp *c)
+{
+	PK_BUG_ON(d->ccmp != NULL);
+	d->ccmp = pk_ccmp_hold(c);
+}
+
 void pk_dconn_compare_skip(struct dconn *d)
 {
 	if (d->cmp_on)
@@ -111,6 +128,10 @@ static void dconn_kill(struct dconn *d, bool desync, const char *reason)
 	d->dead = true;
 	if (d->cmp_on)
 		compare_end(d, desync);
+	if (desync) /* what it had not answered yet, and all that follows, is not its doing */
+		pk_ccmp_clone_lag(d->ccmp, d->target, reason);
+	pk_ccmp_put(d->ccmp);
+	d->ccmp = NULL;
 	pk_pair_dconn_gone(d);
 	pk_timer_cancel(d->w->loop, &d->grace_timer);
 	if (desync) {
@@ -295,6 +316,7 @@ static void clone_output(struct dconn *d, const char *buf, size_t n)
 	d->clone_out += n;
 	if (d->cmp_on)
 		compare_feed(d, PK_SCMP_B, buf, n);
+	pk_ccmp_clone(d->ccmp, d->target, buf, n);
 }
 
 static void dconn_read(struct dconn *d)
@@ -318,6 +340,8 @@ static void dconn_read(struct dconn *d)
 			return;
 		/* EOF or error from the target.  Once the client's stream ended and all of it
 		 * was delivered, that is the normal end; before, the clone dropped the stream. */
+		if (n == 0)
+			pk_ccmp_clone_end(d->ccmp, d->target);
 		if (d->eof_pending && pk_sbuf_used(&d->buf) == 0) {
 			dconn_kill(d, false, "done");
 		} else if (n == 0 && d->origin == PK_DCONN_ACCEPTED) {

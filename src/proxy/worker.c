@@ -122,6 +122,7 @@ static void duplicate(struct session *s, const char *buf, size_t n)
 
 	if (w->cfg->resync != PK_PROTO_NONE)
 		start = pk_framer_feed(&s->framer, buf, n); /* fed always, to stay in step */
+	pk_ccmp_request(s->ccmp, buf, n);
 	for (int i = 0; i < w->cfg->ntargets; i++) {
 		struct target_stats *ts = &w->targets[i];
 
@@ -151,6 +152,7 @@ static void prod_output(struct session *s, const char *buf, size_t n)
 	for (int i = 0; i < s->w->cfg->ntargets; i++)
 		if (s->dbg[i])
 			pk_dconn_prod_output(s->dbg[i], buf, n);
+	pk_ccmp_prod(s->ccmp, buf, n);
 }
 
 /* Reads once from one side of s and forwards to the other.  The duplicated side's bytes (the
@@ -178,10 +180,12 @@ static void side_read(struct session *s, bool from_client)
 		return;
 	}
 	if (n == 0) {
-		if (from_client)
+		if (from_client) {
 			s->c_eof = true;
-		else
+		} else {
 			s->p_eof = true;
+			pk_ccmp_prod_end(s->ccmp);
+		}
 		if (dup_side)
 			for (int i = 0; i < ntargets; i++)
 				if (s->dbg[i])
@@ -232,6 +236,10 @@ static void open_debug(struct session *s)
 		PK_STAT_ADD(w->targets[i].assigned, 1);
 		s->dbg[i] = pk_dconn_open(w, s, i);
 	}
+	s->ccmp = pk_ccmp_start(w, s->id, s->dbg); /* --compare PROTO */
+	for (int i = 0; i < n; i++)
+		if (pk_ccmp_has(s->ccmp, i))
+			pk_dconn_set_compare(s->dbg[i], s->ccmp);
 }
 
 /* Production connect finished (writable for the first time). */
@@ -335,6 +343,9 @@ static void session_close(struct session *s)
 	}
 	if (w->recq)
 		pk_rec_conn_close(w->recq, &s->rec);
+	pk_ccmp_prod_end(s->ccmp); /* production's side of it is over */
+	pk_ccmp_put(s->ccmp);
+	s->ccmp = NULL;
 	pk_io_close(w->loop, &s->cio);
 	pk_io_close(w->loop, &s->pio);
 	pk_list_del(&s->link);

@@ -141,6 +141,30 @@ pk_digest() {
 	redis-cli -h 127.0.0.1 -p "$1" DEBUG DIGEST
 }
 
+# pk_mariadb NAME PORT: a throwaway mariadbd on 127.0.0.1:PORT (grant checks off: the duplicated
+# handshake carries production's scramble, which only production can check).  No thread cache:
+# a reused MariaDB thread goes on numbering prepared statements where its last connection
+# stopped, so two servers with different thread-cache histories hand out different statement
+# ids, and the clone's COM_STMT_EXECUTEs (carrying production's ids) fail; without the cache
+# every connection numbers from 1 on both.  (Measured: with the cache, 5 of 8 one-thread runs
+# diverged; without, 0 of 10.  docs/BENCHMARKS.md.)
+pk_mariadb() {
+	local name=$1 port=$2
+	mariadb-install-db --no-defaults --datadir="$PK_TMP/$name" --user=root --skip-test-db \
+		--auth-root-authentication-method=normal >"$PK_TMP/$name-install.log" 2>&1 || return 1
+	pk_bg "$name" mariadbd --no-defaults --datadir="$PK_TMP/$name" --user=root \
+		--bind-address=127.0.0.1 --port="$port" --socket="$PK_TMP/$name.sock" \
+		--pid-file="$PK_TMP/$name.pid" --skip-grant-tables --skip-name-resolve \
+		--innodb-use-native-aio=0 --skip-log-bin --innodb-buffer-pool-size=64M \
+		--thread-cache-size=0
+	pk_wait_port "$port" 60
+}
+
+# pk_sql PORT SQL: runs SQL as root on the mariadbd at 127.0.0.1:PORT (batch output, no names).
+pk_sql() {
+	timeout 30 mariadb -h 127.0.0.1 -P "$1" -u root -N -B -e "$2"
+}
+
 # pk_dup NAME ARGS...: starts `parikshan dup ARGS` (listen address 127.0.0.1); sets PK_LAST_PID.
 # The caller passes -l PORT; it waits for that port.
 pk_dup() {

@@ -5,30 +5,9 @@
 # differently on the clone; bench/sysbench_divergence.sh measures how often: docs/BENCHMARKS.md.)
 . "$(dirname "$0")/lib.sh"
 
-sql() { timeout 30 mariadb -h 127.0.0.1 -P "$1" -u root -N -B -e "$2"; }
-
-# start_db NAME PORT: a throwaway mariadbd on 127.0.0.1:PORT (grant checks off: the duplicated
-# handshake carries production's scramble, which only production can check).  No thread cache:
-# a reused MariaDB thread goes on numbering prepared statements where its last connection
-# stopped, so two servers with different thread-cache histories hand out different statement
-# ids, and the clone's COM_STMT_EXECUTEs (carrying production's ids) fail; without the cache
-# every connection numbers from 1 on both.  (Measured: with the cache, 5 of 8 one-thread runs
-# diverged; without, 0 of 10.  docs/BENCHMARKS.md.)
-start_db() {
-	local name=$1 port=$2
-	mariadb-install-db --no-defaults --datadir="$PK_TMP/$name" --user=root --skip-test-db \
-		--auth-root-authentication-method=normal >"$PK_TMP/$name-install.log" 2>&1 || return 1
-	pk_bg "$name" mariadbd --no-defaults --datadir="$PK_TMP/$name" --user=root \
-		--bind-address=127.0.0.1 --port="$port" --socket="$PK_TMP/$name.sock" \
-		--pid-file="$PK_TMP/$name.pid" --skip-grant-tables --skip-name-resolve \
-		--innodb-use-native-aio=0 --skip-log-bin --innodb-buffer-pool-size=64M \
-		--thread-cache-size=0
-	pk_wait_port "$port" 60
-}
-
 PROD=$(pk_free_port) DBG=$(pk_free_port)
-start_db prod "$PROD" && start_db dbg "$DBG" || { pk_fail setup "mariadbd did not start: $(tail -3 "$PK_TMP"/*.log)"; exit 1; }
-for p in "$PROD" "$DBG"; do sql "$p" "create database sbtest"; done
+pk_mariadb prod "$PROD" && pk_mariadb dbg "$DBG" || { pk_fail setup "mariadbd did not start: $(tail -3 "$PK_TMP"/*.log)"; exit 1; }
+for p in "$PROD" "$DBG"; do pk_sql "$p" "create database sbtest"; done
 
 FRONT=$(pk_free_port) ADMIN=$(pk_free_port)
 pk_dup dup -l "$FRONT" -x 127.0.0.1 -p "$PROD" -m 127.0.0.1 -d "$DBG" -b 16M --admin "$ADMIN"
@@ -37,7 +16,7 @@ SB=(sysbench oltp_read_write --db-driver=mysql --mysql-host=127.0.0.1 --mysql-po
 	--mysql-user=root --mysql-password= --mysql-db=sbtest --tables=2 --table-size=2000 --rand-seed=7)
 
 if timeout 120 "${SB[@]}" prepare >"$PK_TMP/prepare.log" 2>&1; then pk_ok prepare; else pk_fail prepare "$(tail -3 "$PK_TMP/prepare.log")"; exit 1; fi
-prepared=$(sql "$PROD" "checksum table sbtest.sbtest1" | awk '{print $2}')
+prepared=$(pk_sql "$PROD" "checksum table sbtest.sbtest1" | awk '{print $2}')
 if timeout 180 "${SB[@]}" --threads=1 --events=3000 --time=150 run >"$PK_TMP/run.log" 2>&1 &&
 	grep -q 'total number of events: *3000' "$PK_TMP/run.log"; then
 	pk_ok oltp-run-1-thread
@@ -49,8 +28,8 @@ pk_expect_eq no-desync "$(pk_metric "$ADMIN" parikshan_debug_desyncs_total)" 0
 pk_expect_eq all-bytes-sent "$(pk_metric "$ADMIN" parikshan_debug_bytes_sent_total)" \
 	"$(pk_metric "$ADMIN" parikshan_bytes_total client_to_prod)"
 for t in sbtest1 sbtest2; do
-	want=$(sql "$PROD" "checksum table sbtest.$t" | awk '{print $2}')
-	got=$(sql "$DBG" "checksum table sbtest.$t" | awk '{print $2}')
+	want=$(pk_sql "$PROD" "checksum table sbtest.$t" | awk '{print $2}')
+	got=$(pk_sql "$DBG" "checksum table sbtest.$t" | awk '{print $2}')
 	if [ -n "$want" ] && [ "$want" != NULL ] && [ "$got" = "$want" ]; then
 		pk_ok "checksum-$t-equal"
 	else
@@ -59,7 +38,7 @@ for t in sbtest1 sbtest2; do
 done
 # The run really wrote: sysbench counted write queries, and the table's checksum moved.
 upd=$(grep -oE 'write: *[0-9]+' "$PK_TMP/run.log" | grep -oE '[0-9]+$')
-now=$(sql "$PROD" "checksum table sbtest.sbtest1" | awk '{print $2}')
+now=$(pk_sql "$PROD" "checksum table sbtest.sbtest1" | awk '{print $2}')
 if [ -n "$upd" ] && [ "$upd" -gt 0 ] && [ "$now" != "$prepared" ]; then
 	pk_ok run-wrote
 else

@@ -52,6 +52,7 @@ static const char golden_json[] = "{\n"
 				  "\t\t\t\"desyncs\":\t0,\n"
 				  "\t\t\t\"connect_failures\":\t0,\n"
 				  "\t\t\t\"rejoins\":\t4,\n"
+				  "\t\t\t\"reclones\":\t2,\n"
 				  "\t\t\t\"lag_bytes\":\t1100000,\n"
 				  "\t\t\t\"lag_seconds\":\t1.23456789,\n"
 				  "\t\t\t\"window_s\":\t42.5,\n"
@@ -63,6 +64,10 @@ static const char golden_json[] = "{\n"
 				  "\t\t\t\"close_grace_expired\":\t5,\n"
 				  "\t\t\t\"compared_bytes\":\t2048,\n"
 				  "\t\t\t\"diverged\":\t0,\n"
+				  "\t\t\t\"requests_same\":\t900,\n"
+				  "\t\t\t\"requests_noise\":\t7,\n"
+				  "\t\t\t\"requests_different\":\t0,\n"
+				  "\t\t\t\"requests_lag\":\t0,\n"
 				  "\t\t\t\"paired_by_content\":\t0,\n"
 				  "\t\t\t\"paired_by_order\":\t0,\n"
 				  "\t\t\t\"state\":\t\"lagging\"\n"
@@ -79,6 +84,7 @@ static const char golden_json[] = "{\n"
 				  "\t\t\t\"desyncs\":\t3,\n"
 				  "\t\t\t\"connect_failures\":\t1,\n"
 				  "\t\t\t\"rejoins\":\t0,\n"
+				  "\t\t\t\"reclones\":\t0,\n"
 				  "\t\t\t\"lag_bytes\":\t0,\n"
 				  "\t\t\t\"lag_seconds\":\t0.5,\n"
 				  "\t\t\t\"window_s\":\tnull,\n"
@@ -90,6 +96,10 @@ static const char golden_json[] = "{\n"
 				  "\t\t\t\"close_grace_expired\":\t0,\n"
 				  "\t\t\t\"compared_bytes\":\t99,\n"
 				  "\t\t\t\"diverged\":\t2,\n"
+				  "\t\t\t\"requests_same\":\t10,\n"
+				  "\t\t\t\"requests_noise\":\t0,\n"
+				  "\t\t\t\"requests_different\":\t3,\n"
+				  "\t\t\t\"requests_lag\":\t1200,\n"
 				  "\t\t\t\"paired_by_content\":\t0,\n"
 				  "\t\t\t\"paired_by_order\":\t0,\n"
 				  "\t\t\t\"state\":\t\"desynced\"\n"
@@ -105,15 +115,18 @@ static const char golden_table[] =
 	"recording 120 packets, 3.0K, dropped 17, 2 file(s), FAILED (stopped)\n"
 	"\n"
 	"TARGET                      CONNS       SENT    DROPPED   ANSWERED   BUFFERED HIGH-WATER  "
-	"  SPILLED  OVERFLOWS    DESYNCS  CONN-FAIL    REJOINS        LAG      LAG-S     WINDOW  "
-	" UNPAIRED  GRACE-EXP   COMPARED   DIVERGED BY-CONTENT   BY-ORDER  STATE\n"
+	"  SPILLED  OVERFLOWS    DESYNCS  CONN-FAIL    REJOINS   RECLONES        LAG      LAG-S  "
+	"   WINDOW   UNPAIRED  GRACE-EXP   COMPARED   DIVERGED      NOISE  DIFFERENT   LAG-REQS "
+	"BY-CONTENT   BY-ORDER  STATE\n"
 	"127.0.0.1:6380                  3       2.0K          0       1.5K       4.0K       1.0G  "
-	"        3          0          0          0          4       1.0M      1.235     42.500  "
-	"        0          5       2.0K          0          0          0  lagging\n"
+	"        3          0          0          0          4          2       1.0M      1.235  "
+	"   42.500          0          5       2.0K          0          7          0          0  "
+	"        0          0  lagging\n"
 	"[::1]:6381                      0    4547.5T       5.0M          0          0          0  "
-	"        0          2          3          1          0          0      0.500          "
-	"\u221e  "
-	"        0          0         99          2          0          0  desynced\n";
+	"        0          2          3          1          0          0          0      0.500  "
+	"        \u221e          0          0         99          2          0          3       "
+	"1200  "
+	"        0          0  desynced\n";
 
 /* Renders doc and checks the answer is want. */
 static void check_render(const char *doc, bool json, const char *want)
@@ -206,7 +219,7 @@ static void test_columns_from_table(void)
 			columns++;
 		}
 	}
-	CHECK_EQ_INT(columns, 20);
+	CHECK_EQ_INT(columns, 24);
 	CHECK_STR(tm[PK_TM_DESYNCS].key, "desyncs");
 	CHECK_STR(tm[PK_TM_LAG_SECONDS].header, "LAG-S");
 	CHECK(tm[PK_TM_LAG_SECONDS].fmt == PK_TM_AS_SECONDS);
