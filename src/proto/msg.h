@@ -60,7 +60,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto/proto.h"
+enum pk_proto {
+	PK_PROTO_NONE = 0, /* no framing known: never a boundary after the first byte */
+	PK_PROTO_RESP,	   /* Redis protocol: arrays of bulk strings or inline lines, and replies */
+	PK_PROTO_HTTP,	   /* HTTP/1.x (Content-Length, chunked, or no body) */
+	PK_PROTO_MYSQL,	   /* MySQL client/server protocol: commands start with sequence id 0 */
+};
 
 enum pk_msg_event {
 	PK_MSG_MORE = 0, /* every byte given was consumed; the current part goes on */

@@ -3,7 +3,11 @@
  * (the clone joined late, or fell out of sync) at the next request boundary; the divergence
  * checker and the tracer will use them to cut streams into requests.
  *
- * A framer is fed the stream chunk by chunk, in order, and never sees a byte twice.
+ * A framer is fed the stream chunk by chunk, in order, and never sees a byte twice.  It is
+ * msg.h's request-side message framer (one parser per protocol), reporting where messages
+ * start: for RESP and HTTP past stray line ends; for MySQL only commands (a packet of
+ * sequence id 0), and only when the chunk holds the packet's first byte and its sequence id
+ * (a command whose header is cut between two chunks is missed: the next one will do).
  */
 #ifndef PK_PROTO_PROTO_H
 #define PK_PROTO_PROTO_H
@@ -13,27 +17,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum pk_proto {
-	PK_PROTO_NONE = 0, /* no framing known: never a boundary after the first byte */
-	PK_PROTO_RESP,	   /* Redis protocol requests: arrays of bulk strings, or inline lines */
-	PK_PROTO_HTTP,	   /* HTTP/1.x requests (Content-Length, chunked or no body) */
-	PK_PROTO_MYSQL,	   /* MySQL client/server protocol: commands start with sequence id 0 */
-};
+#include "proto/msg.h"
 
+/* The protocols (enum pk_proto) are msg.h's: a framer is a request-side message framer. */
 struct pk_framer {
 	enum pk_proto proto;
-	int state;
-	bool lost;     /* saw something it cannot frame: no boundary will be reported again */
-	int64_t num;   /* number being parsed (RESP counts and lengths) */
-	int64_t left;  /* RESP: elements left in the array / HTTP: body bytes left */
-	int64_t bulk;  /* RESP: bytes of the current bulk string left */
-	uint32_t line; /* HTTP: length of the current header line */
-	char hdr[32];  /* HTTP: start of the current header line (for the header's name) */
-	int length_at; /* HTTP: where in a Content-Length value (its digits go to num) */
-	int64_t content_length;
+	bool lost;	  /* saw something it cannot frame: no boundary will be reported again */
+	struct pk_msgr m; /* frames the client's stream (NONE: not used) */
 };
 
-/* Parses "resp", "http", "mysql" (or "none").  Returns 0 or -EINVAL. */
+/* Parses "resp", "http", "mysql" (or "none", also "raw").  Returns 0 or -EINVAL. */
 int pk_proto_parse(const char *name, enum pk_proto *out);
 
 /* Starts a framer at a request boundary (the start of a connection). */

@@ -149,14 +149,48 @@ static void test_http_bad_length_lost(void)
 	}
 }
 
-static void test_http_chunked_lost(void)
+/* Chunked bodies are framed (the old framer got lost on them): with an extension and a
+ * trailer, the next request is found at every cut. */
+static void test_http_chunked(void)
 {
 	const char *s =
-		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\n"
+		"T: 1\r\n\r\n"
 		"GET / HTTP/1.1\r\n\r\n";
-	size_t got[8];
+	size_t got[8], len = strlen(s);
 
-	CHECK_EQ_INT(starts(PK_PROTO_HTTP, s, strlen(s), 1, got, 8), 1);
+	for (size_t step = 1; step <= len; step++) {
+		CHECK_EQ_INT(starts(PK_PROTO_HTTP, s, len, step, got, 8), step <= len - 18 ? 2 : 1);
+		CHECK_EQ_INT(got[0], 0);
+		if (step <= len - 18)
+			CHECK_EQ_INT(got[1], len - 18);
+	}
+}
+
+/* MySQL: commands start where their packet (sequence id 0) does; the handshake's packets
+ * (sequence ids 1, 3) are not commands. */
+static void test_mysql(void)
+{
+	static const char s[] = "\x05\x00\x00\x01hello" /* handshake response */
+				"\x02\x00\x00\x03"
+				"ab"			  /* authentication switch response */
+				"\x04\x00\x00\x00\x03SEL" /* COM_QUERY at 15 */
+				"\x01\x00\x00\x00\x0e"	  /* COM_PING at 23 */
+				"\x01\x00\x00\x00\x01";	  /* COM_QUIT at 28 */
+	size_t got[8], len = sizeof(s) - 1;
+
+	CHECK_EQ_INT(starts(PK_PROTO_MYSQL, s, len, 1, got, 8), 0); /* headers always cut */
+	CHECK_EQ_INT(starts(PK_PROTO_MYSQL, s, len, 15, got, 8), 1);
+	CHECK_EQ_INT(got[0], 15);
+	for (size_t i = 0; i < 3; i++) {
+		static const size_t at[] = { 15, 23, 28 };
+		struct pk_framer f;
+
+		pk_framer_init(&f, PK_PROTO_MYSQL);
+		CHECK_EQ_INT(pk_framer_feed(&f, s, at[i]), i == 0 ? -1 : 15);
+		CHECK_EQ_INT(pk_framer_feed(&f, s + at[i], len - at[i]), 0);
+		CHECK(!f.lost);
+	}
 }
 
 static void test_none_and_parse(void)
@@ -170,6 +204,8 @@ static void test_none_and_parse(void)
 	CHECK_EQ_INT(p, PK_PROTO_RESP);
 	CHECK_EQ_INT(pk_proto_parse("http", &p), 0);
 	CHECK_EQ_INT(p, PK_PROTO_HTTP);
+	CHECK_EQ_INT(pk_proto_parse("mysql", &p), 0);
+	CHECK_EQ_INT(p, PK_PROTO_MYSQL);
 	CHECK(pk_proto_parse("smtp", &p) < 0);
 }
 
@@ -183,7 +219,8 @@ int main(void)
 	UNIT_RUN(test_http_requests);
 	UNIT_RUN(test_http_length_blanks);
 	UNIT_RUN(test_http_bad_length_lost);
-	UNIT_RUN(test_http_chunked_lost);
+	UNIT_RUN(test_http_chunked);
+	UNIT_RUN(test_mysql);
 	UNIT_RUN(test_none_and_parse);
 	return unit_done();
 }
