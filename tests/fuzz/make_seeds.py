@@ -12,6 +12,9 @@ requests in one or several segments, pipelined requests, answers in several pack
 never answered, two connections interleaved, timestamps that go back), plus a few of
 pcap_read's.  framer: RESP and HTTP request streams (pipelined, bodies, stray line ends) and streams the
 framers give up on.
+msg: both directions of RESP, HTTP, MySQL and raw connections through the message framers
+(pipelined commands and replies, RESP3, chunked and close-delimited HTTP, HEAD and 1xx, a MySQL
+session and a result whose sequence ids wrap), and streams they give up on.
 prom: /metrics text of dup, agg and a recording proxy, escaped label values, odd numbers (inf,
 NaN, exponents), and malformed lines.
 status: status documents (GET /status.json) of dup, agg and a recording proxy, odd numbers and
@@ -404,9 +407,58 @@ def sim_trace_seeds():
     return seeds
 
 
+def msg_seeds():
+    """First byte: protocol (bits 0-1: RESP, HTTP, MySQL, NONE), bit 2 the server's side, bits
+    5-7 HEAD hints for the first three HTTP responses; the rest is one direction's stream."""
+    RESP, HTTP, MYSQL, NONE, SERVER = 0, 1, 2, 3, 4
+    resp = lambda *args: b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a)
+                                                           for a in args)
+    crlf = lambda t: t.replace(b"\n", b"\r\n")
+    pkt = lambda seq, p: struct.pack("<I", len(p))[:3] + bytes([seq % 256]) + p
+    coldef = lambda name: pkt(2, b"\3def\4test\1t\1t" + bytes([len(name)]) + name +
+                              bytes([len(name)]) + name + b"\x0c\x3f\0\x0b\0\0\0\3\3\x50\0\0\0")
+    eof = b"\xfe\0\0\2\0"
+    rows = lambda n: b"".join(pkt(4 + i, b"%c%d" % (len(b"%d" % i), i)) for i in range(n))
+    return {
+        "resp-req": bytes([RESP]) + resp(b"SET", b"key:__rand_int__", b"xxx") * 3 +
+                    resp(b"GET", b"key:__rand_int__") + b"PING\r\n\r\n" + resp(b"INCR", b"c"),
+        "resp-req-lost": bytes([RESP]) + resp(b"PING") + b"*2\r\n:1\r\n",
+        "resp-rep": bytes([RESP | SERVER]) + b"+OK\r\n$3\r\nxxx\r\n$-1\r\n*-1\r\n:7\r\n"
+                    b"-ERR wrong\r\n*2\r\n*2\r\n:1\r\n$0\r\n\r\n*0\r\n",
+        "resp-rep3": bytes([RESP | SERVER]) + b"%2\r\n+server\r\n+redis\r\n+proto\r\n:3\r\n"
+                     b"~1\r\n,1.5\r\n_\r\n#f\r\n(12345678901234567890\r\n=7\r\ntxt:abc\r\n"
+                     b"!3\r\nERR\r\n>2\r\n+message\r\n+hi\r\n|1\r\n+ttl\r\n:1\r\n+v\r\n",
+        "http-req": bytes([HTTP]) + crlf(b"GET / HTTP/1.1\nHost: x\n\nHEAD / HTTP/1.1\n\n"
+                                         b"POST /a HTTP/1.1\nContent-Length: 3\n\n") + b"abc" +
+                    crlf(b"PUT /c HTTP/1.1\nTransfer-Encoding: chunked\n\n3;x\nabc\n0\nT: 1\n\n"),
+        "http-req-lost": bytes([HTTP]) + crlf(b"POST / HTTP/1.1\nContent-Length: 1 2\n\nab"),
+        "http-resp": bytes([HTTP | SERVER | 2 << 5]) +
+                     crlf(b"HTTP/1.1 200 OK\nServer: nginx\nTransfer-Encoding: chunked\n\n"
+                          b"1f\n<html><body>hello</body></html>\n0\n\n"
+                          b"HTTP/1.1 200 OK\nContent-Length: 615\n\n"
+                          b"HTTP/1.1 100 Continue\n\nHTTP/1.1 201 Created\nContent-Length: 2\n\nok"
+                          b"HTTP/1.1 304 Not Modified\n\nHTTP/1.1 204 No Content\n\n"
+                          b"HTTP/1.0 200 OK\n\n") + b"until the end",
+        "http-resp-bad": bytes([HTTP | SERVER]) + crlf(b"HTTP/1.1 200 OK\nTransfer-Encoding: "
+                                                       b"chunked\n\nzz\n"),
+        "mysql-req": bytes([MYSQL]) + pkt(1, b"\x85\xa6\xff\x01" + b"\0" * 28 + b"root\0") +
+                     pkt(3, b"auth") + pkt(0, b"\x03select 1") + pkt(0, b"\x16SELECT ?") +
+                     pkt(0, b"\x18\1\0\0\0\0\0data") + pkt(0, b"\x19\1\0\0\0") + pkt(0, b"") +
+                     pkt(0, b"\x01"),
+        "mysql-resp": bytes([MYSQL | SERVER]) + pkt(0, b"\x0a8.0.36\0" + b"\1" * 40) +
+                      pkt(2, b"\0\0\0\2\0\0\0") + pkt(1, b"\1") + coldef(b"a") + pkt(3, eof) +
+                      pkt(4, b"\0011") + pkt(5, eof) + pkt(1, b"\xff\x28\x04#42000oops"),
+        "mysql-resp-wrap": bytes([MYSQL | SERVER]) + pkt(1, b"\1") + coldef(b"v") + pkt(3, eof) +
+                           rows(300) + pkt(304, eof) + pkt(1, b"\0\0\0\2\0\0\0"),
+        "none": bytes([NONE]) + b"anything\r\n*1\r\n",
+        "none-server": bytes([NONE | SERVER]) + b"HTTP/1.1 200 OK\r\n\r\n",
+    }
+
+
 SEEDS = {
     "framer": framer_seeds,
     "http": http_seeds,
+    "msg": msg_seeds,
     "pcap_read": pcap_read_seeds,
     "prom": prom_seeds,
     "sim_trace": sim_trace_seeds,

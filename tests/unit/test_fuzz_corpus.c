@@ -19,6 +19,7 @@
 	X(divlog, 10)                                                                              \
 	X(framer, 10)                                                                              \
 	X(http, 10)                                                                                \
+	X(msg, 10)                                                                                 \
 	X(pcap_read, 20)                                                                           \
 	X(prom, 10)                                                                                \
 	X(reqcmp, 10)                                                                              \
