@@ -53,11 +53,10 @@ struct target_stats {
 	uint64_t overflows;
 	uint64_t desyncs;
 	uint64_t connect_failures;
-	uint64_t rejoins;   /* re-attached at a request boundary (resync) */
-	uint64_t reclones;  /* clone made again (POST /targets/N/recloned): the admin thread is its
-			     * one writer, in worker 0's stats */
-	uint64_t assigned;  /* client connections given to the target */
-	uint64_t cmp_bytes; /* --compare: bytes found equal */
+	uint64_t rejoins;	  /* re-attached at a request boundary (resync) */
+	uint64_t reclones;	  /* POST /targets/N/recloned (admin thread; worker 0) */
+	uint64_t assigned;	  /* client connections given to the target */
+	uint64_t cmp_bytes;	  /* --compare: bytes found equal */
 	uint64_t cmp_verdicts[3]; /* --compare: ended connections by pk_scmp_verdict */
 	uint64_t rq_verdicts[PK_RCMP_VERDICTS]; /* --compare PROTO: requests by verdict */
 	uint64_t unpaired;			/* agg: connections that never found their pair */
