@@ -14,6 +14,7 @@
 #   dup0     parikshan dup, no debug target (forward only)
 #   dup1     parikshan dup, one debug target (a second redis-server / nginx, the clone)
 #   dup1rec  dup1 plus --record (pcap of every connection, rotated at 256M, 2 files kept)
+#   dup1cmp  dup1 plus per-request comparison: --compare resp (redis) or --compare http (nginx)
 #   agg0     parikshan agg in front of the server, no clone connected (responses buffered per
 #            connection for a clone that never comes; redis workloads only)
 #   agg1     parikshan agg with a clone side: before each run a reader opens one debug-side
@@ -61,7 +62,7 @@ Environment:
   WRK_SECS   wrk duration per run, seconds  (default 4; QUICK=1: 2)
   SETTLE     seconds between client end and the CPU sample (default 0.3)
   CONFIGS    configs to run   (default: direct haproxy socat dup0 dup1)
-             (also: dup1rec, agg0, agg1 — see the top of this file)
+             (also: dup1rec, dup1cmp, agg0, agg1 — see the top of this file)
   WORKLOADS  workloads to run (default: redis redis-P16 http)
   QUICK=1    smoke run, about a minute
   MD=1       Markdown tables
@@ -198,8 +199,8 @@ metric_sum() {
 read -r P_RPROD P_RDBG P_NPROD P_NDBG \
 	P_H_R P_S_R P_D0_R P_D1_R P_H_N P_S_N P_D0_N P_D1_N \
 	A_D0_R A_D1_R A_D0_N A_D1_N P_DR_R P_DR_N A_DR_R A_DR_N \
-	P_A0 P_A0D A_A0 P_A1 P_A1D A_A1 <<<"$(free_ports 26)"
-[ -n "${A_A1:-}" ] || die "could not find free ports"
+	P_A0 P_A0D A_A0 P_A1 P_A1D A_A1 P_DC_R P_DC_N A_DC_R A_DC_N <<<"$(free_ports 30)"
+[ -n "${A_DC_N:-}" ] || die "could not find free ports"
 
 redis_start() { # name port
 	start "$1" redis-server --bind 127.0.0.1 --port "$2" --save '' --appendonly no --daemonize no \
@@ -270,6 +271,8 @@ start dup1_n "$PK_BIN" dup -h 127.0.0.1 -l "$P_D1_N" -x 127.0.0.1 -p "$P_NPROD" 
 REC=(--record-max 256M --record-files 2)
 start dup1rec_r "$PK_BIN" dup -h 127.0.0.1 -l "$P_DR_R" -x 127.0.0.1 -p "$P_RPROD" -m 127.0.0.1 -d "$P_RDBG" --admin "127.0.0.1:$A_DR_R" --log-level warn --record "$TMP/rec-r.pcap" "${REC[@]}"
 start dup1rec_n "$PK_BIN" dup -h 127.0.0.1 -l "$P_DR_N" -x 127.0.0.1 -p "$P_NPROD" -m 127.0.0.1 -d "$P_NDBG" --admin "127.0.0.1:$A_DR_N" --log-level warn --record "$TMP/rec-n.pcap" "${REC[@]}"
+start dup1cmp_r "$PK_BIN" dup -h 127.0.0.1 -l "$P_DC_R" -x 127.0.0.1 -p "$P_RPROD" -m 127.0.0.1 -d "$P_RDBG" --admin "127.0.0.1:$A_DC_R" --log-level warn --compare resp
+start dup1cmp_n "$PK_BIN" dup -h 127.0.0.1 -l "$P_DC_N" -x 127.0.0.1 -p "$P_NPROD" -m 127.0.0.1 -d "$P_NDBG" --admin "127.0.0.1:$A_DC_N" --log-level warn --compare http
 start agg0_r "$PK_BIN" agg -h 127.0.0.1 -l "$P_A0" -x 127.0.0.1 -p "$P_RPROD" -D "$P_A0D" --admin "127.0.0.1:$A_A0" --log-level warn --pair-timeout 5
 start agg1_r "$PK_BIN" agg -h 127.0.0.1 -l "$P_A1" -x 127.0.0.1 -p "$P_RPROD" -D "$P_A1D" --admin "127.0.0.1:$A_A1" --log-level warn
 
@@ -281,6 +284,7 @@ wait_port dup0_r "$P_D0_R"; wait_port dup1_r "$P_D1_R"
 wait_port dup0_n "$P_D0_N"; wait_port dup1_n "$P_D1_N"
 wait_port dup1_r "$A_D1_R"; wait_port dup1_n "$A_D1_N"
 wait_port dup1rec_r "$P_DR_R"; wait_port dup1rec_n "$P_DR_N"
+wait_port dup1cmp_r "$P_DC_R"; wait_port dup1cmp_n "$P_DC_N"
 wait_port agg0_r "$P_A0"; wait_port agg1_r "$P_A1"
 
 # port and pid of each config, per backend kind (r = redis, n = nginx)
@@ -292,6 +296,7 @@ port_of() { # config kind
 	dup0) [ "$2" = r ] && echo "$P_D0_R" || echo "$P_D0_N" ;;
 	dup1) [ "$2" = r ] && echo "$P_D1_R" || echo "$P_D1_N" ;;
 	dup1rec) [ "$2" = r ] && echo "$P_DR_R" || echo "$P_DR_N" ;;
+	dup1cmp) [ "$2" = r ] && echo "$P_DC_R" || echo "$P_DC_N" ;;
 	agg0) echo "$P_A0" ;;
 	agg1) echo "$P_A1" ;;
 	esac
@@ -305,6 +310,7 @@ pid_of() { # config kind -> proxy pid, empty for direct
 	dup0) v=PID_dup0_$2 ;;
 	dup1) v=PID_dup1_$2 ;;
 	dup1rec) v=PID_dup1rec_$2 ;;
+	dup1cmp) v=PID_dup1cmp_$2 ;;
 	agg0) v=PID_agg0_r ;;
 	agg1) v=PID_agg1_r ;;
 	esac
@@ -314,7 +320,7 @@ pid_of() { # config kind -> proxy pid, empty for direct
 read -ra CONFIGS <<<"${CONFIGS:-direct haproxy socat dup0 dup1}"
 read -ra WORKLOADS <<<"${WORKLOADS:-redis redis-P16 http}"
 for c in "${CONFIGS[@]}"; do
-	case "$c" in direct | haproxy | socat | dup0 | dup1 | dup1rec | agg0 | agg1) ;; *) echo "dup.sh: unknown config: $c" >&2; exit 2 ;; esac
+	case "$c" in direct | haproxy | socat | dup0 | dup1 | dup1rec | dup1cmp | agg0 | agg1) ;; *) echo "dup.sh: unknown config: $c" >&2; exit 2 ;; esac
 done
 for w in "${WORKLOADS[@]}"; do
 	case "$w" in redis | redis-P16 | http) ;; *) echo "dup.sh: unknown workload: $w" >&2; exit 2 ;; esac
@@ -505,7 +511,7 @@ import statistics as st, sys
 res, clone, md, rounds, n_plain, n_pipe, wrk_secs, elapsed, clients, env, load1 = sys.argv[1:]
 md = md == "1"
 W = ["redis", "redis-P16", "http"]
-C = ["direct", "haproxy", "socat", "dup0", "dup1", "dup1rec", "agg0", "agg1"]
+C = ["direct", "haproxy", "socat", "dup0", "dup1", "dup1rec", "dup1cmp", "agg0", "agg1"]
 TITLE = {
     "redis": f"redis-benchmark -c {clients} -n {n_plain} -t set,get (unpipelined)",
     "redis-P16": f"redis-benchmark -c {clients} -n {n_pipe} -t set,get -P 16 (pipelined)",
@@ -513,7 +519,8 @@ TITLE = {
 }
 DESC = {"direct": "direct", "haproxy": "haproxy (tcp)", "socat": "socat (fork)",
         "dup0": "dup, no target", "dup1": "dup, 1 debug target",
-        "dup1rec": "dup, 1 target, --record", "agg0": "agg, no clone", "agg1": "agg, clone side"}
+        "dup1rec": "dup, 1 target, --record", "dup1cmp": "dup, 1 target, --compare PROTO",
+        "agg0": "agg, no clone", "agg1": "agg, clone side"}
 data = {}
 for line in open(res):
     w, c, r, rps, p50, p99, cpu = line.rstrip("\n").split("\t")
@@ -568,6 +575,11 @@ for w in W:
         r = rec["rps"] / d1["rps"]
         g(f"{w}: dup1 --record throughput >= 0.95x dup1", r >= 0.95,
           f"{rec['rps']:,.0f} vs {d1['rps']:,.0f} req/s = {r:.3f}x")
+    cmp = med.get((w, "dup1cmp"))
+    if d1 and cmp:
+        r = cmp["rps"] / d1["rps"]
+        g(f"{w}: dup1 --compare PROTO throughput >= 0.95x dup1", r >= 0.95,
+          f"{cmp['rps']:,.0f} vs {d1['rps']:,.0f} req/s = {r:.3f}x")
     for a in ("agg0", "agg1"):  # no goal is set for the aggregator: reported only
         m, d = med.get((w, a)), med.get((w, "direct"))
         if m and h and d:
