@@ -3,10 +3,11 @@
 # 40-60% of 1,000 client connections, and every byte is accounted for: each connection's
 # bytes reach exactly one clone, whole (XXH64 per connection, XOR-combined over both clones ==
 # the clients'), nothing dropped or desynced.  Then short connections one after another (the
-# counts tie at 0 each time: ties go in turn) spread the same way, and the flag's usage errors.
+# counts tie at 0 each time: ties go in turn) spread the same way; with --resync, connections
+# given to a clone that was down rejoin that clone only; and the flag's usage errors.
 . "$(dirname "$0")/lib.sh"
 
-CONNS=1000 BYTES=20000 SEQ=100
+CONNS=1000 BYTES=20000 SEQ=50
 PROD=$(pk_free_port) D1=$(pk_free_port) D2=$(pk_free_port) FRONT=$(pk_free_port)
 ADMIN=$(pk_free_port)
 LOAD=$PK_TOOLS/pk-tcpload
@@ -67,7 +68,7 @@ for i in $(seq 1 "$SEQ"); do
 	read -r _ _ x <<<"$(summary "$PK_TMP/seq.out")"
 	seq_xor=$((seq_xor ^ 0x$x))
 	# the next one starts once this one's clone connection closed: every count is 0 again
-	pk_wait_metric "$ADMIN" parikshan_debug_connections_active 0 10 >/dev/null 2>&1 ||
+	PK_POLL_CAP_MS=20 pk_wait_metric "$ADMIN" parikshan_debug_connections_active 0 10 >/dev/null 2>&1 ||
 		{ pk_fail sequential-drained "clone connection $i still open"; break; }
 done
 s1=$(($(pk_metric "$ADMIN" parikshan_debug_connections_total "$T1") - a1))
@@ -99,6 +100,38 @@ pk_expect_eq metrics-client-bytes "$(pk_metric "$ADMIN" parikshan_bytes_total cl
 pk_expect_eq metrics-nothing-dropped "$(pk_metric "$ADMIN" parikshan_debug_bytes_dropped_total)" 0
 pk_expect_eq metrics-no-desync "$(pk_metric "$ADMIN" parikshan_debug_desyncs_total)" 0
 pk_stop_clean dup "$DUP"
+
+# ---- --resync: a clone that is down still gets its share only, and those connections rejoin
+# their own clone (never the other) once it is up ----
+PROD2=$(pk_free_port) R1=$(pk_free_port) R2=$(pk_free_port) FRONT2=$(pk_free_port)
+ADMIN2=$(pk_free_port)
+U1="127.0.0.1:$R1\"" U2="127.0.0.1:$R2\""
+pk_redis prod2 "$PROD2" && pk_redis r2 "$R2" || { pk_fail setup "redis-server did not start"; exit 1; }
+pk_dup dup2 -l "$FRONT2" -x 127.0.0.1 -p "$PROD2" -m 127.0.0.1 -d "$R1" -m 127.0.0.1 -d "$R2" \
+	--balance --resync resp --threads 2 --admin "$ADMIN2"
+DUP2=$PK_LAST_PID
+pk_wait_port "$ADMIN2" || { pk_fail setup "dup did not start"; exit 1; }
+# 10 keep-alive connections; clone 1 comes up once production has run 5,000 INCRs (of 50,000)
+pk_bench "$FRONT2" -n 50000 -c 10 -t incr,lpush >/dev/null 2>"$PK_TMP/bench.err" &
+BENCH=$!
+incrs_under_way() { [ "$(pk_redis_calls "$PROD2" incr)" -ge 5000 ]; }
+pk_wait_for "production to run 5000 INCRs" 60 incrs_under_way || exit 1
+pk_redis r1 "$R1" || { pk_fail setup "redis-server did not start"; exit 1; }
+if wait "$BENCH" && ! grep -qi error "$PK_TMP/bench.err"; then pk_ok resync-production-completes; else pk_fail resync-production-completes "$(cat "$PK_TMP/bench.err")"; fi
+pk_check resync-drained pk_wait_metric "$ADMIN2" parikshan_debug_connections_active 0 30
+g1=$(pk_metric "$ADMIN2" parikshan_debug_connections_total "$U1")
+g2=$(pk_metric "$ADMIN2" parikshan_debug_connections_total "$U2")
+pk_expect_eq resync-every-connection-given-once "$((g1 + g2))" "$(pk_metric "$ADMIN2" parikshan_connections_accepted_total)"
+echo "# balanced with clone 1 down at first: $g1 / $g2"
+if [ "$g1" -ge 5 ] && [ "$g2" -ge 5 ]; then pk_ok down-clone-gets-its-share-only; else pk_fail down-clone-gets-its-share-only "$g1 / $g2"; fi
+if pk_metric_is "$ADMIN2" parikshan_debug_rejoins_total -ge 1 "$U1" >/dev/null; then pk_ok connections-rejoined-their-clone; else pk_fail connections-rejoined-their-clone "$(pk_metric "$ADMIN2" parikshan_debug_rejoins_total "$U1")"; fi
+pk_expect_eq other-clone-no-rejoin "$(pk_metric "$ADMIN2" parikshan_debug_rejoins_total "$U2")" 0
+pk_expect_eq other-clone-nothing-dropped "$(pk_metric "$ADMIN2" parikshan_debug_bytes_dropped_total "$U2")" 0
+pk_expect_eq other-clone-no-desync "$(pk_metric "$ADMIN2" parikshan_debug_desyncs_total "$U2")" 0
+for port in "$R1" "$R2"; do
+	pk_expect_eq "clone-$port-saw-no-partial-request" "$(redis-cli -p "$port" INFO stats | tr -d '\r' | awk -F: '/^total_error_replies/ {print $2}')" 0
+done
+pk_stop_clean dup2 "$DUP2"
 
 # ---- the flag where it does not belong ----
 pk_expect_error agg-has-no-balance 2 "balance" \
