@@ -446,8 +446,8 @@ static void render_summary(const struct diverge_opts *o, const struct diverge_re
 	pk_strbuf_printf(out, "%llu divergence%s (", (unsigned long long)s->rows,
 			 s->rows == 1 ? "" : "s");
 	render_verdicts(s->verdicts, out);
-	pk_strbuf_printf(out, ") on %zu connection%s; by target:", nfirsts,
-			 nfirsts == 1 ? "" : "s");
+	pk_strbuf_printf(out, ") on %s%zu connection%s; by target:", s->not_kept ? "at least " : "",
+			 nfirsts, nfirsts == 1 ? "" : "s");
 	for (size_t i = 0; i < s->ntargets; i++)
 		pk_strbuf_printf(out, "%s %s %llu", i ? "," : "", s->targets[i].name,
 				 (unsigned long long)s->targets[i].rows);

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,21 @@ static void check_row(const struct pk_divlog_row *r)
 	require(r->part >= -1, "part: >= -1");
 }
 
+/* Adds a number as exact text (cJSON's own printer rounds past 15 digits). */
+static void add_exact(cJSON *o, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add_exact(cJSON *o, const char *key, const char *fmt, ...)
+{
+	char num[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(num, sizeof(num), fmt, ap);
+	va_end(ap);
+	cJSON_AddRawToObject(o, key, num);
+}
+
 /* The row written back as a log line, read again: the same row. */
 static void check_fixpoint(const struct pk_divlog_row *r)
 {
@@ -56,17 +72,17 @@ static void check_fixpoint(const struct pk_divlog_row *r)
 
 	if (!o)
 		return;
-	cJSON_AddNumberToObject(o, "time", r->time);
+	add_exact(o, "time", "%.17g", r->time);
 	cJSON_AddStringToObject(o, "target", r->target);
-	cJSON_AddNumberToObject(o, "conn", (double)r->conn);
-	cJSON_AddNumberToObject(o, "request", (double)r->request);
+	add_exact(o, "conn", "%llu", (unsigned long long)r->conn);
+	add_exact(o, "request", "%llu", (unsigned long long)r->request);
 	cJSON_AddStringToObject(o, "verdict", pk_divlog_verdict_name(r->verdict));
 	cJSON_AddStringToObject(o, "reason", r->reason);
 	if (r->part < 0)
 		cJSON_AddNullToObject(o, "part");
 	else
-		cJSON_AddNumberToObject(o, "part", r->part);
-	cJSON_AddNumberToObject(o, "requests", (double)r->requests);
+		add_exact(o, "part", "%d", r->part);
+	add_exact(o, "requests", "%llu", (unsigned long long)r->requests);
 	cJSON_AddStringToObject(o, "request_excerpt", r->request_excerpt);
 	cJSON_AddStringToObject(o, "production_excerpt", r->production_excerpt);
 	cJSON_AddStringToObject(o, "clone_excerpt", r->clone_excerpt);
