@@ -12,7 +12,8 @@
  *   production's and each clone's stream (cut to what is left); the last clone's stream is
  *   the rest.
  * The streams are fed in chunks of 1..64 bytes, the next stream picked at random; at the end
- * every side finishes.
+ * every side finishes.  Then they are fed again, one stream after the other, whole and in
+ * random chunks: both runs must give the same counts and reports.
  *
  * Besides the sanitizers' checks, it asserts the promises: counts come one request at a time,
  * for a clone that exists, with a verdict that exists; per clone, the verdicts counted never
@@ -22,6 +23,7 @@
  * excerpts are printable ASCII; the JSON line parses back as one object.
  */
 #include <regex.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +39,9 @@
 
 struct tally {
 	int nclones;
-	uint64_t requests; /* requests ended so far (any) */
+	uint64_t requests;   /* requests ended so far (any) */
+	uint64_t responding; /* of which have a response */
+	uint64_t digest;     /* of the reports' clone, request, verdict and part, in order */
 	uint64_t counts[PK_RCMP_MAX_CLONES][PK_RCMP_VERDICTS];
 	uint64_t reports[PK_RCMP_MAX_CLONES][PK_RCMP_VERDICTS];
 };
@@ -69,6 +73,8 @@ static void on_report(void *ctx, const struct pk_rcmp_report *r)
 	require(r->verdict != PK_RCMP_LAG || r->clone_excerpt[0] == '\0',
 		"no clone excerpt in LAG");
 	t->reports[r->clone][r->verdict]++;
+	t->digest = t->digest * 1000003u ^ ((uint64_t)r->clone << 56 ^ (uint64_t)r->verdict << 48 ^
+					    (uint64_t)(r->part + 1) << 32 ^ r->request);
 	require(t->reports[r->clone][PK_RCMP_LAG] <= 1, "LAG reported once per clone");
 	if (pk_rcmp_report_json(r, "fuzz", 1.5, &sb) == 0) {
 		require(sb.len > 0 && sb.s[sb.len - 1] == '\n' &&
@@ -107,93 +113,98 @@ static const regex_t *mask(void)
 	return state == 1 ? &re : NULL;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	static const enum pk_proto protos[] = { PK_PROTO_NONE, PK_PROTO_RESP, PK_PROTO_HTTP,
-						PK_PROTO_MYSQL };
-	struct pk_rcmp_config cfg = { 0 };
-	struct tally t = { 0 };
-	struct pk_rcmp_sink sink = { on_report, on_count, &t };
+/* One input: the configuration and the streams (client, production, clones). */
+struct input {
+	struct pk_rcmp_config cfg;
+	int nclones, nstreams;
 	const char *s[2 + PK_RCMP_MAX_CLONES];
-	size_t len[2 + PK_RCMP_MAX_CLONES], off[2 + PK_RCMP_MAX_CLONES] = { 0 };
-	uint64_t responding = 0;
+	size_t len[2 + PK_RCMP_MAX_CLONES];
+	size_t total;
+};
+
+/* Feeds k client bytes to c and to t's own request framer (which counts the requests). */
+static void feed_client(struct pk_rcmp *c, struct tally *t, struct pk_msgr *rq, const char *p,
+			size_t k)
+{
+	for (size_t at = 0; rq->proto != PK_PROTO_NONE && at < k;) {
+		enum pk_msg_event ev;
+		size_t used = pk_msgr_feed(rq, p + at, k - at, &ev);
+
+		at += used;
+		if (ev == PK_MSG_END) {
+			t->requests++;
+			if (!(rq->flags & PK_MSG_NO_RESPONSE))
+				t->responding++;
+		} else if (used == 0 || ev == PK_MSG_LOST) {
+			break;
+		}
+	}
+	pk_rcmp_request(c, p, k);
+}
+
+/* Ends every side (the clones first when clones_first) and checks the totals of t. */
+static void finish(struct pk_rcmp *c, const struct input *in, struct tally *t, bool clones_first)
+{
+	if (clones_first)
+		for (int i = 0; i < in->nclones; i++)
+			pk_rcmp_finish(c, i);
+	pk_rcmp_finish(c, PK_RCMP_PROD);
+	for (int i = 0; i < in->nclones; i++)
+		pk_rcmp_finish(c, i);
+	pk_rcmp_free(c);
+	for (int i = 0; i < in->nclones; i++) {
+		uint64_t counted = 0;
+
+		for (int v = 0; v < PK_RCMP_VERDICTS; v++)
+			counted += t->counts[i][v];
+		require(counted <= t->responding,
+			"per clone, verdicts counted <= requests answered");
+		require(t->reports[i][PK_RCMP_DIFFERENT] == t->counts[i][PK_RCMP_DIFFERENT],
+			"every DIFFERENT counted is reported");
+		require(t->reports[i][PK_RCMP_NOISE] == t->counts[i][PK_RCMP_NOISE],
+			"every NOISE counted is reported");
+	}
+}
+
+static struct pk_rcmp *start(const struct input *in, struct tally *t, struct pk_msgr *rq)
+{
+	struct pk_rcmp_sink sink = { on_report, on_count, t };
+
+	memset(t, 0, sizeof(*t));
+	t->nclones = in->nclones;
+	if (in->cfg.proto == PK_PROTO_NONE)
+		t->requests = t->responding = 1;
+	pk_msgr_init(rq, in->cfg.proto, false);
+	return pk_rcmp_new(&in->cfg, in->nclones, 1, &sink);
+}
+
+/* The streams in chunks of 1..64 bytes, the next stream picked at random; lag_clone (>= 0) is
+ * lagged once lag_at bytes were fed. */
+static void run_interleaved(const struct input *in, uint32_t seed, int lag_clone, size_t lag_at,
+			    bool clones_first)
+{
+	size_t off[2 + PK_RCMP_MAX_CLONES] = { 0 }, fed = 0;
 	struct pk_msgr rq;
-	struct pk_rcmp *c;
-	int nclones, nstreams, lag_clone = -1;
-	size_t pos = 3, total = 0, lag_at = 0, fed = 0;
-	uint32_t seed;
+	struct tally t;
+	struct pk_rcmp *c = start(in, &t, &rq);
 
-	if (size < 3)
-		return 0;
-	cfg.proto = protos[data[0] & 3];
-	nclones = 1 + ((data[0] >> 2) & 3);
-	if (nclones > 3)
-		nclones = 3;
-	t.nclones = nclones;
-	if ((data[0] & 0x10) && mask()) {
-		cfg.ignore = mask();
-		cfg.nignore = 1;
-	}
-	cfg.no_default_ignore = data[0] & 0x20;
-	cfg.max_pending = data[1] & 15;
-	cfg.mask_limit = (size_t)(data[1] >> 4) * 4;
-	seed = data[2];
-	nstreams = 2 + nclones;
-	for (int i = 0; i < nstreams - 1; i++) {
-		len[i] = pos + 2 <= size ? (data[pos] | (size_t)data[pos + 1] << 8) : 0;
-		pos = pos + 2 <= size ? pos + 2 : size;
-	}
-	len[nstreams - 1] = SIZE_MAX;
-	for (int i = 0; i < nstreams; i++) {
-		if (len[i] > size - pos)
-			len[i] = size - pos;
-		s[i] = (const char *)data + pos;
-		pos += len[i];
-		total += len[i];
-	}
-	if (data[0] & 0x40) {
-		lag_clone = (int)(next(&seed) % (unsigned)nclones);
-		lag_at = total ? next(&seed) % total : 0;
-	}
-
-	c = pk_rcmp_new(&cfg, nclones, 1, &sink);
 	if (!c)
-		return 0;
-	pk_msgr_init(&rq, cfg.proto, false);
-	if (cfg.proto == PK_PROTO_NONE)
-		responding = 1;
+		return;
 	for (;;) {
-		int w = (int)(next(&seed) % (unsigned)nstreams), tries = 0;
+		int w = (int)(next(&seed) % (unsigned)in->nstreams), tries = 0;
 		size_t k;
 
-		while (off[w] == len[w] && tries++ < nstreams)
-			w = (w + 1) % nstreams;
-		if (off[w] == len[w])
+		while (off[w] == in->len[w] && tries++ < in->nstreams)
+			w = (w + 1) % in->nstreams;
+		if (off[w] == in->len[w])
 			break;
 		k = 1 + next(&seed) % 64;
-		if (k > len[w] - off[w])
-			k = len[w] - off[w];
-		if (w == 0) {
-			/* the independent count of requests, on the same chunks */
-			for (size_t at = 0; cfg.proto != PK_PROTO_NONE && at < k;) {
-				enum pk_msg_event ev;
-				size_t used = pk_msgr_feed(&rq, s[0] + off[0] + at, k - at, &ev);
-
-				at += used;
-				if (ev == PK_MSG_END) {
-					t.requests++;
-					if (!(rq.flags & PK_MSG_NO_RESPONSE))
-						responding++;
-				} else if (used == 0 || ev == PK_MSG_LOST) {
-					break;
-				}
-			}
-			if (cfg.proto == PK_PROTO_NONE)
-				t.requests = 1;
-			pk_rcmp_request(c, s[0] + off[0], k);
-		} else {
-			pk_rcmp_response(c, w - 2, s[w] + off[w], k);
-		}
+		if (k > in->len[w] - off[w])
+			k = in->len[w] - off[w];
+		if (w == 0)
+			feed_client(c, &t, &rq, in->s[0] + off[0], k);
+		else
+			pk_rcmp_response(c, w - 2, in->s[w] + off[w], k);
 		off[w] += k;
 		fed += k;
 		if (lag_clone >= 0 && fed >= lag_at) {
@@ -201,24 +212,84 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			lag_clone = -1;
 		}
 	}
-	if (data[0] & 0x80)
-		for (int i = 0; i < nclones; i++)
-			pk_rcmp_finish(c, i);
-	pk_rcmp_finish(c, PK_RCMP_PROD);
-	for (int i = 0; i < nclones; i++)
-		pk_rcmp_finish(c, i);
-	pk_rcmp_free(c);
+	finish(c, in, &t, clones_first);
+}
 
-	for (int i = 0; i < nclones; i++) {
-		uint64_t counted = 0;
+/* The streams one after the other (the client's, production's, each clone's), each in chunks
+ * of 1..64 bytes from seed (0: whole); the outcome goes to t. */
+static void run_in_order(const struct input *in, uint32_t seed, struct tally *t)
+{
+	struct pk_msgr rq;
+	struct pk_rcmp *c = start(in, t, &rq);
 
-		for (int v = 0; v < PK_RCMP_VERDICTS; v++)
-			counted += t.counts[i][v];
-		require(counted <= responding, "per clone, verdicts counted <= requests answered");
-		require(t.reports[i][PK_RCMP_DIFFERENT] == t.counts[i][PK_RCMP_DIFFERENT],
-			"every DIFFERENT counted is reported");
-		require(t.reports[i][PK_RCMP_NOISE] == t.counts[i][PK_RCMP_NOISE],
-			"every NOISE counted is reported");
+	if (!c)
+		return;
+	for (int w = 0; w < in->nstreams; w++)
+		for (size_t off = 0; off < in->len[w];) {
+			size_t k = seed ? 1 + next(&seed) % 64 : in->len[w];
+
+			if (k > in->len[w] - off)
+				k = in->len[w] - off;
+			if (w == 0)
+				feed_client(c, t, &rq, in->s[0] + off, k);
+			else
+				pk_rcmp_response(c, w - 2, in->s[w] + off, k);
+			off += k;
+		}
+	finish(c, in, t, false);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const enum pk_proto protos[] = { PK_PROTO_NONE, PK_PROTO_RESP, PK_PROTO_HTTP,
+						PK_PROTO_MYSQL };
+	struct input in = { 0 };
+	struct tally whole, cut;
+	int lag_clone = -1;
+	size_t pos = 3, lag_at = 0;
+	uint32_t seed;
+
+	if (size < 3)
+		return 0;
+	in.cfg.proto = protos[data[0] & 3];
+	in.nclones = 1 + ((data[0] >> 2) & 3);
+	if (in.nclones > 3)
+		in.nclones = 3;
+	if ((data[0] & 0x10) && mask()) {
+		in.cfg.ignore = mask();
+		in.cfg.nignore = 1;
+	}
+	in.cfg.no_default_ignore = data[0] & 0x20;
+	in.cfg.max_pending = data[1] & 15;
+	in.cfg.mask_limit = (size_t)(data[1] >> 4) * 4;
+	seed = data[2];
+	in.nstreams = 2 + in.nclones;
+	for (int i = 0; i < in.nstreams - 1; i++) {
+		in.len[i] = pos + 2 <= size ? (data[pos] | (size_t)data[pos + 1] << 8) : 0;
+		pos = pos + 2 <= size ? pos + 2 : size;
+	}
+	in.len[in.nstreams - 1] = SIZE_MAX;
+	for (int i = 0; i < in.nstreams; i++) {
+		if (in.len[i] > size - pos)
+			in.len[i] = size - pos;
+		in.s[i] = (const char *)data + pos;
+		pos += in.len[i];
+		in.total += in.len[i];
+	}
+	if (data[0] & 0x40) {
+		lag_clone = (int)(next(&seed) % (unsigned)in.nclones);
+		lag_at = in.total ? next(&seed) % in.total : 0;
+	}
+	run_interleaved(&in, seed, lag_clone, lag_at, data[0] & 0x80);
+
+	/* how the streams are cut changes no verdict (MySQL aside: its framer gives the first
+	 * bytes of a packet header cut across chunks to the message before, see msg.c) */
+	run_in_order(&in, 0, &whole);
+	run_in_order(&in, seed | 1, &cut);
+	if (in.cfg.proto != PK_PROTO_MYSQL) {
+		require(memcmp(whole.counts, cut.counts, sizeof(whole.counts)) == 0,
+			"the same counts however the streams are cut");
+		require(whole.digest == cut.digest, "the same reports however the streams are cut");
 	}
 	return 0;
 }
