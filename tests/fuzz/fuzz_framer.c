@@ -10,8 +10,8 @@
  * When bit 1 of the first byte is set, the rest is not the stream but describes well-formed
  * requests (0xff between requests, 0xfe between their parts): RESP arrays of bulk strings (or an
  * inline command after a leading 0xfd), or HTTP requests (request line, header lines, and a
- * body sent with Content-Length, written with varying whitespace).  The framer must then find
- * exactly the starts of those requests and never get lost.
+ * body sent with Content-Length, written with varying whitespace, or chunked).  The framer must
+ * then find exactly the starts of those requests and never get lost.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -155,6 +155,22 @@ static void gen_http(struct gen *g, const uint8_t *r, size_t n)
 	}
 	if (parts > 1)
 		part(r, n, parts - 1, &body_b, &body_e);
+	if (ows % 7 ==
+	    3) { /* chunked: the body in chunks of up to 5 bytes, an extension, a trailer */
+		put(g, "Transfer-Encoding: chunked\r\n\r\n", 30);
+		for (size_t o = body_b; o < body_e; o += 5) {
+			size_t k = body_e - o < 5 ? body_e - o : 5;
+			char line[16];
+
+			put(g, line,
+			    (size_t)snprintf(line, sizeof(line), "%zx%s\r\n", k,
+					     o % 2 ? ";x=1" : ""));
+			put(g, r + o, k);
+			put(g, "\r\n", 2);
+		}
+		put(g, "0\r\nX-T: 1\r\n\r\n", 14);
+		return;
+	}
 	if (body_e > body_b || ows % 2) {
 		put(g, ows % 3 ? "Content-Length:" : "content-length:", 15);
 		for (size_t i = 0; i < ows; i++)

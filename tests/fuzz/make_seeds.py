@@ -409,8 +409,10 @@ def sim_trace_seeds():
 
 def msg_seeds():
     """First byte: protocol (bits 0-1: RESP, HTTP, MySQL, NONE), bit 2 the server's side, bits
-    5-7 HEAD hints for the first three HTTP responses; the rest is one direction's stream."""
-    RESP, HTTP, MYSQL, NONE, SERVER = 0, 1, 2, 3, 4
+    5-7 HEAD hints for the first three HTTP responses; the rest is one direction's stream.  With
+    bit 3 (GEN) the rest describes messages (0xff between them, 0xfe between their parts) that
+    the target encodes itself."""
+    RESP, HTTP, MYSQL, NONE, SERVER, GEN = 0, 1, 2, 3, 4, 8
     resp = lambda *args: b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a)
                                                            for a in args)
     crlf = lambda t: t.replace(b"\n", b"\r\n")
@@ -450,6 +452,15 @@ def msg_seeds():
                       pkt(4, b"\0011") + pkt(5, eof) + pkt(1, b"\xff\x28\x04#42000oops"),
         "mysql-resp-wrap": bytes([MYSQL | SERVER]) + pkt(1, b"\1") + coldef(b"v") + pkt(3, eof) +
                            rows(300) + pkt(304, eof) + pkt(1, b"\0\0\0\2\0\0\0"),
+        "gen-resp-req": bytes([RESP | GEN]) + b"SET\xfek\xfev\r\n\xffGET\xfek\xff\xffPING",
+        "gen-resp-rep": bytes([RESP | SERVER | GEN]) + b"OK\xffa\xfeb\xfe\xfec\xff\xff",
+        "gen-http-req": bytes([HTTP | GEN]) + b"ET / HTTP/1.1\xfeHost: x\xfe\xffET /a HTTP/1.1"
+                        b"\xfeHost: x\xfehello\r\n\xffT / HTTP/1.1\xfe\xfebody of seven",
+        "gen-http-resp": bytes([HTTP | SERVER | GEN]) + b"OK\xfeServer: x\xfe<html/>\xff"
+                         b"Created\xfeLocation: /a\xfe\xffOK\xfeA: b\xfechunk me please",
+        "gen-mysql-req": bytes([MYSQL | GEN]) + b"\x03select 1\xff\x0e\xff\x01",
+        "gen-mysql-resp": bytes([MYSQL | SERVER | GEN]) + b"\x0a8.0\xfe\0\0\0\xff\x01\xfe"
+                          b"\3def\xfe\xfe\x00\x01\x02\xfe\xfe\xff\0\0\0\2\0\0\0" + b"\xfex" * 220,
         "none": bytes([NONE]) + b"anything\r\n*1\r\n",
         "none-server": bytes([NONE | SERVER]) + b"HTTP/1.1 200 OK\r\n\r\n",
     }
