@@ -376,6 +376,14 @@ static void make_room(struct pk_rcmp *c)
 	decide_front(c);
 }
 
+/* Empties a slot: no request, no response (what is not set yet is never read). */
+static void slot_clear(const struct pk_rcmp *c, struct slot *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i <= c->nclones; i++)
+		s->sum[i].done = false;
+}
+
 static int grow(struct pk_rcmp *c, size_t want)
 {
 	size_t cap = c->cap ? c->cap : 4;
@@ -410,7 +418,7 @@ static struct slot *get_slot(struct pk_rcmp *c, uint64_t k)
 			return NULL;
 		}
 		c->count++;
-		memset(slot_at(c, c->base + c->count - 1), 0, c->slot_size);
+		slot_clear(c, slot_at(c, c->base + c->count - 1));
 	}
 	if (c->stopped || k < c->base)
 		return NULL;
@@ -418,6 +426,19 @@ static struct slot *get_slot(struct pk_rcmp *c, uint64_t k)
 }
 
 /* ---- response summaries ---- */
+
+/* Copies what is set of a summary: its part hashes and excerpt, not the unused rest. */
+static void summary_copy(struct summary *to, const struct summary *from)
+{
+	uint32_t n = from->nparts < PK_RCMP_MAX_PARTS ? from->nparts : PK_RCMP_MAX_PARTS;
+
+	memcpy(to->hash, from->hash, n * sizeof(from->hash[0]));
+	to->nparts = from->nparts;
+	to->flags = from->flags;
+	to->done = from->done;
+	to->excerpt_len = from->excerpt_len;
+	memcpy(to->excerpt, from->excerpt, from->excerpt_len);
+}
 
 /* Hashes n bytes of the current part, cutting out every match of each mask (in order). */
 static void hash_masked(struct pk_rcmp *c, struct side *d, char *p, size_t n)
@@ -543,9 +564,12 @@ static void message_end(struct pk_rcmp *c, int idx)
 	if (idx == PROD || clone_active(d)) {
 		s = get_slot(c, k);
 		if (s && (idx == PROD || clone_active(d)))
-			s->sum[idx] = d->cur;
+			summary_copy(&s->sum[idx], &d->cur);
 	}
-	memset(&d->cur, 0, sizeof(d->cur));
+	d->cur.nparts = 0;
+	d->cur.flags = 0;
+	d->cur.done = false;
+	d->cur.excerpt_len = 0;
 	d->msg_bytes = 0;
 	d->part_bytes = 0;
 	d->mlen = 0;
