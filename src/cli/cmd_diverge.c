@@ -26,7 +26,8 @@
 #define DIV_WIDE_TIME_COL 26 /* YYYY-MM-DD HH:MM:SS.uuuuuu */
 #define DIV_MAX_TIME 253402300799.0 /* 9999-12-31 23:59:59 UTC */
 
-static const char diverge_usage[] =
+/* The help text, around the line that shows --max-rows's limits (from their constants). */
+static const char diverge_usage_head[] =
 	"usage: parikshan diverge [--all] [--wide] [--json] [--verdict V]... [--target T]...\n"
 	"                         [--max-rows N] FILE|-\n"
 	"\n"
@@ -42,8 +43,9 @@ static const char diverge_usage[] =
 	"  --wide           full excerpts, targets and times (else cut to ~100 columns)\n"
 	"  --json           one JSON object: the summary and the rows in the table's order\n"
 	"  --verdict V      only divergences with verdict V (different, noise, lag); repeatable\n"
-	"  --target T       only divergences of target T; repeatable\n"
-	"  --max-rows N     keep at most N rows (default 10000, at most 100000); past it rows\n"
+	"  --target T       only divergences of target T; repeatable\n";
+
+static const char diverge_usage_tail[] =
 	"                   are counted, not shown, and a note says so\n"
 	"  --help           show this text\n"
 	"\n"
@@ -51,6 +53,14 @@ static const char diverge_usage[] =
 	"few are named on stderr, then their count.  Exit status: 0 shown (also for an empty log:\n"
 	"\"no divergences\"), 1 the file cannot be read or holds no valid record at all, 2 "
 	"usage.\n";
+
+static void usage(void)
+{
+	fputs(diverge_usage_head, stdout);
+	printf("  --max-rows N     keep at most N rows (default %d, at most %d); past it rows\n",
+	       PK_DIVLOG_DEFAULT_MAX_ROWS, PK_DIVLOG_MAX_MAX_ROWS);
+	fputs(diverge_usage_tail, stdout);
+}
 
 enum {
 	OPT_ALL = 256,
@@ -128,7 +138,7 @@ static int parse_opt(int c, struct diverge_opts *o, char **argv)
 						err ? err : -ERANGE);
 		return -1;
 	case OPT_HELP:
-		fputs(diverge_usage, stdout);
+		usage();
 		return PK_EXIT_OK;
 	case ':':
 		return pk_cli_bad("diverge", argv[optind - 1], "needs a value");
