@@ -245,7 +245,8 @@ static void compare(struct pk_rcmp *c, const struct slot *s, const bool *cmp, in
 			 "%" PRIu32 " parts where production has %" PRIu32, cl->nparts,
 			 prod->nparts);
 		count(c, i, PK_RCMP_DIFFERENT);
-		report(c, i, s, 0, PK_RCMP_DIFFERENT, c->reason, (int)n, 1);
+		report(c, i, s, 0, PK_RCMP_DIFFERENT, c->reason,
+		       (int)(n < PK_RCMP_MAX_PARTS ? n : PK_RCMP_MAX_PARTS - 1), 1);
 	} else if (noisy >= 0) {
 		snprintf(c->reason, sizeof(c->reason), "part %d differs between clones too (noise)",
 			 noisy);

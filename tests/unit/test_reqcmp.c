@@ -533,6 +533,40 @@ static void test_mysql(void)
 	done(c, &rc);
 }
 
+/* An array reply of n elements "e<i>", element bad (if any) changed. */
+static void array_reply(char *out, size_t len, int n, int bad)
+{
+	size_t o = (size_t)snprintf(out, len, "*%d\r\n", n);
+
+	for (int i = 0; i < n; i++)
+		o += (size_t)snprintf(out + o, len - o, "+%c%d\r\n", i == bad ? 'X' : 'e', i);
+}
+
+/* Parts past PK_RCMP_MAX_PARTS fold into the last hash; a missing part is a difference. */
+static void test_many_parts(void)
+{
+	static const char client[] = "*1\r\n$4\r\nKEYS\r\n";
+	char prod[1024], clone[1024];
+	struct rec rc;
+
+	array_reply(prod, sizeof(prod), 40, -1);
+	array_reply(clone, sizeof(clone), 40, 35);
+	run(&resp_cfg, &rc, client, prod, (const char *const[]){ prod, clone }, 2, 0);
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_SAME], 1);
+	CHECK_EQ_INT(rc.counts[1][PK_RCMP_DIFFERENT], 1);
+	CHECK_EQ_INT(rc.nreps, 1);
+	CHECK_EQ_INT(rc.reps[0].part, PK_RCMP_MAX_PARTS - 1);
+	done(NULL, &rc);
+
+	array_reply(clone, sizeof(clone), 3, -1);
+	array_reply(prod, sizeof(prod), 4, -1);
+	run(&resp_cfg, &rc, client, prod, (const char *const[]){ clone }, 1, 0);
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_DIFFERENT], 1);
+	CHECK_EQ_INT(rc.nreps, 1);
+	CHECK_EQ_INT(rc.reps[0].part, 0); /* the array header differs first */
+	done(NULL, &rc);
+}
+
 static void test_raw(void)
 {
 	struct pk_rcmp_config cfg = { .proto = PK_PROTO_NONE };
@@ -629,6 +663,7 @@ int main(void)
 	UNIT_RUN(test_bounded);
 	UNIT_RUN(test_lost_and_closed);
 	UNIT_RUN(test_mysql);
+	UNIT_RUN(test_many_parts);
 	UNIT_RUN(test_raw);
 	UNIT_RUN(test_json);
 	UNIT_RUN(test_bad_args);
