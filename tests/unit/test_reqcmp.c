@@ -279,6 +279,16 @@ static void test_http_date(void)
 	CHECK(rc.reps[0].part >= 3); /* the body, after three lines */
 	done(NULL, &rc);
 
+	/* a HEAD answer has no body: the framers learn it from the request */
+	run(&cfg, &rc, "HEAD /a HTTP/1.1\r\n\r\n" HTTP_REQ,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n" HTTP_RESP("x", "hi"),
+	    (const char *const[]){
+		    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n" HTTP_RESP("y", "hi") },
+	    1, 1);
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_SAME], 2);
+	CHECK_EQ_INT(rc.nreps, 0);
+	done(NULL, &rc);
+
 	cfg.no_default_ignore = true;
 	run(&cfg, &rc, HTTP_REQ HTTP_REQ, prod, (const char *const[]){ clone }, 1, 0);
 	CHECK_EQ_INT(rc.counts[0][PK_RCMP_DIFFERENT], 2);
