@@ -2,8 +2,8 @@
  * request against each clone's response to the same request, with a verdict for each.
  *
  *   client bytes ──► request framer ──► requests 0, 1, 2 ...   (excerpt, flags)
- *   production   ──► response framer ─► response k: hash, part hashes, excerpt
- *   clone i      ──► response framer ─► response k: hash, part hashes, excerpt
+ *   production   ──► response framer ─► response k: part hashes, excerpt
+ *   clone i      ──► response framer ─► response k: part hashes, excerpt
  *                                         └─► verdict(k, i): same | noise | different | lag
  *
  * Framing is src/proto/msg.h's; hashing is xxhash (XXH3 64-bit) over each part, after masking:
@@ -122,7 +122,10 @@ struct pk_rcmp *pk_rcmp_new(const struct pk_rcmp_config *cfg, int nclones, uint6
 /* Frees c; requests still waiting for a verdict are dropped without one.  NULL is ignored. */
 void pk_rcmp_free(struct pk_rcmp *c);
 
-/* The client sent buf[0..n) (to production and, identically, to every clone). */
+/* The client sent buf[0..n) (to production and, identically, to every clone).  Give a request's
+ * bytes before the responses to it: an HTTP HEAD request's hint reaches the response framers at
+ * the request's end.  With proto NONE the first bytes only make the request's excerpt; the one
+ * response per side is compared once each side finished (pk_rcmp_finish). */
 void pk_rcmp_request(struct pk_rcmp *c, const char *buf, size_t n);
 
 /* side (PK_RCMP_PROD or a clone's index) sent buf[0..n) to the client. */
