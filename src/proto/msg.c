@@ -642,7 +642,7 @@ static enum pk_msg_event mysql_packet_end(struct pk_msgr *m)
 	if (!m->response)
 		return end(m);
 	m->pending = true; /* the next packet's sequence id tells whether the response goes on */
-	return PK_MSG_MORE;
+	return PK_MSG_PART;
 }
 
 static size_t mysql_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
@@ -676,12 +676,11 @@ static size_t mysql_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_m
 
 			m->pending = false;
 			if (seq == 1 && m->seq != 0) {
+				/* the last part is empty (or a cut header's bytes) */
 				*ev = end(m);
 				m->state = Y_HDR;
-			} else {
-				*ev = PK_MSG_PART;
+				break;
 			}
-			break;
 		}
 		if (!m->in_msg) {
 			m->in_msg = true;

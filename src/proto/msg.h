@@ -37,16 +37,15 @@
  *             (LOAD DATA LOCAL's file) requests with PK_MSG_NO_RESPONSE: the server answers
  *             them within another response.  Responses: the server's greeting and
  *             authentication exchange is response 0 (PK_MSG_HANDSHAKE); then one response per
- *             command that has one, each packet a part.  A response's end is only known when
- *             the next one starts (its first packet has sequence id 1 again, after a packet
- *             whose id was not 0: ids wrap, ..., 255, 0, 1 goes on) or at the end of the
- *             stream; likewise a part's end when the next packet of the response starts.  So
- *             the PART or END after a response's packet is reported before any byte of the
- *             next packet's header in the chunk is consumed (maybe 0 bytes) — when the chunk
- *             holds its sequence id.  When a chunk ends within the first three bytes of such
- *             a header, the framer cannot tell and takes those bytes into the current part:
- *             the event comes after them.  That is the one case where the cut moves an event
- *             (by at most 3 bytes; the events and their number stay the same).
+ *             command that has one, each packet a part, and an empty last part: a response's
+ *             end is only known when the next one starts (its first packet has sequence id 1
+ *             again, after a packet whose id was not 0: ids wrap, ..., 255, 0, 1 goes on) or at
+ *             the end of the stream.  So after the PART that ends its last packet, its END
+ *             comes with 0 bytes, before any byte of response k + 1 is consumed — when the
+ *             chunk holds that packet's sequence id.  When a chunk ends within the first three
+ *             bytes of its header, the framer cannot tell yet and takes those bytes into the
+ *             last part: the END comes after them.  That is the one case where the cut moves
+ *             an event (an END, by at most 3 bytes; the events stay the same).
  *   NONE      no framing: the whole stream is one message of one part, ended by
  *             pk_msgr_finish() (a stream without a byte has no message).
  * Stray line ends (CR, LF) before a RESP or HTTP message belong to it (to its first part); at
@@ -118,7 +117,7 @@ void pk_msgr_init(struct pk_msgr *m, enum pk_proto proto, bool response);
 
 /* Consumes bytes of buf[0..n) up to and including the next event's end, stores the event in
  * *ev and returns how many bytes it consumed (0 only when n is 0 or for a MySQL response's
- * PART or END reported before the next packet's first byte; call again with the same bytes).
+ * END, known before the next response's first byte; call again with the same bytes).
  * Once lost, consumes everything and reports PK_MSG_LOST each time (the LOST of the call that
  * loses it, too: its offset depends on the cut; whether and where it gets lost does not). */
 size_t pk_msgr_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev);

@@ -168,7 +168,7 @@ static void gen_http(struct gen *g, const uint8_t *r, size_t n)
 			put(g, r + o, k);
 			put(g, "\r\n", 2);
 		}
-		put(g, "0\r\nX-T: 1\r\n\r\n", 14);
+		put(g, "0\r\nX-T: 1\r\n\r\n", 13);
 		return;
 	}
 	if (body_e > body_b || ows % 2) {
