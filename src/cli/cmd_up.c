@@ -19,6 +19,7 @@
 #include "cli/clone_agg.h"
 #include "cli/proxy_opts.h" /* the duplicator's defaults */
 #include "cli/stateful.h"
+#include "cli/up_watch.h"
 #include "clone/clone.h"
 #include "common/args.h"
 #include "common/clock.h"
@@ -32,11 +33,15 @@
 #define UP_CLONES_S "1.." PK_STR(UP_MAX_CLONES) ", default " PK_STR(UP_DEFAULT_CLONES)
 #define DUP_START_MS 5000
 #define DUP_STOP_MS 10000
+#define WATCH_STOP_MS 60000 /* a re-clone under way finishes first */
+#define UP_DEFAULT_RECLONE_S 60
+#define UP_MAX_RECLONE_NS (24ull * 3600 * 1000000000ull)
 
 static const char up_usage[] =
 	"usage: parikshan up PROD -p PORT [--clones N] [-l LPORT] [-h ADDR] [--admin [ADDR:]PORT]\n"
 	"                    [-b SIZE] [--spill DIR] [--agg IP:PORT=DPORT [--agg-admin ADDR]]\n"
 	"                    [--mem SIZE] [--cpus N] [--state-dir DIR] [--balance [--force]]\n"
+	"                    [--auto-reclone [--reclone-min-interval DURATION]]\n"
 	"       parikshan down PROD [--state-dir DIR]\n"
 	"\n"
 	"up: live-clone PROD N times (PROD-dbg1, PROD-dbg2, ...) and start a duplicator whose\n"
@@ -66,11 +71,23 @@ static const char up_usage[] =
 	"                           the clones share the load, each sees a subset; refused for "
 	"a\n"
 	"                           stateful service (a database or cache) unless --force\n"
-	"      --help               show this text\n"
-	"\n"
-	"Connections a client opened before `up` do not go through the front door, so no clone\n"
-	"ever sees half a connection.  With --resync, a clone that desynced (or is re-cloned) is\n"
-	"attached again to open connections at the next request boundary.\n";
+	"      --auto-reclone       leave a supervisor running (until `down`) that re-clones a "
+	"clone\n"
+	"                           from PROD when it died or its buffers overflowed; logged in\n"
+	"                           STATE/PROD/up.log, counted as RECLONES in `parikshan status`\n"
+	"      --reclone-min-interval DURATION  at most one re-clone per clone per DURATION\n"
+	"                           (ms, s or m; default " PK_STR(
+		UP_DEFAULT_RECLONE_S) "s)\n"
+				      "      --help               show this text\n"
+				      "\n"
+				      "Connections a client opened before `up` do not go through "
+				      "the front door, so no clone\n"
+				      "ever sees half a connection.  With --resync, a clone that "
+				      "desynced (or is re-cloned) is\n"
+				      "attached again to open connections at the next request "
+				      "boundary; without it, a\n"
+				      "re-cloned clone sees only connections opened after it was "
+				      "made.\n";
 
 struct up_opts {
 	const char *state_dir, *prod, *listen_host, *admin, *spill, *buffer, *resync;
@@ -79,6 +96,8 @@ struct up_opts {
 	struct pk_clone_opts clone_flags; /* --agg, --mem, --cpus (only those are used) */
 	struct pk_clone_agg agg;	  /* --agg-admin */
 	bool balance, force;		  /* --balance, --force */
+	bool auto_reclone;		  /* --auto-reclone */
+	uint64_t reclone_ns;		  /* --reclone-min-interval (0: not given) */
 	char what[64];			  /* error lines: "up", then "up PROD" (or down) */
 };
 
@@ -106,6 +125,29 @@ static void stop_child(pid_t pid)
 		;
 }
 
+/* Forks a detached child: in it (0 returned) a new session, stdout and stderr appended to log
+ * and stdin from /dev/null (it _exits when it cannot); in the parent its pid, or -errno. */
+static pid_t fork_detached(const char *log)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		return pid;
+	setsid();
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		_exit(127);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		dup2(fd, 0);
+	return 0;
+}
+
 /* Starts `parikshan dup` detached (own session, output to STATE/PROD/dup.log); returns its pid
  * once the admin endpoint answers, or -errno (then no child is left). */
 static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones, int n,
@@ -114,7 +156,7 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 	char lport[8], port[8], admin[300], log[4096];
 	char *argv[64];
 	struct pk_addr a;
-	int k = 0, fd;
+	int k = 0;
 	uint64_t deadline;
 	pid_t pid;
 
@@ -159,18 +201,10 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 	argv[k] = NULL;
 	if (pk_addr_resolve(admin_host, admin_port, &a, NULL, 0) < 0)
 		return -EINVAL;
-	fflush(NULL);
-	pid = fork();
+	pid = fork_detached(log);
 	if (pid < 0)
-		return -errno;
+		return pid;
 	if (pid == 0) {
-		setsid();
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(127);
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
-			dup2(fd, 0);
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
@@ -190,10 +224,76 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 	return -ETIMEDOUT;
 }
 
-/* Writes up.json: the duplicator (pid and start time, so that `down` signals that process and
- * no other that got its pid since) and the clones.  Returns 0 or -EIO. */
-static int save_up(const struct up_opts *o, pid_t pid, uint64_t start, const char *admin,
-		   struct pk_container_info *clones, char names[][48], int n)
+/* Makes clone name of o->prod (replacing one of that name) with up's options; fills info and
+ * rep.  Returns 0 or -errno with the reason in err.  Prints nothing. */
+static int make_clone(struct up_opts *o, const char *name, struct pk_container_info *info,
+		      struct pk_clone_report *rep, char *err, size_t errlen)
+{
+	struct pk_clone_opts co = {
+		.state_dir = o->state_dir, .prod = o->prod, .name = name, .recreate = true
+	};
+	int rc;
+
+	memcpy(co.redirects, o->clone_flags.redirects, sizeof(co.redirects));
+	co.nredirects = o->clone_flags.nredirects;
+	co.mem_limit = o->clone_flags.mem_limit;
+	co.cpus = o->clone_flags.cpus;
+	pk_clone_agg_hook(&co, &o->agg); /* its results go to o->agg */
+	rc = pk_clone_create(&co, rep, err, errlen);
+	if (rc)
+		return rc;
+	if (pk_container_info(o->state_dir, name, info) < 0) {
+		snprintf(err, errlen, "clone %s vanished", name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The supervisor's way to make a clone again: as `up` made it. */
+static int watch_reclone(void *arg, const char *name, struct pk_container_info *info,
+			 struct pk_clone_report *rep, char *err, size_t errlen)
+{
+	return make_clone(arg, name, info, rep, err, errlen);
+}
+
+/* --auto-reclone: forks the supervisor (up_watch.c), detached, its log STATE/PROD/up.log; it
+ * watches the n clones and the duplicator dup_pid.  Returns its pid or -errno. */
+static pid_t start_watch(struct up_opts *o, const struct pk_container_info *infos, char names[][48],
+			 int n, pid_t dup_pid, uint64_t dup_start, const struct pk_addr *admin)
+{
+	static struct pk_up_watch w; /* the child's, for its whole life */
+	char log[4096];
+	pid_t pid;
+
+	memset(&w, 0, sizeof(w));
+	w.state_dir = o->state_dir;
+	w.prod = o->prod;
+	w.admin = *admin;
+	w.dup_pid = dup_pid;
+	w.dup_start = dup_start;
+	w.port = o->port;
+	w.min_interval_ms =
+		(o->reclone_ns ? o->reclone_ns : UP_DEFAULT_RECLONE_S * 1000000000ull) / 1000000;
+	w.nclones = n;
+	for (int i = 0; i < n; i++) {
+		memcpy(w.clones[i].name, names[i], sizeof(w.clones[i].name)); /* both 48 */
+		w.clones[i].info = infos[i];
+	}
+	w.reclone = watch_reclone;
+	w.arg = o;
+	snprintf(log, sizeof(log), "%s/%s/up.log", o->state_dir, o->prod);
+	pid = fork_detached(log);
+	if (pid == 0)
+		_exit(pk_up_watch_run(&w) ? PK_EXIT_RUNTIME : PK_EXIT_OK);
+	return pid;
+}
+
+/* Writes up.json: the duplicator and the supervisor (pid and start time, so that `down` signals
+ * that process and no other that got its pid since; watch_pid 0: none) and the clones.  Returns
+ * 0 or -EIO. */
+static int save_up(const struct up_opts *o, pid_t pid, uint64_t start, pid_t watch_pid,
+		   uint64_t watch_start, const char *admin, struct pk_container_info *clones,
+		   char names[][48], int n)
 {
 	char path[4096];
 	cJSON *j = cJSON_CreateObject(), *arr;
@@ -202,6 +302,10 @@ static int save_up(const struct up_opts *o, pid_t pid, uint64_t start, const cha
 
 	cJSON_AddNumberToObject(j, "dup_pid", pid);
 	cJSON_AddNumberToObject(j, "dup_start", (double)start);
+	if (watch_pid > 0) {
+		cJSON_AddNumberToObject(j, "watch_pid", watch_pid);
+		cJSON_AddNumberToObject(j, "watch_start", (double)watch_start);
+	}
 	cJSON_AddStringToObject(j, "admin", admin);
 	cJSON_AddNumberToObject(j, "listen_port", o->lport);
 	arr = cJSON_AddArrayToObject(j, "clones");
@@ -242,6 +346,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "balance", no_argument, NULL, 'B' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "auto-reclone", no_argument, NULL, 'r' },
+		{ "reclone-min-interval", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -304,6 +410,18 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		case 'F':
 			o->force = true;
 			break;
+		case 'r':
+			o->auto_reclone = true;
+			break;
+		case 'I':
+			if (pk_parse_duration(optarg, UP_MAX_RECLONE_NS, &o->reclone_ns) ||
+			    o->reclone_ns < 1000000)
+				return pk_cli_fail(
+					PK_EXIT_USAGE, o->what,
+					"--reclone-min-interval '%s': a duration from 1ms "
+					"to 1440m (ms, s or m; e.g. 30s)",
+					optarg);
+			break;
 		case 'H':
 			fputs(up_usage, stdout);
 			return -1;
@@ -323,6 +441,9 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		o->lport = o->port;
 	if (o->force && !o->balance)
 		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s", "--force goes with --balance");
+	if (o->reclone_ns && !o->auto_reclone)
+		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
+				   "--reclone-min-interval goes with --auto-reclone");
 	if ((o->clone_flags.nredirects || o->agg.nadmin) && o->clones > 1)
 		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
 				   "--agg serves one clone: use --clones 1");
@@ -339,8 +460,9 @@ int pk_cmd_up(int argc, char **argv)
 	char names[UP_MAX_CLONES][48], err[PK_ERR_MAX], admin_host[256];
 	char server[32]; /* --balance: the stateful server production runs */
 	uint16_t admin_port;
-	uint64_t start;
-	pid_t pid;
+	uint64_t start, watch_start = 0;
+	struct pk_addr admin_addr;
+	pid_t pid, watch = 0;
 	int rc = parse_up(argc, argv, &o, false);
 
 	if (rc)
@@ -360,25 +482,16 @@ int pk_cmd_up(int argc, char **argv)
 			"see a subset of its writes and diverge (--force to balance anyway)",
 			server);
 	for (int i = 0; i < o.clones; i++) {
-		struct pk_clone_opts co = {
-			.state_dir = o.state_dir, .prod = o.prod, .name = names[i], .recreate = true
-		};
 		struct pk_clone_report rep;
 
-		memcpy(co.redirects, o.clone_flags.redirects, sizeof(co.redirects));
-		co.nredirects = o.clone_flags.nredirects;
-		co.mem_limit = o.clone_flags.mem_limit;
-		co.cpus = o.clone_flags.cpus;
-		pk_clone_agg_hook(&co, &o.agg);
 		snprintf(names[i], sizeof(names[i]), "%.26s-dbg%d", o.prod, i + 1);
 		printf("cloning %s into %s ...\n", o.prod, names[i]);
 		fflush(stdout);
-		rc = pk_clone_create(&co, &rep, err, sizeof(err));
-		if (rc || pk_container_info(o.state_dir, names[i], &infos[i]) < 0) {
+		rc = make_clone(&o, names[i], &infos[i], &rep, err, sizeof(err));
+		if (rc) {
 			for (int j = 0; j < i; j++)
 				pk_container_rm(o.state_dir, names[j], err, sizeof(err));
-			return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s",
-					   rc ? err : "clone vanished");
+			return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s", err);
 		}
 		printf("  %s at %s, production frozen %.1f ms, total %.0f ms\n", names[i],
 		       infos[i].mgmt, rep.frozen_ms + rep.freezing_ms, rep.total_ms);
@@ -393,48 +506,74 @@ int pk_cmd_up(int argc, char **argv)
 				   strerror((int)-pid));
 	}
 	snprintf(err, sizeof(err), "%s:%u", admin_host, admin_port);
-	if (pk_proc_start_time(pid, &start) < 0 ||
-	    save_up(&o, pid, start, err, infos, names, o.clones) < 0) {
+	rc = pk_proc_start_time(pid, &start);
+	if (rc == 0 && o.auto_reclone &&
+	    pk_addr_resolve(admin_host, admin_port, &admin_addr, NULL, 0) == 0) {
+		watch = start_watch(&o, infos, names, o.clones, pid, start, &admin_addr);
+		rc = watch > 0 ? pk_proc_start_time(watch, &watch_start) : -ECHILD;
+	}
+	if (rc < 0 ||
+	    save_up(&o, pid, start, watch, watch_start, err, infos, names, o.clones) < 0) {
+		if (watch > 0)
+			stop_child(watch);
 		stop_child(pid);
 		for (int j = 0; j < o.clones; j++)
 			pk_container_rm(o.state_dir, names[j], err, sizeof(err));
 		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s",
-				   "could not record what was brought up (up.json)");
+				   rc < 0 ? "could not start the supervisor (--auto-reclone)"
+					  : "could not record what was brought up (up.json)");
 	}
 	printf("front door %s:%u -> production %s:%u, %d clone(s); status: parikshan status "
 	       "--admin %s\n",
 	       o.listen_host, o.lport, infos[o.clones].ip, o.port, o.clones, err);
+	if (watch > 0)
+		printf("auto-reclone: supervisor pid %d, at most one re-clone per clone per %.1f "
+		       "s; "
+		       "log %s/%s/up.log\n",
+		       (int)watch,
+		       (double)(o.reclone_ns ? o.reclone_ns
+					     : UP_DEFAULT_RECLONE_S * 1000000000ull) /
+			       1e9,
+		       o.state_dir, o.prod);
 	return PK_EXIT_OK;
 }
 
-/* Stops the duplicator up.json (j) names, if it is still the process `up` started (same pid
- * and start time): a pid reused by another process since is never signalled.  Tells whether
- * the duplicator is known to be gone now (prints why not otherwise). */
-static bool stop_dup(const struct up_opts *o, const cJSON *j)
+/* Stops the process up.json (j) names under key ("dup": dup_pid and dup_start; "watch"), if
+ * it is still the process `up` started (same pid and start time): a pid reused by another
+ * process since is never signalled.  what names it in error lines.  Tells whether it is known
+ * to be gone now (prints why not otherwise); a "watch" up.json does not name was never
+ * started, so is gone. */
+static bool stop_recorded(const struct up_opts *o, const cJSON *j, const char *key,
+			  const char *what, int timeout_ms)
 {
-	const cJSON *pidj = cJSON_GetObjectItemCaseSensitive(j, "dup_pid");
-	const cJSON *startj = cJSON_GetObjectItemCaseSensitive(j, "dup_start");
+	char pid_key[32], start_key[32];
+	const cJSON *pidj, *startj;
 	int pidfd, rc;
 
+	snprintf(pid_key, sizeof(pid_key), "%s_pid", key);
+	snprintf(start_key, sizeof(start_key), "%s_start", key);
+	pidj = cJSON_GetObjectItemCaseSensitive(j, pid_key);
+	startj = cJSON_GetObjectItemCaseSensitive(j, start_key);
+	if (!pidj && !startj && strcmp(key, "watch") == 0)
+		return true;
 	if (!cJSON_IsNumber(pidj) || !cJSON_IsNumber(startj) || pidj->valuedouble < 1 ||
 	    pidj->valuedouble > INT32_MAX || startj->valuedouble < 0) {
-		pk_cli_fail(
-			PK_EXIT_RUNTIME, o->what, "%s",
-			"up.json names no duplicator process (pid and start time): not signalling "
-			"any");
+		pk_cli_fail(PK_EXIT_RUNTIME, o->what,
+			    "up.json names no %s process (pid and start time): not signalling any",
+			    what);
 		return false;
 	}
 	pidfd = pk_proc_open_checked((pid_t)pidj->valuedouble, (uint64_t)startj->valuedouble);
 	if (pidfd == -ESRCH)
 		return true; /* gone already (or its pid is another process's now) */
 	if (pidfd < 0) {
-		pk_cli_fail(PK_EXIT_RUNTIME, o->what, "duplicator pid %d: %s",
-			    (int)pidj->valuedouble, strerror(-pidfd));
+		pk_cli_fail(PK_EXIT_RUNTIME, o->what, "%s pid %d: %s", what, (int)pidj->valuedouble,
+			    strerror(-pidfd));
 		return false;
 	}
-	rc = pk_proc_stop(pidfd, DUP_STOP_MS);
+	rc = pk_proc_stop(pidfd, timeout_ms);
 	if (rc)
-		pk_cli_fail(PK_EXIT_RUNTIME, o->what, "stopping the duplicator: %s", strerror(-rc));
+		pk_cli_fail(PK_EXIT_RUNTIME, o->what, "stopping the %s: %s", what, strerror(-rc));
 	close(pidfd);
 	return rc == 0;
 }
@@ -461,7 +600,9 @@ int pk_cmd_down(int argc, char **argv)
 	j = cJSON_Parse(buf);
 	if (!j)
 		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s", "up.json is damaged");
-	stopped = stop_dup(&o, j);
+	/* the supervisor first: it must not re-clone what is being removed */
+	stopped = stop_recorded(&o, j, "watch", "supervisor", WATCH_STOP_MS);
+	stopped = stop_recorded(&o, j, "dup", "duplicator", DUP_STOP_MS) && stopped;
 	arr = cJSON_GetObjectItemCaseSensitive(j, "clones");
 	cJSON_ArrayForEach(c, arr)
 	{

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# `up --auto-reclone` (issue 10, "Self-healing session"; acceptance: a clone killed twice during
+# a run is re-cloned twice; after the run the last clone's digest equals production's).
+#
+# A production redis container (DEBUG POPULATE 10000) behind `up --auto-reclone --resync resp
+# --reclone-min-interval 10s`.  A bounded redis-benchmark (SET on 1000 keys, 8 connections) runs
+# through the front door while the clone's redis is killed (SIGKILL) twice: the second kill comes
+# right after the first re-clone, so it waits for the rate limit (logged; the second re-clone
+# starts at least 10 s after the first ended).  Checked: each death
+# is followed by a re-clone (a new process, answering at the same management address), counted
+# once each in /metrics, `status --json` and up.log; production's clients see no error; `down`
+# stops the supervisor too and leaves no debris.
+#
+# What the digest proves, honestly: a re-cloned clone starts as production was at its dump, and
+# the requests production served between that dump and the moment the duplicator's connections
+# were re-attached (--resync, at the next request boundary) never reach it.  So the digest is
+# compared after the load stopped and after a last pass through the front door, on a new
+# connection, that SETs every key the load wrote (same value as the load's): the final state is
+# then comparable.  Equal digests show that the last clone holds production's data (the 10000
+# populated keys, which the load never touches, came only through the re-clone), that it is
+# attached to the duplicator and executes what production executes.  They do not show that no
+# request was lost around a re-clone (the digest before the last pass, printed, may differ).
+. "$(dirname "$0")/lib.sh"
+
+# Bad values are refused before anything happens (no root needed).
+for v in 0 x -1 1h 1441m 5q ""; do
+	pk_expect_error "min-interval-bad-${v:-empty}" 2 "reclone-min-interval" \
+		"$PK_BIN" up pk-test-none -p 6379 --auto-reclone --reclone-min-interval "$v"
+done
+pk_expect_error min-interval-alone 2 "goes with --auto-reclone" \
+	"$PK_BIN" up pk-test-none -p 6379 --reclone-min-interval 5s
+if "$PK_BIN" up --help | grep -q -- "--reclone-min-interval DURATION"; then pk_ok help; else pk_fail help "no --reclone-min-interval in up --help"; fi
+
+[ "$(id -u)" -eq 0 ] || { pk_fail setup "needs root (namespaces, mounts, runc, criu)"; exit 1; }
+export PARIKSHAN_STATE_DIR=$PK_TMP/state PK_STATE=$PK_TMP/state
+mkdir -p "$PK_STATE"
+PROD=pk-test-rc$$ IP=10.77.221.2
+CLONE=$PROD-dbg1
+FRONT=$(pk_free_port) ADMIN=$(pk_free_port)
+trap '"$PK_BIN" down "$PROD" >/dev/null 2>&1; "$PK_BIN" container rm "$CLONE" >/dev/null 2>&1; "$PK_BIN" container rm "$PROD" >/dev/null 2>&1; pk_cleanup' EXIT
+
+pk_redis_container "$PROD" "$IP" || exit 1
+redis-cli -h "$IP" DEBUG POPULATE 10000 >/dev/null
+
+pk_check up "$PK_BIN" up "$PROD" -p 6379 -l "$FRONT" --admin "127.0.0.1:$ADMIN" --resync resp \
+	--auto-reclone --reclone-min-interval 10s || exit 1
+LOG=$PK_STATE/$PROD/up.log
+field() { "$PK_BIN" container ls --json | python3 -c 'import json,sys; print([c[sys.argv[2]] for c in json.load(sys.stdin) if c["name"] == sys.argv[1]][0])' "$CLONE" "$1"; }
+WATCH=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["watch_pid"])' "$PK_STATE/$PROD/up.json")
+MGMT=$(field mgmt)
+pk_route_ok "$MGMT" || { pk_fail route "$MGMT is not routed into our veth"; exit 1; }
+pk_wait_log "$LOG" "up: watch prod=$PROD clones=1" 10 || exit 1
+pk_ok supervisor-running
+
+# clone_serves PID0: the clone runs a process other than PID0 and answers at its address.
+clone_serves() {
+	local pid
+	pid=$(field pid) || return 1
+	[ "$pid" -gt 0 ] && [ "$pid" != "$1" ] && [ "$(redis-cli -h "$MGMT" PING 2>&1)" = PONG ]
+}
+sent() { pk_metric "$ADMIN" parikshan_bytes_total client_to_prod; }
+
+pk_bg load pk_bench "$FRONT" -n 600000 -c 8 -t set -r 1000
+LOAD=$PK_LAST_PID
+base=$(sent)
+sent_over() { [ "$(sent)" -gt "$1" ] 2>/dev/null; }
+pk_wait_for "load under way" 30 sent_over $((base + 200000)) || exit 1
+
+for k in 1 2; do
+	pid=$(field pid)
+	pk_gone "$LOAD" && echo "# kill $k: the load had already ended"
+	kill -KILL "$pid"
+	pk_wait_for "re-clone $k counted" 90 pk_metric_is "$ADMIN" parikshan_debug_reclones_total -eq "$k" || exit 1
+	pk_wait_for "clone $k serves" 30 clone_serves "$pid" || exit 1
+	pk_ok "killed-$k-recloned"
+done
+pk_expect_eq mgmt-kept "$(field mgmt)" "$MGMT"
+if grep -qE "reclone clone=$CLONE reason=died waits" "$LOG"; then pk_ok rate-limit-logged; else pk_fail rate-limit-logged "no wait logged: $(grep reclone "$LOG" | tr '\n' ' ')"; fi
+# seconds from the end of the first re-clone to the start of the second
+gap=$(python3 - "$LOG" <<'PY'
+import re, sys
+from datetime import datetime
+t = lambda l: datetime.strptime(l[:23], "%Y-%m-%dT%H:%M:%S.%f")
+lines = open(sys.argv[1]).read().splitlines()
+done = [t(l) for l in lines if re.search(r"up: reclone clone=\S+ done count=1 ", l)]
+start2 = [t(l) for l in lines if re.search(r"up: reclone clone=\S+ reason=\w+ from=", l)][1:2]
+print("%.1f" % (start2[0] - done[0]).total_seconds() if done and start2 else "none")
+PY
+)
+echo "# second re-clone started ${gap} s after the first ended"
+if [ "$gap" != none ] && python3 -c "import sys; sys.exit(float(sys.argv[1]) < 9.9)" "$gap"; then pk_ok rate-limited; else pk_fail rate-limited "gap $gap s, want >= 10"; fi
+pk_wait_exit "$LOAD" 120 || exit 1
+if wait "$LOAD"; then pk_ok production-clients-unharmed; else pk_fail production-clients-unharmed "$(tail -n 3 "$PK_TMP/load.log")"; fi
+
+pk_expect_eq log-two-reclones "$(grep -c "reclone clone=$CLONE done" "$LOG")" 2
+pk_expect_eq metric-two-reclones "$(pk_metric "$ADMIN" parikshan_debug_reclones_total)" 2
+pk_expect_eq status-two-reclones "$("$PK_BIN" status --admin "127.0.0.1:$ADMIN" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["targets"][0]["reclones"])')" 2
+if "$PK_BIN" status --admin "127.0.0.1:$ADMIN" | grep -q RECLONES; then pk_ok status-column; else pk_fail status-column "no RECLONES column"; fi
+pk_check drained-after-load pk_wait_metric "$ADMIN" parikshan_debug_buffer_bytes 0 60
+echo "# digest after the load, before the last pass: clone $(redis-cli -h "$MGMT" DEBUG DIGEST), production $(redis-cli -h "$IP" DEBUG DIGEST)"
+
+# The last pass: every key the load wrote, SET through the front door on a new connection.
+seq 0 999 | awk '{ printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$3\r\nxxx\r\n", $1 }' |
+	timeout 60 redis-cli -h 127.0.0.1 -p "$FRONT" --pipe >"$PK_TMP/pass.log" 2>&1
+pk_check last-pass grep -q "errors: 0, replies: 1000" "$PK_TMP/pass.log"
+pk_check drained pk_wait_metric "$ADMIN" parikshan_debug_buffer_bytes 0 60
+digests_equal() { [ "$(redis-cli -h "$MGMT" DEBUG DIGEST)" = "$(redis-cli -h "$IP" DEBUG DIGEST)" ]; }
+pk_wait_for "the clone's digest to equal production's" 30 digests_equal
+pk_expect_eq digests-equal "$(redis-cli -h "$MGMT" DEBUG DIGEST)" "$(redis-cli -h "$IP" DEBUG DIGEST)"
+pk_expect_eq populated-keys-in-clone "$(redis-cli -h "$MGMT" GET key:9999)" "value:9999"
+grep "up: " "$LOG" | sed 's/^/# /'
+
+pk_check down "$PK_BIN" down "$PROD"
+# down waited for its end; kill -0 still finds it until its new parent reaped it
+pk_wait_exit "$WATCH" 10 && pk_ok supervisor-stopped
+pk_no_debris down-no-debris "$CLONE"
+pk_expect_eq production-still-serves "$(redis-cli -h "$IP" PING)" PONG
+pk_check rm "$PK_BIN" container rm "$PROD"
+pk_no_debris rm-no-debris "$PROD"
