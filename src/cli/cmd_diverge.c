@@ -85,7 +85,7 @@ static const struct option diverge_options[] = {
 
 struct diverge_opts {
 	bool all, wide, json;
-	bool verdicts[PK_DIVLOG_NVERDICTS]; /* --verdict given: only these */
+	bool verdicts[PK_RCMP_VERDICTS]; /* --verdict given: only these */
 	bool verdict_set;
 	const char *targets[PK_DIVLOG_MAX_TARGETS];
 	size_t ntargets;
@@ -269,7 +269,7 @@ static const char *fmt_time(double t, bool wide, char *buf, size_t len)
 /* The reason column: the writer's reason, and for LAG how many requests were not compared. */
 static const char *fmt_reason(const struct pk_divlog_row *r, char *buf, size_t len)
 {
-	if (r->verdict == PK_DIVLOG_LAG)
+	if (r->verdict == PK_RCMP_LAG)
 		snprintf(buf, len, "%s (%llu not compared)", r->reason,
 			 (unsigned long long)r->requests);
 	else
@@ -423,7 +423,7 @@ static void render_rows(const size_t *w, bool wide, const struct pk_divlog_row *
 		put_cell(out, r->target, w[COL_TARGET], CUT_START, false);
 		pk_strbuf_printf(out, "%*llu %*llu ", (int)w[COL_CONN], (unsigned long long)r->conn,
 				 (int)w[COL_REQ], (unsigned long long)r->request);
-		put_cell(out, pk_divlog_verdict_name(r->verdict), w[COL_VERDICT], CUT_END, false);
+		put_cell(out, pk_rcmp_verdict_name(r->verdict), w[COL_VERDICT], CUT_END, false);
 		put_cell(out, fmt_reason(r, buf, sizeof(buf)), w[COL_REASON], CUT_END, false);
 		put_cell(out, r->request_excerpt, w[COL_REQUEST], CUT_END, false);
 		skip = diff_start(r, w, wide);
@@ -440,12 +440,15 @@ static void render_verdicts(const uint64_t *v, struct pk_strbuf *out)
 {
 	const char *sep = "";
 
-	for (int i = 0; i < PK_DIVLOG_NVERDICTS; i++)
-		if (v[i]) {
-			pk_strbuf_printf(out, "%s%llu %s", sep, (unsigned long long)v[i],
-					 pk_divlog_verdict_name((enum pk_divlog_verdict)i));
+	for (int i = 0; i < PK_DIVLOG_NVERDICTS; i++) {
+		enum pk_rcmp_verdict k = pk_divlog_verdicts[i];
+
+		if (v[k]) {
+			pk_strbuf_printf(out, "%s%llu %s", sep, (unsigned long long)v[k],
+					 pk_rcmp_verdict_name(k));
 			sep = ", ";
 		}
+	}
 }
 
 static void render_summary(const struct diverge_opts *o, const struct diverge_read *rd,
@@ -525,9 +528,9 @@ static cJSON *counts_json(const struct pk_divlog_target_count *tc, bool other)
 	else
 		cJSON_AddStringToObject(o, "target", tc->name);
 	cJSON_AddNumberToObject(o, "divergences", (double)tc->rows);
-	for (int v = 0; v < PK_DIVLOG_NVERDICTS; v++)
-		cJSON_AddNumberToObject(o, pk_divlog_verdict_name((enum pk_divlog_verdict)v),
-					(double)tc->verdicts[v]);
+	for (int i = 0; i < PK_DIVLOG_NVERDICTS; i++)
+		cJSON_AddNumberToObject(o, pk_rcmp_verdict_name(pk_divlog_verdicts[i]),
+					(double)tc->verdicts[pk_divlog_verdicts[i]]);
 	return o;
 }
 
@@ -547,8 +550,8 @@ static cJSON *summary_json(const struct diverge_opts *o, const struct diverge_re
 		return NULL;
 	}
 	for (int i = 0; i < PK_DIVLOG_NVERDICTS; i++)
-		cJSON_AddNumberToObject(v, pk_divlog_verdict_name((enum pk_divlog_verdict)i),
-					(double)s->verdicts[i]);
+		cJSON_AddNumberToObject(v, pk_rcmp_verdict_name(pk_divlog_verdicts[i]),
+					(double)s->verdicts[pk_divlog_verdicts[i]]);
 	for (size_t i = 0; i < s->ntargets; i++)
 		cJSON_AddItemToArray(targets, counts_json(&s->targets[i], false));
 	if (s->other_targets.rows)
@@ -580,7 +583,7 @@ static cJSON *row_json(const struct pk_divlog_row *r, bool first)
 	cJSON_AddStringToObject(o, "target", r->target);
 	cJSON_AddNumberToObject(o, "conn", (double)r->conn);
 	cJSON_AddNumberToObject(o, "request", (double)r->request);
-	cJSON_AddStringToObject(o, "verdict", pk_divlog_verdict_name(r->verdict));
+	cJSON_AddStringToObject(o, "verdict", pk_rcmp_verdict_name(r->verdict));
 	cJSON_AddStringToObject(o, "reason", r->reason);
 	if (r->part < 0)
 		cJSON_AddNullToObject(o, "part");

@@ -20,22 +20,17 @@
 #define DIVLOG_MAX_INT 9007199254740992.0 /* 2^53: every integer below is exact in a double */
 #define DIVLOG_NO_SLOT UINT32_MAX
 
-static const char *const verdict_names[] = {
-#define X(name, str) [PK_DIVLOG_##name] = str,
-	PK_DIVLOG_VERDICTS
-#undef X
+const enum pk_rcmp_verdict pk_divlog_verdicts[PK_DIVLOG_NVERDICTS] = {
+	PK_RCMP_DIFFERENT,
+	PK_RCMP_NOISE,
+	PK_RCMP_LAG,
 };
-
-const char *pk_divlog_verdict_name(enum pk_divlog_verdict v)
-{
-	return (unsigned)v < PK_DIVLOG_NVERDICTS ? verdict_names[v] : "?";
-}
 
 int pk_divlog_verdict_parse(const char *s)
 {
-	for (int v = 0; v < PK_DIVLOG_NVERDICTS; v++)
-		if (strcmp(s, verdict_names[v]) == 0)
-			return v;
+	for (int i = 0; i < PK_DIVLOG_NVERDICTS; i++)
+		if (strcmp(s, pk_rcmp_verdict_name(pk_divlog_verdicts[i])) == 0)
+			return pk_divlog_verdicts[i];
 	return -EINVAL;
 }
 
@@ -134,8 +129,6 @@ static int read_record(const cJSON *o, struct pk_divlog_row *out, char *err, siz
 		if (!get_string(o, strings[i].key, (char *)out + strings[i].off, strings[i].cap))
 			return refuse(err, errlen, "\"%s\": missing or not a string",
 				      strings[i].key);
-	if (!out->target[0])
-		return refuse(err, errlen, "\"target\": empty");
 	if (!get_int(o, "conn", 0, &v))
 		return refuse(err, errlen, "\"conn\": missing or not a count");
 	out->conn = (uint64_t)v;
@@ -150,7 +143,7 @@ static int read_record(const cJSON *o, struct pk_divlog_row *out, char *err, siz
 							: -EINVAL;
 	if (verdict < 0)
 		return refuse(err, errlen, "\"verdict\": not \"different\", \"noise\" or \"lag\"");
-	out->verdict = (enum pk_divlog_verdict)verdict;
+	out->verdict = (enum pk_rcmp_verdict)verdict;
 	it = cJSON_GetObjectItemCaseSensitive(o, "part");
 	if (cJSON_IsNull(it))
 		out->part = -1;
@@ -342,7 +335,7 @@ int pk_divlog_table_add(struct pk_divlog_table *t, const struct pk_divlog_row *r
 	size_t s;
 
 	row.seq = t->sum.rows;
-	row.verdict = (unsigned)row.verdict < PK_DIVLOG_NVERDICTS ? row.verdict : PK_DIVLOG_LAG;
+	row.verdict = (unsigned)row.verdict < PK_RCMP_VERDICTS ? row.verdict : PK_RCMP_LAG;
 	row.target[sizeof(row.target) - 1] = '\0';
 	added = row;
 	if (t->index_stale)

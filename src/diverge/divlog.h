@@ -19,35 +19,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diverge/reqcmp.h"
+
 #define PK_DIVLOG_LINE_MAX 65536 /* bytes of one log line; a longer line is not a record */
 #define PK_DIVLOG_TARGET_MAX 128 /* bytes kept of a string field, NUL included; past it "..." */
 #define PK_DIVLOG_REASON_MAX 128
-#define PK_DIVLOG_EXCERPT_MAX 257 /* the writer's 4 * PK_RCMP_EXCERPT + 1 */
-#define PK_DIVLOG_MAX_TARGETS 32  /* targets counted by name; the others as one */
+#define PK_DIVLOG_EXCERPT_MAX (4 * PK_RCMP_EXCERPT + 1) /* as the writer's */
+#define PK_DIVLOG_MAX_TARGETS 32 /* targets counted by name; the others as one */
 #define PK_DIVLOG_DEFAULT_MAX_ROWS 10000
 #define PK_DIVLOG_MAX_MAX_ROWS 100000 /* ~1.1 KB a row: at most ~110 MB */
 
-/* The verdicts a log line can hold (SAME is never logged), most serious first: X(NAME, "name") */
-#define PK_DIVLOG_VERDICTS                                                                         \
-	X(DIFFERENT, "different")                                                                  \
-	X(NOISE, "noise")                                                                          \
-	X(LAG, "lag")
-
-enum pk_divlog_verdict {
-#define X(name, str) PK_DIVLOG_##name,
-	PK_DIVLOG_VERDICTS
-#undef X
-		PK_DIVLOG_NVERDICTS,
-};
+/* The verdicts a log line can hold (SAME is never logged), most serious first: the order in which
+ * counts are shown. */
+#define PK_DIVLOG_NVERDICTS 3
+extern const enum pk_rcmp_verdict pk_divlog_verdicts[PK_DIVLOG_NVERDICTS];
 
 /* One divergence: one line of the log. */
 struct pk_divlog_row {
 	double time; /* Unix seconds of the verdict */
 	uint64_t conn;
-	uint64_t request;  /* index of the request on the connection */
-	uint64_t requests; /* LAG: requests not compared so far; else 1 */
-	enum pk_divlog_verdict verdict;
-	int part;     /* the differing part that decided it; -1 for none (null) */
+	uint64_t request;	      /* index of the request on the connection */
+	uint64_t requests;	      /* LAG: requests not compared so far; else 1 */
+	enum pk_rcmp_verdict verdict; /* NOISE, DIFFERENT or LAG */
+	int part;		      /* the differing part that decided it; -1 for none (null) */
 	uint64_t seq; /* the row's place among the rows added (pk_divlog_table_add sets it) */
 	char target[PK_DIVLOG_TARGET_MAX];
 	char reason[PK_DIVLOG_REASON_MAX];
@@ -56,15 +50,13 @@ struct pk_divlog_row {
 	char clone_excerpt[PK_DIVLOG_EXCERPT_MAX];
 };
 
-/* Returns a verdict's name as the log spells it ("different", "noise", "lag"); static. */
-const char *pk_divlog_verdict_name(enum pk_divlog_verdict v);
-
-/* Returns the verdict named s, or -EINVAL. */
+/* Returns the verdict named s (pk_rcmp_verdict_name's "different", "noise" or "lag"; not
+ * "same", which a log never holds), or -EINVAL. */
 int pk_divlog_verdict_parse(const char *s);
 
 /* Parses one log line, line[0..n) (any bytes; a trailing "\n" or "\r\n" is allowed), into *out.
  * A record is one JSON object with every field of the format: time (a finite number >= 0),
- * target (a non-empty string), conn, request and requests (integers 0 .. 2^53), verdict
+ * target (a string), conn, request and requests (integers 0 .. 2^53), verdict
  * ("different", "noise" or "lag"), reason (a string), part (an integer >= -1, or null), and
  * the three excerpts (strings); other keys are ignored.  Strings longer than their field are
  * cut, ending "...".  Returns 0, or -EINVAL with why in err (one line, no file or line number:
@@ -76,13 +68,13 @@ int pk_divlog_parse_line(const char *line, size_t n, struct pk_divlog_row *out, 
 struct pk_divlog_target_count {
 	char name[PK_DIVLOG_TARGET_MAX]; /* "" for the targets past PK_DIVLOG_MAX_TARGETS */
 	uint64_t rows;
-	uint64_t verdicts[PK_DIVLOG_NVERDICTS];
+	uint64_t verdicts[PK_RCMP_VERDICTS]; /* by enum pk_rcmp_verdict; SAME stays 0 */
 };
 
 /* What the table saw: every row added, kept or not. */
 struct pk_divlog_summary {
 	uint64_t rows;
-	uint64_t verdicts[PK_DIVLOG_NVERDICTS];
+	uint64_t verdicts[PK_RCMP_VERDICTS]; /* by enum pk_rcmp_verdict; SAME stays 0 */
 	struct pk_divlog_target_count targets[PK_DIVLOG_MAX_TARGETS]; /* in order of appearance */
 	size_t ntargets;
 	struct pk_divlog_target_count other_targets; /* the targets past the first 32 */

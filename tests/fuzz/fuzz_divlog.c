@@ -42,9 +42,10 @@ static void check_row(const struct pk_divlog_row *r)
 	check_string(r->request_excerpt, sizeof(r->request_excerpt), "request_excerpt");
 	check_string(r->production_excerpt, sizeof(r->production_excerpt), "production_excerpt");
 	check_string(r->clone_excerpt, sizeof(r->clone_excerpt), "clone_excerpt");
-	require(r->target[0] != '\0', "target: not empty");
 	require(isfinite(r->time) && r->time >= 0, "time: finite, >= 0");
-	require((unsigned)r->verdict < PK_DIVLOG_NVERDICTS, "verdict: one of the three");
+	require(r->verdict == PK_RCMP_DIFFERENT || r->verdict == PK_RCMP_NOISE ||
+			r->verdict == PK_RCMP_LAG,
+		"verdict: one of the three");
 	require(r->part >= -1, "part: >= -1");
 }
 
@@ -76,7 +77,7 @@ static void check_fixpoint(const struct pk_divlog_row *r)
 	cJSON_AddStringToObject(o, "target", r->target);
 	add_exact(o, "conn", "%llu", (unsigned long long)r->conn);
 	add_exact(o, "request", "%llu", (unsigned long long)r->request);
-	cJSON_AddStringToObject(o, "verdict", pk_divlog_verdict_name(r->verdict));
+	cJSON_AddStringToObject(o, "verdict", pk_rcmp_verdict_name(r->verdict));
 	cJSON_AddStringToObject(o, "reason", r->reason);
 	if (r->part < 0)
 		cJSON_AddNullToObject(o, "part");
@@ -126,8 +127,8 @@ static void check_table(struct pk_divlog_table *t, uint64_t records)
 	uint64_t by_verdict = 0, by_target = s->other_targets.rows;
 
 	require(s->rows == records, "summary: every record counted");
-	for (int v = 0; v < PK_DIVLOG_NVERDICTS; v++)
-		by_verdict += s->verdicts[v];
+	for (int i = 0; i < PK_DIVLOG_NVERDICTS; i++)
+		by_verdict += s->verdicts[pk_divlog_verdicts[i]];
 	for (size_t i = 0; i < s->ntargets; i++)
 		by_target += s->targets[i].rows;
 	require(by_verdict == records && by_target == records, "summary: the counts add up");

@@ -55,7 +55,7 @@ static void test_valid_line(void)
 	CHECK_STR(row.target, "127.0.0.1:7001");
 	CHECK_EQ_INT(row.conn, 3);
 	CHECK_EQ_INT(row.request, 2);
-	CHECK_EQ_INT(row.verdict, PK_DIVLOG_DIFFERENT);
+	CHECK_EQ_INT(row.verdict, PK_RCMP_DIFFERENT);
 	CHECK_STR(row.reason, "body");
 	CHECK_EQ_INT(row.part, 1);
 	CHECK_EQ_INT(row.requests, 1);
@@ -70,13 +70,13 @@ static void test_valid_line(void)
 			   "\"request\": 0, \"conn\": 9007199254740992, \"target\": \"web\", "
 			   "\"time\": 0, \"future\": [1, {\"x\": 2}]}  \r\n"),
 		     0);
-	CHECK_EQ_INT(row.verdict, PK_DIVLOG_LAG);
+	CHECK_EQ_INT(row.verdict, PK_RCMP_LAG);
 	CHECK_EQ_INT(row.part, -1);
 	CHECK_EQ_INT(row.requests, 12);
 	CHECK(row.conn == 9007199254740992ull);
 	CHECK_STR(row.clone_excerpt, "");
 	CHECK_EQ_INT(parse_with("verdict", "\"noise\""), 0);
-	CHECK_EQ_INT(row.verdict, PK_DIVLOG_NOISE);
+	CHECK_EQ_INT(row.verdict, PK_RCMP_NOISE);
 	CHECK_EQ_INT(parse_with("part", "-1"), 0);
 	CHECK_EQ_INT(row.part, -1);
 	CHECK_EQ_INT(parse_with("time", "1.7e9"), 0);
@@ -118,7 +118,7 @@ static void test_malformed_lines(void)
 	check_refused(parse_with("time", "\"now\""), "\"time\"");
 	check_refused(parse_with("time", "-1"), "\"time\"");
 	check_refused(parse_with("time", "1e999"), "\"time\"");
-	check_refused(parse_with("target", "\"\""), "\"target\": empty");
+	CHECK_EQ_INT(parse_with("target", "\"\""), 0); /* the writer's target when it has none */
 	check_refused(parse_with("target", "7"), "\"target\"");
 	check_refused(parse_with("conn", "-1"), "\"conn\"");
 	check_refused(parse_with("conn", "1.5"), "\"conn\"");
@@ -184,17 +184,58 @@ static void test_strings_printable_and_cut(void)
 
 static void test_verdict_names(void)
 {
-	for (int v = 0; v < PK_DIVLOG_NVERDICTS; v++)
-		CHECK_EQ_INT(
-			pk_divlog_verdict_parse(pk_divlog_verdict_name((enum pk_divlog_verdict)v)),
-			v);
-	CHECK_STR(pk_divlog_verdict_name(PK_DIVLOG_NOISE), "noise");
+	for (int i = 0; i < PK_DIVLOG_NVERDICTS; i++)
+		CHECK_EQ_INT(pk_divlog_verdict_parse(pk_rcmp_verdict_name(pk_divlog_verdicts[i])),
+			     pk_divlog_verdicts[i]);
+	CHECK_EQ_INT(pk_divlog_verdicts[0], PK_RCMP_DIFFERENT); /* the most serious first */
+	CHECK_EQ_INT(pk_divlog_verdict_parse("noise"), PK_RCMP_NOISE);
 	CHECK_EQ_INT(pk_divlog_verdict_parse("same"), -EINVAL);
 	CHECK_EQ_INT(pk_divlog_verdict_parse(""), -EINVAL);
 }
 
+/* What the writer (pk_rcmp_report_json) writes, the reader reads back as it was. */
+static void test_writer_round_trip(void)
+{
+	struct pk_rcmp_report r = { .conn = 1ull << 40,
+				    .clone = 1,
+				    .request = 17,
+				    .verdict = PK_RCMP_LAG,
+				    .reason = "desynced: buffer full",
+				    .part = -1,
+				    .requests = 12 };
+	struct pk_strbuf line = { 0 };
+
+	snprintf(r.request_excerpt, sizeof(r.request_excerpt), "GET / HTTP/1.1\\r\\n\"q\"");
+	CHECK_EQ_INT(pk_rcmp_report_json(&r, "127.0.0.1:7001", 1796378400.123456, &line), 0);
+	CHECK_EQ_INT(pk_divlog_parse_line(pk_strbuf_str(&line), line.len, &row, why, sizeof(why)),
+		     0);
+	CHECK(row.time == 1796378400.123456);
+	CHECK_STR(row.target, "127.0.0.1:7001");
+	CHECK(row.conn == 1ull << 40);
+	CHECK_EQ_INT(row.request, 17);
+	CHECK_EQ_INT(row.verdict, PK_RCMP_LAG);
+	CHECK_STR(row.reason, "desynced: buffer full");
+	CHECK_EQ_INT(row.part, -1);
+	CHECK_EQ_INT(row.requests, 12);
+	CHECK_STR(row.request_excerpt, "GET / HTTP/1.1\\r\\n\"q\"");
+	CHECK_STR(row.clone_excerpt, "");
+	pk_strbuf_release(&line);
+
+	/* a part, another verdict, no target (the writer writes "") */
+	r.verdict = PK_RCMP_DIFFERENT;
+	r.part = 3;
+	r.requests = 1;
+	CHECK_EQ_INT(pk_rcmp_report_json(&r, NULL, 5, &line), 0);
+	CHECK_EQ_INT(pk_divlog_parse_line(pk_strbuf_str(&line), line.len, &row, why, sizeof(why)),
+		     0);
+	CHECK_EQ_INT(row.verdict, PK_RCMP_DIFFERENT);
+	CHECK_EQ_INT(row.part, 3);
+	CHECK_STR(row.target, "");
+	pk_strbuf_release(&line);
+}
+
 static struct pk_divlog_row mk(double time, const char *target, uint64_t conn, uint64_t request,
-			       enum pk_divlog_verdict v)
+			       enum pk_rcmp_verdict v)
 {
 	struct pk_divlog_row r = { .time = time, .conn = conn, .request = request, .verdict = v };
 
@@ -219,12 +260,12 @@ static void test_table_order(void)
 	CHECK(t != NULL);
 	if (!t)
 		return;
-	add(t, mk(10, "a", 1, 5, PK_DIVLOG_DIFFERENT));
-	add(t, mk(12, "a", 2, 0, PK_DIVLOG_NOISE));
-	add(t, mk(11, "a", 1, 3, PK_DIVLOG_NOISE));	/* lower request: replaces the first */
-	add(t, mk(9, "b", 1, 7, PK_DIVLOG_LAG));	/* same conn, another target */
-	add(t, mk(13, "a", 1, 3, PK_DIVLOG_DIFFERENT)); /* same request, later: not first */
-	add(t, mk(8, "a", 1, 9, PK_DIVLOG_DIFFERENT));
+	add(t, mk(10, "a", 1, 5, PK_RCMP_DIFFERENT));
+	add(t, mk(12, "a", 2, 0, PK_RCMP_NOISE));
+	add(t, mk(11, "a", 1, 3, PK_RCMP_NOISE));     /* lower request: replaces the first */
+	add(t, mk(9, "b", 1, 7, PK_RCMP_LAG));	      /* same conn, another target */
+	add(t, mk(13, "a", 1, 3, PK_RCMP_DIFFERENT)); /* same request, later: not first */
+	add(t, mk(8, "a", 1, 9, PK_RCMP_DIFFERENT));
 	f = pk_divlog_table_firsts(t, &nf);
 	CHECK_EQ_INT(nf, 3);
 	if (nf == 3) {
@@ -239,8 +280,8 @@ static void test_table_order(void)
 		CHECK_EQ_INT(l[1].request, 5);
 	}
 	/* adding after the firsts were sorted still finds each connection */
-	add(t, mk(14, "a", 2, 1, PK_DIVLOG_DIFFERENT));
-	add(t, mk(7, "b", 1, 0, PK_DIVLOG_DIFFERENT));
+	add(t, mk(14, "a", 2, 1, PK_RCMP_DIFFERENT));
+	add(t, mk(7, "b", 1, 0, PK_RCMP_DIFFERENT));
 	f = pk_divlog_table_firsts(t, &nf);
 	CHECK_EQ_INT(nf, 3);
 	if (nf == 3)
@@ -251,13 +292,13 @@ static void test_table_order(void)
 	CHECK_EQ_INT(s->rows, 8);
 	CHECK_EQ_INT(s->later, 5);
 	CHECK_EQ_INT(s->not_kept, 0);
-	CHECK_EQ_INT(s->verdicts[PK_DIVLOG_DIFFERENT], 5);
-	CHECK_EQ_INT(s->verdicts[PK_DIVLOG_NOISE], 2);
-	CHECK_EQ_INT(s->verdicts[PK_DIVLOG_LAG], 1);
+	CHECK_EQ_INT(s->verdicts[PK_RCMP_DIFFERENT], 5);
+	CHECK_EQ_INT(s->verdicts[PK_RCMP_NOISE], 2);
+	CHECK_EQ_INT(s->verdicts[PK_RCMP_LAG], 1);
 	CHECK_EQ_INT(s->ntargets, 2);
 	CHECK_STR(s->targets[0].name, "a");
 	CHECK_EQ_INT(s->targets[0].rows, 6);
-	CHECK_EQ_INT(s->targets[1].verdicts[PK_DIVLOG_LAG], 1);
+	CHECK_EQ_INT(s->targets[1].verdicts[PK_RCMP_LAG], 1);
 	CHECK(s->first_time == 7 && s->last_time == 14);
 	pk_divlog_table_free(t);
 }
@@ -272,12 +313,12 @@ static void test_table_counts_only(void)
 	CHECK(t != NULL);
 	if (!t)
 		return;
-	add(t, mk(5, "a", 1, 2, PK_DIVLOG_NOISE));
-	add(t, mk(5, "a", 1, 2, PK_DIVLOG_DIFFERENT));
-	add(t, mk(6, "a", 1, 1, PK_DIVLOG_LAG));
+	add(t, mk(5, "a", 1, 2, PK_RCMP_NOISE));
+	add(t, mk(5, "a", 1, 2, PK_RCMP_DIFFERENT));
+	add(t, mk(6, "a", 1, 1, PK_RCMP_LAG));
 	f = pk_divlog_table_firsts(t, &nf);
 	CHECK_EQ_INT(nf, 1);
-	CHECK_EQ_INT(f[0].verdict, PK_DIVLOG_LAG);
+	CHECK_EQ_INT(f[0].verdict, PK_RCMP_LAG);
 	CHECK_EQ_INT(f[0].seq, 2);
 	pk_divlog_table_later(t, &nl);
 	CHECK_EQ_INT(nl, 0);
@@ -288,10 +329,10 @@ static void test_table_counts_only(void)
 	CHECK(t != NULL);
 	if (!t)
 		return;
-	add(t, mk(5, "a", 1, 2, PK_DIVLOG_NOISE));
-	add(t, mk(5, "a", 1, 2, PK_DIVLOG_DIFFERENT));
+	add(t, mk(5, "a", 1, 2, PK_RCMP_NOISE));
+	add(t, mk(5, "a", 1, 2, PK_RCMP_DIFFERENT));
 	f = pk_divlog_table_firsts(t, &nf);
-	CHECK_EQ_INT(f[0].verdict, PK_DIVLOG_NOISE);
+	CHECK_EQ_INT(f[0].verdict, PK_RCMP_NOISE);
 	pk_divlog_table_free(t);
 }
 
@@ -305,9 +346,9 @@ static void test_table_bound(void)
 	if (!t)
 		return;
 	for (int i = 0; i < 6; i++)
-		add(t, mk(i, "a", (uint64_t)i, 0, PK_DIVLOG_DIFFERENT)); /* 4 kept, 2 not */
-	add(t, mk(10, "a", 0, 1, PK_DIVLOG_DIFFERENT));			 /* later: no room */
-	add(t, mk(11, "a", 5, 0, PK_DIVLOG_DIFFERENT));			 /* a connection not kept */
+		add(t, mk(i, "a", (uint64_t)i, 0, PK_RCMP_DIFFERENT)); /* 4 kept, 2 not */
+	add(t, mk(10, "a", 0, 1, PK_RCMP_DIFFERENT));		       /* later: no room */
+	add(t, mk(11, "a", 5, 0, PK_RCMP_DIFFERENT));		       /* a connection not kept */
 	pk_divlog_table_firsts(t, &nf);
 	pk_divlog_table_later(t, &nl);
 	CHECK_EQ_INT(nf, 4);
@@ -324,7 +365,7 @@ static void test_table_bound(void)
 	for (int round = 0; round < 2; round++)
 		for (int i = 0; i < 5000; i++)
 			add(t, mk(i, i % 2 ? "a" : "b", (uint64_t)i / 2, (uint64_t)(5 - round),
-				  PK_DIVLOG_DIFFERENT));
+				  PK_RCMP_DIFFERENT));
 	pk_divlog_table_firsts(t, &nf);
 	CHECK_EQ_INT(nf, 5000);
 	CHECK_EQ_INT(pk_divlog_table_summary(t)->later, 5000);
@@ -348,12 +389,12 @@ static void test_many_targets(void)
 		return;
 	for (int i = 0; i < PK_DIVLOG_MAX_TARGETS + 3; i++) {
 		snprintf(name, sizeof(name), "t%d", i);
-		add(t, mk(i, name, 1, 0, PK_DIVLOG_NOISE));
+		add(t, mk(i, name, 1, 0, PK_RCMP_NOISE));
 	}
 	s = pk_divlog_table_summary(t);
 	CHECK_EQ_INT(s->ntargets, PK_DIVLOG_MAX_TARGETS);
 	CHECK_EQ_INT(s->other_targets.rows, 3);
-	CHECK_EQ_INT(s->other_targets.verdicts[PK_DIVLOG_NOISE], 3);
+	CHECK_EQ_INT(s->other_targets.verdicts[PK_RCMP_NOISE], 3);
 	pk_divlog_table_free(t);
 }
 
@@ -364,6 +405,7 @@ int main(void)
 	UNIT_RUN(test_long_line_refused);
 	UNIT_RUN(test_strings_printable_and_cut);
 	UNIT_RUN(test_verdict_names);
+	UNIT_RUN(test_writer_round_trip);
 	UNIT_RUN(test_table_order);
 	UNIT_RUN(test_table_counts_only);
 	UNIT_RUN(test_table_bound);
