@@ -4,9 +4,9 @@
  * which two unchanged clones disagree is noise); the resync framer (proto.h) finds request
  * boundaries with it.  One parser per protocol, used by both.
  *
- * A message framer (struct pk_msgr, caller-owned, all-zero after pk_msgr_release is not needed:
- * it holds no memory) is fed one direction of one connection, in order, chunk by chunk.  Each
- * call consumes bytes up to the next event and says which:
+ * A message framer (struct pk_msgr, caller-owned, bounded: it holds no memory, so there is no
+ * release) is fed one direction of one connection, in order, chunk by chunk.  Each call
+ * consumes bytes up to the next event and says which:
  *
  *   stream:   |  message 0                     |  message 1      | ...
  *             |part 0 |part 1 |  ...   |part p |part 0 | ...
