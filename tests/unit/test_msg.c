@@ -72,7 +72,7 @@ static void frame(enum pk_proto proto, bool response, const char *s, size_t len,
 	}
 }
 
-/* MySQL responses: how far an event may move when a cut falls inside a packet's header (the
+/* MySQL responses: how far an END may move when a cut falls inside a packet's header (the
  * framer cannot tell yet whether the packet starts a new response; see msg.h). */
 static uint64_t slack;
 
@@ -84,7 +84,8 @@ static bool same(const struct evs *a, const struct evs *b)
 	for (int i = 0; i < a->n; i++)
 		if (a->ev[i] != b->ev[i] ||
 		    (a->ev[i] != PK_MSG_LOST && a->at[i] != b->at[i] &&
-		     (a->at[i] > b->at[i] + slack || b->at[i] > a->at[i] + slack)) ||
+		     (a->ev[i] != PK_MSG_END || a->at[i] > b->at[i] + slack ||
+		      b->at[i] > a->at[i] + slack)) ||
 		    (a->ev[i] == PK_MSG_END && a->flags[i] != b->flags[i]))
 			return false;
 	return true;
