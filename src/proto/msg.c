@@ -252,15 +252,20 @@ static size_t resp_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_ms
 			resp_type(m, c);
 			break;
 		case R_INLINE:
-			if (c == '\n')
+		case R_LINE:
+			if (c != '\n') { /* skip to the line's end in one step */
+				const char *lf = memchr(buf + i, '\n', n - i);
+
+				i = lf ? (size_t)(lf - buf) : n;
+				continue;
+			}
+			if (m->state == R_INLINE)
 				*ev = end(m);
+			else
+				*ev = resp_leaf(m);
 			break;
 		case R_TYPE:
 			resp_type(m, c);
-			break;
-		case R_LINE:
-			if (c == '\n')
-				*ev = resp_leaf(m);
 			break;
 		case R_NUM:
 			if (c == '\r' && m->hpos > 0) {
@@ -515,6 +520,15 @@ static size_t http_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_ms
 				m->line++;
 			break;
 		case H_FIELD:
+			if (m->sub == F_OTHER && c != '\n') { /* a value not read: to its end */
+				const char *lf = memchr(buf + i, '\n', n - i);
+				size_t skip = (lf ? (size_t)(lf - buf) : n) - i;
+
+				m->line = skip > UINT32_MAX - m->line ? UINT32_MAX
+								      : m->line + (uint32_t)skip;
+				i += skip;
+				continue;
+			}
 			*ev = http_field_byte(m, c);
 			break;
 		case H_BODY:
