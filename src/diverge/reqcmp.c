@@ -45,12 +45,16 @@
 
 #include "common/bug.h"
 #include "diverge/reqcmp.h"
+#include "proto/answers.h"
 
 #define SIDES (1 + PK_RCMP_MAX_CLONES)
-#define PROD 0 /* side index of production; clone i is side 1 + i */
+#define PROD 0				    /* side index of production; clone i is side 1 + i */
+enum { BAG_LINE, BAG_HEADER, BAG_CONTENT }; /* where in a part the bag's hash is */
+#define FOLD_PRIME 0x9E3779B185EBCA87ull    /* folds part hashes past the last slot, in order */
 
 struct summary {
 	uint64_t hash[PK_RCMP_MAX_PARTS];
+	uint64_t bag;	 /* an unordered answer: its parts' hashes summed (any order alike) */
 	uint32_t nparts; /* parts counted, also those folded into the last hash */
 	unsigned flags;	 /* the framer's flags of the message */
 	bool done;	 /* the whole response came */
@@ -61,6 +65,7 @@ struct summary {
 struct slot {
 	bool req_known; /* its request ended: index, flags and excerpt are set */
 	unsigned req_flags;
+	enum pk_answer_kind kind; /* how its answers may vary (proto/answers.h) */
 	uint64_t req_index;
 	uint8_t req_len;
 	char req_excerpt[PK_RCMP_EXCERPT];
@@ -81,7 +86,11 @@ struct side {
 	struct summary cur;  /* the response being framed */
 	char *mbuf;	     /* the current part, while masks may still apply */
 	size_t mlen, mcap;
-	bool unmasked; /* the current part outgrew the mask limit: hashed as it comes */
+	bool unmasked;	/* the current part outgrew the mask limit: hashed as it comes */
+	bool bagging;	/* the response answers an unordered request: parts hashed for the bag too,
+			 * without the aggregate headers before a leaf (RESP's "*2\r\n") */
+	uint8_t bag_at; /* BAG_* */
+	XXH3_state_t *bs; /* the bag's hash of the current part (made when first needed) */
 	char lag_reason[80];
 };
 
@@ -219,7 +228,17 @@ static bool is_noise(const struct pk_rcmp *c, const struct slot *s, const bool *
 	return false;
 }
 
-/* Compares clone i's summary with production's in slot s; cmp says which clones answered. */
+/* Tells whether two summaries are of the same parts, in order. */
+static bool summary_equal(const struct summary *a, const struct summary *b)
+{
+	uint32_t n = a->nparts < PK_RCMP_MAX_PARTS ? a->nparts : PK_RCMP_MAX_PARTS;
+
+	return a->nparts == b->nparts && memcmp(a->hash, b->hash, n * sizeof(a->hash[0])) == 0;
+}
+
+/* Compares clone i's summary with production's in slot s; cmp says which clones answered.
+ * An unordered answer (proto/answers.h) is the same when its parts are, in any order; a
+ * volatile one that differs is noise. */
 static void compare(struct pk_rcmp *c, const struct slot *s, const bool *cmp, int i)
 {
 	const struct summary *prod = &s->sum[PROD], *cl = &s->sum[1 + i];
@@ -228,6 +247,16 @@ static void compare(struct pk_rcmp *c, const struct slot *s, const bool *cmp, in
 
 	if (n > PK_RCMP_MAX_PARTS)
 		n = PK_RCMP_MAX_PARTS;
+	if (s->kind == PK_ANSWER_UNORDERED && prod->nparts == cl->nparts && prod->bag == cl->bag) {
+		count(c, i, PK_RCMP_SAME); /* the same parts, in another order */
+		return;
+	}
+	if (s->kind == PK_ANSWER_VOLATILE && !summary_equal(prod, cl)) {
+		count(c, i, PK_RCMP_NOISE);
+		report(c, i, s, 0, PK_RCMP_NOISE, "the answer to this request varies by nature", -1,
+		       1);
+		return;
+	}
 	for (uint32_t p = 0; p < n; p++) {
 		if (prod->hash[p] == cl->hash[p])
 			continue;
@@ -435,6 +464,7 @@ static void summary_copy(struct summary *to, const struct summary *from)
 
 	memcpy(to->hash, from->hash, n * sizeof(from->hash[0]));
 	to->nparts = from->nparts;
+	to->bag = from->bag;
 	to->flags = from->flags;
 	to->done = from->done;
 	to->excerpt_len = from->excerpt_len;
@@ -487,12 +517,48 @@ static void hash_masked(struct pk_rcmp *c, struct side *d, char *p, size_t n)
 }
 
 /* n bytes of the current part of side d. */
+/* Whether the response side d starts now answers an unordered request. */
+static bool answers_unordered(struct pk_rcmp *c, const struct side *d)
+{
+	const struct slot *s;
+
+	if (d->nresp < c->base || d->nresp >= c->base + c->count)
+		return false;
+	s = slot_at(c, d->nresp);
+	return s->req_known && s->kind == PK_ANSWER_UNORDERED;
+}
+
+/* Feeds the bag's hash of the current part: the part without the aggregate headers (RESP
+ * lines of types * % ~ > |) before its leaf, so that elements reordered hash alike. */
+static void bag_bytes(struct side *d, const char *p, size_t n)
+{
+	while (n > 0 && d->bag_at != BAG_CONTENT) {
+		if (d->bag_at == BAG_LINE)
+			d->bag_at = memchr("*%~>|", *p, 5) && *p ? BAG_HEADER : BAG_CONTENT;
+		if (d->bag_at == BAG_CONTENT)
+			break;
+		if (*p == '\n')
+			d->bag_at = BAG_LINE;
+		p++;
+		n--;
+	}
+	if (n > 0)
+		XXH3_64bits_update(d->bs, p, n);
+}
+
 static void part_bytes(struct pk_rcmp *c, struct side *d, const char *p, size_t n)
 {
 	size_t room;
 
 	if (n == 0)
 		return;
+	if (d->msg_bytes == 0 && answers_unordered(c, d)) {
+		if (!d->bs && (d->bs = XXH3_createState()) != NULL)
+			XXH3_64bits_reset(d->bs);
+		d->bagging = d->bs != NULL;
+	}
+	if (d->bagging)
+		bag_bytes(d, p, n);
 	excerpt_add(d->cur.excerpt, &d->cur.excerpt_len, p, n);
 	d->msg_bytes += n;
 	d->part_bytes += n;
@@ -535,6 +601,7 @@ static void part_bytes(struct pk_rcmp *c, struct side *d, const char *p, size_t 
 static void part_end(struct pk_rcmp *c, struct side *d)
 {
 	uint32_t p = d->cur.nparts;
+	uint64_t h;
 
 	if (d->part_bytes == 0)
 		return;
@@ -543,13 +610,19 @@ static void part_end(struct pk_rcmp *c, struct side *d)
 	d->mlen = 0;
 	d->unmasked = false;
 	d->part_bytes = 0;
-	d->cur.nparts++;
-	if (p >= PK_RCMP_MAX_PARTS - 1) { /* folds into the last hash: it goes on */
-		d->cur.hash[PK_RCMP_MAX_PARTS - 1] = XXH3_64bits_digest(d->xs);
-		return;
-	}
-	d->cur.hash[p] = XXH3_64bits_digest(d->xs);
+	h = XXH3_64bits_digest(d->xs);
 	XXH3_64bits_reset(d->xs);
+	d->cur.nparts++;
+	if (d->bagging) {
+		d->cur.bag += XXH3_64bits_digest(d->bs);
+		XXH3_64bits_reset(d->bs);
+		d->bag_at = BAG_LINE;
+	}
+	if (p < PK_RCMP_MAX_PARTS)
+		d->cur.hash[p] = h;
+	else /* folds into the last hash, in order */
+		d->cur.hash[PK_RCMP_MAX_PARTS - 1] =
+			(d->cur.hash[PK_RCMP_MAX_PARTS - 1] ^ h) * FOLD_PRIME + p;
 }
 
 /* The response side idx was framing ended: into its slot, and decide. */
@@ -568,6 +641,9 @@ static void message_end(struct pk_rcmp *c, int idx)
 			summary_copy(&s->sum[idx], &d->cur);
 	}
 	d->cur.nparts = 0;
+	d->cur.bag = 0;
+	d->bagging = false;
+	d->bag_at = BAG_LINE;
 	d->cur.flags = 0;
 	d->cur.done = false;
 	d->cur.excerpt_len = 0;
@@ -659,6 +735,7 @@ void pk_rcmp_free(struct pk_rcmp *c)
 		return;
 	for (int i = 0; i < SIDES; i++) {
 		XXH3_freeState(c->side[i].xs);
+		XXH3_freeState(c->side[i].bs);
 		free(c->side[i].mbuf);
 	}
 	free(c->ring);
@@ -683,6 +760,7 @@ static void request_end(struct pk_rcmp *c)
 			s->req_index = index;
 			s->req_len = c->rq_len;
 			memcpy(s->req_excerpt, c->rq_excerpt, c->rq_len);
+			s->kind = pk_answer_kind(c->cfg.proto, c->rq_excerpt, c->rq_len);
 		}
 	}
 	c->rq_len = 0;

@@ -649,6 +649,63 @@ static void test_json(void)
 	}
 }
 
+/* Answers a server leaves unordered or volatile (proto/answers.h): COMMAND's parts in another
+ * order are the same; an INFO that differs is noise; a GET that differs is still different;
+ * MySQL: a SELECT NOW() that differs is noise. */
+static void test_answer_kinds(void)
+{
+	static const char client[] = "*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n"
+				     "*1\r\n$4\r\ninfo\r\n"
+				     "SMEMBERS s\r\n"
+				     "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+	static const char prod[] = "*2\r\n$3\r\nget\r\n$3\r\nset\r\n"
+				   "$12\r\nuptime:12345\r\n"
+				   "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+				   "$1\r\nv\r\n";
+	static const char clone[] = "*2\r\n$3\r\nset\r\n$3\r\nget\r\n"
+				    "$12\r\nuptime:99999\r\n"
+				    "*2\r\n$1\r\nb\r\n$1\r\nc\r\n"
+				    "$1\r\nX\r\n";
+	static const struct pk_rcmp_config mysql_cfg = { .proto = PK_PROTO_MYSQL };
+	/* handshake: greeting, auth, OK; then COM_QUERY "select now()" answered by one packet */
+	static const char my_client[] = "\x01\x00\x00\x01\x00"
+					"\x0d\x00\x00\x00\x03select now()";
+	static const char my_prod[] = "\x01\x00\x00\x00\x0a"
+				      "\x01\x00\x00\x02\x00"
+				      "\x02\x00\x00\x01\x01\x31";
+	static const char my_clone[] = "\x01\x00\x00\x00\x0a"
+				       "\x01\x00\x00\x02\x00"
+				       "\x02\x00\x00\x01\x01\x32";
+	struct rec rc;
+	struct pk_rcmp *c;
+
+	run(&resp_cfg, &rc, client, prod, (const char *const[]){ clone }, 1, 0);
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_SAME], 1);	  /* COMMAND DOCS, reordered */
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_NOISE], 1);	  /* info */
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_DIFFERENT], 2); /* SMEMBERS: other members; GET */
+	CHECK_EQ_INT(rc.nreps, 3);
+	CHECK_EQ_INT(rc.reps[0].request, 1);
+	CHECK_EQ_INT(rc.reps[0].verdict, PK_RCMP_NOISE);
+	CHECK_EQ_INT(rc.reps[1].request, 2);
+	CHECK_EQ_INT(rc.reps[2].request, 3);
+	done(NULL, &rc);
+
+	c = start(&mysql_cfg, 1, &rc);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	feed(c, PK_RCMP_PROD, my_prod, 5, 0); /* the greeting comes first */
+	feed(c, 0, my_clone, 5, 0);
+	feed(c, CLIENT, my_client, sizeof(my_client) - 1, 0);
+	feed(c, PK_RCMP_PROD, my_prod + 5, sizeof(my_prod) - 6, 0);
+	feed(c, 0, my_clone + 5, sizeof(my_clone) - 6, 0);
+	pk_rcmp_finish(c, PK_RCMP_PROD);
+	pk_rcmp_finish(c, 0);
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_NOISE], 1);
+	CHECK_EQ_INT(rc.counts[0][PK_RCMP_DIFFERENT], 0);
+	done(c, &rc);
+}
+
 static void test_bad_args(void)
 {
 	struct pk_rcmp_config cfg = resp_cfg;
@@ -676,6 +733,7 @@ int main(void)
 	UNIT_RUN(test_many_parts);
 	UNIT_RUN(test_raw);
 	UNIT_RUN(test_json);
+	UNIT_RUN(test_answer_kinds);
 	UNIT_RUN(test_bad_args);
 	return unit_done();
 }

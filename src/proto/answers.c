@@ -1,0 +1,136 @@
+/* answers.c — which requests' answers may vary, by protocol (see answers.h). */
+#include "proto/answers.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+/* Redis commands whose answers vary: one table, by name (case-insensitive). */
+static const struct {
+	const char *name;
+	enum pk_answer_kind kind;
+} resp_commands[] = {
+	{ "COMMAND", PK_ANSWER_UNORDERED },    { "SMEMBERS", PK_ANSWER_UNORDERED },
+	{ "SUNION", PK_ANSWER_UNORDERED },     { "SINTER", PK_ANSWER_UNORDERED },
+	{ "SDIFF", PK_ANSWER_UNORDERED },      { "HGETALL", PK_ANSWER_UNORDERED },
+	{ "HKEYS", PK_ANSWER_UNORDERED },      { "HVALS", PK_ANSWER_UNORDERED },
+	{ "KEYS", PK_ANSWER_UNORDERED },       { "CONFIG", PK_ANSWER_UNORDERED },
+	{ "INFO", PK_ANSWER_VOLATILE },	       { "TIME", PK_ANSWER_VOLATILE },
+	{ "CLIENT", PK_ANSWER_VOLATILE },      { "HELLO", PK_ANSWER_VOLATILE },
+	{ "RANDOMKEY", PK_ANSWER_VOLATILE },   { "SRANDMEMBER", PK_ANSWER_VOLATILE },
+	{ "SPOP", PK_ANSWER_VOLATILE },	       { "HRANDFIELD", PK_ANSWER_VOLATILE },
+	{ "ZRANDMEMBER", PK_ANSWER_VOLATILE }, { "SCAN", PK_ANSWER_VOLATILE },
+	{ "SSCAN", PK_ANSWER_VOLATILE },       { "HSCAN", PK_ANSWER_VOLATILE },
+	{ "ZSCAN", PK_ANSWER_VOLATILE },       { "MEMORY", PK_ANSWER_VOLATILE },
+	{ "SLOWLOG", PK_ANSWER_VOLATILE },     { "LATENCY", PK_ANSWER_VOLATILE },
+	{ "LASTSAVE", PK_ANSWER_VOLATILE },    { "DEBUG", PK_ANSWER_VOLATILE },
+	{ "OBJECT", PK_ANSWER_VOLATILE },      { "ROLE", PK_ANSWER_VOLATILE },
+	{ "ACL", PK_ANSWER_VOLATILE },	       { "MODULE", PK_ANSWER_VOLATILE },
+};
+
+/* Substrings of a MySQL query (case-insensitive) that make its answer volatile. */
+static const char *const mysql_volatile[] = {
+	"now(",
+	"sysdate(",
+	"curdate(",
+	"curtime(",
+	"current_time",
+	"current_date",
+	"unix_timestamp(",
+	"utc_time",
+	"utc_date",
+	"rand(",
+	"uuid(",
+	"uuid_short(",
+	"connection_id(",
+	"last_insert_id(",
+	"show status",
+	"show global status",
+	"show session status",
+	"show processlist",
+	"show engine",
+	"information_schema.processlist",
+};
+
+/* Tells whether needle (lower case) occurs in s[0..n), case-insensitively. */
+static bool contains(const char *s, size_t n, const char *needle)
+{
+	size_t k = strlen(needle);
+
+	for (size_t i = 0; i + k <= n; i++)
+		if (strncasecmp(s + i, needle, k) == 0)
+			return true;
+	return false;
+}
+
+/* The command name of a RESP request: the first bulk string of an array, or the first word
+ * of an inline command.  Sets *name and returns its length (0 when it is not in req). */
+static size_t resp_name(const char *req, size_t n, const char **name)
+{
+	size_t i = 0, len = 0;
+
+	if (n > 0 && req[0] == '*') {
+		while (i < n && req[i] != '\n') /* "*N\r\n" */
+			i++;
+		if (++i >= n || req[i] != '$')
+			return 0;
+		while (i < n && req[i] != '\n') { /* "$L\r\n" */
+			if (req[i] >= '0' && req[i] <= '9' && len < 1000)
+				len = len * 10 + (size_t)(req[i] - '0');
+			i++;
+		}
+		i++;
+		if (i + len > n)
+			return 0;
+		*name = req + i;
+		return len;
+	}
+	while (i < n && (req[i] == ' ' || req[i] == '\t'))
+		i++;
+	*name = req + i;
+	while (i + len < n && req[i + len] != ' ' && req[i + len] != '\r' && req[i + len] != '\n')
+		len++;
+	return len;
+}
+
+static enum pk_answer_kind resp_kind(const char *req, size_t n)
+{
+	const char *name;
+	size_t len = resp_name(req, n, &name);
+
+	for (size_t i = 0; len && i < sizeof(resp_commands) / sizeof(resp_commands[0]); i++)
+		if (strlen(resp_commands[i].name) == len &&
+		    strncasecmp(resp_commands[i].name, name, len) == 0)
+			return resp_commands[i].kind;
+	return PK_ANSWER_EXACT;
+}
+
+/* A MySQL command packet: 4 header bytes, the command byte, then (COM_QUERY 0x03) the query. */
+static enum pk_answer_kind mysql_kind(const char *req, size_t n)
+{
+	if (n < 5 || req[4] != 0x03)
+		return PK_ANSWER_EXACT;
+	for (size_t i = 0; i < sizeof(mysql_volatile) / sizeof(mysql_volatile[0]); i++)
+		if (contains(req + 5, n - 5, mysql_volatile[i]))
+			return PK_ANSWER_VOLATILE;
+	return PK_ANSWER_EXACT;
+}
+
+enum pk_answer_kind pk_answer_kind(enum pk_proto proto, const char *req, size_t n)
+{
+	switch (proto) {
+	case PK_PROTO_RESP:
+		return resp_kind(req, n);
+	case PK_PROTO_MYSQL:
+		return mysql_kind(req, n);
+	default:
+		return PK_ANSWER_EXACT;
+	}
+}
+
+const char *pk_answer_kind_name(enum pk_answer_kind k)
+{
+	static const char *const names[] = { "exact", "unordered", "volatile" };
+
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
