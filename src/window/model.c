@@ -17,7 +17,7 @@
 
 #include "window/window.h"
 
-#define HIT_DIRECT 1000000u
+#define HIT_DIRECT 4096u
 /* |δ|·k under which g(m) is taken as m + δ·m(m-1)/2 (the next term is below 1e-8 of it) */
 #define HIT_NEAR_ONE 1e-4
 
