@@ -1,6 +1,7 @@
 /* answers.c — which requests' answers may vary, by protocol (see answers.h). */
 #include "proto/answers.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -52,17 +53,6 @@ static const char *const mysql_volatile[] = {
 	"information_schema.processlist",
 };
 
-/* Tells whether needle (lower case) occurs in s[0..n), case-insensitively. */
-static bool contains(const char *s, size_t n, const char *needle)
-{
-	size_t k = strlen(needle);
-
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(s + i, needle, k) == 0)
-			return true;
-	return false;
-}
-
 /* The command name of a RESP request: the first bulk string of an array, or the first word
  * of an inline command.  Sets *name and returns its length (0 when it is not in req). */
 static size_t resp_name(const char *req, size_t n, const char **name)
@@ -98,20 +88,33 @@ static enum pk_answer_kind resp_kind(const char *req, size_t n)
 	const char *name;
 	size_t len = resp_name(req, n, &name);
 
-	for (size_t i = 0; len && i < sizeof(resp_commands) / sizeof(resp_commands[0]); i++)
-		if (strlen(resp_commands[i].name) == len &&
+	if (len < 3 || len > 11) /* the names of the table: 3 to 11 letters */
+		return PK_ANSWER_EXACT;
+	for (size_t i = 0; i < sizeof(resp_commands) / sizeof(resp_commands[0]); i++)
+		if ((resp_commands[i].name[0] ^ name[0]) % 32 == 0 &&
+		    strlen(resp_commands[i].name) == len &&
 		    strncasecmp(resp_commands[i].name, name, len) == 0)
 			return resp_commands[i].kind;
 	return PK_ANSWER_EXACT;
 }
 
-/* A MySQL command packet: 4 header bytes, the command byte, then (COM_QUERY 0x03) the query. */
+/* A MySQL command packet: 4 header bytes, the command byte, then (COM_QUERY 0x03) the query,
+ * looked at lower-cased (its first bytes: at most QUERY_LOOK). */
+#define QUERY_LOOK 256
+
 static enum pk_answer_kind mysql_kind(const char *req, size_t n)
 {
+	char q[QUERY_LOOK + 1];
+	size_t len;
+
 	if (n < 5 || req[4] != 0x03)
 		return PK_ANSWER_EXACT;
+	len = n - 5 < QUERY_LOOK ? n - 5 : QUERY_LOOK;
+	for (size_t i = 0; i < len; i++)
+		q[i] = req[5 + i] ? (char)tolower((unsigned char)req[5 + i]) : ' ';
+	q[len] = '\0';
 	for (size_t i = 0; i < sizeof(mysql_volatile) / sizeof(mysql_volatile[0]); i++)
-		if (contains(req + 5, n - 5, mysql_volatile[i]))
+		if (strstr(q, mysql_volatile[i]))
 			return PK_ANSWER_VOLATILE;
 	return PK_ANSWER_EXACT;
 }
