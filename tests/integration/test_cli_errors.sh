@@ -54,6 +54,15 @@ expect unresolvable-debug-host 1 "resolve debug host 'no-such-host.invalid'" "${
 expect port-in-use 1 "dup: listen 127.0.0.1:$BUSY: Address already in use" "${D[@]}" -l "$BUSY" "${P[@]}"
 expect admin-port-in-use 1 "dup: admin listen 127.0.0.1:$BUSY: Address already in use" "${D[@]}" -l "$FREE" "${P[@]}" --admin "$BUSY"
 expect missing-spill-dir 1 "spill directory '/nonexistent/pk': No such file" "${D[@]}" -l "$FREE" "${P[@]}" --spill /nonexistent/pk
+expect compare-unknown-framer 2 "dup: --compare \\(raw, resp, http or mysql\\) 'smtp': not a valid value" "${D[@]}" -l "$FREE" "${P[@]}" --compare smtp
+expect compare-unknown-framer-eq 2 "'smtp': not a valid value" "${D[@]}" -l "$FREE" "${P[@]}" --compare=smtp
+expect compare-bad-regex 2 "dup: --compare-ignore 'a\\(': " "${D[@]}" -l "$FREE" "${P[@]}" --compare resp --compare-ignore 'a('
+expect compare-ignore-without-framer 2 'needs --compare resp, http or mysql' "${D[@]}" -l "$FREE" "${P[@]}" --compare-ignore x
+expect compare-log-without-compare 2 'compare-log: needs --compare' "${D[@]}" -l "$FREE" "${P[@]}" --compare-log "$PK_TMP/c.jsonl"
+expect compare-log-unwritable 1 "dup: open compare log /nonexistent/c.jsonl: No such file" "${D[@]}" -l "$FREE" "${P[@]}" --compare http --compare-log /nonexistent/c.jsonl
+expect window-warn-negative 2 "window-warn '-1'" "${D[@]}" -l "$FREE" "${P[@]}" --window-warn -1
+expect agg-framed-compare 2 'agg: --compare: agg compares raw byte streams only' "$PK_BIN" agg -l "$FREE" -x 127.0.0.1 -p 9 -D "$OK" --compare http
+expect diverge-missing-log 1 "diverge: .*/nonexistent.jsonl" "$PK_BIN" diverge "$PK_TMP/nonexistent.jsonl"
 expect status-unreachable 1 "status: 127.0.0.1:$FREE: Connection refused" "$PK_BIN" status --admin "$FREE"
 expect status-bad-admin 2 "status: --admin" "$PK_BIN" status --admin nope:
 expect status-unknown-flag 2 "status: unknown option '--x'" "$PK_BIN" status --x
