@@ -31,6 +31,24 @@ pk_expect_error min-interval-alone 2 "goes with --auto-reclone" \
 	"$PK_BIN" up pk-test-none -p 6379 --reclone-min-interval 5s
 if "$PK_BIN" up --help | grep -q -- "--reclone-min-interval DURATION"; then pk_ok help; else pk_fail help "no --reclone-min-interval in up --help"; fi
 
+# The duplicator's side alone (no root): POST /targets/N/recloned counts target N's re-clones.
+P0=$(pk_free_port) L0=$(pk_free_port) A0=$(pk_free_port) D0=$(pk_free_port)
+pk_dup dup0 -l "$L0" -x 127.0.0.1 -p "$P0" -m 127.0.0.1 -d "$D0" -m 127.0.0.2 -d "$D0" --admin "127.0.0.1:$A0" || exit 1
+DUP0=$PK_LAST_PID
+post() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "$1" "http://127.0.0.1:$A0$2"; }
+pk_expect_eq admin-post-1 "$(post POST /targets/1/recloned)" 200
+pk_expect_eq admin-post-1-again "$(post POST /targets/1/recloned)" 200
+pk_expect_eq admin-get-405 "$(post GET /targets/1/recloned)" 405
+pk_expect_eq admin-no-target-404 "$(post POST /targets/2/recloned)" 404
+# not the path at all (past the targets' limit, no number, more after it): POST is refused as
+# on any other path
+for path in /targets/8/recloned /targets/99999999999999999999/recloned /targets//recloned \
+	/targets/-1/recloned /targets/1/recloned/ /targets/1x/recloned /targets/01; do
+	pk_expect_eq "admin-other-path-$path" "$(post POST "$path")" 405
+done
+pk_expect_eq admin-counted "$(pk_metric "$A0" parikshan_debug_reclones_total 127.0.0.2):$(pk_metric "$A0" parikshan_debug_reclones_total 127.0.0.1:)" "2:0"
+pk_stop_clean dup0 "$DUP0"
+
 [ "$(id -u)" -eq 0 ] || { pk_fail setup "needs root (namespaces, mounts, runc, criu)"; exit 1; }
 export PARIKSHAN_STATE_DIR=$PK_TMP/state PK_STATE=$PK_TMP/state
 mkdir -p "$PK_STATE"
@@ -75,6 +93,8 @@ for k in 1 2; do
 	pk_ok "killed-$k-recloned"
 done
 pk_expect_eq mgmt-kept "$(field mgmt)" "$MGMT"
+# the load's open connections were attached to the new clones at request boundaries (--resync)
+pk_wait_metric_ge "$ADMIN" parikshan_debug_rejoins_total 1 30 && pk_ok resync-reattached
 if grep -qE "reclone clone=$CLONE reason=died waits" "$LOG"; then pk_ok rate-limit-logged; else pk_fail rate-limit-logged "no wait logged: $(grep reclone "$LOG" | tr '\n' ' ')"; fi
 # seconds from the end of the first re-clone to the start of the second
 gap=$(python3 - "$LOG" <<'PY'
@@ -115,5 +135,29 @@ pk_check down "$PK_BIN" down "$PROD"
 pk_wait_exit "$WATCH" 10 && pk_ok supervisor-stopped
 pk_no_debris down-no-debris "$CLONE"
 pk_expect_eq production-still-serves "$(redis-cli -h "$IP" PING)" PONG
+
+# The other cause: a clone that stops reading (SIGSTOP) overflows its buffers (256 KiB after the
+# kernel's socket buffers) under a bounded load of 1 KB SETs; it is re-cloned for that
+# (reason=overflow), and the stopped process goes with the old clone.  (With a buffer too small
+# for the load, even a healthy new clone overflows, e.g. while its connection is being made:
+# then it is re-cloned again once per --reclone-min-interval; the count is printed.)
+pk_check up-small-buffer "$PK_BIN" up "$PROD" -p 6379 -l "$FRONT" --admin "127.0.0.1:$ADMIN" -b 256K \
+	--resync resp --auto-reclone --reclone-min-interval 1s || exit 1
+WATCH=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["watch_pid"])' "$PK_STATE/$PROD/up.json")
+pid=$(field pid)
+kill -STOP "$pid"
+pk_bg load2 pk_bench "$FRONT" -n 40000 -c 4 -t set -d 1000 -r 1000
+LOAD=$PK_LAST_PID
+pk_wait_metric_ge "$ADMIN" parikshan_debug_overflows_total 1 60 || exit 1
+pk_wait_metric_ge "$ADMIN" parikshan_debug_reclones_total 1 90 || exit 1
+pk_wait_for "the re-cloned clone serves" 30 clone_serves "$pid" && pk_ok overflow-recloned
+if grep -qE "reclone clone=$CLONE reason=overflow from=" "$LOG"; then pk_ok overflow-logged; else pk_fail overflow-logged "$(grep "up: " "$LOG" | tail -n 5 | tr '\n' ' ')"; fi
+pk_gone "$pid" && pk_ok stopped-clone-gone || pk_fail stopped-clone-gone "pid $pid still there"
+pk_wait_exit "$LOAD" 120 || exit 1
+if wait "$LOAD"; then pk_ok production-clients-unharmed-2; else pk_fail production-clients-unharmed-2 "$(tail -n 3 "$PK_TMP/load2.log")"; fi
+echo "# re-clones for overflow during the second load: $(pk_metric "$ADMIN" parikshan_debug_reclones_total)"
+pk_check down-2 "$PK_BIN" down "$PROD"
+pk_wait_exit "$WATCH" 10 && pk_ok supervisor-stopped-2
+pk_no_debris down-2-no-debris "$CLONE"
 pk_check rm "$PK_BIN" container rm "$PROD"
 pk_no_debris rm-no-debris "$PROD"
