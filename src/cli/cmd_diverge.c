@@ -284,6 +284,20 @@ enum cut {
 	CUT_MID,   /* s starts inside a longer text: "...s" or "...s..." */
 };
 
+/* How many bytes of s to show in at most max: whole characters of the excerpts' escapes (\r,
+ * \n, \t, \\, \xHH), never half of one. */
+static int cut_len(const char *s, size_t max)
+{
+	size_t i = 0, len;
+
+	for (; s[i]; i += len) {
+		len = strnlen(s + i, s[i] != '\\' ? 1 : s[i + 1] == 'x' ? 4 : 2);
+		if (i + len > max)
+			break;
+	}
+	return (int)i;
+}
+
 /* s in a column of w (>= 7) characters, then a space unless last; "-" for "". */
 static void put_cell(struct pk_strbuf *out, const char *s, size_t w, enum cut how, bool last)
 {
@@ -295,13 +309,13 @@ static void put_cell(struct pk_strbuf *out, const char *s, size_t w, enum cut ho
 	else if (how == CUT_MID && n + 3 <= w)
 		snprintf(cell, sizeof(cell), "...%s", s);
 	else if (how == CUT_MID)
-		snprintf(cell, sizeof(cell), "...%.*s...", (int)(w - 6), s);
+		snprintf(cell, sizeof(cell), "...%.*s...", cut_len(s, w - 6), s);
 	else if (n <= w)
 		snprintf(cell, sizeof(cell), "%s", s);
 	else if (how == CUT_START)
 		snprintf(cell, sizeof(cell), "...%s", s + n - (w - 3));
 	else
-		snprintf(cell, sizeof(cell), "%.*s...", (int)(w - 3), s);
+		snprintf(cell, sizeof(cell), "%.*s...", cut_len(s, w - 3), s);
 	if (last)
 		pk_strbuf_printf(out, "%s", cell);
 	else
