@@ -48,7 +48,16 @@
 #include "proto/answers.h"
 
 #define SIDES (1 + PK_RCMP_MAX_CLONES)
-#define PROD 0				    /* side index of production; clone i is side 1 + i */
+#define PROD 0 /* side index of production; clone i is side 1 + i */
+/* MySQL: where a stream is in its packets, so that a packet's 4-byte header always reaches
+ * the framer in one piece (the framer learns from its sequence id whether a new message
+ * starts; a header cut between two chunks would otherwise move that boundary). */
+struct pkt_hdr {
+	uint8_t hdr[4];
+	uint8_t have;  /* header bytes held back */
+	uint32_t left; /* payload bytes of the current packet still to come */
+};
+
 enum { BAG_LINE, BAG_HEADER, BAG_CONTENT }; /* where in a part the bag's hash is */
 #define FOLD_PRIME 0x9E3779B185EBCA87ull    /* folds part hashes past the last slot, in order */
 
@@ -90,7 +99,8 @@ struct side {
 	bool bagging;	/* the response answers an unordered request: parts hashed for the bag too,
 			 * without the aggregate headers before a leaf (RESP's "*2\r\n") */
 	uint8_t bag_at; /* BAG_* */
-	XXH3_state_t *bs; /* the bag's hash of the current part (made when first needed) */
+	XXH3_state_t *bs;  /* the bag's hash of the current part (made when first needed) */
+	struct pkt_hdr ph; /* MySQL */
 	char lag_reason[80];
 };
 
@@ -102,8 +112,9 @@ struct pk_rcmp {
 	bool masks;   /* parts are buffered and masked before hashing */
 	bool stopped; /* production's or the request framer is lost */
 	struct pk_msgr rq;
-	uint64_t nreq;	     /* requests ended */
-	uint64_t nreq_slots; /* requests ended that have a response */
+	struct pkt_hdr rq_ph; /* MySQL */
+	uint64_t nreq;	      /* requests ended */
+	uint64_t nreq_slots;  /* requests ended that have a response */
 	uint8_t rq_len;
 	char rq_excerpt[PK_RCMP_EXCERPT];
 	unsigned char *ring; /* cap slots of slot_size bytes; slot k at k % cap */
@@ -767,17 +778,52 @@ static void request_end(struct pk_rcmp *c)
 	decide_front(c);
 }
 
-void pk_rcmp_request(struct pk_rcmp *c, const char *buf, size_t n)
-{
-	if (c->stopped)
-		return;
-	if (c->cfg.proto == PK_PROTO_NONE) {
-		struct slot *s = c->count ? slot_at(c, c->base) : NULL;
+typedef void feed_fn(struct pk_rcmp *c, int idx, const char *buf, size_t n);
 
-		if (s && c->base == 0)
-			excerpt_add(s->req_excerpt, &s->req_len, buf, n);
+/* Passes buf[0..n) to fn: at once, or for MySQL with every packet header whole in one call
+ * (the bytes of a header cut by the chunk's end are held in ph until the rest comes). */
+static void feed_packets(struct pk_rcmp *c, int idx, struct pkt_hdr *ph, const char *buf, size_t n,
+			 feed_fn *fn)
+{
+	if (c->cfg.proto != PK_PROTO_MYSQL) {
+		fn(c, idx, buf, n);
 		return;
 	}
+	while (n > 0) {
+		size_t take;
+
+		if (ph->left == 0 && (ph->have > 0 || n < 4)) { /* a header: assemble it */
+			take = (size_t)(4 - ph->have) < n ? (size_t)(4 - ph->have) : n;
+			memcpy(ph->hdr + ph->have, buf, take);
+			ph->have += (uint8_t)take;
+			buf += take;
+			n -= take;
+			if (ph->have < 4)
+				return;
+			ph->have = 0;
+			ph->left = ph->hdr[0] | ph->hdr[1] << 8 | (uint32_t)ph->hdr[2] << 16;
+			fn(c, idx, (const char *)ph->hdr, 4);
+			continue;
+		}
+		if (ph->left == 0) { /* a whole header here: it goes with what follows */
+			ph->left = (uint8_t)buf[0] | (uint8_t)buf[1] << 8 |
+				   (uint32_t)(uint8_t)buf[2] << 16;
+			take = 4 + (ph->left < n - 4 ? ph->left : n - 4);
+			ph->left -= (uint32_t)(take - 4);
+		} else {
+			take = ph->left < n ? ph->left : n;
+			ph->left -= (uint32_t)take;
+		}
+		fn(c, idx, buf, take);
+		buf += take;
+		n -= take;
+	}
+}
+
+/* Frames client bytes (idx unused). */
+static void request_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n)
+{
+	(void)idx;
 	while (n > 0 && !c->stopped) {
 		enum pk_msg_event ev;
 		size_t used = pk_msgr_feed(&c->rq, buf, n, &ev);
@@ -794,6 +840,20 @@ void pk_rcmp_request(struct pk_rcmp *c, const char *buf, size_t n)
 		else if (used == 0)
 			break; /* no progress and no event: never loop on it */
 	}
+}
+
+void pk_rcmp_request(struct pk_rcmp *c, const char *buf, size_t n)
+{
+	if (c->stopped)
+		return;
+	if (c->cfg.proto == PK_PROTO_NONE) {
+		struct slot *s = c->count ? slot_at(c, c->base) : NULL;
+
+		if (s && c->base == 0)
+			excerpt_add(s->req_excerpt, &s->req_len, buf, n);
+		return;
+	}
+	feed_packets(c, 0, &c->rq_ph, buf, n, request_bytes);
 }
 
 /* Handles one framer event of side idx. */
@@ -815,12 +875,9 @@ static bool side_listened(const struct pk_rcmp *c, int idx)
 	return !c->stopped && !d->finished && !d->m.lost && (idx == PROD || clone_active(d));
 }
 
-void pk_rcmp_response(struct pk_rcmp *c, int side, const char *buf, size_t n)
+/* Frames side idx's bytes. */
+static void response_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n)
 {
-	int idx = side + 1;
-
-	if (side < PK_RCMP_PROD || side >= c->nclones)
-		return;
 	while (n > 0 && side_listened(c, idx)) {
 		struct side *d = &c->side[idx];
 		enum pk_msg_event ev;
@@ -836,6 +893,15 @@ void pk_rcmp_response(struct pk_rcmp *c, int side, const char *buf, size_t n)
 		if (used == 0 && ev != PK_MSG_END)
 			break;
 	}
+}
+
+void pk_rcmp_response(struct pk_rcmp *c, int side, const char *buf, size_t n)
+{
+	int idx = side + 1;
+
+	if (side < PK_RCMP_PROD || side >= c->nclones)
+		return;
+	feed_packets(c, idx, &c->side[idx].ph, buf, n, response_bytes);
 }
 
 void pk_rcmp_finish(struct pk_rcmp *c, int side)
