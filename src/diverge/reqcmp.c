@@ -58,8 +58,13 @@ struct pkt_hdr {
 	uint32_t left; /* payload bytes of the current packet still to come */
 };
 
-enum { BAG_LINE, BAG_HEADER, BAG_CONTENT }; /* where in a part the bag's hash is */
-#define FOLD_PRIME 0x9E3779B185EBCA87ull    /* folds part hashes past the last slot, in order */
+enum { BAG_LINE, BAG_HEADER, BAG_CONTENT };
+#define SMALL_PART                                                                                 \
+	256 /* parts up to this long are hashed in one go (most answers' parts) */ /* where in a   \
+										      part the     \
+										      bag's hash   \
+										      is */
+#define FOLD_PRIME 0x9E3779B185EBCA87ull /* folds part hashes past the last slot, in order */
 
 struct summary {
 	uint64_t hash[PK_RCMP_MAX_PARTS];
@@ -95,12 +100,14 @@ struct side {
 	struct summary cur;  /* the response being framed */
 	char *mbuf;	     /* the current part, while masks may still apply */
 	size_t mlen, mcap;
-	bool unmasked;	/* the current part outgrew the mask limit: hashed as it comes */
 	bool bagging;	/* the response answers an unordered request: parts hashed for the bag too,
 			 * without the aggregate headers before a leaf (RESP's "*2\r\n") */
 	uint8_t bag_at; /* BAG_* */
 	XXH3_state_t *bs;  /* the bag's hash of the current part (made when first needed) */
 	struct pkt_hdr ph; /* MySQL */
+	bool streaming;	   /* the current part went past small: hashed as it comes (xs) */
+	uint32_t slen;
+	char small[SMALL_PART]; /* the current part while short: hashed at once at its end */
 	char lag_reason[80];
 };
 
@@ -482,8 +489,9 @@ static void summary_copy(struct summary *to, const struct summary *from)
 	memcpy(to->excerpt, from->excerpt, from->excerpt_len);
 }
 
-/* Hashes n bytes of the current part, cutting out every match of each mask (in order). */
-static void hash_masked(struct pk_rcmp *c, struct side *d, char *p, size_t n)
+/* Cuts every match of each mask (in order) out of the current part p[0..n) (p has room for a
+ * NUL at p[n]); returns its length after. */
+static size_t hash_masked(struct pk_rcmp *c, struct side *d, char *p, size_t n)
 {
 	if (c->cfg.proto == PK_PROTO_HTTP && !c->cfg.no_default_ignore && n >= 5 &&
 	    strncasecmp(p, "date:", 5) == 0 && p[n - 1] == '\n' && !memchr(p, '\n', n - 1)) {
@@ -524,7 +532,7 @@ static void hash_masked(struct pk_rcmp *c, struct side *d, char *p, size_t n)
 		}
 		n = out;
 	}
-	XXH3_64bits_update(d->xs, p, n);
+	return n;
 }
 
 /* n bytes of the current part of side d. */
@@ -557,6 +565,14 @@ static void bag_bytes(struct side *d, const char *p, size_t n)
 		XXH3_64bits_update(d->bs, p, n);
 }
 
+/* Goes on hashing the current part of d as it comes, from what was kept of it (kept[0..n)). */
+static void stream_part(struct side *d, const char *kept, size_t n)
+{
+	XXH3_64bits_reset(d->xs);
+	XXH3_64bits_update(d->xs, kept, n);
+	d->streaming = true;
+}
+
 static void part_bytes(struct pk_rcmp *c, struct side *d, const char *p, size_t n)
 {
 	size_t room;
@@ -573,16 +589,24 @@ static void part_bytes(struct pk_rcmp *c, struct side *d, const char *p, size_t 
 	excerpt_add(d->cur.excerpt, &d->cur.excerpt_len, p, n);
 	d->msg_bytes += n;
 	d->part_bytes += n;
-	if (!c->masks || d->unmasked) {
+	if (d->streaming) {
+		XXH3_64bits_update(d->xs, p, n);
+		return;
+	}
+	if (!c->masks) {
+		if (d->slen + n <= SMALL_PART) {
+			memcpy(d->small + d->slen, p, n);
+			d->slen += (uint32_t)n;
+			return;
+		}
+		stream_part(d, d->small, d->slen);
 		XXH3_64bits_update(d->xs, p, n);
 		return;
 	}
 	room = c->cfg.mask_limit - d->mlen;
 	if (n > room) { /* too long to mask: hash what was kept, then as it comes */
-		XXH3_64bits_update(d->xs, d->mbuf, d->mlen);
+		stream_part(d, d->mbuf, d->mlen);
 		XXH3_64bits_update(d->xs, p, n);
-		d->mlen = 0;
-		d->unmasked = true;
 		return;
 	}
 	if (d->mlen + n > d->mcap) {
@@ -595,10 +619,8 @@ static void part_bytes(struct pk_rcmp *c, struct side *d, const char *p, size_t 
 			cap = c->cfg.mask_limit;
 		b = realloc(d->mbuf, cap + 1); /* + a NUL for regexec */
 		if (!b) { /* no memory to mask: hashed unmasked, as a part too long */
-			XXH3_64bits_update(d->xs, d->mbuf, d->mlen);
+			stream_part(d, d->mbuf, d->mlen);
 			XXH3_64bits_update(d->xs, p, n);
-			d->mlen = 0;
-			d->unmasked = true;
 			return;
 		}
 		d->mbuf = b;
@@ -616,13 +638,16 @@ static void part_end(struct pk_rcmp *c, struct side *d)
 
 	if (d->part_bytes == 0)
 		return;
-	if (c->masks && !d->unmasked)
-		hash_masked(c, d, d->mbuf, d->mlen);
+	if (d->streaming)
+		h = XXH3_64bits_digest(d->xs);
+	else if (c->masks)
+		h = XXH3_64bits(d->mbuf, hash_masked(c, d, d->mbuf, d->mlen));
+	else
+		h = XXH3_64bits(d->small, d->slen);
 	d->mlen = 0;
-	d->unmasked = false;
+	d->slen = 0;
+	d->streaming = false;
 	d->part_bytes = 0;
-	h = XXH3_64bits_digest(d->xs);
-	XXH3_64bits_reset(d->xs);
 	d->cur.nparts++;
 	if (d->bagging) {
 		d->cur.bag += XXH3_64bits_digest(d->bs);
@@ -660,9 +685,6 @@ static void message_end(struct pk_rcmp *c, int idx)
 	d->cur.excerpt_len = 0;
 	d->msg_bytes = 0;
 	d->part_bytes = 0;
-	d->mlen = 0;
-	d->unmasked = false;
-	XXH3_64bits_reset(d->xs);
 	decide_front(c);
 }
 
