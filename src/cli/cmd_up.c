@@ -58,7 +58,7 @@ static const char up_usage[] =
 	"(default " PK_PROXY_DEFAULT_BUFFER_S ")\n"
 	"      --spill DIR          spill full buffers to files in DIR\n"
 	"      --resync PROTO       re-attach out-of-sync clones at request boundaries "
-	"(resp|http)\n"
+	"(resp|http|mysql)\n"
 	"      --agg IP:PORT=DPORT  the clone reaches PROD's backend IP:PORT through `parikshan "
 	"agg`\n"
 	"                           on " PK_CLONE_GATEWAY ":DPORT (see `parikshan clone --help`)\n"
