@@ -40,12 +40,12 @@ CORE_LDLIBS := -lpcap -lcjson -lxxhash -lm -lpthread
 CLONE_LDLIBS := $(CRIU_LIBS) -lgnutls -lcjson
 TOOL_LDLIBS := -lxxhash
 
-# Unit tests link the core archive; test_clone_* also link the clone archive, test_status and
-# test_stateful the CLI one.
+# Unit tests link the core archive; test_clone_* also link the clone archive, test_status,
+# test_stateful and test_up_watch the CLI one.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_clone_%,$(UNIT_BIN))
-UNIT_CLI_BIN := $(BUILD)/tests/test_status $(BUILD)/tests/test_stateful
+UNIT_CLI_BIN := $(BUILD)/tests/test_status $(BUILD)/tests/test_stateful $(BUILD)/tests/test_up_watch
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 

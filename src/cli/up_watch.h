@@ -11,6 +11,7 @@
 #ifndef PK_CLI_UP_WATCH_H
 #define PK_CLI_UP_WATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -37,6 +38,40 @@ struct pk_up_watch {
 		       struct pk_clone_report *rep, char *err, size_t errlen);
 	void *arg;
 };
+
+/* What the supervisor knows of one clone between looks, and its decisions
+ * (pk_up_watch_decide(), apart from any I/O so that they can be tested). */
+struct pk_up_watch_track {
+	bool dead;	       /* its init process ended */
+	bool waiting;	       /* due, waiting for min_interval (logged once) */
+	const char *why;       /* why it is due ("died", "overflow"; static), or NULL */
+	uint64_t last_ms;      /* when it was last made (or tried) */
+	uint64_t settle_ms;    /* overflows until then are the old clone's: absorbed */
+	double base_overflows; /* its target's overflows when last seen as fine */
+	unsigned reclones;     /* re-clones made */
+};
+
+enum pk_up_watch_verdict {
+	PK_UP_WATCH_FINE,    /* nothing to do */
+	PK_UP_WATCH_WAIT,    /* due, but min_interval has not passed since its last clone */
+	PK_UP_WATCH_RECLONE, /* re-clone it now */
+};
+
+/* Starts t for a clone made at now_ms whose target had overflows (-1: unknown). */
+void pk_up_watch_track_init(struct pk_up_watch_track *t, uint64_t now_ms, double overflows);
+
+/* Decides for a clone at now_ms: overflows is its target's counter now (-1: unknown, then only
+ * t->dead counts).  A rise above t->base_overflows makes it due ("overflow"; *rose is set
+ * true the first time), as t->dead does ("died"); a due clone waits until min_interval_ms
+ * passed since t->last_ms.  Rises before t->settle_ms, and a counter that went down (a
+ * restarted duplicator), only move the base. */
+enum pk_up_watch_verdict pk_up_watch_decide(struct pk_up_watch_track *t, double overflows,
+					    uint64_t now_ms, uint64_t min_interval_ms, bool *rose);
+
+/* Records a re-clone tried at now_ms: ok (then its target's overflows, -1 unknown) or not (it
+ * stays due, tried again after min_interval_ms). */
+void pk_up_watch_tried(struct pk_up_watch_track *t, bool ok, uint64_t now_ms,
+		       uint64_t min_interval_ms, double overflows);
 
 /* Watches w's clones until SIGTERM or SIGINT, or until the duplicator ended; re-clones as the
  * top of this file says.  Installs its own handlers for those two signals.  Returns 0, or
