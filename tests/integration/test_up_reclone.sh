@@ -55,7 +55,7 @@ mkdir -p "$PK_STATE"
 PROD=pk-test-rc$$ IP=10.77.221.2
 CLONE=$PROD-dbg1
 FRONT=$(pk_free_port) ADMIN=$(pk_free_port)
-trap '"$PK_BIN" down "$PROD" >/dev/null 2>&1; "$PK_BIN" container rm "$CLONE" >/dev/null 2>&1; "$PK_BIN" container rm "$PROD" >/dev/null 2>&1; pk_cleanup' EXIT
+trap '"$PK_BIN" down "$PROD" >/dev/null 2>&1; "$PK_BIN" container rm "$PROD-dbg1" >/dev/null 2>&1; "$PK_BIN" container rm "$PROD-dbg2" >/dev/null 2>&1; "$PK_BIN" container rm "$PROD" >/dev/null 2>&1; pk_cleanup' EXIT
 
 pk_redis_container "$PROD" "$IP" || exit 1
 redis-cli -h "$IP" DEBUG POPULATE 10000 >/dev/null
@@ -159,5 +159,22 @@ echo "# re-clones for overflow during the second load: $(pk_metric "$ADMIN" pari
 pk_check down-2 "$PK_BIN" down "$PROD"
 pk_wait_exit "$WATCH" 10 && pk_ok supervisor-stopped-2
 pk_no_debris down-2-no-debris "$CLONE"
+
+# Two clones: only the one killed is re-cloned, and counted on its own target.
+n0=$(wc -l <"$LOG")
+pk_check up-two-clones "$PK_BIN" up "$PROD" -p 6379 -l "$FRONT" --admin "127.0.0.1:$ADMIN" --clones 2 \
+	--auto-reclone --reclone-min-interval 1s || exit 1
+WATCH=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["watch_pid"])' "$PK_STATE/$PROD/up.json")
+CLONE=$PROD-dbg2
+MGMT=$(field mgmt) MGMT1=$(CLONE=$PROD-dbg1 field mgmt)
+pid=$(field pid)
+kill -KILL "$pid"
+pk_wait_for "dbg2 re-cloned" 90 pk_metric_is "$ADMIN" parikshan_debug_reclones_total -eq 1 "$MGMT:" || exit 1
+pk_wait_for "dbg2 serves" 30 clone_serves "$pid" && pk_ok second-of-two-recloned
+pk_expect_eq first-of-two-untouched "$(pk_metric "$ADMIN" parikshan_debug_reclones_total "$MGMT1:")" 0
+pk_expect_eq first-of-two-not-in-log "$(tail -n +$((n0 + 1)) "$LOG" | grep -c "reclone clone=$PROD-dbg1 ")" 0
+pk_check down-3 "$PK_BIN" down "$PROD"
+pk_wait_exit "$WATCH" 10 && pk_ok supervisor-stopped-3
+pk_no_debris down-3-no-debris "$PROD-dbg1" "$PROD-dbg2"
 pk_check rm "$PK_BIN" container rm "$PROD"
 pk_no_debris rm-no-debris "$PROD"
