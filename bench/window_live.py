@@ -3,14 +3,17 @@
 
   window_live.py --bin PARIKSHAN --prod PORT --debug PORT --front PORT --relay PORT --admin PORT
                  --arrival const|poisson --rate REQ_S --service const|exp --service-rate REQ_S
-                 --buffer BYTES --cap SECONDS [--seed N] [--rcvbuf BYTES] [--log FILE]
+                 --buffer BYTES --cap SECONDS [--seed N] [--rcvbuf BYTES] [--mss BYTES]
+                 [--sndbuf BYTES --shim window_sndbuf.so] [--log FILE]
 
 Runs, all on 127.0.0.1:
   - a relay on --relay in front of the debug mariadbd (--debug): it reads one MySQL packet at a
     time from dup, holds it for one service time (1/--service-rate s, constant, or exponential
     with that mean, seeded), forwards it, and only then reads the next: the slowed clone.  Its
     listening socket gets SO_RCVBUF --rcvbuf before listen(), so the accepted socket takes only
-    a few KiB into the kernel; the debug mariadbd's answers go back to dup unchanged.
+    a few KiB into the kernel, and TCP_MAXSEG --mss, so that its window reopens in small steps
+    as it reads (the receiver announces a window only once MSS or half its buffer is free);
+    the debug mariadbd's answers go back to dup unchanged.
   - `parikshan dup -b BYTES --admin PORT` (--front -> production, clone -> the relay);
   - one MySQL session (raw socket: handshake with an empty password, the servers run with
     --skip-grant-tables) through dup, reading every answer from production.
@@ -69,7 +72,7 @@ def read_packet(s):
 
 
 class Relay:
-    def __init__(self, port, backend, service, rate, seed, rcvbuf):
+    def __init__(self, port, backend, service, rate, seed, rcvbuf, mss):
         self.backend, self.service, self.rate = backend, service, rate
         self.rng = random.Random(seed + 1000)
         self.read_bytes = 0
@@ -77,6 +80,8 @@ class Relay:
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if rcvbuf:
             self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if mss:  # small segments: window updates as the relay reads, not once per half buffer
+            self.lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
         self.lsock.bind(("127.0.0.1", port))
         self.lsock.listen(4)
         threading.Thread(target=self.accept, daemon=True).start()
@@ -235,14 +240,15 @@ def main():
     ap.add_argument("--cap", type=float, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rcvbuf", type=int, default=2048)
+    ap.add_argument("--mss", type=int, default=0, help="TCP_MAXSEG of the relay's socket (0: the route's)")
     ap.add_argument("--log", default="/dev/null")
     ap.add_argument("--sndbuf", type=int, default=0, help="SO_SNDBUF of dup's clone socket (0: autotuned)")
     ap.add_argument("--shim", help="window_sndbuf.so (needed with --sndbuf)")
     o = ap.parse_args()
-    res = {"sndbuf": o.sndbuf, "rcvbuf": o.rcvbuf, "arrival": o.arrival, "rate": o.rate, "service_rate": o.service_rate,
+    res = {"sndbuf": o.sndbuf, "rcvbuf": o.rcvbuf, "mss": o.mss, "arrival": o.arrival, "rate": o.rate, "service_rate": o.service_rate,
            "buffer": o.buffer, "cap_s": o.cap}
 
-    Relay(o.relay, o.debug, o.service, o.service_rate, o.seed, o.rcvbuf)
+    Relay(o.relay, o.debug, o.service, o.service_rate, o.seed, o.rcvbuf, o.mss)
     log = open(o.log, "w")
     env = dict(os.environ)
     if o.sndbuf:

@@ -18,11 +18,14 @@
 #        CAP (cap of a row the simulator sees overflow: default min(900, max(60, 2x its
 #        window)) s); NONE_CAP (cap of a row the simulator sees none: 300 s);
 #        SNDBUF (SO_SNDBUF of dup's socket toward the relay, set by an LD_PRELOAD shim built
-#        from bench/window_sndbuf.c: default 4096; 0 leaves it to the kernel's autotuning);
-#        RCVBUF (SO_RCVBUF of the relay's listening socket, default 2048); SEED (default 1)
+#        from bench/window_sndbuf.c: default 2304, the kernel's minimum, which it doubles to
+#        4608 bytes of buffer memory; 0 leaves it to the kernel's autotuning, up to 4 MiB);
+#        RCVBUF (SO_RCVBUF of the relay's listening socket, default 2048); MSS (TCP_MAXSEG of
+#        the relay's socket, default 88, the minimum: window updates in small steps; 0: the
+#        route's); SEED (arrivals and service times of the Poisson rows, default 1)
 # Everything on 127.0.0.1; every row is bounded by its cap (plus a bounded warm-up).
 set -uo pipefail
-if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then sed -n 2,23p "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then sed -n 2,26p "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 [ $# -eq 0 ] || { echo "window_live.sh: unknown argument: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PK_BIN=${PK_BIN:-$HERE/../build/release/parikshan}
@@ -30,7 +33,7 @@ PK_BIN=${PK_BIN:-$HERE/../build/release/parikshan}
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then ROWS=${ROWS:-2 4 5} CAP=${CAP:-60}; fi
 ROWS=${ROWS:-1 2 3 4 5 6 7} JOBS=${JOBS:-7} NONE_CAP=${NONE_CAP:-300}
-SNDBUF=${SNDBUF:-4096} RCVBUF=${RCVBUF:-2048} SEED=${SEED:-1}
+SNDBUF=${SNDBUF:-2304} RCVBUF=${RCVBUF:-2048} MSS=${MSS:-88} SEED=${SEED:-1}
 SIZE=24 MU=50
 for t in mariadbd mariadb-install-db mariadb python3 ss curl cc; do
 	command -v "$t" >/dev/null || { echo "window_live.sh: missing $t (run scripts/deps.sh)" >&2; exit 1; }
@@ -88,7 +91,7 @@ sim() { # arrival rate service buffer slowdown: the simulator's window_s (seed 1
 		python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["window_s"], d["fluid_s"])'
 }
 
-echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r); SNDBUF=$SNDBUF RCVBUF=$RCVBUF SEED=$SEED" >&2
+echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r); SNDBUF=$SNDBUF RCVBUF=$RCVBUF MSS=$MSS SEED=$SEED" >&2
 running=0
 for r in $ROWS; do
 	line=$(sed -n "${r}p" <<<"$TABLE")
@@ -104,7 +107,7 @@ for r in $ROWS; do
 	timeout $((cap + 420)) python3 "$HERE/window_live.py" --bin "$PK_BIN" --prod "$PROD" --debug "$DBG" \
 		--front "$FRONT" --relay "$RELAY" --admin "$ADMIN" --arrival "$arrival" --rate "$rate" \
 		--service "$service" --service-rate "$(python3 -c "print($MU / $slowdown)")" \
-		--buffer "$buffer" --cap "$cap" --seed "$SEED" --rcvbuf "$RCVBUF" --sndbuf "$SNDBUF" \
+		--buffer "$buffer" --cap "$cap" --seed "$SEED" --rcvbuf "$RCVBUF" --mss "$MSS" --sndbuf "$SNDBUF" \
 		${SHIM:+--shim "$SHIM"} --log "$TMP/dup$r.log" >"$TMP/row$r.json" 2>"$TMP/row$r.err" &
 	PIDS+=($!)
 	running=$((running + 1))
