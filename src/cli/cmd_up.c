@@ -26,6 +26,7 @@
 #include "common/http.h"
 #include "common/proc.h"
 #include "common/sock.h"
+#include "proto/msg.h"
 
 #define UP_MAX_CLONES 8
 #define UP_DEFAULT_CLONES 1
@@ -42,6 +43,7 @@ static const char up_usage[] =
 	"                    [-b SIZE] [--spill DIR] [--agg IP:PORT=DPORT [--agg-admin ADDR]]\n"
 	"                    [--mem SIZE] [--cpus N] [--state-dir DIR] [--balance [--force]]\n"
 	"                    [--auto-reclone [--reclone-min-interval DURATION]]\n"
+	"                    [--compare PROTO [--compare-log FILE]]\n"
 	"       parikshan down PROD [--state-dir DIR]\n"
 	"\n"
 	"up: live-clone PROD N times (PROD-dbg1, PROD-dbg2, ...) and start a duplicator whose\n"
@@ -71,6 +73,9 @@ static const char up_usage[] =
 	"                           the clones share the load, each sees a subset; refused for "
 	"a\n"
 	"                           stateful service (a database or cache) unless --force\n"
+	"      --compare PROTO      compare each clone's answers with production's: raw, or per\n"
+	"                           request resp, http or mysql (see `parikshan dup --help`)\n"
+	"      --compare-log FILE   one JSON line per divergence (`parikshan diverge FILE`)\n"
 	"      --auto-reclone       leave a supervisor running (until `down`) that re-clones a "
 	"clone\n"
 	"                           from PROD when it died or its buffers overflowed; logged in\n"
@@ -91,6 +96,8 @@ static const char up_usage[] =
 
 struct up_opts {
 	const char *state_dir, *prod, *listen_host, *admin, *spill, *buffer, *resync;
+	const char *compare;	/* --compare PROTO */
+	char compare_log[4096]; /* --compare-log, made absolute ("" none) */
 	uint16_t port, lport;
 	int clones;
 	struct pk_clone_opts clone_flags; /* --agg, --mem, --cpus (only those are used) */
@@ -198,6 +205,14 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 	}
 	if (o->balance)
 		argv[k++] = "--balance";
+	if (o->compare) {
+		argv[k++] = "--compare";
+		argv[k++] = (char *)o->compare;
+	}
+	if (o->compare_log[0]) {
+		argv[k++] = "--compare-log";
+		argv[k++] = (char *)o->compare_log;
+	}
 	argv[k] = NULL;
 	if (pk_addr_resolve(admin_host, admin_port, &a, NULL, 0) < 0)
 		return -EINVAL;
@@ -345,6 +360,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		{ "mem", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "balance", no_argument, NULL, 'B' },
+		{ "compare", required_argument, NULL, 'C' },
+		{ "compare-log", required_argument, NULL, 'L' },
 		{ "force", no_argument, NULL, 'F' },
 		{ "auto-reclone", no_argument, NULL, 'r' },
 		{ "reclone-min-interval", required_argument, NULL, 'I' },
@@ -352,6 +369,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *verb = down ? "down" : "up";
+	char cwd[2048] = "";
+	enum pk_proto proto;
 	uint64_t v;
 	int c;
 
@@ -389,10 +408,25 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 			o->state_dir = optarg;
 			break;
 		case 'R':
-			if (strcmp(optarg, "resp") != 0 && strcmp(optarg, "http") != 0)
+			if (pk_proto_parse(optarg, &proto) || proto == PK_PROTO_NONE)
 				return pk_cli_fail(PK_EXIT_USAGE, o->what,
-						   "--resync '%s': resp or http", optarg);
+						   "--resync '%s': resp, http or mysql", optarg);
 			o->resync = optarg;
+			break;
+		case 'C':
+			if (pk_msg_proto_parse(optarg, &proto))
+				return pk_cli_fail(PK_EXIT_USAGE, o->what,
+						   "--compare '%s': raw, resp, http or mysql",
+						   optarg);
+			o->compare = optarg;
+			break;
+		case 'L':
+			if (!*optarg || (optarg[0] != '/' && !getcwd(cwd, sizeof(cwd))) ||
+			    snprintf(o->compare_log, sizeof(o->compare_log), "%s%s%s",
+				     optarg[0] == '/' ? "" : cwd, optarg[0] == '/' ? "" : "/",
+				     optarg) >= (int)sizeof(o->compare_log))
+				return pk_cli_fail(PK_EXIT_USAGE, o->what, "--compare-log '%s': %s",
+						   optarg, "not a usable path");
 			break;
 		case 'g':
 		case 'G':
@@ -439,6 +473,9 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 				   "-p PORT (the service port) is required");
 	if (!o->lport)
 		o->lport = o->port;
+	if (o->compare_log[0] && !o->compare)
+		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
+				   "--compare-log goes with --compare");
 	if (o->force && !o->balance)
 		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s", "--force goes with --balance");
 	if (o->reclone_ns && !o->auto_reclone)
