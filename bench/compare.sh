@@ -7,8 +7,8 @@
 # 2. Memory: the resident size of a dup with one debug redis and 1,000 client connections open
 #    (each has sent 20 SET/GET pairs, pipelined, and got its answers), with and without
 #    --compare resp; and with the debug redis stopped (SIGSTOP), CONNS_STOPPED connections of
-#    1,000 SET/GET pairs each, so that every connection's comparison holds its undecided
-#    requests up to its bound (1,024 per connection; then that clone is `lag` there and they
+#    5,000 SET/GET pairs each, so that every connection's comparison holds its undecided
+#    requests up to its bound (8,192 per connection; then that clone is `lag` there and they
 #    are freed).  VmRSS once every answer came, and VmHWM (the peak); the difference per
 #    connection is the comparison's.
 # Same environment knobs as bench/dup.sh (ROUNDS, QUICK, PK_BIN, ...), and CONNS (default 1000),
@@ -82,7 +82,7 @@ CONN=$CONNS PAIRS=20
 read -r plain plain_hwm <<<"$(rss_with)" || exit 1
 read -r cmp cmp_hwm <<<"$(rss_with --compare resp)" || exit 1
 echo "compare.sh: memory, $CONNS_STOPPED connections to a stopped clone" >&2
-CONN=$CONNS_STOPPED PAIRS=1000 STOP=1
+CONN=$CONNS_STOPPED PAIRS=5000 STOP=1
 read -r splain splain_hwm <<<"$(rss_with)" || exit 1
 read -r scmp scmp_hwm <<<"$(rss_with --compare resp)" || exit 1
 per() { echo "scale=1; ($1 - $2) / $3" | bc -l; }
@@ -91,5 +91,5 @@ echo "== memory: dup's VmRSS / VmHWM (peak) with one debug redis, KiB"
 printf '%-48s %15s %17s %22s\n' "" "plain" "--compare resp" "per connection (peak)"
 printf '%-48s %15s %17s %22s\n' "$CONNS connections x 40 requests, clone answering" \
 	"$plain / $plain_hwm" "$cmp / $cmp_hwm" "$(per "$cmp" "$plain" "$CONNS") ($(per "$cmp_hwm" "$plain_hwm" "$CONNS"))"
-printf '%-48s %15s %17s %22s\n' "$CONNS_STOPPED connections x 2000 requests, clone stopped" \
+printf '%-48s %15s %17s %22s\n' "$CONNS_STOPPED connections x 10000 requests, clone stopped" \
 	"$splain / $splain_hwm" "$scmp / $scmp_hwm" "$(per "$scmp" "$splain" "$CONNS_STOPPED") ($(per "$scmp_hwm" "$splain_hwm" "$CONNS_STOPPED"))"

@@ -61,9 +61,9 @@
 #include "proto/msg.h"
 
 #define PK_RCMP_MAX_CLONES 8
-#define PK_RCMP_MAX_PARTS 32
+#define PK_RCMP_MAX_PARTS 16
 #define PK_RCMP_EXCERPT 64 /* bytes of a message kept for the report */
-#define PK_RCMP_DEFAULT_MAX_PENDING 1024
+#define PK_RCMP_DEFAULT_MAX_PENDING 8192
 #define PK_RCMP_DEFAULT_MASK_LIMIT (64 * 1024)
 
 enum pk_rcmp_verdict {
