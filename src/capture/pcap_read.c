@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errbuf.h"
 #include "common/list.h"
 
 #define MAX_VLAN_TAGS 2
@@ -96,11 +97,9 @@ __attribute__((format(printf, 3, 4))) static int fail(struct reader *r, int code
 {
 	va_list ap;
 
-	if (r->err && r->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(r->err, r->errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	pk_errbuf_vset(code, r->err, r->errlen, fmt, ap);
+	va_end(ap);
 	return code;
 }
 

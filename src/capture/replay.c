@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/loop.h"
@@ -77,11 +78,9 @@ __attribute__((format(printf, 3, 4))) static void fatal(struct replay *rp, int e
 	if (rp->fatal)
 		return;
 	rp->fatal = err;
-	if (rp->err && rp->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(rp->err, rp->errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	pk_errbuf_vset(err, rp->err, rp->errlen, fmt, ap);
+	va_end(ap);
 	pk_loop_stop(rp->loop);
 }
 

@@ -11,11 +11,12 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+
+#include "common/errbuf.h"
 
 #define DIVLOG_MAX_INT 9007199254740992.0 /* 2^53: every integer below is exact in a double */
 #define DIVLOG_NO_SLOT UINT32_MAX
@@ -31,20 +32,6 @@ int pk_divlog_verdict_parse(const char *s)
 	for (int i = 0; i < PK_DIVLOG_NVERDICTS; i++)
 		if (strcmp(s, pk_rcmp_verdict_name(pk_divlog_verdicts[i])) == 0)
 			return pk_divlog_verdicts[i];
-	return -EINVAL;
-}
-
-/* Fills err and returns -EINVAL. */
-__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t errlen, const char *fmt,
-							...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
 	return -EINVAL;
 }
 
@@ -123,26 +110,27 @@ static int read_record(const cJSON *o, struct pk_divlog_row *out, char *err, siz
 
 	it = cJSON_GetObjectItemCaseSensitive(o, "time");
 	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < 0)
-		return refuse(err, errlen, "\"time\": not a number of seconds");
+		return pk_errbuf_set(-EINVAL, err, errlen, "\"time\": not a number of seconds");
 	out->time = it->valuedouble;
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		if (!get_string(o, strings[i].key, (char *)out + strings[i].off, strings[i].cap))
-			return refuse(err, errlen, "\"%s\": missing or not a string",
-				      strings[i].key);
+			return pk_errbuf_set(-EINVAL, err, errlen,
+					     "\"%s\": missing or not a string", strings[i].key);
 	if (!get_int(o, "conn", 0, &v))
-		return refuse(err, errlen, "\"conn\": missing or not a count");
+		return pk_errbuf_set(-EINVAL, err, errlen, "\"conn\": missing or not a count");
 	out->conn = (uint64_t)v;
 	if (!get_int(o, "request", 0, &v))
-		return refuse(err, errlen, "\"request\": missing or not a count");
+		return pk_errbuf_set(-EINVAL, err, errlen, "\"request\": missing or not a count");
 	out->request = (uint64_t)v;
 	if (!get_int(o, "requests", 0, &v))
-		return refuse(err, errlen, "\"requests\": missing or not a count");
+		return pk_errbuf_set(-EINVAL, err, errlen, "\"requests\": missing or not a count");
 	out->requests = (uint64_t)v;
 	it = cJSON_GetObjectItemCaseSensitive(o, "verdict");
 	verdict = cJSON_IsString(it) && it->valuestring ? pk_divlog_verdict_parse(it->valuestring)
 							: -EINVAL;
 	if (verdict < 0)
-		return refuse(err, errlen, "\"verdict\": not \"different\", \"noise\" or \"lag\"");
+		return pk_errbuf_set(-EINVAL, err, errlen,
+				     "\"verdict\": not \"different\", \"noise\" or \"lag\"");
 	out->verdict = (enum pk_rcmp_verdict)verdict;
 	it = cJSON_GetObjectItemCaseSensitive(o, "part");
 	if (cJSON_IsNull(it))
@@ -150,7 +138,8 @@ static int read_record(const cJSON *o, struct pk_divlog_row *out, char *err, siz
 	else if (get_int(o, "part", -1, &v) && v <= PK_DIVLOG_LINE_MAX)
 		out->part = (int)v;
 	else
-		return refuse(err, errlen, "\"part\": missing, or not null or an index");
+		return pk_errbuf_set(-EINVAL, err, errlen,
+				     "\"part\": missing, or not null or an index");
 	out->seq = 0;
 	return 0;
 }
@@ -165,19 +154,21 @@ int pk_divlog_parse_line(const char *line, size_t n, struct pk_divlog_row *out, 
 	if (errlen)
 		err[0] = '\0';
 	if (n > PK_DIVLOG_LINE_MAX)
-		return refuse(err, errlen, "longer than %d bytes", PK_DIVLOG_LINE_MAX);
+		return pk_errbuf_set(-EINVAL, err, errlen, "longer than %d bytes",
+				     PK_DIVLOG_LINE_MAX);
 	if (memchr(line, '\0', n))
-		return refuse(err, errlen, "a NUL byte: not text");
+		return pk_errbuf_set(-EINVAL, err, errlen, "a NUL byte: not text");
 	o = cJSON_ParseWithLengthOpts(line, n, &end, false);
 	if (!o)
-		return refuse(err, errlen, "not JSON");
+		return pk_errbuf_set(-EINVAL, err, errlen, "not JSON");
 	for (; end && end < line + n; end++)
 		if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
 			cJSON_Delete(o);
-			return refuse(err, errlen, "not JSON (text after the object)");
+			return pk_errbuf_set(-EINVAL, err, errlen,
+					     "not JSON (text after the object)");
 		}
 	if (!cJSON_IsObject(o))
-		rc = refuse(err, errlen, "not a JSON object");
+		rc = pk_errbuf_set(-EINVAL, err, errlen, "not a JSON object");
 	else
 		rc = read_record(o, out, err, errlen);
 	cJSON_Delete(o);

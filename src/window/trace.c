@@ -15,11 +15,11 @@
  *           <---t0--->^service 0^
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capture/pcap_read.h"
+#include "common/errbuf.h"
 #include "window/window.h"
 
 /* A request while collecting: absolute times, and where it came from to sort ties. */
@@ -30,19 +30,6 @@ struct raw {
 	unsigned conn;
 	size_t index;
 };
-
-__attribute__((format(printf, 4, 5))) static int fail(int code, char *err, size_t errlen,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* The first mark holding a byte at or past pos, or NULL (marks are in stream order). */
 static const struct pk_pcap_mark *mark_at(const struct pk_pcap_conn *c, uint64_t pos)
@@ -136,21 +123,22 @@ int pk_window_trace_from_pcap(const struct pk_pcap *cap, struct pk_window_trace 
 	for (size_t i = 0; i < cap->nconns; i++)
 		chunks += cap->conns[i]->nchunks;
 	if (chunks < 2)
-		return fail(
+		return pk_errbuf_set(
 			-ENODATA, err, errlen,
 			"%zu client request%s in %zu TCP connection%s (at least two are needed)",
 			chunks, chunks == 1 ? "" : "s", cap->nconns, cap->nconns == 1 ? "" : "s");
 	v = calloc(chunks, sizeof(*v));
 	if (!v)
-		return fail(-ENOMEM, err, errlen, "out of memory for %zu requests", chunks);
+		return pk_errbuf_set(-ENOMEM, err, errlen, "out of memory for %zu requests",
+				     chunks);
 	for (size_t i = 0; i < cap->nconns; i++)
 		n += conn_requests(cap->conns[i], v + n);
 	qsort(v, n, sizeof(*v), raw_cmp);
 	if (n < 2 || v[n - 1].t_ns == v[0].t_ns) {
 		free(v);
-		return fail(-ENODATA, err, errlen,
-			    "%zu client request%s, all at the same time: no arrival rate", n,
-			    n == 1 ? "" : "s");
+		return pk_errbuf_set(-ENODATA, err, errlen,
+				     "%zu client request%s, all at the same time: no arrival rate",
+				     n, n == 1 ? "" : "s");
 	}
 	t = calloc(1, sizeof(*t));
 	if (t)
@@ -158,7 +146,7 @@ int pk_window_trace_from_pcap(const struct pk_pcap *cap, struct pk_window_trace 
 	if (!t || !t->reqs) {
 		free(t);
 		free(v);
-		return fail(-ENOMEM, err, errlen, "out of memory for %zu requests", n);
+		return pk_errbuf_set(-ENOMEM, err, errlen, "out of memory for %zu requests", n);
 	}
 	t->conns = cap->nconns;
 	fill(t, v, n);
@@ -194,7 +182,7 @@ int pk_window_trace_read_file(const char *path, uint16_t server_port, uint64_t m
 	if (!f) {
 		int e = errno;
 
-		return fail(-e, err, errlen, "%s", strerror(e));
+		return pk_errbuf_set(-e, err, errlen, "%s", strerror(e));
 	}
 	return pk_window_trace_read_stream(f, server_port, max_bytes, out, err, errlen);
 }
