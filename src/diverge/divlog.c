@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "common/errbuf.h"
+#include "common/text.h"
 
 #define DIVLOG_MAX_INT 9007199254740992.0 /* 2^53: every integer below is exact in a double */
 #define DIVLOG_NO_SLOT UINT32_MAX
@@ -35,36 +36,6 @@ int pk_divlog_verdict_parse(const char *s)
 	return -EINVAL;
 }
 
-/* Copies s into dst[0..cap) (cap >= 4) as printable ASCII (other bytes as \xHH); when it does
- * not fit, cuts it after a whole character (never inside an escape) and ends it with "...". */
-static void copy_printable(char *dst, size_t cap, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0, keep = 0; /* keep: the last end of a character with room for "..." after */
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		size_t need = c >= 0x20 && c <= 0x7e ? 1 : 4;
-
-		if (o + need > cap - 1) {
-			memcpy(dst + keep, "...", 3);
-			o = keep + 3;
-			break;
-		}
-		if (need == 1) {
-			dst[o++] = (char)c;
-		} else {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		}
-		if (o <= cap - 4)
-			keep = o;
-	}
-	dst[o] = '\0';
-}
-
 /* The string field key of o into dst (cap bytes); false when absent or not a string. */
 static bool get_string(const cJSON *o, const char *key, char *dst, size_t cap)
 {
@@ -72,7 +43,7 @@ static bool get_string(const cJSON *o, const char *key, char *dst, size_t cap)
 
 	if (!cJSON_IsString(it) || !it->valuestring)
 		return false;
-	copy_printable(dst, cap, it->valuestring);
+	pk_text_printable(dst, cap, it->valuestring, strlen(it->valuestring), 0);
 	return true;
 }
 

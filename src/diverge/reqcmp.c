@@ -44,6 +44,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/bug.h"
+#include "common/text.h"
 #include "diverge/reqcmp.h"
 #include "proto/answers.h"
 
@@ -165,30 +166,6 @@ static void excerpt_add(char *buf, uint8_t *len, const char *p, size_t n)
 	*len = (uint8_t)(*len + n);
 }
 
-/* Escapes n bytes into out (4 * n + 1 bytes) as printable ASCII. */
-static void escape(const char *p, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char b = (unsigned char)p[i];
-
-		if (b == '\\' || b == '\r' || b == '\n' || b == '\t') {
-			out[o++] = '\\';
-			out[o++] = b == '\\' ? '\\' : b == '\r' ? 'r' : b == '\n' ? 'n' : 't';
-		} else if (b >= 0x20 && b <= 0x7e) {
-			out[o++] = (char)b;
-		} else {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[b >> 4];
-			out[o++] = hex[b & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
 static void count(struct pk_rcmp *c, int clone, enum pk_rcmp_verdict v)
 {
 	if (c->sink.count)
@@ -214,10 +191,13 @@ static void report(struct pk_rcmp *c, int clone, const struct slot *s, uint64_t 
 	if (s) {
 		const struct summary *p = &s->sum[PROD], *k = &s->sum[1 + clone];
 
-		escape(s->req_excerpt, s->req_len, r.request_excerpt);
-		escape(p->excerpt, p->done ? p->excerpt_len : 0, r.production_excerpt);
-		escape(k->excerpt, k->done && v != PK_RCMP_LAG ? k->excerpt_len : 0,
-		       r.clone_excerpt);
+		pk_text_printable(r.request_excerpt, sizeof(r.request_excerpt), s->req_excerpt,
+				  s->req_len, PK_TEXT_C_ESCAPES);
+		pk_text_printable(r.production_excerpt, sizeof(r.production_excerpt), p->excerpt,
+				  p->done ? p->excerpt_len : 0, PK_TEXT_C_ESCAPES);
+		pk_text_printable(r.clone_excerpt, sizeof(r.clone_excerpt), k->excerpt,
+				  k->done && v != PK_RCMP_LAG ? k->excerpt_len : 0,
+				  PK_TEXT_C_ESCAPES);
 	}
 	c->sink.report(c->sink.ctx, &r);
 }
