@@ -48,7 +48,6 @@
 #include "diverge/reqcmp.h"
 #include "proto/answers.h"
 
-#define SIDES (1 + PK_RCMP_MAX_CLONES)
 #define PROD 0 /* side index of production; clone i is side 1 + i */
 /* MySQL: where a stream is in its packets, so that a packet's 4-byte header always reaches
  * the framer in one piece (the framer learns from its sequence id whether a new message
@@ -129,7 +128,7 @@ struct pk_rcmp {
 	size_t slot_size, cap, count;
 	uint64_t base; /* the oldest undecided slot */
 	char reason[160];
-	struct side side[SIDES];
+	struct side side[]; /* production's, then each clone's (1 + nclones) */
 };
 
 const char *pk_rcmp_verdict_name(enum pk_rcmp_verdict v)
@@ -702,7 +701,7 @@ struct pk_rcmp *pk_rcmp_new(const struct pk_rcmp_config *cfg, int nclones, uint6
 		errno = EINVAL;
 		return NULL;
 	}
-	c = calloc(1, sizeof(*c));
+	c = calloc(1, sizeof(*c) + (size_t)(1 + nclones) * sizeof(c->side[0]));
 	if (!c)
 		goto fail;
 	c->cfg = *cfg;
@@ -746,7 +745,7 @@ void pk_rcmp_free(struct pk_rcmp *c)
 {
 	if (!c)
 		return;
-	for (int i = 0; i < SIDES; i++) {
+	for (int i = 0; i <= c->nclones; i++) {
 		XXH3_freeState(c->side[i].xs);
 		XXH3_freeState(c->side[i].bs);
 		free(c->side[i].mbuf);
