@@ -70,6 +70,7 @@ struct summary {
 	uint64_t hash[PK_RCMP_MAX_PARTS];
 	uint64_t bag;	 /* an unordered answer: its parts' hashes summed (any order alike) */
 	uint32_t nparts; /* parts counted, also those folded into the last hash */
+	uint64_t end;	 /* production's: the offset in its stream where the response ends */
 	unsigned flags;	 /* the framer's flags of the message */
 	bool done;	 /* the whole response came */
 	uint8_t excerpt_len;
@@ -103,9 +104,13 @@ struct side {
 	bool bagging;	/* the response answers an unordered request: parts hashed for the bag too,
 			 * without the aggregate headers before a leaf (RESP's "*2\r\n") */
 	uint8_t bag_at; /* BAG_* */
-	XXH3_state_t *bs;  /* the bag's hash of the current part (made when first needed) */
-	struct pkt_hdr ph; /* MySQL */
-	bool streaming;	   /* the current part went past small: hashed as it comes (xs) */
+	XXH3_state_t *bs;   /* the bag's hash of the current part (made when first needed) */
+	struct pkt_hdr ph;  /* MySQL */
+	bool fast;	    /* a clone whose answers so far are production's bytes: not framed */
+	uint64_t cbytes;    /* fast: the clone's bytes, all equal to production's */
+	uint64_t resp_from; /* fast: where (in both streams) its first unmatched response starts */
+	uint64_t framed;    /* bytes given to the framer (production's: a response's end) */
+	bool streaming;	    /* the current part went past small: hashed as it comes (xs) */
 	uint32_t slen;
 	char small[SMALL_PART]; /* the current part while short: hashed at once at its end */
 	char lag_reason[80];
@@ -128,6 +133,12 @@ struct pk_rcmp {
 	size_t slot_size, cap, count;
 	uint64_t base; /* the oldest undecided slot */
 	char reason[160];
+	int nfast;	  /* clones still fast */
+	char *hold;	  /* production's bytes from hold_base on, while a clone is fast */
+	size_t hold_skip; /* hold_base is at hold + hold_skip */
+	size_t hold_cap;
+	uint64_t hold_base; /* the oldest production byte a fast clone may still need */
+	uint64_t pbytes;    /* production's bytes so far */
 	struct side side[]; /* production's, then each clone's (1 + nclones) */
 };
 
@@ -344,10 +355,17 @@ static void decide_front(struct pk_rcmp *c)
 		pop(c);
 }
 
+static void fast_stop(struct pk_rcmp *c, int idx);
+static void fast_leave(struct pk_rcmp *c, struct side *d);
+
 /* Counts the oldest slot as not compared: LAG for lagging clones when its request is known. */
 static void drop_front(struct pk_rcmp *c)
 {
-	struct slot *s = slot_at(c, c->base);
+	struct slot *s;
+
+	for (int i = 1; i <= c->nclones; i++) /* they need the slot's end to go on */
+		fast_stop(c, i);
+	s = slot_at(c, c->base);
 
 	if (s->req_known && !(s->req_flags & PK_MSG_HANDSHAKE))
 		for (int i = 0; i < c->nclones; i++)
@@ -366,6 +384,7 @@ static void lag(struct pk_rcmp *c, int i, const char *reason)
 		return;
 	d->lagging = true;
 	d->lost_pending = false;
+	fast_leave(c, d);
 	snprintf(d->lag_reason, sizeof(d->lag_reason), "%s", reason ? reason : "");
 	for (uint64_t k = c->base; k < c->base + c->count; k++) {
 		const struct slot *s = slot_at(c, k);
@@ -462,6 +481,7 @@ static void summary_copy(struct summary *to, const struct summary *from)
 	memcpy(to->hash, from->hash, n * sizeof(from->hash[0]));
 	to->nparts = from->nparts;
 	to->bag = from->bag;
+	to->end = from->end;
 	to->flags = from->flags;
 	to->done = from->done;
 	to->excerpt_len = from->excerpt_len;
@@ -650,6 +670,7 @@ static void message_end(struct pk_rcmp *c, int idx)
 	part_end(c, d);
 	d->cur.flags = d->m.flags;
 	d->cur.done = true;
+	d->cur.end = d->framed;
 	if (idx == PROD || clone_active(d)) {
 		s = get_slot(c, k);
 		if (s && (idx == PROD || clone_active(d)))
@@ -717,6 +738,10 @@ struct pk_rcmp *pk_rcmp_new(const struct pk_rcmp_config *cfg, int nclones, uint6
 	c->slot_size = sizeof(struct slot) + (size_t)(1 + nclones) * sizeof(struct summary);
 	c->slot_size = (c->slot_size + 7) & ~(size_t)7;
 	pk_msgr_init(&c->rq, cfg->proto, false);
+	for (int i = 1; i <= nclones && cfg->proto == PK_PROTO_RESP && !c->masks; i++) {
+		c->side[i].fast = true; /* see "the fast way" */
+		c->nfast++;
+	}
 	for (int i = 0; i <= nclones; i++) {
 		struct side *d = &c->side[i];
 
@@ -751,6 +776,7 @@ void pk_rcmp_free(struct pk_rcmp *c)
 		free(c->side[i].mbuf);
 	}
 	free(c->ring);
+	free(c->hold);
 	free(c);
 }
 
@@ -763,7 +789,7 @@ static void request_end(struct pk_rcmp *c)
 
 	if (!(flags & PK_MSG_NO_RESPONSE)) {
 		for (int i = 0; i <= c->nclones; i++)
-			if (!c->side[i].m.lost)
+			if (!c->side[i].m.lost && !c->side[i].fast)
 				pk_msgr_expect(&c->side[i].m, flags);
 		s = get_slot(c, c->nreq_slots++);
 		if (s) {
@@ -888,6 +914,7 @@ static void response_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n
 			used = n;
 		if (ev != PK_MSG_LOST)
 			part_bytes(c, d, buf, used);
+		d->framed += used;
 		buf += used;
 		n -= used;
 		side_event(c, idx, ev);
@@ -896,12 +923,168 @@ static void response_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n
 	}
 }
 
+/* ---- the fast way: a clone's answers that are production's bytes are not framed ----
+ *
+ * RESP without masks: while a clone sends exactly the bytes production sent, its responses are
+ * production's (same parts, same hashes), so they need no framing of their own: its bytes are
+ * compared with production's, held from the oldest response a fast clone has not matched whole
+ * (at most HOLD_LIMIT bytes), and each response matched whole takes production's summary.  At
+ * the first byte that differs (or that production has not sent yet: the clone is ahead), the
+ * clone leaves the fast way for good: its framer starts at its first unmatched response, fed
+ * production's bytes from there (the clone sent the same), then the clone's own. */
+
+#define HOLD_LIMIT (4u << 20)
+
+/* Lets go of production's bytes that no fast clone may still need. */
+static void hold_trim(struct pk_rcmp *c)
+{
+	uint64_t need = c->pbytes;
+
+	for (int i = 1; i <= c->nclones; i++)
+		if (c->side[i].fast && c->side[i].resp_from < need)
+			need = c->side[i].resp_from;
+	if (need <= c->hold_base)
+		return;
+	c->hold_skip += (size_t)(need - c->hold_base);
+	c->hold_base = need;
+	if (c->hold_base == c->pbytes)
+		c->hold_skip = 0;
+}
+
+/* Production's byte at offset off (held). */
+static const char *held(const struct pk_rcmp *c, uint64_t off)
+{
+	return c->hold + c->hold_skip + (size_t)(off - c->hold_base);
+}
+
+/* d leaves the fast way without framing what it matched (it lags, or its stream ended). */
+static void fast_leave(struct pk_rcmp *c, struct side *d)
+{
+	if (!d->fast)
+		return;
+	d->fast = false;
+	c->nfast--;
+	hold_trim(c);
+}
+
+static void fast_stop(struct pk_rcmp *c, int idx)
+{
+	struct side *d = &c->side[idx];
+	uint64_t from = d->resp_from, to = d->cbytes;
+
+	if (!d->fast)
+		return;
+	d->fast = false;
+	c->nfast--;
+	pk_msgr_init(&d->m, c->cfg.proto, true);
+	for (uint64_t k = d->nresp > c->base ? d->nresp : c->base; k < c->base + c->count; k++) {
+		const struct slot *s = slot_at(c, k);
+
+		if (s->req_known)
+			pk_msgr_expect(&d->m, s->req_flags);
+	}
+	if (to > from) /* the hold is not moved while this runs: only hold_add() moves it */
+		response_bytes(c, idx, held(c, from), (size_t)(to - from));
+	hold_trim(c);
+}
+
+/* The responses of fast clone idx that its bytes matched whole take production's summaries. */
+static void fast_settle(struct pk_rcmp *c, int idx)
+{
+	struct side *d = &c->side[idx];
+	bool any = false;
+
+	while (d->nresp >= c->base && d->nresp < c->base + c->count) {
+		struct slot *s = slot_at(c, d->nresp);
+		const struct summary *prod = &s->sum[PROD];
+
+		if (!prod->done || prod->end > d->cbytes)
+			break;
+		summary_copy(&s->sum[idx], prod);
+		d->resp_from = prod->end;
+		d->nresp++;
+		any = true;
+	}
+	if (any)
+		decide_front(c);
+}
+
+/* Keeps production's bytes buf[0..n) for the fast clones (the slowest leave the fast way when
+ * more than HOLD_LIMIT would be held). */
+static void hold_add(struct pk_rcmp *c, const char *buf, size_t n)
+{
+	size_t len;
+
+	while (c->nfast > 0 && (size_t)(c->pbytes - c->hold_base) + n > HOLD_LIMIT) {
+		int slowest = 0;
+
+		for (int i = 1; i <= c->nclones; i++)
+			if (c->side[i].fast &&
+			    (!slowest || c->side[i].resp_from < c->side[slowest].resp_from))
+				slowest = i;
+		fast_stop(c, slowest);
+	}
+	if (c->nfast == 0)
+		return;
+	len = (size_t)(c->pbytes - c->hold_base);
+	if (c->hold_skip + len + n > c->hold_cap) {
+		if (c->hold_skip > 0) {
+			memmove(c->hold, c->hold + c->hold_skip, len);
+			c->hold_skip = 0;
+		}
+		if (len + n > c->hold_cap) {
+			size_t cap = c->hold_cap ? c->hold_cap : 4096;
+			char *b;
+
+			while (cap < len + n)
+				cap *= 2;
+			b = realloc(c->hold, cap);
+			if (!b) { /* no memory to hold: every clone is framed */
+				for (int i = 1; i <= c->nclones; i++)
+					fast_stop(c, i);
+				return;
+			}
+			c->hold = b;
+			c->hold_cap = cap;
+		}
+	}
+	memcpy(c->hold + c->hold_skip + len, buf, n);
+}
+
+/* Fast clone idx sent buf[0..n). */
+static void fast_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n)
+{
+	struct side *d = &c->side[idx];
+	size_t eq = c->pbytes - d->cbytes < n ? (size_t)(c->pbytes - d->cbytes) : n, m = eq;
+	const char *h = eq > 0 ? held(c, d->cbytes) : NULL;
+
+	if (eq > 0 && memcmp(h, buf, eq) != 0)
+		for (m = 0; h[m] == buf[m]; m++)
+			;
+	d->cbytes += m;
+	fast_settle(c, idx);
+	if (m < n && d->fast) { /* a difference, or the clone is ahead of production */
+		fast_stop(c, idx);
+		response_bytes(c, idx, buf + m, n - m);
+	}
+	hold_trim(c);
+}
+
 void pk_rcmp_response(struct pk_rcmp *c, int side, const char *buf, size_t n)
 {
 	int idx = side + 1;
 
-	if (side < PK_RCMP_PROD || side >= c->nclones)
+	if (side < PK_RCMP_PROD || side >= c->nclones || n == 0)
 		return;
+	if (idx == PROD) {
+		if (c->nfast > 0)
+			hold_add(c, buf, n);
+		c->pbytes += n;
+	} else if (c->side[idx].fast) {
+		if (side_listened(c, idx))
+			fast_bytes(c, idx, buf, n);
+		return;
+	}
 	feed_packets(c, idx, &c->side[idx].ph, buf, n, response_bytes);
 }
 
@@ -913,6 +1096,8 @@ void pk_rcmp_finish(struct pk_rcmp *c, int side)
 	if (side < PK_RCMP_PROD || side >= c->nclones)
 		return;
 	d = &c->side[idx];
+	if (side_listened(c, idx))
+		fast_stop(c, idx); /* its last response is framed, to end (or be cut short) there */
 	if (side_listened(c, idx)) {
 		enum pk_msg_event ev = pk_msgr_finish(&d->m);
 

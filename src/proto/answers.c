@@ -7,26 +7,27 @@
 #include <strings.h>
 
 /* Redis commands whose answers vary: one table, by name (case-insensitive). */
+#define CMD(name, kind)                                                                            \
+	{                                                                                          \
+		name, sizeof(name) - 1, PK_ANSWER_##kind                                           \
+	}
+
 static const struct {
 	const char *name;
+	size_t len;
 	enum pk_answer_kind kind;
 } resp_commands[] = {
-	{ "COMMAND", PK_ANSWER_UNORDERED },    { "SMEMBERS", PK_ANSWER_UNORDERED },
-	{ "SUNION", PK_ANSWER_UNORDERED },     { "SINTER", PK_ANSWER_UNORDERED },
-	{ "SDIFF", PK_ANSWER_UNORDERED },      { "HGETALL", PK_ANSWER_UNORDERED },
-	{ "HKEYS", PK_ANSWER_UNORDERED },      { "HVALS", PK_ANSWER_UNORDERED },
-	{ "KEYS", PK_ANSWER_UNORDERED },       { "CONFIG", PK_ANSWER_UNORDERED },
-	{ "INFO", PK_ANSWER_VOLATILE },	       { "TIME", PK_ANSWER_VOLATILE },
-	{ "CLIENT", PK_ANSWER_VOLATILE },      { "HELLO", PK_ANSWER_VOLATILE },
-	{ "RANDOMKEY", PK_ANSWER_VOLATILE },   { "SRANDMEMBER", PK_ANSWER_VOLATILE },
-	{ "SPOP", PK_ANSWER_VOLATILE },	       { "HRANDFIELD", PK_ANSWER_VOLATILE },
-	{ "ZRANDMEMBER", PK_ANSWER_VOLATILE }, { "SCAN", PK_ANSWER_VOLATILE },
-	{ "SSCAN", PK_ANSWER_VOLATILE },       { "HSCAN", PK_ANSWER_VOLATILE },
-	{ "ZSCAN", PK_ANSWER_VOLATILE },       { "MEMORY", PK_ANSWER_VOLATILE },
-	{ "SLOWLOG", PK_ANSWER_VOLATILE },     { "LATENCY", PK_ANSWER_VOLATILE },
-	{ "LASTSAVE", PK_ANSWER_VOLATILE },    { "DEBUG", PK_ANSWER_VOLATILE },
-	{ "OBJECT", PK_ANSWER_VOLATILE },      { "ROLE", PK_ANSWER_VOLATILE },
-	{ "ACL", PK_ANSWER_VOLATILE },	       { "MODULE", PK_ANSWER_VOLATILE },
+	CMD("COMMAND", UNORDERED),    CMD("SMEMBERS", UNORDERED), CMD("SUNION", UNORDERED),
+	CMD("SINTER", UNORDERED),     CMD("SDIFF", UNORDERED),	  CMD("HGETALL", UNORDERED),
+	CMD("HKEYS", UNORDERED),      CMD("HVALS", UNORDERED),	  CMD("KEYS", UNORDERED),
+	CMD("CONFIG", UNORDERED),     CMD("INFO", VOLATILE),	  CMD("TIME", VOLATILE),
+	CMD("CLIENT", VOLATILE),      CMD("HELLO", VOLATILE),	  CMD("RANDOMKEY", VOLATILE),
+	CMD("SRANDMEMBER", VOLATILE), CMD("SPOP", VOLATILE),	  CMD("HRANDFIELD", VOLATILE),
+	CMD("ZRANDMEMBER", VOLATILE), CMD("SCAN", VOLATILE),	  CMD("SSCAN", VOLATILE),
+	CMD("HSCAN", VOLATILE),	      CMD("ZSCAN", VOLATILE),	  CMD("MEMORY", VOLATILE),
+	CMD("SLOWLOG", VOLATILE),     CMD("LATENCY", VOLATILE),	  CMD("LASTSAVE", VOLATILE),
+	CMD("DEBUG", VOLATILE),	      CMD("OBJECT", VOLATILE),	  CMD("ROLE", VOLATILE),
+	CMD("ACL", VOLATILE),	      CMD("MODULE", VOLATILE),
 };
 
 /* Substrings of a MySQL query (case-insensitive) that make its answer volatile. */
@@ -91,8 +92,7 @@ static enum pk_answer_kind resp_kind(const char *req, size_t n)
 	if (len < 3 || len > 11) /* the names of the table: 3 to 11 letters */
 		return PK_ANSWER_EXACT;
 	for (size_t i = 0; i < sizeof(resp_commands) / sizeof(resp_commands[0]); i++)
-		if ((resp_commands[i].name[0] ^ name[0]) % 32 == 0 &&
-		    strlen(resp_commands[i].name) == len &&
+		if (resp_commands[i].len == len && (resp_commands[i].name[0] ^ name[0]) % 32 == 0 &&
 		    strncasecmp(resp_commands[i].name, name, len) == 0)
 			return resp_commands[i].kind;
 	return PK_ANSWER_EXACT;

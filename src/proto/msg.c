@@ -128,7 +128,7 @@ static void lose(struct pk_msgr *m)
 /* Adds decimal digit c to m->num; false (and lost) on anything else or overflow. */
 static bool dec_digit(struct pk_msgr *m, char c)
 {
-	if (!isdigit((unsigned char)c) || m->num > NUM_MAX) {
+	if (c < '0' || c > '9' || m->num > NUM_MAX) {
 		lose(m);
 		return false;
 	}
