@@ -19,22 +19,9 @@ if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then sed -n 2,16p "$0" | sed 's/^
 [ $# -eq 0 ] || { echo "sysbench_divergence.sh: unknown argument: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PK_BIN=${PK_BIN:-$HERE/../build/release/parikshan}
-. "$HERE/../tests/integration/wait.sh" # pk_poll: waits on a condition with a deadline
+. "$HERE/common.sh" # bench_init; pk_poll: waits on a condition with a deadline
 RUNS=${RUNS:-5} THREADS=${THREADS:-1 4 8} EVENTS=${EVENTS:-2000} TABLES=${TABLES:-2} TABLE_SIZE=${TABLE_SIZE:-2000}
-for t in sysbench mariadbd mariadb-install-db mariadb python3; do
-	command -v "$t" >/dev/null || { echo "sysbench_divergence.sh: missing $t (run scripts/deps.sh)" >&2; exit 1; }
-done
-[ -x "$PK_BIN" ] || { echo "sysbench_divergence.sh: $PK_BIN not built" >&2; exit 1; }
-
-TMP=$(mktemp -d /tmp/pk-bench-sysbench.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_init sysbench_divergence sysbench mariadbd mariadb-install-db mariadb python3
 wait_port() { pk_poll 60 pk_listening "$1"; }
 sql() { timeout 60 mariadb -h 127.0.0.1 -P "$1" -u root -N -B -e "$2"; }
 start_db() {

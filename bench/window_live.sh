@@ -29,26 +29,13 @@ if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then sed -n 2,26p "$0" | sed 's/^
 [ $# -eq 0 ] || { echo "window_live.sh: unknown argument: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PK_BIN=${PK_BIN:-$HERE/../build/release/parikshan}
-. "$HERE/../tests/integration/wait.sh" # pk_poll, pk_listening: waits with a deadline
+. "$HERE/common.sh" # bench_init; pk_poll, pk_listening: waits with a deadline
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then ROWS=${ROWS:-2 4 5} CAP=${CAP:-60}; fi
 ROWS=${ROWS:-1 2 3 4 5 6 7} JOBS=${JOBS:-7} NONE_CAP=${NONE_CAP:-300}
 SNDBUF=${SNDBUF:-2304} RCVBUF=${RCVBUF:-2048} MSS=${MSS:-88} SEED=${SEED:-1}
 SIZE=24 MU=50
-for t in mariadbd mariadb-install-db mariadb python3 ss curl cc; do
-	command -v "$t" >/dev/null || { echo "window_live.sh: missing $t (run scripts/deps.sh)" >&2; exit 1; }
-done
-[ -x "$PK_BIN" ] || { echo "window_live.sh: $PK_BIN not built (make)" >&2; exit 1; }
-
-TMP=$(mktemp -d /tmp/pk-bench-window.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_init window_live mariadbd mariadb-install-db mariadb python3 ss curl cc
 PORTS=$TMP/ports
 ports() { python3 "$HERE/../tests/tools/pk-free-ports.py" "$1" "$PORTS"; }
 start_db() {
