@@ -107,6 +107,7 @@ struct side {
 	XXH3_state_t *bs;   /* the bag's hash of the current part (made when first needed) */
 	struct pkt_hdr ph;  /* MySQL */
 	bool fast;	    /* a clone whose answers so far are production's bytes: not framed */
+	bool nohash;	    /* production's while every clone is fast: framed, not hashed */
 	uint64_t cbytes;    /* fast: the clone's bytes, all equal to production's */
 	uint64_t resp_from; /* fast: where (in both streams) its first unmatched response starts */
 	uint64_t framed;    /* bytes given to the framer (production's: a response's end) */
@@ -134,6 +135,7 @@ struct pk_rcmp {
 	uint64_t base; /* the oldest undecided slot */
 	char reason[160];
 	int nfast;	  /* clones still fast */
+	bool replaying;	  /* production's held bytes are being hashed again (prod_rehash) */
 	char *hold;	  /* production's bytes from hold_base on, while a clone is fast */
 	size_t hold_skip; /* hold_base is at hold + hold_skip */
 	size_t hold_cap;
@@ -578,6 +580,12 @@ static void part_bytes(struct pk_rcmp *c, struct side *d, const char *p, size_t 
 
 	if (n == 0)
 		return;
+	if (d->nohash) { /* production's, while every clone is fast: its excerpt only */
+		excerpt_add(d->cur.excerpt, &d->cur.excerpt_len, p, n);
+		d->msg_bytes += n;
+		d->part_bytes += n;
+		return;
+	}
 	if (d->msg_bytes == 0 && answers_unordered(c, d)) {
 		if (!d->bs && (d->bs = XXH3_createState()) != NULL)
 			XXH3_64bits_reset(d->bs);
@@ -637,7 +645,9 @@ static void part_end(struct pk_rcmp *c, struct side *d)
 
 	if (d->part_bytes == 0)
 		return;
-	if (d->streaming)
+	if (d->nohash)
+		h = 0; /* hashed again if a clone leaves the fast way (prod_rehash) */
+	else if (d->streaming)
 		h = XXH3_64bits_digest(d->xs);
 	else if (c->masks)
 		h = XXH3_64bits(d->mbuf, hash_masked(c, d, d->mbuf, d->mlen));
@@ -675,6 +685,9 @@ static void message_end(struct pk_rcmp *c, int idx)
 		s = get_slot(c, k);
 		if (s && (idx == PROD || clone_active(d)))
 			summary_copy(&s->sum[idx], &d->cur);
+		for (int i = 1; s && c->replaying && i <= c->nclones; i++)
+			if (s->sum[i].done) /* a fast clone's copy of the hashless summary */
+				summary_copy(&s->sum[i], &d->cur);
 	}
 	d->cur.nparts = 0;
 	d->cur.bag = 0;
@@ -742,6 +755,7 @@ struct pk_rcmp *pk_rcmp_new(const struct pk_rcmp_config *cfg, int nclones, uint6
 		c->side[i].fast = true; /* see "the fast way" */
 		c->nfast++;
 	}
+	c->side[PROD].nohash = c->nfast > 0;
 	for (int i = 0; i <= nclones; i++) {
 		struct side *d = &c->side[i];
 
@@ -967,6 +981,44 @@ static void fast_leave(struct pk_rcmp *c, struct side *d)
 	hold_trim(c);
 }
 
+/* Starts d's framer afresh at the start of response k0 (a boundary), with the hints of the
+ * requests from there. */
+static void framer_restart(struct pk_rcmp *c, struct side *d, uint64_t k0)
+{
+	pk_msgr_init(&d->m, c->cfg.proto, true);
+	for (uint64_t k = k0 > c->base ? k0 : c->base; k < c->base + c->count; k++) {
+		const struct slot *s = slot_at(c, k);
+
+		if (s->req_known)
+			pk_msgr_expect(&d->m, s->req_flags);
+	}
+}
+
+/* A clone leaves the fast way for the first time: production's responses from k0 on (they start
+ * at offset from: the oldest a fast clone has not matched whole, as every fast clone may need
+ * their hashes) are framed again from the held bytes, hashed this time, their summaries (and
+ * the fast clones' copies of them) replaced; production is hashed from then on. */
+static void prod_rehash(struct pk_rcmp *c, uint64_t from, uint64_t k0)
+{
+	struct side *p = &c->side[PROD];
+	uint64_t to = c->pbytes;
+
+	p->nohash = false;
+	framer_restart(c, p, k0);
+	p->nresp = k0;
+	p->framed = from;
+	memset(&p->cur, 0, sizeof(p->cur));
+	p->msg_bytes = p->part_bytes = 0;
+	p->slen = 0;
+	p->streaming = false;
+	p->bagging = false;
+	p->bag_at = BAG_LINE;
+	c->replaying = true;
+	if (to > from)
+		response_bytes(c, PROD, held(c, from), (size_t)(to - from));
+	c->replaying = false;
+}
+
 static void fast_stop(struct pk_rcmp *c, int idx)
 {
 	struct side *d = &c->side[idx];
@@ -974,15 +1026,17 @@ static void fast_stop(struct pk_rcmp *c, int idx)
 
 	if (!d->fast)
 		return;
+	if (c->side[PROD].nohash) { /* from the oldest response a fast clone has not matched */
+		const struct side *o = d;
+
+		for (int i = 1; i <= c->nclones; i++)
+			if (c->side[i].fast && c->side[i].resp_from < o->resp_from)
+				o = &c->side[i];
+		prod_rehash(c, o->resp_from, o->nresp);
+	}
 	d->fast = false;
 	c->nfast--;
-	pk_msgr_init(&d->m, c->cfg.proto, true);
-	for (uint64_t k = d->nresp > c->base ? d->nresp : c->base; k < c->base + c->count; k++) {
-		const struct slot *s = slot_at(c, k);
-
-		if (s->req_known)
-			pk_msgr_expect(&d->m, s->req_flags);
-	}
+	framer_restart(c, d, d->nresp);
 	if (to > from) /* the hold is not moved while this runs: only hold_add() moves it */
 		response_bytes(c, idx, held(c, from), (size_t)(to - from));
 	hold_trim(c);
