@@ -52,7 +52,12 @@ pk_redis_pong() {
 	[ "$(timeout 5 redis-cli -h "$1" -p "${2:-6379}" PING 2>/dev/null)" = PONG ]
 }
 
-# pk_gone PID: true when process PID has exited.
+# pk_gone PID: true when process PID has exited (a zombie its parent has not reaped yet counts:
+# a process reparented to init waits there for init's next pass).
 pk_gone() {
-	! kill -0 "$1" 2>/dev/null
+	local st
+	kill -0 "$1" 2>/dev/null || return 0
+	[ -e "/proc/$1/stat" ] || return 0
+	st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null)
+	[ "$st" = Z ] || [ "$st" = X ]
 }
