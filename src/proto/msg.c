@@ -230,9 +230,77 @@ static void resp_type(struct pk_msgr *m, char c)
 	}
 }
 
-static size_t resp_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
+/* A number line's digits and CRLF at p[0..n): their length (the value in *v), or 0 when they
+ * are not whole here or not plain digits (up to 12: below NUM_MAX). */
+static size_t whole_num(const char *p, size_t n, int64_t *v)
 {
 	size_t i = 0;
+	int64_t x = 0;
+
+	while (i < n && i < 12 && p[i] >= '0' && p[i] <= '9')
+		x = x * 10 + (p[i++] - '0');
+	if (i == 0 || n - i < 2 || p[i] != '\r' || p[i + 1] != '\n')
+		return 0;
+	*v = x;
+	return i + 2;
+}
+
+/* A bulk string whole at p[0..n), after its type byte: its length, or 0. */
+static size_t whole_bulk(const char *p, size_t n)
+{
+	int64_t len;
+	size_t k = whole_num(p, n, &len);
+
+	if (k == 0 || (uint64_t)len > n - k || n - k - (size_t)len < 2 || p[k + len] != '\r' ||
+	    p[k + len + 1] != '\n')
+		return 0;
+	return k + (size_t)len + 2;
+}
+
+/* The common message whole at p[0..n) (its first byte, not a line end): a request that is an
+ * array of bulk strings, a response that is one leaf.  Returns its length, or 0 to frame it
+ * byte by byte (incomplete here, or anything less plain: the events are the same either way). */
+static size_t resp_whole(const struct pk_msgr *m, const char *p, size_t n)
+{
+	int64_t count;
+	size_t at, k;
+
+	if (!m->response) {
+		if (p[0] != '*' || (at = whole_num(p + 1, n - 1, &count)) == 0 || count < 1)
+			return 0;
+		for (at++; count > 0; count--, at += 1 + k)
+			if (at >= n || p[at] != '$' ||
+			    (k = whole_bulk(p + at + 1, n - at - 1)) == 0)
+				return 0;
+		return at;
+	}
+	switch (p[0]) {
+	case '+':
+	case '-':
+	case ':':
+	case '_':
+	case ',':
+	case '#':
+	case '(': {
+		const char *lf = memchr(p + 1, '\n', n - 1);
+
+		return lf ? (size_t)(lf - p) + 1 : 0;
+	}
+	case '$':
+	case '!':
+	case '=':
+		if (n >= 5 && memcmp(p + 1, "-1\r\n", 4) == 0)
+			return 5; /* null */
+		k = whole_bulk(p + 1, n - 1);
+		return k ? k + 1 : 0;
+	default:
+		return 0;
+	}
+}
+
+static size_t resp_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
+{
+	size_t i = 0, k;
 
 	*ev = PK_MSG_MORE;
 	while (i < n && !m->lost && *ev == PK_MSG_MORE) {
@@ -245,6 +313,11 @@ static size_t resp_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_ms
 			begin(m, i);
 			m->depth = 0;
 			m->attr = 0;
+			if ((k = resp_whole(m, buf + i, n - i)) > 0) {
+				i += k;
+				*ev = end(m);
+				continue;
+			}
 			if (!m->response && c != '*') {
 				m->state = R_INLINE;
 				break;
