@@ -73,12 +73,15 @@ struct summary {
 	uint64_t end;	 /* production's: the offset in its stream where the response ends */
 	unsigned flags;	 /* the framer's flags of the message */
 	bool done;	 /* the whole response came */
+	bool same;	 /* a fast clone's: production's bytes, matched whole (production's
+			  * summary stands for it: clone_sum) */
 	uint8_t excerpt_len;
 	char excerpt[PK_RCMP_EXCERPT];
 };
 
 struct slot {
-	bool req_known; /* its request ended: index, flags and excerpt are set */
+	bool req_known;	 /* its request ended: index, flags and excerpt are set */
+	bool kind_known; /* kind is set (worked out from the excerpt when first needed) */
 	unsigned req_flags;
 	enum pk_answer_kind kind; /* how its answers may vary (proto/answers.h) */
 	uint64_t req_index;
@@ -135,7 +138,6 @@ struct pk_rcmp {
 	uint64_t base; /* the oldest undecided slot */
 	char reason[160];
 	int nfast;	  /* clones still fast */
-	bool replaying;	  /* production's held bytes are being hashed again (prod_rehash) */
 	char *hold;	  /* production's bytes from hold_base on, while a clone is fast */
 	size_t hold_skip; /* hold_base is at hold + hold_skip */
 	size_t hold_cap;
@@ -160,6 +162,23 @@ static struct slot *slot_at(const struct pk_rcmp *c, uint64_t k)
 {
 	PK_BUG_ON(k < c->base || k >= c->base + c->count);
 	return (struct slot *)(c->ring + (k & (c->cap - 1)) * c->slot_size);
+}
+
+/* How the answers to slot s's request (known) may vary: worked out when first asked (most
+ * answers are matched byte for byte and never ask). */
+static enum pk_answer_kind slot_kind(const struct pk_rcmp *c, struct slot *s)
+{
+	if (!s->kind_known) {
+		s->kind = pk_answer_kind(c->cfg.proto, s->req_excerpt, s->req_len);
+		s->kind_known = true;
+	}
+	return s->kind;
+}
+
+/* Clone i's summary in slot s: production's when the clone sent production's bytes. */
+static const struct summary *clone_sum(const struct slot *s, int i)
+{
+	return s->sum[1 + i].same ? &s->sum[PROD] : &s->sum[1 + i];
 }
 
 static bool clone_active(const struct side *s)
@@ -201,7 +220,7 @@ static void report(struct pk_rcmp *c, int clone, const struct slot *s, uint64_t 
 	if (!c->sink.report)
 		return;
 	if (s) {
-		const struct summary *p = &s->sum[PROD], *k = &s->sum[1 + clone];
+		const struct summary *p = &s->sum[PROD], *k = clone_sum(s, clone);
 
 		pk_text_printable(r.request_excerpt, sizeof(r.request_excerpt), s->req_excerpt,
 				  s->req_len, PK_TEXT_C_ESCAPES);
@@ -223,12 +242,12 @@ static bool is_noise(const struct pk_rcmp *c, const struct slot *s, const bool *
 	const struct summary *prod = &s->sum[PROD];
 
 	for (int a = 0; a < c->nclones; a++) {
-		const struct summary *sa = &s->sum[1 + a];
+		const struct summary *sa = clone_sum(s, a);
 
 		if (!cmp[a] || p >= sa->nparts || sa->hash[p] == prod->hash[p])
 			continue;
 		for (int b = a + 1; b < c->nclones; b++) {
-			const struct summary *sb = &s->sum[1 + b];
+			const struct summary *sb = clone_sum(s, b);
 
 			if (cmp[b] && p < sb->nparts && sb->hash[p] != prod->hash[p] &&
 			    sb->hash[p] != sa->hash[p])
@@ -249,19 +268,25 @@ static bool summary_equal(const struct summary *a, const struct summary *b)
 /* Compares clone i's summary with production's in slot s; cmp says which clones answered.
  * An unordered answer (proto/answers.h) is the same when its parts are, in any order; a
  * volatile one that differs is noise. */
-static void compare(struct pk_rcmp *c, const struct slot *s, const bool *cmp, int i)
+static void compare(struct pk_rcmp *c, struct slot *s, const bool *cmp, int i)
 {
-	const struct summary *prod = &s->sum[PROD], *cl = &s->sum[1 + i];
+	const struct summary *prod = &s->sum[PROD], *cl = clone_sum(s, i);
 	uint32_t n = prod->nparts < cl->nparts ? prod->nparts : cl->nparts;
+	enum pk_answer_kind kind;
 	int noisy = -1;
 
 	if (n > PK_RCMP_MAX_PARTS)
 		n = PK_RCMP_MAX_PARTS;
-	if (s->kind == PK_ANSWER_UNORDERED && prod->nparts == cl->nparts && prod->bag == cl->bag) {
+	if (s->sum[1 + i].same) { /* a fast clone's: production's bytes */
+		count(c, i, PK_RCMP_SAME);
+		return;
+	}
+	kind = slot_kind(c, s);
+	if (kind == PK_ANSWER_UNORDERED && prod->nparts == cl->nparts && prod->bag == cl->bag) {
 		count(c, i, PK_RCMP_SAME); /* the same parts, in another order */
 		return;
 	}
-	if (s->kind == PK_ANSWER_VOLATILE && !summary_equal(prod, cl)) {
+	if (kind == PK_ANSWER_VOLATILE && !summary_equal(prod, cl)) {
 		count(c, i, PK_RCMP_NOISE);
 		report(c, i, s, 0, PK_RCMP_NOISE, "the answer to this request varies by nature", -1,
 		       1);
@@ -429,7 +454,7 @@ static void slot_clear(const struct pk_rcmp *c, struct slot *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i <= c->nclones; i++)
-		s->sum[i].done = false;
+		s->sum[i].done = s->sum[i].same = false;
 }
 
 static int grow(struct pk_rcmp *c, size_t want)
@@ -536,16 +561,15 @@ static size_t hash_masked(struct pk_rcmp *c, struct side *d, char *p, size_t n)
 	return n;
 }
 
-/* n bytes of the current part of side d. */
 /* Whether the response side d starts now answers an unordered request. */
 static bool answers_unordered(struct pk_rcmp *c, const struct side *d)
 {
-	const struct slot *s;
+	struct slot *s;
 
 	if (d->nresp < c->base || d->nresp >= c->base + c->count)
 		return false;
 	s = slot_at(c, d->nresp);
-	return s->req_known && s->kind == PK_ANSWER_UNORDERED;
+	return s->req_known && slot_kind(c, s) == PK_ANSWER_UNORDERED;
 }
 
 /* Feeds the bag's hash of the current part: the part without the aggregate headers (RESP
@@ -574,6 +598,7 @@ static void stream_part(struct side *d, const char *kept, size_t n)
 	d->streaming = true;
 }
 
+/* n bytes of the current part of side d. */
 static void part_bytes(struct pk_rcmp *c, struct side *d, const char *p, size_t n)
 {
 	size_t room;
@@ -685,9 +710,6 @@ static void message_end(struct pk_rcmp *c, int idx)
 		s = get_slot(c, k);
 		if (s && (idx == PROD || clone_active(d)))
 			summary_copy(&s->sum[idx], &d->cur);
-		for (int i = 1; s && c->replaying && i <= c->nclones; i++)
-			if (s->sum[i].done) /* a fast clone's copy of the hashless summary */
-				summary_copy(&s->sum[i], &d->cur);
 	}
 	d->cur.nparts = 0;
 	d->cur.bag = 0;
@@ -812,7 +834,6 @@ static void request_end(struct pk_rcmp *c)
 			s->req_index = index;
 			s->req_len = c->rq_len;
 			memcpy(s->req_excerpt, c->rq_excerpt, c->rq_len);
-			s->kind = pk_answer_kind(c->cfg.proto, c->rq_excerpt, c->rq_len);
 		}
 	}
 	c->rq_len = 0;
@@ -942,7 +963,8 @@ static void response_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n
  * RESP without masks: while a clone sends exactly the bytes production sent, its responses are
  * production's (same parts, same hashes), so they need no framing of their own: its bytes are
  * compared with production's, held from the oldest response a fast clone has not matched whole
- * (at most HOLD_LIMIT bytes), and each response matched whole takes production's summary.  At
+ * (at most HOLD_LIMIT bytes), and each response matched whole is production's (marked same in
+ * its slot: production's summary stands for it, and its verdict is SAME at once).  At
  * the first byte that differs (or that production has not sent yet: the clone is ahead), the
  * clone leaves the fast way for good: its framer starts at its first unmatched response, fed
  * production's bytes from there (the clone sent the same), then the clone's own. */
@@ -996,8 +1018,9 @@ static void framer_restart(struct pk_rcmp *c, struct side *d, uint64_t k0)
 
 /* A clone leaves the fast way for the first time: production's responses from k0 on (they start
  * at offset from: the oldest a fast clone has not matched whole, as every fast clone may need
- * their hashes) are framed again from the held bytes, hashed this time, their summaries (and
- * the fast clones' copies of them) replaced; production is hashed from then on. */
+ * their hashes) are framed again from the held bytes, hashed this time, their summaries
+ * replaced (a fast clone's matched responses are production's: clone_sum); production is hashed
+ * from then on. */
 static void prod_rehash(struct pk_rcmp *c, uint64_t from, uint64_t k0)
 {
 	struct side *p = &c->side[PROD];
@@ -1013,10 +1036,8 @@ static void prod_rehash(struct pk_rcmp *c, uint64_t from, uint64_t k0)
 	p->streaming = false;
 	p->bagging = false;
 	p->bag_at = BAG_LINE;
-	c->replaying = true;
 	if (to > from)
 		response_bytes(c, PROD, held(c, from), (size_t)(to - from));
-	c->replaying = false;
 }
 
 static void fast_stop(struct pk_rcmp *c, int idx)
@@ -1054,7 +1075,7 @@ static void fast_settle(struct pk_rcmp *c, int idx)
 
 		if (!prod->done || prod->end > d->cbytes)
 			break;
-		summary_copy(&s->sum[idx], prod);
+		s->sum[idx].done = s->sum[idx].same = true;
 		d->resp_from = prod->end;
 		d->nresp++;
 		any = true;
