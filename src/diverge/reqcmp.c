@@ -720,7 +720,8 @@ static void message_end(struct pk_rcmp *c, int idx)
 	d->cur.excerpt_len = 0;
 	d->msg_bytes = 0;
 	d->part_bytes = 0;
-	decide_front(c);
+	if (k == c->base) /* (a later slot's change leaves the oldest waiting) */
+		decide_front(c);
 }
 
 /* Stops the comparison: production's or the client's stream can no longer be framed. */
@@ -820,24 +821,27 @@ void pk_rcmp_free(struct pk_rcmp *c)
 static void request_end(struct pk_rcmp *c)
 {
 	unsigned flags = c->rq.flags;
-	uint64_t index = c->nreq++;
+	uint64_t index = c->nreq++, k;
+	uint8_t len = c->rq_len;
 	struct slot *s;
 
-	if (!(flags & PK_MSG_NO_RESPONSE)) {
-		for (int i = 0; i <= c->nclones; i++)
-			if (!c->side[i].m.lost && !c->side[i].fast)
-				pk_msgr_expect(&c->side[i].m, flags);
-		s = get_slot(c, c->nreq_slots++);
-		if (s) {
-			s->req_known = true;
-			s->req_flags = flags;
-			s->req_index = index;
-			s->req_len = c->rq_len;
-			memcpy(s->req_excerpt, c->rq_excerpt, c->rq_len);
-		}
-	}
 	c->rq_len = 0;
-	decide_front(c);
+	if (flags & PK_MSG_NO_RESPONSE)
+		return;
+	for (int i = 0; i <= c->nclones; i++)
+		if (!c->side[i].m.lost && !c->side[i].fast)
+			pk_msgr_expect(&c->side[i].m, flags);
+	k = c->nreq_slots++;
+	s = get_slot(c, k);
+	if (!s)
+		return;
+	s->req_known = true;
+	s->req_flags = flags;
+	s->req_index = index;
+	s->req_len = len;
+	memcpy(s->req_excerpt, c->rq_excerpt, len);
+	if (k == c->base) /* (a later slot's change leaves the oldest waiting) */
+		decide_front(c);
 }
 
 typedef void feed_fn(struct pk_rcmp *c, int idx, const char *buf, size_t n);
@@ -1067,7 +1071,7 @@ static void fast_stop(struct pk_rcmp *c, int idx)
 static void fast_settle(struct pk_rcmp *c, int idx)
 {
 	struct side *d = &c->side[idx];
-	bool any = false;
+	uint64_t first = d->nresp;
 
 	while (d->nresp >= c->base && d->nresp < c->base + c->count) {
 		struct slot *s = slot_at(c, d->nresp);
@@ -1078,9 +1082,8 @@ static void fast_settle(struct pk_rcmp *c, int idx)
 		s->sum[idx].done = s->sum[idx].same = true;
 		d->resp_from = prod->end;
 		d->nresp++;
-		any = true;
 	}
-	if (any)
+	if (d->nresp > first && first == c->base)
 		decide_front(c);
 }
 
