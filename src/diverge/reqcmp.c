@@ -390,8 +390,14 @@ static void drop_front(struct pk_rcmp *c)
 {
 	struct slot *s;
 
-	for (int i = 1; i <= c->nclones; i++) /* they need the slot's end to go on */
-		fast_stop(c, i);
+	/* A fast clone that has not matched the slot needs its end to go on: it is framed.  (One
+	 * that matched it needs nothing; when production's framing got here, every fast clone has
+	 * — else make_room lags it — so production's bytes are never framed again from within.) */
+	for (int i = 1; i <= c->nclones; i++)
+		if (c->side[i].nresp <= c->base)
+			fast_stop(c, i);
+	if (c->count < c->cfg.max_pending)
+		return; /* that decided the oldest (production had ended): room enough */
 	s = slot_at(c, c->base);
 
 	if (s->req_known && !(s->req_flags & PK_MSG_HANDSHAKE))
@@ -1029,6 +1035,7 @@ static void prod_rehash(struct pk_rcmp *c, uint64_t from, uint64_t k0)
 {
 	struct side *p = &c->side[PROD];
 	uint64_t to = c->pbytes;
+	bool ended = p->finished;
 
 	p->nohash = false;
 	framer_restart(c, p, k0);
@@ -1040,8 +1047,14 @@ static void prod_rehash(struct pk_rcmp *c, uint64_t from, uint64_t k0)
 	p->streaming = false;
 	p->bagging = false;
 	p->bag_at = BAG_LINE;
+	p->finished = false; /* its stream may have ended already: framed again all the same */
 	if (to > from)
 		response_bytes(c, PROD, held(c, from), (size_t)(to - from));
+	if (ended && side_listened(c, PROD) && pk_msgr_finish(&p->m) == PK_MSG_END)
+		message_end(c, PROD);
+	p->finished = ended;
+	if (ended)
+		decide_front(c); /* what production will never answer is dropped */
 }
 
 static void fast_stop(struct pk_rcmp *c, int idx)

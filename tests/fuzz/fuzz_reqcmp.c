@@ -13,7 +13,9 @@
  *   the rest.
  * The streams are fed in chunks of 1..64 bytes, the next stream picked at random; at the end
  * every side finishes.  Then they are fed again, one stream after the other, whole and in
- * random chunks: both runs must give the same counts and reports.
+ * random chunks: both runs must give the same counts and reports.  With RESP and no mask (the
+ * fast way), the same runs with a mask that never matches (everything framed) must decide
+ * alike, also when production's stream ends before the clones' come.
  *
  * Besides the sanitizers' checks, it asserts the promises: counts come one request at a time,
  * for a clone that exists, with a verdict that exists; per clone, the verdicts counted never
@@ -228,15 +230,16 @@ static void run_interleaved(const struct input *in, uint32_t seed, int lag_clone
 }
 
 /* The streams one after the other (the client's, production's, each clone's), each in chunks
- * of 1..64 bytes from seed (0: whole); the outcome goes to t. */
-static void run_in_order(const struct input *in, uint32_t seed, struct tally *t)
+ * of 1..64 bytes from seed (0: whole); production's stream ends before the clones' start when
+ * prod_ends; the outcome goes to t. */
+static void run_in_order(const struct input *in, uint32_t seed, bool prod_ends, struct tally *t)
 {
 	struct pk_msgr rq;
 	struct pk_rcmp *c = start(in, t, &rq);
 
 	if (!c)
 		return;
-	for (int w = 0; w < in->nstreams; w++)
+	for (int w = 0; w < in->nstreams; w++) {
 		for (size_t off = 0; off < in->len[w];) {
 			size_t k = seed ? 1 + next(&seed) % 64 : in->len[w];
 
@@ -248,6 +251,9 @@ static void run_in_order(const struct input *in, uint32_t seed, struct tally *t)
 				pk_rcmp_response(c, w - 2, in->s[w] + off, k);
 			off += k;
 		}
+		if (w == 1 && prod_ends)
+			pk_rcmp_finish(c, PK_RCMP_PROD);
+	}
 	finish(c, in, t, false);
 }
 
@@ -296,24 +302,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* how the streams are cut changes no verdict (MySQL too: reqcmp hands its framer every
 	 * packet header whole) */
-	run_in_order(&in, 0, &whole);
-	run_in_order(&in, seed | 1, &cut);
+	run_in_order(&in, 0, false, &whole);
+	run_in_order(&in, seed | 1, false, &cut);
 	require(memcmp(whole.counts, cut.counts, sizeof(whole.counts)) == 0,
 		"the same counts however the streams are cut");
 	require(whole.digest == cut.digest, "the same reports however the streams are cut");
 
 	/* RESP without masks takes the fast way (a clone's answers equal to production's bytes
-	 * are not framed): it must decide exactly as framing everything does */
+	 * are not framed): it must decide exactly as framing everything does, also when
+	 * production's stream ended before the clones answer (a short exchange) */
 	if (in.cfg.proto == PK_PROTO_RESP && in.cfg.nignore == 0 && never()) {
 		struct input framed = in;
-		struct tally all;
+		struct tally all, fast_ended, all_ended;
 
 		framed.cfg.ignore = never();
 		framed.cfg.nignore = 1;
-		run_in_order(&framed, seed | 1, &all);
+		run_in_order(&framed, seed | 1, false, &all);
 		require(memcmp(whole.counts, all.counts, sizeof(whole.counts)) == 0,
 			"the fast way counts as framing does");
 		require(whole.digest == all.digest, "the fast way reports as framing does");
+		run_in_order(&in, seed | 1, true, &fast_ended);
+		run_in_order(&framed, seed | 1, true, &all_ended);
+		require(memcmp(fast_ended.counts, all_ended.counts, sizeof(all_ended.counts)) == 0,
+			"the fast way counts as framing does, production ended first");
+		require(fast_ended.digest == all_ended.digest,
+			"the fast way reports as framing does, production ended first");
 	}
 	return 0;
 }

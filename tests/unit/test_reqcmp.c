@@ -706,6 +706,45 @@ static void test_answer_kinds(void)
 	done(c, &rc);
 }
 
+/* redis-cli's short exchange through dup: production answers everything and its connection
+ * ends before the clone's first byte comes.  The clone leaves the fast way at its reordered
+ * COMMAND DOCS: production's answers, held, are framed and hashed again although its stream
+ * ended (they were not, and every answer was DIFFERENT). */
+static void test_prod_ended_first(void)
+{
+	static const char client[] = "*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n"
+				     "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+				     "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+	static const char prod[] = "*4\r\n$3\r\nget\r\n*1\r\n:1\r\n$3\r\nset\r\n*1\r\n:2\r\n"
+				   "+OK\r\n$1\r\nv\r\n";
+	static const char same[] = "*4\r\n$3\r\nset\r\n*1\r\n:2\r\n$3\r\nget\r\n*1\r\n:1\r\n"
+				   "+OK\r\n$1\r\nv\r\n";
+	static const char changed[] = "*4\r\n$3\r\nset\r\n*1\r\n:2\r\n$3\r\nget\r\n*1\r\n:1\r\n"
+				      "+OK\r\n$1\r\nX\r\n";
+	const char *clones[] = { same, changed };
+
+	for (size_t chunk = 0; chunk <= 7; chunk += 7)
+		for (int i = 0; i < 2; i++) {
+			struct rec rc;
+			struct pk_rcmp *c = start(&resp_cfg, 1, &rc);
+
+			CHECK(c != NULL);
+			if (!c)
+				return;
+			feed(c, CLIENT, client, strlen(client), chunk);
+			feed(c, PK_RCMP_PROD, prod, strlen(prod), chunk);
+			pk_rcmp_finish(c, PK_RCMP_PROD);
+			feed(c, 0, clones[i], strlen(clones[i]), chunk);
+			pk_rcmp_finish(c, 0);
+			CHECK_EQ_INT(rc.counts[0][PK_RCMP_SAME], i == 0 ? 3 : 2);
+			CHECK_EQ_INT(rc.counts[0][PK_RCMP_DIFFERENT], i == 0 ? 0 : 1);
+			CHECK_EQ_INT(rc.nreps, i);
+			if (rc.nreps == 1)
+				CHECK_EQ_INT(rc.reps[0].request, 2);
+			done(c, &rc);
+		}
+}
+
 static void test_bad_args(void)
 {
 	struct pk_rcmp_config cfg = resp_cfg;
@@ -734,6 +773,7 @@ int main(void)
 	UNIT_RUN(test_raw);
 	UNIT_RUN(test_json);
 	UNIT_RUN(test_answer_kinds);
+	UNIT_RUN(test_prod_ended_first);
 	UNIT_RUN(test_bad_args);
 	return unit_done();
 }
