@@ -107,11 +107,13 @@ struct side {
 	bool bagging;	/* the response answers an unordered request: parts hashed for the bag too,
 			 * without the aggregate headers before a leaf (RESP's "*2\r\n") */
 	uint8_t bag_at; /* BAG_* */
-	XXH3_state_t *bs;   /* the bag's hash of the current part (made when first needed) */
-	struct pkt_hdr ph;  /* MySQL */
-	bool fast;	    /* a clone whose answers so far are production's bytes: not framed */
-	bool nohash;	    /* production's while every clone is fast: framed, not hashed */
-	uint64_t cbytes;    /* fast: the clone's bytes, all equal to production's */
+	XXH3_state_t *bs;  /* the bag's hash of the current part (made when first needed) */
+	struct pkt_hdr ph; /* MySQL */
+	bool fast;	   /* a clone whose answers so far are production's bytes: not framed */
+	bool nohash;	   /* production's while every clone is fast: framed, not hashed */
+	uint64_t cbytes;   /* fast: the clone's bytes, all equal to production's */
+	char *ahead;	   /* fast: its bytes past production's, to compare when they come */
+	size_t ahead_len, ahead_cap;
 	uint64_t resp_from; /* fast: where (in both streams) its first unmatched response starts */
 	uint64_t framed;    /* bytes given to the framer (production's: a response's end) */
 	bool streaming;	    /* the current part went past small: hashed as it comes (xs) */
@@ -137,9 +139,12 @@ struct pk_rcmp {
 	size_t slot_size, cap, count;
 	uint64_t base; /* the oldest undecided slot */
 	char reason[160];
-	int nfast;	  /* clones still fast */
-	char *hold;	  /* production's bytes from hold_base on, while a clone is fast */
-	size_t hold_skip; /* hold_base is at hold + hold_skip */
+	int nfast;	   /* clones still fast */
+	int nahead;	   /* of which keep bytes production has not sent (framed) yet */
+	bool replaying;	   /* production's held bytes are framed again (prod_rehash) */
+	unsigned rehashes; /* prod_rehash calls (message_end sees one happen within it) */
+	char *hold;	   /* production's bytes from hold_base on, while a clone is fast */
+	size_t hold_skip;  /* hold_base is at hold + hold_skip */
 	size_t hold_cap;
 	uint64_t hold_base; /* the oldest production byte a fast clone may still need */
 	uint64_t pbytes;    /* production's bytes so far */
@@ -384,6 +389,8 @@ static void decide_front(struct pk_rcmp *c)
 
 static void fast_stop(struct pk_rcmp *c, int idx);
 static void fast_leave(struct pk_rcmp *c, struct side *d);
+static void fast_catch_up(struct pk_rcmp *c);
+static void fast_settle(struct pk_rcmp *c, int idx);
 
 /* Counts the oldest slot as not compared: LAG for lagging clones when its request is known. */
 static void drop_front(struct pk_rcmp *c)
@@ -438,6 +445,8 @@ static void make_room(struct pk_rcmp *c)
 {
 	int slowest = -1;
 
+	if (c->nahead > 0 && !c->replaying)
+		fast_catch_up(c); /* a clone ahead of production is not behind */
 	for (int i = 0; i < c->nclones && c->side[PROD].nresp > c->base; i++) {
 		const struct side *d = &c->side[1 + i];
 
@@ -713,9 +722,16 @@ static void message_end(struct pk_rcmp *c, int idx)
 	d->cur.done = true;
 	d->cur.end = d->framed;
 	if (idx == PROD || clone_active(d)) {
+		unsigned rehashes = c->rehashes;
+
 		s = get_slot(c, k);
+		if (idx == PROD && c->rehashes != rehashes)
+			return; /* making room framed production again, this message too: stored */
 		if (s && (idx == PROD || clone_active(d)))
 			summary_copy(&s->sum[idx], &d->cur);
+		for (int i = 1; s && idx == PROD && c->nahead > 0 && i <= c->nclones; i++)
+			if (c->side[i].fast && c->side[i].cbytes >= d->framed)
+				fast_settle(c, i); /* it sent this answer before production */
 	}
 	d->cur.nparts = 0;
 	d->cur.bag = 0;
@@ -817,6 +833,7 @@ void pk_rcmp_free(struct pk_rcmp *c)
 		XXH3_freeState(c->side[i].xs);
 		XXH3_freeState(c->side[i].bs);
 		free(c->side[i].mbuf);
+		free(c->side[i].ahead);
 	}
 	free(c->ring);
 	free(c->hold);
@@ -947,7 +964,10 @@ static bool side_listened(const struct pk_rcmp *c, int idx)
 	return !c->stopped && !d->finished && !d->m.lost && (idx == PROD || clone_active(d));
 }
 
-/* Frames side idx's bytes. */
+static void fast_catch_up(struct pk_rcmp *c);
+
+/* Frames side idx's bytes (production's: the fast clones that were ahead compare what they
+ * kept after each of its events, as a framed clone's answer would be there already). */
 static void response_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n)
 {
 	while (n > 0 && side_listened(c, idx)) {
@@ -963,6 +983,8 @@ static void response_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n
 		buf += used;
 		n -= used;
 		side_event(c, idx, ev);
+		if (idx == PROD && c->nahead > 0 && !c->replaying)
+			fast_catch_up(c);
 		if (used == 0 && ev != PK_MSG_END)
 			break;
 	}
@@ -980,6 +1002,7 @@ static void response_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n
  * production's bytes from there (the clone sent the same), then the clone's own. */
 
 #define HOLD_LIMIT (4u << 20)
+#define AHEAD_LIMIT (64u << 10)
 
 /* Lets go of production's bytes that no fast clone may still need. */
 static void hold_trim(struct pk_rcmp *c)
@@ -1003,6 +1026,13 @@ static const char *held(const struct pk_rcmp *c, uint64_t off)
 	return c->hold + c->hold_skip + (size_t)(off - c->hold_base);
 }
 
+/* Sets how many bytes fast clone d keeps ahead of production (counting the clones that do). */
+static void ahead_set(struct pk_rcmp *c, struct side *d, size_t n)
+{
+	c->nahead += (n > 0) - (d->ahead_len > 0);
+	d->ahead_len = n;
+}
+
 /* d leaves the fast way without framing what it matched (it lags, or its stream ended). */
 static void fast_leave(struct pk_rcmp *c, struct side *d)
 {
@@ -1010,6 +1040,7 @@ static void fast_leave(struct pk_rcmp *c, struct side *d)
 		return;
 	d->fast = false;
 	c->nfast--;
+	ahead_set(c, d, 0);
 	hold_trim(c);
 }
 
@@ -1034,10 +1065,11 @@ static void framer_restart(struct pk_rcmp *c, struct side *d, uint64_t k0)
 static void prod_rehash(struct pk_rcmp *c, uint64_t from, uint64_t k0)
 {
 	struct side *p = &c->side[PROD];
-	uint64_t to = c->pbytes;
+	uint64_t to = p->framed; /* (production's bytes may be being framed: up to there) */
 	bool ended = p->finished;
 
 	p->nohash = false;
+	c->rehashes++;
 	framer_restart(c, p, k0);
 	p->nresp = k0;
 	p->framed = from;
@@ -1048,8 +1080,10 @@ static void prod_rehash(struct pk_rcmp *c, uint64_t from, uint64_t k0)
 	p->bagging = false;
 	p->bag_at = BAG_LINE;
 	p->finished = false; /* its stream may have ended already: framed again all the same */
+	c->replaying = true;
 	if (to > from)
 		response_bytes(c, PROD, held(c, from), (size_t)(to - from));
+	c->replaying = false;
 	if (ended && side_listened(c, PROD) && pk_msgr_finish(&p->m) == PK_MSG_END)
 		message_end(c, PROD);
 	p->finished = ended;
@@ -1077,6 +1111,12 @@ static void fast_stop(struct pk_rcmp *c, int idx)
 	framer_restart(c, d, d->nresp);
 	if (to > from) /* the hold is not moved while this runs: only hold_add() moves it */
 		response_bytes(c, idx, held(c, from), (size_t)(to - from));
+	if (d->ahead_len > 0) { /* then what it sent past production's bytes */
+		size_t n = d->ahead_len;
+
+		ahead_set(c, d, 0);
+		response_bytes(c, idx, d->ahead, n);
+	}
 	hold_trim(c);
 }
 
@@ -1142,21 +1182,85 @@ static void hold_add(struct pk_rcmp *c, const char *buf, size_t n)
 	memcpy(c->hold + c->hold_skip + len, buf, n);
 }
 
-/* Fast clone idx sent buf[0..n). */
-static void fast_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n)
+/* Compares fast clone idx's bytes buf[0..n) that follow its matched ones with production's held
+ * bytes up to offset limit; returns how many matched (the rest, past limit, is ahead); *diff
+ * tells whether they differ at the byte after. */
+static size_t fast_match(struct pk_rcmp *c, int idx, const char *buf, size_t n, uint64_t limit,
+			 bool *diff)
 {
 	struct side *d = &c->side[idx];
-	size_t eq = c->pbytes - d->cbytes < n ? (size_t)(c->pbytes - d->cbytes) : n, m = eq;
+	size_t eq = limit - d->cbytes < n ? (size_t)(limit - d->cbytes) : n, m = eq;
 	const char *h = eq > 0 ? held(c, d->cbytes) : NULL;
 
 	if (eq > 0 && memcmp(h, buf, eq) != 0)
 		for (m = 0; h[m] == buf[m]; m++)
 			;
 	d->cbytes += m;
+	*diff = m < eq;
 	fast_settle(c, idx);
-	if (m < n && d->fast) { /* a difference, or the clone is ahead of production */
+	return m;
+}
+
+/* Keeps fast clone idx's bytes buf[0..n) that production has not sent yet (a clone may answer
+ * first); past AHEAD_LIMIT it is framed instead. */
+static void fast_ahead(struct pk_rcmp *c, int idx, const char *buf, size_t n)
+{
+	struct side *d = &c->side[idx];
+
+	if (d->ahead_len + n > d->ahead_cap && d->ahead_len + n <= AHEAD_LIMIT) {
+		size_t cap = d->ahead_cap ? d->ahead_cap : 1024;
+		char *b;
+
+		while (cap < d->ahead_len + n)
+			cap *= 2;
+		b = realloc(d->ahead, cap);
+		if (b) {
+			d->ahead = b;
+			d->ahead_cap = cap;
+		}
+	}
+	if (d->ahead_len + n > d->ahead_cap) { /* too far ahead, or no memory: framed */
+		fast_stop(c, idx);
+		response_bytes(c, idx, buf, n);
+		return;
+	}
+	memcpy(d->ahead + d->ahead_len, buf, n);
+	ahead_set(c, d, d->ahead_len + n);
+}
+
+/* Fast clone idx sent buf[0..n). */
+static void fast_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n)
+{
+	struct side *d = &c->side[idx];
+	bool diff = false;
+	size_t m = d->ahead_len > 0 ? 0 : fast_match(c, idx, buf, n, c->pbytes, &diff);
+
+	if (diff && d->fast) { /* a difference */
 		fast_stop(c, idx);
 		response_bytes(c, idx, buf + m, n - m);
+	} else if (m < n && d->fast) { /* ahead of production */
+		fast_ahead(c, idx, buf + m, n - m);
+	}
+	hold_trim(c);
+}
+
+/* Production framed more: the fast clones that were ahead compare what they kept with it. */
+static void fast_catch_up(struct pk_rcmp *c)
+{
+	for (int i = 1; i <= c->nclones && c->nahead > 0; i++) {
+		struct side *d = &c->side[i];
+		bool diff = false;
+		size_t m;
+
+		if (!d->fast || d->ahead_len == 0 || !side_listened(c, i))
+			continue;
+		m = fast_match(c, i, d->ahead, d->ahead_len, c->side[PROD].framed, &diff);
+		if (!d->fast)
+			continue; /* (settling made it leave: it framed what it kept) */
+		memmove(d->ahead, d->ahead + m, d->ahead_len - m);
+		ahead_set(c, d, d->ahead_len - m);
+		if (diff)
+			fast_stop(c, i); /* frames what it kept from the difference on */
 	}
 	hold_trim(c);
 }
