@@ -191,9 +191,38 @@ static enum pk_msg_event resp_number(struct pk_msgr *m)
 	return PK_MSG_MORE;
 }
 
+/* What a response element's type byte c opens: R_LINE (a simple element), R_NUM (a length or
+ * count line), IDLE when it is no type. */
+static int resp_opens(char c)
+{
+	switch (c) {
+	case '+':
+	case '-':
+	case ':':
+	case '_':
+	case ',':
+	case '#':
+	case '(':
+		return R_LINE;
+	case '$':
+	case '!':
+	case '=':
+	case '*':
+	case '~':
+	case '%':
+	case '|':
+	case '>':
+		return R_NUM;
+	default:
+		return IDLE;
+	}
+}
+
 /* An element's type byte. */
 static void resp_type(struct pk_msgr *m, char c)
 {
+	int opens;
+
 	m->sub = (unsigned char)c;
 	m->num = 0;
 	m->neg = false;
@@ -205,29 +234,11 @@ static void resp_type(struct pk_msgr *m, char c)
 		m->state = R_NUM;
 		return;
 	}
-	switch (c) {
-	case '+':
-	case '-':
-	case ':':
-	case '_':
-	case ',':
-	case '#':
-	case '(':
-		m->state = R_LINE;
-		break;
-	case '$':
-	case '!':
-	case '=':
-	case '*':
-	case '~':
-	case '%':
-	case '|':
-	case '>':
-		m->state = R_NUM;
-		break;
-	default:
+	opens = resp_opens(c);
+	if (opens == IDLE)
 		lose(m);
-	}
+	else
+		m->state = opens;
 }
 
 /* A number line's digits and CRLF at p[0..n): their length (the value in *v), or 0 when they
@@ -274,28 +285,17 @@ static size_t resp_whole(const struct pk_msgr *m, const char *p, size_t n)
 				return 0;
 		return at;
 	}
-	switch (p[0]) {
-	case '+':
-	case '-':
-	case ':':
-	case '_':
-	case ',':
-	case '#':
-	case '(': {
+	if (resp_opens(p[0]) == R_LINE) {
 		const char *lf = memchr(p + 1, '\n', n - 1);
 
 		return lf ? (size_t)(lf - p) + 1 : 0;
 	}
-	case '$':
-	case '!':
-	case '=':
-		if (n >= 5 && memcmp(p + 1, "-1\r\n", 4) == 0)
-			return 5; /* null */
-		k = whole_bulk(p + 1, n - 1);
-		return k ? k + 1 : 0;
-	default:
-		return 0;
-	}
+	if (p[0] != '$' && p[0] != '!' && p[0] != '=')
+		return 0; /* an aggregate */
+	if (n >= 5 && memcmp(p + 1, "-1\r\n", 4) == 0)
+		return 5; /* null */
+	k = whole_bulk(p + 1, n - 1);
+	return k ? k + 1 : 0;
 }
 
 static size_t resp_feed(struct pk_msgr *m, const char *buf, size_t n, enum pk_msg_event *ev)
