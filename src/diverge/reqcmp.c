@@ -390,7 +390,6 @@ static void decide_front(struct pk_rcmp *c)
 static void fast_stop(struct pk_rcmp *c, int idx);
 static void fast_leave(struct pk_rcmp *c, struct side *d);
 static void fast_catch_up(struct pk_rcmp *c);
-static void fast_settle(struct pk_rcmp *c, int idx);
 
 /* Counts the oldest slot as not compared: LAG for lagging clones when its request is known. */
 static void drop_front(struct pk_rcmp *c)
@@ -729,9 +728,6 @@ static void message_end(struct pk_rcmp *c, int idx)
 			return; /* making room framed production again, this message too: stored */
 		if (s && (idx == PROD || clone_active(d)))
 			summary_copy(&s->sum[idx], &d->cur);
-		for (int i = 1; s && idx == PROD && c->nahead > 0 && i <= c->nclones; i++)
-			if (c->side[i].fast && c->side[i].cbytes >= d->framed)
-				fast_settle(c, i); /* it sent this answer before production */
 	}
 	d->cur.nparts = 0;
 	d->cur.bag = 0;
@@ -964,8 +960,6 @@ static bool side_listened(const struct pk_rcmp *c, int idx)
 	return !c->stopped && !d->finished && !d->m.lost && (idx == PROD || clone_active(d));
 }
 
-static void fast_catch_up(struct pk_rcmp *c);
-
 /* Frames side idx's bytes (production's: the fast clones that were ahead compare what they
  * kept after each of its events, as a framed clone's answer would be there already). */
 static void response_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n)
@@ -996,10 +990,12 @@ static void response_bytes(struct pk_rcmp *c, int idx, const char *buf, size_t n
  * production's (same parts, same hashes), so they need no framing of their own: its bytes are
  * compared with production's, held from the oldest response a fast clone has not matched whole
  * (at most HOLD_LIMIT bytes), and each response matched whole is production's (marked same in
- * its slot: production's summary stands for it, and its verdict is SAME at once).  At
- * the first byte that differs (or that production has not sent yet: the clone is ahead), the
- * clone leaves the fast way for good: its framer starts at its first unmatched response, fed
- * production's bytes from there (the clone sent the same), then the clone's own. */
+ * its slot: production's summary stands for it, and its verdict is SAME at once).  A clone
+ * that answers before production keeps the bytes production has not sent yet (at most
+ * AHEAD_LIMIT) and compares them as production's are framed.  At the first byte that differs
+ * (or past AHEAD_LIMIT), the clone leaves the fast way for good: its framer starts at its first
+ * unmatched response, fed production's bytes from there (the clone sent the same), then the
+ * clone's own. */
 
 #define HOLD_LIMIT (4u << 20)
 #define AHEAD_LIMIT (64u << 10)
@@ -1255,8 +1251,6 @@ static void fast_catch_up(struct pk_rcmp *c)
 		if (!d->fast || d->ahead_len == 0 || !side_listened(c, i))
 			continue;
 		m = fast_match(c, i, d->ahead, d->ahead_len, c->side[PROD].framed, &diff);
-		if (!d->fast)
-			continue; /* (settling made it leave: it framed what it kept) */
 		memmove(d->ahead, d->ahead + m, d->ahead_len - m);
 		ahead_set(c, d, d->ahead_len - m);
 		if (diff)
