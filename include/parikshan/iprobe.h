@@ -1,0 +1,136 @@
+/* iprobe.h — the shared-memory layout between libiprobe.so (inside a target process) and the
+ * `parikshan probe` commands (outside it): control words, the probe registry and one event
+ * ring per thread.  This is a wire format: fixed-width fields, explicit padding, a version.
+ *
+ * libiprobe creates the segment /dev/shm/parikshan-iprobe.<pid> (the pid as the target sees
+ * it) when it is loaded and keeps it mapped; the tools find it through /proc/PID/maps and open
+ * it through /proc/PID/map_files/, which also works for a target in other namespaces.
+ *
+ *   +--------------------+  offset 0
+ *   | pk_iprobe_shm      |  header, control words, one batch of requests
+ *   +--------------------+  hdr.probes_off
+ *   | pk_iprobe_probe[]  |  max_probes entries: registry of functions (id = index)
+ *   +--------------------+  hdr.rings_off
+ *   | ring 0             |  pk_iprobe_ring header, then ring_events pk_iprobe_event
+ *   | ring 1 ...         |  one per thread that hit a probe (max_threads)
+ *   +--------------------+
+ *
+ * Each ring has one producer (its thread, in the handler: no lock, no allocation, no block)
+ * and one consumer (`probe dump`).  The producer writes event head % ring_events, then
+ * publishes head with a release store; the consumer reads up to head (acquire), then
+ * publishes tail.  A full ring drops the event and counts it in drops; the next event that
+ * fits is preceded by a PK_IPROBE_MARK_DROPS marker carrying the count, so every output can
+ * show where events were lost.
+ */
+#ifndef PARIKSHAN_IPROBE_H
+#define PARIKSHAN_IPROBE_H
+
+#include <stdint.h>
+
+#define PK_IPROBE_MAGIC 0x45424f5250494b50ull /* "PKIPROBE" little-endian */
+#define PK_IPROBE_VERSION 1
+#define PK_IPROBE_SHM_PREFIX "parikshan-iprobe."
+#define PK_IPROBE_MAX_REQ 1024 /* sites per batch of requests */
+
+/* One event: 16 bytes.  probe = id << 1 | PK_IPROBE_EXIT for a probe hit; a marker has
+ * probe = PK_IPROBE_MARK_BASE | its kind (enum pk_iprobe_mark) and its argument in aux. */
+struct pk_iprobe_event {
+	uint64_t tsc;	/* rdtsc at the hit */
+	uint32_t probe; /* id << 1 | exit bit, or a marker */
+	uint32_t aux;	/* 0; for a marker: its argument */
+};
+
+#define PK_IPROBE_EXIT 1u
+#define PK_IPROBE_MARK_BASE 0xffffff00u
+#define PK_IPROBE_IS_MARK(probe) ((probe) >= PK_IPROBE_MARK_BASE)
+enum pk_iprobe_mark {
+	PK_IPROBE_MARK_DROPS = 1, /* aux: events dropped just before this point (ring full) */
+	PK_IPROBE_MARK_AUTOOFF,	  /* aux: probe id disabled by the budget */
+};
+
+/* Per-thread ring header, one cache line for the producer, one for the consumer. */
+struct pk_iprobe_ring {
+	uint32_t state;	    /* PK_IPROBE_RING_FREE / _OWNED / _RETIRED */
+	uint32_t tid;	    /* owner's thread id, as the target sees it */
+	uint64_t head;	    /* events written (producer; release) */
+	uint64_t drops;	    /* events dropped, total (producer) */
+	uint64_t drops_told; /* drops already reported by a marker (producer) */
+	uint8_t pad0[32];
+	uint64_t tail; /* events consumed (consumer; release) */
+	uint8_t pad1[56];
+	/* struct pk_iprobe_event ev[ring_events] follows */
+};
+
+enum pk_iprobe_ring_state {
+	PK_IPROBE_RING_FREE = 0,
+	PK_IPROBE_RING_OWNED,	/* a live thread writes it */
+	PK_IPROBE_RING_RETIRED, /* its thread exited: reusable once drained */
+};
+
+/* Registry entry of one function (probe id = index).  Written by the tools (name, addr) and
+ * by libiprobe (flags, hits of automatic decisions). */
+struct pk_iprobe_probe {
+	uint64_t addr;	    /* function's address in the target */
+	uint32_t flags;	    /* PK_IPROBE_F_* */
+	uint32_t sample;    /* record 1 hit in 2^sample (0 = all) */
+	uint64_t sites;	    /* sites patched for it (libiprobe) */
+	char name[104];	    /* symbol name, NUL-terminated, truncated */
+};
+
+enum pk_iprobe_flag {
+	PK_IPROBE_F_USED = 1u << 0,    /* slot holds a function */
+	PK_IPROBE_F_ON = 1u << 1,      /* at least one site enabled */
+	PK_IPROBE_F_AUTOOFF = 1u << 2, /* disabled by the budget */
+};
+
+/* One site to switch: filled by the tools, executed by libiprobe. */
+struct pk_iprobe_req {
+	uint64_t site;	  /* address of the site in the target */
+	uint32_t probe;	  /* id << 1 | exit bit */
+	uint8_t op;	  /* PK_IPROBE_OP_* */
+	uint8_t how;	  /* PK_IPROBE_HOW_* */
+	uint8_t len;	  /* bytes of the site (5 or 6) */
+	uint8_t pad;
+	uint8_t nop[8];	  /* the site's bytes when off (checked before any write) */
+	int32_t result;	  /* 0 or -errno (libiprobe) */
+	uint32_t pad2;
+};
+
+enum pk_iprobe_op { PK_IPROBE_OP_ENABLE = 1, PK_IPROBE_OP_DISABLE };
+enum pk_iprobe_how {
+	PK_IPROBE_HOW_CALL = 1, /* a compiled call to __cyg_profile_func_*, made a NOP */
+	PK_IPROBE_HOW_ENTRY,	/* -fpatchable-function-entry NOPs at a function's entry */
+};
+
+struct pk_iprobe_shm {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t pid;	      /* the target's pid, as it sees it */
+	uint64_t size;	      /* bytes of the whole segment */
+	uint64_t probes_off;  /* offset of the registry */
+	uint64_t rings_off;   /* offset of ring 0 */
+	uint32_t max_probes;  /* registry entries */
+	uint32_t max_threads; /* rings */
+	uint32_t ring_events; /* events per ring, a power of two */
+	uint32_t ring_bytes;  /* bytes per ring, header included */
+	uint64_t tsc_hz;      /* measured by libiprobe at load; 0 until then */
+	uint64_t tsc0;	      /* a tsc reading ... */
+	uint64_t realtime0_ns; /* ... and CLOCK_REALTIME at the same moment */
+	uint32_t nprobes;     /* registry entries in use (tools) */
+	uint32_t sample;      /* global: record 1 hit in 2^sample */
+	uint64_t no_ring;     /* events dropped because every ring was taken */
+	uint8_t pad0[40];
+	/* control: a tool takes the lock word (0 -> its pid), fills nreq and req[], increments
+	 * req_seq and futex-wakes it; libiprobe's control thread executes the batch, sets each
+	 * result, then stores ack_seq = req_seq and futex-wakes ack_seq. */
+	uint32_t lock;
+	uint32_t req_seq;
+	uint32_t ack_seq;
+	uint32_t nreq;
+	int32_t batch_result; /* 0 or the first failure's -errno */
+	uint32_t served;      /* batches executed, for the tools' progress */
+	uint8_t pad1[40];
+	struct pk_iprobe_req req[PK_IPROBE_MAX_REQ];
+};
+
+#endif

@@ -1,0 +1,45 @@
+/* inject.h — ptrace work on a live target: load a shared library into it (dlopen called in the
+ * target), and the stop-the-world fallback that rewrites a few bytes of its code while no
+ * thread's program counter lies inside them.  Used only for injection and for sites that the
+ * target's own libiprobe cannot switch atomically; probes are otherwise switched inside the
+ * target without stopping it.
+ */
+#ifndef PK_PROBE_INJECT_H
+#define PK_PROBE_INJECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Loads the shared library `host_path` (a path on our side) into process `pid` with dlopen in
+ * the target (RTLD_NOW), through ptrace; the library is made reachable inside the target's
+ * mount namespace first.  Returns 0 once loaded (or when a library of the same file name is
+ * already mapped), or -errno with a one-line reason in err: no such process, not permitted,
+ * the target exited meanwhile, dlopen failed (its dlerror text).  The target keeps running in
+ * every case. */
+int pk_inject_library(pid_t pid, const char *host_path, char *err, size_t errlen);
+
+/* True when /proc/PID/maps maps a file whose base name is `name`. */
+bool pk_inject_is_loaded(pid_t pid, const char *name);
+
+/* One write of the fallback: `len` bytes at `addr`, allowed only while no thread's PC is in
+ * [guard_lo, guard_hi). */
+struct pk_poke {
+	uint64_t addr;
+	uint8_t bytes[16];
+	uint8_t len;
+	uint8_t expect[16]; /* bytes that must be there before (len of them) */
+	uint64_t guard_lo, guard_hi;
+};
+
+/* Stops every thread of `pid` (PTRACE_SEIZE + PTRACE_INTERRUPT), checks that no PC lies in a
+ * poke's guard range (else resumes, and retries up to `retries` times), checks each poke's
+ * expected bytes, writes them through /proc/PID/mem, and resumes every thread.  0, or -errno
+ * with a reason: -EBUSY a PC stayed in a range, -EILSEQ unexpected bytes (nothing written),
+ * -ESRCH the target exited.  *pause_ns (if not NULL) gets the longest time threads were
+ * stopped. */
+int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries,
+		   uint64_t *pause_ns, char *err, size_t errlen);
+
+#endif
