@@ -50,10 +50,10 @@ enum pk_iprobe_mark {
 
 /* Per-thread ring header, one cache line for the producer, one for the consumer. */
 struct pk_iprobe_ring {
-	uint32_t state;	    /* PK_IPROBE_RING_FREE / _OWNED / _RETIRED */
-	uint32_t tid;	    /* owner's thread id, as the target sees it */
-	uint64_t head;	    /* events written (producer; release) */
-	uint64_t drops;	    /* events dropped, total (producer) */
+	uint32_t state;	     /* PK_IPROBE_RING_FREE / _OWNED / _RETIRED */
+	uint32_t tid;	     /* owner's thread id, as the target sees it */
+	uint64_t head;	     /* events written (producer; release) */
+	uint64_t drops;	     /* events dropped, total (producer) */
 	uint64_t drops_told; /* drops already reported by a marker (producer) */
 	uint8_t pad0[32];
 	uint64_t tail; /* events consumed (consumer; release) */
@@ -70,11 +70,11 @@ enum pk_iprobe_ring_state {
 /* Registry entry of one function (probe id = index).  Written by the tools (name, addr) and
  * by libiprobe (flags, hits of automatic decisions). */
 struct pk_iprobe_probe {
-	uint64_t addr;	    /* function's address in the target */
-	uint32_t flags;	    /* PK_IPROBE_F_* */
-	uint32_t sample;    /* record 1 hit in 2^sample (0 = all) */
-	uint64_t sites;	    /* sites patched for it (libiprobe) */
-	char name[104];	    /* symbol name, NUL-terminated, truncated */
+	uint64_t addr;	 /* function's address in the target */
+	uint32_t flags;	 /* PK_IPROBE_F_* */
+	uint32_t sample; /* record 1 hit in 2^sample (0 = all) */
+	uint64_t sites;	 /* sites patched for it (libiprobe) */
+	char name[104];	 /* symbol name, NUL-terminated, truncated */
 };
 
 enum pk_iprobe_flag {
@@ -85,15 +85,17 @@ enum pk_iprobe_flag {
 
 /* One site to switch: filled by the tools, executed by libiprobe. */
 struct pk_iprobe_req {
-	uint64_t site;	  /* address of the site in the target */
-	uint32_t probe;	  /* id << 1 | exit bit */
-	uint8_t op;	  /* PK_IPROBE_OP_* */
-	uint8_t how;	  /* PK_IPROBE_HOW_* */
-	uint8_t len;	  /* bytes of the site (5 or 6) */
+	uint64_t site;	/* address of the site in the target */
+	uint32_t probe; /* id << 1 | exit bit */
+	uint8_t op;	/* PK_IPROBE_OP_* */
+	uint8_t how;	/* PK_IPROBE_HOW_* */
+	uint8_t len;	/* bytes of the site (5 or 6) */
 	uint8_t pad;
-	uint8_t nop[8];	  /* the site's bytes when off (checked before any write) */
-	int32_t result;	  /* 0 or -errno (libiprobe) */
+	uint8_t nop[8]; /* the site's bytes when off (checked before any write) */
+	int32_t result; /* 0, or -errno (libiprobe); -EAGAIN: the tool must write the site
+			 * itself with every thread stopped (see stub) */
 	uint32_t pad2;
+	uint64_t stub; /* the site's handler stub in the target, to call (libiprobe) */
 };
 
 enum pk_iprobe_op { PK_IPROBE_OP_ENABLE = 1, PK_IPROBE_OP_DISABLE };
@@ -105,20 +107,20 @@ enum pk_iprobe_how {
 struct pk_iprobe_shm {
 	uint64_t magic;
 	uint32_t version;
-	uint32_t pid;	      /* the target's pid, as it sees it */
-	uint64_t size;	      /* bytes of the whole segment */
-	uint64_t probes_off;  /* offset of the registry */
-	uint64_t rings_off;   /* offset of ring 0 */
-	uint32_t max_probes;  /* registry entries */
-	uint32_t max_threads; /* rings */
-	uint32_t ring_events; /* events per ring, a power of two */
-	uint32_t ring_bytes;  /* bytes per ring, header included */
-	uint64_t tsc_hz;      /* measured by libiprobe at load; 0 until then */
-	uint64_t tsc0;	      /* a tsc reading ... */
+	uint32_t pid;	       /* the target's pid, as it sees it */
+	uint64_t size;	       /* bytes of the whole segment */
+	uint64_t probes_off;   /* offset of the registry */
+	uint64_t rings_off;    /* offset of ring 0 */
+	uint32_t max_probes;   /* registry entries */
+	uint32_t max_threads;  /* rings */
+	uint32_t ring_events;  /* events per ring, a power of two */
+	uint32_t ring_bytes;   /* bytes per ring, header included */
+	uint64_t tsc_hz;       /* measured by libiprobe at load; 0 until then */
+	uint64_t tsc0;	       /* a tsc reading ... */
 	uint64_t realtime0_ns; /* ... and CLOCK_REALTIME at the same moment */
-	uint32_t nprobes;     /* registry entries in use (tools) */
-	uint32_t sample;      /* global: record 1 hit in 2^sample */
-	uint64_t no_ring;     /* events dropped because every ring was taken */
+	uint32_t nprobes;      /* registry entries in use (tools) */
+	uint32_t sample;       /* global: record 1 hit in 2^sample */
+	uint64_t no_ring;      /* events dropped because every ring was taken */
 	uint8_t pad0[40];
 	/* control: a tool takes the lock word (0 -> its pid), fills nreq and req[], increments
 	 * req_seq and futex-wakes it; libiprobe's control thread executes the batch, sets each

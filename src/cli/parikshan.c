@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	  "show dup's compare log: the first divergence of each connection" },
 	{ "down", pk_cmd_down, "stop the duplicator and remove the clones that 'up' made" },
 	{ "dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones" },
+	{ "probe", pk_cmd_probe, "function probes in a live process: list, enable, disable, dump" },
 	{ "replay", pk_cmd_replay,
 	  "replay a capture's clients against a server and compare the answers" },
 	{ "sim", pk_cmd_sim, "simulate a clone's buffer: the debug window by slowdown and size" },

@@ -1,0 +1,362 @@
+/* cmd_probe.c — `parikshan probe list|enable|disable|dump --pid PID ...`: function probes in a
+ * live process.  Parsing and printing only; the work is src/probe's. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/args.h"
+#include "common/json.h"
+#include "common/strbuf.h"
+#include "probe/dump.h"
+#include "probe/probe.h"
+
+#define PROBE_MAX_FILES 16
+#define ATTACH_TIMEOUT_MS 5000
+
+static const char probe_usage[] =
+	"usage: parikshan probe list    --pid PID [--file LIB]... [--json] [PATTERN...]\n"
+	"       parikshan probe enable  --pid PID [--file LIB]... [--entry|--exit] PATTERN...\n"
+	"       parikshan probe disable --pid PID [--file LIB]... [PATTERN...]\n"
+	"       parikshan probe dump    --pid PID [--format F] [-o FILE]\n"
+	"\n"
+	"Function probes in a live process, off by default and free while off.  The process's\n"
+	"executable (or the shared libraries named with --file) must have probe sites: built with\n"
+	"-finstrument-functions and cold-patched ('parikshan coldpatch'), or built with\n"
+	"-fpatchable-function-entry=5 (entry probes only).  The first 'enable' loads libiprobe.so\n"
+	"into the process through ptrace; from then on probes are switched inside the process\n"
+	"without stopping its threads, and every thread that hits one writes events to its own\n"
+	"shared-memory ring.  Works on a process in a clone (other namespaces): give its pid as\n"
+	"the host sees it.\n"
+	"\n"
+	"  list             the functions with probe sites and whether they are on\n"
+	"  enable           switch on the probes of functions matching PATTERN (shell globs)\n"
+	"  disable          switch them off (every function when no PATTERN), restoring the\n"
+	"                   exact NOP bytes\n"
+	"  dump             drain the recorded events (they are consumed) to stdout or FILE\n"
+	"\n"
+	"  --pid PID        the target process (required)\n"
+	"  --file LIB       a mapped shared library instead of the executable (a path or a base\n"
+	"                   name as in /proc/PID/maps); repeatable\n"
+	"  --entry, --exit  enable only entry or only exit probes (default both)\n"
+	"  --format F       text (default), json, chrome (Chrome trace-event JSON for Perfetto\n"
+	"                   UI), folded (flame graphs), table (calls, inclusive and exclusive\n"
+	"                   time per function, and drops)\n"
+	"  -o FILE          write the dump to FILE\n"
+	"  --json           list as JSON\n"
+	"  --help           show this text\n"
+	"\n"
+	"Events lost because a thread's ring was full are counted and shown in every format.\n"
+	"Environment: PK_IPROBE_LIB overrides where libiprobe.so is found (default: beside the\n"
+	"parikshan binary, then ../lib/parikshan/).\n"
+	"Example: parikshan probe enable --pid 4242 'process*'; parikshan probe dump --pid 4242\n"
+	"         --format chrome -o trace.json\n"
+	"Exit status: 0 done, 1 failed (the target keeps running), 2 usage.\n";
+
+enum {
+	OPT_PID = 256,
+	OPT_FILE,
+	OPT_ENTRY,
+	OPT_EXIT,
+	OPT_FORMAT,
+	OPT_JSON,
+	OPT_HELP,
+};
+
+static const struct option probe_options[] = {
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "file", required_argument, NULL, OPT_FILE },
+	{ "entry", no_argument, NULL, OPT_ENTRY },
+	{ "exit", no_argument, NULL, OPT_EXIT },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct probe_opts {
+	pid_t pid;
+	const char *files[PROBE_MAX_FILES];
+	size_t nfiles;
+	unsigned kinds;
+	enum pk_dump_format format;
+	const char *out;
+	bool json;
+};
+
+/* Parses one option into o; returns -1 to go on, else the exit status. */
+static int parse_opt(int c, struct probe_opts *o, char **argv)
+{
+	uint64_t v;
+	int f;
+
+	switch (c) {
+	case OPT_PID:
+		if (pk_parse_uint(optarg, INT_MAX, &v) || v == 0)
+			return pk_cli_bad_value("probe", "--pid", optarg, -EINVAL);
+		o->pid = (pid_t)v;
+		return -1;
+	case OPT_FILE:
+		if (o->nfiles == PROBE_MAX_FILES)
+			return pk_cli_bad("probe", "--file",
+					  "given more than " PK_STR(PROBE_MAX_FILES) " times");
+		o->files[o->nfiles++] = optarg;
+		return -1;
+	case OPT_ENTRY:
+		o->kinds = PK_PROBE_ENTRY;
+		return -1;
+	case OPT_EXIT:
+		o->kinds = PK_PROBE_EXIT;
+		return -1;
+	case OPT_FORMAT:
+		if ((f = pk_dump_format_parse(optarg)) < 0)
+			return pk_cli_fail(PK_EXIT_USAGE, "probe",
+					   "--format '%s': not a format (text, json, chrome, "
+					   "folded, table)",
+					   optarg);
+		o->format = (enum pk_dump_format)f;
+		return -1;
+	case 'o':
+		o->out = optarg;
+		return -1;
+	case OPT_JSON:
+		o->json = true;
+		return -1;
+	case OPT_HELP:
+		fputs(probe_usage, stdout);
+		return PK_EXIT_OK;
+	case ':':
+		return pk_cli_bad("probe", argv[optind - 1], "needs a value");
+	default:
+		return pk_cli_bad("probe", argv[optind - 1],
+				  "unknown option (see 'parikshan probe --help')");
+	}
+}
+
+/* Where libiprobe.so is: $PK_IPROBE_LIB, beside our binary, or ../lib/parikshan/. */
+static int find_lib(char *path, size_t len)
+{
+	const char *env = getenv("PK_IPROBE_LIB");
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
+		return access(path, R_OK) ? -errno : 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	if ((size_t)snprintf(path, len, "%.*s/libiprobe.so", PATH_MAX - 64, self) < len &&
+	    !access(path, R_OK))
+		return 0;
+	if ((size_t)snprintf(path, len, "%.*s/../lib/parikshan/libiprobe.so", PATH_MAX - 64,
+			     self) >= len)
+		return -ENAMETOOLONG;
+	return access(path, R_OK) ? -ENOENT : 0;
+}
+
+static const char *state_of(const struct pk_probe_target *t, uint64_t addr)
+{
+	const struct pk_iprobe_probe *p = pk_probe_find(t, addr);
+
+	if (!p)
+		return "off";
+	if (p->flags & PK_IPROBE_F_AUTOOFF)
+		return "auto-off";
+	return p->flags & PK_IPROBE_F_ON ? "on" : "off";
+}
+
+static bool matches(const char *name, char **globs, int n)
+{
+	if (!n)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (!fnmatch(globs[i], name, 0))
+			return true;
+	return false;
+}
+
+/* One row of list: to the table, or to the JSON array. */
+static int list_row(cJSON *arr, const char *name, unsigned ne, unsigned nx, const char *state,
+		    const char *module)
+{
+	cJSON *o;
+
+	if (!arr) {
+		printf("%-40s %5u %5u %-8s %s\n", name, ne, nx, state, module);
+		return 0;
+	}
+	o = cJSON_CreateObject();
+	if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "name", name) ||
+	    !cJSON_AddNumberToObject(o, "entry_sites", ne) ||
+	    !cJSON_AddNumberToObject(o, "exit_sites", nx) ||
+	    !cJSON_AddStringToObject(o, "state", state) ||
+	    !cJSON_AddStringToObject(o, "module", module))
+		return -ENOMEM;
+	return 0;
+}
+
+static int do_list(struct pk_probe_target *t, char **globs, int nglobs, bool json)
+{
+	cJSON *root = NULL, *arr = NULL;
+	struct pk_strbuf sb = { 0 };
+	size_t shown = 0;
+	int rc = 0;
+
+	if (json) {
+		root = cJSON_CreateObject();
+		if (!root || !cJSON_AddNumberToObject(root, "pid", t->pid) ||
+		    !(arr = cJSON_AddArrayToObject(root, "functions")))
+			rc = -ENOMEM;
+	} else {
+		printf("%-40s %5s %5s %-8s %s\n", "function", "entry", "exit", "state", "module");
+	}
+	for (size_t m = 0; !rc && m < t->nmods; m++) {
+		const struct pk_probe_table *tb = &t->mods[m].table;
+
+		for (size_t i = 0; !rc && i < tb->nfuncs; i++) {
+			const struct pk_func *f = &tb->funcs[i];
+			unsigned ne = 0, nx = 0;
+
+			if (!matches(f->name, globs, nglobs))
+				continue;
+			for (size_t s = 0; s < tb->nsites; s++)
+				if (tb->sites[s].func == i)
+					tb->sites[s].kind == PK_SITE_EXIT ? nx++ : ne++;
+			if (!ne && !nx)
+				continue;
+			rc = list_row(arr, f->name, ne, nx, state_of(t, f->addr + t->mods[m].bias),
+				      t->mods[m].path);
+			shown++;
+		}
+	}
+	if (!rc && json && !(rc = pk_json_print(root, &sb)))
+		fwrite(sb.s, 1, sb.len, stdout);
+	pk_strbuf_release(&sb);
+	cJSON_Delete(root);
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, "probe list", "%s", strerror(-rc));
+	if (!shown)
+		return pk_cli_fail(PK_EXIT_RUNTIME, "probe list", "no function of %d matches",
+				   (int)t->pid);
+	return PK_EXIT_OK;
+}
+
+static int do_switch(struct pk_probe_target *t, const struct probe_opts *o, bool on, char **globs,
+		     int nglobs)
+{
+	struct pk_probe_switch_stats st;
+	char lib[PATH_MAX], err[512];
+	int rc;
+
+	if (on) {
+		rc = find_lib(lib, sizeof(lib));
+		if (rc)
+			return pk_cli_fail(PK_EXIT_RUNTIME, "probe enable",
+					   "libiprobe.so not found (set PK_IPROBE_LIB): %s",
+					   strerror(-rc));
+		rc = pk_probe_attach(t, lib, ATTACH_TIMEOUT_MS, err, sizeof(err));
+		if (rc)
+			return pk_cli_fail(PK_EXIT_RUNTIME, "probe enable", "%s", err);
+	} else if (!t->shm) {
+		return pk_cli_fail(PK_EXIT_RUNTIME, "probe disable",
+				   "no probe is on in %d (libiprobe is not loaded)", (int)t->pid);
+	}
+	rc = pk_probe_switch(t, (const char *const *)globs, (size_t)nglobs, on,
+			     o->kinds ? o->kinds : PK_PROBE_BOTH, &st, err, sizeof(err));
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, on ? "probe enable" : "probe disable", "%s",
+				   err);
+	printf("%s %zu functions in %d: %zu sites switched, %zu already %s",
+	       on ? "enabled" : "disabled", st.funcs, (int)t->pid, st.sites, st.already,
+	       on ? "on" : "off");
+	if (st.stopped)
+		printf(", %zu with threads stopped (longest pause %.3f ms)", st.stopped,
+		       (double)st.pause_ns / 1e6);
+	printf("\n");
+	return PK_EXIT_OK;
+}
+
+static int do_dump(struct pk_probe_target *t, const struct probe_opts *o)
+{
+	struct pk_dump_stats st;
+	char err[512];
+	FILE *out = stdout;
+	int rc;
+
+	if (o->out) {
+		out = fopen(o->out, "we");
+		if (!out)
+			return pk_cli_fail(PK_EXIT_RUNTIME, "probe dump", "open %s: %s", o->out,
+					   strerror(errno));
+	}
+	rc = pk_probe_dump(t, o->format, out, &st, err, sizeof(err));
+	if (out != stdout && fclose(out) && !rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, "probe dump", "write %s: %s", o->out,
+				   strerror(errno));
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, "probe dump", "%s", err);
+	fprintf(stderr, "parikshan: probe dump: %llu events from %llu threads, %llu dropped%s\n",
+		(unsigned long long)st.events, (unsigned long long)st.threads,
+		(unsigned long long)(st.drops + st.no_ring),
+		st.drops + st.no_ring ? " (rings full: dump more often)" : "");
+	return PK_EXIT_OK;
+}
+
+int pk_cmd_probe(int argc, char **argv)
+{
+	struct probe_opts o = { .format = PK_DUMP_TEXT };
+	struct pk_probe_target t;
+	const char *verb;
+	char err[512];
+	int c, rc;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(probe_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? PK_EXIT_USAGE : PK_EXIT_OK;
+	}
+	verb = argv[1];
+	if (strcmp(verb, "list") && strcmp(verb, "enable") && strcmp(verb, "disable") &&
+	    strcmp(verb, "dump"))
+		return pk_cli_fail(PK_EXIT_USAGE, "probe",
+				   "'%s': not a probe command (list, enable, disable, dump)", verb);
+	argc--;
+	argv++;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:", probe_options, NULL)) != -1) {
+		rc = parse_opt(c, &o, argv);
+		if (rc >= 0)
+			return rc;
+	}
+	if (!o.pid)
+		return pk_cli_bad("probe", verb, "--pid PID is required");
+	if (!strcmp(verb, "enable") && optind == argc)
+		return pk_cli_bad("probe", "enable",
+				  "needs a PATTERN (use '*' for every function)");
+	if (!strcmp(verb, "dump") && optind < argc)
+		return pk_cli_bad("probe", "dump", "takes no PATTERN");
+	rc = pk_probe_open(o.pid, o.files, o.nfiles, &t, err, sizeof(err));
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, "probe", "%s", err);
+	if (!strcmp(verb, "list"))
+		rc = do_list(&t, argv + optind, argc - optind, o.json);
+	else if (!strcmp(verb, "dump"))
+		rc = do_dump(&t, &o);
+	else
+		rc = do_switch(&t, &o, !strcmp(verb, "enable"), argv + optind, argc - optind);
+	pk_probe_close(&t);
+	return rc;
+}

@@ -1,0 +1,448 @@
+/* dump.c — reads the rings of a target, a chunk at a time, and writes the events in one of the
+ * formats of PK_DUMP_FORMATS.  Each ring is one thread's stream, in order; threads follow one
+ * another.  A per-thread call stack pairs entries with exits: a completed call adds its
+ * inclusive time to its function and its exclusive time (inclusive minus its callees') to its
+ * function and to its stack path — so the folded stacks of a function sum to its exclusive time
+ * in the table, by construction.  A drop marker empties the stack (what happened in the gap is
+ * unknown) and shows in every format.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/errbuf.h"
+#include "probe/dump.h"
+#include "probe/shm.h"
+
+#define CHUNK 4096
+#define MAX_DEPTH 512
+
+static const char *const format_names[] = {
+#define PK_DUMP_NAME(e, name, help) name,
+	PK_DUMP_FORMATS(PK_DUMP_NAME)
+#undef PK_DUMP_NAME
+};
+
+int pk_dump_format_parse(const char *name)
+{
+	for (int i = 0; i < PK_DUMP_NFORMATS; i++)
+		if (!strcmp(name, format_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+const char *pk_dump_format_name(enum pk_dump_format f)
+{
+	return (unsigned)f < PK_DUMP_NFORMATS ? format_names[f] : "?";
+}
+
+struct frame {
+	uint32_t id;
+	uint64_t t0;	/* ns */
+	uint64_t child; /* ns spent in completed callees */
+};
+
+struct func_acc {
+	uint64_t calls, incl, excl;
+};
+
+/* Folded stacks: path string -> exclusive ns, open addressing. */
+struct fold {
+	char *key;
+	uint64_t ns;
+};
+
+struct dump {
+	struct pk_probe_target *t;
+	enum pk_dump_format fmt;
+	FILE *out;
+	struct pk_dump_stats *st;
+	uint64_t tsc0, tsc_hz;
+	uint32_t nprobes;
+	char (*names)[sizeof(((struct pk_iprobe_probe *)0)->name)];
+	struct func_acc *acc;
+	struct frame stack[MAX_DEPTH];
+	unsigned depth;
+	uint32_t tid;
+	bool first; /* no event written yet (JSON commas) */
+	struct fold *folds;
+	size_t nfolds, cap_folds;
+	int err;
+};
+
+static uint64_t to_ns(const struct dump *d, uint64_t tsc)
+{
+	long double ns;
+
+	if (tsc < d->tsc0)
+		return 0;
+	ns = (long double)(tsc - d->tsc0) * 1e9L / (long double)d->tsc_hz;
+	return ns < 1.8e19L ? (uint64_t)ns : UINT64_MAX; /* a bogus rate from the target */
+}
+
+/* Writes s as a JSON string (quotes included). */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void sep(struct dump *d)
+{
+	if (!d->first)
+		fputs(",\n", d->out);
+	d->first = false;
+}
+
+static uint64_t fold_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int fold_add(struct dump *d, const char *key, uint64_t ns)
+{
+	size_t i;
+
+	if ((d->nfolds + 1) * 2 > d->cap_folds) {
+		size_t ncap = d->cap_folds ? d->cap_folds * 2 : 256;
+		struct fold *nf = calloc(ncap, sizeof(*nf)), *old = d->folds;
+		size_t oldcap = d->cap_folds;
+
+		if (!nf)
+			return -ENOMEM;
+		d->folds = nf;
+		d->cap_folds = ncap;
+		for (size_t j = 0; j < oldcap; j++) {
+			if (!old[j].key)
+				continue;
+			for (i = fold_hash(old[j].key) & (ncap - 1); nf[i].key;
+			     i = (i + 1) & (ncap - 1))
+				;
+			nf[i] = old[j];
+		}
+		free(old);
+	}
+	for (i = fold_hash(key) & (d->cap_folds - 1); d->folds[i].key;
+	     i = (i + 1) & (d->cap_folds - 1))
+		if (!strcmp(d->folds[i].key, key)) {
+			d->folds[i].ns += ns;
+			return 0;
+		}
+	d->folds[i].key = strdup(key);
+	if (!d->folds[i].key)
+		return -ENOMEM;
+	d->folds[i].ns = ns;
+	d->nfolds++;
+	return 0;
+}
+
+/* The folded path of the stack's frames 0..depth-1 (the thread first). */
+static int fold_stack(struct dump *d, uint64_t excl)
+{
+	char buf[8192];
+	size_t n = (size_t)snprintf(buf, sizeof(buf), "tid %u", d->tid);
+
+	for (unsigned i = 0; i < d->depth && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ";%s", d->names[d->stack[i].id]);
+	if (n >= sizeof(buf))
+		return 0; /* a path this deep is cut from the folded output, not from the table */
+	return fold_add(d, buf, excl);
+}
+
+/* A completed call of the top frame, ending at ns. */
+static void call_done(struct dump *d, uint64_t ns)
+{
+	struct frame *f = &d->stack[d->depth - 1];
+	uint64_t incl = ns > f->t0 ? ns - f->t0 : 0;
+	uint64_t excl = incl > f->child ? incl - f->child : 0;
+	struct func_acc *a = &d->acc[f->id];
+
+	a->calls++;
+	a->incl += incl;
+	a->excl += excl;
+	if (d->fmt == PK_DUMP_FOLDED && fold_stack(d, excl))
+		d->err = -ENOMEM;
+	d->depth--;
+	if (d->depth)
+		d->stack[d->depth - 1].child += incl;
+}
+
+static void emit_mark(struct dump *d, uint64_t ns, uint32_t kind, uint32_t aux)
+{
+	const char *what = kind == PK_IPROBE_MARK_DROPS ? "dropped" : "auto-disabled";
+
+	switch (d->fmt) {
+	case PK_DUMP_TEXT:
+		fprintf(d->out, "%14.3f us  tid %-7u  !! %s %u %s\n", (double)ns / 1e3, d->tid,
+			what, aux, kind == PK_IPROBE_MARK_DROPS ? "events (ring full)" : "probe");
+		break;
+	case PK_DUMP_JSON:
+		sep(d);
+		fprintf(d->out, "{\"t_ns\":%llu,\"tid\":%u,\"ev\":\"%s\",\"n\":%u}",
+			(unsigned long long)ns, d->tid, what, aux);
+		break;
+	case PK_DUMP_CHROME:
+		sep(d);
+		fprintf(d->out,
+			"{\"name\":\"%s %u\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,"
+			"\"tid\":%u}",
+			what, aux, (double)ns / 1e3, (int)d->t->pid, d->tid);
+		break;
+	default:
+		break;
+	}
+}
+
+static void emit_probe(struct dump *d, uint64_t ns, uint32_t id, bool exit)
+{
+	const char *name = d->names[id];
+
+	switch (d->fmt) {
+	case PK_DUMP_TEXT:
+		fprintf(d->out, "%14.3f us  tid %-7u  %*s%s %s\n", (double)ns / 1e3, d->tid,
+			(int)(2 * (d->depth < 40 ? d->depth : 40)), "", exit ? "<-" : "->", name);
+		break;
+	case PK_DUMP_JSON:
+		sep(d);
+		fprintf(d->out,
+			"{\"t_ns\":%llu,\"tid\":%u,\"ev\":\"%s\",\"func\":", (unsigned long long)ns,
+			d->tid, exit ? "exit" : "entry");
+		json_str(d->out, name);
+		fputc('}', d->out);
+		break;
+	case PK_DUMP_CHROME:
+		sep(d);
+		fputs("{\"name\":", d->out);
+		json_str(d->out, name);
+		fprintf(d->out, ",\"ph\":\"%c\",\"ts\":%.3f,\"pid\":%d,\"tid\":%u}",
+			exit ? 'E' : 'B', (double)ns / 1e3, (int)d->t->pid, d->tid);
+		break;
+	default:
+		break;
+	}
+}
+
+/* One event of the current thread. */
+static void event(struct dump *d, const struct pk_iprobe_event *ev)
+{
+	uint64_t ns = to_ns(d, ev->tsc);
+	uint32_t id = ev->probe >> 1;
+	bool exit = ev->probe & PK_IPROBE_EXIT;
+
+	if (PK_IPROBE_IS_MARK(ev->probe)) {
+		uint32_t kind = ev->probe & 0xff;
+
+		if (kind == PK_IPROBE_MARK_DROPS) {
+			d->st->drops += ev->aux;
+			d->depth = 0;
+		}
+		emit_mark(d, ns, kind, ev->aux);
+		return;
+	}
+	if (id >= d->nprobes || !d->names[id][0]) {
+		d->st->bad++;
+		return;
+	}
+	d->st->events++;
+	if (exit) {
+		/* close up to the matching entry; an exit without one (probe switched on inside
+		 * the call) is shown but not timed */
+		unsigned i = d->depth;
+
+		while (i && d->stack[i - 1].id != id)
+			i--;
+		if (i) {
+			while (d->depth > i)
+				call_done(d, ns);
+			d->depth--;
+			emit_probe(d, ns, id, true);
+			d->depth++;
+			call_done(d, ns);
+			return;
+		}
+		emit_probe(d, ns, id, true);
+		return;
+	}
+	emit_probe(d, ns, id, false);
+	if (d->depth == MAX_DEPTH)
+		return; /* deeper calls are shown, not timed */
+	d->stack[d->depth++] = (struct frame){ .id = id, .t0 = ns };
+}
+
+static void dump_ring(struct dump *d, struct pk_iprobe_ring *r, struct pk_iprobe_event *buf)
+{
+	size_t n;
+
+	d->tid = __atomic_load_n(&r->tid, __ATOMIC_ACQUIRE);
+	d->depth = 0;
+	while ((n = pk_shm_ring_read(d->t->shm, r, buf, CHUNK)) > 0) {
+		for (size_t i = 0; i < n; i++)
+			event(d, &buf[i]);
+		pk_shm_ring_consume(r, n);
+		if (ferror(d->out))
+			return;
+	}
+}
+
+static int cmp_fold(const void *a, const void *b)
+{
+	const struct fold *x = a, *y = b;
+
+	if (!x->key || !y->key)
+		return !x->key - !y->key;
+	return strcmp(x->key, y->key);
+}
+
+static void print_table(struct dump *d)
+{
+	fprintf(d->out, "%-40s %10s %14s %14s %12s\n", "function", "calls", "incl_us", "excl_us",
+		"avg_us");
+	for (uint32_t i = 0; i < d->nprobes; i++) {
+		const struct func_acc *a = &d->acc[i];
+
+		if (!a->calls)
+			continue;
+		fprintf(d->out, "%-40s %10llu %14.3f %14.3f %12.3f\n", d->names[i],
+			(unsigned long long)a->calls, (double)a->incl / 1e3, (double)a->excl / 1e3,
+			(double)a->incl / 1e3 / (double)a->calls);
+	}
+}
+
+/* Waits (up to 1 s) for libiprobe's first TSC measurement, 100 ms after its load. */
+static uint64_t wait_tsc_hz(const struct pk_iprobe_shm *s)
+{
+	for (int i = 0; i < 100; i++) {
+		uint64_t hz = __atomic_load_n(&s->tsc_hz, __ATOMIC_ACQUIRE);
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (hz)
+			return hz;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
+		  struct pk_dump_stats *st, char *err, size_t errlen)
+{
+	struct pk_iprobe_shm *s = t->shm;
+	struct pk_iprobe_event *buf = NULL;
+	struct dump d = { .t = t, .fmt = fmt, .out = out, .st = st, .first = true };
+	int rc = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (!s)
+		return pk_errbuf_set(-ENOENT, err, errlen,
+				     "process %d has no probe events (libiprobe is not loaded: "
+				     "enable a probe first)",
+				     (int)t->pid);
+	d.tsc0 = s->tsc0;
+	d.tsc_hz = wait_tsc_hz(s);
+	if (!d.tsc_hz)
+		return pk_errbuf_set(-EAGAIN, err, errlen,
+				     "libiprobe in %d has not measured its "
+				     "clock yet",
+				     (int)t->pid);
+	d.nprobes = __atomic_load_n(&s->nprobes, __ATOMIC_ACQUIRE);
+	if (d.nprobes > s->max_probes)
+		d.nprobes = s->max_probes;
+	d.names = calloc(d.nprobes + 1, sizeof(*d.names));
+	d.acc = calloc(d.nprobes + 1, sizeof(*d.acc));
+	buf = malloc(CHUNK * sizeof(*buf));
+	if (!d.names || !d.acc || !buf) {
+		rc = pk_errbuf_set(-ENOMEM, err, errlen, "out of memory");
+		goto out;
+	}
+	/* the registry lives in the target: copy each name once, bounded */
+	for (uint32_t i = 0; i < d.nprobes; i++) {
+		const struct pk_iprobe_probe *p = pk_shm_probe(s, i);
+
+		if (__atomic_load_n(&p->flags, __ATOMIC_ACQUIRE) & PK_IPROBE_F_USED) {
+			memcpy(d.names[i], p->name, sizeof(d.names[i]) - 1);
+			if (!d.names[i][0])
+				snprintf(d.names[i], sizeof(d.names[i]), "0x%llx",
+					 (unsigned long long)p->addr);
+		}
+	}
+	if (fmt == PK_DUMP_JSON)
+		fprintf(out, "{\"pid\":%d,\"tsc_hz\":%llu,\"events\":[\n", (int)t->pid,
+			(unsigned long long)d.tsc_hz);
+	else if (fmt == PK_DUMP_CHROME)
+		fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", out);
+	for (uint32_t i = 0; i < s->max_threads && !ferror(out) && !d.err; i++) {
+		struct pk_iprobe_ring *r = pk_shm_ring(s, i);
+		uint64_t before = st->events + st->bad;
+
+		if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == PK_IPROBE_RING_FREE)
+			continue;
+		if (fmt == PK_DUMP_CHROME) {
+			sep(&d);
+			fprintf(out,
+				"{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%u,"
+				"\"args\":{\"name\":\"tid %u\"}}",
+				(int)t->pid, r->tid, r->tid);
+		}
+		dump_ring(&d, r, buf);
+		/* drops after the last marker: not yet told by one */
+		uint64_t untold = __atomic_load_n(&r->drops, __ATOMIC_RELAXED) - r->drops_told;
+		if (untold && untold < UINT32_MAX) {
+			st->drops += untold;
+			emit_mark(&d, 0, PK_IPROBE_MARK_DROPS, (uint32_t)untold);
+		}
+		if (st->events + st->bad > before)
+			st->threads++;
+	}
+	st->no_ring = __atomic_load_n(&s->no_ring, __ATOMIC_RELAXED);
+	switch (fmt) {
+	case PK_DUMP_JSON:
+		fprintf(out, "\n],\"drops\":%llu,\"no_ring\":%llu}\n",
+			(unsigned long long)st->drops, (unsigned long long)st->no_ring);
+		break;
+	case PK_DUMP_CHROME:
+		fputs("\n]}\n", out);
+		break;
+	case PK_DUMP_FOLDED:
+		if (d.folds)
+			qsort(d.folds, d.cap_folds, sizeof(*d.folds), cmp_fold);
+		for (size_t i = 0; i < d.cap_folds && d.folds[i].key; i++)
+			fprintf(out, "%s %llu\n", d.folds[i].key,
+				(unsigned long long)d.folds[i].ns);
+		break;
+	case PK_DUMP_TABLE:
+		print_table(&d);
+		fprintf(out,
+			"events %llu  threads %llu  dropped %llu (rings full) + %llu (no ring)\n",
+			(unsigned long long)st->events, (unsigned long long)st->threads,
+			(unsigned long long)st->drops, (unsigned long long)st->no_ring);
+		break;
+	default:
+		break;
+	}
+	if (d.err)
+		rc = pk_errbuf_set(d.err, err, errlen, "out of memory for folded stacks");
+	else if (fflush(out) || ferror(out))
+		rc = pk_errbuf_set(-EIO, err, errlen, "write the dump: %s", strerror(errno));
+out:
+	for (size_t i = 0; i < d.cap_folds; i++)
+		free(d.folds[i].key);
+	free(d.folds);
+	free(d.names);
+	free(d.acc);
+	free(buf);
+	return rc;
+}

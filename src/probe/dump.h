@@ -1,0 +1,47 @@
+/* dump.h — draining a target's event rings into a format people open: text, JSON, Chrome
+ * trace-event JSON, folded stacks, or a per-function table of calls and inclusive/exclusive
+ * time.  Streaming: events are read a chunk at a time and written at once (the table and the
+ * folded stacks keep one counter per function or per distinct stack, never the events). */
+#ifndef PK_PROBE_DUMP_H
+#define PK_PROBE_DUMP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "probe/probe.h"
+
+/* The formats, one table: X(enum suffix, name, description). */
+#define PK_DUMP_FORMATS(X)                                                                         \
+	X(TEXT, "text", "one line per event, indented by call depth")                              \
+	X(JSON, "json", "a JSON document with every event")                                        \
+	X(CHROME, "chrome", "Chrome trace-event JSON (Perfetto UI, chrome://tracing)")             \
+	X(FOLDED, "folded", "folded stacks weighted by exclusive ns (flamegraph.pl)")              \
+	X(TABLE, "table", "per function: calls, inclusive and exclusive time; drops")
+
+enum pk_dump_format {
+#define PK_DUMP_ENUM(e, name, help) PK_DUMP_##e,
+	PK_DUMP_FORMATS(PK_DUMP_ENUM)
+#undef PK_DUMP_ENUM
+		PK_DUMP_NFORMATS
+};
+
+/* The format named name; -EINVAL when there is none. */
+int pk_dump_format_parse(const char *name);
+
+/* The name of format f. */
+const char *pk_dump_format_name(enum pk_dump_format f);
+
+struct pk_dump_stats {
+	uint64_t events;  /* probe events read */
+	uint64_t drops;	  /* events the target dropped (rings full), as markers told */
+	uint64_t no_ring; /* events dropped because no ring was free */
+	uint64_t threads; /* rings with events */
+	uint64_t bad;	  /* events with an unknown probe id (counted, skipped) */
+};
+
+/* Drains every ring of the attached target t into out in format fmt (the events are consumed).
+ * 0 or -errno with a reason (a write error). */
+int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
+		  struct pk_dump_stats *st, char *err, size_t errlen);
+
+#endif

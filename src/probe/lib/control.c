@@ -1,0 +1,208 @@
+/* control.c — libiprobe's life in the target: at load, the shared-memory segment and one
+ * control thread ("pk-iprobe"); that thread waits on a futex in the segment for batches of
+ * requests from `parikshan probe`, executes them (patch.c) and acknowledges.  It also measures
+ * the TSC's rate once, so the tools can turn timestamps into time.
+ *
+ * The control thread is this library's only thread; it blocks every signal (the target's
+ * handlers never run on it) and is never joined: it lives as long as the process.  The segment
+ * stays mapped and is unlinked when the process exits normally.
+ *
+ * Settings, for a preloaded library (an injected one takes the defaults):
+ *   PK_IPROBE_RING_EVENTS  events per thread ring (power of two, default 65536)
+ *   PK_IPROBE_MAX_THREADS  rings (default 256)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probe/lib/lib_int.h"
+
+#define DEF_RING_EVENTS 65536u
+#define DEF_MAX_THREADS 256u
+#define MAX_PROBES 16384u
+
+struct pk_iprobe_shm *pk_lib_shm;
+static char shm_path[64];
+
+static uint32_t env_u32(const char *name, uint32_t def, uint32_t lo, uint32_t hi)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return def;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < lo || n > hi)
+		return def;
+	return (uint32_t)n;
+}
+
+static uint64_t ns_of(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int pk_lib_shm_open(void)
+{
+	uint32_t ring_events = env_u32("PK_IPROBE_RING_EVENTS", DEF_RING_EVENTS, 64, 1u << 26);
+	uint32_t max_threads = env_u32("PK_IPROBE_MAX_THREADS", DEF_MAX_THREADS, 1, 65536);
+	uint64_t probes_off, rings_off, ring_bytes, size;
+	struct pk_iprobe_shm *s;
+	int fd, hi;
+
+	if (ring_events & (ring_events - 1))
+		ring_events = DEF_RING_EVENTS;
+	probes_off = (sizeof(struct pk_iprobe_shm) + 4095) & ~4095ull;
+	rings_off = probes_off + ((MAX_PROBES * sizeof(struct pk_iprobe_probe) + 4095) & ~4095ull);
+	ring_bytes = sizeof(struct pk_iprobe_ring) +
+		     (uint64_t)ring_events * sizeof(struct pk_iprobe_event);
+	size = rings_off + ring_bytes * max_threads;
+	snprintf(shm_path, sizeof(shm_path), "/dev/shm/" PK_IPROBE_SHM_PREFIX "%d", (int)getpid());
+	unlink(shm_path); /* a segment left by an earlier process with this pid */
+	fd = open(shm_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/* keep the target's low fds free while we hold this one */
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+	if (hi >= 0) {
+		close(fd);
+		fd = hi;
+	}
+	if (ftruncate(fd, (off_t)size)) {
+		int e = errno;
+
+		close(fd);
+		unlink(shm_path);
+		return -e;
+	}
+	s = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (s == MAP_FAILED) {
+		int e = errno;
+
+		unlink(shm_path);
+		return -e;
+	}
+	s->version = PK_IPROBE_VERSION;
+	s->pid = (uint32_t)getpid();
+	s->size = size;
+	s->probes_off = probes_off;
+	s->rings_off = rings_off;
+	s->max_probes = MAX_PROBES;
+	s->max_threads = max_threads;
+	s->ring_events = ring_events;
+	s->ring_bytes = (uint32_t)ring_bytes;
+	s->tsc0 = __builtin_ia32_rdtsc();
+	s->realtime0_ns = ns_of(CLOCK_REALTIME);
+	__atomic_store_n(&s->magic, PK_IPROBE_MAGIC, __ATOMIC_RELEASE);
+	pk_lib_shm = s;
+	return 0;
+}
+
+static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+/* Measures tsc_hz over 100 ms of CLOCK_MONOTONIC, in the control thread. */
+static void tsc_calibrate(struct pk_iprobe_shm *s)
+{
+	struct timespec d = { 0, 100 * 1000 * 1000 };
+	uint64_t t0 = ns_of(CLOCK_MONOTONIC), c0 = __builtin_ia32_rdtsc(), t1, c1;
+
+	while (nanosleep(&d, &d) && errno == EINTR)
+		;
+	t1 = ns_of(CLOCK_MONOTONIC);
+	c1 = __builtin_ia32_rdtsc();
+	if (t1 > t0)
+		__atomic_store_n(&s->tsc_hz,
+				 (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0)),
+				 __ATOMIC_RELEASE);
+}
+
+/* Executes the batch in the segment: every request, then one core sync. */
+static void serve(struct pk_iprobe_shm *s)
+{
+	uint32_t n = __atomic_load_n(&s->nreq, __ATOMIC_ACQUIRE);
+	int first = 0, rc;
+
+	if (n > PK_IPROBE_MAX_REQ)
+		n = 0, first = -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		rc = pk_lib_patch(&s->req[i]);
+		s->req[i].result = rc;
+		if (rc && rc != -EAGAIN && !first)
+			first = rc;
+	}
+	rc = pk_lib_sync_cores();
+	if (rc && !first)
+		first = rc;
+	s->batch_result = first;
+	s->served++;
+}
+
+static void *control_main(void *arg)
+{
+	struct pk_iprobe_shm *s = arg;
+
+	tsc_calibrate(s);
+	for (;;) {
+		uint32_t seq = __atomic_load_n(&s->req_seq, __ATOMIC_ACQUIRE);
+
+		if (seq == __atomic_load_n(&s->ack_seq, __ATOMIC_ACQUIRE)) {
+			futex(&s->req_seq, FUTEX_WAIT, seq, NULL);
+			continue;
+		}
+		serve(s);
+		__atomic_store_n(&s->ack_seq, seq, __ATOMIC_RELEASE);
+		futex(&s->ack_seq, FUTEX_WAKE, INT_MAX, NULL);
+	}
+	return NULL;
+}
+
+static void after_fork_child(void)
+{
+	pk_lib_ring_forget();
+}
+
+__attribute__((constructor)) static void pk_lib_init(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t th;
+
+	if (pk_lib_shm_open())
+		return;
+	pk_lib_sync_init(); /* without it, a batch reports the failed core sync */
+	pthread_atfork(NULL, NULL, after_fork_child);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	if (!pthread_create(&th, &attr, control_main, pk_lib_shm))
+		pthread_setname_np(th, "pk-iprobe");
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+__attribute__((destructor)) static void pk_lib_fini(void)
+{
+	if (pk_lib_shm && pk_lib_shm->pid == (uint32_t)getpid())
+		unlink(shm_path);
+}

@@ -1,0 +1,44 @@
+/* lib_int.h — what libiprobe.so's files share: the mapped segment, the handlers the stubs call,
+ * and the text patcher.  Everything here runs inside the target process: no output, no
+ * sanitizers, fds closed at once or kept high, and nothing on the hot path that allocates,
+ * blocks or locks.
+ */
+#ifndef PK_PROBE_LIB_INT_H
+#define PK_PROBE_LIB_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "parikshan/iprobe.h"
+
+#define PK_LIB_EXPORT __attribute__((visibility("default")))
+
+/* The segment, mapped by pk_lib_shm_open at load (NULL when that failed: probes then record
+ * nothing). */
+extern struct pk_iprobe_shm *pk_lib_shm;
+
+/* Hot path of a site compiled as a call to __cyg_profile_func_*: its stub loads the probe into
+ * esi (the call's second argument) and jumps here. */
+void pk_iprobe_call_hit(void *fn, uint32_t probe);
+
+/* Hot path of a patchable function entry: its stub saves the argument registers, then calls
+ * this, which touches no vector register. */
+void pk_iprobe_entry_hit(uint32_t probe);
+
+/* Creates and maps /dev/shm/parikshan-iprobe.<pid>; 0 or -errno. */
+int pk_lib_shm_open(void);
+
+/* Executes one request of a batch (control thread only); returns its result. */
+int pk_lib_patch(struct pk_iprobe_req *req);
+
+/* Makes the writes of a batch visible to every thread's instruction stream (membarrier with
+ * core serialisation); 0 or -errno. */
+int pk_lib_sync_cores(void);
+
+/* Registers the process for pk_lib_sync_cores; 0 or -errno. */
+int pk_lib_sync_init(void);
+
+/* Forgets the calling thread's ring (after fork, in the child). */
+void pk_lib_ring_forget(void);
+
+#endif

@@ -1,0 +1,396 @@
+/* patch.c — libiprobe's text patcher: switches one site between its NOP and a call to a stub,
+ * inside the running process, without stopping its threads.
+ *
+ * Every site gets its own stub, within ±2 GiB of it (a call rel32 must reach), in a region
+ * mapped next to the site's module.  A stub never changes once written and is never freed, so a
+ * thread inside it when its site is switched off finishes normally.
+ *
+ *   call site (off: 0f 1f 44 00 00)      stub of a call site (32 bytes)
+ *   e8 <rel32 to stub>  ─────────────▶   be <probe:4>           mov  esi, probe
+ *                                        ff 25 00 00 00 00      jmp  [rip]
+ *                                        <pk_iprobe_call_hit:8>
+ *
+ * The 5 bytes are switched with one store when an 8-byte window that holds them lies within a
+ * cache line (x86 makes such a store atomic: a thread fetches either the old or the new
+ * instruction, both whole).  Otherwise XRay's order: a 2-byte `jmp +3` first (threads now skip
+ * the site), then the tail bytes (unreachable), then the first 2 bytes in one store.  A site
+ * whose first 2 bytes straddle a cache line, and a patchable entry (five 1-byte NOPs: a thread
+ * may have stopped between two of them), cannot be switched this way: the request returns
+ * -EAGAIN with the stub ready, and the tool writes the call with every thread stopped (its PC
+ * checked).  After a batch, membarrier(SYNC_CORE) makes every core see the new bytes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/membarrier.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "probe/lib/lib_int.h"
+
+#define STUB_SIZE 64
+#define REGION_SIZE (1u << 20)
+#define MAX_REGIONS 64
+#define REACH (1ll << 31)
+#define LINE 64
+
+struct region {
+	uint8_t *base;
+	size_t used;
+};
+
+/* Where each site's stub is: open addressing on the site address. */
+struct stub_slot {
+	uint64_t site;
+	uint64_t stub;
+	uint32_t probe;
+};
+
+static struct region regions[MAX_REGIONS];
+static size_t nregions;
+static struct stub_slot *slots;
+static size_t nslots, cap_slots;
+
+static bool reaches(uint64_t from_next, uint64_t to)
+{
+	int64_t d = (int64_t)(to - from_next);
+
+	return d > -REACH + LINE && d < REACH - LINE;
+}
+
+/* Maps a new stub region within reach of site: tries hints below and above it. */
+static struct region *region_new(uint64_t site)
+{
+	if (nregions == MAX_REGIONS)
+		return NULL;
+	for (int64_t step = 1; step < 1024; step++) {
+		for (int dir = -1; dir <= 1; dir += 2) {
+			uint64_t hint = (site & ~(uint64_t)(REGION_SIZE - 1)) +
+					(uint64_t)(dir * step * (int64_t)(REGION_SIZE * 4));
+			void *p = mmap((void *)hint, REGION_SIZE, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+			if (p == MAP_FAILED)
+				continue;
+			if (!reaches(site + 5, (uint64_t)p) ||
+			    !reaches(site + 5, (uint64_t)p + REGION_SIZE)) {
+				munmap(p, REGION_SIZE);
+				continue;
+			}
+			regions[nregions] = (struct region){ .base = p, .used = 0 };
+			return &regions[nregions++];
+		}
+	}
+	return NULL;
+}
+
+/* A free stub slot within reach of site; NULL with errno set. */
+static uint8_t *stub_alloc(uint64_t site)
+{
+	struct region *g = NULL;
+
+	for (size_t i = 0; i < nregions && !g; i++)
+		if (regions[i].used + STUB_SIZE <= REGION_SIZE &&
+		    reaches(site + 5, (uint64_t)regions[i].base) &&
+		    reaches(site + 5, (uint64_t)regions[i].base + REGION_SIZE))
+			g = &regions[i];
+	if (!g)
+		g = region_new(site);
+	if (!g) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	g->used += STUB_SIZE;
+	return g->base + g->used - STUB_SIZE;
+}
+
+/* Writes the stub's code for (probe, how) at p (in a region: writable only meanwhile). */
+static int stub_write(uint8_t *p, uint32_t probe, uint8_t how)
+{
+	static const uint8_t entry_pre[] = {
+		0x57, 0x56, 0x52, 0x51, 0x50,	    /* push rdi, rsi, rdx, rcx, rax */
+		0x41, 0x50, 0x41, 0x51, 0x41, 0x52, /* push r8, r9, r10 */
+		0x41, 0x53, 0x48, 0x83, 0xec, 0x08, /* push r11; sub rsp, 8 */
+	};
+	static const uint8_t entry_post[] = {
+		0x48, 0x83, 0xc4, 0x08, 0x41, 0x5b, /* add rsp, 8; pop r11 */
+		0x41, 0x5a, 0x41, 0x59, 0x41, 0x58, /* pop r10, r9, r8 */
+		0x58, 0x59, 0x5a, 0x5e, 0x5f, 0xc3, /* pop rax, rcx, rdx, rsi, rdi; ret */
+	};
+	uint8_t code[STUB_SIZE];
+	size_t n = 0;
+	uint64_t target;
+	uint8_t *base = (uint8_t *)((uintptr_t)p & ~(uintptr_t)(getpagesize() - 1));
+
+	memset(code, 0xcc, sizeof(code));
+	if (how == PK_IPROBE_HOW_CALL) {
+		target = (uint64_t)(uintptr_t)&pk_iprobe_call_hit;
+		code[n++] = 0xbe; /* mov esi, imm32 */
+		memcpy(code + n, &probe, 4);
+		n += 4;
+		code[n++] = 0xff; /* jmp [rip+0] */
+		code[n++] = 0x25;
+		memset(code + n, 0, 4);
+		n += 4;
+		memcpy(code + n, &target, 8);
+	} else if (how == PK_IPROBE_HOW_ENTRY) {
+		int32_t disp;
+
+		target = (uint64_t)(uintptr_t)&pk_iprobe_entry_hit;
+		memcpy(code, entry_pre, sizeof(entry_pre));
+		n = sizeof(entry_pre);
+		code[n++] = 0xbf; /* mov edi, imm32 */
+		memcpy(code + n, &probe, 4);
+		n += 4;
+		code[n++] = 0xff; /* call [rip+disp] -> the address at offset 56 */
+		code[n++] = 0x15;
+		disp = (int32_t)(56 - (n + 4));
+		memcpy(code + n, &disp, 4);
+		n += 4;
+		memcpy(code + n, entry_post, sizeof(entry_post));
+		n += sizeof(entry_post);
+		if (n > 56)
+			return -EOVERFLOW;
+		memcpy(code + 56, &target, 8);
+	} else {
+		return -EINVAL;
+	}
+	if (mprotect(base, (size_t)getpagesize(), PROT_READ | PROT_WRITE))
+		return -errno;
+	memcpy(p, code, sizeof(code));
+	if (mprotect(base, (size_t)getpagesize(), PROT_READ | PROT_EXEC))
+		return -errno;
+	return 0;
+}
+
+static struct stub_slot *slot_find(uint64_t site)
+{
+	if (!cap_slots)
+		return NULL;
+	for (size_t i = (site * 0x9e3779b97f4a7c15ull) & (cap_slots - 1);;
+	     i = (i + 1) & (cap_slots - 1)) {
+		if (slots[i].site == site)
+			return &slots[i];
+		if (!slots[i].site)
+			return NULL;
+	}
+}
+
+static int slot_add(uint64_t site, uint64_t stub, uint32_t probe)
+{
+	if ((nslots + 1) * 2 > cap_slots) {
+		size_t ncap = cap_slots ? cap_slots * 2 : 1024;
+		struct stub_slot *old = slots, *nw = calloc(ncap, sizeof(*nw));
+		size_t oldcap = cap_slots;
+
+		if (!nw)
+			return -ENOMEM;
+		slots = nw;
+		cap_slots = ncap;
+		nslots = 0;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].site)
+				slot_add(old[i].site, old[i].stub, old[i].probe);
+		free(old);
+	}
+	for (size_t i = (site * 0x9e3779b97f4a7c15ull) & (cap_slots - 1);;
+	     i = (i + 1) & (cap_slots - 1)) {
+		if (!slots[i].site || slots[i].site == site) {
+			nslots += !slots[i].site;
+			slots[i] = (struct stub_slot){ .site = site, .stub = stub, .probe = probe };
+			return 0;
+		}
+	}
+}
+
+/* The stub of a site for probe (made if needed); 0 with errno set on failure. */
+static uint64_t stub_get(uint64_t site, uint32_t probe, uint8_t how)
+{
+	struct stub_slot *sl = slot_find(site);
+	uint8_t *p;
+	int rc;
+
+	if (sl && sl->probe == probe)
+		return sl->stub;
+	p = stub_alloc(site);
+	if (!p)
+		return 0;
+	rc = stub_write(p, probe, how);
+	if (!rc)
+		rc = slot_add(site, (uint64_t)(uintptr_t)p, probe);
+	if (rc) {
+		errno = -rc;
+		return 0;
+	}
+	return (uint64_t)(uintptr_t)p;
+}
+
+/* The protection of the page holding addr, from /proc/self/maps: PROT_* or -errno (-EFAULT when
+ * it is not mapped executable). */
+static int page_prot(uint64_t addr)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+	int prot = -EFAULT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perm[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) != 3)
+			continue;
+		if (addr < lo || addr >= hi)
+			continue;
+		if (perm[2] == 'x')
+			prot = (perm[0] == 'r' ? PROT_READ : 0) | PROT_EXEC;
+		break;
+	}
+	fclose(f);
+	return prot;
+}
+
+/* x86 stores within one cache line are atomic: 8 bytes at p (any alignment inside the line). */
+static void store8(uint8_t *p, uint64_t v)
+{
+	__asm__ volatile("movq %1, %0" : "=m"(*(uint64_t *)p) : "r"(v) : "memory");
+}
+
+static void store2(uint8_t *p, uint16_t v)
+{
+	__asm__ volatile("movw %1, %0" : "=m"(*(uint16_t *)p) : "r"(v) : "memory");
+}
+
+static bool same_line(uint64_t a, size_t n)
+{
+	return a / LINE == (a + n - 1) / LINE;
+}
+
+/* Replaces the 5 bytes at site with new5 so that no thread ever fetches a mix; -EAGAIN when
+ * that cannot be done without stopping threads.  The page is writable meanwhile. */
+static int text_write5(uint8_t *site, const uint8_t new5[5], int prot)
+{
+	uint64_t a = (uint64_t)(uintptr_t)site;
+	uint8_t *page = (uint8_t *)(uintptr_t)(a & ~(uint64_t)(getpagesize() - 1));
+	size_t plen = (a + 5 - (uint64_t)(uintptr_t)page) > (uint64_t)getpagesize()
+			      ? 2 * (size_t)getpagesize()
+			      : (size_t)getpagesize();
+	uint64_t w = 0;
+	bool one = false;
+	int rc = 0;
+
+	/* an 8-byte window [w, w+8) holding the site, inside one cache line */
+	for (uint64_t cand = a + 5 >= 8 ? a - 3 : 0; cand <= a; cand++)
+		if (same_line(cand, 8)) {
+			w = cand;
+			one = true;
+			break;
+		}
+	if (!one && !same_line(a, 2))
+		return -EAGAIN;
+	if (plen > (size_t)getpagesize() && page_prot(a + 5 - 1) != prot)
+		return -EFAULT;
+	if (mprotect(page, plen, prot | PROT_WRITE))
+		return -errno;
+	if (one) {
+		uint8_t buf[8];
+
+		memcpy(buf, (void *)(uintptr_t)w, 8);
+		memcpy(buf + (a - w), new5, 5);
+		store8((uint8_t *)(uintptr_t)w, *(uint64_t *)buf);
+	} else {
+		uint8_t jmp[2] = { 0xeb, 0x03 };
+
+		store2(site, *(uint16_t *)jmp);
+		rc = pk_lib_sync_cores();
+		memcpy(site + 2, new5 + 2, 3);
+		if (!rc)
+			rc = pk_lib_sync_cores();
+		store2(site, *(const uint16_t *)new5);
+	}
+	if (mprotect(page, plen, prot))
+		rc = rc ? rc : -errno;
+	return rc;
+}
+
+/* The call rel32 from site to stub. */
+static void call_bytes(uint8_t out[5], uint64_t site, uint64_t stub)
+{
+	int32_t rel = (int32_t)(int64_t)(stub - (site + 5));
+
+	out[0] = 0xe8;
+	memcpy(out + 1, &rel, 4);
+}
+
+/* The stub that the call at site leads to, when site holds a call into one of our regions;
+ * 0 otherwise. */
+static uint64_t called_stub(const uint8_t *site)
+{
+	int32_t rel;
+	uint64_t to;
+
+	if (site[0] != 0xe8)
+		return 0;
+	memcpy(&rel, site + 1, 4);
+	to = (uint64_t)(uintptr_t)site + 5 + (uint64_t)(int64_t)rel;
+	for (size_t i = 0; i < nregions; i++)
+		if (to >= (uint64_t)(uintptr_t)regions[i].base &&
+		    to < (uint64_t)(uintptr_t)regions[i].base + regions[i].used)
+			return to;
+	return 0;
+}
+
+int pk_lib_patch(struct pk_iprobe_req *req)
+{
+	uint8_t *site = (uint8_t *)(uintptr_t)req->site;
+	uint8_t want[5];
+	uint64_t stub;
+	int prot;
+
+	if (req->len != 5 || (req->how != PK_IPROBE_HOW_CALL && req->how != PK_IPROBE_HOW_ENTRY))
+		return -EINVAL;
+	prot = page_prot(req->site);
+	if (prot < 0)
+		return prot;
+	if (req->op == PK_IPROBE_OP_ENABLE) {
+		stub = stub_get(req->site, req->probe, req->how);
+		if (!stub)
+			return -errno;
+		req->stub = stub;
+		call_bytes(want, req->site, stub);
+		if (!memcmp(site, want, 5))
+			return 0; /* already on */
+		if (memcmp(site, req->nop, 5))
+			return -EILSEQ;
+	} else if (req->op == PK_IPROBE_OP_DISABLE) {
+		memcpy(want, req->nop, 5);
+		if (!memcmp(site, want, 5))
+			return 0; /* already off */
+		req->stub = called_stub(site);
+		if (!req->stub)
+			return -EILSEQ;
+	} else {
+		return -EINVAL;
+	}
+	if (req->how == PK_IPROBE_HOW_ENTRY)
+		return -EAGAIN;
+	return text_write5(site, want, prot);
+}
+
+int pk_lib_sync_init(void)
+{
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0))
+		return -errno;
+	return 0;
+}
+
+int pk_lib_sync_cores(void)
+{
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0))
+		return -errno;
+	return 0;
+}

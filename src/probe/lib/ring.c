@@ -1,0 +1,149 @@
+/* ring.c — libiprobe's hot path: one 16-byte event into the calling thread's ring.
+ *
+ * A thread takes a free ring of the segment the first time it hits a probe (a compare-and-swap
+ * on the ring's state) and keeps it in a thread-local pointer (initial-exec TLS: no call to
+ * __tls_get_addr on the hot path).  Writing an event is: load head, check room against a
+ * cached tail (read the consumer's tail only when the cache says full), two stores, rdtsc, one
+ * release store of head.  A full ring counts a drop and returns; the next event that fits is
+ * preceded by a marker with the number dropped since the last marker.  A forked child records
+ * nothing: its thread would share its parent's ring.
+ */
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "probe/lib/lib_int.h"
+
+/* The entry handler runs with the probed function's arguments live in vector registers that
+ * its stub does not save: nothing in this file may touch one. */
+#pragma GCC target("general-regs-only")
+
+#define PK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Per-thread state: the ring, and the consumer's tail as last read. */
+static __thread struct pk_iprobe_ring *t_ring __attribute__((tls_model("initial-exec")));
+static __thread uint64_t t_tail __attribute__((tls_model("initial-exec")));
+/* Set in a forked child (and when no ring was free): record nothing in this thread. */
+static __thread int t_off __attribute__((tls_model("initial-exec")));
+
+static inline __attribute__((always_inline)) struct pk_iprobe_event *
+ring_ev(struct pk_iprobe_ring *r)
+{
+	return (struct pk_iprobe_event *)(r + 1);
+}
+
+/* gettid without libc (the entry handler must not touch vector registers). */
+static inline __attribute__((always_inline)) uint32_t raw_gettid(void)
+{
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_gettid) : "rcx", "r11", "memory");
+	return (uint32_t)ret;
+}
+
+static inline __attribute__((always_inline)) uint32_t raw_getpid(void)
+{
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_getpid) : "rcx", "r11", "memory");
+	return (uint32_t)ret;
+}
+
+/* Takes a free ring for the calling thread; NULL when none is free (counted) or when this is
+ * a forked child. */
+static __attribute__((noinline)) struct pk_iprobe_ring *ring_attach(void)
+{
+	struct pk_iprobe_shm *s = pk_lib_shm;
+
+	if (!s || t_off)
+		return NULL;
+	if (raw_getpid() != s->pid) {
+		t_off = 1;
+		return NULL;
+	}
+	for (uint32_t i = 0; i < s->max_threads; i++) {
+		struct pk_iprobe_ring *r = (struct pk_iprobe_ring *)((char *)s + s->rings_off +
+								     (uint64_t)i * s->ring_bytes);
+		uint32_t want = PK_IPROBE_RING_FREE;
+
+		if (__atomic_load_n(&r->state, __ATOMIC_RELAXED) != PK_IPROBE_RING_FREE)
+			continue;
+		if (!__atomic_compare_exchange_n(&r->state, &want, PK_IPROBE_RING_OWNED, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			continue;
+		__atomic_store_n(&r->tid, raw_gettid(), __ATOMIC_RELEASE);
+		t_tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+		t_ring = r;
+		return r;
+	}
+	__atomic_fetch_add(&s->no_ring, 1, __ATOMIC_RELAXED);
+	return NULL; /* tried again at the next hit: a ring may be free by then */
+}
+
+/* True when the ring has room for n more events (refreshing the cached tail if needed). */
+static inline __attribute__((always_inline)) bool ring_room(struct pk_iprobe_ring *r, uint64_t h,
+							    uint32_t cap, uint32_t n)
+{
+	if (PK_LIKELY(h + n - t_tail <= cap))
+		return true;
+	t_tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+	return h + n - t_tail <= cap;
+}
+
+/* Records one event; the body both handlers share. */
+static inline __attribute__((always_inline)) void record(uint32_t probe)
+{
+	struct pk_iprobe_ring *r = t_ring;
+	const struct pk_iprobe_shm *s;
+	struct pk_iprobe_event *ev;
+	uint32_t cap, mask;
+	uint64_t h;
+
+	if (PK_UNLIKELY(!r)) {
+		r = ring_attach();
+		if (!r)
+			return;
+	}
+	s = pk_lib_shm;
+	cap = s->ring_events;
+	mask = cap - 1;
+	h = r->head;
+	if (PK_UNLIKELY(r->drops != r->drops_told)) {
+		if (!ring_room(r, h, cap, 2)) {
+			__atomic_store_n(&r->drops, r->drops + 1, __ATOMIC_RELAXED);
+			return;
+		}
+		ev = ring_ev(r) + (h & mask);
+		ev->tsc = __builtin_ia32_rdtsc();
+		ev->probe = PK_IPROBE_MARK_BASE | PK_IPROBE_MARK_DROPS;
+		ev->aux = (uint32_t)(r->drops - r->drops_told);
+		r->drops_told = r->drops;
+		h++;
+	} else if (PK_UNLIKELY(!ring_room(r, h, cap, 1))) {
+		__atomic_store_n(&r->drops, r->drops + 1, __ATOMIC_RELAXED);
+		return;
+	}
+	ev = ring_ev(r) + (h & mask);
+	ev->tsc = __builtin_ia32_rdtsc();
+	ev->probe = probe;
+	ev->aux = 0;
+	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
+}
+
+PK_LIB_EXPORT void pk_iprobe_call_hit(void *fn, uint32_t probe)
+{
+	(void)fn;
+	record(probe);
+}
+
+PK_LIB_EXPORT void pk_iprobe_entry_hit(uint32_t probe)
+{
+	record(probe);
+}
+
+void pk_lib_ring_forget(void)
+{
+	t_ring = NULL;
+	t_off = 1;
+}

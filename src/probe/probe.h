@@ -1,0 +1,76 @@
+/* probe.h — iProbe from the tools' side: a live target process, the probe tables of its
+ * modules, its libiprobe segment, switching probes on and off, and reading its events.
+ *
+ * A target is opened by pid: its executable (and any shared library named with --file) is
+ * read through /proc/PID/map_files/, so a process in a clone's mount namespace is handled like
+ * any other.  Switching a probe registers its function in the segment's registry (id = index;
+ * stable for the life of the process) and sends libiprobe one batch per PK_IPROBE_MAX_REQ
+ * sites; sites that cannot be switched without stopping threads are written with
+ * pk_inject_poke.
+ */
+#ifndef PK_PROBE_PROBE_H
+#define PK_PROBE_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "parikshan/iprobe.h"
+#include "probe/table.h"
+
+struct pk_probe_module {
+	char *path;	 /* as the target's maps show it */
+	uint64_t bias;	 /* added to the table's addresses */
+	uint64_t lo, hi; /* the module's mapped range */
+	struct pk_probe_table table;
+};
+
+struct pk_probe_target {
+	pid_t pid;
+	struct pk_probe_module *mods;
+	size_t nmods;
+	struct pk_iprobe_shm *shm; /* NULL until libiprobe is loaded and attached */
+	size_t shm_size;
+};
+
+/* Opens process pid: loads the probe tables of its executable, or of the mapped files named
+ * in files[0..nfiles) (a path or a base name); attaches to its segment when libiprobe is
+ * already loaded.  0 or -errno with a reason (no such process, not permitted, no probe sites,
+ * a file not mapped).  The caller closes t. */
+int pk_probe_open(pid_t pid, const char *const *files, size_t nfiles, struct pk_probe_target *t,
+		  char *err, size_t errlen);
+
+/* Releases what t holds (the target is not touched). */
+void pk_probe_close(struct pk_probe_target *t);
+
+/* Loads libiprobe (library at lib_path on our side) into the target unless it is there, then
+ * attaches to its segment, waiting for it up to timeout_ms.  0 or -errno with a reason. */
+int pk_probe_attach(struct pk_probe_target *t, const char *lib_path, int timeout_ms, char *err,
+		    size_t errlen);
+
+/* Which sites a switch touches. */
+enum pk_probe_kinds { PK_PROBE_ENTRY = 1, PK_PROBE_EXIT = 2, PK_PROBE_BOTH = 3 };
+
+struct pk_probe_switch_stats {
+	size_t funcs;	   /* functions matched */
+	size_t sites;	   /* sites switched now */
+	size_t already;	   /* sites already in the wanted state */
+	size_t stopped;	   /* of sites: written with every thread stopped (fallback) */
+	uint64_t pause_ns; /* longest stop of the fallback */
+};
+
+/* Switches on (on=true) or off the probes of every function matching one of the globs (all
+ * functions when nglobs is 0) in the target's modules.  The target must be attached.  0, or
+ * -ENOENT when nothing matched, or -errno with a reason (the target exited, libiprobe did not
+ * answer, unexpected bytes at a site). */
+int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t nglobs, bool on,
+		    unsigned kinds, struct pk_probe_switch_stats *st, char *err, size_t errlen);
+
+/* The registry entry of the function at address addr, or NULL. */
+const struct pk_iprobe_probe *pk_probe_find(const struct pk_probe_target *t, uint64_t addr);
+
+/* True when probe id's entry is in use (the registry is the target's: read it as untrusted). */
+bool pk_probe_id_valid(const struct pk_probe_target *t, uint32_t id);
+
+#endif
