@@ -70,9 +70,6 @@ int pk_remote_detach(struct pk_remote *r);
  * (50 us to 1 ms) between polls. */
 int pk_ptrace_wait(pid_t tid, uint64_t deadline_ns, int *status);
 
-/* CLOCK_MONOTONIC now, in ns. */
-uint64_t pk_ptrace_now_ns(void);
-
 /* The pid tracing `pid` (TracerPid in /proc/PID/status), 0 if none, -errno. */
 int pk_ptrace_tracer(pid_t pid);
 

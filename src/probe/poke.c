@@ -13,6 +13,7 @@
  */
 #include "probe/inject.h"
 
+#include "common/clock.h"
 #include "common/errbuf.h"
 #include "probe/inject_int.h"
 
@@ -74,7 +75,7 @@ static void detach_all(struct poke_threads *t)
 /* Waits for the interrupt stop of t->tid[i]; a thread that exits is dropped (tid 0). */
 static int wait_stop(struct poke_threads *t, size_t i, char *err, size_t errlen)
 {
-	uint64_t deadline = pk_ptrace_now_ns() + PK_POKE_STOP_MS * 1000000ull;
+	uint64_t deadline = pk_now_ns() + PK_POKE_STOP_MS * 1000000ull;
 	int st, rc;
 
 	for (;;) {
@@ -136,7 +137,7 @@ static int seize_new(pid_t pid, struct poke_threads *t, size_t *added, uint64_t 
 			break;
 		}
 		if (*first_ns == 0)
-			*first_ns = pk_ptrace_now_ns();
+			*first_ns = pk_now_ns();
 		if (ptrace(PTRACE_INTERRUPT, (pid_t)tid, 0, 0) < 0)
 			t->tid[t->n - 1] = 0; /* exited meanwhile */
 		(*added)++;
@@ -268,8 +269,8 @@ int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries
 				rc = write_pokes(memfd, pid, pokes, n, err, errlen);
 		}
 		detach_all(&t);
-		if (first && pk_ptrace_now_ns() - first > longest)
-			longest = pk_ptrace_now_ns() - first;
+		if (first && pk_now_ns() - first > longest)
+			longest = pk_now_ns() - first;
 		if (rc < 0 || !busy)
 			break;
 	}

@@ -7,6 +7,8 @@
  */
 #include "probe/inject_int.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,14 +17,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-uint64_t pk_ptrace_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int pk_ptrace_wait(pid_t tid, uint64_t deadline_ns, int *status)
 {
@@ -35,7 +29,7 @@ int pk_ptrace_wait(pid_t tid, uint64_t deadline_ns, int *status)
 			return 1;
 		if (w < 0 && errno != EINTR)
 			return -errno;
-		if (pk_ptrace_now_ns() >= deadline_ns)
+		if (pk_now_ns() >= deadline_ns)
 			return 0;
 		/* back-off between polls, not synchronisation: the loop decides on waitpid */
 		struct timespec ts = { 0, pause_ns };

@@ -11,6 +11,7 @@
  */
 #include "probe/inject_int.h"
 
+#include "common/clock.h"
 #include "common/errbuf.h"
 
 #include <elf.h>
@@ -61,7 +62,7 @@ static int remote_gone(struct pk_remote *r, char *err, size_t errlen)
 static int remote_wait_interrupt(struct pk_remote *r, bool in_call, int timeout_ms, char *err,
 				 size_t errlen)
 {
-	uint64_t deadline = pk_ptrace_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline = pk_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	int st, rc;
 
 	for (;;) {
@@ -215,7 +216,7 @@ int pk_remote_call(struct pk_remote *r, uint64_t fn, const uint64_t *args, int n
 		return pk_errbuf_set(-errno, err, errlen, "ptrace %d: %s", (int)r->tid,
 				     strerror(errno));
 	}
-	deadline = pk_ptrace_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	deadline = pk_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	for (;;) {
 		int sig;
 
