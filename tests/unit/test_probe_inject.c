@@ -62,7 +62,11 @@ static const char lib_src[] =
 	"  int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644); if (fd >= 0) close(fd); }\n";
 
 static char dir[64] = "/tmp/pk-inject.XXXXXX";
-static char target_bin[128], lib_dir[128], lib_path[160], notelf_path[160];
+static const char hang_src[] =
+	"#include <unistd.h>\n"
+	"__attribute__((constructor)) static void hang(void) { for (;;) pause(); }\n";
+
+static char target_bin[128], lib_dir[128], lib_path[160], notelf_path[160], hang_path[160];
 static bool built;
 
 struct target {
@@ -88,7 +92,7 @@ static int write_file(const char *path, const char *text)
 
 static bool build(void)
 {
-	char src[128], libsrc[128], def[160];
+	char src[128], libsrc[128], hangsrc[128], def[160];
 	struct pk_strbuf out = { 0 };
 	int rc;
 
@@ -100,9 +104,11 @@ static bool build(void)
 	snprintf(lib_dir, sizeof(lib_dir), "%s/lib", dir);
 	snprintf(lib_path, sizeof(lib_path), "%s/libpkmark.so", lib_dir);
 	snprintf(notelf_path, sizeof(notelf_path), "%s/libnotelf.so", dir);
+	snprintf(hangsrc, sizeof(hangsrc), "%s/hang.c", dir);
+	snprintf(hang_path, sizeof(hang_path), "%s/libpkhang.so", dir);
 	snprintf(def, sizeof(def), "-DMARK_DIR=\"%s\"", dir);
 	if (mkdir(lib_dir, 0755) < 0 || write_file(src, target_src) < 0 ||
-	    write_file(libsrc, lib_src) < 0 ||
+	    write_file(libsrc, lib_src) < 0 || write_file(hangsrc, hang_src) < 0 ||
 	    write_file(notelf_path, "this is not an ELF file, only text standing in for a "
 				    "shared library so that dlopen fails in the target\n") < 0)
 		return false;
@@ -112,6 +118,10 @@ static bool build(void)
 	if (rc == 0)
 		rc = pk_proc_run(
 			(char *[]){ "cc", "-shared", "-fPIC", def, "-o", lib_path, libsrc, NULL },
+			60000, &out);
+	if (rc == 0)
+		rc = pk_proc_run(
+			(char *[]){ "cc", "-shared", "-fPIC", "-o", hang_path, hangsrc, NULL },
 			60000, &out);
 	if (rc != 0)
 		printf("  cc: %d %s\n", rc, pk_strbuf_str(&out));
@@ -351,6 +361,27 @@ static void test_inject_traced_target(void)
 	target_stop(&t);
 }
 
+/* A constructor that never returns: the call is abandoned after its 10 s and the thread gets
+ * its own registers back (the loader's lock stays held: the target must not dlopen again). */
+static void test_inject_timeout(void)
+{
+	struct target t;
+	char err[256] = "";
+	uint64_t t0;
+
+	CHECK(built);
+	if (!built || !target_start(&t, false)) {
+		CHECK(!"target started");
+		return;
+	}
+	t0 = pk_now_ms();
+	CHECK_EQ_INT(pk_inject_library(t.pid, hang_path, err, sizeof(err)), -ETIMEDOUT);
+	CHECK(pk_now_ms() - t0 < 20000);
+	CHECK(strstr(err, "did not return") != NULL);
+	CHECK(target_works(&t, '1'));
+	target_stop(&t);
+}
+
 /* The executable mapping holding addr: [*lo, *hi). */
 static bool text_range(pid_t pid, uint64_t addr, uint64_t *lo, uint64_t *hi)
 {
@@ -440,6 +471,7 @@ int main(void)
 		UNIT_SKIP(test_inject_through_memfd, "needs root (ptrace)");
 		UNIT_SKIP(test_inject_failures, "needs root (ptrace)");
 		UNIT_SKIP(test_inject_traced_target, "needs root (ptrace)");
+		UNIT_SKIP(test_inject_timeout, "needs root (ptrace)");
 		UNIT_SKIP(test_poke, "needs root (ptrace)");
 		return 0;
 	}
@@ -448,6 +480,7 @@ int main(void)
 	UNIT_RUN(test_inject_through_memfd);
 	UNIT_RUN(test_inject_failures);
 	UNIT_RUN(test_inject_traced_target);
+	UNIT_RUN(test_inject_timeout);
 	UNIT_RUN(test_poke);
 	cleanup();
 	return unit_done();
