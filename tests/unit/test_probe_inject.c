@@ -67,7 +67,7 @@ static const char hang_src[] =
 	"__attribute__((constructor)) static void hang(void) { for (;;) pause(); }\n";
 
 static char target_bin[128], lib_dir[128], lib_path[160], notelf_path[160], hang_path[160];
-static bool built;
+static bool built, made_dir;
 
 struct target {
 	pid_t pid;
@@ -98,6 +98,7 @@ static bool build(void)
 
 	if (!mkdtemp(dir))
 		return false;
+	made_dir = true;
 	snprintf(src, sizeof(src), "%s/target.c", dir);
 	snprintf(libsrc, sizeof(libsrc), "%s/mark.c", dir);
 	snprintf(target_bin, sizeof(target_bin), "%s/target", dir);
@@ -457,7 +458,7 @@ static void cleanup(void)
 		kill(started[i], SIGKILL);
 		waitpid(started[i], NULL, 0);
 	}
-	if (strchr(dir, 'X') == NULL) {
+	if (made_dir) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 		if (system(cmd) != 0)
 			printf("  could not remove %s\n", dir);
