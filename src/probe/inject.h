@@ -13,14 +13,20 @@
 #include <sys/types.h>
 
 /* Loads the shared library `host_path` (a path on our side) into process `pid` with dlopen in
- * the target (RTLD_NOW), through ptrace; the library is made reachable inside the target's
- * mount namespace first.  Returns 0 once loaded (or when a library of the same file name is
- * already mapped), or -errno with a one-line reason in err: no such process, not permitted,
- * the target exited meanwhile, dlopen failed (its dlerror text).  The target keeps running in
- * every case. */
+ * the target (RTLD_NOW), through ptrace on one of its threads (the only one stopped); the
+ * library is reached by the same path when it is the same file inside the target's mount
+ * namespace, else through a memfd made in the target.  Returns 0 once loaded (or when a library
+ * of the same file name is already mapped), or -errno with a one-line reason in err: -ESRCH no
+ * such process / it exited meanwhile, -EPERM not permitted, -EBUSY traced by another process,
+ * -ENOENT no such library (or no dlopen in the target's libc: glibc >= 2.34 or musl needed),
+ * -ENOEXEC dlopen failed (its dlerror text), -ETIMEDOUT dlopen did not return within 10 s (the
+ * thread is given back its registers: a lock taken inside dlopen may stay held).  The target
+ * keeps running in every case except when the library's constructor crashes it.  Not
+ * thread-safe for one target: one injection at a time. */
 int pk_inject_library(pid_t pid, const char *host_path, char *err, size_t errlen);
 
-/* True when /proc/PID/maps maps a file whose base name is `name`. */
+/* True when /proc/PID/maps maps a file whose base name is `name` (also " (deleted)", and
+ * "/memfd:NAME" for a library pk_inject_library loaded through a memfd). */
 bool pk_inject_is_loaded(pid_t pid, const char *name);
 
 /* One write of the fallback: `len` bytes at `addr`, allowed only while no thread's PC is in
@@ -37,8 +43,10 @@ struct pk_poke {
  * poke's guard range (else resumes, and retries up to `retries` times), checks each poke's
  * expected bytes, writes them through /proc/PID/mem, and resumes every thread.  0, or -errno
  * with a reason: -EBUSY a PC stayed in a range, -EILSEQ unexpected bytes (nothing written),
- * -ESRCH the target exited.  *pause_ns (if not NULL) gets the longest time threads were
- * stopped. */
+ * -ESRCH the target exited, -EBUSY also when another process traces it, -EINVAL a len of 0 or
+ * more than 16, -ETIMEDOUT a thread did not stop within 2 s.  A failed write puts back the
+ * bytes already written.  Between attempts the target runs for 1 ms.  *pause_ns (if not NULL)
+ * gets the longest time threads were stopped in one attempt (first seize to last detach). */
 int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries,
 		   uint64_t *pause_ns, char *err, size_t errlen);
 

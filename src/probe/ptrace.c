@@ -1,0 +1,79 @@
+/* ptrace.c — small helpers the injection and the stop-the-world poke share: waiting for a
+ * traced thread with a deadline, the tracer of a process, the target's memory through
+ * /proc/PID/mem (which, unlike process_vm_writev, may write read-only code: FOLL_FORCE).
+ *
+ * Waiting polls waitpid(WNOHANG): a ptrace stop wakes no fd that we could poll without taking
+ * SIGCHLD away from the host program, and a library must not touch its signal mask.
+ */
+#include "probe/inject_int.h"
+
+#include "common/clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int pk_ptrace_wait(pid_t tid, uint64_t deadline_ns, int *status)
+{
+	long pause_ns = 50000;
+
+	for (;;) {
+		pid_t w = waitpid(tid, status, __WALL | WNOHANG);
+
+		if (w == tid)
+			return 1;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		if (pk_now_ns() >= deadline_ns)
+			return 0;
+		/* back-off between polls, not synchronisation: the loop decides on waitpid */
+		struct timespec ts = { 0, pause_ns };
+
+		nanosleep(&ts, NULL);
+		if (pause_ns < 1000000)
+			pause_ns *= 2;
+	}
+}
+
+int pk_ptrace_tracer(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+	int tracer = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "TracerPid:", 10) == 0) {
+			tracer = (int)strtol(line + 10, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return tracer;
+}
+
+int pk_ptrace_mem_read(int memfd, uint64_t addr, void *buf, size_t len)
+{
+	ssize_t n = pread(memfd, buf, len, (off_t)addr);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int pk_ptrace_mem_write(int memfd, uint64_t addr, const void *buf, size_t len)
+{
+	ssize_t n = pwrite(memfd, buf, len, (off_t)addr);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
