@@ -7,7 +7,8 @@
  *   (a) `call rel32` to a PLT stub of that symbol (.plt, .plt.sec, .plt.got: the stub's
  *       `jmp qword ptr [rip+X]` reads GOT slot X, which a JUMP_SLOT or GLOB_DAT relocation
  *       names),
- *   (b) `call rel32` to a definition of that name in the file (static link, own definition),
+ *   (b) `call rel32` to a definition of that name in the file (static link, own definition;
+ *       when both names are one function, resolve_either tells entry from exit),
  *   (c) `call qword ptr [rip+X]` (-fno-plt) where X is such a GOT slot.
  * (a) and (b) are 5 bytes and become 0f 1f 44 00 00; (c) is 6 bytes and becomes the same and
  * 0x90.  Any other reference to those targets (a tail-call jmp, a load of the GOT slot for a
@@ -35,6 +36,7 @@
 #define CP_MAX_TARGETS 64  /* PLT stubs, GOT slots and definitions of the two names */
 #define CP_OBJCOPY_ERR 200 /* bytes of objcopy's output kept for the reason */
 #define CP_COPY_CHUNK 65536
+#define CP_EITHER 2 /* both names at one address (static glibc's aliases): see resolve_either */
 
 extern char **environ;
 
@@ -70,8 +72,11 @@ static int name_kind(const char *name)
 static void addr_add(struct cp_addr *set, size_t *n, uint64_t addr, int kind)
 {
 	for (size_t i = 0; i < *n; i++)
-		if (set[i].addr == addr)
+		if (set[i].addr == addr) {
+			if (set[i].kind != kind)
+				set[i].kind = CP_EITHER;
 			return;
+		}
 	if (*n < CP_MAX_TARGETS)
 		set[(*n)++] = (struct cp_addr){ addr, (uint8_t)kind };
 }
@@ -217,13 +222,24 @@ static int scan_insn(struct cp_scan *s, const cs_insn *insn, uint32_t func)
 	return site_add(s, insn, func, kind);
 }
 
+/* When enter and exit are one function (static glibc defines both as aliases of one no-op),
+ * the callee does not tell a site's kind: the enter call is the function's first, in its entry
+ * block; every other call is an exit.  A compiler-split part ("f.cold") has no entry. */
+static void resolve_either(struct pk_site *sites, size_t n, const char *func_name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sites[i].kind == CP_EITHER)
+			sites[i].kind =
+				i == 0 && !strchr(func_name, '.') ? PK_SITE_ENTRY : PK_SITE_EXIT;
+}
+
 /* Disassembles every function; its sites into s->sites. */
 static int scan_funcs(struct cp_scan *s, const struct pk_elf_func *funcs, size_t nfuncs)
 {
 	for (size_t i = 0; i < nfuncs; i++) {
 		const uint8_t *code = pk_elf_bytes(s->e, funcs[i].addr, funcs[i].size, NULL);
 		uint64_t addr = funcs[i].addr;
-		size_t size = funcs[i].size;
+		size_t size = funcs[i].size, first = s->nsites;
 		int rc;
 
 		if (!code)
@@ -236,6 +252,7 @@ static int scan_funcs(struct cp_scan *s, const struct pk_elf_func *funcs, size_t
 			if ((rc = scan_insn(s, s->insn, (uint32_t)i)) < 0)
 				return rc;
 		}
+		resolve_either(s->sites + first, s->nsites - first, funcs[i].name);
 	}
 	return 0;
 }

@@ -274,7 +274,13 @@ static void test_no_plt(void)
 /* CET: endbr64 in every function, calls through .plt.sec stubs. */
 static void test_cet_plt_sec(void)
 {
-	coldpatch_case("-fcf-protection=full -finstrument-functions", 5, true);
+	coldpatch_case("-fcf-protection=full -Wl,-z,ibtplt -finstrument-functions", 5, true);
+}
+
+/* Statically linked: glibc's hooks are one function under both names. */
+static void test_static(void)
+{
+	coldpatch_case("-static -finstrument-functions", 5, false);
 }
 
 /* The program defines the hooks itself: direct calls to local symbols; once cold-patched, the
@@ -502,6 +508,7 @@ int main(void)
 	UNIT_RUN(test_no_pie);
 	UNIT_RUN(test_no_plt);
 	UNIT_RUN(test_cet_plt_sec);
+	UNIT_RUN(test_static);
 	UNIT_RUN(test_own_hooks);
 	UNIT_RUN(test_shared_library);
 	UNIT_RUN(test_patchable_pie);
