@@ -16,7 +16,8 @@
  *          |   u64 addr | u32 func | u8 kind | u8 how | u8 len |u8 span|
  *          |   u8 nop[8] (the site's bytes when off; 0 past span)       |
  *          +------------------------------------------------------------+
- *          | string table, strsize bytes: NUL-terminated names          |
+ *          | string table, strsize bytes: the functions' NUL-terminated  |
+ *          | names in their order, nothing else (one encoding per table) |
  *          +------------------------------------------------------------+
  *   length = 24 + 24 × (nfuncs + nsites) + strsize, exactly
  *
@@ -135,6 +136,8 @@ static const char *site_check(const struct pk_probe_table *t, size_t i)
 static const char *parse_funcs(const uint8_t *p, const char *strtab, uint32_t strsize,
 			       struct pk_probe_table *t)
 {
+	uint32_t next = 0; /* where the next name must start */
+
 	for (size_t i = 0; i < t->nfuncs; i++, p += TABLE_FUNC) {
 		struct pk_func *f = &t->funcs[i];
 		uint32_t name = get32(p + 16);
@@ -155,10 +158,15 @@ static const char *parse_funcs(const uint8_t *p, const char *strtab, uint32_t st
 			return "a function's name is not NUL-terminated";
 		if (end == strtab + name)
 			return "a function's name is empty";
+		if (name != next)
+			return "the string table is not the names in function order";
+		next = (uint32_t)(end - strtab) + 1;
 		f->name = strdup(strtab + name);
 		if (!f->name)
 			return no_memory;
 	}
+	if (next != strsize)
+		return "the string table holds more than the names";
 	return NULL;
 }
 

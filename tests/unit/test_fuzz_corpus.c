@@ -21,6 +21,7 @@
 	X(http, 10)                                                                                \
 	X(msg, 10)                                                                                 \
 	X(pcap_read, 20)                                                                           \
+	X(probe_table, 10)                                                                         \
 	X(prom, 10)                                                                                \
 	X(reqcmp, 10)                                                                              \
 	X(sim_trace, 10)                                                                           \
