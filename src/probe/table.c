@@ -5,20 +5,20 @@
  *
  * The section, little-endian, every record 8-byte aligned:
  *
- *   0      +--------+--------+--------+--------+--------+--------+
- *          | magic  |version | flags  | nfuncs | nsites |strsize | reserved (0)
- *          | "PKIT" |  u16=1 |  u16   |  u32   |  u32   |  u32   | u32
- *   24     +--------+--------+--------+--------+--------+--------+
- *          | func record × nfuncs, 24 bytes each, sorted by addr:       |
- *          |   u64 addr | u64 size | u32 name (offset in strtab) | u32 0|
- *          +------------------------------------------------------------+
- *          | site record × nsites, 24 bytes each, sorted by addr:       |
- *          |   u64 addr | u32 func | u8 kind | u8 how | u8 len |u8 span|
- *          |   u8 nop[8] (the site's bytes when off; 0 past span)       |
- *          +------------------------------------------------------------+
- *          | string table, strsize bytes: the functions' NUL-terminated  |
- *          | names in their order, nothing else (one encoding per table) |
- *          +------------------------------------------------------------+
+ *   0   +--------+---------+-------+--------+--------+---------+----------+
+ *       | magic  | version | flags | nfuncs | nsites | strsize | reserved |
+ *       | "PKIT" | u16 = 1 | u16   | u32    | u32    | u32     | u32 = 0  |
+ *   24  +--------+---------+-------+--------+--------+---------+----------+
+ *       | func record x nfuncs, 24 bytes each, sorted by addr:            |
+ *       |   u64 addr | u64 size | u32 name (offset in strtab) | u32 = 0   |
+ *       +-----------------------------------------------------------------+
+ *       | site record x nsites, 24 bytes each, sorted by addr:            |
+ *       |   u64 addr | u32 func | u8 kind | u8 how | u8 len | u8 span     |
+ *       |   u8 nop[8] (the site's bytes when off; 0 past span)            |
+ *       +-----------------------------------------------------------------+
+ *       | string table, strsize bytes: the functions' NUL-terminated      |
+ *       | names in their order, nothing else (one encoding per table)     |
+ *       +-----------------------------------------------------------------+
  *   length = 24 + 24 × (nfuncs + nsites) + strsize, exactly
  *
  * flags: bit 0 pie (ET_DYN: add the load bias), bit 1 entry_only; the other bits are 0.
