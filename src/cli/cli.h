@@ -20,6 +20,9 @@ int pk_cmd_agg(int argc, char **argv);
 /* `parikshan clone`: live-clones a running container. */
 int pk_cmd_clone(int argc, char **argv);
 
+/* `parikshan coldpatch`: turns a program's -finstrument-functions calls into probe sites. */
+int pk_cmd_coldpatch(int argc, char **argv);
+
 /* `parikshan container`: runs, lists, removes containers and shows their logs. */
 int pk_cmd_container(int argc, char **argv);
 

@@ -19,6 +19,8 @@ static const struct command commands[] = {
 	  "pass a service's backend traffic through; replay its responses to clones" },
 	{ "clone", pk_cmd_clone,
 	  "live-clone a running container into a sandboxed debug container" },
+	{ "coldpatch", pk_cmd_coldpatch,
+	  "turn a -finstrument-functions build's calls into NOPs and a probe table" },
 	{ "container", pk_cmd_container,
 	  "run, list, remove production containers; show their logs" },
 	{ "diverge", pk_cmd_diverge,

@@ -22,6 +22,7 @@
 	X(msg, 10)                                                                                 \
 	X(pcap_read, 20)                                                                           \
 	X(probe_shm, 5)                                                                            \
+	X(probe_table, 10)                                                                         \
 	X(prom, 10)                                                                                \
 	X(reqcmp, 10)                                                                              \
 	X(sim_trace, 10)                                                                           \
