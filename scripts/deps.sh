@@ -14,7 +14,7 @@ BOOKWORM_PKGS=(
 	redis-server redis-tools nginx-light haproxy socat wrk mariadb-server mariadb-client
 	iproute2 procps psmisc curl python3 clang-format
 	tshark tcpdump sysbench clang-14 libclang-rt-14-dev uthash-dev
-	libelf-dev libdw-dev libcapstone-dev
+	libelf-dev libdw-dev libcapstone-dev uftrace bpftrace
 )
 
 missing=()

@@ -50,10 +50,10 @@ struct pk_probe_table {
 };
 
 struct pk_coldpatch_stats {
-	size_t funcs;	 /* functions with at least one site */
-	size_t entries;	 /* entry sites rewritten */
-	size_t exits;	 /* exit sites rewritten */
-	size_t skipped;	 /* calls found that could not be rewritten (reported, not fatal) */
+	size_t funcs;	/* functions with at least one site */
+	size_t entries; /* entry sites rewritten */
+	size_t exits;	/* exit sites rewritten */
+	size_t skipped; /* calls found that could not be rewritten (reported, not fatal) */
 };
 
 /* Rewrites the -finstrument-functions calls of ELF file `in` into NOPs and writes the result,
