@@ -158,7 +158,8 @@ static int stub_write(uint8_t *p, uint32_t probe, uint8_t how)
 	} else {
 		return -EINVAL;
 	}
-	if (mprotect(base, (size_t)getpagesize(), PROT_READ | PROT_WRITE))
+	/* the page keeps PROT_EXEC meanwhile: other stubs on it may be running */
+	if (mprotect(base, (size_t)getpagesize(), PROT_READ | PROT_WRITE | PROT_EXEC))
 		return -errno;
 	memcpy(p, code, sizeof(code));
 	if (mprotect(base, (size_t)getpagesize(), PROT_READ | PROT_EXEC))
