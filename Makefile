@@ -67,8 +67,9 @@ IPROBE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -fvisibility=hidd
 	-fno-stack-protector -Isrc -Iinclude -MMD -MP
 IPROBE_TARGET_SRC := $(wildcard tests/tools/iprobe-*.c)
 IPROBE_TARGET_BIN := $(IPROBE_TARGET_SRC:tests/tools/%.c=$(BUILD)/tools/%)
-IPROBE_TARGET_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -pthread -Iinclude \
-	-finstrument-functions
+IPROBE_TARGET_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -pthread -Iinclude
+# iprobe-spin again, with patchable function entries instead (entry probes only)
+IPROBE_TARGET_BIN += $(BUILD)/tools/iprobe-spin-entry
 
 BIN := $(BUILD)/parikshan
 
@@ -116,7 +117,12 @@ $(IPROBE_SO): $(IPROBE_OBJ) src/probe/lib/iprobe.map
 $(BUILD)/tools/iprobe-%: tests/tools/iprobe-%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $<")
-	$(Q)$(CC) $(IPROBE_TARGET_CFLAGS) -o $@ $<
+	$(Q)$(CC) $(IPROBE_TARGET_CFLAGS) -finstrument-functions -o $@ $<
+
+$(BUILD)/tools/iprobe-spin-entry: tests/tools/iprobe-spin.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $@")
+	$(Q)$(CC) $(IPROBE_TARGET_CFLAGS) -fpatchable-function-entry=5 -o $@ $<
 
 UNIT_LIBS = $(CORE_LIB) $(CORE_LDLIBS)
 $(UNIT_CLONE_BIN): $(CLONE_LIB)
@@ -209,11 +215,13 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory MODE=release all
 	$(Q)bash bench/dup.sh
 
-# install: the binary, its man page and its bash completion under $(DESTDIR)$(PREFIX).  The
+# install: the binary, libiprobe.so (in lib/parikshan/, where `probe` looks beside
+# ../lib/parikshan), its man page and its bash completion under $(DESTDIR)$(PREFIX).  The
 # man page and the completion are generated from the binary's own --help text (its command
 # table and each command's usage) by scripts/mkdoc.py: one source, no second copy.
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib/parikshan
 MAN1DIR = $(PREFIX)/share/man/man1
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 MAN := $(BUILD)/parikshan.1
@@ -227,15 +235,17 @@ $(COMPLETION): $(BIN) scripts/mkdoc.py
 	@$(if $(Q),echo "  GEN $@")
 	$(Q)python3 scripts/mkdoc.py completion $(BIN) >$@.tmp && mv $@.tmp $@
 
-install: $(BIN) $(MAN) $(COMPLETION)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(BASHCOMPDIR)
+install: $(BIN) $(IPROBE_SO) $(MAN) $(COMPLETION)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/parikshan
+	install -m 0644 $(IPROBE_SO) $(DESTDIR)$(LIBDIR)/libiprobe.so
 	install -m 0644 $(MAN) $(DESTDIR)$(MAN1DIR)/parikshan.1
 	install -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/parikshan
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/parikshan $(DESTDIR)$(MAN1DIR)/parikshan.1 \
-		$(DESTDIR)$(BASHCOMPDIR)/parikshan
+	rm -f $(DESTDIR)$(BINDIR)/parikshan $(DESTDIR)$(LIBDIR)/libiprobe.so \
+		$(DESTDIR)$(MAN1DIR)/parikshan.1 $(DESTDIR)$(BASHCOMPDIR)/parikshan
+	rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null || true
 
 FORMAT_FILES := $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 format:

@@ -92,11 +92,13 @@ struct pk_iprobe_req {
 	uint8_t len;	/* bytes of the site (5 or 6) */
 	uint8_t pad;
 	uint8_t nop[8]; /* the site's bytes when off (checked before any write) */
-	int32_t result; /* 0, or -errno (libiprobe); -EAGAIN: the tool must write the site
-			 * itself with every thread stopped (see stub) */
+	int32_t result; /* 0 switched, PK_IPROBE_ALREADY, or -errno (libiprobe); -EAGAIN: the
+			 * tool writes the site itself with every thread stopped (see stub) */
 	uint32_t pad2;
 	uint64_t stub; /* the site's handler stub in the target, to call (libiprobe) */
 };
+
+#define PK_IPROBE_ALREADY 1 /* a request's result: the site was already in that state */
 
 enum pk_iprobe_op { PK_IPROBE_OP_ENABLE = 1, PK_IPROBE_OP_DISABLE };
 enum pk_iprobe_how {

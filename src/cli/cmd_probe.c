@@ -282,6 +282,7 @@ static int do_switch(struct pk_probe_target *t, const struct probe_opts *o, bool
 	printf("%s %zu functions in %d: %zu sites switched, %zu already %s",
 	       on ? "enabled" : "disabled", st.funcs, (int)t->pid, st.sites, st.already,
 	       on ? "on" : "off");
+	printf(" (%.3f ms in the process, no thread stopped)", (double)st.batch_ns / 1e6);
 	if (st.stopped)
 		printf(", %zu with threads stopped (longest pause %.3f ms)", st.stopped,
 		       (double)st.pause_ns / 1e6);

@@ -1,6 +1,7 @@
 /* dump.c — reads the rings of a target, a chunk at a time, and writes the events in one of the
  * formats of PK_DUMP_FORMATS.  Each ring is one thread's stream, in order; threads follow one
- * another.  A per-thread call stack pairs entries with exits: a completed call adds its
+ * another.  Calls are counted at entry (so entry-only probes have calls too).  A per-thread
+ * call stack pairs entries with exits: a completed call adds its
  * inclusive time to its function and its exclusive time (inclusive minus its callees') to its
  * function and to its stack path — so the folded stacks of a function sum to its exclusive time
  * in the table, by construction.  A drop marker empties the stack (what happened in the gap is
@@ -172,7 +173,6 @@ static void call_done(struct dump *d, uint64_t ns)
 	uint64_t excl = incl > f->child ? incl - f->child : 0;
 	struct func_acc *a = &d->acc[f->id];
 
-	a->calls++;
 	a->incl += incl;
 	a->excl += excl;
 	if (d->fmt == PK_DUMP_FOLDED && fold_stack(d, excl))
@@ -279,6 +279,7 @@ static void event(struct dump *d, const struct pk_iprobe_event *ev)
 		return;
 	}
 	emit_probe(d, ns, id, false);
+	d->acc[id].calls++; /* counted at entry: entry-only probes have calls too */
 	if (d->depth == MAX_DEPTH)
 		return; /* deeper calls are shown, not timed */
 	d->stack[d->depth++] = (struct frame){ .id = id, .t0 = ns };

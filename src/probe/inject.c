@@ -424,15 +424,14 @@ int pk_inject_library(pid_t pid, const char *host_path, char *err, size_t errlen
 	uint64_t sym[SYM_N], ret;
 	struct pk_remote *r;
 	struct stat st;
-	int rc, tracer, tfd = -1;
+	int rc, tfd = -1;
 
 	snprintf(procdir, sizeof(procdir), "/proc/%d", (int)pid);
 	if (pid <= 0 || stat(procdir, &st) < 0)
 		return pk_errbuf_set(-ESRCH, err, errlen, "no process %d", (int)pid);
-	tracer = pk_ptrace_tracer(pid);
-	if (tracer > 0)
-		return pk_errbuf_set(-EBUSY, err, errlen, "process %d is already traced by %d",
-				     (int)pid, tracer);
+	rc = pk_ptrace_untraced(pid, err, errlen);
+	if (rc)
+		return rc;
 	if (!realpath(host_path, abs) || stat(abs, &st) < 0)
 		return pk_errbuf_set(-errno, err, errlen, "library %s: %s", host_path,
 				     strerror(errno));

@@ -37,10 +37,13 @@ struct pk_poke {
 	uint8_t len;
 	uint8_t expect[16]; /* bytes that must be there before (len of them) */
 	uint64_t guard_lo, guard_hi;
+	uint64_t
+		skip_to; /* not 0: the guarded bytes are NOPs; a thread inside them is moved here */
 };
 
 /* Stops every thread of `pid` (PTRACE_SEIZE + PTRACE_INTERRUPT), checks that no PC lies in a
- * poke's guard range (else resumes, and retries up to `retries` times), checks each poke's
+ * poke's guard range (a thread in the range of a poke with skip_to is moved there; otherwise
+ * resumes, and retries up to `retries` times), checks each poke's
  * expected bytes, writes them through /proc/PID/mem, and resumes every thread.  0, or -errno
  * with a reason: -EBUSY a PC stayed in a range, -EILSEQ unexpected bytes (nothing written),
  * -ESRCH the target exited, -EBUSY also when another process traces it, -EINVAL a len of 0 or

@@ -73,6 +73,10 @@ int pk_ptrace_wait(pid_t tid, uint64_t deadline_ns, int *status);
 /* The pid tracing `pid` (TracerPid in /proc/PID/status), 0 if none, -errno. */
 int pk_ptrace_tracer(pid_t pid);
 
+/* 0 when process pid exists and nobody traces it; else -ESRCH ("no process PID") or -EBUSY
+ * ("already traced by T") with that reason in err. */
+int pk_ptrace_untraced(pid_t pid, char *err, size_t errlen);
+
 /* Reads/writes `len` bytes at `addr` of the process whose /proc/PID/mem is `memfd`.  0 or
  * -errno (-EIO on a short transfer). */
 int pk_ptrace_mem_read(int memfd, uint64_t addr, void *buf, size_t len);

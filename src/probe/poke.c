@@ -173,7 +173,9 @@ static int stop_world(pid_t pid, struct poke_threads *t, uint64_t *first_ns, cha
 	return pk_errbuf_set(-ESRCH, err, errlen, "%d exited", (int)pid);
 }
 
-/* The first held thread whose rip lies in a guard range (0 if none); *pc gets its rip. */
+/* The first held thread whose rip lies in a guard range (0 if none); *pc gets its rip.  A
+ * thread in the range of a poke with skip_to (a run of NOPs) is moved to skip_to instead:
+ * skipping NOPs changes nothing, and the thread no longer stands inside the bytes. */
 static pid_t thread_in_guard(const struct poke_threads *t, const struct pk_poke *pokes, size_t n,
 			     uint64_t *pc)
 {
@@ -183,10 +185,15 @@ static pid_t thread_in_guard(const struct poke_threads *t, const struct pk_poke 
 		if (!t->tid[i] || ptrace(PTRACE_GETREGS, t->tid[i], 0, &regs) < 0)
 			continue;
 		for (size_t k = 0; k < n; k++) {
-			if (regs.rip >= pokes[k].guard_lo && regs.rip < pokes[k].guard_hi) {
-				*pc = regs.rip;
-				return t->tid[i];
+			if (regs.rip < pokes[k].guard_lo || regs.rip >= pokes[k].guard_hi)
+				continue;
+			if (pokes[k].skip_to) {
+				regs.rip = pokes[k].skip_to;
+				if (!ptrace(PTRACE_SETREGS, t->tid[i], 0, &regs))
+					continue;
 			}
+			*pc = regs.rip;
+			return t->tid[i];
 		}
 	}
 	return 0;
@@ -232,7 +239,7 @@ int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries
 	uint64_t longest = 0, pc = 0;
 	pid_t busy = 0;
 	char path[64];
-	int memfd, rc = 0, tracer;
+	int memfd, rc = 0;
 
 	if (pause_ns)
 		*pause_ns = 0;
@@ -240,14 +247,9 @@ int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries
 		if (pokes[k].len == 0 || pokes[k].len > sizeof(pokes[k].bytes))
 			return pk_errbuf_set(-EINVAL, err, errlen, "poke %zu: length %u", k,
 					     (unsigned)pokes[k].len);
-	if (pid <= 0)
-		return pk_errbuf_set(-ESRCH, err, errlen, "no process %d", (int)pid);
-	tracer = pk_ptrace_tracer(pid);
-	if (tracer == -ENOENT)
-		return pk_errbuf_set(-ESRCH, err, errlen, "no process %d", (int)pid);
-	if (tracer > 0)
-		return pk_errbuf_set(-EBUSY, err, errlen, "process %d is already traced by %d",
-				     (int)pid, tracer);
+	rc = pk_ptrace_untraced(pid, err, errlen);
+	if (rc)
+		return rc;
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
 	memfd = open(path, O_RDWR | O_CLOEXEC);
 	if (memfd < 0) {

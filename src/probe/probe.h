@@ -58,6 +58,7 @@ struct pk_probe_switch_stats {
 	size_t already;	   /* sites already in the wanted state */
 	size_t stopped;	   /* of sites: written with every thread stopped (fallback) */
 	uint64_t pause_ns; /* longest stop of the fallback */
+	uint64_t batch_ns; /* longest round trip of a batch to libiprobe (threads never stop) */
 };
 
 /* Switches on (on=true) or off the probes of every function matching one of the globs (all

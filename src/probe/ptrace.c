@@ -8,6 +8,7 @@
 #include "probe/inject_int.h"
 
 #include "common/clock.h"
+#include "common/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,4 +77,16 @@ int pk_ptrace_mem_write(int memfd, uint64_t addr, const void *buf, size_t len)
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EIO;
+}
+
+int pk_ptrace_untraced(pid_t pid, char *err, size_t errlen)
+{
+	int tracer = pid > 0 ? pk_ptrace_tracer(pid) : -ENOENT;
+
+	if (tracer == -ENOENT)
+		return pk_errbuf_set(-ESRCH, err, errlen, "no process %d", (int)pid);
+	if (tracer > 0)
+		return pk_errbuf_set(-EBUSY, err, errlen, "process %d is already traced by %d",
+				     (int)pid, tracer);
+	return 0;
 }

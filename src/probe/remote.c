@@ -96,19 +96,16 @@ int pk_remote_attach(struct pk_remote *r, pid_t pid, pid_t tid, int timeout_ms, 
 {
 	char path[64];
 	struct iovec iov;
-	int rc, tracer;
+	int rc;
 
 	r->pid = pid;
 	r->tid = tid;
 	r->memfd = -1;
 	r->attached = false;
 	r->pending_sigs = 0;
-	tracer = pk_ptrace_tracer(pid);
-	if (tracer == -ENOENT)
-		return pk_errbuf_set(-ESRCH, err, errlen, "no process %d", (int)pid);
-	if (tracer > 0)
-		return pk_errbuf_set(-EBUSY, err, errlen, "process %d is already traced by %d",
-				     (int)pid, tracer);
+	rc = pk_ptrace_untraced(pid, err, errlen);
+	if (rc)
+		return rc;
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 		rc = -errno;
 		if (rc == -EPERM)

@@ -476,6 +476,10 @@ static int batch_fallback(struct pk_probe_target *t, uint32_t nreq,
 		memcpy(p->expect, r->op == PK_IPROBE_OP_ENABLE ? r->nop : call, 5);
 		p->guard_lo = r->site + 1;
 		p->guard_hi = r->site + 5;
+		/* switching on: the 5 bytes are NOPs (one or five), so a thread between them may
+		 * go on after them; switching off: the bytes are one call, no thread is inside */
+		if (r->op == PK_IPROBE_OP_ENABLE)
+			p->skip_to = r->site + 5;
 	}
 	if (n) {
 		rc = pk_inject_poke(t->pid, pokes, n, 20, &pause, err, errlen);
@@ -494,10 +498,19 @@ static int batch_fallback(struct pk_probe_target *t, uint32_t nreq,
 static int batch_finish(struct pk_probe_target *t, uint32_t nreq, struct pk_probe_switch_stats *st,
 			char *err, size_t errlen)
 {
-	int rc = batch_run(t, nreq, err, errlen);
+	struct timespec a, b;
+	uint64_t ns;
+	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	rc = batch_run(t, nreq, err, errlen);
 	if (rc)
 		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)b.tv_nsec -
+	     (uint64_t)a.tv_nsec;
+	if (ns > st->batch_ns)
+		st->batch_ns = ns;
 	for (uint32_t i = 0; i < nreq; i++) {
 		const struct pk_iprobe_req *r = &t->shm->req[i];
 
@@ -506,11 +519,13 @@ static int batch_finish(struct pk_probe_target *t, uint32_t nreq, struct pk_prob
 					     "unexpected bytes at site 0x%llx: the process's code "
 					     "differs from its probe table",
 					     (unsigned long long)r->site);
-		if (r->result && r->result != -EAGAIN)
+		if (r->result < 0 && r->result != -EAGAIN)
 			return pk_errbuf_set(r->result, err, errlen, "switch site 0x%llx: %s",
 					     (unsigned long long)r->site, strerror(-r->result));
-		if (!r->result)
+		if (r->result == 0)
 			st->sites++;
+		else if (r->result == PK_IPROBE_ALREADY)
+			st->already++;
 	}
 	return batch_fallback(t, nreq, st, err, errlen);
 }

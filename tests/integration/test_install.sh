@@ -13,6 +13,7 @@ MODE=$(basename "$BUILD")
 DEST=$PK_TMP/dest
 BINDIR=$DEST/usr/bin MANPAGE=$DEST/usr/share/man/man1/parikshan.1
 COMPLETION=$DEST/usr/share/bash-completion/completions/parikshan
+IPROBE=$DEST/usr/lib/parikshan/libiprobe.so
 
 if ! make -s --no-print-directory install MODE="$MODE" DESTDIR="$DEST" PREFIX=/usr \
 	>"$PK_TMP/install.log" 2>&1; then
@@ -20,10 +21,10 @@ if ! make -s --no-print-directory install MODE="$MODE" DESTDIR="$DEST" PREFIX=/u
 	exit 1
 fi
 missing=""
-for f in "$BINDIR/parikshan" "$MANPAGE" "$COMPLETION"; do
+for f in "$BINDIR/parikshan" "$IPROBE" "$MANPAGE" "$COMPLETION"; do
 	[ -s "$f" ] || missing+=" $f"
 done
-pk_expect_eq install-puts-three-files "${missing:-none}" none || exit 1
+pk_expect_eq install-puts-four-files "${missing:-none}" none || exit 1
 [ -x "$BINDIR/parikshan" ] && pk_ok binary-executable || pk_fail binary-executable "$BINDIR/parikshan"
 
 # The man page renders (no groff warning) and has a section for every command of the table.

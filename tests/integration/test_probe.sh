@@ -16,17 +16,14 @@ if ! "$PK_BIN" coldpatch "$SPIN" -o "$PK_TMP/spin" >"$PK_TMP/coldpatch.out" 2>&1
 	exit 1
 fi
 pk_ok coldpatch
+SPINP=$PK_TMP/spin
 
-# spin_start NAME [nice -n N] MODE ARGS...: starts the cold-patched target (under nice when
-# given), waits for its "ready" line; sets SPIN_PID (the target's own pid, from that line).
+# spin_start NAME CMD...: starts a target, waits for its "ready" line; sets SPIN_PID (the
+# target's own pid, from that line: CMD may start with nice).
 spin_start() {
 	local name=$1
 	shift
-	if [ "$1" = nice ]; then
-		pk_bg "$name" "$@"
-	else
-		pk_bg "$name" "$PK_TMP/spin" "$@"
-	fi
+	pk_bg "$name" "$@"
 	pk_wait_log "$PK_TMP/$name.log" '^ready ' 20 || exit 1
 	SPIN_PID=$(awk '/^ready / { print $2; exit }' "$PK_TMP/$name.log")
 }
@@ -36,12 +33,31 @@ table_calls() {
 	awk -v f="$2" '$1 == f { print $2 }' "$1"
 }
 
-# text_matches_file PID FILE: the process's mapped text equals FILE's bytes at the same offsets
-# (every probe site back to its exact NOP).
+# cycles N EVERY ERRFILE: N enable/disable cycles of every probe of SPIN_PID, draining the rings
+# every EVERY cycles (0: never) while the threads write them; stops at the first failure (its
+# message appended to ERRFILE) or when the target died.  Sets CYCLES="<done> fails <failures>".
+cycles() {
+	local n=$1 every=$2 errf=$3 i fails=0
+	for ((i = 0; i < n; i++)); do
+		"$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null 2>>"$errf" || fails=$((fails + 1))
+		if ((every && i % every == 0)); then
+			"$PK_BIN" probe dump --pid "$SPIN_PID" --format table -o /dev/null 2>>"$errf" ||
+				fails=$((fails + 1))
+		fi
+		"$PK_BIN" probe disable --pid "$SPIN_PID" >/dev/null 2>>"$errf" || fails=$((fails + 1))
+		[ "$fails" -eq 0 ] || break
+		kill -0 "$SPIN_PID" 2>/dev/null || break
+	done
+	CYCLES="$i fails $fails"
+}
+
+# text_matches_file PID FILE: the process's mapped text of FILE equals FILE's bytes at the same
+# offsets (every probe site back to its exact NOP).
 text_matches_file() {
 	python3 - "$1" "$2" <<'EOF'
 import sys
-pid, path = sys.argv[1], sys.argv[2]
+import os
+pid, path = sys.argv[1], os.path.realpath(sys.argv[2])
 data = open(path, "rb").read()
 with open(f"/proc/{pid}/maps") as f, open(f"/proc/{pid}/mem", "rb") as mem:
     for line in f:
@@ -50,7 +66,7 @@ with open(f"/proc/{pid}/maps") as f, open(f"/proc/{pid}/mem", "rb") as mem:
             continue
         lo, hi = (int(x, 16) for x in parts[0].split("-"))
         off = int(parts[2], 16)
-        if not parts[5].endswith("/spin"):
+        if parts[5] != path:
             continue
         mem.seek(lo)
         got = mem.read(hi - lo)
@@ -60,12 +76,12 @@ with open(f"/proc/{pid}/maps") as f, open(f"/proc/{pid}/mem", "rb") as mem:
             bad = next(i for i in range(n) if got[i] != want[i])
             sys.exit(f"text differs at file offset {off + bad:#x}")
         sys.exit(0)
-sys.exit("no executable mapping of spin")
+sys.exit(f"no executable mapping of {path}")
 EOF
 }
 
 # --- exact counts: 8 threads x K calls, probes on before the calls start ---------------------
-spin_start count count "$THREADS" "$K"
+spin_start count "$SPINP" count "$THREADS" "$K"
 pk_check list-before sh -c "'$PK_BIN' probe list --pid $SPIN_PID >'$PK_TMP/list.out' &&
 	grep -qE '^work +1 +1 +off' '$PK_TMP/list.out' &&
 	grep -qE '^leaf_a +1 +1 +off' '$PK_TMP/list.out'"
@@ -90,7 +106,7 @@ pk_check table-no-drops grep -q "threads $THREADS  dropped 0 (rings full) + 0 (n
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 20
 
-spin_start count2 count "$THREADS" "$K"
+spin_start count2 "$SPINP" count "$THREADS" "$K"
 "$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null 2>"$PK_TMP/en2.err" ||
 	pk_fail enable-all "$(cat "$PK_TMP/en2.err")"
 kill -USR1 "$SPIN_PID"
@@ -121,7 +137,7 @@ pk_wait_exit "$SPIN_PID" 20
 
 # folded stacks: their shape (that their sums equal the table's exclusive times holds by
 # construction and is checked by test_probe_dump)
-spin_start count3 count 2 3000
+spin_start count3 "$SPINP" count 2 3000
 "$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null
 kill -USR1 "$SPIN_PID"
 pk_wait_log "$PK_TMP/count3.log" '^done ' 60 || exit 1
@@ -147,29 +163,42 @@ kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 20
 
 # --- 1,000 enable/disable cycles while 8 threads run the patched code --------------------------
-# The target runs at nice 19 so that the 3,000 tool runs get a core on a 2-core machine; its 8
+# The target runs at nice 19 so that the 2,100 tool runs get a core on a 2-core machine; its 8
 # threads never stop calling the probed functions.  Every 10th cycle also drains the rings while
 # the threads write them.
-spin_start loop nice -n 19 "$PK_TMP/spin" loop "$THREADS"
-fails=0
-for ((i = 0; i < 1000; i++)); do
-	"$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null 2>>"$PK_TMP/cycles.err" || fails=$((fails + 1))
-	if ((i % 10 == 0)); then
-		"$PK_BIN" probe dump --pid "$SPIN_PID" --format table -o /dev/null 2>>"$PK_TMP/cycles.err" ||
-			fails=$((fails + 1))
-	fi
-	"$PK_BIN" probe disable --pid "$SPIN_PID" >/dev/null 2>>"$PK_TMP/cycles.err" || fails=$((fails + 1))
-	[ "$fails" -eq 0 ] || break
-	kill -0 "$SPIN_PID" 2>/dev/null || break
-done
-pk_expect_eq cycles "$i fails $fails" "1000 fails 0" || tail -n 3 "$PK_TMP/cycles.err"
+spin_start loop nice -n 19 "$SPINP" loop "$THREADS"
+cycles 1000 10 "$PK_TMP/cycles.err"
+pk_expect_eq cycles "$CYCLES" "1000 fails 0" || tail -n 3 "$PK_TMP/cycles.err"
 pk_check cycles-text-restored text_matches_file "$SPIN_PID" "$PK_TMP/spin"
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 30
 pk_check cycles-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/loop.log"
 
+# --- patchable function entries: entry probes, written with every thread stopped ----------------
+ENTRY=$PK_TOOLS/iprobe-spin-entry
+spin_start entry nice -n 19 "$ENTRY" count "$THREADS" 5000
+pk_check entry-enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID '*' >'$PK_TMP/een.out' &&
+	grep -q 'enabled 3 functions.*3 with threads stopped (longest pause' '$PK_TMP/een.out'"
+kill -USR1 "$SPIN_PID"
+pk_wait_log "$PK_TMP/entry.log" '^done ' 60 || exit 1
+pk_expect_eq entry-results "$(grep '^done' "$PK_TMP/entry.log")" "done $((THREADS * 5000)) errors 0"
+"$PK_BIN" probe dump --pid "$SPIN_PID" --format table -o "$PK_TMP/etable.out" 2>/dev/null
+pk_expect_eq entry-table "$(table_calls "$PK_TMP/etable.out" work) $(table_calls "$PK_TMP/etable.out" leaf_a)" \
+	"$((THREADS * 5000)) $((2 * THREADS * 5000))"
+pk_check entry-disable "$PK_BIN" probe disable --pid "$SPIN_PID"
+pk_check entry-text-restored text_matches_file "$SPIN_PID" "$ENTRY"
+kill -TERM "$SPIN_PID"
+pk_wait_exit "$SPIN_PID" 20
+
+spin_start entryloop nice -n 19 "$ENTRY" loop "$THREADS"
+cycles 200 0 "$PK_TMP/ecycles.err"
+pk_expect_eq entry-cycles "$CYCLES" "200 fails 0" || tail -n 3 "$PK_TMP/ecycles.err"
+kill -TERM "$SPIN_PID"
+pk_wait_exit "$SPIN_PID" 30
+pk_check entry-cycles-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/entryloop.log"
+
 # --- bad input: clear errors, the target keeps running -----------------------------------------
-spin_start bad loop 2
+spin_start bad "$SPINP" loop 2
 pk_expect_error no-pid 1 'no process' "$PK_BIN" probe enable --pid 999999999 '*'
 pk_expect_error no-match 1 'no function .* matches' "$PK_BIN" probe enable --pid "$SPIN_PID" 'nosuch*'
 pk_expect_error no-file 1 "maps no file 'libnosuch.so'" "$PK_BIN" probe list --pid "$SPIN_PID" --file libnosuch.so

@@ -1,5 +1,6 @@
 /* iprobe-spin.c — a probe target for the tests: N threads call three small instrumented
- * functions (built with -finstrument-functions, then cold-patched by the test) and check every
+ * functions (built with -finstrument-functions, then cold-patched by the test; or, as
+ * iprobe-spin-entry, with -fpatchable-function-entry=5: entry probes only) and check every
  * result against a reference computed without them, so a garbled instruction or a clobbered
  * register shows up as a wrong result (exit 1) rather than going unnoticed.
  *
@@ -20,7 +21,7 @@
 #include <sched.h>
 #include <unistd.h>
 
-#define NOPROBE __attribute__((no_instrument_function, noinline))
+#define NOPROBE __attribute__((no_instrument_function, patchable_function_entry(0, 0), noinline))
 
 static atomic_long calls, errors, running;
 static atomic_int stop, go;

@@ -146,7 +146,7 @@ static void serve(struct pk_iprobe_shm *s)
 	for (uint32_t i = 0; i < n; i++) {
 		rc = pk_lib_patch(&s->req[i]);
 		s->req[i].result = rc;
-		if (rc && rc != -EAGAIN && !first)
+		if (rc < 0 && rc != -EAGAIN && !first)
 			first = rc;
 	}
 	rc = pk_lib_sync_cores();

@@ -364,13 +364,13 @@ int pk_lib_patch(struct pk_iprobe_req *req)
 		req->stub = stub;
 		call_bytes(want, req->site, stub);
 		if (!memcmp(site, want, 5))
-			return 0; /* already on */
+			return PK_IPROBE_ALREADY;
 		if (memcmp(site, req->nop, 5))
 			return -EILSEQ;
 	} else if (req->op == PK_IPROBE_OP_DISABLE) {
 		memcpy(want, req->nop, 5);
 		if (!memcmp(site, want, 5))
-			return 0; /* already off */
+			return PK_IPROBE_ALREADY;
 		req->stub = called_stub(site);
 		if (!req->stub)
 			return -EILSEQ;

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# bench/probe.sh — the cost of a probe event, side by side on one function (bench/probe_target.c:
+# one thread calls hot() N times; each call is 2 events, entry and exit), in interleaved rounds,
+# medians:
+#   plain        uninstrumented build (gcc -O2): the loop itself
+#   off          -finstrument-functions, cold-patched, probes off (5-byte NOPs)
+#   ours         the same with hot()'s probes on: libiprobe records every event in the thread's
+#                ring (the ring holds all of them: PK_IPROBE_RING_EVENTS; a dump checks the
+#                count and that nothing was dropped)
+#   xray-fdr     clang -fxray-instrument, XRAY_OPTIONS xray_mode=xray-fdr (in-memory buffers)
+#   xray-basic   xray_mode=xray-basic (writes every event); fewer events (XRAY_BASIC_EVENTS)
+#   uftrace      uftrace record of the -finstrument-functions build; UFTRACE_EVENTS
+#   uprobes      bpftrace uprobe + uretprobe counting hits; UPROBE_EVENTS
+# ns/event = (loop time - plain's loop time for the same calls) / events.  Then the switch
+# latency with 64 busy threads (tests/tools/iprobe-spin.c loop 64): for call sites, the round
+# trip of an enable to libiprobe (no thread is stopped); for patchable entries, the pause of the
+# stop-the-world fallback.  Prints markdown tables.
+#   EVENTS=100000000 ROUNDS=3 bash bench/probe.sh
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PK_BIN=${PK_BIN:-$ROOT/build/release/parikshan}
+LIB=${PK_IPROBE_LIB:-$(dirname "$PK_BIN")/libiprobe.so}
+. "$ROOT/bench/common.sh"
+bench_init probe gcc clang-14 uftrace bpftrace python3
+EVENTS=${EVENTS:-100000000}
+ROUNDS=${ROUNDS:-3}
+XRAY_BASIC_EVENTS=${XRAY_BASIC_EVENTS:-10000000}
+UFTRACE_EVENTS=${UFTRACE_EVENTS:-10000000}
+UPROBE_EVENTS=${UPROBE_EVENTS:-400000}
+SWITCHES=${SWITCHES:-20}
+SRC=$ROOT/bench/probe_target.c
+
+echo "probe.sh: building the targets" >&2
+gcc -O2 -o "$TMP/plain" "$SRC" &&
+	gcc -O2 -finstrument-functions -o "$TMP/cyg" "$SRC" &&
+	"$PK_BIN" coldpatch "$TMP/cyg" -o "$TMP/ours" >/dev/null &&
+	clang-14 -O2 -fxray-instrument -fxray-instruction-threshold=1 -o "$TMP/xray" "$SRC" &&
+	gcc -O2 -pthread -finstrument-functions -o "$TMP/spin-cyg" "$ROOT/tests/tools/iprobe-spin.c" &&
+	"$PK_BIN" coldpatch "$TMP/spin-cyg" -o "$TMP/spin" >/dev/null &&
+	gcc -O2 -pthread -fpatchable-function-entry=5 -o "$TMP/spin-entry" "$ROOT/tests/tools/iprobe-spin.c" ||
+	{ echo "probe.sh: build failed" >&2; exit 1; }
+
+# loop_ns LOGFILE: the loop time the target printed.
+loop_ns() { awk '/^ns / { print $2 }' "$1"; }
+
+# start_waiting NAME CMD...: starts a target in wait mode; waits for its "ready"; sets TPID.
+start_waiting() {
+	local name=$1
+	shift
+	"$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	TPID=$!
+	PIDS+=("$TPID")
+	pk_poll 30 grep -q '^ready' "$TMP/$name.out" || { echo "probe.sh: $name did not start" >&2; exit 1; }
+}
+
+run_plain() { "$TMP/plain" $((EVENTS / 2)) >"$TMP/r.out" && loop_ns "$TMP/r.out"; }
+run_off() { "$TMP/ours" $((EVENTS / 2)) >"$TMP/r.out" && loop_ns "$TMP/r.out"; }
+run_ours() {
+	local ring=1
+	while ((ring < EVENTS + 64)); do ring=$((ring * 2)); done
+	start_waiting ours env LD_PRELOAD="$LIB" PK_IPROBE_RING_EVENTS=$ring "$TMP/ours" $((EVENTS / 2)) wait
+	"$PK_BIN" probe enable --pid "$TPID" hot >/dev/null || { echo "probe.sh: enable failed" >&2; exit 1; }
+	kill -USR1 "$TPID"
+	pk_poll 600 grep -q '^ns ' "$TMP/ours.out" || { echo "probe.sh: ours did not finish" >&2; exit 1; }
+	"$PK_BIN" probe dump --pid "$TPID" --format table -o "$TMP/ours.table" 2>/dev/null
+	kill -USR1 "$TPID"
+	wait "$TPID"
+	if ! grep -qE "^hot +$((EVENTS / 2)) " "$TMP/ours.table" || ! grep -q 'dropped 0 (rings full) + 0' "$TMP/ours.table"; then
+		echo "probe.sh: ours recorded a wrong count: $(cat "$TMP/ours.table")" >&2
+		exit 1
+	fi
+	loop_ns "$TMP/ours.out"
+}
+run_xray() { # MODE CALLS
+	XRAY_OPTIONS="patch_premain=true xray_mode=xray-$1 verbosity=0 xray_logfile_base=$TMP/xray-" \
+		"$TMP/xray" "$2" >"$TMP/r.out" 2>/dev/null && loop_ns "$TMP/r.out"
+	rm -f "$TMP"/xray-*
+}
+run_uftrace() {
+	uftrace record -d "$TMP/uftrace.data" "$TMP/cyg" $((UFTRACE_EVENTS / 2)) >"$TMP/r.out" 2>/dev/null &&
+		loop_ns "$TMP/r.out"
+	rm -rf "$TMP/uftrace.data"
+}
+run_uprobes() {
+	start_waiting up "$TMP/plain" $((UPROBE_EVENTS / 2)) wait
+	bpftrace -e "uprobe:$TMP/plain:hot { @e = count(); } uretprobe:$TMP/plain:hot { @x = count(); }" \
+		>"$TMP/bt.out" 2>&1 &
+	local bt=$!
+	PIDS+=("$bt")
+	pk_poll 60 grep -q 'Attaching' "$TMP/bt.out" || { echo "probe.sh: bpftrace did not attach" >&2; exit 1; }
+	kill -USR1 "$TPID"
+	pk_poll 600 grep -q '^ns ' "$TMP/up.out" || { echo "probe.sh: uprobes run did not finish" >&2; exit 1; }
+	kill -USR1 "$TPID"
+	wait "$TPID"
+	kill -INT "$bt"
+	wait "$bt"
+	loop_ns "$TMP/up.out"
+}
+
+declare -A T
+TOOLS="plain off ours xray-fdr xray-basic uftrace uprobes"
+for ((r = 1; r <= ROUNDS; r++)); do
+	echo "probe.sh: round $r of $ROUNDS" >&2
+	T[plain]+=" $(run_plain)"
+	T[off]+=" $(run_off)"
+	T[ours]+=" $(run_ours)"
+	T[xray-fdr]+=" $(run_xray fdr $((EVENTS / 2)))"
+	T[xray-basic]+=" $(run_xray basic $((XRAY_BASIC_EVENTS / 2)))"
+	T[uftrace]+=" $(run_uftrace)"
+	T[uprobes]+=" $(run_uprobes)"
+done
+
+# the switch latency with 64 busy threads
+switch_stats() { # BIN: SWITCHES enables and disables of '*' on a 64-thread loop; prints ms values
+	start_waiting spin nice -n 19 "$1" loop 64
+	for ((i = 0; i < SWITCHES; i++)); do
+		"$PK_BIN" probe enable --pid "$TPID" '*' || exit 1
+		"$PK_BIN" probe disable --pid "$TPID" >/dev/null || exit 1
+	done >"$TMP/sw.out"
+	kill -TERM "$TPID"
+	wait "$TPID"
+	grep -q 'errors 0' "$TMP/spin.out" || { echo "probe.sh: spin reported errors" >&2; exit 1; }
+}
+PK_IPROBE_LIB=$LIB switch_stats "$TMP/spin"
+CALL_MS=$(sed -nE 's/.*\(([0-9.]+) ms in the process.*/\1/p' "$TMP/sw.out")
+PK_IPROBE_LIB=$LIB switch_stats "$TMP/spin-entry"
+PAUSE_MS=$(sed -nE 's/.*longest pause ([0-9.]+) ms.*/\1/p' "$TMP/sw.out")
+
+python3 - "$EVENTS" "$XRAY_BASIC_EVENTS" "$UFTRACE_EVENTS" "$UPROBE_EVENTS" "$CALL_MS" "$PAUSE_MS" \
+	"${T[plain]}" "${T[off]}" "${T[ours]}" "${T[xray-fdr]}" "${T[xray-basic]}" "${T[uftrace]}" "${T[uprobes]}" <<'EOF'
+import statistics, sys
+ev, xb, uf, up = (int(x) for x in sys.argv[1:5])
+call_ms = [float(x) for x in sys.argv[5].split()]
+pause_ms = [float(x) for x in sys.argv[6].split()]
+names = ["plain", "off", "ours", "xray-fdr", "xray-basic", "uftrace", "uprobes"]
+events = {"plain": ev, "off": ev, "ours": ev, "xray-fdr": ev, "xray-basic": xb, "uftrace": uf, "uprobes": up}
+med = {n: statistics.median(int(x) for x in v.split()) for n, v in zip(names, sys.argv[7:])}
+plain_per_call = med["plain"] / (ev / 2)
+print("| tool | events | loop time (median) | ns/event (net of the loop) | vs ours |")
+print("|---|---:|---:|---:|---:|")
+net = {}
+for n in names:
+    base = plain_per_call * events[n] / 2
+    net[n] = (med[n] - base) / events[n]
+for n in names:
+    ratio = "" if n in ("plain", "off", "ours") or net["ours"] <= 0 else f"{net[n] / net['ours']:.1f}x"
+    print(f"| {n} | {events[n]:,} | {med[n] / 1e6:,.1f} ms | {net[n]:.2f} | {ratio} |")
+print()
+print(f"ours: {ev:,} events in {med['ours'] / 1e9:.3f} s; cold-patched but off: "
+      f"{(med['off'] / med['plain'] - 1) * 100:+.1f}% vs the uninstrumented loop")
+def dist(v):
+    v = sorted(v)
+    q = lambda p: v[min(len(v) - 1, int(p * len(v)))]
+    return f"min {v[0]:.3f}, median {statistics.median(v):.3f}, p90 {q(0.9):.3f}, max {v[-1]:.3f} ms (n={len(v)})"
+print()
+print("| 64 busy threads | per enable |")
+print("|---|---|")
+print(f"| call sites: round trip to libiprobe (no thread stopped) | {dist(call_ms)} |")
+print(f"| patchable entries: stop-the-world pause (fallback) | {dist(pause_ms)} |")
+EOF
