@@ -50,7 +50,7 @@ enum pk_iprobe_mark {
 
 /* Per-thread ring header, one cache line for the producer, one for the consumer. */
 struct pk_iprobe_ring {
-	uint32_t state;	     /* PK_IPROBE_RING_FREE / _OWNED / _RETIRED */
+	uint32_t state;	     /* PK_IPROBE_RING_FREE / _OWNED */
 	uint32_t tid;	     /* owner's thread id, as the target sees it */
 	uint64_t head;	     /* events written (producer; release) */
 	uint64_t drops;	     /* events dropped, total (producer) */
@@ -63,8 +63,8 @@ struct pk_iprobe_ring {
 
 enum pk_iprobe_ring_state {
 	PK_IPROBE_RING_FREE = 0,
-	PK_IPROBE_RING_OWNED,	/* a live thread writes it */
-	PK_IPROBE_RING_RETIRED, /* its thread exited: reusable once drained */
+	PK_IPROBE_RING_OWNED, /* a thread writes it (freed by libiprobe once the thread exited and
+			       * its events were read) */
 };
 
 /* Registry entry of one function (probe id = index).  Written by the tools (name, addr) and

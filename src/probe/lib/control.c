@@ -1,7 +1,8 @@
 /* control.c — libiprobe's life in the target: at load, the shared-memory segment and one
  * control thread ("pk-iprobe"); that thread waits on a futex in the segment for batches of
  * requests from `parikshan probe`, executes them (patch.c) and acknowledges.  It also measures
- * the TSC's rate once, so the tools can turn timestamps into time.
+ * the TSC's rate once, so the tools can turn timestamps into time, and, once a second when idle,
+ * frees the rings of threads that exited.
  *
  * The control thread is this library's only thread; it blocks every signal (the target's
  * handlers never run on it) and is never joined: it lives as long as the process.  The segment
@@ -156,16 +157,40 @@ static void serve(struct pk_iprobe_shm *s)
 	s->served++;
 }
 
+/* Frees the rings of threads that exited once their events were read, so that a server that
+ * starts a thread per connection does not run out of rings.  A ring is taken by a
+ * compare-and-swap of its state, then its tid is set: a ring with tid 0 is being taken. */
+static void rings_reclaim(struct pk_iprobe_shm *s)
+{
+	for (uint32_t i = 0; i < s->max_threads; i++) {
+		struct pk_iprobe_ring *r = (struct pk_iprobe_ring *)((char *)s + s->rings_off +
+								     (uint64_t)i * s->ring_bytes);
+		uint32_t tid = __atomic_load_n(&r->tid, __ATOMIC_ACQUIRE);
+
+		if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != PK_IPROBE_RING_OWNED || !tid)
+			continue;
+		if (syscall(SYS_tgkill, (pid_t)s->pid, (pid_t)tid, 0) == 0 || errno != ESRCH)
+			continue; /* alive (or its tid reused: kept) */
+		if (__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) !=
+		    __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE))
+			continue; /* events not read yet */
+		__atomic_store_n(&r->tid, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&r->state, PK_IPROBE_RING_FREE, __ATOMIC_RELEASE);
+	}
+}
+
 static void *control_main(void *arg)
 {
 	struct pk_iprobe_shm *s = arg;
+	struct timespec tick = { 1, 0 };
 
 	tsc_calibrate(s);
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&s->req_seq, __ATOMIC_ACQUIRE);
 
 		if (seq == __atomic_load_n(&s->ack_seq, __ATOMIC_ACQUIRE)) {
-			futex(&s->req_seq, FUTEX_WAIT, seq, NULL);
+			if (futex(&s->req_seq, FUTEX_WAIT, seq, &tick) && errno == ETIMEDOUT)
+				rings_reclaim(s);
 			continue;
 		}
 		serve(s);
