@@ -11,7 +11,8 @@ CFLAGS_asan := -O1 -g -DPK_DEBUG -fno-omit-frame-pointer -fsanitize=address,unde
 LDFLAGS_asan := -fsanitize=address,undefined
 CRIU_CFLAGS := $(shell pkg-config --cflags criu 2>/dev/null)
 CRIU_LIBS := $(shell pkg-config --libs criu 2>/dev/null || echo -lcriu)
-CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) -Isrc -Iinclude $(CRIU_CFLAGS) -MMD -MP
+CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) -Isrc -I$(BUILD)/gen -Iinclude \
+	$(CRIU_CFLAGS) -MMD -MP
 LDFLAGS := $(LDFLAGS_$(MODE))
 
 ifeq ($(V),1)
@@ -41,7 +42,7 @@ PROBE_LIB := $(BUILD)/libpk-probe.a
 CLI_LIB := $(BUILD)/libpk-cli.a
 CORE_LDLIBS := -lpcap -lcjson -lxxhash -lm -lpthread
 CLONE_LDLIBS := $(CRIU_LIBS) -lgnutls -lcjson
-PROBE_LDLIBS := -ldw -lelf -lcapstone
+PROBE_LDLIBS := -ldw -lelf -lcapstone -lprotobuf-c
 TOOL_LDLIBS := -lxxhash
 
 # Unit tests link the core archive; test_clone_* also link the clone archive, test_probe_* the
@@ -73,6 +74,15 @@ IPROBE_TARGET_BIN += $(BUILD)/tools/iprobe-spin-entry
 
 BIN := $(BUILD)/parikshan
 
+# Generated code: protoc-c turns src/probe/perfetto_trace.proto (Perfetto's trace messages) into
+# C in <build>/gen/probe/, included as "probe/perfetto_trace.pb-c.h" and compiled into the probe
+# archive.  Every object of the probe module, and the unit tests of it, compile after the
+# generation (an order-only prerequisite; -MMD records the real dependency after that).
+PROTO := src/probe/perfetto_trace.proto
+PB_NAME := probe/perfetto_trace.pb-c
+PB_OBJ := $(BUILD)/gen/$(PB_NAME).o
+PROBE_GEN_USERS := $(PROBE_OBJ) $(UNIT_PROBE_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.o)
+
 .PHONY: all check tests demo deps bench fuzz format format-check clean install uninstall
 # keep the object files of unit tests and tools (intermediate in a pattern chain) between builds
 .SECONDARY:
@@ -83,6 +93,18 @@ $(BUILD)/%.o: %.c
 	@$(if $(Q),echo "  CC  $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+# one pattern rule with two targets: one run of protoc-c makes both (build/fuzz/gen too)
+build/%/gen/$(PB_NAME).c build/%/gen/$(PB_NAME).h: $(PROTO)
+	@mkdir -p build/$*/gen
+	@$(if $(Q),echo "  GEN build/$*/gen/$(PB_NAME).c")
+	$(Q)protoc-c --proto_path=src --c_out=build/$*/gen $(PROTO)
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(PROBE_GEN_USERS): | $(BUILD)/gen/$(PB_NAME).h
+
 $(CORE_LIB): $(CORE_OBJ)
 	@$(if $(Q),echo "  AR  $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -91,7 +113,7 @@ $(CLONE_LIB): $(CLONE_OBJ)
 	@$(if $(Q),echo "  AR  $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(PROBE_LIB): $(PROBE_OBJ)
+$(PROBE_LIB): $(PROBE_OBJ) $(PB_OBJ)
 	@$(if $(Q),echo "  AR  $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
@@ -165,14 +187,20 @@ FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_CC ?= clang-14
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DPK_DEBUG $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
-	-Isrc -Iinclude $(CRIU_CFLAGS) -MMD -MP
+	-Isrc -Ibuild/fuzz/gen -Iinclude $(CRIU_CFLAGS) -MMD -MP
 FUZZ_LIB := build/fuzz/libparikshan.a
 FUZZ_LIB_OBJ := $(CORE_SRC:%.c=build/fuzz/%.o) $(CLONE_SRC:%.c=build/fuzz/%.o) \
-	$(PROBE_SRC:%.c=build/fuzz/%.o) $(CLI_SRC:%.c=build/fuzz/%.o)
+	$(PROBE_SRC:%.c=build/fuzz/%.o) build/fuzz/gen/$(PB_NAME).o $(CLI_SRC:%.c=build/fuzz/%.o)
 build/fuzz/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/gen/%.o: build/fuzz/gen/%.c
+	@$(if $(Q),echo "  CC  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(PROBE_SRC:%.c=build/fuzz/%.o): | build/fuzz/gen/$(PB_NAME).h
 
 $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 	@$(if $(Q),echo "  AR  $@")
@@ -256,6 +284,6 @@ format-check:
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(IPROBE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+-include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(PB_OBJ:.o=.d) $(IPROBE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
 	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d) $(FUZZ_ALL:%=$(BUILD)/tests/fuzz/fuzz_%.d) \
 	$(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_ALL:%=build/fuzz/fuzz_%.d)

@@ -45,8 +45,10 @@ static const char probe_usage[] =
 	"                   name as in /proc/PID/maps); repeatable\n"
 	"  --entry, --exit  enable only entry or only exit probes (default both)\n"
 	"  --format F       text (default), json, chrome (Chrome trace-event JSON for Perfetto\n"
-	"                   UI), folded (flame graphs), table (calls, inclusive and exclusive\n"
-	"                   time per function, and drops)\n"
+	"                   UI), perfetto (Perfetto's protobuf trace, for ui.perfetto.dev and\n"
+	"                   trace_processor: compact, for traces too large for JSON; write it\n"
+	"                   with -o), folded (flame graphs), table (calls, inclusive and\n"
+	"                   exclusive time per function, and drops)\n"
 	"  -o FILE          write the dump to FILE\n"
 	"  --json           list as JSON\n"
 	"  --help           show this text\n"
@@ -117,7 +119,7 @@ static int parse_opt(int c, struct probe_opts *o, char **argv)
 		if ((f = pk_dump_format_parse(optarg)) < 0)
 			return pk_cli_fail(PK_EXIT_USAGE, "probe",
 					   "--format '%s': not a format (text, json, chrome, "
-					   "folded, table)",
+					   "perfetto, folded, table)",
 					   optarg);
 		o->format = (enum pk_dump_format)f;
 		return -1;
@@ -297,6 +299,10 @@ static int do_dump(struct pk_probe_target *t, const struct probe_opts *o)
 	FILE *out = stdout;
 	int rc;
 
+	/* refused before the dump: the events are consumed by it */
+	if (o->format == PK_DUMP_PERFETTO && !o->out && isatty(STDOUT_FILENO))
+		return pk_cli_fail(PK_EXIT_USAGE, "probe dump",
+				   "--format perfetto is binary: give -o FILE or redirect stdout");
 	if (o->out) {
 		out = fopen(o->out, "we");
 		if (!out)

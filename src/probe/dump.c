@@ -6,6 +6,11 @@
  * function and to its stack path — so the folded stacks of a function sum to its exclusive time
  * in the table, by construction.  A drop marker empties the stack (what happened in the gap is
  * unknown) and shows in every format.
+ *
+ * Perfetto's slices follow that stack exactly: a slice begins when a frame is pushed and ends
+ * when it is popped (an exit closing callees whose exits were lost ends their slices too) or
+ * when a drop marker empties the stack; an exit with no entry on the stack is not written.
+ * So a thread's track always nests properly, where a stray end would close the wrong slice.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +19,7 @@
 
 #include "common/errbuf.h"
 #include "probe/dump.h"
+#include "probe/perfetto.h"
 #include "probe/shm.h"
 
 #define CHUNK 4096
@@ -69,8 +75,16 @@ struct dump {
 	bool first; /* no event written yet (JSON commas) */
 	struct fold *folds;
 	size_t nfolds, cap_folds;
-	int err;
+	struct pk_perfetto *pf; /* the Perfetto writer (that format only) */
+	int err;		/* the first error of a writer or of folding: -errno */
 };
+
+/* Keeps the first error of the dump. */
+static void set_err(struct dump *d, int rc)
+{
+	if (rc && !d->err)
+		d->err = rc;
+}
 
 static uint64_t to_ns(const struct dump *d, uint64_t tsc)
 {
@@ -175,8 +189,10 @@ static void call_done(struct dump *d, uint64_t ns)
 
 	a->incl += incl;
 	a->excl += excl;
-	if (d->fmt == PK_DUMP_FOLDED && fold_stack(d, excl))
-		d->err = -ENOMEM;
+	if (d->fmt == PK_DUMP_FOLDED)
+		set_err(d, fold_stack(d, excl));
+	else if (d->fmt == PK_DUMP_PERFETTO)
+		set_err(d, pk_perfetto_slice_end(d->pf, ns));
 	d->depth--;
 	if (d->depth)
 		d->stack[d->depth - 1].child += incl;
@@ -185,6 +201,7 @@ static void call_done(struct dump *d, uint64_t ns)
 static void emit_mark(struct dump *d, uint64_t ns, uint32_t kind, uint32_t aux)
 {
 	const char *what = kind == PK_IPROBE_MARK_DROPS ? "dropped" : "auto-disabled";
+	char name[48];
 
 	switch (d->fmt) {
 	case PK_DUMP_TEXT:
@@ -202,6 +219,10 @@ static void emit_mark(struct dump *d, uint64_t ns, uint32_t kind, uint32_t aux)
 			"{\"name\":\"%s %u\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,"
 			"\"tid\":%u}",
 			what, aux, (double)ns / 1e3, (int)d->t->pid, d->tid);
+		break;
+	case PK_DUMP_PERFETTO:
+		snprintf(name, sizeof(name), "%s %u", what, aux);
+		set_err(d, pk_perfetto_instant(d->pf, ns, name));
 		break;
 	default:
 		break;
@@ -249,6 +270,8 @@ static void event(struct dump *d, const struct pk_iprobe_event *ev)
 
 		if (kind == PK_IPROBE_MARK_DROPS) {
 			d->st->drops += ev->aux;
+			for (unsigned i = 0; d->fmt == PK_DUMP_PERFETTO && i < d->depth; i++)
+				set_err(d, pk_perfetto_slice_end(d->pf, ns));
 			d->depth = 0;
 		}
 		emit_mark(d, ns, kind, ev->aux);
@@ -283,6 +306,8 @@ static void event(struct dump *d, const struct pk_iprobe_event *ev)
 	if (d->depth == MAX_DEPTH)
 		return; /* deeper calls are shown, not timed */
 	d->stack[d->depth++] = (struct frame){ .id = id, .t0 = ns };
+	if (d->fmt == PK_DUMP_PERFETTO)
+		set_err(d, pk_perfetto_slice_begin(d->pf, ns, id, d->names[id]));
 }
 
 static void dump_ring(struct dump *d, struct pk_iprobe_ring *r, struct pk_iprobe_event *buf)
@@ -295,7 +320,7 @@ static void dump_ring(struct dump *d, struct pk_iprobe_ring *r, struct pk_iprobe
 		for (size_t i = 0; i < n; i++)
 			event(d, &buf[i]);
 		pk_shm_ring_consume(r, n);
-		if (ferror(d->out))
+		if (ferror(d->out) || d->err)
 			return;
 	}
 }
@@ -322,6 +347,25 @@ static void print_table(struct dump *d)
 			(unsigned long long)a->calls, (double)a->incl / 1e3, (double)a->excl / 1e3,
 			(double)a->incl / 1e3 / (double)a->calls);
 	}
+}
+
+/* The target's command name (its /proc comm) in buf, or NULL when it cannot be read. */
+static const char *read_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return NULL;
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
 }
 
 /* Waits (up to 1 s) for libiprobe's first TSC measurement, 100 ms after its load. */
@@ -385,6 +429,16 @@ int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 			(unsigned long long)d.tsc_hz);
 	else if (fmt == PK_DUMP_CHROME)
 		fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", out);
+	else if (fmt == PK_DUMP_PERFETTO) {
+		char comm[64];
+
+		d.pf = pk_perfetto_new(out, t->pid, read_comm(t->pid, comm, sizeof(comm)));
+		if (!d.pf) {
+			rc = pk_errbuf_set(-errno, err, errlen, "start the perfetto trace: %s",
+					   strerror(errno));
+			goto out;
+		}
+	}
 	for (uint32_t i = 0; i < s->max_threads && !ferror(out) && !d.err; i++) {
 		struct pk_iprobe_ring *r = pk_shm_ring(s, i);
 		uint64_t before = st->events + st->bad;
@@ -397,6 +451,8 @@ int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 				"{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%u,"
 				"\"args\":{\"name\":\"tid %u\"}}",
 				(int)t->pid, r->tid, r->tid);
+		} else if (fmt == PK_DUMP_PERFETTO) {
+			set_err(&d, pk_perfetto_thread(d.pf, r->tid));
 		}
 		dump_ring(&d, r, buf);
 		/* drops after the last marker: not yet told by one */
@@ -435,10 +491,12 @@ int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 		break;
 	}
 	if (d.err)
-		rc = pk_errbuf_set(d.err, err, errlen, "out of memory for folded stacks");
+		rc = pk_errbuf_set(d.err, err, errlen, "%s dump: %s", pk_dump_format_name(fmt),
+				   strerror(-d.err));
 	else if (fflush(out) || ferror(out))
 		rc = pk_errbuf_set(-EIO, err, errlen, "write the dump: %s", strerror(errno));
 out:
+	pk_perfetto_free(d.pf);
 	for (size_t i = 0; i < d.cap_folds; i++)
 		free(d.folds[i].key);
 	free(d.folds);

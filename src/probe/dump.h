@@ -1,7 +1,8 @@
 /* dump.h — draining a target's event rings into a format people open: text, JSON, Chrome
- * trace-event JSON, folded stacks, or a per-function table of calls and inclusive/exclusive
- * time.  Streaming: events are read a chunk at a time and written at once (the table and the
- * folded stacks keep one counter per function or per distinct stack, never the events). */
+ * trace-event JSON, Perfetto's protobuf trace, folded stacks, or a per-function table of calls
+ * and inclusive/exclusive time.  Streaming: events are read a chunk at a time and written at once
+ * (the table and the folded stacks keep one counter per function or per distinct stack, never the
+ * events). */
 #ifndef PK_PROBE_DUMP_H
 #define PK_PROBE_DUMP_H
 
@@ -15,6 +16,7 @@
 	X(TEXT, "text", "one line per event, indented by call depth")                              \
 	X(JSON, "json", "a JSON document with every event")                                        \
 	X(CHROME, "chrome", "Chrome trace-event JSON (Perfetto UI, chrome://tracing)")             \
+	X(PERFETTO, "perfetto", "Perfetto protobuf trace (ui.perfetto.dev, trace_processor)")      \
 	X(FOLDED, "folded", "folded stacks weighted by exclusive ns (flamegraph.pl)")              \
 	X(TABLE, "table", "per function: calls, inclusive and exclusive time; drops")
 

@@ -1,13 +1,18 @@
 /* test_probe_dump.c — draining rings into every format, on a segment built in memory exactly as
  * libiprobe lays it out: pairing of entries and exits, inclusive/exclusive time, folded sums
  * equal to the table's exclusive times, drops shown in every format, Chrome output that parses
- * as JSON in the trace-event shape, and a corrupt header or ring head refused or clamped. */
+ * as JSON in the trace-event shape, a Perfetto trace that protoc decodes as a Trace with the same
+ * events (and whose tracks and interned names hold together), and a corrupt header or ring
+ * head refused or clamped. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "probe/dump.h"
+#include "probe/perfetto_trace.pb-c.h"
 #include "probe/shm.h"
 #include "unit.h"
 
@@ -239,6 +244,228 @@ static void test_chrome(void)
 	free(g.s);
 }
 
+/* How many times needle occurs in hay. */
+static int count_str(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* What protoc --decode makes of the trace at path, with our .proto (from the repository's
+ * root: PK_ROOT, or the working directory); the caller frees it.  NULL when protoc fails. */
+static char *protoc_decode(const char *path)
+{
+	const char *root = getenv("PK_ROOT");
+	char cmd[1024], chunk[4096], *text = NULL;
+	size_t len = 0, n;
+	FILE *p, *mem;
+	int status;
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && protoc --proto_path=src --decode=pk_perfetto.Trace "
+		 "src/probe/perfetto_trace.proto < '%s'",
+		 root ? root : ".", path);
+	p = popen(cmd, "re");
+	if (!p)
+		return NULL;
+	mem = open_memstream(&text, &len);
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		fwrite(chunk, 1, n, mem);
+	fclose(mem);
+	status = pclose(p);
+	if (status != 0) {
+		printf("  protoc exited with status %d\n", status);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Unpacks the trace in path with protobuf-c (our generated code); NULL on failure. */
+static PkPerfetto__Trace *unpack_file(const char *path)
+{
+	FILE *f = fopen(path, "rbe");
+	PkPerfetto__Trace *tr = NULL;
+	uint8_t *buf;
+	long len;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	buf = malloc(len > 0 ? (size_t)len : 1);
+	if (buf && fread(buf, 1, (size_t)len, f) == (size_t)len)
+		tr = pk_perfetto__trace__unpack(NULL, (size_t)len, buf);
+	free(buf);
+	fclose(f);
+	return tr;
+}
+
+/* The names of the slices begun on track uuid, in order, resolved through the interned names
+ * written before them ("a,b,..."), into out; also counts the ends and instants of the track.
+ * An iid used before its name was written shows as "?". */
+static void track_events(const PkPerfetto__Trace *tr, uint64_t uuid, char *out, size_t outlen,
+			 int *ends, int *instants)
+{
+	const char *names[16] = { 0 };
+	size_t n = 0;
+
+	out[0] = 0;
+	*ends = *instants = 0;
+	for (size_t i = 0; i < tr->n_packet; i++) {
+		const PkPerfetto__TracePacket *pk = tr->packet[i];
+		const PkPerfetto__TrackEvent *ev = pk->track_event;
+
+		for (size_t j = 0; pk->interned_data && j < pk->interned_data->n_event_names; j++) {
+			const PkPerfetto__EventName *en = pk->interned_data->event_names[j];
+
+			if (en->iid < 16)
+				names[en->iid] = en->name;
+		}
+		if (!ev || ev->track_uuid != uuid)
+			continue;
+		if (ev->type == PK_PERFETTO__TRACK_EVENT__TYPE__TYPE_SLICE_BEGIN) {
+			const char *nm = ev->name_iid < 16 && names[ev->name_iid]
+						 ? names[ev->name_iid]
+						 : "?";
+
+			n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? "," : "", nm);
+		} else if (ev->type == PK_PERFETTO__TRACK_EVENT__TYPE__TYPE_SLICE_END) {
+			(*ends)++;
+		} else if (ev->type == PK_PERFETTO__TRACK_EVENT__TYPE__TYPE_INSTANT) {
+			(*instants)++;
+		}
+	}
+}
+
+/* Perfetto: protoc decodes the file as a Trace holding the events of the other formats; with
+ * protobuf-c, every event is on a thread track described before it, slices nest per thread,
+ * names resolve through interned data written before their use, times are in ns. */
+static void test_perfetto(void)
+{
+	struct seg g = seg_new();
+	struct pk_probe_target t = { .pid = 4242, .shm = g.s, .shm_size = g.size };
+	struct pk_dump_stats st;
+	char path[] = "/tmp/pk-test-perfetto-XXXXXX", err[256] = "", seq[128];
+	uint64_t uuid100 = 0, uuid101 = 0, process_uuid = 0;
+	int fd, rc, ends, instants;
+	PkPerfetto__Trace *tr;
+	char *text;
+	FILE *f;
+
+	fill(&g);
+	fd = mkostemp(path, O_CLOEXEC);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		goto out_seg;
+	f = fdopen(fd, "w");
+	rc = pk_probe_dump(&t, PK_DUMP_PERFETTO, f, &st, err, sizeof(err));
+	fclose(f);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(st.events, 12);
+	CHECK_EQ_INT(st.drops, 3);
+
+	text = protoc_decode(path);
+	CHECK(text != NULL);
+	if (text) {
+		CHECK_EQ_INT(count_str(text, "type: TYPE_SLICE_BEGIN"), 6);
+		CHECK_EQ_INT(count_str(text, "type: TYPE_SLICE_END"), 6);
+		CHECK_EQ_INT(count_str(text, "type: TYPE_INSTANT"), 1);
+		CHECK_EQ_INT(count_str(text, "name: \"dropped 3\""), 1);
+		/* each name interned once */
+		CHECK_EQ_INT(count_str(text, "event_names {"), 3);
+		CHECK_EQ_INT(count_str(text, "name: \"main\""), 1);
+		CHECK_EQ_INT(count_str(text, "name: \"a\""), 1);
+		CHECK_EQ_INT(count_str(text, "name: \"b\""), 1);
+		CHECK_EQ_INT(count_str(text, "thread {"), 2);
+		CHECK_EQ_INT(count_str(text, "tid: 100\n"), 1);
+		CHECK_EQ_INT(count_str(text, "tid: 101\n"), 1);
+		CHECK_EQ_INT(count_str(text, "pid: 4242\n"), 3); /* the process and 2 threads */
+		free(text);
+	}
+
+	tr = unpack_file(path);
+	CHECK(tr != NULL);
+	if (!tr)
+		goto out_file;
+	CHECK(tr->n_packet > 0 &&
+	      tr->packet[0]->sequence_flags ==
+		      PK_PERFETTO__TRACE_PACKET__SEQUENCE_FLAGS__SEQ_INCREMENTAL_STATE_CLEARED);
+	for (size_t i = 0; i < tr->n_packet; i++) {
+		const PkPerfetto__TracePacket *pk = tr->packet[i];
+		const PkPerfetto__TrackDescriptor *td = pk->track_descriptor;
+
+		CHECK_EQ_INT(pk->trusted_packet_sequence_id, 1);
+		if (td && td->process)
+			process_uuid = td->uuid;
+		if (td && td->thread && td->thread->tid == 100)
+			uuid100 = td->uuid;
+		if (td && td->thread && td->thread->tid == 101)
+			uuid101 = td->uuid;
+		if (td && td->thread)
+			CHECK(td->parent_uuid == process_uuid && process_uuid);
+		if (pk->track_event) {
+			/* on a thread described before, and needing the interned names */
+			CHECK(pk->track_event->track_uuid == uuid100 ||
+			      pk->track_event->track_uuid == uuid101);
+			CHECK(pk->track_event->track_uuid);
+			CHECK(pk->sequence_flags &
+			      PK_PERFETTO__TRACE_PACKET__SEQUENCE_FLAGS__SEQ_NEEDS_INCREMENTAL_STATE);
+		}
+	}
+	CHECK(uuid100 && uuid101 && uuid100 != uuid101 && process_uuid != uuid100);
+	track_events(tr, uuid100, seq, sizeof(seq), &ends, &instants);
+	CHECK_STR(seq, "main,a,b,b");
+	CHECK_EQ_INT(ends, 4);
+	CHECK_EQ_INT(instants, 0);
+	track_events(tr, uuid101, seq, sizeof(seq), &ends, &instants);
+	CHECK_STR(seq, "a,b");
+	CHECK_EQ_INT(ends, 2);
+	CHECK_EQ_INT(instants, 1);
+	/* times in ns from tsc0: main begins at 1000, the drop marker is at 4900 */
+	for (size_t i = 0; i < tr->n_packet; i++) {
+		const PkPerfetto__TrackEvent *ev = tr->packet[i]->track_event;
+
+		if (ev && ev->type == PK_PERFETTO__TRACK_EVENT__TYPE__TYPE_INSTANT)
+			CHECK_EQ_INT(tr->packet[i]->timestamp, 4900);
+		if (ev && ev->track_uuid == uuid100 &&
+		    ev->type == PK_PERFETTO__TRACK_EVENT__TYPE__TYPE_SLICE_BEGIN) {
+			CHECK_EQ_INT(tr->packet[i]->timestamp, 1000);
+			break;
+		}
+	}
+	pk_perfetto__trace__free_unpacked(tr, NULL);
+out_file:
+	unlink(path);
+out_seg:
+	free(g.s);
+}
+
+/* Perfetto into a full disk: the dump fails with an error, not silently. */
+static void test_perfetto_write_error(void)
+{
+	struct seg g = seg_new();
+	struct pk_probe_target t = { .pid = 4242, .shm = g.s, .shm_size = g.size };
+	struct pk_dump_stats st;
+	char err[256] = "";
+	FILE *f = fopen("/dev/full", "we");
+	int rc;
+
+	fill(&g);
+	CHECK(f != NULL);
+	if (f) {
+		rc = pk_probe_dump(&t, PK_DUMP_PERFETTO, f, &st, err, sizeof(err));
+		fclose(f);
+		CHECK(rc < 0);
+		CHECK(err[0] != 0);
+	}
+	free(g.s);
+}
+
 /* JSON and text: every event, the drop marker, names escaped. */
 static void test_json_text(void)
 {
@@ -298,6 +525,8 @@ int main(void)
 	UNIT_RUN(test_table);
 	UNIT_RUN(test_folded);
 	UNIT_RUN(test_chrome);
+	UNIT_RUN(test_perfetto);
+	UNIT_RUN(test_perfetto_write_error);
 	UNIT_RUN(test_json_text);
 	UNIT_RUN(test_corrupt);
 	return unit_done();
