@@ -2,8 +2,8 @@
 # test_probe.sh — iProbe end to end on our 8-thread target (tests/tools/iprobe-spin.c, built
 # with -finstrument-functions): cold patch, injection of libiprobe into the running process,
 # exact event counts with every thread calling the probed functions, every dump format checked
-# against the table, the exact NOP bytes restored by disable (the process's text compared with
-# the cold-patched file), 1,000 enable/disable cycles while 8 threads run the patched code
+# against the table (perfetto decoded by protoc), the exact NOP bytes restored by disable (the
+# process's text compared with the cold-patched file), patchable entries, 1,000 enable/disable cycles while 8 threads run the patched code
 # (their results checked on every call), and bad input.
 . "$(dirname "$0")/lib.sh"
 
@@ -154,6 +154,21 @@ assert leaves == {"work", "leaf_a", "leaf_b"}, leaves
 assert any(s.endswith(";work;leaf_b;leaf_a") for s in stacks), stacks
 assert any(s.endswith(";work;leaf_a") for s in stacks), stacks
 EOF
+
+kill -TERM "$SPIN_PID"
+pk_wait_exit "$SPIN_PID" 20
+
+# perfetto: the same events, decoded by protoc against our .proto
+spin_start count4 "$SPINP" count 2 3000
+"$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null
+kill -USR1 "$SPIN_PID"
+pk_wait_log "$PK_TMP/count4.log" '^done ' 60 || exit 1
+pk_check dump-perfetto "$PK_BIN" probe dump --pid "$SPIN_PID" --format perfetto -o "$PK_TMP/trace.pftrace"
+(cd "$PK_ROOT" && protoc --proto_path=src --decode=pk_perfetto.Trace src/probe/perfetto_trace.proto) \
+	<"$PK_TMP/trace.pftrace" >"$PK_TMP/trace.pftxt" 2>&1
+pk_expect_eq perfetto-slices \
+	"$(grep -c 'TYPE_SLICE_BEGIN' "$PK_TMP/trace.pftxt") $(grep -c 'TYPE_SLICE_END' "$PK_TMP/trace.pftxt")" \
+	"$((2 * 3000 * 4)) $((2 * 3000 * 4))"
 
 # disable restores the exact NOP bytes
 pk_check disable sh -c "'$PK_BIN' probe disable --pid $SPIN_PID >'$PK_TMP/dis.out' &&

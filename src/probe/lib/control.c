@@ -120,20 +120,17 @@ static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *t
 	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
 }
 
-/* Measures tsc_hz over 100 ms of CLOCK_MONOTONIC, in the control thread. */
-static void tsc_calibrate(struct pk_iprobe_shm *s)
+/* Measures tsc_hz once at least 100 ms of CLOCK_MONOTONIC have passed since (t0, c0); true
+ * once done.  Batches are served meanwhile. */
+static bool tsc_calibrate(struct pk_iprobe_shm *s, uint64_t t0, uint64_t c0)
 {
-	struct timespec d = { 0, 100 * 1000 * 1000 };
-	uint64_t t0 = ns_of(CLOCK_MONOTONIC), c0 = __builtin_ia32_rdtsc(), t1, c1;
+	uint64_t t1 = ns_of(CLOCK_MONOTONIC), c1 = __builtin_ia32_rdtsc();
 
-	while (nanosleep(&d, &d) && errno == EINTR)
-		;
-	t1 = ns_of(CLOCK_MONOTONIC);
-	c1 = __builtin_ia32_rdtsc();
-	if (t1 > t0)
-		__atomic_store_n(&s->tsc_hz,
-				 (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0)),
-				 __ATOMIC_RELEASE);
+	if (t1 < t0 + 100 * 1000 * 1000)
+		return false;
+	__atomic_store_n(&s->tsc_hz, (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0)),
+			 __ATOMIC_RELEASE);
+	return true;
 }
 
 /* Executes the batch in the segment: every request, then one core sync. */
@@ -182,14 +179,18 @@ static void rings_reclaim(struct pk_iprobe_shm *s)
 static void *control_main(void *arg)
 {
 	struct pk_iprobe_shm *s = arg;
-	struct timespec tick = { 1, 0 };
+	uint64_t t0 = ns_of(CLOCK_MONOTONIC), c0 = __builtin_ia32_rdtsc();
+	bool timed = false;
 
-	tsc_calibrate(s);
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&s->req_seq, __ATOMIC_ACQUIRE);
+		struct timespec tick = { timed ? 1 : 0, timed ? 0 : 20 * 1000 * 1000 };
 
+		if (!timed)
+			timed = tsc_calibrate(s, t0, c0);
 		if (seq == __atomic_load_n(&s->ack_seq, __ATOMIC_ACQUIRE)) {
-			if (futex(&s->req_seq, FUTEX_WAIT, seq, &tick) && errno == ETIMEDOUT)
+			if (futex(&s->req_seq, FUTEX_WAIT, seq, &tick) && errno == ETIMEDOUT &&
+			    timed)
 				rings_reclaim(s);
 			continue;
 		}
