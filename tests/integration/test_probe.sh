@@ -28,6 +28,15 @@ spin_start() {
 	SPIN_PID=$(awk '/^ready / { print $2; exit }' "$PK_TMP/$name.log")
 }
 
+# counted_run NAME THREADS K: a count target with every probe on, run to its end ("done").
+counted_run() {
+	spin_start "$1" "$SPINP" count "$2" "$3"
+	"$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null 2>"$PK_TMP/$1.enable" ||
+		pk_fail "$1-enable" "$(cat "$PK_TMP/$1.enable")"
+	kill -USR1 "$SPIN_PID"
+	pk_wait_log "$PK_TMP/$1.log" '^done ' 60 || exit 1
+}
+
 # table_calls FILE FUNC: the calls column of FUNC in a dump table.
 table_calls() {
 	awk -v f="$2" '$1 == f { print $2 }' "$1"
@@ -106,11 +115,7 @@ pk_check table-no-drops grep -q "threads $THREADS  dropped 0 (rings full) + 0 (n
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 20
 
-spin_start count2 "$SPINP" count "$THREADS" "$K"
-"$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null 2>"$PK_TMP/en2.err" ||
-	pk_fail enable-all "$(cat "$PK_TMP/en2.err")"
-kill -USR1 "$SPIN_PID"
-pk_wait_log "$PK_TMP/count2.log" '^done ' 60 || exit 1
+counted_run count2 "$THREADS" "$K"
 pk_check dump-chrome "$PK_BIN" probe dump --pid "$SPIN_PID" --format chrome -o "$PK_TMP/trace.json"
 pk_check chrome-shape python3 - "$PK_TMP/trace.json" "$THREADS" "$K" <<'EOF'
 import json, sys, collections
@@ -137,10 +142,7 @@ pk_wait_exit "$SPIN_PID" 20
 
 # folded stacks: their shape (that their sums equal the table's exclusive times holds by
 # construction and is checked by test_probe_dump)
-spin_start count3 "$SPINP" count 2 3000
-"$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null
-kill -USR1 "$SPIN_PID"
-pk_wait_log "$PK_TMP/count3.log" '^done ' 60 || exit 1
+counted_run count3 2 3000
 pk_check dump-folded "$PK_BIN" probe dump --pid "$SPIN_PID" --format folded -o "$PK_TMP/folded.out"
 pk_check folded-shape python3 - "$PK_TMP/folded.out" <<'EOF'
 import sys, re
@@ -159,10 +161,7 @@ kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 20
 
 # perfetto: the same events, decoded by protoc against our .proto
-spin_start count4 "$SPINP" count 2 3000
-"$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null
-kill -USR1 "$SPIN_PID"
-pk_wait_log "$PK_TMP/count4.log" '^done ' 60 || exit 1
+counted_run count4 2 3000
 pk_check dump-perfetto "$PK_BIN" probe dump --pid "$SPIN_PID" --format perfetto -o "$PK_TMP/trace.pftrace"
 (cd "$PK_ROOT" && protoc --proto_path=src --decode=pk_perfetto.Trace src/probe/perfetto_trace.proto) \
 	<"$PK_TMP/trace.pftrace" >"$PK_TMP/trace.pftxt" 2>&1
