@@ -134,7 +134,7 @@ $(BUILD)/iprobe/%.o: %.c
 $(IPROBE_SO): $(IPROBE_OBJ) src/probe/lib/iprobe.map
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) -shared -o $@ $(IPROBE_OBJ) -Wl,--version-script=src/probe/lib/iprobe.map \
-		-Wl,-z,now -pthread
+		-Wl,-z,now -Wl,-z,defs -pthread
 
 $(BUILD)/tools/iprobe-%: tests/tools/iprobe-%.c
 	@mkdir -p $(dir $@)

@@ -73,7 +73,7 @@ struct pk_iprobe_probe {
 	uint64_t addr;	 /* function's address in the target */
 	uint32_t flags;	 /* PK_IPROBE_F_* */
 	uint32_t sample; /* record 1 hit in 2^sample (0 = all) */
-	uint64_t sites;	 /* sites patched for it (libiprobe) */
+	uint64_t hits;	 /* events counted by the budget loop (libiprobe) */
 	char name[104];	 /* symbol name, NUL-terminated, truncated */
 };
 
@@ -123,7 +123,13 @@ struct pk_iprobe_shm {
 	uint32_t nprobes;      /* registry entries in use (tools) */
 	uint32_t sample;       /* global: record 1 hit in 2^sample */
 	uint64_t no_ring;      /* events dropped because every ring was taken */
-	uint8_t pad0[40];
+	uint32_t budget_ppm;   /* tools: keep probe cost under this share of the process's CPU
+				* (parts per million; 0: no budget) */
+	uint32_t autooff;      /* libiprobe: probes the budget switched off, total */
+	uint64_t event_ps;     /* libiprobe: measured cost of one event, picoseconds */
+	uint64_t cost_ns;      /* libiprobe: estimated probe cost in the last budget period */
+	uint64_t cpu_ns;       /* libiprobe: the process's CPU time in that period */
+	uint8_t pad0[8];
 	/* control: a tool takes the lock word (0 -> its pid), fills nreq and req[], increments
 	 * req_seq and futex-wakes it; libiprobe's control thread executes the batch, sets each
 	 * result, then stores ack_seq = req_seq and futex-wakes ack_seq. */

@@ -21,7 +21,8 @@
 
 static const char probe_usage[] =
 	"usage: parikshan probe list    --pid PID [--file LIB]... [--json] [PATTERN...]\n"
-	"       parikshan probe enable  --pid PID [--file LIB]... [--entry|--exit] PATTERN...\n"
+	"       parikshan probe enable  --pid PID [--file LIB]... [--entry|--exit] [--budget PCT]\n"
+	"                               PATTERN...\n"
 	"       parikshan probe disable --pid PID [--file LIB]... [PATTERN...]\n"
 	"       parikshan probe dump    --pid PID [--format F] [-o FILE]\n"
 	"\n"
@@ -44,6 +45,12 @@ static const char probe_usage[] =
 	"  --file LIB       a mapped shared library instead of the executable (a path or a base\n"
 	"                   name as in /proc/PID/maps); repeatable\n"
 	"  --entry, --exit  enable only entry or only exit probes (default both)\n"
+	"  --budget PCT     keep the probes' cost under PCT percent of the process's CPU time:\n"
+	"                   every 200 ms libiprobe counts each probe's events, estimates their\n"
+	"                   cost (events x its measured cost of one) and switches the hottest off\n"
+	"                   until the estimate fits; each such switch is a marker in the dump and\n"
+	"                   'auto-off' in list ('enable' again turns a probe back on; 0: no "
+	"budget)\n"
 	"  --format F       text (default), json, chrome (Chrome trace-event JSON for Perfetto\n"
 	"                   UI), perfetto (Perfetto's protobuf trace, for ui.perfetto.dev and\n"
 	"                   trace_processor: compact, for traces too large for JSON; write it\n"
@@ -66,6 +73,7 @@ enum {
 	OPT_ENTRY,
 	OPT_EXIT,
 	OPT_FORMAT,
+	OPT_BUDGET,
 	OPT_JSON,
 	OPT_HELP,
 };
@@ -76,6 +84,7 @@ static const struct option probe_options[] = {
 	{ "entry", no_argument, NULL, OPT_ENTRY },
 	{ "exit", no_argument, NULL, OPT_EXIT },
 	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "budget", required_argument, NULL, OPT_BUDGET },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -89,6 +98,7 @@ struct probe_opts {
 	enum pk_dump_format format;
 	const char *out;
 	bool json;
+	double budget; /* --budget PCT; < 0: not given */
 };
 
 /* Parses one option into o; returns -1 to go on, else the exit status. */
@@ -125,6 +135,10 @@ static int parse_opt(int c, struct probe_opts *o, char **argv)
 		return -1;
 	case 'o':
 		o->out = optarg;
+		return -1;
+	case OPT_BUDGET:
+		if (pk_parse_double(optarg, 0, 100, &o->budget))
+			return pk_cli_bad_value("probe", "--budget", optarg, -EINVAL);
 		return -1;
 	case OPT_JSON:
 		o->json = true;
@@ -278,6 +292,8 @@ static int do_switch(struct pk_probe_target *t, const struct probe_opts *o, bool
 	}
 	rc = pk_probe_switch(t, (const char *const *)globs, (size_t)nglobs, on,
 			     o->kinds ? o->kinds : PK_PROBE_BOTH, &st, err, sizeof(err));
+	if (!rc && on && o->budget >= 0)
+		rc = pk_probe_budget(t, o->budget, err, sizeof(err));
 	if (rc)
 		return pk_cli_fail(PK_EXIT_RUNTIME, on ? "probe enable" : "probe disable", "%s",
 				   err);
@@ -324,7 +340,7 @@ static int do_dump(struct pk_probe_target *t, const struct probe_opts *o)
 
 int pk_cmd_probe(int argc, char **argv)
 {
-	struct probe_opts o = { .format = PK_DUMP_TEXT };
+	struct probe_opts o = { .format = PK_DUMP_TEXT, .budget = -1 };
 	struct pk_probe_target t;
 	const char *verb;
 	char err[512];
@@ -353,6 +369,8 @@ int pk_cmd_probe(int argc, char **argv)
 	if (!strcmp(verb, "enable") && optind == argc)
 		return pk_cli_bad("probe", "enable",
 				  "needs a PATTERN (use '*' for every function)");
+	if (o.budget >= 0 && strcmp(verb, "enable"))
+		return pk_cli_bad("probe", "--budget", "goes with 'enable'");
 	if (!strcmp(verb, "dump") && optind < argc)
 		return pk_cli_bad("probe", "dump", "takes no PATTERN");
 	rc = pk_probe_open(o.pid, o.files, o.nfiles, &t, err, sizeof(err));

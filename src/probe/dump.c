@@ -198,31 +198,40 @@ static void call_done(struct dump *d, uint64_t ns)
 		d->stack[d->depth - 1].child += incl;
 }
 
+/* A marker: events dropped (aux: how many), or a probe the budget switched off (aux: its id). */
 static void emit_mark(struct dump *d, uint64_t ns, uint32_t kind, uint32_t aux)
 {
-	const char *what = kind == PK_IPROBE_MARK_DROPS ? "dropped" : "auto-disabled";
-	char name[48];
+	bool drops = kind == PK_IPROBE_MARK_DROPS;
+	const char *what = drops ? "dropped" : "auto-disabled";
+	char label[160];
 
+	if (drops)
+		snprintf(label, sizeof(label), "dropped %u", aux);
+	else if (aux < d->nprobes && d->names[aux][0])
+		snprintf(label, sizeof(label), "auto-disabled %s", d->names[aux]);
+	else
+		snprintf(label, sizeof(label), "auto-disabled probe %u", aux);
 	switch (d->fmt) {
 	case PK_DUMP_TEXT:
-		fprintf(d->out, "%14.3f us  tid %-7u  !! %s %u %s\n", (double)ns / 1e3, d->tid,
-			what, aux, kind == PK_IPROBE_MARK_DROPS ? "events (ring full)" : "probe");
+		fprintf(d->out, "%14.3f us  tid %-7u  !! %s%s\n", (double)ns / 1e3, d->tid, label,
+			drops ? " events (ring full)" : " (over the budget)");
 		break;
 	case PK_DUMP_JSON:
 		sep(d);
-		fprintf(d->out, "{\"t_ns\":%llu,\"tid\":%u,\"ev\":\"%s\",\"n\":%u}",
+		fprintf(d->out, "{\"t_ns\":%llu,\"tid\":%u,\"ev\":\"%s\",\"n\":%u,\"label\":",
 			(unsigned long long)ns, d->tid, what, aux);
+		json_str(d->out, label);
+		fputc('}', d->out);
 		break;
 	case PK_DUMP_CHROME:
 		sep(d);
-		fprintf(d->out,
-			"{\"name\":\"%s %u\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,"
-			"\"tid\":%u}",
-			what, aux, (double)ns / 1e3, (int)d->t->pid, d->tid);
+		fputs("{\"name\":", d->out);
+		json_str(d->out, label);
+		fprintf(d->out, ",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,\"tid\":%u}",
+			(double)ns / 1e3, (int)d->t->pid, d->tid);
 		break;
 	case PK_DUMP_PERFETTO:
-		snprintf(name, sizeof(name), "%s %u", what, aux);
-		set_err(d, pk_perfetto_instant(d->pf, ns, name));
+		set_err(d, pk_perfetto_instant(d->pf, ns, label));
 		break;
 	default:
 		break;

@@ -68,6 +68,11 @@ struct pk_probe_switch_stats {
 int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t nglobs, bool on,
 		    unsigned kinds, struct pk_probe_switch_stats *st, char *err, size_t errlen);
 
+/* Sets the attached target's budget: libiprobe keeps the estimated cost of its probes under
+ * pct percent of the process's CPU time by switching off the hottest (0: no budget).  0 or
+ * -errno with a reason. */
+int pk_probe_budget(struct pk_probe_target *t, double pct, char *err, size_t errlen);
+
 /* The registry entry of the function at address addr, or NULL. */
 const struct pk_iprobe_probe *pk_probe_find(const struct pk_probe_target *t, uint64_t addr);
 

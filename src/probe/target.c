@@ -598,6 +598,10 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
 				continue;
 			st->funcs++;
 			p = (struct pk_iprobe_probe *)cp;
+			/* on: the user's word wins over the budget's earlier decision */
+			if (on)
+				__atomic_and_fetch(&p->flags, ~(uint32_t)PK_IPROBE_F_AUTOOFF,
+						   __ATOMIC_RELEASE);
 			if (on)
 				__atomic_or_fetch(&p->flags, PK_IPROBE_F_ON, __ATOMIC_RELEASE);
 			else
@@ -608,4 +612,15 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
 	if (!rc && !st->funcs)
 		rc = pk_errbuf_set(-ENOENT, err, errlen, "no function of %d matches", (int)t->pid);
 	return rc;
+}
+
+int pk_probe_budget(struct pk_probe_target *t, double pct, char *err, size_t errlen)
+{
+	if (!t->shm)
+		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
+				     (int)t->pid);
+	if (!(pct >= 0 && pct <= 100))
+		return pk_errbuf_set(-EINVAL, err, errlen, "budget %g%%: not within 0..100", pct);
+	__atomic_store_n(&t->shm->budget_ppm, (uint32_t)(pct * 10000 + 0.5), __ATOMIC_RELEASE);
+	return 0;
 }

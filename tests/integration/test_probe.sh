@@ -171,7 +171,7 @@ pk_expect_eq perfetto-slices \
 
 # disable restores the exact NOP bytes
 pk_check disable sh -c "'$PK_BIN' probe disable --pid $SPIN_PID >'$PK_TMP/dis.out' &&
-	grep -q 'disabled 3 functions' '$PK_TMP/dis.out'"
+	grep -q 'disabled 4 functions' '$PK_TMP/dis.out'"
 pk_check text-restored text_matches_file "$SPIN_PID" "$PK_TMP/spin"
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 20
@@ -188,11 +188,39 @@ kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 30
 pk_check cycles-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/loop.log"
 
+# --- budget: the hot probes are switched off, the cold one (rare) stays on --------------------
+spin_start budget nice -n 19 "$SPINP" loop "$THREADS"
+pk_check budget-enable "$PK_BIN" probe enable --pid "$SPIN_PID" --budget 5 '*'
+budget_applied() {
+	"$PK_BIN" probe list --pid "$SPIN_PID" >"$PK_TMP/blist.out" &&
+		grep -qE '^work +1 +1 +auto-off' "$PK_TMP/blist.out" &&
+		grep -qE '^leaf_a +1 +1 +auto-off' "$PK_TMP/blist.out" &&
+		grep -qE '^leaf_b +1 +1 +auto-off' "$PK_TMP/blist.out"
+}
+pk_wait_for "the budget to switch the hot probes off" 60 budget_applied &&
+	pk_ok budget-hot-off
+pk_check budget-cold-on grep -qE '^rare +1 +1 +on' "$PK_TMP/blist.out"
+# rare is called a few hundred times a second: wait for some of its events, then dump
+rare_seen() {
+	"$PK_BIN" probe dump --pid "$SPIN_PID" >>"$PK_TMP/budget.txt" 2>/dev/null &&
+		grep -q -- '-> rare' "$PK_TMP/budget.txt"
+}
+pk_wait_for "events of rare after the budget" 60 rare_seen && pk_ok budget-cold-recorded
+for f in work leaf_a leaf_b; do
+	pk_check "budget-marker-$f" grep -q "!! auto-disabled $f (over the budget)" "$PK_TMP/budget.txt"
+done
+pk_check budget-reenable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID --budget 0 leaf_a >/dev/null &&
+	'$PK_BIN' probe list --pid $SPIN_PID leaf_a | grep -qE '^leaf_a +1 +1 +on'"
+"$PK_BIN" probe disable --pid "$SPIN_PID" >/dev/null
+kill -TERM "$SPIN_PID"
+pk_wait_exit "$SPIN_PID" 30
+pk_check budget-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/budget.log"
+
 # --- patchable function entries: entry probes, written with every thread stopped ----------------
 ENTRY=$PK_TOOLS/iprobe-spin-entry
 spin_start entry nice -n 19 "$ENTRY" count "$THREADS" 5000
 pk_check entry-enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID '*' >'$PK_TMP/een.out' &&
-	grep -q 'enabled 3 functions.*3 with threads stopped (longest pause' '$PK_TMP/een.out'"
+	grep -q 'enabled 4 functions.*4 with threads stopped (longest pause' '$PK_TMP/een.out'"
 kill -USR1 "$SPIN_PID"
 pk_wait_log "$PK_TMP/entry.log" '^done ' 60 || exit 1
 pk_expect_eq entry-results "$(grep '^done' "$PK_TMP/entry.log")" "done $((THREADS * 5000)) errors 0"

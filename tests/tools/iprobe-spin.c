@@ -4,7 +4,8 @@
  * result against a reference computed without them, so a garbled instruction or a clobbered
  * register shows up as a wrong result (exit 1) rather than going unnoticed.
  *
- *   iprobe-spin loop THREADS        call in tight loops until SIGTERM; then print
+ *   iprobe-spin loop THREADS        call in tight loops (and rare() once every 65,536
+ *                                   iterations) until SIGTERM; then print
  *                                   "calls N errors E" and exit 0 (1 when E > 0)
  *   iprobe-spin count THREADS K     wait for SIGUSR1, then each thread calls work() exactly K
  *                                   times; print "done N" and wait for SIGTERM
@@ -44,6 +45,12 @@ __attribute__((noinline)) long work(long x)
 	return leaf_b(x) + leaf_a(x + 1);
 }
 
+/* Called once every 65,536 iterations of the loop mode: a cold function, for the budget. */
+__attribute__((noinline)) long rare(long x)
+{
+	return x ^ 0x5a5a;
+}
+
 NOPROBE static long reference(long x)
 {
 	return ((x * 3 + 1) ^ (x >> 2)) + ((x + 1) * 3 + 1);
@@ -58,6 +65,8 @@ NOPROBE static void *loop_main(void *arg)
 		long x = seed + n;
 
 		if (work(x) != reference(x))
+			atomic_fetch_add(&errors, 1);
+		if (!(n & 0xffff) && rare(x) != (x ^ 0x5a5a))
 			atomic_fetch_add(&errors, 1);
 		n++;
 	}

@@ -1,8 +1,10 @@
 /* control.c — libiprobe's life in the target: at load, the shared-memory segment and one
  * control thread ("pk-iprobe"); that thread waits on a futex in the segment for batches of
  * requests from `parikshan probe`, executes them (patch.c) and acknowledges.  It also measures
- * the TSC's rate once, so the tools can turn timestamps into time, and, once a second when idle,
- * frees the rings of threads that exited.
+ * the TSC's rate once, so the tools can turn timestamps into time; every 200 ms, when a tool set
+ * a budget, counts each probe's events and switches off the hottest probes while their
+ * estimated cost exceeds the budget's share of the process's CPU time; and, once a second when
+ * idle, frees the rings of threads that exited.
  *
  * The control thread is this library's only thread; it blocks every signal (the target's
  * handlers never run on it) and is never joined: it lives as long as the process.  The segment
@@ -176,18 +178,158 @@ static void rings_reclaim(struct pk_iprobe_shm *s)
 	}
 }
 
+/* The budget loop's memory (control thread only). */
+struct budget {
+	bool on;
+	uint64_t cpu0;	  /* CLOCK_PROCESS_CPUTIME_ID at the period's start */
+	uint64_t *cursor; /* per ring: events counted up to here */
+	uint64_t *drops;  /* per ring: drops counted up to here */
+	uint32_t *hits;	  /* per probe: events in this period */
+};
+
+#define BUDGET_PERIOD_MS 200
+
+/* The probe to switch off next: the most events this period, else (every ring full, nothing
+ * recorded) the most events counted so far; -1 when none is on. */
+static int64_t budget_pick(const struct pk_iprobe_shm *s, const struct budget *b)
+{
+	const struct pk_iprobe_probe *p =
+		(const struct pk_iprobe_probe *)((const char *)s + s->probes_off);
+	uint32_t n = s->nprobes < s->max_probes ? s->nprobes : s->max_probes;
+	int64_t best = -1;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t f = __atomic_load_n(&p[i].flags, __ATOMIC_ACQUIRE);
+
+		if (!(f & PK_IPROBE_F_ON) || (f & PK_IPROBE_F_AUTOOFF))
+			continue;
+		if (best < 0 || b->hits[i] > b->hits[best] ||
+		    (b->hits[i] == b->hits[best] && p[i].hits > p[best].hits))
+			best = i;
+	}
+	return best;
+}
+
+static bool budget_alloc(const struct pk_iprobe_shm *s, struct budget *b)
+{
+	if (b->hits)
+		return true;
+	b->hits = calloc(s->max_probes, sizeof(*b->hits));
+	b->cursor = calloc(s->max_threads, sizeof(*b->cursor));
+	b->drops = calloc(s->max_threads, sizeof(*b->drops));
+	if (b->hits && b->cursor && b->drops)
+		return true;
+	free(b->hits);
+	free(b->cursor);
+	free(b->drops);
+	b->hits = NULL;
+	return false;
+}
+
+/* Counts the events of every ring since the last period (read, not consumed) into b->hits;
+ * returns them plus the events dropped meanwhile (which cost too). */
+static uint64_t budget_count(const struct pk_iprobe_shm *s, struct budget *b)
+{
+	uint32_t mask = s->ring_events - 1;
+	uint64_t events = 0;
+
+	memset(b->hits, 0, s->max_probes * sizeof(*b->hits));
+	for (uint32_t i = 0; i < s->max_threads; i++) {
+		const struct pk_iprobe_ring *r =
+			(const struct pk_iprobe_ring *)((const char *)s + s->rings_off +
+							(uint64_t)i * s->ring_bytes);
+		const struct pk_iprobe_event *ev = (const struct pk_iprobe_event *)(r + 1);
+		uint64_t h = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+		uint64_t d = __atomic_load_n(&r->drops, __ATOMIC_RELAXED), c = b->cursor[i];
+
+		if (b->on && d > b->drops[i])
+			events += d - b->drops[i];
+		b->drops[i] = d;
+		if (!b->on)
+			c = h;
+		else if (h < c || h - c > s->ring_events)
+			c = h - (h < s->ring_events ? h : s->ring_events);
+		for (; c < h; c++) {
+			uint32_t probe = ev[c & mask].probe;
+
+			if (!PK_IPROBE_IS_MARK(probe) && (probe >> 1) < s->max_probes) {
+				b->hits[probe >> 1]++;
+				events++;
+			}
+		}
+		b->cursor[i] = h;
+	}
+	return events;
+}
+
+/* One period of the budget: estimates the probes' cost (events x the measured cost of one) and
+ * compares it with the process's CPU time in the period; over budget, switches off the hottest
+ * probes until the estimate fits, each with a marker event. */
+static void budget_tick(struct pk_iprobe_shm *s, struct budget *b)
+{
+	struct pk_iprobe_probe *p = (struct pk_iprobe_probe *)((char *)s + s->probes_off);
+	uint32_t ppm = __atomic_load_n(&s->budget_ppm, __ATOMIC_ACQUIRE);
+	uint64_t cpu, cost, events;
+	bool changed = false;
+
+	if (!ppm || !budget_alloc(s, b)) {
+		b->on = false;
+		return;
+	}
+	events = budget_count(s, b);
+	cpu = ns_of(CLOCK_PROCESS_CPUTIME_ID);
+	if (!b->on) {
+		b->on = true;
+		b->cpu0 = cpu;
+		return;
+	}
+	cost = events * s->event_ps / 1000;
+	s->cost_ns = cost;
+	s->cpu_ns = cpu - b->cpu0;
+	for (uint32_t i = 0; i < s->nprobes && i < s->max_probes; i++)
+		p[i].hits += b->hits[i];
+	while ((double)cost * 1e6 > (double)ppm * (double)(cpu - b->cpu0)) {
+		int64_t id = budget_pick(s, b);
+		uint64_t its = id < 0 ? 0 : b->hits[id] * s->event_ps / 1000;
+
+		if (id < 0)
+			break;
+		pk_lib_autooff((uint32_t)id);
+		pk_lib_mark(PK_IPROBE_MARK_AUTOOFF, (uint32_t)id);
+		__atomic_add_fetch(&s->autooff, 1, __ATOMIC_RELAXED);
+		/* without a count (rings full) one probe goes per period */
+		cost = its && its < cost ? cost - its : 0;
+		b->hits[id] = 0;
+		changed = true;
+	}
+	if (changed)
+		pk_lib_sync_cores();
+	b->cpu0 = cpu;
+}
+
 static void *control_main(void *arg)
 {
 	struct pk_iprobe_shm *s = arg;
-	uint64_t t0 = ns_of(CLOCK_MONOTONIC), c0 = __builtin_ia32_rdtsc();
+	uint64_t t0 = ns_of(CLOCK_MONOTONIC), c0 = __builtin_ia32_rdtsc(), last = t0;
+	struct budget budget = { 0 };
 	bool timed = false;
 
+	/* what one event costs, plus the site's call and the stub's jump (~1 ns) */
+	s->event_ps = pk_lib_event_ps() + 1000;
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&s->req_seq, __ATOMIC_ACQUIRE);
-		struct timespec tick = { timed ? 1 : 0, timed ? 0 : 20 * 1000 * 1000 };
+		bool budgeted = __atomic_load_n(&s->budget_ppm, __ATOMIC_RELAXED) != 0;
+		long wait_ms = !timed ? 20 : budgeted ? BUDGET_PERIOD_MS : 1000;
+		struct timespec tick = { wait_ms / 1000, (wait_ms % 1000) * 1000 * 1000 };
+		uint64_t now;
 
 		if (!timed)
 			timed = tsc_calibrate(s, t0, c0);
+		now = ns_of(CLOCK_MONOTONIC);
+		if (now - last >= (uint64_t)BUDGET_PERIOD_MS * 1000 * 1000) {
+			budget_tick(s, &budget);
+			last = now;
+		}
 		if (seq == __atomic_load_n(&s->ack_seq, __ATOMIC_ACQUIRE)) {
 			if (futex(&s->req_seq, FUTEX_WAIT, seq, &tick) && errno == ETIMEDOUT &&
 			    timed)

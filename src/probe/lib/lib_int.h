@@ -38,6 +38,17 @@ int pk_lib_sync_cores(void);
 /* Registers the process for pk_lib_sync_cores; 0 or -errno. */
 int pk_lib_sync_init(void);
 
+/* Writes a marker event (enum pk_iprobe_mark, its argument) into the calling thread's ring. */
+void pk_lib_mark(uint32_t kind, uint32_t aux);
+
+/* Measures what one event costs the thread that records it (the handler into a ring), in
+ * picoseconds; 0 when it cannot.  Control thread only, at start. */
+uint64_t pk_lib_event_ps(void);
+
+/* Switches off (unpatches) every call site of probe id and marks it PK_IPROBE_F_AUTOOFF
+ * (entry sites: their handler checks that flag); 0 or -errno. */
+int pk_lib_autooff(uint32_t id);
+
 /* Forgets the calling thread's ring (after fork, in the child). */
 void pk_lib_ring_forget(void);
 

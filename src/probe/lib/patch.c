@@ -47,6 +47,8 @@ struct stub_slot {
 	uint64_t site;
 	uint64_t stub;
 	uint32_t probe;
+	uint8_t how;
+	uint8_t nop[5]; /* the site's bytes when off */
 };
 
 static struct region regions[MAX_REGIONS];
@@ -180,7 +182,7 @@ static struct stub_slot *slot_find(uint64_t site)
 	}
 }
 
-static int slot_add(uint64_t site, uint64_t stub, uint32_t probe)
+static int slot_add(const struct stub_slot *add)
 {
 	if ((nslots + 1) * 2 > cap_slots) {
 		size_t ncap = cap_slots ? cap_slots * 2 : 1024;
@@ -194,34 +196,39 @@ static int slot_add(uint64_t site, uint64_t stub, uint32_t probe)
 		nslots = 0;
 		for (size_t i = 0; i < oldcap; i++)
 			if (old[i].site)
-				slot_add(old[i].site, old[i].stub, old[i].probe);
+				slot_add(&old[i]);
 		free(old);
 	}
-	for (size_t i = (site * 0x9e3779b97f4a7c15ull) & (cap_slots - 1);;
+	for (size_t i = (add->site * 0x9e3779b97f4a7c15ull) & (cap_slots - 1);;
 	     i = (i + 1) & (cap_slots - 1)) {
-		if (!slots[i].site || slots[i].site == site) {
+		if (!slots[i].site || slots[i].site == add->site) {
 			nslots += !slots[i].site;
-			slots[i] = (struct stub_slot){ .site = site, .stub = stub, .probe = probe };
+			slots[i] = *add;
 			return 0;
 		}
 	}
 }
 
-/* The stub of a site for probe (made if needed); 0 with errno set on failure. */
-static uint64_t stub_get(uint64_t site, uint32_t probe, uint8_t how)
+/* The stub of the request's site for its probe (made if needed); 0 with errno set on failure. */
+static uint64_t stub_get(const struct pk_iprobe_req *req)
 {
-	struct stub_slot *sl = slot_find(site);
+	struct stub_slot *sl = slot_find(req->site), add;
 	uint8_t *p;
 	int rc;
 
-	if (sl && sl->probe == probe)
+	if (sl && sl->probe == req->probe)
 		return sl->stub;
-	p = stub_alloc(site);
+	p = stub_alloc(req->site);
 	if (!p)
 		return 0;
-	rc = stub_write(p, probe, how);
+	add = (struct stub_slot){ .site = req->site,
+				  .stub = (uint64_t)(uintptr_t)p,
+				  .probe = req->probe,
+				  .how = req->how };
+	memcpy(add.nop, req->nop, sizeof(add.nop));
+	rc = stub_write(p, req->probe, req->how);
 	if (!rc)
-		rc = slot_add(site, (uint64_t)(uintptr_t)p, probe);
+		rc = slot_add(&add);
 	if (rc) {
 		errno = -rc;
 		return 0;
@@ -358,7 +365,7 @@ int pk_lib_patch(struct pk_iprobe_req *req)
 	if (prot < 0)
 		return prot;
 	if (req->op == PK_IPROBE_OP_ENABLE) {
-		stub = stub_get(req->site, req->probe, req->how);
+		stub = stub_get(req);
 		if (!stub)
 			return -errno;
 		req->stub = stub;
@@ -380,6 +387,30 @@ int pk_lib_patch(struct pk_iprobe_req *req)
 	if (req->how == PK_IPROBE_HOW_ENTRY)
 		return -EAGAIN;
 	return text_write5(site, want, prot);
+}
+
+int pk_lib_autooff(uint32_t id)
+{
+	struct pk_iprobe_shm *s = pk_lib_shm;
+	struct pk_iprobe_probe *p = (struct pk_iprobe_probe *)((char *)s + s->probes_off) + id;
+	int first = 0;
+
+	__atomic_or_fetch(&p->flags, PK_IPROBE_F_AUTOOFF, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < cap_slots; i++) {
+		struct stub_slot *sl = &slots[i];
+		uint8_t *site = (uint8_t *)(uintptr_t)sl->site;
+		int prot, rc;
+
+		if (!sl->site || sl->probe >> 1 != id || sl->how != PK_IPROBE_HOW_CALL ||
+		    called_stub(site) != sl->stub)
+			continue;
+		prot = page_prot(sl->site);
+		rc = prot < 0 ? prot : text_write5(site, sl->nop, prot);
+		if (rc && !first)
+			first = rc; /* -EAGAIN: a site that needs every thread stopped stays on */
+	}
+	__atomic_and_fetch(&p->flags, ~(uint32_t)PK_IPROBE_F_ON, __ATOMIC_RELEASE);
+	return first;
 }
 
 int pk_lib_sync_init(void)

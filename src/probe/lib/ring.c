@@ -9,7 +9,9 @@
  * nothing: its thread would share its parent's ring.
  */
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "probe/lib/lib_int.h"
@@ -91,8 +93,8 @@ static inline __attribute__((always_inline)) bool ring_room(struct pk_iprobe_rin
 	return h + n - t_tail <= cap;
 }
 
-/* Records one event; the body both handlers share. */
-static inline __attribute__((always_inline)) void record(uint32_t probe)
+/* Records one event (aux: a marker's argument); the body both handlers share. */
+static inline __attribute__((always_inline)) void record(uint32_t probe, uint32_t aux)
 {
 	struct pk_iprobe_ring *r = t_ring;
 	const struct pk_iprobe_shm *s;
@@ -127,19 +129,65 @@ static inline __attribute__((always_inline)) void record(uint32_t probe)
 	ev = ring_ev(r) + (h & mask);
 	ev->tsc = __builtin_ia32_rdtsc();
 	ev->probe = probe;
-	ev->aux = 0;
+	ev->aux = aux;
 	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
 }
 
 PK_LIB_EXPORT void pk_iprobe_call_hit(void *fn, uint32_t probe)
 {
 	(void)fn;
-	record(probe);
+	record(probe, 0);
 }
 
 PK_LIB_EXPORT void pk_iprobe_entry_hit(uint32_t probe)
 {
-	record(probe);
+	const struct pk_iprobe_shm *s = pk_lib_shm;
+	const struct pk_iprobe_probe *p =
+		(const struct pk_iprobe_probe *)((const char *)s + s->probes_off) + (probe >> 1);
+
+	/* an entry site cannot be switched off from inside the process (threads may sit in its
+	 * NOPs): a probe the budget switched off stops here */
+	if (PK_UNLIKELY(__atomic_load_n(&p->flags, __ATOMIC_RELAXED) & PK_IPROBE_F_AUTOOFF))
+		return;
+	record(probe, 0);
+}
+
+void pk_lib_mark(uint32_t kind, uint32_t aux)
+{
+	record(PK_IPROBE_MARK_BASE | kind, aux);
+}
+
+uint64_t pk_lib_event_ps(void)
+{
+	const struct pk_iprobe_shm *s = pk_lib_shm;
+	uint32_t n = s->ring_events - 1 < 16384 ? s->ring_events - 1 : 16384;
+	size_t bytes = sizeof(struct pk_iprobe_ring) +
+		       (size_t)s->ring_events * sizeof(struct pk_iprobe_event);
+	struct pk_iprobe_ring *saved = t_ring, *scratch;
+	uint64_t tail = t_tail, ns;
+	struct timespec a, b;
+
+	/* the handler as a thread calls it, into a scratch ring of the same size (reserved, only
+	 * its first n slots touched) */
+	scratch = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (scratch == MAP_FAILED)
+		return 0;
+	t_ring = scratch;
+	t_tail = 0;
+	for (uint32_t i = 0; i < n; i++) /* warm up: fault the slots in */
+		pk_iprobe_call_hit(NULL, 0);
+	scratch->head = 0;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (uint32_t i = 0; i < n; i++)
+		pk_iprobe_call_hit(NULL, 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	t_ring = saved;
+	t_tail = tail;
+	munmap(scratch, bytes);
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)b.tv_nsec -
+	     (uint64_t)a.tv_nsec;
+	return n ? ns * 1000 / n : 0;
 }
 
 void pk_lib_ring_forget(void)
