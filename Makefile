@@ -72,7 +72,7 @@ IPROBE_TARGET_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -pthread -Iinclu
 
 BIN := $(BUILD)/parikshan
 
-.PHONY: all check tests demo deps bench fuzz format format-check clean install uninstall
+.PHONY: all check tests demo deps bench redis-iprobe fuzz format format-check clean install uninstall
 # keep the object files of unit tests and tools (intermediate in a pattern chain) between builds
 .SECONDARY:
 all: $(BIN) $(IPROBE_SO)
@@ -208,6 +208,12 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory MODE=release all
 	$(Q)bash bench/dup.sh
+
+# redis-iprobe: Debian's redis-server built with -finstrument-functions and cold-patched, in
+# build/redis-iprobe/ (cached: a second run does nothing).  test_probe_redis builds it too.
+redis-iprobe: deps
+	$(Q)$(MAKE) --no-print-directory MODE=release all
+	$(Q)bash scripts/redis-iprobe.sh build/release/parikshan
 
 # install: the binary, its man page and its bash completion under $(DESTDIR)$(PREFIX).  The
 # man page and the completion are generated from the binary's own --help text (its command
