@@ -36,34 +36,6 @@ table_calls() {
 	awk -v f="$2" '$1 == f { print $2 }' "$1"
 }
 
-# text_matches_file PID FILE: the process's mapped text equals FILE's bytes at the same offsets
-# (every probe site back to its exact NOP).
-text_matches_file() {
-	python3 - "$1" "$2" <<'EOF'
-import sys
-pid, path = sys.argv[1], sys.argv[2]
-data = open(path, "rb").read()
-with open(f"/proc/{pid}/maps") as f, open(f"/proc/{pid}/mem", "rb") as mem:
-    for line in f:
-        parts = line.split()
-        if len(parts) < 6 or "x" not in parts[1]:
-            continue
-        lo, hi = (int(x, 16) for x in parts[0].split("-"))
-        off = int(parts[2], 16)
-        if not parts[5].endswith("/spin"):
-            continue
-        mem.seek(lo)
-        got = mem.read(hi - lo)
-        want = data[off:off + (hi - lo)]
-        n = min(len(got), len(want))
-        if got[:n] != want[:n]:
-            bad = next(i for i in range(n) if got[i] != want[i])
-            sys.exit(f"text differs at file offset {off + bad:#x}")
-        sys.exit(0)
-sys.exit("no executable mapping of spin")
-EOF
-}
-
 # --- exact counts: 8 threads x K calls, probes on before the calls start ---------------------
 spin_start count count "$THREADS" "$K"
 pk_check list-before sh -c "'$PK_BIN' probe list --pid $SPIN_PID >'$PK_TMP/list.out' &&
@@ -142,7 +114,7 @@ EOF
 # disable restores the exact NOP bytes
 pk_check disable sh -c "'$PK_BIN' probe disable --pid $SPIN_PID >'$PK_TMP/dis.out' &&
 	grep -q 'disabled 3 functions' '$PK_TMP/dis.out'"
-pk_check text-restored text_matches_file "$SPIN_PID" "$PK_TMP/spin"
+pk_check text-restored pk_text_matches_file "$SPIN_PID" "$PK_TMP/spin"
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 20
 
@@ -163,7 +135,7 @@ for ((i = 0; i < 1000; i++)); do
 	kill -0 "$SPIN_PID" 2>/dev/null || break
 done
 pk_expect_eq cycles "$i fails $fails" "1000 fails 0" || tail -n 3 "$PK_TMP/cycles.err"
-pk_check cycles-text-restored text_matches_file "$SPIN_PID" "$PK_TMP/spin"
+pk_check cycles-text-restored pk_text_matches_file "$SPIN_PID" "$PK_TMP/spin"
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 30
 pk_check cycles-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/loop.log"
