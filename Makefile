@@ -83,7 +83,7 @@ PB_NAME := probe/perfetto_trace.pb-c
 PB_OBJ := $(BUILD)/gen/$(PB_NAME).o
 PROBE_GEN_USERS := $(PROBE_OBJ) $(UNIT_PROBE_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.o)
 
-.PHONY: all check tests demo deps bench fuzz format format-check clean install uninstall
+.PHONY: all check tests demo deps bench redis-iprobe fuzz format format-check clean install uninstall
 # keep the object files of unit tests and tools (intermediate in a pattern chain) between builds
 .SECONDARY:
 all: $(BIN) $(IPROBE_SO)
@@ -242,6 +242,12 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory MODE=release all
 	$(Q)bash bench/dup.sh
+
+# redis-iprobe: Debian's redis-server built with -finstrument-functions and cold-patched, in
+# build/redis-iprobe/ (cached: a second run does nothing).  test_probe_redis builds it too.
+redis-iprobe: deps
+	$(Q)$(MAKE) --no-print-directory MODE=release all
+	$(Q)bash scripts/redis-iprobe.sh build/release/parikshan
 
 # install: the binary, libiprobe.so (in lib/parikshan/, where `probe` looks beside
 # ../lib/parikshan), its man page and its bash completion under $(DESTDIR)$(PREFIX).  The

@@ -558,6 +558,12 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
 			      (site->kind == PK_SITE_EXIT ? PK_PROBE_EXIT : PK_PROBE_ENTRY)) ||
 			    !func_matches(f->name, globs, nglobs))
 				continue;
+			/* A function never registered was never switched on (registering comes
+			 * first): its sites are still the cold patch's NOPs.  Skipping it keeps a
+			 * disable of every function from filling the registry and from costing a
+			 * registry scan per site of the whole program. */
+			if (!on && !pk_probe_find(t, f->addr + mod->bias))
+				continue;
 			id = probe_id(t, mod, f);
 			if (id < 0) {
 				rc = pk_errbuf_set(
@@ -593,10 +599,13 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
 
 			if (!func_matches(tb->funcs[i].name, globs, nglobs))
 				continue;
+			if (!on)
+				st->funcs++; /* matched, and off now (registered or not) */
 			cp = pk_probe_find(t, tb->funcs[i].addr + t->mods[m].bias);
 			if (!cp)
 				continue;
-			st->funcs++;
+			if (on)
+				st->funcs++;
 			p = (struct pk_iprobe_probe *)cp;
 			/* on: the user's word wins over the budget's earlier decision */
 			if (on)

@@ -128,12 +128,45 @@ pk_bg() {
 
 # pk_redis NAME PORT [extra redis args]: starts a redis-server on 127.0.0.1:PORT; sets PK_LAST_PID.
 pk_redis() {
-	local name=$1 port=$2
-	shift 2
+	pk_redis_bin redis-server "$@"
+}
+
+# pk_redis_bin BIN NAME PORT [extra redis args]: pk_redis with the server binary BIN.
+pk_redis_bin() {
+	local bin=$1 name=$2 port=$3
+	shift 3
 	mkdir -p "$PK_TMP/$name"
-	pk_bg "$name" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+	pk_bg "$name" "$bin" --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
 		--enable-debug-command yes --dir "$PK_TMP/$name" --daemonize no "$@"
 	pk_wait_port "$port"
+}
+
+# pk_text_matches_file PID FILE: the executable mappings of FILE in process PID equal FILE's
+# bytes at the same offsets (after iProbe's disable: every probe site back to its exact NOP).
+pk_text_matches_file() {
+	python3 - "$1" "$2" <<'EOF'
+import os, sys
+pid, path = sys.argv[1], sys.argv[2]
+real = os.path.realpath(path)
+data = open(path, "rb").read()
+seen = 0
+with open(f"/proc/{pid}/maps") as f, open(f"/proc/{pid}/mem", "rb") as mem:
+    for line in f:
+        parts = line.split()
+        if len(parts) < 6 or "x" not in parts[1] or parts[5] != real:
+            continue
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        off = int(parts[2], 16)
+        mem.seek(lo)
+        got = mem.read(hi - lo)
+        want = data[off:off + (hi - lo)]
+        n = min(len(got), len(want))
+        if got[:n] != want[:n]:
+            bad = next(i for i in range(n) if got[i] != want[i])
+            sys.exit(f"text differs at file offset {off + bad:#x}")
+        seen += 1
+sys.exit(0 if seen else f"no executable mapping of {real}")
+EOF
 }
 
 # pk_digest PORT: the redis DEBUG DIGEST of the server on PORT.

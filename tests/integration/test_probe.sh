@@ -60,35 +60,6 @@ cycles() {
 	CYCLES="$i fails $fails"
 }
 
-# text_matches_file PID FILE: the process's mapped text of FILE equals FILE's bytes at the same
-# offsets (every probe site back to its exact NOP).
-text_matches_file() {
-	python3 - "$1" "$2" <<'EOF'
-import sys
-import os
-pid, path = sys.argv[1], os.path.realpath(sys.argv[2])
-data = open(path, "rb").read()
-with open(f"/proc/{pid}/maps") as f, open(f"/proc/{pid}/mem", "rb") as mem:
-    for line in f:
-        parts = line.split()
-        if len(parts) < 6 or "x" not in parts[1]:
-            continue
-        lo, hi = (int(x, 16) for x in parts[0].split("-"))
-        off = int(parts[2], 16)
-        if parts[5] != path:
-            continue
-        mem.seek(lo)
-        got = mem.read(hi - lo)
-        want = data[off:off + (hi - lo)]
-        n = min(len(got), len(want))
-        if got[:n] != want[:n]:
-            bad = next(i for i in range(n) if got[i] != want[i])
-            sys.exit(f"text differs at file offset {off + bad:#x}")
-        sys.exit(0)
-sys.exit(f"no executable mapping of {path}")
-EOF
-}
-
 # --- exact counts: 8 threads x K calls, probes on before the calls start ---------------------
 spin_start count "$SPINP" count "$THREADS" "$K"
 pk_check list-before sh -c "'$PK_BIN' probe list --pid $SPIN_PID >'$PK_TMP/list.out' &&
@@ -172,7 +143,7 @@ pk_expect_eq perfetto-slices \
 # disable restores the exact NOP bytes
 pk_check disable sh -c "'$PK_BIN' probe disable --pid $SPIN_PID >'$PK_TMP/dis.out' &&
 	grep -q 'disabled 4 functions' '$PK_TMP/dis.out'"
-pk_check text-restored text_matches_file "$SPIN_PID" "$PK_TMP/spin"
+pk_check text-restored pk_text_matches_file "$SPIN_PID" "$PK_TMP/spin"
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 20
 
@@ -183,7 +154,7 @@ pk_wait_exit "$SPIN_PID" 20
 spin_start loop nice -n 19 "$SPINP" loop "$THREADS"
 cycles 1000 10 "$PK_TMP/cycles.err"
 pk_expect_eq cycles "$CYCLES" "1000 fails 0" || tail -n 3 "$PK_TMP/cycles.err"
-pk_check cycles-text-restored text_matches_file "$SPIN_PID" "$PK_TMP/spin"
+pk_check cycles-text-restored pk_text_matches_file "$SPIN_PID" "$PK_TMP/spin"
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 30
 pk_check cycles-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/loop.log"
@@ -228,7 +199,7 @@ pk_expect_eq entry-results "$(grep '^done' "$PK_TMP/entry.log")" "done $((THREAD
 pk_expect_eq entry-table "$(table_calls "$PK_TMP/etable.out" work) $(table_calls "$PK_TMP/etable.out" leaf_a)" \
 	"$((THREADS * 5000)) $((2 * THREADS * 5000))"
 pk_check entry-disable "$PK_BIN" probe disable --pid "$SPIN_PID"
-pk_check entry-text-restored text_matches_file "$SPIN_PID" "$ENTRY"
+pk_check entry-text-restored pk_text_matches_file "$SPIN_PID" "$ENTRY"
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 20
 
