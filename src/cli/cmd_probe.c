@@ -183,7 +183,7 @@ static int find_lib(char *path, size_t len)
 	return access(path, R_OK) ? -ENOENT : 0;
 }
 
-static const char *state_of(const struct pk_probe_target *t, uint64_t addr)
+static const char *state_of(struct pk_probe_target *t, uint64_t addr)
 {
 	const struct pk_iprobe_probe *p = pk_probe_find(t, addr);
 

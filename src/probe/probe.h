@@ -32,6 +32,11 @@ struct pk_probe_target {
 	size_t nmods;
 	struct pk_iprobe_shm *shm; /* NULL until libiprobe is loaded and attached */
 	size_t shm_size;
+	/* index of the registry by function address (open addressing; slot = id + 1, 0 empty),
+	 * covering its first idx_n entries */
+	uint32_t *idx;
+	size_t idx_cap;
+	uint32_t idx_n;
 };
 
 /* Opens process pid: loads the probe tables of its executable, or of the mapped files named
@@ -73,8 +78,9 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
  * -errno with a reason. */
 int pk_probe_budget(struct pk_probe_target *t, double pct, char *err, size_t errlen);
 
-/* The registry entry of the function at address addr, or NULL. */
-const struct pk_iprobe_probe *pk_probe_find(const struct pk_probe_target *t, uint64_t addr);
+/* The registry entry of the function at address addr, or NULL (t's index of the registry is
+ * brought up to date first). */
+const struct pk_iprobe_probe *pk_probe_find(struct pk_probe_target *t, uint64_t addr);
 
 /* True when probe id's entry is in use (the registry is the target's: read it as untrusted). */
 bool pk_probe_id_valid(const struct pk_probe_target *t, uint32_t id);

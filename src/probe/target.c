@@ -291,6 +291,7 @@ void pk_probe_close(struct pk_probe_target *t)
 		pk_probe_table_release(&t->mods[i].table);
 	}
 	free(t->mods);
+	free(t->idx);
 	if (t->shm)
 		munmap(t->shm, t->shm_size);
 	memset(t, 0, sizeof(*t));
@@ -335,7 +336,43 @@ bool pk_probe_id_valid(const struct pk_probe_target *t, uint32_t id)
 	       (pk_shm_probe(t->shm, id)->flags & PK_IPROBE_F_USED);
 }
 
-const struct pk_iprobe_probe *pk_probe_find(const struct pk_probe_target *t, uint64_t addr)
+static size_t idx_slot(const struct pk_probe_target *t, uint64_t addr)
+{
+	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> 20) & (t->idx_cap - 1);
+}
+
+/* Adds the registry entries [t->idx_n, n) to the index (grown to stay under half full);
+ * false when memory ran out (the caller scans instead). */
+static bool idx_sync(struct pk_probe_target *t, uint32_t n)
+{
+	if ((size_t)n * 2 > t->idx_cap) {
+		size_t cap = t->idx_cap ? t->idx_cap : 1024;
+		uint32_t *nw;
+
+		while ((size_t)n * 2 > cap)
+			cap *= 2;
+		nw = calloc(cap, sizeof(*nw));
+		if (!nw)
+			return false;
+		free(t->idx);
+		t->idx = nw;
+		t->idx_cap = cap;
+		t->idx_n = 0;
+	}
+	for (; t->idx_n < n; t->idx_n++) {
+		const struct pk_iprobe_probe *p = pk_shm_probe(t->shm, t->idx_n);
+		size_t k = idx_slot(t, p->addr);
+
+		if (!(__atomic_load_n(&p->flags, __ATOMIC_ACQUIRE) & PK_IPROBE_F_USED))
+			continue;
+		while (t->idx[k])
+			k = (k + 1) & (t->idx_cap - 1);
+		t->idx[k] = t->idx_n + 1;
+	}
+	return true;
+}
+
+const struct pk_iprobe_probe *pk_probe_find(struct pk_probe_target *t, uint64_t addr)
 {
 	uint32_t n;
 
@@ -344,10 +381,21 @@ const struct pk_iprobe_probe *pk_probe_find(const struct pk_probe_target *t, uin
 	n = __atomic_load_n(&t->shm->nprobes, __ATOMIC_ACQUIRE);
 	if (n > t->shm->max_probes)
 		n = t->shm->max_probes;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct pk_iprobe_probe *p = pk_shm_probe(t->shm, i);
+	if (!idx_sync(t, n)) {
+		for (uint32_t i = 0; i < n; i++) {
+			const struct pk_iprobe_probe *p = pk_shm_probe(t->shm, i);
 
-		if ((p->flags & PK_IPROBE_F_USED) && p->addr == addr)
+			if ((p->flags & PK_IPROBE_F_USED) && p->addr == addr)
+				return p;
+		}
+		return NULL;
+	}
+	if (!t->idx)
+		return NULL; /* an empty registry */
+	for (size_t k = idx_slot(t, addr); t->idx[k]; k = (k + 1) & (t->idx_cap - 1)) {
+		const struct pk_iprobe_probe *p = pk_shm_probe(t->shm, t->idx[k] - 1);
+
+		if (p->addr == addr)
 			return p;
 	}
 	return NULL;
