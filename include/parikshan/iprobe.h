@@ -104,6 +104,7 @@ enum pk_iprobe_op { PK_IPROBE_OP_ENABLE = 1, PK_IPROBE_OP_DISABLE };
 enum pk_iprobe_how {
 	PK_IPROBE_HOW_CALL = 1, /* a compiled call to __cyg_profile_func_*, made a NOP */
 	PK_IPROBE_HOW_ENTRY,	/* -fpatchable-function-entry NOPs at a function's entry */
+	PK_IPROBE_HOW_TAIL,	/* a compiled tail jmp to __cyg_profile_func_exit, made a ret */
 };
 
 struct pk_iprobe_shm {

@@ -165,7 +165,7 @@ static void find_stubs(struct cp_scan *s)
 	}
 }
 
-static int site_add(struct cp_scan *s, const cs_insn *insn, uint32_t func, int kind)
+static int site_add(struct cp_scan *s, const cs_insn *insn, uint32_t func, int kind, bool tail)
 {
 	struct pk_site *site;
 
@@ -182,9 +182,13 @@ static int site_add(struct cp_scan *s, const cs_insn *insn, uint32_t func, int k
 	*site = (struct pk_site){ .addr = insn->address,
 				  .func = func,
 				  .kind = (uint8_t)kind,
-				  .how = PK_SITE_CALL,
+				  .how = tail ? PK_SITE_TAIL : PK_SITE_CALL,
 				  .len = 5,
 				  .span = insn->size };
+	if (tail) {
+		memcpy(site->nop, insn->size == 6 ? pk_probe_ret6 : pk_probe_ret5, insn->size);
+		return 0;
+	}
 	memcpy(site->nop, pk_probe_nop5, 5);
 	if (insn->size == 6)
 		site->nop[5] = 0x90;
@@ -198,16 +202,18 @@ static int scan_insn(struct cp_scan *s, const cs_insn *insn, uint32_t func)
 	uint64_t slot = rip_target(insn);
 	int kind = -1;
 	bool site = false;
+	/* a call, or the compiler's tail call of the exit hook: a jmp (never of the entry hook) */
+	bool call = insn->id == X86_INS_CALL, tail = insn->id == X86_INS_JMP;
 
 	for (uint8_t i = 0; i < x->op_count && kind < 0; i++) {
 		const cs_x86_op *op = &x->operands[i];
 
 		if (op->type == X86_OP_IMM) {
 			kind = addr_kind(s->targets, s->ntargets, (uint64_t)op->imm);
-			site = kind >= 0 && insn->id == X86_INS_CALL && insn->size == 5;
+			site = kind >= 0 && (call || tail) && insn->size == 5;
 		} else if (op->type == X86_OP_MEM && slot) {
 			kind = addr_kind(s->slots, s->nslots, slot);
-			site = kind >= 0 && insn->id == X86_INS_CALL && insn->size == 6;
+			site = kind >= 0 && (call || tail) && insn->size == 6;
 		} else if (op->type == X86_OP_MEM && op->mem.base == X86_REG_INVALID &&
 			   op->mem.index == X86_REG_INVALID) {
 			kind = addr_kind(s->slots, s->nslots, (uint64_t)op->mem.disp);
@@ -215,11 +221,13 @@ static int scan_insn(struct cp_scan *s, const cs_insn *insn, uint32_t func)
 	}
 	if (kind < 0)
 		return 0;
+	if (site && tail && kind == PK_SITE_ENTRY)
+		site = false;
 	if (!site) {
 		s->skipped++;
 		return 0;
 	}
-	return site_add(s, insn, func, kind);
+	return site_add(s, insn, func, tail ? PK_SITE_EXIT : kind, tail);
 }
 
 /* When enter and exit are one function (static glibc defines both as aliases of one no-op),

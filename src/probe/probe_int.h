@@ -86,4 +86,8 @@ int pk_probe_table_encode(const struct pk_probe_table *t, uint8_t **out, size_t 
 /* The canonical NOP bytes of a site rewritten from a call of `span` bytes (5 or 6). */
 extern const uint8_t pk_probe_nop5[5];
 
+/* A tail site's bytes when off: ret, then a 4-byte NOP never reached (a 6-byte site: 5). */
+extern const uint8_t pk_probe_ret5[5];
+extern const uint8_t pk_probe_ret6[6];
+
 #endif

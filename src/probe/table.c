@@ -46,6 +46,8 @@
 static const char no_memory[] = "out of memory";
 
 const uint8_t pk_probe_nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+const uint8_t pk_probe_ret5[5] = { 0xc3, 0x0f, 0x1f, 0x40, 0x00 };
+const uint8_t pk_probe_ret6[6] = { 0xc3, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 static const uint8_t nop_run5[5] = { 0x90, 0x90, 0x90, 0x90, 0x90 };
 static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
 
@@ -100,6 +102,9 @@ static bool site_nop_valid(const struct pk_site *s)
 	if (s->how == PK_SITE_PATCHABLE)
 		return s->span == 5 &&
 		       (memcmp(s->nop, pk_probe_nop5, 5) == 0 || memcmp(s->nop, nop_run5, 5) == 0);
+	if (s->how == PK_SITE_TAIL)
+		return s->span == 5 ? memcmp(s->nop, pk_probe_ret5, 5) == 0
+				    : memcmp(s->nop, pk_probe_ret6, 6) == 0;
 	return memcmp(s->nop, pk_probe_nop5, 5) == 0 && (s->span == 5 || s->nop[5] == 0x90);
 }
 
@@ -113,8 +118,10 @@ static const char *site_check(const struct pk_probe_table *t, size_t i)
 		return "a site's function index is out of range";
 	if (s->kind != PK_SITE_ENTRY && s->kind != PK_SITE_EXIT)
 		return "a site's kind is not entry or exit";
-	if (s->how != PK_SITE_CALL && s->how != PK_SITE_PATCHABLE)
-		return "a site's how is not call or patchable";
+	if (s->how != PK_SITE_CALL && s->how != PK_SITE_PATCHABLE && s->how != PK_SITE_TAIL)
+		return "a site's how is not call, patchable or tail";
+	if (s->how == PK_SITE_TAIL && s->kind != PK_SITE_EXIT)
+		return "a tail site is not an exit";
 	if (s->len != 5 || (s->span != 5 && s->span != 6))
 		return "a site's len/span is not 5/5 or 5/6";
 	if (s->how == PK_SITE_PATCHABLE && s->kind != PK_SITE_ENTRY)

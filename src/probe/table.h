@@ -22,7 +22,11 @@
 #define PK_TABLE_SECTION ".parikshan.iprobe"
 
 enum pk_site_kind { PK_SITE_ENTRY = 0, PK_SITE_EXIT = 1 };
-enum pk_site_how { PK_SITE_CALL = 1, PK_SITE_PATCHABLE = 2 }; /* = PK_IPROBE_HOW_* */
+/* = PK_IPROBE_HOW_*.  A tail site is a compiled `jmp` to __cyg_profile_func_exit (the
+ * compiler's tail call in a function that returns nothing after it): off it is a `ret` (c3) and
+ * 4 (or 5) bytes never reached, so it behaves like the call of an empty function in tail
+ * position; on it is a jmp to the site's stub, whose handler returns to the function's caller. */
+enum pk_site_how { PK_SITE_CALL = 1, PK_SITE_PATCHABLE = 2, PK_SITE_TAIL = 3 };
 
 struct pk_site {
 	uint64_t addr;	/* link-time address of the site's first byte */

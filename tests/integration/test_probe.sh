@@ -9,7 +9,7 @@
 
 SPIN=$PK_TOOLS/iprobe-spin
 THREADS=8
-K=7000 # calls of work() per thread: 8 events each, within a thread's 65,536-event ring
+K=6000 # calls of work() and bump() per thread: 10 events, within a thread's 65,536-event ring
 
 if ! "$PK_BIN" coldpatch "$SPIN" -o "$PK_TMP/spin" >"$PK_TMP/coldpatch.out" 2>&1; then
 	pk_fail coldpatch "$(tail -n 3 "$PK_TMP/coldpatch.out")"
@@ -64,14 +64,16 @@ cycles() {
 spin_start count "$SPINP" count "$THREADS" "$K"
 pk_check list-before sh -c "'$PK_BIN' probe list --pid $SPIN_PID >'$PK_TMP/list.out' &&
 	grep -qE '^work +1 +1 +off' '$PK_TMP/list.out' &&
-	grep -qE '^leaf_a +1 +1 +off' '$PK_TMP/list.out'"
-pk_check enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID 'work' 'leaf_*' >'$PK_TMP/en.out' &&
-	grep -q 'enabled 3 functions' '$PK_TMP/en.out'"
+	grep -qE '^leaf_a +1 +1 +off' '$PK_TMP/list.out' &&
+	grep -qE '^bump +1 +1 +off' '$PK_TMP/list.out'"
+pk_check enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID 'work' 'leaf_*' bump >'$PK_TMP/en.out' &&
+	grep -q 'enabled 4 functions' '$PK_TMP/en.out'"
 pk_check list-on sh -c "'$PK_BIN' probe list --pid $SPIN_PID --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 st = {f[\"name\"]: f[\"state\"] for f in d[\"functions\"]}
-sys.exit(0 if st == {\"work\": \"on\", \"leaf_a\": \"on\", \"leaf_b\": \"on\"} else str(st))'"
+want = {\"work\": \"on\", \"leaf_a\": \"on\", \"leaf_b\": \"on\", \"bump\": \"on\", \"rare\": \"off\"}
+sys.exit(0 if st == want else str(st))'"
 kill -USR1 "$SPIN_PID"
 pk_wait_log "$PK_TMP/count.log" '^done ' 60 || exit 1
 pk_expect_eq results "$(grep '^done' "$PK_TMP/count.log")" "done $((THREADS * K)) errors 0"
@@ -80,6 +82,7 @@ pk_expect_eq results "$(grep '^done' "$PK_TMP/count.log")" "done $((THREADS * K)
 pk_expect_eq table-work "$(table_calls "$PK_TMP/table.out" work)" $((THREADS * K))
 pk_expect_eq table-leaf_b "$(table_calls "$PK_TMP/table.out" leaf_b)" $((THREADS * K))
 pk_expect_eq table-leaf_a "$(table_calls "$PK_TMP/table.out" leaf_a)" $((2 * THREADS * K))
+pk_expect_eq table-bump "$(table_calls "$PK_TMP/table.out" bump)" $((THREADS * K)) # tail site
 pk_check table-no-drops grep -q "threads $THREADS  dropped 0 (rings full) + 0 (no ring)" "$PK_TMP/table.out"
 
 # a dump consumes the events: each further format gets a fresh target
@@ -96,7 +99,8 @@ evs = d["traceEvents"]
 begin = collections.Counter(e["name"] for e in evs if e["ph"] == "B")
 end = collections.Counter(e["name"] for e in evs if e["ph"] == "E")
 assert begin == end, (begin, end)
-assert begin == {"work": threads * k, "leaf_b": threads * k, "leaf_a": 2 * threads * k}, begin
+assert begin == {"work": threads * k, "leaf_b": threads * k, "leaf_a": 2 * threads * k,
+                 "bump": threads * k}, begin
 for e in evs:
     assert isinstance(e["pid"], int) and isinstance(e["tid"], int)
     assert e["ph"] == "M" or isinstance(e["ts"], (int, float))
@@ -123,7 +127,8 @@ for line in open(sys.argv[1]):
     assert m, line
     stacks[m.group(1)] = int(m.group(2))
 leaves = {s.split(";")[-1] for s in stacks}
-assert leaves == {"work", "leaf_a", "leaf_b"}, leaves
+assert leaves == {"work", "leaf_a", "leaf_b", "bump"}, leaves
+assert any(re.fullmatch(r"tid \d+;bump", s) for s in stacks), stacks  # its exits (tail jmps) close it
 assert any(s.endswith(";work;leaf_b;leaf_a") for s in stacks), stacks
 assert any(s.endswith(";work;leaf_a") for s in stacks), stacks
 EOF
@@ -138,11 +143,11 @@ pk_check dump-perfetto "$PK_BIN" probe dump --pid "$SPIN_PID" --format perfetto 
 	<"$PK_TMP/trace.pftrace" >"$PK_TMP/trace.pftxt" 2>&1
 pk_expect_eq perfetto-slices \
 	"$(grep -c 'TYPE_SLICE_BEGIN' "$PK_TMP/trace.pftxt") $(grep -c 'TYPE_SLICE_END' "$PK_TMP/trace.pftxt")" \
-	"$((2 * 3000 * 4)) $((2 * 3000 * 4))"
+	"$((2 * 3000 * 5)) $((2 * 3000 * 5))"
 
 # disable restores the exact NOP bytes
 pk_check disable sh -c "'$PK_BIN' probe disable --pid $SPIN_PID >'$PK_TMP/dis.out' &&
-	grep -q 'disabled 4 functions' '$PK_TMP/dis.out'"
+	grep -q 'disabled 5 functions' '$PK_TMP/dis.out'"
 pk_check text-restored pk_text_matches_file "$SPIN_PID" "$PK_TMP/spin"
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 20
@@ -191,7 +196,7 @@ pk_check budget-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/budget.
 ENTRY=$PK_TOOLS/iprobe-spin-entry
 spin_start entry nice -n 19 "$ENTRY" count "$THREADS" 5000
 pk_check entry-enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID '*' >'$PK_TMP/een.out' &&
-	grep -q 'enabled 4 functions.*4 with threads stopped (longest pause' '$PK_TMP/een.out'"
+	grep -q 'enabled 5 functions.*5 with threads stopped (longest pause' '$PK_TMP/een.out'"
 kill -USR1 "$SPIN_PID"
 pk_wait_log "$PK_TMP/entry.log" '^done ' 60 || exit 1
 pk_expect_eq entry-results "$(grep '^done' "$PK_TMP/entry.log")" "done $((THREADS * 5000)) errors 0"

@@ -7,7 +7,8 @@
  *   iprobe-spin loop THREADS        call in tight loops (and rare() once every 65,536
  *                                   iterations) until SIGTERM; then print
  *                                   "calls N errors E" and exit 0 (1 when E > 0)
- *   iprobe-spin count THREADS K     wait for SIGUSR1, then each thread calls work() exactly K
+ *   iprobe-spin count THREADS K     wait for SIGUSR1, then each thread calls work() and bump()
+ *                                   exactly K
  *                                   times; print "done N" and wait for SIGTERM
  * Both print "ready PID" once every thread runs.  stdout is line-buffered.
  */
@@ -45,6 +46,12 @@ __attribute__((noinline)) long work(long x)
 	return leaf_b(x) + leaf_a(x + 1);
 }
 
+/* Returns nothing: the compiler calls the exit hook as a tail call (a jmp), a tail site. */
+__attribute__((noinline)) void bump(long *p)
+{
+	*p += 1;
+}
+
 /* Called once every 65,536 iterations of the loop mode: a cold function, for the budget. */
 __attribute__((noinline)) long rare(long x)
 {
@@ -58,7 +65,7 @@ NOPROBE static long reference(long x)
 
 NOPROBE static void *loop_main(void *arg)
 {
-	long seed = (long)(intptr_t)arg * 1000003, n = 0;
+	long seed = (long)(intptr_t)arg * 1000003, n = 0, bumps = 0;
 
 	atomic_fetch_add(&running, 1);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
@@ -68,8 +75,11 @@ NOPROBE static void *loop_main(void *arg)
 			atomic_fetch_add(&errors, 1);
 		if (!(n & 0xffff) && rare(x) != (x ^ 0x5a5a))
 			atomic_fetch_add(&errors, 1);
+		bump(&bumps);
 		n++;
 	}
+	if (bumps != n)
+		atomic_fetch_add(&errors, 1);
 	atomic_fetch_add(&calls, n);
 	return NULL;
 }
@@ -80,9 +90,15 @@ NOPROBE static void *count_main(void *arg)
 
 	atomic_fetch_add(&running, 1);
 	pthread_barrier_wait(&start);
-	for (long i = 0; i < count_k; i++)
+	long bumps = 0;
+
+	for (long i = 0; i < count_k; i++) {
 		if (work(seed + i) != reference(seed + i))
 			atomic_fetch_add(&errors, 1);
+		bump(&bumps);
+	}
+	if (bumps != count_k)
+		atomic_fetch_add(&errors, 1);
 	atomic_fetch_add(&calls, count_k);
 	return NULL;
 }

@@ -128,7 +128,7 @@ static int stub_write(uint8_t *p, uint32_t probe, uint8_t how)
 	uint8_t *base = (uint8_t *)((uintptr_t)p & ~(uintptr_t)(getpagesize() - 1));
 
 	memset(code, 0xcc, sizeof(code));
-	if (how == PK_IPROBE_HOW_CALL) {
+	if (how == PK_IPROBE_HOW_CALL || how == PK_IPROBE_HOW_TAIL) {
 		target = (uint64_t)(uintptr_t)&pk_iprobe_call_hit;
 		code[n++] = 0xbe; /* mov esi, imm32 */
 		memcpy(code + n, &probe, 4);
@@ -325,13 +325,51 @@ static int text_write5(uint8_t *site, const uint8_t new5[5], int prot)
 	return rc;
 }
 
-/* The call rel32 from site to stub. */
-static void call_bytes(uint8_t out[5], uint64_t site, uint64_t stub)
+/* The call rel32 (a tail site: jmp rel32) from site to stub. */
+static void call_bytes(uint8_t out[5], uint64_t site, uint64_t stub, uint8_t how)
 {
 	int32_t rel = (int32_t)(int64_t)(stub - (site + 5));
 
-	out[0] = 0xe8;
+	out[0] = how == PK_IPROBE_HOW_TAIL ? 0xe9 : 0xe8;
 	memcpy(out + 1, &rel, 4);
+}
+
+/* Switches a tail site: its first byte is a ret while off, so the other 4 are never reached
+ * while it is: on, they are written first and the jmp's opcode last; off, the ret first.  One
+ * byte stores: no thread ever fetches a mix, and no thread needs to be stopped. */
+static int tail_write5(uint8_t *site, const uint8_t new5[5], int prot)
+{
+	uint64_t a = (uint64_t)(uintptr_t)site;
+	uint8_t *page = (uint8_t *)(uintptr_t)(a & ~(uint64_t)(getpagesize() - 1));
+	size_t plen = a + 5 - (uint64_t)(uintptr_t)page > (uint64_t)getpagesize()
+			      ? 2 * (size_t)getpagesize()
+			      : (size_t)getpagesize();
+	volatile uint8_t *op = site;
+	int rc;
+
+	if (plen > (size_t)getpagesize() && page_prot(a + 5 - 1) != prot)
+		return -EFAULT;
+	if (mprotect(page, plen, prot | PROT_WRITE))
+		return -errno;
+	if (new5[0] == 0xc3) {
+		*op = 0xc3;
+		rc = pk_lib_sync_cores();
+		memcpy(site + 1, new5 + 1, 4);
+	} else {
+		memcpy(site + 1, new5 + 1, 4);
+		rc = pk_lib_sync_cores();
+		*op = new5[0];
+	}
+	if (mprotect(page, plen, prot))
+		rc = rc ? rc : -errno;
+	return rc;
+}
+
+/* Writes the 5 bytes of a site of kind how (text_write5 or tail_write5). */
+static int site_write(uint8_t *site, const uint8_t new5[5], int prot, uint8_t how)
+{
+	return how == PK_IPROBE_HOW_TAIL ? tail_write5(site, new5, prot)
+					 : text_write5(site, new5, prot);
 }
 
 /* The stub that the call at site leads to, when site holds a call into one of our regions;
@@ -341,7 +379,7 @@ static uint64_t called_stub(const uint8_t *site)
 	int32_t rel;
 	uint64_t to;
 
-	if (site[0] != 0xe8)
+	if (site[0] != 0xe8 && site[0] != 0xe9)
 		return 0;
 	memcpy(&rel, site + 1, 4);
 	to = (uint64_t)(uintptr_t)site + 5 + (uint64_t)(int64_t)rel;
@@ -359,7 +397,8 @@ int pk_lib_patch(struct pk_iprobe_req *req)
 	uint64_t stub;
 	int prot;
 
-	if (req->len != 5 || (req->how != PK_IPROBE_HOW_CALL && req->how != PK_IPROBE_HOW_ENTRY))
+	if (req->len != 5 || (req->how != PK_IPROBE_HOW_CALL && req->how != PK_IPROBE_HOW_ENTRY &&
+			      req->how != PK_IPROBE_HOW_TAIL))
 		return -EINVAL;
 	prot = page_prot(req->site);
 	if (prot < 0)
@@ -369,7 +408,7 @@ int pk_lib_patch(struct pk_iprobe_req *req)
 		if (!stub)
 			return -errno;
 		req->stub = stub;
-		call_bytes(want, req->site, stub);
+		call_bytes(want, req->site, stub, req->how);
 		if (!memcmp(site, want, 5))
 			return PK_IPROBE_ALREADY;
 		if (memcmp(site, req->nop, 5))
@@ -386,7 +425,7 @@ int pk_lib_patch(struct pk_iprobe_req *req)
 	}
 	if (req->how == PK_IPROBE_HOW_ENTRY)
 		return -EAGAIN;
-	return text_write5(site, want, prot);
+	return site_write(site, want, prot, req->how);
 }
 
 int pk_lib_autooff(uint32_t id)
@@ -401,11 +440,11 @@ int pk_lib_autooff(uint32_t id)
 		uint8_t *site = (uint8_t *)(uintptr_t)sl->site;
 		int prot, rc;
 
-		if (!sl->site || sl->probe >> 1 != id || sl->how != PK_IPROBE_HOW_CALL ||
+		if (!sl->site || sl->probe >> 1 != id || sl->how == PK_IPROBE_HOW_ENTRY ||
 		    called_stub(site) != sl->stub)
 			continue;
 		prot = page_prot(sl->site);
-		rc = prot < 0 ? prot : text_write5(site, sl->nop, prot);
+		rc = prot < 0 ? prot : site_write(site, sl->nop, prot, sl->how);
 		if (rc && !first)
 			first = rc; /* -EAGAIN: a site that needs every thread stopped stays on */
 	}
