@@ -1,9 +1,11 @@
 /* probe_target.c — the function bench/probe.sh probes: one thread calls hot() N times (2 probe
  * events a call: entry and exit) and prints the loop's wall time.  Built once per tool with its
  * own instrumentation flags; main is never instrumented.
- *   probe_target N [wait]   with wait: print "ready", run the loop at SIGUSR1, exit at the
- *                           next SIGUSR1 (so that the events can be read meanwhile)
- * Prints "ns <loop ns> sum <checksum>".
+ *   probe_target N [wait [PASSES]]   with wait: print "ready"; then PASSES times (default 1):
+ *                           at SIGUSR1 run the loop and print its time; exit at the next
+ *                           SIGUSR1 (so that the events can be read between passes)
+ * Prints "ns <loop ns> sum <checksum>" for the last pass, "pass <k> ns <loop ns>" for the
+ * ones before (a first pass touches a new ring's pages: bench/probe.sh reports both).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -37,21 +39,29 @@ NEVER int main(int argc, char **argv)
 {
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000, sum = 0, t0;
 	int wait = argc > 2 && !strcmp(argv[2], "wait"), sig;
+	long passes = wait && argc > 3 ? strtol(argv[3], NULL, 10) : 1;
 	sigset_t set;
 
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
 	if (wait) {
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR1);
 		sigprocmask(SIG_BLOCK, &set, NULL);
 		printf("ready\n");
 		fflush(stdout);
-		sigwait(&set, &sig);
 	}
-	t0 = now_ns();
-	for (long i = 0; i < n; i++)
-		sum += hot(i);
-	printf("ns %ld sum %ld\n", now_ns() - t0, sum);
-	fflush(stdout);
+	for (long p = 1; p <= passes; p++) {
+		if (wait)
+			sigwait(&set, &sig);
+		sum = 0;
+		t0 = now_ns();
+		for (long i = 0; i < n; i++)
+			sum += hot(i);
+		if (p < passes)
+			printf("pass %ld ns %ld\n", p, now_ns() - t0);
+		else
+			printf("ns %ld sum %ld\n", now_ns() - t0, sum);
+		fflush(stdout);
+	}
 	if (wait)
 		sigwait(&set, &sig);
 	return 0;

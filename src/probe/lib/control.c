@@ -11,7 +11,7 @@
  * stays mapped and is unlinked when the process exits normally.
  *
  * Settings, for a preloaded library (an injected one takes the defaults):
- *   PK_IPROBE_RING_EVENTS  events per thread ring (power of two, default 65536)
+ *   PK_IPROBE_RING_EVENTS  events per thread ring (power of two, default 65536, at most 2^27)
  *   PK_IPROBE_MAX_THREADS  rings (default 256)
  */
 #include <errno.h>
@@ -62,7 +62,7 @@ static uint64_t ns_of(clockid_t c)
 
 int pk_lib_shm_open(void)
 {
-	uint32_t ring_events = env_u32("PK_IPROBE_RING_EVENTS", DEF_RING_EVENTS, 64, 1u << 26);
+	uint32_t ring_events = env_u32("PK_IPROBE_RING_EVENTS", DEF_RING_EVENTS, 64, 1u << 27);
 	uint32_t max_threads = env_u32("PK_IPROBE_MAX_THREADS", DEF_MAX_THREADS, 1, 65536);
 	uint64_t probes_off, rings_off, ring_bytes, size;
 	struct pk_iprobe_shm *s;
