@@ -21,6 +21,7 @@
 
 #include "common/errbuf.h"
 #include "probe/inject_int.h"
+#include "probe/probe_int.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -50,29 +51,6 @@
 enum { SYM_DLOPEN, SYM_DLERROR, SYM_MEMFD_CREATE, SYM_CLOSE, SYM_N };
 static const char *const sym_names[SYM_N] = { "dlopen", "dlerror", "memfd_create", "close" };
 
-struct map_line {
-	unsigned long lo, hi, off;
-	char perms[8];
-	char *path; /* "" for anonymous mappings */
-};
-
-/* Splits one line of /proc/PID/maps (the newline is cut off in place). */
-static bool parse_map_line(char *line, struct map_line *m)
-{
-	int pos = 0;
-	char *nl;
-
-	if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %n", &m->lo, &m->hi, m->perms, &m->off, &pos) <
-		    4 ||
-	    pos == 0)
-		return false;
-	m->path = line + pos;
-	nl = strchr(m->path, '\n');
-	if (nl)
-		*nl = '\0';
-	return true;
-}
-
 static const char *base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -96,7 +74,7 @@ bool pk_inject_is_loaded(pid_t pid, const char *name)
 {
 	char path[64], *line = NULL;
 	size_t cap = 0;
-	struct map_line m;
+	struct pk_maps_line m;
 	bool found = false;
 	FILE *f;
 
@@ -105,7 +83,7 @@ bool pk_inject_is_loaded(pid_t pid, const char *name)
 	if (!f)
 		return false;
 	while (!found && getline(&line, &cap, f) > 0)
-		found = parse_map_line(line, &m) && m.path[0] && map_name_is(m.path, name);
+		found = pk_maps_parse(line, &m) && m.path[0] && map_name_is(m.path, name);
 	free(line);
 	fclose(f);
 	return found;
@@ -122,7 +100,7 @@ static int open_target_libc(pid_t pid, unsigned long *lo, char *err, size_t errl
 {
 	char path[64], *line = NULL, file[PATH_MAX + 64];
 	size_t cap = 0;
-	struct map_line m;
+	struct pk_maps_line m;
 	int fd = -1, rc = -ENOENT;
 	FILE *f;
 
@@ -131,7 +109,7 @@ static int open_target_libc(pid_t pid, unsigned long *lo, char *err, size_t errl
 	if (!f)
 		return pk_errbuf_set(-errno, err, errlen, "open %s: %s", path, strerror(errno));
 	while (getline(&line, &cap, f) > 0) {
-		if (!parse_map_line(line, &m) || m.off != 0 || m.path[0] != '/' ||
+		if (!pk_maps_parse(line, &m) || m.off != 0 || m.path[0] != '/' ||
 		    !is_libc_name(base_name(m.path)))
 			continue;
 		*lo = m.lo;

@@ -1,7 +1,7 @@
 /* probe_int.h — what the probe module's files share privately: reading an x86-64 ELF file
  * (elf.c: its sections, function symbols, dynamic relocations, bytes at a link-time address)
  * and building or writing a probe table (table.c), used by the cold patch (coldpatch.c) and by
- * the table loader.
+ * the table loader; and reading a line of /proc/PID/maps (maps.c).
  */
 #ifndef PK_PROBE_PROBE_INT_H
 #define PK_PROBE_PROBE_INT_H
@@ -89,5 +89,16 @@ extern const uint8_t pk_probe_nop5[5];
 /* A tail site's bytes when off: ret, then a 4-byte NOP never reached (a 6-byte site: 5). */
 extern const uint8_t pk_probe_ret5[5];
 extern const uint8_t pk_probe_ret6[6];
+
+/* One line of /proc/PID/maps.  path points into the line ("" for an anonymous mapping). */
+struct pk_maps_line {
+	unsigned long lo, hi, off;
+	char perms[8];
+	char *path;
+};
+
+/* Splits one line of /proc/PID/maps into *m, cutting its newline off in place; false when it is
+ * not such a line. */
+bool pk_maps_parse(char *line, struct pk_maps_line *m);
 
 #endif

@@ -27,31 +27,27 @@
 #include "common/errbuf.h"
 #include "probe/inject.h"
 #include "probe/probe.h"
+#include "probe/probe_int.h"
 #include "probe/shm.h"
 
 #define BATCH_TIMEOUT_MS 10000
 
+/* A line of /proc/PID/maps, its path copied (kept across lines). */
 struct map_line {
 	uint64_t lo, hi, off;
-	char perm[5];
 	char path[PATH_MAX];
 };
 
-static bool map_parse(const char *line, struct map_line *m)
+static bool map_parse(char *line, struct map_line *m)
 {
-	unsigned long lo, hi, off;
-	int n = 0;
+	struct pk_maps_line l;
 
-	if (sscanf(line, "%lx-%lx %4s %lx %*s %*s%n", &lo, &hi, m->perm, &off, &n) != 4)
+	if (!pk_maps_parse(line, &l))
 		return false;
-	m->lo = lo;
-	m->hi = hi;
-	m->off = off;
-	line += n;
-	while (*line == ' ')
-		line++;
-	snprintf(m->path, sizeof(m->path), "%s", line);
-	m->path[strcspn(m->path, "\n")] = 0;
+	m->lo = l.lo;
+	m->hi = l.hi;
+	m->off = l.off;
+	snprintf(m->path, sizeof(m->path), "%s", l.path);
 	return true;
 }
 
