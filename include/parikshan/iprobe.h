@@ -3,7 +3,8 @@
  * ring per thread.  This is a wire format: fixed-width fields, explicit padding, a version.
  *
  * libiprobe creates the segment /dev/shm/parikshan-iprobe.<pid> (the pid as the target sees
- * it) when it is loaded and keeps it mapped; the tools find it through /proc/PID/maps and open
+ * it) when it is loaded, maps it and unlinks it at once (nothing is left behind, whatever way
+ * the process ends); the tools find it through /proc/PID/maps (as "... (deleted)") and open
  * it through /proc/PID/map_files/, which also works for a target in other namespaces.
  *
  *   +--------------------+  offset 0

@@ -68,6 +68,10 @@ pk_check list-before sh -c "'$PK_BIN' probe list --pid $SPIN_PID >'$PK_TMP/list.
 	grep -qE '^bump +1 +1 +off' '$PK_TMP/list.out'"
 pk_check enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID 'work' 'leaf_*' bump >'$PK_TMP/en.out' &&
 	grep -q 'enabled 4 functions' '$PK_TMP/en.out'"
+# the segment is reached through /proc/PID/map_files: its file is gone at once (nothing left
+# in /dev/shm whatever way the process ends)
+pk_check shm-unlinked sh -c "grep -q 'parikshan-iprobe.* (deleted)' /proc/$SPIN_PID/maps &&
+	! ls /dev/shm/parikshan-iprobe.* >/dev/null 2>&1"
 pk_check list-on sh -c "'$PK_BIN' probe list --pid $SPIN_PID --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)

@@ -8,7 +8,8 @@
  *
  * The control thread is this library's only thread; it blocks every signal (the target's
  * handlers never run on it) and is never joined: it lives as long as the process.  The segment
- * stays mapped and is unlinked when the process exits normally.
+ * stays mapped; its file is unlinked as soon as it is mapped (the tools open it through
+ * /proc/PID/map_files/), so nothing is left in /dev/shm even when the process crashes.
  *
  * Settings, for a preloaded library (an injected one takes the defaults):
  *   PK_IPROBE_RING_EVENTS  events per thread ring (power of two, default 65536, at most 2^27)
@@ -114,6 +115,9 @@ int pk_lib_shm_open(void)
 	s->realtime0_ns = ns_of(CLOCK_REALTIME);
 	__atomic_store_n(&s->magic, PK_IPROBE_MAGIC, __ATOMIC_RELEASE);
 	pk_lib_shm = s;
+	/* the tools reach the segment through /proc/PID/map_files/: its name is not needed, and
+	 * without it nothing is left in /dev/shm however the process ends */
+	unlink(shm_path);
 	return 0;
 }
 
@@ -367,10 +371,4 @@ __attribute__((constructor)) static void pk_lib_init(void)
 		pthread_setname_np(th, "pk-iprobe");
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-__attribute__((destructor)) static void pk_lib_fini(void)
-{
-	if (pk_lib_shm && pk_lib_shm->pid == (uint32_t)getpid())
-		unlink(shm_path);
 }
