@@ -70,8 +70,8 @@ pk_check enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID 'work' 'leaf_*' bu
 	grep -q 'enabled 4 functions' '$PK_TMP/en.out'"
 # the segment is reached through /proc/PID/map_files: its file is gone at once (nothing left
 # in /dev/shm whatever way the process ends)
-pk_check shm-unlinked sh -c "grep -q 'parikshan-iprobe.* (deleted)' /proc/$SPIN_PID/maps &&
-	! ls /dev/shm/parikshan-iprobe.* >/dev/null 2>&1"
+pk_check shm-unlinked sh -c "grep -q 'parikshan-iprobe.$SPIN_PID (deleted)' /proc/$SPIN_PID/maps &&
+	[ ! -e /dev/shm/parikshan-iprobe.$SPIN_PID ]"
 pk_check list-on sh -c "'$PK_BIN' probe list --pid $SPIN_PID --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
