@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #define PK_IPROBE_MAGIC 0x45424f5250494b50ull /* "PKIPROBE" little-endian */
-#define PK_IPROBE_VERSION 1
+#define PK_IPROBE_VERSION 2
 #define PK_IPROBE_SHM_PREFIX "parikshan-iprobe."
 #define PK_IPROBE_MAX_REQ 1024 /* sites per batch of requests */
 
@@ -82,7 +82,12 @@ enum pk_iprobe_flag {
 	PK_IPROBE_F_USED = 1u << 0,    /* slot holds a function */
 	PK_IPROBE_F_ON = 1u << 1,      /* at least one site enabled */
 	PK_IPROBE_F_AUTOOFF = 1u << 2, /* disabled by the budget */
+	PK_IPROBE_F_FPERF = 1u << 3,   /* read the fperf counters at each entry and exit */
+	PK_IPROBE_F_INVIVO = 1u << 4,  /* run the in-vivo test at entry (with its probability) */
 };
+
+/* Flags that send a hit through libiprobe's slow path (pk_lib_hook) besides its event. */
+#define PK_IPROBE_F_HOOKS (PK_IPROBE_F_FPERF | PK_IPROBE_F_INVIVO)
 
 /* One site to switch: filled by the tools, executed by libiprobe. */
 struct pk_iprobe_req {

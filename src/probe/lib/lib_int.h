@@ -49,6 +49,12 @@ uint64_t pk_lib_event_ps(void);
  * (entry sites: their handler checks that flag); 0 or -errno. */
 int pk_lib_autooff(uint32_t id);
 
+/* The slow path of a probe whose registry flags include one of PK_IPROBE_F_HOOKS: called by
+ * both handlers right after an entry's event is recorded and right before an exit's (probe:
+ * id << 1 | exit bit; flags: the registry entry's, as the handler read them).  Runs on the
+ * probed thread with general registers only saved (see ring.c). */
+void pk_lib_hook(uint32_t probe, uint32_t flags);
+
 /* Forgets the calling thread's ring (after fork, in the child). */
 void pk_lib_ring_forget(void);
 

@@ -133,23 +133,45 @@ static inline __attribute__((always_inline)) void record(uint32_t probe, uint32_
 	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
 }
 
+static inline __attribute__((always_inline)) const struct pk_iprobe_probe *probe_of(uint32_t probe)
+{
+	const struct pk_iprobe_shm *s = pk_lib_shm;
+
+	return (const struct pk_iprobe_probe *)((const char *)s + s->probes_off) + (probe >> 1);
+}
+
+/* A hit: its event, and the slow path when its probe asks for one (after the entry's event,
+ * before the exit's, so what the hook measures lies between them). */
+static inline __attribute__((always_inline)) void hit(uint32_t probe, uint32_t flags)
+{
+	if (PK_LIKELY(!(flags & PK_IPROBE_F_HOOKS))) {
+		record(probe, 0);
+		return;
+	}
+	if (probe & PK_IPROBE_EXIT) {
+		pk_lib_hook(probe, flags);
+		record(probe, 0);
+	} else {
+		record(probe, 0);
+		pk_lib_hook(probe, flags);
+	}
+}
+
 PK_LIB_EXPORT void pk_iprobe_call_hit(void *fn, uint32_t probe)
 {
 	(void)fn;
-	record(probe, 0);
+	hit(probe, __atomic_load_n(&probe_of(probe)->flags, __ATOMIC_RELAXED));
 }
 
 PK_LIB_EXPORT void pk_iprobe_entry_hit(uint32_t probe)
 {
-	const struct pk_iprobe_shm *s = pk_lib_shm;
-	const struct pk_iprobe_probe *p =
-		(const struct pk_iprobe_probe *)((const char *)s + s->probes_off) + (probe >> 1);
+	uint32_t flags = __atomic_load_n(&probe_of(probe)->flags, __ATOMIC_RELAXED);
 
 	/* an entry site cannot be switched off from inside the process (threads may sit in its
 	 * NOPs): a probe the budget switched off stops here */
-	if (PK_UNLIKELY(__atomic_load_n(&p->flags, __ATOMIC_RELAXED) & PK_IPROBE_F_AUTOOFF))
+	if (PK_UNLIKELY(flags & PK_IPROBE_F_AUTOOFF))
 		return;
-	record(probe, 0);
+	hit(probe, flags);
 }
 
 void pk_lib_mark(uint32_t kind, uint32_t aux)
