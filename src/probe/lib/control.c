@@ -147,6 +147,7 @@ static void serve(struct pk_iprobe_shm *s)
 
 	if (n > PK_IPROBE_MAX_REQ)
 		n = 0, first = -EINVAL;
+	pk_lib_patch_begin();
 	for (uint32_t i = 0; i < n; i++) {
 		rc = pk_lib_patch(&s->req[i]);
 		s->req[i].result = rc;

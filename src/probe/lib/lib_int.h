@@ -28,6 +28,10 @@ void pk_iprobe_entry_hit(uint32_t probe);
 /* Creates and maps /dev/shm/parikshan-iprobe.<pid>; 0 or -errno. */
 int pk_lib_shm_open(void);
 
+/* Starts a batch of pk_lib_patch calls: the process's mappings are read again at its first
+ * request (control thread only). */
+void pk_lib_patch_begin(void);
+
 /* Executes one request of a batch (control thread only); returns its result. */
 int pk_lib_patch(struct pk_iprobe_req *req);
 

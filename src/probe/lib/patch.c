@@ -236,30 +236,77 @@ static uint64_t stub_get(const struct pk_iprobe_req *req)
 	return (uint64_t)(uintptr_t)p;
 }
 
-/* The protection of the page holding addr, from /proc/self/maps: PROT_* or -errno (-EFAULT when
- * it is not mapped executable). */
-static int page_prot(uint64_t addr)
+/* The executable mappings of the process, read from /proc/self/maps once per batch (reading
+ * the file for each site made switching 10,000 sites take seconds).  Ascending, as the file
+ * lists them. */
+struct xrange {
+	uint64_t lo, hi;
+	int prot;
+};
+
+static struct xrange *xr;
+static size_t nxr, cap_xr;
+static bool xr_valid;
+
+void pk_lib_patch_begin(void)
+{
+	xr_valid = false;
+}
+
+/* Reads the executable mappings into xr; 0 or -errno. */
+static int xr_load(void)
 {
 	char line[512];
 	FILE *f = fopen("/proc/self/maps", "re");
-	int prot = -EFAULT;
 
 	if (!f)
 		return -errno;
+	nxr = 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
 		char perm[5];
 
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) != 3)
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) != 3 || perm[2] != 'x')
 			continue;
-		if (addr < lo || addr >= hi)
-			continue;
-		if (perm[2] == 'x')
-			prot = (perm[0] == 'r' ? PROT_READ : 0) | PROT_EXEC;
-		break;
+		if (nxr == cap_xr) {
+			size_t ncap = cap_xr ? cap_xr * 2 : 64;
+			struct xrange *nw = realloc(xr, ncap * sizeof(*nw));
+
+			if (!nw) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			xr = nw;
+			cap_xr = ncap;
+		}
+		xr[nxr++] = (struct xrange){ lo, hi, (perm[0] == 'r' ? PROT_READ : 0) | PROT_EXEC };
 	}
 	fclose(f);
-	return prot;
+	xr_valid = true;
+	return 0;
+}
+
+/* The protection of the page holding addr: PROT_* or -errno (-EFAULT when it is not mapped
+ * executable). */
+static int page_prot(uint64_t addr)
+{
+	size_t lo = 0, hi;
+	int rc;
+
+	if (!xr_valid && (rc = xr_load()) < 0)
+		return rc;
+	hi = nxr;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr < xr[mid].lo)
+			hi = mid;
+		else if (addr >= xr[mid].hi)
+			lo = mid + 1;
+		else
+			return xr[mid].prot;
+	}
+	return -EFAULT;
 }
 
 /* x86 stores within one cache line are atomic: 8 bytes at p (any alignment inside the line). */
@@ -434,6 +481,7 @@ int pk_lib_autooff(uint32_t id)
 	struct pk_iprobe_probe *p = (struct pk_iprobe_probe *)((char *)s + s->probes_off) + id;
 	int first = 0;
 
+	pk_lib_patch_begin();
 	__atomic_or_fetch(&p->flags, PK_IPROBE_F_AUTOOFF, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < cap_slots; i++) {
 		struct stub_slot *sl = &slots[i];
