@@ -8,6 +8,11 @@
  * non-zero index: a hardware counter scheduled on this CPU) is read with rdpmc, without a
  * system call; otherwise (software events, or a counter not scheduled right now) the group is
  * read with one read() of its leader (PERF_FORMAT_GROUP).
+ *
+ * The clocks (task-clock, cpu-clock) are never in the group: each is opened alone and read
+ * with its own read().  Measured on kernel 6.18: software counters in a group led by
+ * task-clock count a fraction of their events (51 of 262 page faults), and a task-clock
+ * joining a group led by page-faults may read 0 for good; alone, each is exact.
  */
 #ifndef PK_PROBE_PERF_RAW_H
 #define PK_PROBE_PERF_RAW_H
@@ -27,6 +32,7 @@ struct pk_perf_raw_group {
 	int32_t fd[PK_PERF_RAW_MAX];	/* fd[i] of counter i; -1: the kernel refused it */
 	uint32_t n;			/* counters asked for */
 	uint32_t nopen;			/* of them opened */
+	uint32_t ngroup;		/* of them in the group (the others: clocks, alone) */
 	uint8_t order[PK_PERF_RAW_MAX]; /* order[k]: the counter of the group's k-th member */
 	struct perf_event_mmap_page *pg[PK_PERF_RAW_MAX]; /* hardware events: their page */
 };
@@ -96,20 +102,18 @@ static inline void pk_perf_raw_close(struct pk_perf_raw_group *g)
 		g->pg[i] = 0;
 		g->fd[i] = -1;
 	}
-	g->n = g->nopen = 0;
+	g->n = g->nopen = g->ngroup = 0;
 }
 
-/* True for the clock counters, which must not lead a group: measured on kernel 6.18, the
- * software counters of a group led by task-clock count a fraction of their events (51 of 262
- * page faults), while led by page-faults every counter counts them all. */
+/* True for the clock counters, which are opened alone (see the top of this file). */
 static inline bool pk_perf_raw_is_clock(uint32_t type, uint64_t config)
 {
 	return type == PERF_TYPE_SOFTWARE &&
 	       (config == PERF_COUNT_SW_TASK_CLOCK || config == PERF_COUNT_SW_CPU_CLOCK);
 }
 
-/* Opens counters (types[i], configs[i]), i < n (at most PK_PERF_RAW_MAX), as one group of the
- * calling thread (the clocks joining last); a counter the kernel refuses is left out (its fd
+/* Opens counters (types[i], configs[i]), i < n (at most PK_PERF_RAW_MAX), of the calling
+ * thread: one group, and each clock alone; a counter the kernel refuses is left out (its fd
  * -1).  Returns how many opened; g is then closed with pk_perf_raw_close (also when none
  * opened). */
 static inline uint32_t pk_perf_raw_group_open(struct pk_perf_raw_group *g, uint32_t n,
@@ -123,18 +127,18 @@ static inline uint32_t pk_perf_raw_group_open(struct pk_perf_raw_group *g, uint3
 		g->pg[i] = 0;
 	}
 	g->n = n > PK_PERF_RAW_MAX ? PK_PERF_RAW_MAX : n;
-	g->nopen = 0;
-	for (uint32_t k = 0; k < 2 * g->n; k++) {
-		uint32_t i = k % g->n;
-		int fd;
+	g->nopen = g->ngroup = 0;
+	for (uint32_t i = 0; i < g->n; i++) {
+		bool alone = pk_perf_raw_is_clock(types[i], configs[i]);
+		int fd = pk_perf_raw_open(types[i], configs[i], alone ? -1 : leader, min_fd);
 
-		if ((k < g->n) == pk_perf_raw_is_clock(types[i], configs[i]))
-			continue; /* first pass: the others; second: the clocks */
-		fd = pk_perf_raw_open(types[i], configs[i], leader, min_fd);
 		if (fd < 0)
 			continue;
 		g->fd[i] = fd;
-		g->order[g->nopen++] = (uint8_t)i;
+		g->nopen++;
+		if (alone)
+			continue;
+		g->order[g->ngroup++] = (uint8_t)i;
 		if (leader < 0)
 			leader = fd;
 		if (types[i] != PERF_TYPE_SOFTWARE) {
@@ -199,17 +203,27 @@ static inline uint32_t pk_perf_raw_read(const struct pk_perf_raw_group *g, uint6
 	}
 	if (*rdpmc)
 		return mask;
-	if (!g->nopen)
-		return 0;
 	mask = 0;
-	leader = g->fd[g->order[0]];
-	got = pk_perf_raw_syscall(SYS_read, leader, (long)buf, (long)sizeof(buf), 0, 0, 0);
-	if (got < 8 || buf[0] > g->nopen || (uint64_t)got < 8 * (1 + buf[0]))
-		return 0;
-	/* the group's values come in the order its members were opened */
-	for (uint32_t k = 0; k < buf[0]; k++) {
-		val[g->order[k]] = buf[1 + k];
-		mask |= 1u << g->order[k];
+	if (g->ngroup) {
+		leader = g->fd[g->order[0]];
+		got = pk_perf_raw_syscall(SYS_read, leader, (long)buf, (long)sizeof(buf), 0, 0, 0);
+		if (got >= 8 && buf[0] <= g->ngroup && (uint64_t)got >= 8 * (1 + buf[0])) {
+			/* the group's values come in the order its members were opened */
+			for (uint32_t k = 0; k < buf[0]; k++) {
+				val[g->order[k]] = buf[1 + k];
+				mask |= 1u << g->order[k];
+			}
+		}
+	}
+	/* the clocks, alone: each read() gives nr = 1 and the value */
+	for (uint32_t i = 0; i < g->n; i++) {
+		if (g->fd[i] < 0 || (mask & 1u << i))
+			continue;
+		got = pk_perf_raw_syscall(SYS_read, g->fd[i], (long)buf, 16, 0, 0, 0);
+		if (got == 16 && buf[0] == 1) {
+			val[i] = buf[1];
+			mask |= 1u << i;
+		}
 	}
 	return mask;
 }
