@@ -132,29 +132,42 @@ out:
 	return rc;
 }
 
+/* What choose() decided about hardware counters, said once counting starts. */
+enum hw_note { HW_OK, HW_FELL_BACK, HW_MISSING };
+
 /* The counters to count: o's, else the default pair, else (no hardware counter here) the
- * software fallback, said on stderr.  Returns how many, or an exit status < 0 negated. */
-static int choose(const struct pk_fperf_opts *o, struct pk_perf_event *ev)
+ * software fallback.  Returns how many (0: none). */
+static int choose(const struct pk_fperf_opts *o, struct pk_perf_event *ev, enum hw_note *note)
 {
 	char err[512];
 	bool hw = pk_perf_hardware_available();
 	int n;
 
+	*note = HW_OK;
 	if (o->nev) {
 		memcpy(ev, o->ev, (size_t)o->nev * sizeof(*ev));
 		if (!hw && pk_perf_any_hardware(ev, (size_t)o->nev))
-			fprintf(stderr, "parikshan: probe fperf: this kernel offers no hardware "
-					"counter: those asked for will read nothing (try "
-					"--events " PK_PERF_FALLBACK ")\n");
+			*note = HW_MISSING;
 		return o->nev;
 	}
 	n = pk_perf_parse(hw ? PK_PERF_DEFAULT : PK_PERF_FALLBACK, ev, PK_PERF_MAX, err,
 			  sizeof(err));
 	if (!hw)
+		*note = HW_FELL_BACK;
+	return n > 0 ? n : 0;
+}
+
+static void say_note(enum hw_note note)
+{
+	if (note == HW_FELL_BACK)
 		fprintf(stderr,
 			"parikshan: probe fperf: no hardware counters here (perf_event_open "
 			"refuses cycles): counting " PK_PERF_FALLBACK " instead\n");
-	return n;
+	else if (note == HW_MISSING)
+		fprintf(stderr,
+			"parikshan: probe fperf: no hardware counters here (perf_event_open "
+			"refuses cycles): those asked for read nothing (try "
+			"--events " PK_PERF_FALLBACK ")\n");
 }
 
 /* Drains the rings every DRAIN_MS until the duration ends, a signal comes or the target
@@ -203,13 +216,14 @@ int pk_cli_probe_fperf(struct pk_probe_target *t, const struct pk_fperf_opts *o,
 	struct pk_probe_switch_stats sw;
 	struct pk_dump_table tb = { 0 };
 	struct pk_dump_stats sum = { 0 }, st;
+	enum hw_note note;
 	char err[512], err2[512];
 	size_t funcs;
 	double secs = 0;
 	FILE *out = stdout;
 	int n, rc, rc2, status = PK_EXIT_OK;
 
-	n = choose(o, ev);
+	n = choose(o, ev, &note);
 	if (n <= 0)
 		return pk_cli_fail(PK_EXIT_RUNTIME, "probe fperf", "no counter to count");
 	for (int i = 0; i < n; i++) {
@@ -241,6 +255,7 @@ int pk_cli_probe_fperf(struct pk_probe_target *t, const struct pk_fperf_opts *o,
 		pk_probe_switch(t, globs, nglobs, false, PK_PROBE_BOTH, &sw, err2, sizeof(err2));
 		goto unflag;
 	}
+	say_note(note);
 	stop_signal = 0;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);

@@ -413,7 +413,7 @@ static void dump_ring(struct dump *d, struct pk_iprobe_ring *r, struct pk_iprobe
 	d->depth = 0;
 	d->fresh = false;
 	d->pmask = 0;
-	if (sv && sv->tid == d->tid && sv->depth <= MAX_DEPTH) {
+	if (sv && sv->depth && sv->tid == d->tid && sv->depth <= MAX_DEPTH) {
 		memcpy(d->stack, sv->frames, sv->depth * sizeof(*sv->frames));
 		d->depth = sv->depth;
 		d->fresh = sv->fresh;
