@@ -47,7 +47,12 @@ struct pk_iprobe_event {
 enum pk_iprobe_mark {
 	PK_IPROBE_MARK_DROPS = 1, /* aux: events dropped just before this point (ring full) */
 	PK_IPROBE_MARK_AUTOOFF,	  /* aux: probe id disabled by the budget */
+	PK_IPROBE_MARK_COUNTER,	  /* fperf: aux = counter index | PK_IPROBE_CTR_EXIT when read
+				   * at an exit; tsc holds the counter's 64-bit value instead of
+				   * a time.  An entry's counters follow its event, an exit's
+				   * precede it (what they measure lies between the two). */
 };
+#define PK_IPROBE_CTR_EXIT 0x100u /* aux bit of a counter read at an exit */
 
 /* Per-thread ring header, one cache line for the producer, one for the consumer. */
 struct pk_iprobe_ring {
@@ -148,6 +153,22 @@ struct pk_iprobe_shm {
 	uint32_t served;      /* batches executed, for the tools' progress */
 	uint8_t pad1[40];
 	struct pk_iprobe_req req[PK_IPROBE_MAX_REQ];
+
+	/* --- fperf: per-function performance counters --------------------------------------
+	 * The counters every thread opens (perf_event_open type and config) when it hits a
+	 * probe flagged PK_IPROBE_F_FPERF.  A tool makes fperf_gen odd, writes fperf_n and
+	 * fperf[], then makes it even again (a seqlock: a thread that reads an odd or changed
+	 * generation reads no counter at that hit); a thread whose counters were opened for
+	 * another generation reopens them.  fperf_n = 0: no counter. */
+	uint32_t fperf_gen;
+	uint32_t fperf_n; /* counters in fperf[], at most PK_IPROBE_FPERF_MAX */
+	struct pk_iprobe_fperf_ctr {
+		uint32_t type; /* PERF_TYPE_* */
+		uint32_t pad;
+		uint64_t config; /* PERF_COUNT_* */
+	} fperf[8];
+	/* --- end of fperf ------------------------------------------------------------------ */
 };
+#define PK_IPROBE_FPERF_MAX 8
 
 #endif

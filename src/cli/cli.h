@@ -38,7 +38,7 @@ int pk_cmd_up(int argc, char **argv);
 /* `parikshan dup`: runs the network duplicator. */
 int pk_cmd_dup(int argc, char **argv);
 
-/* `parikshan probe`: function probes in a live process (list, enable, disable, dump). */
+/* `parikshan probe`: function probes in a live process (list, enable, disable, dump, fperf). */
 int pk_cmd_probe(int argc, char **argv);
 
 /* `parikshan replay`: replays a capture's clients against a target and compares the answers. */

@@ -1,5 +1,5 @@
-/* cmd_probe.c — `parikshan probe list|enable|disable|dump --pid PID ...`: function probes in a
- * live process.  Parsing and printing only; the work is src/probe's. */
+/* cmd_probe.c — `parikshan probe list|enable|disable|dump|fperf --pid PID ...`: function probes in
+ * a live process.  Parsing and printing only; the work is src/probe's. */
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
@@ -13,6 +13,7 @@
 #include "common/args.h"
 #include "common/json.h"
 #include "common/strbuf.h"
+#include "cli/probe_fperf.h"
 #include "probe/dump.h"
 #include "probe/probe.h"
 
@@ -25,6 +26,8 @@ static const char probe_usage[] =
 	"                               PATTERN...\n"
 	"       parikshan probe disable --pid PID [--file LIB]... [PATTERN...]\n"
 	"       parikshan probe dump    --pid PID [--format F] [-o FILE]\n"
+	"       parikshan probe fperf   --pid PID [--file LIB]... [--events LIST]\n"
+	"                               [--duration D] [--json] [-o FILE] FUNC...\n"
 	"\n"
 	"Function probes in a live process, off by default and free while off.  The process's\n"
 	"executable (or the shared libraries named with --file) must have probe sites: built with\n"
@@ -40,6 +43,12 @@ static const char probe_usage[] =
 	"  disable          switch them off (every function when no PATTERN), restoring the\n"
 	"                   exact NOP bytes\n"
 	"  dump             drain the recorded events (they are consumed) to stdout or FILE\n"
+	"  fperf            per-function performance counters: switch on the entry and exit\n"
+	"                   probes of the functions matching FUNC (globs), read the counters of\n"
+	"                   the calling thread at each (perf_event_open; rdpmc where the kernel\n"
+	"                   allows it), then switch them off again and print per function: calls,\n"
+	"                   and per counter the inclusive total, its mean per call and the\n"
+	"                   exclusive mean (minus probed callees)\n"
 	"\n"
 	"  --pid PID        the target process (required)\n"
 	"  --file LIB       a mapped shared library instead of the executable (a path or a base\n"
@@ -56,8 +65,15 @@ static const char probe_usage[] =
 	"                   trace_processor: compact, for traces too large for JSON; write it\n"
 	"                   with -o), folded (flame graphs), table (calls, inclusive and\n"
 	"                   exclusive time per function, and drops)\n"
-	"  -o FILE          write the dump to FILE\n"
-	"  --json           list as JSON\n"
+	"  --events LIST    fperf: counters, comma-separated: cycles, instructions,\n"
+	"                   cache-misses, branch-misses (hardware), task-clock, cpu-clock (ns),\n"
+	"                   page-faults, minor-faults, major-faults, context-switches,\n"
+	"                   cpu-migrations (default cycles,instructions; where the kernel offers\n"
+	"                   no hardware counter, task-clock,page-faults,context-switches, said\n"
+	"                   on stderr)\n"
+	"  --duration D     fperf: count for D (e.g. 10s, 500ms; default until Ctrl-C/SIGTERM)\n"
+	"  -o FILE          write the dump (or the fperf table) to FILE\n"
+	"  --json           list or fperf as JSON\n"
 	"  --help           show this text\n"
 	"\n"
 	"Events lost because a thread's ring was full are counted and shown in every format.\n"
@@ -75,6 +91,8 @@ enum {
 	OPT_FORMAT,
 	OPT_BUDGET,
 	OPT_JSON,
+	OPT_EVENTS,
+	OPT_DURATION,
 	OPT_HELP,
 };
 
@@ -86,6 +104,8 @@ static const struct option probe_options[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "budget", required_argument, NULL, OPT_BUDGET },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "events", required_argument, NULL, OPT_EVENTS },
+	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -99,6 +119,8 @@ struct probe_opts {
 	const char *out;
 	bool json;
 	double budget; /* --budget PCT; < 0: not given */
+	struct pk_fperf_opts fperf;
+	bool fperf_opt; /* --events or --duration given */
 };
 
 /* Parses one option into o; returns -1 to go on, else the exit status. */
@@ -142,6 +164,21 @@ static int parse_opt(int c, struct probe_opts *o, char **argv)
 		return -1;
 	case OPT_JSON:
 		o->json = true;
+		return -1;
+	case OPT_EVENTS: {
+		char err[512];
+
+		o->fperf.nev = pk_perf_parse(optarg, o->fperf.ev, PK_PERF_MAX, err, sizeof(err));
+		if (o->fperf.nev < 0)
+			return pk_cli_fail(PK_EXIT_USAGE, "probe", "--events: %s", err);
+		o->fperf_opt = true;
+		return -1;
+	}
+	case OPT_DURATION:
+		if (pk_parse_duration(optarg, 86400ull * 1000000000ull, &o->fperf.duration_ns) ||
+		    !o->fperf.duration_ns)
+			return pk_cli_bad_value("probe", "--duration", optarg, -EINVAL);
+		o->fperf_opt = true;
 		return -1;
 	case OPT_HELP:
 		fputs(probe_usage, stdout);
@@ -270,22 +307,33 @@ static int do_list(struct pk_probe_target *t, char **globs, int nglobs, bool jso
 	return PK_EXIT_OK;
 }
 
+/* Loads libiprobe into t unless it is there and attaches to its segment; 0, or the exit
+ * status of a failure (printed, as `what`). */
+static int attach(struct pk_probe_target *t, const char *what)
+{
+	char lib[PATH_MAX], err[512];
+	int rc = find_lib(lib, sizeof(lib));
+
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, what,
+				   "libiprobe.so not found (set PK_IPROBE_LIB): %s", strerror(-rc));
+	rc = pk_probe_attach(t, lib, ATTACH_TIMEOUT_MS, err, sizeof(err));
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, what, "%s", err);
+	return 0;
+}
+
 static int do_switch(struct pk_probe_target *t, const struct probe_opts *o, bool on, char **globs,
 		     int nglobs)
 {
 	struct pk_probe_switch_stats st;
-	char lib[PATH_MAX], err[512];
+	char err[512];
 	int rc;
 
 	if (on) {
-		rc = find_lib(lib, sizeof(lib));
+		rc = attach(t, "probe enable");
 		if (rc)
-			return pk_cli_fail(PK_EXIT_RUNTIME, "probe enable",
-					   "libiprobe.so not found (set PK_IPROBE_LIB): %s",
-					   strerror(-rc));
-		rc = pk_probe_attach(t, lib, ATTACH_TIMEOUT_MS, err, sizeof(err));
-		if (rc)
-			return pk_cli_fail(PK_EXIT_RUNTIME, "probe enable", "%s", err);
+			return rc;
 	} else if (!t->shm) {
 		return pk_cli_fail(PK_EXIT_RUNTIME, "probe disable",
 				   "no probe is on in %d (libiprobe is not loaded)", (int)t->pid);
@@ -338,6 +386,17 @@ static int do_dump(struct pk_probe_target *t, const struct probe_opts *o)
 	return PK_EXIT_OK;
 }
 
+static int do_fperf(struct pk_probe_target *t, struct probe_opts *o, char **globs, int nglobs)
+{
+	int rc = attach(t, "probe fperf");
+
+	if (rc)
+		return rc;
+	o->fperf.json = o->json;
+	o->fperf.out = o->out;
+	return pk_cli_probe_fperf(t, &o->fperf, (const char *const *)globs, (size_t)nglobs);
+}
+
 int pk_cmd_probe(int argc, char **argv)
 {
 	struct probe_opts o = { .format = PK_DUMP_TEXT, .budget = -1 };
@@ -352,9 +411,10 @@ int pk_cmd_probe(int argc, char **argv)
 	}
 	verb = argv[1];
 	if (strcmp(verb, "list") && strcmp(verb, "enable") && strcmp(verb, "disable") &&
-	    strcmp(verb, "dump"))
+	    strcmp(verb, "dump") && strcmp(verb, "fperf"))
 		return pk_cli_fail(PK_EXIT_USAGE, "probe",
-				   "'%s': not a probe command (list, enable, disable, dump)", verb);
+				   "'%s': not a probe command (list, enable, disable, dump, fperf)",
+				   verb);
 	argc--;
 	argv++;
 	optind = 1;
@@ -373,6 +433,10 @@ int pk_cmd_probe(int argc, char **argv)
 		return pk_cli_bad("probe", "--budget", "goes with 'enable'");
 	if (!strcmp(verb, "dump") && optind < argc)
 		return pk_cli_bad("probe", "dump", "takes no PATTERN");
+	if (!strcmp(verb, "fperf") && optind == argc)
+		return pk_cli_bad("probe", "fperf", "needs a FUNC (a function name or glob)");
+	if (o.fperf_opt && strcmp(verb, "fperf"))
+		return pk_cli_bad("probe", "--events/--duration", "go with 'fperf'");
 	rc = pk_probe_open(o.pid, o.files, o.nfiles, &t, err, sizeof(err));
 	if (rc)
 		return pk_cli_fail(PK_EXIT_RUNTIME, "probe", "%s", err);
@@ -380,6 +444,8 @@ int pk_cmd_probe(int argc, char **argv)
 		rc = do_list(&t, argv + optind, argc - optind, o.json);
 	else if (!strcmp(verb, "dump"))
 		rc = do_dump(&t, &o);
+	else if (!strcmp(verb, "fperf"))
+		rc = do_fperf(&t, &o, argv + optind, argc - optind);
 	else
 		rc = do_switch(&t, &o, !strcmp(verb, "enable"), argv + optind, argc - optind);
 	pk_probe_close(&t);

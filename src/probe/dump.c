@@ -11,6 +11,12 @@
  * when it is popped (an exit closing callees whose exits were lost ends their slices too) or
  * when a drop marker empties the stack; an exit with no entry on the stack is not written.
  * So a thread's track always nests properly, where a stray end would close the wrong slice.
+ *
+ * fperf counter events (PK_IPROBE_MARK_COUNTER) follow their entry's event and precede their
+ * exit's: an entry's values are kept in its frame, an exit's wait for the exit event; a call
+ * whose frame and exit both have counter i adds the difference to its function's inclusive
+ * total of i and, minus its callees', to the exclusive one (pk_probe_dump_table).  text and json
+ * show every counter event; chrome, perfetto and folded leave them out (they carry no time).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 
 #include "common/errbuf.h"
 #include "probe/dump.h"
+#include "probe/perf.h"
 #include "probe/perfetto.h"
 #include "probe/shm.h"
 
@@ -44,14 +51,15 @@ const char *pk_dump_format_name(enum pk_dump_format f)
 	return (unsigned)f < PK_DUMP_NFORMATS ? format_names[f] : "?";
 }
 
+#define NCTR PK_IPROBE_FPERF_MAX
+
 struct frame {
 	uint32_t id;
-	uint64_t t0;	/* ns */
-	uint64_t child; /* ns spent in completed callees */
-};
-
-struct func_acc {
-	uint64_t calls, incl, excl;
+	uint32_t cmask;	       /* counters read at the entry (bit i: c0[i]) */
+	uint64_t t0;	       /* ns */
+	uint64_t child;	       /* ns spent in completed callees */
+	uint64_t c0[NCTR];     /* counters at the entry */
+	uint64_t cchild[NCTR]; /* counted in completed callees */
 };
 
 /* Folded stacks: path string -> exclusive ns, open addressing. */
@@ -68,9 +76,14 @@ struct dump {
 	uint64_t tsc0, tsc_hz;
 	uint32_t nprobes;
 	char (*names)[sizeof(((struct pk_iprobe_probe *)0)->name)];
-	struct func_acc *acc;
+	struct pk_dump_func *acc;
 	struct frame stack[MAX_DEPTH];
 	unsigned depth;
+	uint32_t nctr; /* counters the segment names (fperf) */
+	const char *ctr_names[NCTR];
+	bool fresh;	     /* the top frame was just pushed: entry counters are its */
+	uint32_t pmask;	     /* counters read just before the next exit (bit i: pend[i]) */
+	uint64_t pend[NCTR]; /* their values */
 	uint32_t tid;
 	bool first; /* no event written yet (JSON commas) */
 	struct fold *folds;
@@ -179,23 +192,72 @@ static int fold_stack(struct dump *d, uint64_t excl)
 	return fold_add(d, buf, excl);
 }
 
-/* A completed call of the top frame, ending at ns. */
-static void call_done(struct dump *d, uint64_t ns)
+/* A completed call of the top frame, ending at ns; with_ctr: the exit's counters (d->pend)
+ * are this call's. */
+static void call_done(struct dump *d, uint64_t ns, bool with_ctr)
 {
 	struct frame *f = &d->stack[d->depth - 1];
 	uint64_t incl = ns > f->t0 ? ns - f->t0 : 0;
 	uint64_t excl = incl > f->child ? incl - f->child : 0;
-	struct func_acc *a = &d->acc[f->id];
+	struct pk_dump_func *a = &d->acc[f->id];
+	uint64_t cincl[NCTR] = { 0 };
 
-	a->incl += incl;
-	a->excl += excl;
+	a->incl_ns += incl;
+	a->excl_ns += excl;
+	for (uint32_t i = 0; with_ctr && i < d->nctr; i++) {
+		if (!(f->cmask & d->pmask & 1u << i) || d->pend[i] < f->c0[i])
+			continue;
+		cincl[i] = d->pend[i] - f->c0[i];
+		a->ctr_calls[i]++;
+		a->ctr_incl[i] += cincl[i];
+		a->ctr_excl[i] += cincl[i] > f->cchild[i] ? cincl[i] - f->cchild[i] : 0;
+	}
 	if (d->fmt == PK_DUMP_FOLDED)
 		set_err(d, fold_stack(d, excl));
 	else if (d->fmt == PK_DUMP_PERFETTO)
 		set_err(d, pk_perfetto_slice_end(d->pf, ns));
 	d->depth--;
-	if (d->depth)
+	if (d->depth) {
 		d->stack[d->depth - 1].child += incl;
+		for (uint32_t i = 0; i < d->nctr; i++)
+			d->stack[d->depth - 1].cchild[i] += cincl[i];
+	}
+}
+
+/* A counter event (aux: index | PK_IPROBE_CTR_EXIT; value). */
+static void counter(struct dump *d, uint32_t aux, uint64_t value)
+{
+	uint32_t i = aux & 0xff;
+	bool exit = aux & PK_IPROBE_CTR_EXIT;
+
+	if (i >= d->nctr) {
+		d->st->bad++;
+		return;
+	}
+	d->st->counters++;
+	if (exit) {
+		d->pend[i] = value;
+		d->pmask |= 1u << i;
+	} else if (d->fresh && d->depth) {
+		d->stack[d->depth - 1].c0[i] = value;
+		d->stack[d->depth - 1].cmask |= 1u << i;
+	}
+	switch (d->fmt) {
+	case PK_DUMP_TEXT:
+		fprintf(d->out, "%14s     tid %-7u  %*s   %s %s %llu\n", "", d->tid,
+			(int)(2 * (d->depth < 40 ? d->depth : 40)), "", exit ? "exit" : "entry",
+			d->ctr_names[i], (unsigned long long)value);
+		break;
+	case PK_DUMP_JSON:
+		sep(d);
+		fprintf(d->out, "{\"tid\":%u,\"ev\":\"counter\",\"at\":\"%s\",\"counter\":", d->tid,
+			exit ? "exit" : "entry");
+		json_str(d->out, d->ctr_names[i]);
+		fprintf(d->out, ",\"value\":%llu}", (unsigned long long)value);
+		break;
+	default:
+		break; /* chrome, perfetto, folded: no time to place a counter at */
+	}
 }
 
 /* A marker: events dropped (aux: how many), or a probe the budget switched off (aux: its id). */
@@ -277,6 +339,12 @@ static void event(struct dump *d, const struct pk_iprobe_event *ev)
 	if (PK_IPROBE_IS_MARK(ev->probe)) {
 		uint32_t kind = ev->probe & 0xff;
 
+		if (kind == PK_IPROBE_MARK_COUNTER) {
+			counter(d, ev->aux, ev->tsc);
+			return;
+		}
+		d->fresh = false;
+		d->pmask = 0;
 		if (kind == PK_IPROBE_MARK_DROPS) {
 			d->st->drops += ev->aux;
 			for (unsigned i = 0; d->fmt == PK_DUMP_PERFETTO && i < d->depth; i++)
@@ -286,8 +354,10 @@ static void event(struct dump *d, const struct pk_iprobe_event *ev)
 		emit_mark(d, ns, kind, ev->aux);
 		return;
 	}
+	d->fresh = false;
 	if (id >= d->nprobes || !d->names[id][0]) {
 		d->st->bad++;
+		d->pmask = 0;
 		return;
 	}
 	d->st->events++;
@@ -300,38 +370,80 @@ static void event(struct dump *d, const struct pk_iprobe_event *ev)
 			i--;
 		if (i) {
 			while (d->depth > i)
-				call_done(d, ns);
+				call_done(d, ns, false);
 			d->depth--;
 			emit_probe(d, ns, id, true);
 			d->depth++;
-			call_done(d, ns);
-			return;
+			call_done(d, ns, true);
+		} else {
+			emit_probe(d, ns, id, true);
 		}
-		emit_probe(d, ns, id, true);
+		d->pmask = 0;
 		return;
 	}
+	d->pmask = 0;
 	emit_probe(d, ns, id, false);
 	d->acc[id].calls++; /* counted at entry: entry-only probes have calls too */
 	if (d->depth == MAX_DEPTH)
 		return; /* deeper calls are shown, not timed */
 	d->stack[d->depth++] = (struct frame){ .id = id, .t0 = ns };
+	d->fresh = true;
 	if (d->fmt == PK_DUMP_PERFETTO)
 		set_err(d, pk_perfetto_slice_begin(d->pf, ns, id, d->names[id]));
 }
 
-static void dump_ring(struct dump *d, struct pk_iprobe_ring *r, struct pk_iprobe_event *buf)
+/* A thread's open calls between two drains of pk_probe_dump_table (one per ring). */
+struct pk_dump_saved {
+	uint32_t tid;
+	unsigned depth;
+	bool fresh;
+	uint32_t pmask;
+	uint64_t pend[NCTR];
+	struct frame *frames; /* depth of them */
+};
+
+/* Drains ring r; sv (or NULL): the thread's open calls at the end of the last drain, restored
+ * first (when it is the same thread's) and saved again at the end. */
+static void dump_ring(struct dump *d, struct pk_iprobe_ring *r, struct pk_iprobe_event *buf,
+		      struct pk_dump_saved *sv)
 {
 	size_t n;
 
 	d->tid = __atomic_load_n(&r->tid, __ATOMIC_ACQUIRE);
 	d->depth = 0;
+	d->fresh = false;
+	d->pmask = 0;
+	if (sv && sv->depth && sv->tid == d->tid && sv->depth <= MAX_DEPTH) {
+		memcpy(d->stack, sv->frames, sv->depth * sizeof(*sv->frames));
+		d->depth = sv->depth;
+		d->fresh = sv->fresh;
+		d->pmask = sv->pmask;
+		memcpy(d->pend, sv->pend, sizeof(d->pend));
+	}
 	while ((n = pk_shm_ring_read(d->t->shm, r, buf, CHUNK)) > 0) {
 		for (size_t i = 0; i < n; i++)
 			event(d, &buf[i]);
 		pk_shm_ring_consume(r, n);
-		if (ferror(d->out) || d->err)
+		if ((d->out && ferror(d->out)) || d->err)
 			return;
 	}
+	if (!sv)
+		return;
+	if (d->depth) {
+		struct frame *f = realloc(sv->frames, d->depth * sizeof(*f));
+
+		if (!f) {
+			set_err(d, -ENOMEM);
+			return;
+		}
+		memcpy(f, d->stack, d->depth * sizeof(*f));
+		sv->frames = f;
+	}
+	sv->tid = d->tid;
+	sv->depth = d->depth;
+	sv->fresh = d->fresh;
+	sv->pmask = d->pmask;
+	memcpy(sv->pend, d->pend, sizeof(sv->pend));
 }
 
 static int cmp_fold(const void *a, const void *b)
@@ -348,13 +460,13 @@ static void print_table(struct dump *d)
 	fprintf(d->out, "%-40s %10s %14s %14s %12s\n", "function", "calls", "incl_us", "excl_us",
 		"avg_us");
 	for (uint32_t i = 0; i < d->nprobes; i++) {
-		const struct func_acc *a = &d->acc[i];
+		const struct pk_dump_func *a = &d->acc[i];
 
 		if (!a->calls)
 			continue;
 		fprintf(d->out, "%-40s %10llu %14.3f %14.3f %12.3f\n", d->names[i],
-			(unsigned long long)a->calls, (double)a->incl / 1e3, (double)a->excl / 1e3,
-			(double)a->incl / 1e3 / (double)a->calls);
+			(unsigned long long)a->calls, (double)a->incl_ns / 1e3,
+			(double)a->excl_ns / 1e3, (double)a->incl_ns / 1e3 / (double)a->calls);
 	}
 }
 
@@ -391,8 +503,41 @@ static uint64_t wait_tsc_hz(const struct pk_iprobe_shm *s)
 	return 0;
 }
 
-int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
-		  struct pk_dump_stats *st, char *err, size_t errlen)
+/* Adds the rows of a drain to tb (its rows grow with the registry). */
+static int table_add(struct pk_dump_table *tb, const struct dump *d, char *err, size_t errlen)
+{
+	if (tb->nfuncs < d->nprobes) {
+		struct pk_dump_func *f = realloc(tb->funcs, d->nprobes * sizeof(*f));
+
+		if (!f)
+			return pk_errbuf_set(-ENOMEM, err, errlen, "out of memory");
+		memset(f + tb->nfuncs, 0, (d->nprobes - tb->nfuncs) * sizeof(*f));
+		tb->funcs = f;
+		tb->nfuncs = d->nprobes;
+	}
+	for (uint32_t i = 0; i < d->nprobes; i++) {
+		struct pk_dump_func *f = &tb->funcs[i];
+		const struct pk_dump_func *a = &d->acc[i];
+
+		memcpy(f->name, d->names[i], sizeof(f->name));
+		f->calls += a->calls;
+		f->incl_ns += a->incl_ns;
+		f->excl_ns += a->excl_ns;
+		for (uint32_t c = 0; c < NCTR; c++) {
+			f->ctr_calls[c] += a->ctr_calls[c];
+			f->ctr_incl[c] += a->ctr_incl[c];
+			f->ctr_excl[c] += a->ctr_excl[c];
+		}
+	}
+	tb->nctr = d->nctr;
+	memcpy(tb->ctr_names, d->ctr_names, sizeof(tb->ctr_names));
+	return 0;
+}
+
+/* The body of pk_probe_dump and pk_probe_dump_table: with tb, nothing is written (out is
+ * NULL, fmt TABLE) and the table's rows are handed to tb. */
+static int dump_run(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
+		    struct pk_dump_stats *st, struct pk_dump_table *tb, char *err, size_t errlen)
 {
 	struct pk_iprobe_shm *s = t->shm;
 	struct pk_iprobe_event *buf = NULL;
@@ -412,9 +557,21 @@ int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 				     "libiprobe in %d has not measured its "
 				     "clock yet",
 				     (int)t->pid);
+	d.nctr = __atomic_load_n(&s->fperf_n, __ATOMIC_ACQUIRE);
+	if (d.nctr > NCTR)
+		d.nctr = 0; /* not a list libiprobe reads either */
+	for (uint32_t i = 0; i < d.nctr; i++) {
+		d.ctr_names[i] = pk_perf_name(s->fperf[i].type, s->fperf[i].config);
+		if (!d.ctr_names[i])
+			d.ctr_names[i] = "unknown";
+	}
 	d.nprobes = __atomic_load_n(&s->nprobes, __ATOMIC_ACQUIRE);
 	if (d.nprobes > s->max_probes)
 		d.nprobes = s->max_probes;
+	if (tb && !tb->saved) {
+		tb->saved = calloc(s->max_threads, sizeof(*tb->saved));
+		tb->nsaved = tb->saved ? s->max_threads : 0;
+	}
 	d.names = calloc(d.nprobes + 1, sizeof(*d.names));
 	d.acc = calloc(d.nprobes + 1, sizeof(*d.acc));
 	buf = malloc(CHUNK * sizeof(*buf));
@@ -448,7 +605,7 @@ int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 			goto out;
 		}
 	}
-	for (uint32_t i = 0; i < s->max_threads && !ferror(out) && !d.err; i++) {
+	for (uint32_t i = 0; i < s->max_threads && !(out && ferror(out)) && !d.err; i++) {
 		struct pk_iprobe_ring *r = pk_shm_ring(s, i);
 		uint64_t before = st->events + st->bad;
 
@@ -463,7 +620,7 @@ int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 		} else if (fmt == PK_DUMP_PERFETTO) {
 			set_err(&d, pk_perfetto_thread(d.pf, r->tid));
 		}
-		dump_ring(&d, r, buf);
+		dump_ring(&d, r, buf, tb && tb->saved ? &tb->saved[i] : NULL);
 		/* drops after the last marker: not yet told by one */
 		uint64_t untold = __atomic_load_n(&r->drops, __ATOMIC_RELAXED) - r->drops_told;
 		if (untold && untold < UINT32_MAX) {
@@ -490,6 +647,8 @@ int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 				(unsigned long long)d.folds[i].ns);
 		break;
 	case PK_DUMP_TABLE:
+		if (tb)
+			break;
 		print_table(&d);
 		fprintf(out,
 			"events %llu  threads %llu  dropped %llu (rings full) + %llu (no ring)\n",
@@ -502,8 +661,10 @@ int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 	if (d.err)
 		rc = pk_errbuf_set(d.err, err, errlen, "%s dump: %s", pk_dump_format_name(fmt),
 				   strerror(-d.err));
-	else if (fflush(out) || ferror(out))
+	else if (out && (fflush(out) || ferror(out)))
 		rc = pk_errbuf_set(-EIO, err, errlen, "write the dump: %s", strerror(errno));
+	if (!rc && tb)
+		rc = table_add(tb, &d, err, errlen);
 out:
 	pk_perfetto_free(d.pf);
 	for (size_t i = 0; i < d.cap_folds; i++)
@@ -513,4 +674,25 @@ out:
 	free(d.acc);
 	free(buf);
 	return rc;
+}
+
+int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
+		  struct pk_dump_stats *st, char *err, size_t errlen)
+{
+	return dump_run(t, fmt, out, st, NULL, err, errlen);
+}
+
+int pk_probe_dump_table(struct pk_probe_target *t, struct pk_dump_table *tb,
+			struct pk_dump_stats *st, char *err, size_t errlen)
+{
+	return dump_run(t, PK_DUMP_TABLE, NULL, st, tb, err, errlen);
+}
+
+void pk_dump_table_release(struct pk_dump_table *tb)
+{
+	for (uint32_t i = 0; i < tb->nsaved; i++)
+		free(tb->saved[i].frames);
+	free(tb->saved);
+	free(tb->funcs);
+	memset(tb, 0, sizeof(*tb));
 }

@@ -34,16 +34,48 @@ int pk_dump_format_parse(const char *name);
 const char *pk_dump_format_name(enum pk_dump_format f);
 
 struct pk_dump_stats {
-	uint64_t events;  /* probe events read */
-	uint64_t drops;	  /* events the target dropped (rings full), as markers told */
-	uint64_t no_ring; /* events dropped because no ring was free */
-	uint64_t threads; /* rings with events */
-	uint64_t bad;	  /* events with an unknown probe id (counted, skipped) */
+	uint64_t events;   /* probe events read */
+	uint64_t drops;	   /* events the target dropped (rings full), as markers told */
+	uint64_t no_ring;  /* events dropped because no ring was free */
+	uint64_t threads;  /* rings with events */
+	uint64_t bad;	   /* events with an unknown probe id (counted, skipped) */
+	uint64_t counters; /* fperf counter events read */
+};
+
+/* One function's row of the table.  Counter i's totals cover the ctr_calls[i] calls that had
+ * it read at both their entry and their exit. */
+struct pk_dump_func {
+	char name[sizeof(((struct pk_iprobe_probe *)0)->name)]; /* "" when unused */
+	uint64_t calls;						/* counted at entry */
+	uint64_t incl_ns, excl_ns;
+	uint64_t ctr_calls[PK_IPROBE_FPERF_MAX];
+	uint64_t ctr_incl[PK_IPROBE_FPERF_MAX];
+	uint64_t ctr_excl[PK_IPROBE_FPERF_MAX]; /* minus the callees' (probed ones) */
+};
+
+/* The table, as data: one row per registry entry (index = probe id). */
+struct pk_dump_table {
+	struct pk_dump_func *funcs; /* owned: pk_dump_table_release */
+	uint32_t nfuncs;
+	uint32_t nctr;				    /* fperf counters, in the segment's order */
+	const char *ctr_names[PK_IPROBE_FPERF_MAX]; /* static strings */
+	struct pk_dump_saved *saved; /* per ring: calls still open at the last drain */
+	uint32_t nsaved;
 };
 
 /* Drains every ring of the attached target t into out in format fmt (the events are consumed).
  * 0 or -errno with a reason (a write error). */
 int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 		  struct pk_dump_stats *st, char *err, size_t errlen);
+
+/* Drains every ring of t like pk_probe_dump, writing nothing, and adds what it read to tb
+ * (zeroed before the first drain; the caller releases it).  Each thread's open calls are kept
+ * in tb from one drain to the next, so a call whose entry and exit fall in two drains is
+ * timed and counted as any other.  0 or -errno with a reason. */
+int pk_probe_dump_table(struct pk_probe_target *t, struct pk_dump_table *tb,
+			struct pk_dump_stats *st, char *err, size_t errlen);
+
+/* Frees what tb holds. */
+void pk_dump_table_release(struct pk_dump_table *tb);
 
 #endif

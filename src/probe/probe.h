@@ -78,6 +78,18 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
  * -errno with a reason. */
 int pk_probe_budget(struct pk_probe_target *t, double pct, char *err, size_t errlen);
 
+/* Sets (on) or clears registry flag `flag` (PK_IPROBE_F_*) of every function matching one of
+ * the globs (all when nglobs is 0), registering them when setting; *funcs: how many.  0, or
+ * -ENOENT when setting matched nothing, or -errno with a reason. */
+int pk_probe_set_flag(struct pk_probe_target *t, const char *const *globs, size_t nglobs,
+		      uint32_t flag, bool on, size_t *funcs, char *err, size_t errlen);
+
+/* Writes the fperf counter list (types[i], configs[i]; n <= PK_IPROBE_FPERF_MAX, 0: none) every
+ * thread of the attached target reads at fperf probes; threads reopen their counters at their
+ * next such hit.  0 or -errno with a reason. */
+int pk_probe_fperf_set(struct pk_probe_target *t, const uint32_t *types, const uint64_t *configs,
+		       uint32_t n, char *err, size_t errlen);
+
 /* The registry entry of the function at address addr, or NULL (t's index of the registry is
  * brought up to date first). */
 const struct pk_iprobe_probe *pk_probe_find(struct pk_probe_target *t, uint64_t addr);

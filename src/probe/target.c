@@ -667,6 +667,83 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
 	return rc;
 }
 
+int pk_probe_set_flag(struct pk_probe_target *t, const char *const *globs, size_t nglobs,
+		      uint32_t flag, bool on, size_t *funcs, char *err, size_t errlen)
+{
+	struct pk_iprobe_shm *s = t->shm;
+	int rc;
+
+	*funcs = 0;
+	if (!s)
+		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
+				     (int)t->pid);
+	rc = lock_take(s, err, errlen);
+	if (rc)
+		return rc;
+	for (size_t m = 0; !rc && m < t->nmods; m++) {
+		const struct pk_probe_module *mod = &t->mods[m];
+
+		for (size_t i = 0; i < mod->table.nfuncs; i++) {
+			const struct pk_func *f = &mod->table.funcs[i];
+			int64_t id;
+
+			if (!func_matches(f->name, globs, nglobs))
+				continue;
+			if (!on && !pk_probe_find(t, f->addr + mod->bias))
+				continue; /* never registered: the flag was never set */
+			id = probe_id(t, mod, f);
+			if (id < 0) {
+				rc = pk_errbuf_set(
+					(int)id, err, errlen,
+					"the probe registry of %d is full (%u functions)",
+					(int)t->pid, s->max_probes);
+				break;
+			}
+			if (on)
+				__atomic_or_fetch(&pk_shm_probe(s, (uint32_t)id)->flags, flag,
+						  __ATOMIC_RELEASE);
+			else
+				__atomic_and_fetch(&pk_shm_probe(s, (uint32_t)id)->flags, ~flag,
+						   __ATOMIC_RELEASE);
+			(*funcs)++;
+		}
+	}
+	lock_drop(s);
+	if (!rc && on && !*funcs)
+		rc = pk_errbuf_set(-ENOENT, err, errlen, "no function of %d matches", (int)t->pid);
+	return rc;
+}
+
+int pk_probe_fperf_set(struct pk_probe_target *t, const uint32_t *types, const uint64_t *configs,
+		       uint32_t n, char *err, size_t errlen)
+{
+	struct pk_iprobe_shm *s = t->shm;
+	uint32_t gen;
+	int rc;
+
+	if (!s)
+		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
+				     (int)t->pid);
+	if (n > PK_IPROBE_FPERF_MAX)
+		return pk_errbuf_set(-E2BIG, err, errlen, "more than %d counters",
+				     PK_IPROBE_FPERF_MAX);
+	rc = lock_take(s, err, errlen);
+	if (rc)
+		return rc;
+	/* a seqlock: odd while the list is written (threads then read no counter) */
+	gen = __atomic_load_n(&s->fperf_gen, __ATOMIC_RELAXED) | 1;
+	__atomic_store_n(&s->fperf_gen, gen, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (uint32_t i = 0; i < n; i++) {
+		__atomic_store_n(&s->fperf[i].type, types[i], __ATOMIC_RELAXED);
+		__atomic_store_n(&s->fperf[i].config, configs[i], __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&s->fperf_n, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->fperf_gen, gen + 1, __ATOMIC_RELEASE);
+	lock_drop(s);
+	return 0;
+}
+
 int pk_probe_budget(struct pk_probe_target *t, double pct, char *err, size_t errlen)
 {
 	if (!t->shm)

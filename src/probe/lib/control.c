@@ -178,6 +178,8 @@ static void rings_reclaim(struct pk_iprobe_shm *s)
 		if (__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) !=
 		    __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE))
 			continue; /* events not read yet */
+		/* the thread is gone: close its counters */
+		pk_lib_fperf_release(i);
 		__atomic_store_n(&r->tid, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&r->state, PK_IPROBE_RING_FREE, __ATOMIC_RELEASE);
 	}
@@ -362,6 +364,7 @@ __attribute__((constructor)) static void pk_lib_init(void)
 	if (pk_lib_shm_open())
 		return;
 	pk_lib_sync_init(); /* without it, a batch reports the failed core sync */
+	pk_lib_fperf_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

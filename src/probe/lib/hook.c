@@ -8,6 +8,6 @@
 
 void pk_lib_hook(uint32_t probe, uint32_t flags)
 {
-	(void)probe;
-	(void)flags;
+	if (flags & PK_IPROBE_F_FPERF)
+		pk_lib_fperf_hit(probe);
 }

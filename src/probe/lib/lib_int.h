@@ -59,6 +59,22 @@ int pk_lib_autooff(uint32_t id);
  * probed thread with general registers only saved (see ring.c). */
 void pk_lib_hook(uint32_t probe, uint32_t flags);
 
+/* Writes a counter event (PK_IPROBE_MARK_COUNTER; aux: counter index | PK_IPROBE_CTR_EXIT at
+ * an exit; value in place of the time) into the calling thread's ring. */
+void pk_lib_counter(uint32_t aux, uint64_t value);
+
+/* The index of the calling thread's ring, or -1 when it has none. */
+int pk_lib_ring_index(void);
+
+/* fperf (fperf.c): allocates the per-ring counter state at load; 0 or -errno. */
+int pk_lib_fperf_init(void);
+
+/* fperf: reads the calling thread's counters into its ring (probe: id << 1 | exit bit). */
+void pk_lib_fperf_hit(uint32_t probe);
+
+/* fperf: closes the counters of ring `ring` (control thread, before the ring is freed). */
+void pk_lib_fperf_release(uint32_t ring);
+
 /* Forgets the calling thread's ring (after fork, in the child). */
 void pk_lib_ring_forget(void);
 

@@ -93,8 +93,10 @@ static inline __attribute__((always_inline)) bool ring_room(struct pk_iprobe_rin
 	return h + n - t_tail <= cap;
 }
 
-/* Records one event (aux: a marker's argument); the body both handlers share. */
-static inline __attribute__((always_inline)) void record(uint32_t probe, uint32_t aux)
+/* Records one event (aux: a marker's argument; val: a counter's value to store instead of the
+ * time, or NULL); the body both handlers share. */
+static inline __attribute__((always_inline)) void record(uint32_t probe, uint32_t aux,
+							 const uint64_t *val)
 {
 	struct pk_iprobe_ring *r = t_ring;
 	const struct pk_iprobe_shm *s;
@@ -127,7 +129,7 @@ static inline __attribute__((always_inline)) void record(uint32_t probe, uint32_
 		return;
 	}
 	ev = ring_ev(r) + (h & mask);
-	ev->tsc = __builtin_ia32_rdtsc();
+	ev->tsc = val ? *val : __builtin_ia32_rdtsc();
 	ev->probe = probe;
 	ev->aux = aux;
 	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
@@ -145,14 +147,14 @@ static inline __attribute__((always_inline)) const struct pk_iprobe_probe *probe
 static inline __attribute__((always_inline)) void hit(uint32_t probe, uint32_t flags)
 {
 	if (PK_LIKELY(!(flags & PK_IPROBE_F_HOOKS))) {
-		record(probe, 0);
+		record(probe, 0, NULL);
 		return;
 	}
 	if (probe & PK_IPROBE_EXIT) {
 		pk_lib_hook(probe, flags);
-		record(probe, 0);
+		record(probe, 0, NULL);
 	} else {
-		record(probe, 0);
+		record(probe, 0, NULL);
 		pk_lib_hook(probe, flags);
 	}
 }
@@ -176,7 +178,21 @@ PK_LIB_EXPORT void pk_iprobe_entry_hit(uint32_t probe)
 
 void pk_lib_mark(uint32_t kind, uint32_t aux)
 {
-	record(PK_IPROBE_MARK_BASE | kind, aux);
+	record(PK_IPROBE_MARK_BASE | kind, aux, NULL);
+}
+
+void pk_lib_counter(uint32_t aux, uint64_t value)
+{
+	record(PK_IPROBE_MARK_BASE | PK_IPROBE_MARK_COUNTER, aux, &value);
+}
+
+int pk_lib_ring_index(void)
+{
+	const struct pk_iprobe_shm *s = pk_lib_shm;
+
+	if (!t_ring || !s)
+		return -1;
+	return (int)(((const char *)t_ring - ((const char *)s + s->rings_off)) / s->ring_bytes);
 }
 
 uint64_t pk_lib_event_ps(void)

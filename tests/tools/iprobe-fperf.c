@@ -1,0 +1,121 @@
+/* iprobe-fperf.c — a probe target for `probe fperf` (built with -finstrument-functions, then
+ * cold-patched by the test): THREADS threads each call touch_pages() and compute() exactly K
+ * times.  touch_pages() maps PAGES fresh anonymous pages, writes one byte in each (a page
+ * fault per page) and unmaps them; compute() only computes (no fault).  Results are checked
+ * against a reference computed without probes (exit 1 on a mismatch).
+ *
+ *   iprobe-fperf THREADS K PAGES   print "ready PID" once every thread runs; on SIGUSR1 run
+ *                                  the calls, print "done CALLS errors E"; exit at SIGTERM
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define NOPROBE __attribute__((no_instrument_function, noinline))
+#define COMPUTE_ITER 200000
+
+static atomic_long calls, errors, running;
+static long count_k, pages;
+static pthread_barrier_t start;
+
+/* Touches n fresh pages; returns how many it touched. */
+__attribute__((noinline)) long touch_pages(long n)
+{
+	volatile char *p = mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long done = 0;
+
+	if (p == MAP_FAILED)
+		return -1;
+	for (long i = 0; i < n; i++, done++)
+		p[i * 4096] = 1;
+	munmap((void *)p, (size_t)n * 4096);
+	return done;
+}
+
+/* Computes a hash of x, COMPUTE_ITER rounds: CPU time, no memory touched. */
+__attribute__((noinline)) uint64_t compute(uint64_t x)
+{
+	for (long i = 0; i < COMPUTE_ITER; i++)
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+	return x;
+}
+
+NOPROBE static uint64_t reference(uint64_t x)
+{
+	for (long i = 0; i < COMPUTE_ITER; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		__asm__ volatile("" : "+r"(x)); /* not folded into compute's code */
+	}
+	return x;
+}
+
+NOPROBE static void *thread_main(void *arg)
+{
+	uint64_t seed = (uint64_t)(intptr_t)arg * 1000003;
+
+	atomic_fetch_add(&running, 1);
+	pthread_barrier_wait(&start);
+	for (long i = 0; i < count_k; i++) {
+		if (touch_pages(pages) != pages)
+			atomic_fetch_add(&errors, 1);
+		if (compute(seed + (uint64_t)i) != reference(seed + (uint64_t)i))
+			atomic_fetch_add(&errors, 1);
+	}
+	atomic_fetch_add(&calls, count_k);
+	return NULL;
+}
+
+NOPROBE int main(int argc, char **argv)
+{
+	long nthreads;
+	pthread_t *th;
+	sigset_t set;
+	int sig, ran = 0;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: iprobe-fperf THREADS K PAGES\n");
+		return 2;
+	}
+	nthreads = strtol(argv[1], NULL, 10);
+	count_k = strtol(argv[2], NULL, 10);
+	pages = strtol(argv[3], NULL, 10);
+	if (nthreads < 1 || nthreads > 64 || count_k < 1 || pages < 1 || pages > 65536)
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	th = calloc((size_t)nthreads, sizeof(*th));
+	if (!th || pthread_barrier_init(&start, NULL, (unsigned)nthreads + 1))
+		return 1;
+	for (long i = 0; i < nthreads; i++)
+		if (pthread_create(&th[i], NULL, thread_main, (void *)(intptr_t)i))
+			return 1;
+	while (atomic_load(&running) < nthreads)
+		usleep(1000);
+	printf("ready %d\n", (int)getpid());
+	for (;;) {
+		if (sigwait(&set, &sig))
+			return 1;
+		if (sig == SIGUSR1 && !ran) {
+			ran = 1;
+			pthread_barrier_wait(&start);
+			for (long i = 0; i < nthreads; i++)
+				pthread_join(th[i], NULL);
+			printf("done %ld errors %ld\n", atomic_load(&calls), atomic_load(&errors));
+			continue;
+		}
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	free(th);
+	return atomic_load(&errors) ? 1 : 0;
+}
