@@ -1,8 +1,9 @@
 /* probe_fperf.c — `parikshan probe fperf`: chooses the counters (the default hardware pair,
  * or the software fallback when the kernel offers no hardware counter, said in one line),
  * writes them into the target's segment, flags the functions and switches their entry and
- * exit probes on; then drains the rings every 100 ms into one table until the duration ends
- * or a signal comes (so the rings never fill however long it runs), switches the probes off
+ * exit probes on; then drains the rings into one table until the duration ends or a signal
+ * comes (every 100 ms, sooner while the calls come fast enough to fill an eighth of a ring
+ * between two drains, down to every millisecond), switches the probes off
  * (the exact bytes back), clears the flags and prints the table. */
 #include <errno.h>
 #include <signal.h>
@@ -16,7 +17,8 @@
 #include "common/strbuf.h"
 #include "probe/dump.h"
 
-#define DRAIN_MS 100
+#define DRAIN_MAX_MS 100
+#define DRAIN_MIN_MS 1
 #define PROGRESS_S 5
 
 static volatile sig_atomic_t stop_signal;
@@ -170,16 +172,18 @@ static void say_note(enum hw_note note)
 			"--events " PK_PERF_FALLBACK ")\n");
 }
 
-/* Drains the rings every DRAIN_MS until the duration ends, a signal comes or the target
+/* Drains the rings (every DRAIN_MAX_MS, more often while they fill fast) until the duration ends, a signal comes or the target
  * exits; 0, or -ESRCH when it exited, or a drain's -errno (err says why). */
 static int count(struct pk_probe_target *t, const struct pk_fperf_opts *o, struct pk_dump_table *tb,
 		 struct pk_dump_stats *sum, double *secs, char *err, size_t errlen)
 {
 	uint64_t t0 = mono_ns(), next_progress = t0 + PROGRESS_S * 1000000000ull;
+	uint64_t ring = t->shm->ring_events;
+	long period_ms = 10; /* grows to DRAIN_MAX_MS while calls come slowly */
 	int rc = 0;
 
 	for (;;) {
-		struct timespec tick = { 0, DRAIN_MS * 1000 * 1000 };
+		struct timespec tick = { period_ms / 1000, (period_ms % 1000) * 1000 * 1000 };
 		struct pk_dump_stats st;
 		uint64_t now;
 
@@ -188,6 +192,10 @@ static int count(struct pk_probe_target *t, const struct pk_fperf_opts *o, struc
 		if (rc)
 			break;
 		stats_add(sum, &st);
+		if ((st.drops || st.events > ring / 8) && period_ms > DRAIN_MIN_MS)
+			period_ms /= 2;
+		else if (st.events < ring / 64 && period_ms < DRAIN_MAX_MS)
+			period_ms = period_ms * 2 > DRAIN_MAX_MS ? DRAIN_MAX_MS : period_ms * 2;
 		now = mono_ns();
 		if (stop_signal || (o->duration_ns && now - t0 >= o->duration_ns))
 			break;

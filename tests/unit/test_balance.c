@@ -97,7 +97,7 @@ static void *worker(void *p)
 	return NULL;
 }
 
-/* Workers on threads share the counts: none lost, the split even. */
+/* Workers on threads share the counts: none lost, every count back to 0. */
 static void test_threads(void)
 {
 	struct pk_balance b = { 0 };
@@ -117,7 +117,9 @@ static void test_threads(void)
 	CHECK_EQ_INT(pk_balance_load(&b, 0), 0);
 	CHECK_EQ_INT(pk_balance_load(&b, 1), 0);
 	CHECK_EQ_INT(given[0] + given[1], THREADS * PICKS);
-	CHECK(given[0] * 10 >= THREADS * PICKS * 4 && given[0] * 10 <= THREADS * PICKS * 6);
+	/* No bound on the split here: a thread preempted while it holds a target makes every
+	 * other thread pick the other one for a whole time slice, so on a busy machine the split
+	 * of 4 threads on 2 cores can be anything.  The single-threaded tests above assert it. */
 }
 
 int main(void)
