@@ -144,7 +144,7 @@ switch_stats() { # BIN: SWITCHES enables and disables of '*' on a 64-thread loop
 PK_IPROBE_LIB=$LIB switch_stats "$TMP/spin"
 CALL_MS=$(sed -nE 's/.*\(([0-9.]+) ms in the process.*/\1/p' "$TMP/sw.out")
 PK_IPROBE_LIB=$LIB switch_stats "$TMP/spin-entry"
-PAUSE_MS=$(sed -nE 's/.*longest pause ([0-9.]+) ms.*/\1/p' "$TMP/sw.out")
+PAUSE_MS=$(sed -nE 's/.*longest stop of a thread ([0-9.]+) ms.*/\1/p' "$TMP/sw.out")
 
 python3 - "$EVENTS" "$XRAY_BASIC_EVENTS" "$UFTRACE_EVENTS" "$UPROBE_EVENTS" "$CALL_MS" "$PAUSE_MS" \
 	"${T[plain]}" "${T[off]}" "${T[ours-cold]}" "${T[ours]}" "${T[xray-fdr]}" "${T[xray-basic]}" "${T[uftrace]}" "${T[uprobes]}" <<'EOF'

@@ -350,7 +350,7 @@ static int do_switch(struct pk_probe_target *t, const struct probe_opts *o, bool
 	       on ? "on" : "off");
 	printf(" (%.3f ms in the process, no thread stopped)", (double)st.batch_ns / 1e6);
 	if (st.stopped)
-		printf(", %zu with threads stopped (longest pause %.3f ms)", st.stopped,
+		printf(", %zu through ptrace (longest stop of a thread %.3f ms)", st.stopped,
 		       (double)st.pause_ns / 1e6);
 	printf("\n");
 	return PK_EXIT_OK;

@@ -41,15 +41,15 @@ struct pk_poke {
 		skip_to; /* not 0: the guarded bytes are NOPs; a thread inside them is moved here */
 };
 
-/* Stops every thread of `pid` (PTRACE_SEIZE + PTRACE_INTERRUPT), checks that no PC lies in a
- * poke's guard range (a thread in the range of a poke with skip_to is moved there; otherwise
- * resumes, and retries up to `retries` times), checks each poke's
- * expected bytes, writes them through /proc/PID/mem, and resumes every thread.  0, or -errno
- * with a reason: -EBUSY a PC stayed in a range, -EILSEQ unexpected bytes (nothing written),
- * -ESRCH the target exited, -EBUSY also when another process traces it, -EINVAL a len of 0 or
- * more than 16, -ETIMEDOUT a thread did not stop within 2 s.  A failed write puts back the
- * bytes already written.  Between attempts the target runs for 1 ms.  *pause_ns (if not NULL)
- * gets the longest time threads were stopped in one attempt (first seize to last detach). */
+/* Rewrites each poke's bytes in `pid` through ptrace without stopping the process (poke.c):
+ * its first byte becomes an int3, every thread is looked at one at a time (a PC in a guard range
+ * is moved to skip_to, or looked at again 1 ms later, up to `retries` times), then the bytes
+ * after the first and the first are written and every thread let go.  A thread that reaches a
+ * poke meanwhile goes to skip_to (or, without one, waits for the final bytes).  0, or -errno
+ * with a reason: -EBUSY a PC stayed in a range (or another process traces pid), -EILSEQ
+ * unexpected bytes, -ESRCH the target exited, -EINVAL a len of 0 or more than 16, -ETIMEDOUT a
+ * thread did not stop within 2 s; on failure the old bytes are back.  *pause_ns (if not NULL)
+ * gets the longest time one thread was stopped (an upper bound). */
 int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries,
 		   uint64_t *pause_ns, char *err, size_t errlen);
 

@@ -1,15 +1,24 @@
-/* poke.c — the stop-the-world fallback: rewrites a few bytes of a live target's code while
- * every one of its threads is stopped and none has its program counter in a guarded range.
+/* poke.c — the ptrace fallback: rewrites a few bytes of a live target's code without stopping
+ * the process; its threads are stopped one at a time, each for as long as it takes to look at
+ * it (microseconds).
  *
- *   seize      list /proc/PID/task, PTRACE_SEIZE + PTRACE_INTERRUPT each new thread, wait for
- *              its stop; list again until a listing made while all known threads are stopped
- *              shows no new one (a thread not stopped yet may have created one meanwhile)
- *   check      each thread's rip against each poke's [guard_lo, guard_hi): one inside -> detach
- *              all, let the target run 1 ms (back-off so the thread can leave the range, not
- *              synchronisation: the next attempt looks again), retry
- *   write      every poke's expected bytes first (all or nothing), then the new bytes, through
- *              /proc/PID/mem; detach all
- * A signal that reaches a thread before its stop is delivered at once (PTRACE_CONT with it).
+ *   seize    PTRACE_SEIZE every thread of /proc/PID/task with PTRACE_O_TRACECLONE (threads
+ *            created later are traced from birth); list again until nothing is new.  Nothing
+ *            stops.
+ *   trap     every poke's expected bytes checked (all or nothing), then its first byte made an
+ *            int3 (a one-byte store: a thread fetches the old byte or the new one).  A thread
+ *            that reaches it traps to us: moved to skip_to when the poke has one (the bytes are
+ *            NOPs, or a call whose skipping is what "off" means), else held until the end.
+ *   check    each thread interrupted, its PC read, resumed at once: a PC inside a guard range is
+ *            moved to skip_to or (no skip_to) looked at again 1 ms later, up to `retries`
+ *            times.  A thread checked once cannot enter a range again: its way in is the int3.
+ *   write    every poke's bytes after the first, then the first bytes.
+ *   release  each thread interrupted and detached; one that trapped meanwhile goes back to the
+ *            poke's address and runs the bytes now there.
+ * A failure after the trap puts the first bytes back before the release.  A signal that
+ * reaches a thread meanwhile is delivered at once.  The waits poll each thread (waitpid
+ * WNOHANG, with a back-off of at most 200 us between empty rounds): a thread's stop is timed
+ * from the round before the one that saw it to its resume, an upper bound.
  */
 #include "probe/inject.h"
 
@@ -23,223 +32,428 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PK_POKE_STOP_MS 2000	   /* for one thread to stop */
-#define PK_POKE_BACKOFF_NS 1000000 /* between attempts */
+#define PK_POKE_RETRY_NS 1000000   /* before a thread in a guard range is looked at again */
+#define PK_POKE_POLL_MAX_NS 200000 /* longest back-off between two empty polling rounds */
 #define PK_POKE_THREADS_MAX 65536
+#define INT3 0xcc
 
-/* The threads held by one attempt (tid 0: exited meanwhile). */
-struct poke_threads {
-	pid_t *tid;
-	size_t n, cap;
+enum thr_state {
+	THR_RUN,   /* running, traced */
+	THR_ASKED, /* interrupted, its stop not seen yet */
+	THR_HELD,  /* trapped at a poke without skip_to: stopped until the bytes are final */
+	THR_GONE,  /* detached, or exited */
 };
 
-static bool threads_have(const struct poke_threads *t, pid_t tid)
+struct thr {
+	pid_t tid;
+	uint8_t state;
+	bool checked;	  /* seen outside every guard range since the trap */
+	uint64_t stop_ns; /* THR_HELD: when its stop began (at the latest) */
+	uint64_t pc;	  /* last PC seen */
+};
+
+/* One rewrite in progress. */
+struct poke_run {
+	pid_t pid;
+	int memfd;
+	const struct pk_poke *pokes;
+	size_t n;
+	struct thr *t;
+	size_t nt, cap;
+	bool trapped;	   /* int3s written (not yet replaced by the final or the old bytes) */
+	bool release;	   /* stops detach the thread */
+	uint64_t round_ns; /* start of the polling round before the current one */
+	uint64_t longest;  /* longest stop of one thread */
+};
+
+static struct thr *thr_find(struct poke_run *r, pid_t tid)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (t->tid[i] == tid)
-			return true;
-	return false;
+	for (size_t i = 0; i < r->nt; i++)
+		if (r->t[i].tid == tid)
+			return &r->t[i];
+	return NULL;
 }
 
-static int threads_add(struct poke_threads *t, pid_t tid)
+static int thr_add(struct poke_run *r, pid_t tid, bool checked)
 {
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		pid_t *p;
+	if (r->nt == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct thr *p;
 
 		if (cap > PK_POKE_THREADS_MAX)
 			return -E2BIG;
-		p = realloc(t->tid, cap * sizeof(*p));
+		p = realloc(r->t, cap * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
-		t->tid = p;
-		t->cap = cap;
+		r->t = p;
+		r->cap = cap;
 	}
-	t->tid[t->n++] = tid;
+	r->t[r->nt++] = (struct thr){ .tid = tid, .checked = checked };
 	return 0;
 }
 
-static void detach_all(struct poke_threads *t)
+/* The poke whose first byte is at addr, or NULL. */
+static const struct pk_poke *poke_at(const struct poke_run *r, uint64_t addr)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (t->tid[i])
-			ptrace(PTRACE_DETACH, t->tid[i], 0, 0);
-	t->n = 0;
+	for (size_t k = 0; k < r->n; k++)
+		if (r->pokes[k].addr == addr)
+			return &r->pokes[k];
+	return NULL;
 }
 
-/* Waits for the interrupt stop of t->tid[i]; a thread that exits is dropped (tid 0). */
-static int wait_stop(struct poke_threads *t, size_t i, char *err, size_t errlen)
+/* Lets a stopped thread go (resumed, or detached in the release phase) and times its stop. */
+static void thr_go(struct poke_run *r, struct thr *th, int sig, bool group_stop)
 {
-	uint64_t deadline = pk_now_ns() + PK_POKE_STOP_MS * 1000000ull;
-	int st, rc;
+	uint64_t held = pk_now_ns() - (th->state == THR_HELD ? th->stop_ns : r->round_ns);
+	long rc;
+
+	if (r->release)
+		rc = ptrace(PTRACE_DETACH, th->tid, 0, (void *)(long)sig);
+	else if (group_stop)
+		rc = ptrace(PTRACE_LISTEN, th->tid, 0, 0);
+	else
+		rc = ptrace(PTRACE_CONT, th->tid, 0, (void *)(long)sig);
+	if (held > r->longest)
+		r->longest = held;
+	if (rc < 0 || r->release)
+		th->state = THR_GONE;
+	else if (th->state == THR_HELD || th->state == THR_ASKED)
+		th->state = THR_RUN;
+}
+
+/* A thread stopped at our request (or in a group stop): its PC looked at, then let go. */
+static void thr_stopped(struct poke_run *r, struct thr *th, bool group_stop)
+{
+	struct user_regs_struct regs;
+
+	if (!r->release && !th->checked && !ptrace(PTRACE_GETREGS, th->tid, 0, &regs)) {
+		bool inside = false;
+
+		for (size_t k = 0; k < r->n && !inside; k++) {
+			const struct pk_poke *p = &r->pokes[k];
+
+			if (regs.rip < p->guard_lo || regs.rip >= p->guard_hi)
+				continue;
+			inside = true;
+			if (p->skip_to) {
+				regs.rip = p->skip_to;
+				inside = ptrace(PTRACE_SETREGS, th->tid, 0, &regs) < 0;
+			}
+		}
+		th->pc = regs.rip;
+		th->checked = !inside;
+	}
+	thr_go(r, th, 0, group_stop);
+}
+
+/* A SIGTRAP stop: at one of our int3s, the thread skips the poke, waits for its final bytes
+ * or, once they are written, runs them; any other trap is delivered. */
+static void thr_trap(struct poke_run *r, struct thr *th)
+{
+	struct user_regs_struct regs;
+	const struct pk_poke *p;
+
+	if (ptrace(PTRACE_GETREGS, th->tid, 0, &regs) < 0 || !(p = poke_at(r, regs.rip - 1))) {
+		thr_go(r, th, SIGTRAP, false);
+		return;
+	}
+	if (r->trapped && !p->skip_to) {
+		th->state = THR_HELD;
+		th->stop_ns = r->round_ns;
+		th->pc = regs.rip;
+		return;
+	}
+	regs.rip = r->trapped ? p->skip_to : p->addr;
+	if (ptrace(PTRACE_SETREGS, th->tid, 0, &regs) < 0) {
+		th->state = THR_GONE;
+		return;
+	}
+	th->checked = true;
+	thr_go(r, th, 0, false);
+}
+
+/* Handles one wait status of thread i (r->t may grow: an index, not a pointer). */
+static int thr_event(struct poke_run *r, size_t i, int st)
+{
+	int ev = st >> 16, sig = WSTOPSIG(st);
+
+	if (WIFEXITED(st) || WIFSIGNALED(st)) {
+		r->t[i].state = THR_GONE;
+		return 0;
+	}
+	if (!WIFSTOPPED(st))
+		return 0;
+	if (ev == PTRACE_EVENT_CLONE) {
+		unsigned long tid = 0;
+		int rc = 0;
+
+		/* a thread born now starts in the C library, outside every range; traced from
+		 * birth, it reports a first stop by itself (hence "asked") */
+		if (!ptrace(PTRACE_GETEVENTMSG, r->t[i].tid, 0, &tid) && tid &&
+		    !thr_find(r, (pid_t)tid)) {
+			rc = thr_add(r, (pid_t)tid, true);
+			if (rc == 0)
+				r->t[r->nt - 1].state = THR_ASKED;
+		}
+		if (ptrace(PTRACE_CONT, r->t[i].tid, 0, 0) < 0)
+			r->t[i].state = THR_GONE;
+		return rc;
+	}
+	if (ev == PTRACE_EVENT_STOP)
+		thr_stopped(r, &r->t[i], sig != SIGTRAP);
+	else if (ev == 0 && sig == SIGTRAP)
+		thr_trap(r, &r->t[i]);
+	else if (ptrace(PTRACE_CONT, r->t[i].tid, 0, (void *)(long)(ev ? 0 : sig)) < 0)
+		r->t[i].state = THR_GONE; /* a signal on its way: delivered now */
+	return 0;
+}
+
+/* One polling round over every traced thread; the number of events handled or -errno. */
+static int poll_round(struct poke_run *r)
+{
+	uint64_t now = pk_now_ns();
+	int events = 0;
+
+	for (size_t i = 0; i < r->nt; i++) {
+		int st, rc;
+
+		if (r->t[i].state == THR_GONE || r->t[i].state == THR_HELD)
+			continue;
+		if (waitpid(r->t[i].tid, &st, __WALL | WNOHANG) != r->t[i].tid)
+			continue;
+		events++;
+		rc = thr_event(r, i, st);
+		if (rc < 0)
+			return rc;
+	}
+	r->round_ns = now;
+	return events;
+}
+
+/* Polls until no thread is THR_ASKED, or until deadline_ns (then -ETIMEDOUT; 0 for
+ * deadline_ns as a plain time to spend polling when until_quiet is false). */
+static int poll_until(struct poke_run *r, uint64_t deadline_ns, bool until_quiet)
+{
+	long backoff = 10000;
 
 	for (;;) {
-		rc = pk_ptrace_wait(t->tid[i], deadline, &st);
-		if (rc == 0)
-			return pk_errbuf_set(-ETIMEDOUT, err, errlen,
-					     "thread %d did not stop within %d ms", (int)t->tid[i],
-					     PK_POKE_STOP_MS);
-		if (rc < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
-			t->tid[i] = 0;
+		bool asked = false;
+		int ev = poll_round(r);
+
+		if (ev < 0)
+			return ev;
+		for (size_t i = 0; i < r->nt && !asked; i++)
+			asked = r->t[i].state == THR_ASKED;
+		if (until_quiet && !asked)
 			return 0;
-		}
-		if (!WIFSTOPPED(st))
+		if (pk_now_ns() >= deadline_ns)
+			return until_quiet ? -ETIMEDOUT : 0;
+		if (ev) {
+			backoff = 10000;
 			continue;
-		if ((st >> 16) == PTRACE_EVENT_STOP)
-			return 0;
-		/* a signal-delivery stop before ours: deliver it now */
-		if (ptrace(PTRACE_CONT, t->tid[i], 0,
-			   (void *)(long)((st >> 16) ? 0 : WSTOPSIG(st))) < 0) {
-			t->tid[i] = 0;
-			return 0;
 		}
+		/* back-off between empty rounds, not synchronisation: waitpid decides */
+		struct timespec ts = { 0, backoff };
+
+		nanosleep(&ts, NULL);
+		if (backoff < PK_POKE_POLL_MAX_NS)
+			backoff *= 2;
 	}
 }
 
-/* One pass over /proc/PID/task: seizes and interrupts the threads not held yet. *added counts
- * them; *first_ns gets the time of the attempt's first interrupt. */
-static int seize_new(pid_t pid, struct poke_threads *t, size_t *added, uint64_t *first_ns,
-		     char *err, size_t errlen)
+/* Seizes every thread of r->pid (nothing stops). */
+static int seize_all(struct poke_run *r, char *err, size_t errlen)
 {
 	char path[64];
-	struct dirent *de;
-	int rc = 0;
-	DIR *d;
+	size_t added;
 
-	*added = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return pk_errbuf_set(-ESRCH, err, errlen, "%d exited", (int)pid);
-	while (rc == 0 && (de = readdir(d))) {
-		char *end;
-		long tid = strtol(de->d_name, &end, 10);
-
-		if (*end || tid <= 0 || threads_have(t, (pid_t)tid))
-			continue;
-		rc = threads_add(t, (pid_t)tid);
-		if (rc < 0) {
-			pk_errbuf_set(rc, err, errlen, "too many threads in %d", (int)pid);
-			break;
-		}
-		if (ptrace(PTRACE_SEIZE, (pid_t)tid, 0, 0) < 0) {
-			t->n--;
-			if (errno == ESRCH)
-				continue; /* exited meanwhile */
-			rc = pk_errbuf_set(errno == EPERM ? -EPERM : -errno, err, errlen,
-					   "PTRACE_SEIZE %ld of %d: %s", tid, (int)pid,
-					   strerror(errno));
-			break;
-		}
-		if (*first_ns == 0)
-			*first_ns = pk_now_ns();
-		if (ptrace(PTRACE_INTERRUPT, (pid_t)tid, 0, 0) < 0)
-			t->tid[t->n - 1] = 0; /* exited meanwhile */
-		(*added)++;
-	}
-	closedir(d);
-	return rc;
-}
-
-/* Stops every thread of pid into t. */
-static int stop_world(pid_t pid, struct poke_threads *t, uint64_t *first_ns, char *err,
-		      size_t errlen)
-{
-	size_t added, from;
-	int rc;
-
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)r->pid);
 	do {
-		from = t->n;
-		rc = seize_new(pid, t, &added, first_ns, err, errlen);
-		for (size_t i = from; i < t->n; i++) {
-			if (!t->tid[i])
-				continue;
-			int wrc = wait_stop(t, i, err, errlen);
+		struct dirent *de;
+		DIR *d = opendir(path);
+		int rc = 0;
 
-			if (wrc < 0 && rc == 0)
-				rc = wrc;
+		if (!d)
+			return pk_errbuf_set(-ESRCH, err, errlen, "%d exited", (int)r->pid);
+		added = 0;
+		while (rc == 0 && (de = readdir(d))) {
+			char *end;
+			long tid = strtol(de->d_name, &end, 10);
+
+			if (*end || tid <= 0 || thr_find(r, (pid_t)tid))
+				continue;
+			if (ptrace(PTRACE_SEIZE, (pid_t)tid, 0, (void *)(long)PTRACE_O_TRACECLONE) <
+			    0) {
+				if (errno == ESRCH)
+					continue; /* exited meanwhile */
+				/* traced by us already: born of a seized thread (its clone event
+				 * comes with the next poll) */
+				if (errno == EPERM && pk_ptrace_tracer((pid_t)tid) == getpid())
+					continue;
+				rc = pk_errbuf_set(errno == EPERM ? -EPERM : -errno, err, errlen,
+						   "PTRACE_SEIZE %ld of %d: %s", tid, (int)r->pid,
+						   strerror(errno));
+				break;
+			}
+			rc = thr_add(r, (pid_t)tid, false);
+			if (rc < 0)
+				pk_errbuf_set(rc, err, errlen, "too many threads in %d",
+					      (int)r->pid);
+			added++;
 		}
+		closedir(d);
+		if (rc == 0)
+			rc = poll_round(r);
 		if (rc < 0)
 			return rc;
 	} while (added);
-	for (size_t i = 0; i < t->n; i++)
-		if (t->tid[i])
-			return 0;
-	return pk_errbuf_set(-ESRCH, err, errlen, "%d exited", (int)pid);
+	return 0;
 }
 
-/* The first held thread whose rip lies in a guard range (0 if none); *pc gets its rip.  A
- * thread in the range of a poke with skip_to (a run of NOPs) is moved to skip_to instead:
- * skipping NOPs changes nothing, and the thread no longer stands inside the bytes. */
-static pid_t thread_in_guard(const struct poke_threads *t, const struct pk_poke *pokes, size_t n,
-			     uint64_t *pc)
+/* Interrupts every running thread that needs it (all in the release phase, the unchecked
+ * ones before). */
+static void ask_all(struct poke_run *r)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		struct user_regs_struct regs;
+	for (size_t i = 0; i < r->nt; i++) {
+		struct thr *th = &r->t[i];
 
-		if (!t->tid[i] || ptrace(PTRACE_GETREGS, t->tid[i], 0, &regs) < 0)
+		if (th->state != THR_RUN || (!r->release && th->checked))
 			continue;
-		for (size_t k = 0; k < n; k++) {
-			if (regs.rip < pokes[k].guard_lo || regs.rip >= pokes[k].guard_hi)
-				continue;
-			if (pokes[k].skip_to) {
-				regs.rip = pokes[k].skip_to;
-				if (!ptrace(PTRACE_SETREGS, t->tid[i], 0, &regs))
-					continue;
-			}
-			*pc = regs.rip;
-			return t->tid[i];
+		th->state = ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 ? THR_GONE : THR_ASKED;
+	}
+}
+
+/* Checks every thread, retrying those in a guard range; 0, -EBUSY or -ETIMEDOUT. */
+static int check_all(struct poke_run *r, int retries, char *err, size_t errlen)
+{
+	for (int attempt = 0;; attempt++) {
+		const struct thr *busy = NULL;
+		int rc;
+
+		ask_all(r);
+		rc = poll_until(r, pk_now_ns() + PK_POKE_STOP_MS * 1000000ull, true);
+		if (rc == -ETIMEDOUT) {
+			for (size_t i = 0; i < r->nt; i++)
+				if (r->t[i].state == THR_ASKED)
+					return pk_errbuf_set(-ETIMEDOUT, err, errlen,
+							     "thread %d did not stop within %d ms",
+							     (int)r->t[i].tid, PK_POKE_STOP_MS);
 		}
+		if (rc < 0)
+			return pk_errbuf_set(rc, err, errlen, "wait for the threads of %d: %s",
+					     (int)r->pid, strerror(-rc));
+		for (size_t i = 0; i < r->nt && !busy; i++)
+			if (r->t[i].state != THR_GONE && !r->t[i].checked)
+				busy = &r->t[i];
+		if (!busy)
+			return 0;
+		if (attempt >= retries)
+			return pk_errbuf_set(-EBUSY, err, errlen,
+					     "thread %d of %d stayed in a guarded range (pc %#llx) "
+					     "after %d tries",
+					     (int)busy->tid, (int)r->pid,
+					     (unsigned long long)busy->pc, retries + 1);
+		rc = poll_until(r, pk_now_ns() + PK_POKE_RETRY_NS, false);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+/* Writes, for every poke, the first byte (first) or the bytes after it of src(poke); 0 or
+ * -errno. */
+static int write_part(struct poke_run *r, const uint8_t *(*src)(const struct pk_poke *), bool first,
+		      char *err, size_t errlen)
+{
+	for (size_t k = 0; k < r->n; k++) {
+		const struct pk_poke *p = &r->pokes[k];
+		const uint8_t *b = src(p);
+		int rc = first ? pk_ptrace_mem_write(r->memfd, p->addr, b, 1)
+			       : pk_ptrace_mem_write(r->memfd, p->addr + 1, b + 1, p->len - 1u);
+
+		if (rc < 0)
+			return pk_errbuf_set(rc, err, errlen, "write %#llx of %d: %s",
+					     (unsigned long long)p->addr, (int)r->pid,
+					     strerror(-rc));
 	}
 	return 0;
 }
 
-/* Checks every poke's expected bytes, then writes them all (undoing on a failed write). */
-static int write_pokes(int memfd, pid_t pid, const struct pk_poke *pokes, size_t n, char *err,
-		       size_t errlen)
-{
-	uint8_t now[16];
-	size_t k;
-	int rc;
+static const uint8_t int3_byte[1] = { INT3 };
 
-	for (k = 0; k < n; k++) {
-		rc = pk_ptrace_mem_read(memfd, pokes[k].addr, now, pokes[k].len);
+static const uint8_t *src_new(const struct pk_poke *p)
+{
+	return p->bytes;
+}
+
+static const uint8_t *src_old(const struct pk_poke *p)
+{
+	return p->expect;
+}
+
+static const uint8_t *src_int3(const struct pk_poke *p)
+{
+	(void)p;
+	return int3_byte;
+}
+
+/* Checks every poke's expected bytes; 0 or -EILSEQ / -errno (nothing written). */
+static int check_bytes(struct poke_run *r, char *err, size_t errlen)
+{
+	for (size_t k = 0; k < r->n; k++) {
+		const struct pk_poke *p = &r->pokes[k];
+		uint8_t now[16];
+		int rc = pk_ptrace_mem_read(r->memfd, p->addr, now, p->len);
+
 		if (rc < 0)
 			return pk_errbuf_set(rc, err, errlen, "read %#llx of %d: %s",
-					     (unsigned long long)pokes[k].addr, (int)pid,
+					     (unsigned long long)p->addr, (int)r->pid,
 					     strerror(-rc));
-		if (memcmp(now, pokes[k].expect, pokes[k].len) != 0)
+		if (memcmp(now, p->expect, p->len) != 0)
 			return pk_errbuf_set(-EILSEQ, err, errlen,
 					     "unexpected bytes at %#llx of %d: nothing written",
-					     (unsigned long long)pokes[k].addr, (int)pid);
+					     (unsigned long long)p->addr, (int)r->pid);
 	}
-	for (k = 0; k < n; k++) {
-		rc = pk_ptrace_mem_write(memfd, pokes[k].addr, pokes[k].bytes, pokes[k].len);
-		if (rc < 0)
-			break;
+	return 0;
+}
+
+/* Detaches every thread: held ones go back to their poke's address, the others are
+ * interrupted and detached at their stop. */
+static void release_all(struct poke_run *r)
+{
+	r->release = true;
+	r->trapped = false;
+	for (size_t i = 0; i < r->nt; i++) {
+		struct thr *th = &r->t[i];
+		struct user_regs_struct regs;
+
+		if (th->state != THR_HELD)
+			continue;
+		if (!ptrace(PTRACE_GETREGS, th->tid, 0, &regs)) {
+			regs.rip--;
+			ptrace(PTRACE_SETREGS, th->tid, 0, &regs);
+		}
+		thr_go(r, th, 0, false);
 	}
-	if (k == n)
-		return 0;
-	pk_errbuf_set(rc, err, errlen, "write %#llx of %d: %s", (unsigned long long)pokes[k].addr,
-		      (int)pid, strerror(-rc));
-	while (k-- > 0)
-		pk_ptrace_mem_write(memfd, pokes[k].addr, pokes[k].expect, pokes[k].len);
-	return rc;
+	ask_all(r);
+	/* a thread that does not stop stays traced until we exit; the bytes are final */
+	poll_until(r, pk_now_ns() + PK_POKE_STOP_MS * 1000000ull, true);
 }
 
 int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries,
 		   uint64_t *pause_ns, char *err, size_t errlen)
 {
-	struct poke_threads t = { 0 };
-	uint64_t longest = 0, pc = 0;
-	pid_t busy = 0;
+	struct poke_run r = { .pid = pid, .pokes = pokes, .n = n, .memfd = -1 };
+	sigset_t block, old;
 	char path[64];
-	int memfd, rc = 0;
+	int rc;
 
 	if (pause_ns)
 		*pause_ns = 0;
@@ -251,39 +465,41 @@ int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	memfd = open(path, O_RDWR | O_CLOEXEC);
-	if (memfd < 0) {
+	r.memfd = open(path, O_RDWR | O_CLOEXEC);
+	if (r.memfd < 0) {
 		rc = errno == ENOENT ? -ESRCH : -errno;
 		return pk_errbuf_set(rc, err, errlen, "open %s: %s", path, strerror(errno));
 	}
-	for (int attempt = 0; attempt <= retries; attempt++) {
-		uint64_t first = 0;
-
-		if (attempt > 0) {
-			struct timespec ts = { 0, PK_POKE_BACKOFF_NS };
-
-			nanosleep(&ts, NULL);
+	/* an int3 left behind would kill the target at its next hit: no signal of ours ends
+	 * this between the trap and the release (SIGKILL still can: then the threads are
+	 * detached by the kernel with the int3s in place) */
+	sigfillset(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	r.round_ns = pk_now_ns();
+	rc = seize_all(&r, err, errlen);
+	if (rc == 0)
+		rc = check_bytes(&r, err, errlen);
+	if (rc == 0) {
+		r.trapped = true;
+		rc = write_part(&r, src_int3, true, err, errlen);
+		if (rc == 0)
+			rc = check_all(&r, retries, err, errlen);
+		if (rc == 0)
+			rc = write_part(&r, src_new, false, err, errlen);
+		if (rc == 0)
+			rc = write_part(&r, src_new, true, err, errlen);
+		if (rc < 0) {
+			/* the old bytes back, behind an int3 again */
+			write_part(&r, src_int3, true, NULL, 0);
+			write_part(&r, src_old, false, NULL, 0);
+			write_part(&r, src_old, true, NULL, 0);
 		}
-		rc = stop_world(pid, &t, &first, err, errlen);
-		if (rc == 0) {
-			busy = thread_in_guard(&t, pokes, n, &pc);
-			if (!busy)
-				rc = write_pokes(memfd, pid, pokes, n, err, errlen);
-		}
-		detach_all(&t);
-		if (first && pk_now_ns() - first > longest)
-			longest = pk_now_ns() - first;
-		if (rc < 0 || !busy)
-			break;
 	}
-	if (rc == 0 && busy)
-		rc = pk_errbuf_set(-EBUSY, err, errlen,
-				   "thread %d of %d stayed in a guarded range (pc %#llx) after %d "
-				   "tries",
-				   (int)busy, (int)pid, (unsigned long long)pc, retries + 1);
+	release_all(&r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pause_ns)
-		*pause_ns = longest;
-	free(t.tid);
-	close(memfd);
+		*pause_ns = r.longest;
+	free(r.t);
+	close(r.memfd);
 	return rc;
 }

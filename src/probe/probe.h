@@ -61,8 +61,8 @@ struct pk_probe_switch_stats {
 	size_t funcs;	   /* functions matched */
 	size_t sites;	   /* sites switched now */
 	size_t already;	   /* sites already in the wanted state */
-	size_t stopped;	   /* of sites: written with every thread stopped (fallback) */
-	uint64_t pause_ns; /* longest stop of the fallback */
+	size_t stopped;	   /* of sites: written through ptrace (poke.c fallback) */
+	uint64_t pause_ns; /* longest stop of one thread in the fallback */
 	uint64_t batch_ns; /* longest round trip of a batch to libiprobe (threads never stop) */
 };
 

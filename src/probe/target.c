@@ -488,7 +488,7 @@ static bool func_matches(const char *name, const char *const *globs, size_t nglo
 	return false;
 }
 
-/* Writes with every thread stopped the requests libiprobe handed back (-EAGAIN). */
+/* Writes through ptrace (poke.c) the requests libiprobe handed back (-EAGAIN). */
 static int batch_fallback(struct pk_probe_target *t, uint32_t nreq,
 			  struct pk_probe_switch_stats *st, char *err, size_t errlen)
 {
@@ -520,10 +520,10 @@ static int batch_fallback(struct pk_probe_target *t, uint32_t nreq,
 		memcpy(p->expect, r->op == PK_IPROBE_OP_ENABLE ? r->nop : call, 5);
 		p->guard_lo = r->site + 1;
 		p->guard_hi = r->site + 5;
-		/* switching on: the 5 bytes are NOPs (one or five), so a thread between them may
-		 * go on after them; switching off: the bytes are one call, no thread is inside */
-		if (r->op == PK_IPROBE_OP_ENABLE)
-			p->skip_to = r->site + 5;
+		/* a thread between the NOPs (one or five) may go on after them; one that reaches
+		 * the site while it changes skips it: the probe's one hit is lost, nothing else
+		 * (switching off, the bytes are one call: no thread is inside) */
+		p->skip_to = r->site + 5;
 	}
 	if (n) {
 		rc = pk_inject_poke(t->pid, pokes, n, 20, &pause, err, errlen);

@@ -196,11 +196,11 @@ kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 30
 pk_check budget-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/budget.log"
 
-# --- patchable function entries: entry probes, written with every thread stopped ----------------
+# --- patchable function entries: entry probes, switched on through ptrace a thread at a time ----
 ENTRY=$PK_TOOLS/iprobe-spin-entry
 spin_start entry nice -n 19 "$ENTRY" count "$THREADS" 5000
 pk_check entry-enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID '*' >'$PK_TMP/een.out' &&
-	grep -q 'enabled 5 functions.*5 with threads stopped (longest pause' '$PK_TMP/een.out'"
+	grep -q 'enabled 5 functions.*5 through ptrace (longest stop of a thread' '$PK_TMP/een.out'"
 kill -USR1 "$SPIN_PID"
 pk_wait_log "$PK_TMP/entry.log" '^done ' 60 || exit 1
 pk_expect_eq entry-results "$(grep '^done' "$PK_TMP/entry.log")" "done $((THREADS * 5000)) errors 0"

@@ -14,10 +14,12 @@
  * cache line (x86 makes such a store atomic: a thread fetches either the old or the new
  * instruction, both whole).  Otherwise XRay's order: a 2-byte `jmp +3` first (threads now skip
  * the site), then the tail bytes (unreachable), then the first 2 bytes in one store.  A site
- * whose first 2 bytes straddle a cache line, and a patchable entry (five 1-byte NOPs: a thread
- * may have stopped between two of them), cannot be switched this way: the request returns
- * -EAGAIN with the stub ready, and the tool writes the call with every thread stopped (its PC
- * checked).  After a batch, membarrier(SYNC_CORE) makes every core see the new bytes.
+ * whose first 2 bytes straddle a cache line, and a patchable entry being switched on (five
+ * 1-byte NOPs: a thread may have stopped between two of them), cannot be switched this way: the
+ * request returns -EAGAIN with the stub ready, and the tool writes the call through ptrace
+ * (poke.c: an int3 first, then each thread's PC checked, one thread stopped at a time).
+ * Switched off, an entry is one call instruction again: written here like a call site.  After a
+ * batch, membarrier(SYNC_CORE) makes every core see the new bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -470,7 +472,9 @@ int pk_lib_patch(struct pk_iprobe_req *req)
 	} else {
 		return -EINVAL;
 	}
-	if (req->how == PK_IPROBE_HOW_ENTRY)
+	/* switching a patchable entry on: a thread may stand between two of its NOPs; off, the
+	 * bytes are one call, and no thread stands inside an instruction */
+	if (req->how == PK_IPROBE_HOW_ENTRY && req->op == PK_IPROBE_OP_ENABLE)
 		return -EAGAIN;
 	return site_write(site, want, prot, req->how);
 }
