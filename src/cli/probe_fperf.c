@@ -172,8 +172,9 @@ static void say_note(enum hw_note note)
 			"--events " PK_PERF_FALLBACK ")\n");
 }
 
-/* Drains the rings (every DRAIN_MAX_MS, more often while they fill fast) until the duration ends, a signal comes or the target
- * exits; 0, or -ESRCH when it exited, or a drain's -errno (err says why). */
+/* Drains the rings (every DRAIN_MAX_MS, more often while they fill fast) until the duration ends, a
+ * signal comes or the target exits; 0, or -ESRCH when it exited, or a drain's -errno (err says
+ * why). */
 static int count(struct pk_probe_target *t, const struct pk_fperf_opts *o, struct pk_dump_table *tb,
 		 struct pk_dump_stats *sum, double *secs, char *err, size_t errlen)
 {
