@@ -14,8 +14,8 @@
 #   uprobes      bpftrace uprobe + uretprobe counting hits; UPROBE_EVENTS
 # ns/event = (loop time - plain's loop time for the same calls) / events.  Then the switch
 # latency with 64 busy threads (tests/tools/iprobe-spin.c loop 64): for call sites, the round
-# trip of an enable to libiprobe (no thread is stopped); for patchable entries, the pause of the
-# stop-the-world fallback.  Prints markdown tables.
+# trip of an enable to libiprobe (no thread is stopped); for patchable entries, the longest stop
+# of one thread in the ptrace fallback (the process is never stopped as a whole).  Prints markdown tables.
 #   EVENTS=100000000 ROUNDS=3 bash bench/probe.sh
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -177,5 +177,5 @@ print()
 print("| 64 busy threads | per enable |")
 print("|---|---|")
 print(f"| call sites: round trip to libiprobe (no thread stopped) | {dist(call_ms)} |")
-print(f"| patchable entries: stop-the-world pause (fallback) | {dist(pause_ms)} |")
+print(f"| patchable entries: the longest stop of one thread (ptrace fallback: int3, threads checked one at a time) | {dist(pause_ms)} |")
 EOF

@@ -1,8 +1,8 @@
 /* inject.h — ptrace work on a live target: load a shared library into it (dlopen called in the
- * target), and the stop-the-world fallback that rewrites a few bytes of its code while no
- * thread's program counter lies inside them.  Used only for injection and for sites that the
- * target's own libiprobe cannot switch atomically; probes are otherwise switched inside the
- * target without stopping it.
+ * target), and the fallback that rewrites a few bytes of its code while no thread's program
+ * counter lies inside them, stopping one thread at a time.  Used only for injection and for sites
+ * that the target's own libiprobe cannot switch atomically; probes are otherwise switched inside
+ * the target without stopping it.
  */
 #ifndef PK_PROBE_INJECT_H
 #define PK_PROBE_INJECT_H

@@ -129,11 +129,40 @@ static void thr_go(struct poke_run *r, struct thr *th, int sig, bool group_stop)
 		th->state = THR_RUN;
 }
 
-/* A thread stopped at our request (or in a group stop): its PC looked at, then let go. */
+/* Whether tid has a SIGTRAP pending for itself (an int3 it ran just before its stop). */
+static bool trap_pending(pid_t tid)
+{
+	char path[64], line[256];
+	bool pending = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "SigPnd:", 7) == 0) {
+			pending = (strtoull(line + 7, NULL, 16) >> (SIGTRAP - 1)) & 1;
+			break;
+		}
+	fclose(f);
+	return pending;
+}
+
+/* A thread stopped at our request (or in a group stop): its PC looked at, then let go.  One
+ * that ran an int3 just before has its SIGTRAP still to come: resumed to report it (thr_trap),
+ * neither moved nor detached before (untraced, the trap would kill the process). */
 static void thr_stopped(struct poke_run *r, struct thr *th, bool group_stop)
 {
 	struct user_regs_struct regs;
 
+	if (!group_stop && trap_pending(th->tid)) {
+		if (ptrace(PTRACE_CONT, th->tid, 0, 0) < 0)
+			th->state = THR_GONE;
+		else
+			th->state = THR_ASKED;
+		return;
+	}
 	if (!r->release && !th->checked && !ptrace(PTRACE_GETREGS, th->tid, 0, &regs)) {
 		bool inside = false;
 
@@ -379,9 +408,9 @@ static int write_part(struct poke_run *r, const uint8_t *(*src)(const struct pk_
 			       : pk_ptrace_mem_write(r->memfd, p->addr + 1, b + 1, p->len - 1u);
 
 		if (rc < 0)
-			return pk_errbuf_set(rc, err, errlen, "write %#llx of %d: %s",
+			return pk_errbuf_set(rc, err, errlen, "write %#llx of %d (%s): %s",
 					     (unsigned long long)p->addr, (int)r->pid,
-					     strerror(-rc));
+					     first ? "first byte" : "the rest", strerror(-rc));
 	}
 	return 0;
 }

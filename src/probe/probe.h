@@ -5,7 +5,7 @@
  * read through /proc/PID/map_files/, so a process in a clone's mount namespace is handled like
  * any other.  Switching a probe registers its function in the segment's registry (id = index;
  * stable for the life of the process) and sends libiprobe one batch per PK_IPROBE_MAX_REQ
- * sites; sites that cannot be switched without stopping threads are written with
+ * sites; sites that libiprobe cannot switch atomically are written through ptrace with
  * pk_inject_poke.
  */
 #ifndef PK_PROBE_PROBE_H

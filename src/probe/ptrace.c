@@ -1,4 +1,4 @@
-/* ptrace.c — small helpers the injection and the stop-the-world poke share: waiting for a
+/* ptrace.c — small helpers the injection and the poke fallback share: waiting for a
  * traced thread with a deadline, the tracer of a process, the target's memory through
  * /proc/PID/mem (which, unlike process_vm_writev, may write read-only code: FOLL_FORCE).
  *

@@ -492,13 +492,12 @@ int pk_lib_autooff(uint32_t id)
 		uint8_t *site = (uint8_t *)(uintptr_t)sl->site;
 		int prot, rc;
 
-		if (!sl->site || sl->probe >> 1 != id || sl->how == PK_IPROBE_HOW_ENTRY ||
-		    called_stub(site) != sl->stub)
+		if (!sl->site || sl->probe >> 1 != id || called_stub(site) != sl->stub)
 			continue;
 		prot = page_prot(sl->site);
 		rc = prot < 0 ? prot : site_write(site, sl->nop, prot, sl->how);
 		if (rc && !first)
-			first = rc; /* -EAGAIN: a site that needs every thread stopped stays on */
+			first = rc; /* -EAGAIN: a site straddling a cache line stays on */
 	}
 	__atomic_and_fetch(&p->flags, ~(uint32_t)PK_IPROBE_F_ON, __ATOMIC_RELEASE);
 	return first;
