@@ -1,6 +1,5 @@
 /* poke.c — the ptrace fallback: rewrites a few bytes of a live target's code without stopping
- * the process; its threads are stopped one at a time, each for as long as it takes to look at
- * it (microseconds).
+ * the process: each thread is stopped only while we look at it, and resumed at once.
  *
  *   seize    PTRACE_SEIZE every thread of /proc/PID/task with PTRACE_O_TRACECLONE (threads
  *            created later are traced from birth); list again until nothing is new.  Nothing
@@ -16,9 +15,13 @@
  *   release  each thread interrupted and detached; one that trapped meanwhile goes back to the
  *            poke's address and runs the bytes now there.
  * A failure after the trap puts the first bytes back before the release.  A signal that
- * reaches a thread meanwhile is delivered at once.  The waits poll each thread (waitpid
- * WNOHANG, with a back-off of at most 200 us between empty rounds): a thread's stop is timed
- * from the round before the one that saw it to its resume, an upper bound.
+ * reaches a thread meanwhile is delivered at once.  The waits poll (waitid WNOWAIT for any
+ * child's event, with a back-off of at most 200 us between empty rounds), at most
+ * PK_POKE_WINDOW threads interrupted at a time, as SCHED_FIFO (else nice -20) so that a stopped
+ * thread never waits for us to get a core.  A thread's stop is timed from the latest of its
+ * interrupt, its last resume and the last poll that found no stop, to its resume: an upper
+ * bound.  While the int3 is in place every hit of the site is a round trip through us (tens of
+ * microseconds), so a thread that calls the function in a loop is stopped that often.
  */
 #include "probe/inject.h"
 
@@ -32,17 +35,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define PK_POKE_STOP_MS 2000	   /* for one thread to stop */
+#define PK_POKE_STOP_MS                                                                            \
+	10000 /* for the threads asked to stop (a thread at nice 19 on a                           \
+	       * loaded machine may wait seconds for a core) */
+#define PK_POKE_RELEASE_MS                                                                         \
+	60000			   /* for the last ones to let go: one may have a trap of ours to  \
+				    * report, which would kill the process once untraced */
 #define PK_POKE_RETRY_NS 1000000   /* before a thread in a guard range is looked at again */
 #define PK_POKE_POLL_MAX_NS 200000 /* longest back-off between two empty polling rounds */
 #define PK_POKE_THREADS_MAX 65536
+#define PK_POKE_WINDOW 64 /* threads interrupted and not seen yet, at most */
 #define INT3 0xcc
 
 enum thr_state {
@@ -55,9 +66,12 @@ enum thr_state {
 struct thr {
 	pid_t tid;
 	uint8_t state;
-	bool checked;	  /* seen outside every guard range since the trap */
-	uint64_t stop_ns; /* THR_HELD: when its stop began (at the latest) */
-	uint64_t pc;	  /* last PC seen */
+	bool checked;	   /* seen outside every guard range since the trap */
+	bool want;	   /* to be interrupted (at most PK_POKE_WINDOW at a time) */
+	uint64_t stop_ns;  /* THR_HELD: when its stop began (at the latest) */
+	uint64_t asked_ns; /* when it was last interrupted (it cannot have stopped for us before) */
+	uint64_t seen_ns;  /* the last time a poll found it not stopped */
+	uint64_t pc;	   /* last PC seen */
 };
 
 /* One rewrite in progress. */
@@ -68,10 +82,9 @@ struct poke_run {
 	size_t n;
 	struct thr *t;
 	size_t nt, cap;
-	bool trapped;	   /* int3s written (not yet replaced by the final or the old bytes) */
-	bool release;	   /* stops detach the thread */
-	uint64_t round_ns; /* start of the polling round before the current one */
-	uint64_t longest;  /* longest stop of one thread */
+	bool trapped;	  /* int3s written (not yet replaced by the final or the old bytes) */
+	bool release;	  /* stops detach the thread */
+	uint64_t longest; /* longest stop of one thread */
 };
 
 static struct thr *thr_find(struct poke_run *r, pid_t tid)
@@ -96,7 +109,7 @@ static int thr_add(struct poke_run *r, pid_t tid, bool checked)
 		r->t = p;
 		r->cap = cap;
 	}
-	r->t[r->nt++] = (struct thr){ .tid = tid, .checked = checked };
+	r->t[r->nt++] = (struct thr){ .tid = tid, .checked = checked, .seen_ns = pk_now_ns() };
 	return 0;
 }
 
@@ -112,7 +125,10 @@ static const struct pk_poke *poke_at(const struct poke_run *r, uint64_t addr)
 /* Lets a stopped thread go (resumed, or detached in the release phase) and times its stop. */
 static void thr_go(struct poke_run *r, struct thr *th, int sig, bool group_stop)
 {
-	uint64_t held = pk_now_ns() - (th->state == THR_HELD ? th->stop_ns : r->round_ns);
+	uint64_t from = th->state == THR_HELD	     ? th->stop_ns
+			: th->asked_ns > th->seen_ns ? th->asked_ns
+						     : th->seen_ns;
+	uint64_t held = pk_now_ns() - from;
 	long rc;
 
 	if (r->release)
@@ -123,6 +139,7 @@ static void thr_go(struct poke_run *r, struct thr *th, int sig, bool group_stop)
 		rc = ptrace(PTRACE_CONT, th->tid, 0, (void *)(long)sig);
 	if (held > r->longest)
 		r->longest = held;
+	th->seen_ns = pk_now_ns(); /* its next stop comes after this */
 	if (rc < 0 || r->release)
 		th->state = THR_GONE;
 	else if (th->state == THR_HELD || th->state == THR_ASKED)
@@ -196,7 +213,7 @@ static void thr_trap(struct poke_run *r, struct thr *th)
 	}
 	if (r->trapped && !p->skip_to) {
 		th->state = THR_HELD;
-		th->stop_ns = r->round_ns;
+		th->stop_ns = th->seen_ns;
 		th->pc = regs.rip;
 		return;
 	}
@@ -245,44 +262,107 @@ static int thr_event(struct poke_run *r, size_t i, int st)
 	return 0;
 }
 
-/* One polling round over every traced thread; the number of events handled or -errno. */
+/* One polling round over every traced thread; the number of events handled or -errno.
+ * waitid(WNOWAIT) peeks at the next event of any child: one system call finds whether any of
+ * the threads has one, and when it is nobody's stop all were running then.  A child that is not
+ * ours (the caller's own) is left alone: the round then asks each thread in turn. */
 static int poll_round(struct poke_run *r)
 {
-	uint64_t now = pk_now_ns();
 	int events = 0;
 
+	for (;;) {
+		siginfo_t si = { 0 };
+		uint64_t now = pk_now_ns();
+		struct thr *th;
+		int st, rc;
+
+		if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0 ||
+		    si.si_pid == 0) {
+			for (size_t i = 0; i < r->nt; i++)
+				r->t[i].seen_ns = now;
+			return events;
+		}
+		th = thr_find(r, si.si_pid);
+		if (!th || th->state == THR_GONE || th->state == THR_HELD)
+			break;
+		if (waitpid(th->tid, &st, __WALL | WNOHANG) != th->tid)
+			break;
+		events++;
+		rc = thr_event(r, (size_t)(th - r->t), st);
+		if (rc < 0)
+			return rc;
+	}
 	for (size_t i = 0; i < r->nt; i++) {
+		uint64_t now = pk_now_ns();
 		int st, rc;
 
 		if (r->t[i].state == THR_GONE || r->t[i].state == THR_HELD)
 			continue;
-		if (waitpid(r->t[i].tid, &st, __WALL | WNOHANG) != r->t[i].tid)
+		if (waitpid(r->t[i].tid, &st, __WALL | WNOHANG) != r->t[i].tid) {
+			r->t[i].seen_ns = now;
 			continue;
+		}
 		events++;
 		rc = thr_event(r, i, st);
 		if (rc < 0)
 			return rc;
 	}
-	r->round_ns = now;
 	return events;
 }
 
-/* Polls until no thread is THR_ASKED, or until deadline_ns (then -ETIMEDOUT; 0 for
- * deadline_ns as a plain time to spend polling when until_quiet is false). */
+/* Marks for an interrupt every running thread that needs one (all in the release phase, the
+ * unchecked ones before); poll_until sends them a few at a time. */
+static void ask_all(struct poke_run *r)
+{
+	for (size_t i = 0; i < r->nt; i++)
+		r->t[i].want = r->t[i].state == THR_RUN && (r->release || !r->t[i].checked);
+}
+
+/* Interrupts marked threads while fewer than PK_POKE_WINDOW are waited for: each is seen soon
+ * after its stop, not after the stops of all the others.  Whether any is left to wait for. */
+static bool ask_some(struct poke_run *r)
+{
+	size_t asked = 0;
+	bool left = false;
+
+	for (size_t i = 0; i < r->nt; i++)
+		asked += r->t[i].state == THR_ASKED;
+	for (size_t i = 0; i < r->nt; i++) {
+		struct thr *th = &r->t[i];
+
+		if (!th->want)
+			continue;
+		if (th->state != THR_RUN) {
+			th->want = false;
+			continue;
+		}
+		if (asked >= PK_POKE_WINDOW) {
+			left = true;
+			break;
+		}
+		th->want = false;
+		th->asked_ns = pk_now_ns();
+		th->state = ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 ? THR_GONE : THR_ASKED;
+		asked += th->state == THR_ASKED;
+	}
+	return left || asked;
+}
+
+/* Interrupts the marked threads and polls until none is left to wait for, or until deadline_ns
+ * (then -ETIMEDOUT; 0 for deadline_ns as a plain time to spend polling when until_quiet is false).
+ */
 static int poll_until(struct poke_run *r, uint64_t deadline_ns, bool until_quiet)
 {
 	long backoff = 10000;
 
 	for (;;) {
-		bool asked = false;
-		int ev = poll_round(r);
+		int ev;
 
+		if (!ask_some(r) && until_quiet)
+			return 0;
+		ev = poll_round(r);
 		if (ev < 0)
 			return ev;
-		for (size_t i = 0; i < r->nt && !asked; i++)
-			asked = r->t[i].state == THR_ASKED;
-		if (until_quiet && !asked)
-			return 0;
 		if (pk_now_ns() >= deadline_ns)
 			return until_quiet ? -ETIMEDOUT : 0;
 		if (ev) {
@@ -345,19 +425,6 @@ static int seize_all(struct poke_run *r, char *err, size_t errlen)
 			return rc;
 	} while (added);
 	return 0;
-}
-
-/* Interrupts every running thread that needs it (all in the release phase, the unchecked
- * ones before). */
-static void ask_all(struct poke_run *r)
-{
-	for (size_t i = 0; i < r->nt; i++) {
-		struct thr *th = &r->t[i];
-
-		if (th->state != THR_RUN || (!r->release && th->checked))
-			continue;
-		th->state = ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 ? THR_GONE : THR_ASKED;
-	}
 }
 
 /* Checks every thread, retrying those in a guard range; 0, -EBUSY or -ETIMEDOUT. */
@@ -472,8 +539,8 @@ static void release_all(struct poke_run *r)
 		thr_go(r, th, 0, false);
 	}
 	ask_all(r);
-	/* a thread that does not stop stays traced until we exit; the bytes are final */
-	poll_until(r, pk_now_ns() + PK_POKE_STOP_MS * 1000000ull, true);
+	/* a thread that does not stop even then stays traced until we exit */
+	poll_until(r, pk_now_ns() + PK_POKE_RELEASE_MS * 1000000ull, true);
 }
 
 int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries,
@@ -482,7 +549,9 @@ int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries
 	struct poke_run r = { .pid = pid, .pokes = pokes, .n = n, .memfd = -1 };
 	sigset_t block, old;
 	char path[64];
-	int rc;
+	int rc, prio = -21, oldpol;
+	struct sched_param oldsp;
+	bool fifo = false;
 
 	if (pause_ns)
 		*pause_ns = 0;
@@ -504,7 +573,18 @@ int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries
 	 * detached by the kernel with the int3s in place) */
 	sigfillset(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	r.round_ns = pk_now_ns();
+	/* a thread of the target waits for us while it is stopped: we go first (SCHED_FIFO where
+	 * allowed, else nice -20; we sleep between empty polling rounds, so no core is taken) */
+	oldpol = sched_getscheduler(0);
+	if (oldpol >= 0 && sched_getparam(0, &oldsp) == 0 &&
+	    sched_setscheduler(0, SCHED_FIFO, &(struct sched_param){ .sched_priority = 1 }) == 0)
+		fifo = true;
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 && !fifo)
+		setpriority(PRIO_PROCESS, 0, -20);
+	else
+		prio = -21;
 	rc = seize_all(&r, err, errlen);
 	if (rc == 0)
 		rc = check_bytes(&r, err, errlen);
@@ -525,6 +605,10 @@ int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries
 		}
 	}
 	release_all(&r);
+	if (fifo)
+		sched_setscheduler(0, oldpol, &oldsp);
+	if (prio != -21)
+		setpriority(PRIO_PROCESS, 0, prio);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pause_ns)
 		*pause_ns = r.longest;
