@@ -139,7 +139,7 @@ static int adapt_open(const struct dup_opts *o, struct pk_proxy_config *cfg, str
 			uint16_t port;
 			struct pk_addr addr;
 
-			if (pk_parse_hostport(at + 1, NULL, host, sizeof(host), &port))
+			if (pk_parse_hostport(at + 1, "127.0.0.1", host, sizeof(host), &port))
 				return pk_cli_bad_value("dup", "--adapt-pid", at + 1, -EINVAL);
 			if (pk_proxy_cli_resolve("dup", "--adapt-pid", host, port, &addr))
 				return PK_EXIT_RUNTIME;
@@ -206,13 +206,17 @@ static int dup_run(const struct dup_opts *o)
 		if (pk_proxy_cli_resolve("dup", "debug", o->dbg_hosts[i], o->dbg_ports[i],
 					 &cfg.targets[i]))
 			return PK_EXIT_RUNTIME;
+	bool served = false;
+
 	rc = o->adapt_pids ? adapt_open(o, &cfg, &adapt) : 0;
-	if (!rc)
+	if (!rc) {
 		rc = pk_proxy_cli_serve(&cfg);
+		served = true;
+	}
 	for (int i = 0; i < PK_PROXY_MAX_TARGETS; i++) {
 		if (!adapt.open[i])
 			continue;
-		if (cfg.adapt[i]) /* leave the clone recording every call */
+		if (served && cfg.adapt[i]) /* leave the clone recording every call */
 			adapt_set(&adapt, i, 0);
 		pk_probe_close(&adapt.t[i]);
 	}
