@@ -103,6 +103,17 @@ pk_check global-read sh -c "'$PK_BIN' probe sample --pid $SPIN_PID | grep -qx 'g
 pk_check global-reset "$PK_BIN" probe sample --pid "$SPIN_PID" --rate 1
 pk_check global-read-reset sh -c "'$PK_BIN' probe sample --pid $SPIN_PID | grep -qx 'global 1/1'"
 
+# --- patchable entries (no exit probe): 1 in 4, past any stack depth ---------------------------
+pk_bg entry "$PK_TOOLS/iprobe-spin-entry" count "$THREADS" "$K"
+pk_wait_log "$PK_TMP/entry.log" '^ready ' 20 || exit 1
+SPIN_PID=$(awk '/^ready / { print $2; exit }' "$PK_TMP/entry.log")
+pk_check entry-enable "$PK_BIN" probe enable --pid "$SPIN_PID" '*'
+pk_check entry-sample "$PK_BIN" probe sample --pid "$SPIN_PID" --rate 4 work
+spin_run entry
+"$PK_BIN" probe dump --pid "$SPIN_PID" --format table -o "$PK_TMP/entry.table" 2>/dev/null
+pk_expect_eq entry-calls "$(col "$PK_TMP/entry.table" work 2) $(col "$PK_TMP/entry.table" work 4) $(col "$PK_TMP/entry.table" bump 2)" \
+	"$((N / 4)) $N $N"
+
 # --- bad input ---------------------------------------------------------------------------------
 pk_expect_error rate-not-pow2 2 "[-]-rate '3': not a power of two" "$PK_BIN" probe sample --pid "$SPIN_PID" --rate 3
 pk_expect_error rate-zero 2 "[-]-rate '0'" "$PK_BIN" probe sample --pid "$SPIN_PID" --rate 0

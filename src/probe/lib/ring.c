@@ -161,9 +161,11 @@ static inline __attribute__((always_inline)) const struct pk_iprobe_probe *probe
  * modulo 2^s (s = max(global, probe's), at most PK_IPROBE_SAMPLE_MAX), and its exit follows
  * the entry's decision (a per-thread stack of decisions, 64 deep: deeper entries are all
  * recorded).  An exit with no entry on that stack (its entry came before sampling began) is
- * recorded.  A recorded hit first writes a PK_IPROBE_MARK_SAMPLE marker when the global rate
- * changed since the thread's last one. */
-static __attribute__((noinline)) bool sample_hit(uint32_t probe, uint32_t g, uint32_t p)
+ * recorded.  An entry with no exit probe (paired false: a patchable entry) pushes nothing.  A
+ * recorded hit first writes a PK_IPROBE_MARK_SAMPLE marker when the global rate changed since the
+ * thread's last one. */
+static __attribute__((noinline)) bool sample_hit(uint32_t probe, uint32_t g, uint32_t p,
+						 bool paired)
 {
 	uint64_t depth = t_samp >> 8;
 	uint32_t sm = g > p ? g : p;
@@ -181,6 +183,8 @@ static __attribute__((noinline)) bool sample_hit(uint32_t probe, uint32_t g, uin
 			t_samp -= SAMP_DEPTH_ONE;
 			rec = depth >= SAMP_STACK || !(t_skip >> depth & 1);
 		}
+	} else if (!paired) {
+		rec = !sm || !(t_count[(probe >> 1) % SAMP_COUNTERS]++ & ((1u << sm) - 1));
 	} else if (!sm && !depth) {
 		rec = true; /* nothing sampled and nothing open: only the marker to write */
 	} else {
@@ -205,11 +209,11 @@ static __attribute__((noinline)) bool sample_hit(uint32_t probe, uint32_t g, uin
  * before the exit's, so what the hook measures lies between them).  A hit sampled out records
  * nothing and runs no hook. */
 static inline __attribute__((always_inline)) void hit(uint32_t probe, uint32_t flags,
-						      uint32_t psample)
+						      uint32_t psample, bool paired)
 {
 	uint32_t g = __atomic_load_n(&pk_lib_shm->sample, __ATOMIC_RELAXED);
 
-	if (PK_UNLIKELY(g | psample | t_samp) && !sample_hit(probe, g, psample))
+	if (PK_UNLIKELY(g | psample | t_samp) && !sample_hit(probe, g, psample, paired))
 		return;
 	if (PK_LIKELY(!(flags & PK_IPROBE_F_HOOKS))) {
 		record(probe, 0, NULL);
@@ -230,7 +234,7 @@ PK_LIB_EXPORT void pk_iprobe_call_hit(void *fn, uint32_t probe)
 
 	(void)fn;
 	hit(probe, __atomic_load_n(&p->flags, __ATOMIC_RELAXED),
-	    __atomic_load_n(&p->sample, __ATOMIC_RELAXED));
+	    __atomic_load_n(&p->sample, __ATOMIC_RELAXED), true);
 }
 
 PK_LIB_EXPORT void pk_iprobe_entry_hit(uint32_t probe)
@@ -242,7 +246,7 @@ PK_LIB_EXPORT void pk_iprobe_entry_hit(uint32_t probe)
 	 * NOPs): a probe the budget switched off stops here */
 	if (PK_UNLIKELY(flags & PK_IPROBE_F_AUTOOFF))
 		return;
-	hit(probe, flags, __atomic_load_n(&p->sample, __ATOMIC_RELAXED));
+	hit(probe, flags, __atomic_load_n(&p->sample, __ATOMIC_RELAXED), false);
 }
 
 void pk_lib_mark(uint32_t kind, uint32_t aux)
