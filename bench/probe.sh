@@ -117,18 +117,33 @@ run_uprobes() {
 
 declare -A T
 TOOLS="plain off ours-cold ours xray-fdr xray-basic uftrace uprobes"
+# ONLY="plain ours" (a subset of TOOLS; ours-cold comes with ours): run only those, no switch
+# latency (e.g. to compare two builds of libiprobe with PK_BIN)
+ONLY=${ONLY:-}
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+[ -z "$ONLY" ] || TOOLS="plain $ONLY"
 for ((r = 1; r <= ROUNDS; r++)); do
 	echo "probe.sh: round $r of $ROUNDS" >&2
 	T[plain]+=" $(run_plain)"
-	T[off]+=" $(run_off)"
-	read -r cold warm <<<"$(run_ours)"
-	T[ours-cold]+=" $cold"
-	T[ours]+=" $warm"
-	T[xray-fdr]+=" $(run_xray fdr $((EVENTS / 2)))"
-	T[xray-basic]+=" $(run_xray basic $((XRAY_BASIC_EVENTS / 2)))"
-	T[uftrace]+=" $(run_uftrace)"
-	T[uprobes]+=" $(run_uprobes)"
+	want off && T[off]+=" $(run_off)"
+	if want ours; then
+		read -r cold warm <<<"$(run_ours)"
+		T[ours-cold]+=" $cold"
+		T[ours]+=" $warm"
+	fi
+	want xray-fdr && T[xray-fdr]+=" $(run_xray fdr $((EVENTS / 2)))"
+	want xray-basic && T[xray-basic]+=" $(run_xray basic $((XRAY_BASIC_EVENTS / 2)))"
+	want uftrace && T[uftrace]+=" $(run_uftrace)"
+	want uprobes && T[uprobes]+=" $(run_uprobes)"
 done
+
+if [ -n "$ONLY" ]; then # loop time medians only (ms)
+	for n in $TOOLS ${T[ours-cold]:+ours-cold}; do
+		printf '%s %s\n' "$n" "$(tr ' ' '\n' <<<"${T[$n]}" | sed '/^$/d' | sort -n |
+			awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f ms (%d rounds)", m / 1e6, NR }')"
+	done
+	exit 0
+fi
 
 # the switch latency with 64 busy threads
 switch_stats() { # BIN: SWITCHES enables and disables of '*' on a 64-thread loop; prints ms values

@@ -51,7 +51,10 @@ enum pk_iprobe_mark {
 				   * at an exit; tsc holds the counter's 64-bit value instead of
 				   * a time.  An entry's counters follow its event, an exit's
 				   * precede it (what they measure lies between the two). */
+	PK_IPROBE_MARK_SAMPLE,	  /* aux: the global sampling rate's log2 from here on in this
+				   * thread (written before its first recorded hit after a change) */
 };
+#define PK_IPROBE_SAMPLE_MAX 16u  /* largest log2 of a sampling rate (1 call in 65536) */
 #define PK_IPROBE_CTR_EXIT 0x100u /* aux bit of a counter read at an exit */
 
 /* Per-thread ring header, one cache line for the producer, one for the consumer. */
@@ -78,7 +81,7 @@ enum pk_iprobe_ring_state {
 struct pk_iprobe_probe {
 	uint64_t addr;	 /* function's address in the target */
 	uint32_t flags;	 /* PK_IPROBE_F_* */
-	uint32_t sample; /* record 1 hit in 2^sample (0 = all) */
+	uint32_t sample; /* record 1 call in 2^sample (0 = all; tools) */
 	uint64_t hits;	 /* events counted by the budget loop (libiprobe) */
 	char name[104];	 /* symbol name, NUL-terminated, truncated */
 };
@@ -133,7 +136,8 @@ struct pk_iprobe_shm {
 	uint64_t tsc0;	       /* a tsc reading ... */
 	uint64_t realtime0_ns; /* ... and CLOCK_REALTIME at the same moment */
 	uint32_t nprobes;      /* registry entries in use (tools) */
-	uint32_t sample;       /* global: record 1 hit in 2^sample */
+	uint32_t sample;       /* global: record 1 call in 2^sample (tools; a probe's own
+				* sample applies when higher; at most PK_IPROBE_SAMPLE_MAX) */
 	uint64_t no_ring;      /* events dropped because every ring was taken */
 	uint32_t budget_ppm;   /* tools: keep probe cost under this share of the process's CPU
 				* (parts per million; 0: no budget) */

@@ -12,6 +12,7 @@
 #include "cli/proxy_serve.h"
 #include "common/args.h"
 #include "common/log.h"
+#include "probe/probe.h"
 #include "proxy/proxy.h"
 
 static const char dup_usage[] =
@@ -40,10 +41,28 @@ static const char dup_usage[] =
 	"                           fewest connections open (default: every clone gets every "
 	"one);\n"
 	"                           each clone then sees a subset: for stateless or read-only "
-	"services\n" PK_PROXY_OPTIONS_HELP "\n"
+	"services\n"
+	"      --adapt-pid PID[,PID...]\n"
+	"                           adaptive sampling: the process of each clone (in -m order, or\n"
+	"                           PID@HOST:PORT naming the clone), whose probes are on (probe\n"
+	"                           enable); when a clone's fullest buffer reaches --adapt-high,\n"
+	"                           its probes record half as many calls (every 100 ms, down to 1\n"
+	"                           in 65536), and under --adapt-low twice as many again, up to\n"
+	"                           every call; each change is logged and in status (SAMPLE: k\n"
+	"                           for 1 call in 2^k)\n"
+	"      --adapt-high PCT     buffer fill that halves the rate (default 50)\n"
+	"      --adapt-low PCT      buffer fill under which it doubles again (default "
+	"10)\n" PK_PROXY_OPTIONS_HELP "\n"
 	"A clone whose buffer overflows is dropped (desynced) and production goes on untouched.\n";
 
-enum { OPT_THREADS = PK_OPT_FIRST_OWN, OPT_RESYNC, OPT_BALANCE };
+enum {
+	OPT_THREADS = PK_OPT_FIRST_OWN,
+	OPT_RESYNC,
+	OPT_BALANCE,
+	OPT_ADAPT_PID,
+	OPT_ADAPT_HIGH,
+	OPT_ADAPT_LOW,
+};
 
 static const struct option dup_options[] = {
 	PK_PROXY_LONG_OPTIONS,
@@ -56,6 +75,9 @@ static const struct option dup_options[] = {
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "resync", required_argument, NULL, OPT_RESYNC },
 	{ "balance", no_argument, NULL, OPT_BALANCE },
+	{ "adapt-pid", required_argument, NULL, OPT_ADAPT_PID },
+	{ "adapt-high", required_argument, NULL, OPT_ADAPT_HIGH },
+	{ "adapt-low", required_argument, NULL, OPT_ADAPT_LOW },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -71,10 +93,92 @@ struct dup_opts {
 	uint16_t dbg_ports[PK_PROXY_MAX_TARGETS];
 	int ntargets;
 	enum pk_proxy_mode mode;
-	int threads;	      /* 0 = one per online CPU */
-	enum pk_proto resync; /* re-attach out-of-sync clones (--resync) */
-	bool balance;	      /* --balance: each connection to one clone */
+	int threads;		      /* 0 = one per online CPU */
+	enum pk_proto resync;	      /* re-attach out-of-sync clones (--resync) */
+	bool balance;		      /* --balance: each connection to one clone */
+	const char *adapt_pids;	      /* --adapt-pid LIST, parsed once the targets are known */
+	double adapt_high, adapt_low; /* percent */
 };
+
+/* --adapt-pid: the clone processes whose global sampling rate the proxy sets. */
+struct dup_adapt {
+	struct pk_probe_target t[PK_PROXY_MAX_TARGETS];
+	bool open[PK_PROXY_MAX_TARGETS];
+};
+
+/* The proxy's adapt_set: one store into target i's libiprobe segment. */
+static int adapt_set(void *arg, int i, uint32_t log2)
+{
+	struct dup_adapt *a = arg;
+	char err[256];
+	size_t funcs;
+
+	return pk_probe_sample_set(&a->t[i], NULL, 0, log2, &funcs, err, sizeof(err));
+}
+
+/* Parses --adapt-pid (PID in target order, or PID@HOST:PORT) and opens each process's probe
+ * segment into a, marking cfg->adapt[]; 0 or the exit status of a failure (printed). */
+static int adapt_open(const struct dup_opts *o, struct pk_proxy_config *cfg, struct dup_adapt *a)
+{
+	char list[1024], *save = NULL, *tok, err[512];
+	int next = 0;
+
+	if (snprintf(list, sizeof(list), "%s", o->adapt_pids) >= (int)sizeof(list))
+		return pk_cli_bad("dup", "--adapt-pid", "too long");
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *at = strchr(tok, '@');
+		uint64_t pid;
+		int i = next, rc;
+
+		if (at)
+			*at = 0;
+		if (pk_parse_uint(tok, INT32_MAX, &pid) || !pid)
+			return pk_cli_bad_value("dup", "--adapt-pid", tok, -EINVAL);
+		if (at) {
+			char host[256];
+			uint16_t port;
+			struct pk_addr addr;
+
+			if (pk_parse_hostport(at + 1, "127.0.0.1", host, sizeof(host), &port))
+				return pk_cli_bad_value("dup", "--adapt-pid", at + 1, -EINVAL);
+			if (pk_proxy_cli_resolve("dup", "--adapt-pid", host, port, &addr))
+				return PK_EXIT_RUNTIME;
+			char want[PK_ADDR_STRLEN], have[PK_ADDR_STRLEN];
+
+			pk_addr_str(&addr, want, sizeof(want));
+			for (i = 0; i < cfg->ntargets; i++)
+				if (!strcmp(want,
+					    pk_addr_str(&cfg->targets[i], have, sizeof(have))))
+					break;
+			if (i == cfg->ntargets)
+				return pk_cli_bad("dup", "--adapt-pid",
+						  "names no debug target (-m/-d)");
+		} else {
+			next++;
+		}
+		if (i >= cfg->ntargets)
+			return pk_cli_bad("dup", "--adapt-pid", "more pids than debug targets");
+		if (cfg->adapt[i])
+			return pk_cli_bad("dup", "--adapt-pid", "a debug target given twice");
+		rc = pk_probe_open((pid_t)pid, NULL, 0, &a->t[i], err, sizeof(err));
+		if (rc)
+			return pk_cli_fail(PK_EXIT_RUNTIME, "dup", "--adapt-pid %llu: %s",
+					   (unsigned long long)pid, err);
+		a->open[i] = true;
+		if (!a->t[i].shm)
+			return pk_cli_fail(
+				PK_EXIT_RUNTIME, "dup",
+				"--adapt-pid %llu: libiprobe is not loaded there (enable "
+				"its probes first)",
+				(unsigned long long)pid);
+		cfg->adapt[i] = true;
+	}
+	cfg->adapt_high = o->adapt_high / 100;
+	cfg->adapt_low = o->adapt_low / 100;
+	cfg->adapt_set = adapt_set;
+	cfg->adapt_arg = a;
+	return 0;
+}
 
 /* The duplicator: the proxy core with clones as debug targets.  Resolves the addresses in o
  * and serves until SIGINT/SIGTERM; prints one error line on failure.  Returns a PK_EXIT_*
@@ -95,17 +199,36 @@ static int dup_run(const struct dup_opts *o)
 	if (pk_proxy_cli_apply("dup", &o->c, &cfg) ||
 	    pk_proxy_cli_resolve("dup", "production", o->prod_host, o->prod_port, &cfg.prod))
 		return PK_EXIT_RUNTIME;
+	struct dup_adapt adapt = { 0 };
+	int rc;
+
 	for (int i = 0; i < o->ntargets; i++)
 		if (pk_proxy_cli_resolve("dup", "debug", o->dbg_hosts[i], o->dbg_ports[i],
 					 &cfg.targets[i]))
 			return PK_EXIT_RUNTIME;
-	return pk_proxy_cli_serve(&cfg);
+	bool served = false;
+
+	rc = o->adapt_pids ? adapt_open(o, &cfg, &adapt) : 0;
+	if (!rc) {
+		rc = pk_proxy_cli_serve(&cfg);
+		served = true;
+	}
+	for (int i = 0; i < PK_PROXY_MAX_TARGETS; i++) {
+		if (!adapt.open[i])
+			continue;
+		if (served && cfg.adapt[i]) /* leave the clone recording every call */
+			adapt_set(&adapt, i, 0);
+		pk_probe_close(&adapt.t[i]);
+	}
+	return rc;
 }
 
 int pk_cmd_dup(int argc, char **argv)
 {
 	struct dup_opts o = {
 		.mode = PK_PROXY_ASYNC,
+		.adapt_high = 50,
+		.adapt_low = 10,
 	};
 	struct pk_proxy_cli po;
 	bool have_p = false;
@@ -155,6 +278,17 @@ int pk_cmd_dup(int argc, char **argv)
 		case OPT_BALANCE:
 			o.balance = true;
 			break;
+		case OPT_ADAPT_PID:
+			o.adapt_pids = optarg;
+			break;
+		case OPT_ADAPT_HIGH:
+			if (pk_parse_double(optarg, 1, 100, &o.adapt_high))
+				return pk_cli_bad_value("dup", "--adapt-high", optarg, -EINVAL);
+			break;
+		case OPT_ADAPT_LOW:
+			if (pk_parse_double(optarg, 0, 99, &o.adapt_low))
+				return pk_cli_bad_value("dup", "--adapt-low", optarg, -EINVAL);
+			break;
 		case ':':
 			return pk_cli_bad("dup", argv[optind - 1], "needs a value");
 		default:
@@ -180,6 +314,8 @@ int pk_cmd_dup(int argc, char **argv)
 			    strcmp(o.dbg_hosts[i], o.dbg_hosts[j]) == 0)
 				return pk_cli_bad("dup", "-m/-d",
 						  "the same debug target is given twice");
+	if (o.adapt_low >= o.adapt_high)
+		return pk_cli_bad("dup", "--adapt-low", "must be below --adapt-high");
 	if ((err = pk_proxy_cli_check(&po)))
 		return err;
 	o.c = po.c; /* the compiled regexes move to o */

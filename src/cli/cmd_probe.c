@@ -16,6 +16,7 @@
 #include "cli/probe_fperf.h"
 #include "probe/dump.h"
 #include "probe/probe.h"
+#include "probe/shm.h"
 
 #define PROBE_MAX_FILES 16
 #define ATTACH_TIMEOUT_MS 5000
@@ -28,6 +29,7 @@ static const char probe_usage[] =
 	"       parikshan probe dump    --pid PID [--format F] [-o FILE]\n"
 	"       parikshan probe fperf   --pid PID [--file LIB]... [--events LIST]\n"
 	"                               [--duration D] [--json] [-o FILE] FUNC...\n"
+	"       parikshan probe sample  --pid PID [--file LIB]... [--rate N] [FUNC...]\n"
 	"\n"
 	"Function probes in a live process, off by default and free while off.  The process's\n"
 	"executable (or the shared libraries named with --file) must have probe sites: built with\n"
@@ -49,6 +51,12 @@ static const char probe_usage[] =
 	"                   allows it), then switch them off again and print per function: calls,\n"
 	"                   and per counter the inclusive total, its mean per call and the\n"
 	"                   exclusive mean (minus probed callees)\n"
+	"  sample           record only 1 call in N: of the functions matching FUNC (globs), or\n"
+	"                   of every probe when no FUNC is given (a probe records at the lower\n"
+	"                   of its rate and the global one).  Decided per thread at each entry\n"
+	"                   (its exit follows); a rate change is a marker in the dump, whose\n"
+	"                   table shows the rate and est_calls (calls x N).  Without --rate,\n"
+	"                   print the current rates\n"
 	"\n"
 	"  --pid PID        the target process (required)\n"
 	"  --file LIB       a mapped shared library instead of the executable (a path or a base\n"
@@ -71,6 +79,7 @@ static const char probe_usage[] =
 	"                   cpu-migrations (default cycles,instructions; where the kernel offers\n"
 	"                   no hardware counter, task-clock,page-faults,context-switches, said\n"
 	"                   on stderr)\n"
+	"  --rate N         sample: 1 call in N, a power of two up to 65536 (1: every call)\n"
 	"  --duration D     fperf: count for D (e.g. 10s, 500ms; default until Ctrl-C/SIGTERM)\n"
 	"  -o FILE          write the dump (or the fperf table) to FILE\n"
 	"  --json           list or fperf as JSON\n"
@@ -93,6 +102,7 @@ enum {
 	OPT_JSON,
 	OPT_EVENTS,
 	OPT_DURATION,
+	OPT_RATE,
 	OPT_HELP,
 };
 
@@ -106,6 +116,7 @@ static const struct option probe_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -121,6 +132,7 @@ struct probe_opts {
 	double budget; /* --budget PCT; < 0: not given */
 	struct pk_fperf_opts fperf;
 	bool fperf_opt; /* --events or --duration given */
+	int rate_log2;	/* --rate N as log2 N; < 0: not given */
 };
 
 /* Parses one option into o; returns -1 to go on, else the exit status. */
@@ -179,6 +191,13 @@ static int parse_opt(int c, struct probe_opts *o, char **argv)
 		    !o->fperf.duration_ns)
 			return pk_cli_bad_value("probe", "--duration", optarg, -EINVAL);
 		o->fperf_opt = true;
+		return -1;
+	case OPT_RATE:
+		if (pk_parse_uint(optarg, 1u << PK_IPROBE_SAMPLE_MAX, &v) || !v || (v & (v - 1)))
+			return pk_cli_fail(PK_EXIT_USAGE, "probe",
+					   "--rate '%s': not a power of two from 1 to %u", optarg,
+					   1u << PK_IPROBE_SAMPLE_MAX);
+		o->rate_log2 = __builtin_ctzll(v);
 		return -1;
 	case OPT_HELP:
 		fputs(probe_usage, stdout);
@@ -397,9 +416,56 @@ static int do_fperf(struct pk_probe_target *t, struct probe_opts *o, char **glob
 	return pk_cli_probe_fperf(t, &o->fperf, (const char *const *)globs, (size_t)nglobs);
 }
 
+/* `probe sample`: sets the rate (--rate) of FUNCs or the global one, or prints the rates. */
+static int do_sample(struct pk_probe_target *t, const struct probe_opts *o, char **globs,
+		     int nglobs)
+{
+	const struct pk_iprobe_shm *s;
+	char err[512];
+	size_t funcs;
+	int rc;
+
+	if (o->rate_log2 < 0) {
+		if (!t->shm)
+			return pk_cli_fail(PK_EXIT_RUNTIME, "probe sample",
+					   "libiprobe is not loaded in %d (enable a probe first)",
+					   (int)t->pid);
+		s = t->shm;
+		printf("global 1/%u\n", 1u << (__atomic_load_n(&s->sample, __ATOMIC_ACQUIRE) & 31));
+		for (uint32_t i = 0; i < s->max_probes; i++) {
+			const struct pk_iprobe_probe *p = pk_shm_probe(s, i);
+			uint32_t sm = __atomic_load_n(&p->sample, __ATOMIC_ACQUIRE);
+			char name[sizeof(p->name)];
+
+			if (!pk_probe_id_valid(t, i) || !sm)
+				continue;
+			memcpy(name, p->name, sizeof(name) - 1);
+			name[sizeof(name) - 1] = 0;
+			if (nglobs && !matches(name, globs, nglobs))
+				continue;
+			printf("%s 1/%u\n", name, 1u << (sm & 31));
+		}
+		return PK_EXIT_OK;
+	}
+	rc = attach(t, "probe sample");
+	if (rc)
+		return rc;
+	rc = pk_probe_sample_set(t, (const char *const *)globs, (size_t)nglobs,
+				 (uint32_t)o->rate_log2, &funcs, err, sizeof(err));
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, "probe sample", "%s", err);
+	if (nglobs)
+		printf("sampling 1 call in %u of %zu functions in %d\n", 1u << o->rate_log2, funcs,
+		       (int)t->pid);
+	else
+		printf("sampling 1 call in %u of every probe in %d\n", 1u << o->rate_log2,
+		       (int)t->pid);
+	return PK_EXIT_OK;
+}
+
 int pk_cmd_probe(int argc, char **argv)
 {
-	struct probe_opts o = { .format = PK_DUMP_TEXT, .budget = -1 };
+	struct probe_opts o = { .format = PK_DUMP_TEXT, .budget = -1, .rate_log2 = -1 };
 	struct pk_probe_target t;
 	const char *verb;
 	char err[512];
@@ -411,9 +477,10 @@ int pk_cmd_probe(int argc, char **argv)
 	}
 	verb = argv[1];
 	if (strcmp(verb, "list") && strcmp(verb, "enable") && strcmp(verb, "disable") &&
-	    strcmp(verb, "dump") && strcmp(verb, "fperf"))
+	    strcmp(verb, "dump") && strcmp(verb, "fperf") && strcmp(verb, "sample"))
 		return pk_cli_fail(PK_EXIT_USAGE, "probe",
-				   "'%s': not a probe command (list, enable, disable, dump, fperf)",
+				   "'%s': not a probe command (list, enable, disable, dump, fperf, "
+				   "sample)",
 				   verb);
 	argc--;
 	argv++;
@@ -435,6 +502,8 @@ int pk_cmd_probe(int argc, char **argv)
 		return pk_cli_bad("probe", "dump", "takes no PATTERN");
 	if (!strcmp(verb, "fperf") && optind == argc)
 		return pk_cli_bad("probe", "fperf", "needs a FUNC (a function name or glob)");
+	if (o.rate_log2 >= 0 && strcmp(verb, "sample"))
+		return pk_cli_bad("probe", "--rate", "goes with 'sample'");
 	if (o.fperf_opt && strcmp(verb, "fperf"))
 		return pk_cli_bad("probe", "--events/--duration", "go with 'fperf'");
 	rc = pk_probe_open(o.pid, o.files, o.nfiles, &t, err, sizeof(err));
@@ -446,6 +515,8 @@ int pk_cmd_probe(int argc, char **argv)
 		rc = do_dump(&t, &o);
 	else if (!strcmp(verb, "fperf"))
 		rc = do_fperf(&t, &o, argv + optind, argc - optind);
+	else if (!strcmp(verb, "sample"))
+		rc = do_sample(&t, &o, argv + optind, argc - optind);
 	else
 		rc = do_switch(&t, &o, !strcmp(verb, "enable"), argv + optind, argc - optind);
 	pk_probe_close(&t);

@@ -5,7 +5,10 @@
  * inclusive time to its function and its exclusive time (inclusive minus its callees') to its
  * function and to its stack path — so the folded stacks of a function sum to its exclusive time
  * in the table, by construction.  A drop marker empties the stack (what happened in the gap is
- * unknown) and shows in every format.
+ * unknown) and shows in every format.  A sampling marker (PK_IPROBE_MARK_SAMPLE) sets the
+ * thread's global rate from there on: each recorded call then stands for 2^max(that rate, its
+ * probe's own) calls in est_calls (a stream's events before its first marker count at the rate
+ * of the segment when the dump began).
  *
  * Perfetto's slices follow that stack exactly: a slice begins when a frame is pushed and ends
  * when it is popped (an exit closing callees whose exits were lost ends their slices too) or
@@ -85,7 +88,10 @@ struct dump {
 	uint32_t pmask;	     /* counters read just before the next exit (bit i: pend[i]) */
 	uint64_t pend[NCTR]; /* their values */
 	uint32_t tid;
-	bool first; /* no event written yet (JSON commas) */
+	uint32_t gsample;  /* the thread's global sampling log2, as its markers told */
+	uint32_t gnow;	   /* the segment's global sampling log2 when the dump began */
+	uint32_t *psample; /* per probe: its own sampling log2, from the registry */
+	bool first;	   /* no event written yet (JSON commas) */
 	struct fold *folds;
 	size_t nfolds, cap_folds;
 	struct pk_perfetto *pf; /* the Perfetto writer (that format only) */
@@ -260,15 +266,19 @@ static void counter(struct dump *d, uint32_t aux, uint64_t value)
 	}
 }
 
-/* A marker: events dropped (aux: how many), or a probe the budget switched off (aux: its id). */
+/* A marker: events dropped (aux: how many), a probe the budget switched off (aux: its id), or
+ * a new global sampling rate (aux: its log2, checked). */
 static void emit_mark(struct dump *d, uint64_t ns, uint32_t kind, uint32_t aux)
 {
-	bool drops = kind == PK_IPROBE_MARK_DROPS;
-	const char *what = drops ? "dropped" : "auto-disabled";
+	bool drops = kind == PK_IPROBE_MARK_DROPS, sample = kind == PK_IPROBE_MARK_SAMPLE;
+	const char *what = drops ? "dropped" : sample ? "sample" : "auto-disabled";
+	const char *why = drops ? " events (ring full)" : sample ? "" : " (over the budget)";
 	char label[160];
 
 	if (drops)
 		snprintf(label, sizeof(label), "dropped %u", aux);
+	else if (sample)
+		snprintf(label, sizeof(label), "sample 1/%u", 1u << aux);
 	else if (aux < d->nprobes && d->names[aux][0])
 		snprintf(label, sizeof(label), "auto-disabled %s", d->names[aux]);
 	else
@@ -276,7 +286,7 @@ static void emit_mark(struct dump *d, uint64_t ns, uint32_t kind, uint32_t aux)
 	switch (d->fmt) {
 	case PK_DUMP_TEXT:
 		fprintf(d->out, "%14.3f us  tid %-7u  !! %s%s\n", (double)ns / 1e3, d->tid, label,
-			drops ? " events (ring full)" : " (over the budget)");
+			why);
 		break;
 	case PK_DUMP_JSON:
 		sep(d);
@@ -343,6 +353,16 @@ static void event(struct dump *d, const struct pk_iprobe_event *ev)
 			counter(d, ev->aux, ev->tsc);
 			return;
 		}
+		if (kind == PK_IPROBE_MARK_SAMPLE) {
+			if (ev->aux > PK_IPROBE_SAMPLE_MAX) {
+				d->st->bad++;
+				return;
+			}
+			d->gsample = ev->aux;
+			d->st->samples++;
+			emit_mark(d, ns, kind, ev->aux);
+			return;
+		}
 		d->fresh = false;
 		d->pmask = 0;
 		if (kind == PK_IPROBE_MARK_DROPS) {
@@ -384,6 +404,7 @@ static void event(struct dump *d, const struct pk_iprobe_event *ev)
 	d->pmask = 0;
 	emit_probe(d, ns, id, false);
 	d->acc[id].calls++; /* counted at entry: entry-only probes have calls too */
+	d->acc[id].est_calls += 1ull << (d->gsample > d->psample[id] ? d->gsample : d->psample[id]);
 	if (d->depth == MAX_DEPTH)
 		return; /* deeper calls are shown, not timed */
 	d->stack[d->depth++] = (struct frame){ .id = id, .t0 = ns };
@@ -410,6 +431,7 @@ static void dump_ring(struct dump *d, struct pk_iprobe_ring *r, struct pk_iprobe
 	size_t n;
 
 	d->tid = __atomic_load_n(&r->tid, __ATOMIC_ACQUIRE);
+	d->gsample = d->gnow; /* until a marker says otherwise */
 	d->depth = 0;
 	d->fresh = false;
 	d->pmask = 0;
@@ -457,16 +479,21 @@ static int cmp_fold(const void *a, const void *b)
 
 static void print_table(struct dump *d)
 {
-	fprintf(d->out, "%-40s %10s %14s %14s %12s\n", "function", "calls", "incl_us", "excl_us",
-		"avg_us");
+	fprintf(d->out, "%-40s %10s %7s %12s %14s %14s %12s\n", "function", "calls", "sample",
+		"est_calls", "incl_us", "excl_us", "avg_us");
 	for (uint32_t i = 0; i < d->nprobes; i++) {
 		const struct pk_dump_func *a = &d->acc[i];
 
 		if (!a->calls)
 			continue;
-		fprintf(d->out, "%-40s %10llu %14.3f %14.3f %12.3f\n", d->names[i],
-			(unsigned long long)a->calls, (double)a->incl_ns / 1e3,
-			(double)a->excl_ns / 1e3, (double)a->incl_ns / 1e3 / (double)a->calls);
+		uint32_t sm = d->gnow > d->psample[i] ? d->gnow : d->psample[i];
+		char rate[16];
+
+		snprintf(rate, sizeof(rate), "1/%u", 1u << sm);
+		fprintf(d->out, "%-40s %10llu %7s %12llu %14.3f %14.3f %12.3f\n", d->names[i],
+			(unsigned long long)a->calls, rate, (unsigned long long)a->est_calls,
+			(double)a->incl_ns / 1e3, (double)a->excl_ns / 1e3,
+			(double)a->incl_ns / 1e3 / (double)a->calls);
 	}
 }
 
@@ -521,6 +548,7 @@ static int table_add(struct pk_dump_table *tb, const struct dump *d, char *err, 
 
 		memcpy(f->name, d->names[i], sizeof(f->name));
 		f->calls += a->calls;
+		f->est_calls += a->est_calls;
 		f->incl_ns += a->incl_ns;
 		f->excl_ns += a->excl_ns;
 		for (uint32_t c = 0; c < NCTR; c++) {
@@ -572,10 +600,14 @@ static int dump_run(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *ou
 		tb->saved = calloc(s->max_threads, sizeof(*tb->saved));
 		tb->nsaved = tb->saved ? s->max_threads : 0;
 	}
+	d.gnow = __atomic_load_n(&s->sample, __ATOMIC_ACQUIRE);
+	if (d.gnow > PK_IPROBE_SAMPLE_MAX)
+		d.gnow = PK_IPROBE_SAMPLE_MAX; /* what libiprobe applies */
 	d.names = calloc(d.nprobes + 1, sizeof(*d.names));
+	d.psample = calloc(d.nprobes + 1, sizeof(*d.psample));
 	d.acc = calloc(d.nprobes + 1, sizeof(*d.acc));
 	buf = malloc(CHUNK * sizeof(*buf));
-	if (!d.names || !d.acc || !buf) {
+	if (!d.names || !d.acc || !d.psample || !buf) {
 		rc = pk_errbuf_set(-ENOMEM, err, errlen, "out of memory");
 		goto out;
 	}
@@ -584,6 +616,9 @@ static int dump_run(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *ou
 		const struct pk_iprobe_probe *p = pk_shm_probe(s, i);
 
 		if (__atomic_load_n(&p->flags, __ATOMIC_ACQUIRE) & PK_IPROBE_F_USED) {
+			d.psample[i] = __atomic_load_n(&p->sample, __ATOMIC_RELAXED);
+			if (d.psample[i] > PK_IPROBE_SAMPLE_MAX)
+				d.psample[i] = PK_IPROBE_SAMPLE_MAX;
 			memcpy(d.names[i], p->name, sizeof(d.names[i]) - 1);
 			if (!d.names[i][0])
 				snprintf(d.names[i], sizeof(d.names[i]), "0x%llx",
@@ -671,6 +706,7 @@ out:
 		free(d.folds[i].key);
 	free(d.folds);
 	free(d.names);
+	free(d.psample);
 	free(d.acc);
 	free(buf);
 	return rc;

@@ -18,7 +18,9 @@
 	X(CHROME, "chrome", "Chrome trace-event JSON (Perfetto UI, chrome://tracing)")             \
 	X(PERFETTO, "perfetto", "Perfetto protobuf trace (ui.perfetto.dev, trace_processor)")      \
 	X(FOLDED, "folded", "folded stacks weighted by exclusive ns (flamegraph.pl)")              \
-	X(TABLE, "table", "per function: calls, inclusive and exclusive time; drops")
+	X(TABLE, "table",                                                                          \
+	  "per function: calls, sampling rate, estimated calls, inclusive and "                    \
+	  "exclusive time; drops")
 
 enum pk_dump_format {
 #define PK_DUMP_ENUM(e, name, help) PK_DUMP_##e,
@@ -40,6 +42,7 @@ struct pk_dump_stats {
 	uint64_t threads;  /* rings with events */
 	uint64_t bad;	   /* events with an unknown probe id (counted, skipped) */
 	uint64_t counters; /* fperf counter events read */
+	uint64_t samples;  /* sampling-rate markers read */
 };
 
 /* One function's row of the table.  Counter i's totals cover the ctr_calls[i] calls that had
@@ -47,6 +50,7 @@ struct pk_dump_stats {
 struct pk_dump_func {
 	char name[sizeof(((struct pk_iprobe_probe *)0)->name)]; /* "" when unused */
 	uint64_t calls;						/* counted at entry */
+	uint64_t est_calls; /* calls x 2^(sampling log2 each was recorded at) */
 	uint64_t incl_ns, excl_ns;
 	uint64_t ctr_calls[PK_IPROBE_FPERF_MAX];
 	uint64_t ctr_incl[PK_IPROBE_FPERF_MAX];

@@ -90,6 +90,13 @@ int pk_probe_set_flag(struct pk_probe_target *t, const char *const *globs, size_
 int pk_probe_fperf_set(struct pk_probe_target *t, const uint32_t *types, const uint64_t *configs,
 		       uint32_t n, char *err, size_t errlen);
 
+/* Sets the sampling rate (record 1 call in 2^log2; 0: all, at most PK_IPROBE_SAMPLE_MAX) of
+ * the functions matching globs (registering them), or with nglobs = 0 the target's global
+ * rate (a probe records at the lower of the two rates); *funcs: functions set.  0 or -errno
+ * with a reason. */
+int pk_probe_sample_set(struct pk_probe_target *t, const char *const *globs, size_t nglobs,
+			uint32_t log2, size_t *funcs, char *err, size_t errlen);
+
 /* The registry entry of the function at address addr, or NULL (t's index of the registry is
  * brought up to date first). */
 const struct pk_iprobe_probe *pk_probe_find(struct pk_probe_target *t, uint64_t addr);

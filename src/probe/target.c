@@ -667,10 +667,22 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
 	return rc;
 }
 
-int pk_probe_set_flag(struct pk_probe_target *t, const char *const *globs, size_t nglobs,
-		      uint32_t flag, bool on, size_t *funcs, char *err, size_t errlen)
+/* What to do to one matching registry entry. */
+struct entry_op {
+	uint32_t flag; /* or/clear this flag ... */
+	bool on;       /* ... (on: or) */
+	bool sample;   /* instead: store log2 into the entry's sample */
+	uint32_t log2;
+};
+
+/* Applies op to the registry entry of every function matching globs (registering it when op
+ * sets something; never registering one to clear a flag or set its rate back to all calls);
+ * *funcs: how many.  0 or -errno with a reason. */
+static int for_matching(struct pk_probe_target *t, const char *const *globs, size_t nglobs,
+			const struct entry_op *op, size_t *funcs, char *err, size_t errlen)
 {
 	struct pk_iprobe_shm *s = t->shm;
+	bool sets = op->sample ? op->log2 != 0 : op->on;
 	int rc;
 
 	*funcs = 0;
@@ -685,12 +697,13 @@ int pk_probe_set_flag(struct pk_probe_target *t, const char *const *globs, size_
 
 		for (size_t i = 0; i < mod->table.nfuncs; i++) {
 			const struct pk_func *f = &mod->table.funcs[i];
+			struct pk_iprobe_probe *p;
 			int64_t id;
 
 			if (!func_matches(f->name, globs, nglobs))
 				continue;
-			if (!on && !pk_probe_find(t, f->addr + mod->bias))
-				continue; /* never registered: the flag was never set */
+			if (!sets && !pk_probe_find(t, f->addr + mod->bias))
+				continue; /* never registered: nothing to undo */
 			id = probe_id(t, mod, f);
 			if (id < 0) {
 				rc = pk_errbuf_set(
@@ -699,19 +712,47 @@ int pk_probe_set_flag(struct pk_probe_target *t, const char *const *globs, size_
 					(int)t->pid, s->max_probes);
 				break;
 			}
-			if (on)
-				__atomic_or_fetch(&pk_shm_probe(s, (uint32_t)id)->flags, flag,
-						  __ATOMIC_RELEASE);
+			p = pk_shm_probe(s, (uint32_t)id);
+			if (op->sample)
+				__atomic_store_n(&p->sample, op->log2, __ATOMIC_RELEASE);
+			else if (op->on)
+				__atomic_or_fetch(&p->flags, op->flag, __ATOMIC_RELEASE);
 			else
-				__atomic_and_fetch(&pk_shm_probe(s, (uint32_t)id)->flags, ~flag,
-						   __ATOMIC_RELEASE);
+				__atomic_and_fetch(&p->flags, ~op->flag, __ATOMIC_RELEASE);
 			(*funcs)++;
 		}
 	}
 	lock_drop(s);
-	if (!rc && on && !*funcs)
+	if (!rc && sets && !*funcs)
 		rc = pk_errbuf_set(-ENOENT, err, errlen, "no function of %d matches", (int)t->pid);
 	return rc;
+}
+
+int pk_probe_set_flag(struct pk_probe_target *t, const char *const *globs, size_t nglobs,
+		      uint32_t flag, bool on, size_t *funcs, char *err, size_t errlen)
+{
+	struct entry_op op = { .flag = flag, .on = on };
+
+	return for_matching(t, globs, nglobs, &op, funcs, err, errlen);
+}
+
+int pk_probe_sample_set(struct pk_probe_target *t, const char *const *globs, size_t nglobs,
+			uint32_t log2, size_t *funcs, char *err, size_t errlen)
+{
+	struct entry_op op = { .sample = true, .log2 = log2 };
+
+	*funcs = 0;
+	if (log2 > PK_IPROBE_SAMPLE_MAX)
+		return pk_errbuf_set(-EINVAL, err, errlen, "rate 1/2^%u: above 1/2^%u", log2,
+				     PK_IPROBE_SAMPLE_MAX);
+	if (!t->shm)
+		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
+				     (int)t->pid);
+	if (!nglobs) {
+		__atomic_store_n(&t->shm->sample, log2, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return for_matching(t, globs, nglobs, &op, funcs, err, errlen);
 }
 
 int pk_probe_fperf_set(struct pk_probe_target *t, const uint32_t *types, const uint64_t *configs,

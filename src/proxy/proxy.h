@@ -70,6 +70,15 @@ struct pk_proxy_config {
 	const regex_t *compare_ignore; /* masks (REG_EXTENDED), the caller's; see reqcmp.h */
 	size_t ncompare_ignore;
 	const char *compare_log; /* a JSON line per divergence appended there (NULL: none) */
+	/* dup --adapt-pid: adaptive sampling of the targets with adapt[i] set.  Every gauge tick
+	 * (100 ms) worker 0 takes the fullest connection buffer of each such target over every
+	 * worker and steps its rate (adapt.h) between adapt_low and adapt_high (fractions of a
+	 * connection's capacity); each change is logged and given to adapt_set (called on worker
+	 * 0's thread: it must not block; 0 or -errno, a failure logged). */
+	bool adapt[PK_PROXY_MAX_TARGETS];
+	double adapt_high, adapt_low;
+	int (*adapt_set)(void *arg, int target, uint32_t log2);
+	void *adapt_arg;
 };
 
 struct pk_proxy;

@@ -27,6 +27,7 @@
 #include "common/stat.h" /* statistics: written by the owning worker, read by the admin thread */
 #include "diverge/reqcmp.h"
 #include "diverge/streamcmp.h"
+#include "proxy/adapt.h"
 #include "proxy/proxy.h"
 #include "window/window.h"
 
@@ -62,6 +63,8 @@ struct target_stats {
 	uint64_t unpaired;			/* agg: connections that never found their pair */
 	uint64_t grace_expired;			/* FINs passed on when --close-grace ran out */
 	uint64_t paired[PK_PAIR_RULES];		/* agg: clone connections paired, by rule */
+	uint64_t sample_log2;  /* --adapt-pid: the sampling rate set (worker 0 only) */
+	uint64_t sample_steps; /* --adapt-pid: its changes (worker 0 only) */
 	/* published by the gauge timer (scans of the connection list) */
 	uint64_t pub_spilled;
 	uint64_t pub_lag_bytes;
@@ -227,9 +230,10 @@ struct pk_proxy {
 	struct pk_httpd *admin;
 	struct pk_rec *rec; /* --record */
 	struct pk_capacity cap;
-	struct pk_balance balance; /* --balance */
-	int nworkers;		   /* workers (all initialised once pk_proxy_new() returned) */
-	int ninit;		   /* workers whose pk_worker_init() ran: what is released */
+	struct pk_balance balance;		     /* --balance */
+	struct pk_adapt adapt[PK_PROXY_MAX_TARGETS]; /* --adapt-pid (worker 0's gauge timer) */
+	int nworkers; /* workers (all initialised once pk_proxy_new() returned) */
+	int ninit;    /* workers whose pk_worker_init() ran: what is released */
 	struct pk_worker *workers;
 };
 
@@ -366,6 +370,11 @@ void pk_dconn_close_all(struct pk_worker *w);
 
 /* Publishes the gauges scanned over w's dconns (spill, lag) into its target_stats. */
 void pk_dconn_publish(struct pk_worker *w, uint64_t now_ns);
+
+/* --adapt-pid (worker 0, after its publish): steps the sampling rate of each adapted target
+ * from its fullest buffer over every worker; a change goes to cfg->adapt_set, the log and
+ * w's target_stats. */
+void pk_dconn_adapt(struct pk_worker *w);
 
 /* d's session is gone (the session no longer points to d): deliver what is buffered, then
  * shut down, on its own. */

@@ -272,6 +272,41 @@ void pk_dconn_publish(struct pk_worker *w, uint64_t now)
 	}
 }
 
+void pk_dconn_adapt(struct pk_worker *w)
+{
+	struct pk_proxy *p = w->p;
+	const struct pk_proxy_config *cfg = w->cfg;
+	uint64_t cap = cfg->buffer_size + (cfg->spill_dir ? cfg->spill_max : 0);
+
+	for (int i = 0; i < cfg->ntargets; i++) {
+		struct pk_adapt *a = &p->adapt[i];
+		uint64_t fullest = 0;
+		double fill;
+		int step, err;
+
+		if (!cfg->adapt[i])
+			continue;
+		for (int k = 0; k < p->nworkers; k++) {
+			uint64_t x = PK_STAT_GET(p->workers[k].targets[i].pub_lag_bytes);
+
+			fullest = x > fullest ? x : fullest;
+		}
+		fill = cap ? (double)fullest / (double)cap : 0;
+		step = pk_adapt_step(a, fill, cfg->adapt_high, cfg->adapt_low);
+		if (!step)
+			continue;
+		err = cfg->adapt_set ? cfg->adapt_set(cfg->adapt_arg, i, a->log2) : 0;
+		PK_STAT_SET(w->targets[i].sample_log2, a->log2);
+		PK_STAT_SET(w->targets[i].sample_steps, a->steps);
+		if (err)
+			pk_log(PK_LOG_WARN, "%s: adapt: target %d (%s): set sample 1/2^%u: %s",
+			       cfg->role, i, p->target_names[i], a->log2, strerror(-err));
+		else
+			pk_log(PK_LOG_INFO, "%s: adapt: target %d sample 1/2^%u (buffer %.0f%%)",
+			       cfg->role, i, a->log2, fill * 100);
+	}
+}
+
 bool pk_dconn_pending(const struct dconn *d)
 {
 	return !d->dead && pk_sbuf_used(&d->buf) > 0;

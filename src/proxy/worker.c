@@ -553,6 +553,8 @@ static void gauge_tick(struct pk_loop *loop, struct pk_timer *t)
 	struct pk_worker *w = t->data;
 
 	pk_worker_publish(w);
+	if (w->idx == 0)
+		pk_dconn_adapt(w);
 	if (pk_timer_arm(loop, t, GAUGE_PERIOD_NS) < 0) /* then published at each scrape only */
 		pk_log(PK_LOG_ERROR,
 		       "%s: worker %d: gauge timer: out of memory; lag and spill "

@@ -2,10 +2,12 @@
  * The input's first bytes overlay the header's fields (everything before the request array),
  * the rest becomes the registry and rings; magic, version and size are set right so that the
  * layout checks, the ring heads and the events are what varies.  The input's last bytes also
- * overlay the fperf block (counter list) at the header's end.  Promise: pk_shm_check either
- * refuses the segment or every format, and the fperf table (drained twice: open calls kept
- * between drains), reads it without reading outside it, and the events counted never exceed
- * what the rings can hold.  Each reader gets the segment as it was (dumps consume events).
+ * overlay the fperf block (counter list) at the header's end.  The sampling rates (the
+ * header's and each registry entry's) and the sampling markers come from the input too.
+ * Promise: pk_shm_check either refuses the segment or every format, and the fperf table
+ * (drained twice: open calls kept between drains), reads it without reading outside it, and
+ * the events counted never exceed what the rings can hold.  Each reader gets the segment as it
+ * was (dumps consume events).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -53,6 +53,8 @@ static const char golden_json[] = "{\n"
 				  "\t\t\t\"connect_failures\":\t0,\n"
 				  "\t\t\t\"rejoins\":\t4,\n"
 				  "\t\t\t\"reclones\":\t2,\n"
+				  "\t\t\t\"sample_log2\":\t3,\n"
+				  "\t\t\t\"sample_steps\":\t5,\n"
 				  "\t\t\t\"lag_bytes\":\t1100000,\n"
 				  "\t\t\t\"lag_seconds\":\t1.23456789,\n"
 				  "\t\t\t\"window_s\":\t42.5,\n"
@@ -85,6 +87,8 @@ static const char golden_json[] = "{\n"
 				  "\t\t\t\"connect_failures\":\t1,\n"
 				  "\t\t\t\"rejoins\":\t0,\n"
 				  "\t\t\t\"reclones\":\t0,\n"
+				  "\t\t\t\"sample_log2\":\t0,\n"
+				  "\t\t\t\"sample_steps\":\t0,\n"
 				  "\t\t\t\"lag_bytes\":\t0,\n"
 				  "\t\t\t\"lag_seconds\":\t0.5,\n"
 				  "\t\t\t\"window_s\":\tnull,\n"
@@ -115,15 +119,18 @@ static const char golden_table[] =
 	"recording 120 packets, 3.0K, dropped 17, 2 file(s), FAILED (stopped)\n"
 	"\n"
 	"TARGET                      CONNS       SENT    DROPPED   ANSWERED   BUFFERED HIGH-WATER  "
-	"  SPILLED  OVERFLOWS    DESYNCS  CONN-FAIL    REJOINS   RECLONES        LAG      LAG-S  "
+	"  SPILLED  OVERFLOWS    DESYNCS  CONN-FAIL    REJOINS   RECLONES     SAMPLE        LAG    "
+	"  LAG-S  "
 	"   WINDOW   UNPAIRED  GRACE-EXP   COMPARED   DIVERGED      NOISE  DIFFERENT   LAG-REQS "
 	"BY-CONTENT   BY-ORDER  STATE\n"
 	"127.0.0.1:6380                  3       2.0K          0       1.5K       4.0K       1.0G  "
-	"        3          0          0          0          4          2       1.0M      1.235  "
+	"        3          0          0          0          4          2          3       1.0M    "
+	"  1.235  "
 	"   42.500          0          5       2.0K          0          7          0          0  "
 	"        0          0  lagging\n"
 	"[::1]:6381                      0    4547.5T       5.0M          0          0          0  "
-	"        0          2          3          1          0          0          0      0.500  "
+	"        0          2          3          1          0          0          0          0    "
+	"  0.500  "
 	"        \u221e          0          0         99          2          0          3       "
 	"1200  "
 	"        0          0  desynced\n";
@@ -219,7 +226,7 @@ static void test_columns_from_table(void)
 			columns++;
 		}
 	}
-	CHECK_EQ_INT(columns, 24);
+	CHECK_EQ_INT(columns, 25);
 	CHECK_STR(tm[PK_TM_DESYNCS].key, "desyncs");
 	CHECK_STR(tm[PK_TM_LAG_SECONDS].header, "LAG-S");
 	CHECK(tm[PK_TM_LAG_SECONDS].fmt == PK_TM_AS_SECONDS);

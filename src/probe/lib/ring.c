@@ -28,6 +28,16 @@ static __thread struct pk_iprobe_ring *t_ring __attribute__((tls_model("initial-
 static __thread uint64_t t_tail __attribute__((tls_model("initial-exec")));
 /* Set in a forked child (and when no ring was free): record nothing in this thread. */
 static __thread int t_off __attribute__((tls_model("initial-exec")));
+/* Sampling (see hit()): low byte, the global log2 rate this thread last wrote a marker for;
+ * above it, the depth of the calls entered while sampling was on, whose decisions t_skip
+ * keeps (bit d: the entry at depth d was sampled out).  0 while nothing is sampled. */
+static __thread uint64_t t_samp __attribute__((tls_model("initial-exec")));
+static __thread uint64_t t_skip __attribute__((tls_model("initial-exec")));
+/* Entries seen while sampling, per probe id modulo SAMP_COUNTERS: an entry is recorded when
+ * its counter's low bits are 0 (16 bits: a multiple of every rate, so wrapping keeps the
+ * count exact; few of them: static TLS is scarce in a library loaded by dlopen). */
+#define SAMP_COUNTERS 32
+static __thread uint16_t t_count[SAMP_COUNTERS] __attribute__((tls_model("initial-exec")));
 
 static inline __attribute__((always_inline)) struct pk_iprobe_event *
 ring_ev(struct pk_iprobe_ring *r)
@@ -142,10 +152,69 @@ static inline __attribute__((always_inline)) const struct pk_iprobe_probe *probe
 	return (const struct pk_iprobe_probe *)((const char *)s + s->probes_off) + (probe >> 1);
 }
 
-/* A hit: its event, and the slow path when its probe asks for one (after the entry's event,
- * before the exit's, so what the hook measures lies between them). */
-static inline __attribute__((always_inline)) void hit(uint32_t probe, uint32_t flags)
+#define SAMP_DEPTH_ONE 0x100ull /* one level of t_samp's depth */
+#define SAMP_STACK 64		/* depths whose decision t_skip keeps */
+
+/* Sampling, outside the common case (a rate above 1 or calls entered under one still open):
+ * true when this hit is recorded.  An entry is recorded when the thread's count of its
+ * probe's entries (probes sharing a counter when their ids are equal modulo SAMP_COUNTERS) is 0
+ * modulo 2^s (s = max(global, probe's), at most PK_IPROBE_SAMPLE_MAX), and its exit follows
+ * the entry's decision (a per-thread stack of decisions, 64 deep: deeper entries are all
+ * recorded).  An exit with no entry on that stack (its entry came before sampling began) is
+ * recorded.  An entry with no exit probe (paired false: a patchable entry) pushes nothing.  A
+ * recorded hit first writes a PK_IPROBE_MARK_SAMPLE marker when the global rate changed since the
+ * thread's last one. */
+static __attribute__((noinline)) bool sample_hit(uint32_t probe, uint32_t g, uint32_t p,
+						 bool paired)
 {
+	uint64_t depth = t_samp >> 8;
+	uint32_t sm = g > p ? g : p;
+	bool rec;
+
+	if (sm > PK_IPROBE_SAMPLE_MAX)
+		sm = PK_IPROBE_SAMPLE_MAX;
+	if (g > PK_IPROBE_SAMPLE_MAX)
+		g = PK_IPROBE_SAMPLE_MAX;
+	if (probe & PK_IPROBE_EXIT) {
+		if (!depth) {
+			rec = true;
+		} else {
+			depth--;
+			t_samp -= SAMP_DEPTH_ONE;
+			rec = depth >= SAMP_STACK || !(t_skip >> depth & 1);
+		}
+	} else if (!paired) {
+		rec = !sm || !(t_count[(probe >> 1) % SAMP_COUNTERS]++ & ((1u << sm) - 1));
+	} else if (!sm && !depth) {
+		rec = true; /* nothing sampled and nothing open: only the marker to write */
+	} else {
+		rec = depth >= SAMP_STACK ||
+		      !(t_count[(probe >> 1) % SAMP_COUNTERS]++ & ((1u << sm) - 1));
+		if (depth < SAMP_STACK) {
+			if (rec)
+				t_skip &= ~(1ull << depth);
+			else
+				t_skip |= 1ull << depth;
+		}
+		t_samp += SAMP_DEPTH_ONE;
+	}
+	if (rec && (t_samp & 0xff) != g) {
+		t_samp = (t_samp & ~0xffull) | g;
+		pk_lib_mark(PK_IPROBE_MARK_SAMPLE, g);
+	}
+	return rec;
+}
+
+/* A hit: its event, and the slow path when its probe asks for one (after the entry's event,
+ * before the exit's, so what the hook measures lies between them).  A hit sampled out records
+ * nothing and runs no hook. */
+static inline __attribute__((always_inline)) void hit(uint32_t probe, uint32_t flags,
+						      uint32_t psample, bool paired)
+{
+	uint32_t g = __atomic_load_n(&pk_lib_shm->sample, __ATOMIC_RELAXED);
+
+	if (PK_UNLIKELY(g | psample | t_samp) && !sample_hit(probe, g, psample, paired))
+		return;
 	if (PK_LIKELY(!(flags & PK_IPROBE_F_HOOKS))) {
 		record(probe, 0, NULL);
 		return;
@@ -161,19 +230,23 @@ static inline __attribute__((always_inline)) void hit(uint32_t probe, uint32_t f
 
 PK_LIB_EXPORT void pk_iprobe_call_hit(void *fn, uint32_t probe)
 {
+	const struct pk_iprobe_probe *p = probe_of(probe);
+
 	(void)fn;
-	hit(probe, __atomic_load_n(&probe_of(probe)->flags, __ATOMIC_RELAXED));
+	hit(probe, __atomic_load_n(&p->flags, __ATOMIC_RELAXED),
+	    __atomic_load_n(&p->sample, __ATOMIC_RELAXED), true);
 }
 
 PK_LIB_EXPORT void pk_iprobe_entry_hit(uint32_t probe)
 {
-	uint32_t flags = __atomic_load_n(&probe_of(probe)->flags, __ATOMIC_RELAXED);
+	const struct pk_iprobe_probe *p = probe_of(probe);
+	uint32_t flags = __atomic_load_n(&p->flags, __ATOMIC_RELAXED);
 
 	/* an entry site cannot be switched off from inside the process (threads may sit in its
 	 * NOPs): a probe the budget switched off stops here */
 	if (PK_UNLIKELY(flags & PK_IPROBE_F_AUTOOFF))
 		return;
-	hit(probe, flags);
+	hit(probe, flags, __atomic_load_n(&p->sample, __ATOMIC_RELAXED), false);
 }
 
 void pk_lib_mark(uint32_t kind, uint32_t aux)
