@@ -16,9 +16,9 @@
  *            poke's address and runs the bytes now there.
  * A failure after the trap puts the first bytes back before the release.  A signal that
  * reaches a thread meanwhile is delivered at once.  The waits poll (waitid WNOWAIT for any
- * child's event, with a back-off of at most 200 us between empty rounds), at most
- * PK_POKE_WINDOW threads interrupted at a time, as SCHED_FIFO (else nice -20) so that a stopped
- * thread never waits for us to get a core.  A thread's stop is timed from the latest of its
+ * child's event, then each thread in turn, with a back-off of at most 200 us between empty rounds),
+ * at most PK_POKE_WINDOW threads interrupted at a time, as SCHED_FIFO (else nice -20) so that a
+ * stopped thread never waits for us to get a core.  A thread's stop is timed from the latest of its
  * interrupt, its last resume and the last poll that found no stop, to its resume: an upper
  * bound.  While the int3 is in place every hit of the site is a round trip through us (tens of
  * microseconds), so a thread that calls the function in a loop is stopped that often.
@@ -263,39 +263,26 @@ static int thr_event(struct poke_run *r, size_t i, int st)
 }
 
 /* One polling round over every traced thread; the number of events handled or -errno.
- * waitid(WNOWAIT) peeks at the next event of any child: one system call finds whether any of
- * the threads has one, and when it is nobody's stop all were running then.  A child that is not
- * ours (the caller's own) is left alone: the round then asks each thread in turn. */
+ * waitid(WNOWAIT) first peeks at any child's event: one system call tells that no thread has
+ * one (all were running then).  Otherwise every thread is asked in turn: the peek always
+ * returns the first thread with an event, and one that traps again at once would starve the
+ * others.  A child of the caller's own is never reaped (waits name our threads). */
 static int poll_round(struct poke_run *r)
 {
+	siginfo_t si = { 0 };
+	uint64_t now = pk_now_ns();
 	int events = 0;
 
-	for (;;) {
-		siginfo_t si = { 0 };
-		uint64_t now = pk_now_ns();
-		struct thr *th;
-		int st, rc;
-
-		if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0 ||
-		    si.si_pid == 0) {
-			for (size_t i = 0; i < r->nt; i++)
-				r->t[i].seen_ns = now;
-			return events;
-		}
-		th = thr_find(r, si.si_pid);
-		if (!th || th->state == THR_GONE || th->state == THR_HELD)
-			break;
-		if (waitpid(th->tid, &st, __WALL | WNOHANG) != th->tid)
-			break;
-		events++;
-		rc = thr_event(r, (size_t)(th - r->t), st);
-		if (rc < 0)
-			return rc;
+	if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0 ||
+	    si.si_pid == 0) {
+		for (size_t i = 0; i < r->nt; i++)
+			r->t[i].seen_ns = now;
+		return 0;
 	}
 	for (size_t i = 0; i < r->nt; i++) {
-		uint64_t now = pk_now_ns();
 		int st, rc;
 
+		now = pk_now_ns();
 		if (r->t[i].state == THR_GONE || r->t[i].state == THR_HELD)
 			continue;
 		if (waitpid(r->t[i].tid, &st, __WALL | WNOHANG) != r->t[i].tid) {

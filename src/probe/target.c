@@ -444,6 +444,26 @@ static int lock_take(struct pk_iprobe_shm *s, char *err, size_t errlen)
 	}
 }
 
+/* The error of a target whose libiprobe is not loaded (-ENOENT). */
+static int not_loaded(const struct pk_probe_target *t, char *err, size_t errlen)
+{
+	return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d", (int)t->pid);
+}
+
+/* Takes the request lock of t's segment; 0, or -ENOENT (not loaded) / lock_take's error. */
+static int target_lock(struct pk_probe_target *t, char *err, size_t errlen)
+{
+	return t->shm ? lock_take(t->shm, err, errlen) : not_loaded(t, err, errlen);
+}
+
+/* The error of a full registry (id: probe_id's negative result). */
+static int registry_full(const struct pk_probe_target *t, int64_t id, char *err, size_t errlen)
+{
+	return pk_errbuf_set((int)id, err, errlen,
+			     "the probe registry of %d is full (%u functions)", (int)t->pid,
+			     t->shm->max_probes);
+}
+
 static void lock_drop(struct pk_iprobe_shm *s)
 {
 	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
@@ -582,10 +602,7 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if (!s)
-		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
-				     (int)t->pid);
-	rc = lock_take(s, err, errlen);
+	rc = target_lock(t, err, errlen);
 	if (rc)
 		return rc;
 	for (size_t m = 0; !rc && m < t->nmods; m++) {
@@ -610,10 +627,7 @@ int pk_probe_switch(struct pk_probe_target *t, const char *const *globs, size_t 
 				continue;
 			id = probe_id(t, mod, f);
 			if (id < 0) {
-				rc = pk_errbuf_set(
-					(int)id, err, errlen,
-					"the probe registry of %d is full (%u functions)",
-					(int)t->pid, s->max_probes);
+				rc = registry_full(t, id, err, errlen);
 				break;
 			}
 			r = &s->req[nreq++];
@@ -686,10 +700,7 @@ static int for_matching(struct pk_probe_target *t, const char *const *globs, siz
 	int rc;
 
 	*funcs = 0;
-	if (!s)
-		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
-				     (int)t->pid);
-	rc = lock_take(s, err, errlen);
+	rc = target_lock(t, err, errlen);
 	if (rc)
 		return rc;
 	for (size_t m = 0; !rc && m < t->nmods; m++) {
@@ -706,10 +717,7 @@ static int for_matching(struct pk_probe_target *t, const char *const *globs, siz
 				continue; /* never registered: nothing to undo */
 			id = probe_id(t, mod, f);
 			if (id < 0) {
-				rc = pk_errbuf_set(
-					(int)id, err, errlen,
-					"the probe registry of %d is full (%u functions)",
-					(int)t->pid, s->max_probes);
+				rc = registry_full(t, id, err, errlen);
 				break;
 			}
 			p = pk_shm_probe(s, (uint32_t)id);
@@ -746,8 +754,7 @@ int pk_probe_sample_set(struct pk_probe_target *t, const char *const *globs, siz
 		return pk_errbuf_set(-EINVAL, err, errlen, "rate 1/2^%u: above 1/2^%u", log2,
 				     PK_IPROBE_SAMPLE_MAX);
 	if (!t->shm)
-		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
-				     (int)t->pid);
+		return not_loaded(t, err, errlen);
 	if (!nglobs) {
 		__atomic_store_n(&t->shm->sample, log2, __ATOMIC_RELEASE);
 		return 0;
@@ -763,8 +770,7 @@ int pk_probe_fperf_set(struct pk_probe_target *t, const uint32_t *types, const u
 	int rc;
 
 	if (!s)
-		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
-				     (int)t->pid);
+		return not_loaded(t, err, errlen);
 	if (n > PK_IPROBE_FPERF_MAX)
 		return pk_errbuf_set(-E2BIG, err, errlen, "more than %d counters",
 				     PK_IPROBE_FPERF_MAX);
@@ -788,8 +794,7 @@ int pk_probe_fperf_set(struct pk_probe_target *t, const uint32_t *types, const u
 int pk_probe_budget(struct pk_probe_target *t, double pct, char *err, size_t errlen)
 {
 	if (!t->shm)
-		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
-				     (int)t->pid);
+		return not_loaded(t, err, errlen);
 	if (!(pct >= 0 && pct <= 100))
 		return pk_errbuf_set(-EINVAL, err, errlen, "budget %g%%: not within 0..100", pct);
 	__atomic_store_n(&t->shm->budget_ppm, (uint32_t)(pct * 10000 + 0.5), __ATOMIC_RELEASE);
