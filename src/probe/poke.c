@@ -149,21 +149,10 @@ static void thr_go(struct poke_run *r, struct thr *th, int sig, bool group_stop)
 /* Whether tid has a SIGTRAP pending for itself (an int3 it ran just before its stop). */
 static bool trap_pending(pid_t tid)
 {
-	char path[64], line[256];
-	bool pending = false;
-	FILE *f;
+	unsigned long long pending;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "SigPnd:", 7) == 0) {
-			pending = (strtoull(line + 7, NULL, 16) >> (SIGTRAP - 1)) & 1;
-			break;
-		}
-	fclose(f);
-	return pending;
+	return pk_proc_status_field(tid, "SigPnd:", 16, &pending) == 0 &&
+	       ((pending >> (SIGTRAP - 1)) & 1);
 }
 
 /* A thread stopped at our request (or in a group stop): its PC looked at, then let go.  One

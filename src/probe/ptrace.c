@@ -41,24 +41,33 @@ int pk_ptrace_wait(pid_t tid, uint64_t deadline_ns, int *status)
 	}
 }
 
-int pk_ptrace_tracer(pid_t pid)
+int pk_proc_status_field(pid_t tid, const char *key, int base, unsigned long long *val)
 {
+	size_t klen = strlen(key);
 	char path[64], line[256];
+	int rc = -ENOENT;
 	FILE *f;
-	int tracer = -ENOENT;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "TracerPid:", 10) == 0) {
-			tracer = (int)strtol(line + 10, NULL, 10);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0) {
+			*val = strtoull(line + klen, NULL, base);
+			rc = 0;
 			break;
 		}
-	}
 	fclose(f);
-	return tracer;
+	return rc;
+}
+
+int pk_ptrace_tracer(pid_t pid)
+{
+	unsigned long long tracer;
+	int rc = pk_proc_status_field(pid, "TracerPid:", 10, &tracer);
+
+	return rc ? rc : (int)tracer;
 }
 
 int pk_ptrace_mem_read(int memfd, uint64_t addr, void *buf, size_t len)
