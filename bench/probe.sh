@@ -146,19 +146,9 @@ if [ -n "$ONLY" ]; then # loop time medians only (ms)
 fi
 
 # the switch latency with 64 busy threads
-switch_stats() { # BIN: SWITCHES enables and disables of '*' on a 64-thread loop; prints ms values
-	start_waiting spin nice -n 19 "$1" loop 64
-	for ((i = 0; i < SWITCHES; i++)); do
-		"$PK_BIN" probe enable --pid "$TPID" '*' || exit 1
-		"$PK_BIN" probe disable --pid "$TPID" >/dev/null || exit 1
-	done >"$TMP/sw.out"
-	kill -TERM "$TPID"
-	wait "$TPID"
-	grep -q 'errors 0' "$TMP/spin.out" || { echo "probe.sh: spin reported errors" >&2; exit 1; }
-}
-PK_IPROBE_LIB=$LIB switch_stats "$TMP/spin"
+PK_IPROBE_LIB=$LIB bench_switches "$PK_BIN" "$TMP/spin" "$TMP/sw.out"
 CALL_MS=$(sed -nE 's/.*\(([0-9.]+) ms in the process.*/\1/p' "$TMP/sw.out")
-PK_IPROBE_LIB=$LIB switch_stats "$TMP/spin-entry"
+PK_IPROBE_LIB=$LIB bench_switches "$PK_BIN" "$TMP/spin-entry" "$TMP/sw.out"
 PAUSE_MS=$(sed -nE 's/.*longest stop of a thread ([0-9.]+) ms.*/\1/p' "$TMP/sw.out")
 
 python3 - "$EVENTS" "$XRAY_BASIC_EVENTS" "$UFTRACE_EVENTS" "$UPROBE_EVENTS" "$CALL_MS" "$PAUSE_MS" \

@@ -23,17 +23,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	for b in $BUILDS; do
 		bin=$PK_BIN
 		[ "$b" = old ] && bin=$OLD_PK_BIN
-		nice -n 19 "$TMP/spin-entry" loop 64 >"$TMP/spin.out" 2>&1 &
-		sp=$!
-		PIDS+=("$sp")
-		pk_poll 30 grep -q '^ready' "$TMP/spin.out" || { echo "probe_pause.sh: spin did not start" >&2; exit 1; }
-		for ((i = 0; i < SWITCHES; i++)); do
-			"$bin" probe enable --pid "$sp" '*' || exit 1
-			"$bin" probe disable --pid "$sp" >/dev/null || exit 1
-		done >"$TMP/sw.out"
-		kill -TERM "$sp"
-		wait "$sp"
-		grep -q 'errors 0' "$TMP/spin.out" || { echo "probe_pause.sh: spin reported errors" >&2; exit 1; }
+		bench_switches "$bin" "$TMP/spin-entry" "$TMP/sw.out"
 		sed -nE 's/.*(longest pause|longest stop of a thread) ([0-9.]+) ms.*/\2/p' "$TMP/sw.out" >>"$TMP/$b"
 	done
 done
