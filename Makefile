@@ -72,6 +72,15 @@ IPROBE_TARGET_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -pthread -Iinclu
 # iprobe-spin again, with patchable function entries instead (entry probes only)
 IPROBE_TARGET_BIN += $(BUILD)/tools/iprobe-spin-entry
 
+# libinvivo.so: the helper library in-vivo tests link (pk_invivo_log), built like libiprobe;
+# the example tests (tests/invivo/*.c) become $(BUILD)/invivo/*.so, finding it beside them
+# through their run path.
+INVIVO_SRC := $(wildcard src/probe/invivo/*.c)
+INVIVO_OBJ := $(INVIVO_SRC:%.c=$(BUILD)/iprobe/%.o)
+INVIVO_SO := $(BUILD)/libinvivo.so
+INVIVO_TEST_SRC := $(wildcard tests/invivo/*.c)
+INVIVO_TEST_SO := $(INVIVO_TEST_SRC:tests/invivo/%.c=$(BUILD)/invivo/%.so)
+
 BIN := $(BUILD)/parikshan
 
 # Generated code: protoc-c turns src/probe/perfetto_trace.proto (Perfetto's trace messages) into
@@ -86,7 +95,7 @@ PROBE_GEN_USERS := $(PROBE_OBJ) $(UNIT_PROBE_BIN:$(BUILD)/tests/%=$(BUILD)/tests
 .PHONY: all check tests demo deps bench redis-iprobe fuzz format format-check clean install uninstall
 # keep the object files of unit tests and tools (intermediate in a pattern chain) between builds
 .SECONDARY:
-all: $(BIN) $(IPROBE_SO)
+all: $(BIN) $(IPROBE_SO) $(INVIVO_SO)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -136,6 +145,16 @@ $(IPROBE_SO): $(IPROBE_OBJ) src/probe/lib/iprobe.map
 	$(Q)$(CC) -shared -o $@ $(IPROBE_OBJ) -Wl,--version-script=src/probe/lib/iprobe.map \
 		-Wl,-z,now -Wl,-z,defs -pthread
 
+$(INVIVO_SO): $(INVIVO_OBJ)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) -shared -o $@ $(INVIVO_OBJ) -Wl,-z,now -Wl,-z,defs
+
+$(BUILD)/invivo/%.so: tests/invivo/%.c $(INVIVO_SO)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) $(IPROBE_TARGET_CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $< \
+		-L$(BUILD) -linvivo -Wl,-rpath,'$$ORIGIN/..' -Wl,-z,defs
+
 $(BUILD)/tools/iprobe-%: tests/tools/iprobe-%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $<")
@@ -163,7 +182,7 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TOOL_LDLIBS)
 
-tests: $(BIN) $(IPROBE_SO) $(UNIT_BIN) $(TOOL_BIN) $(IPROBE_TARGET_BIN)
+tests: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(INVIVO_TEST_SO) $(UNIT_BIN) $(TOOL_BIN) $(IPROBE_TARGET_BIN)
 
 # Fuzzing: every tests/fuzz/fuzz_<target>.c is a libFuzzer target over bytes that arrive from
 # the network or from a file; tests/fuzz/corpus/<target>/ is its corpus.
@@ -269,16 +288,17 @@ $(COMPLETION): $(BIN) scripts/mkdoc.py
 	@$(if $(Q),echo "  GEN $@")
 	$(Q)python3 scripts/mkdoc.py completion $(BIN) >$@.tmp && mv $@.tmp $@
 
-install: $(BIN) $(IPROBE_SO) $(MAN) $(COMPLETION)
+install: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(MAN) $(COMPLETION)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/parikshan
 	install -m 0644 $(IPROBE_SO) $(DESTDIR)$(LIBDIR)/libiprobe.so
+	install -m 0644 $(INVIVO_SO) $(DESTDIR)$(LIBDIR)/libinvivo.so
 	install -m 0644 $(MAN) $(DESTDIR)$(MAN1DIR)/parikshan.1
 	install -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/parikshan
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/parikshan $(DESTDIR)$(LIBDIR)/libiprobe.so \
-		$(DESTDIR)$(MAN1DIR)/parikshan.1 $(DESTDIR)$(BASHCOMPDIR)/parikshan
+		$(DESTDIR)$(LIBDIR)/libinvivo.so $(DESTDIR)$(MAN1DIR)/parikshan.1 $(DESTDIR)$(BASHCOMPDIR)/parikshan
 	rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null || true
 
 FORMAT_FILES := $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
@@ -290,6 +310,6 @@ format-check:
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(PB_OBJ:.o=.d) $(IPROBE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+-include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(PB_OBJ:.o=.d) $(IPROBE_OBJ:.o=.d) $(INVIVO_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
 	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d) $(FUZZ_ALL:%=$(BUILD)/tests/fuzz/fuzz_%.d) \
 	$(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_ALL:%=build/fuzz/fuzz_%.d)

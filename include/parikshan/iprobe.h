@@ -172,7 +172,31 @@ struct pk_iprobe_shm {
 		uint64_t config; /* PERF_COUNT_* */
 	} fperf[8];
 	/* --- end of fperf ------------------------------------------------------------------ */
+
+	/* --- invivo: in-vivo tests (PK_IPROBE_F_INVIVO) ------------------------------------
+	 * Written by a tool under inv_gen (a seqlock, as fperf_gen): a thread that reads an odd
+	 * or changed generation forks nothing.  At a flagged entry a thread draws a number;
+	 * below inv_threshold (UINT32_MAX: always) and with fewer than inv_max_live children
+	 * alive, it forks a child that calls inv_test.  The counters are libiprobe's. */
+	uint32_t inv_gen;
+	uint32_t inv_threshold;	   /* probability x 2^32 (UINT32_MAX: every entry) */
+	uint64_t inv_test;	   /* address of the test function in the target; 0: none */
+	uint32_t inv_max_live;	   /* children alive at once, 1..PK_IPROBE_INVIVO_MAX_LIVE */
+	uint32_t inv_deadline_ms;  /* a child still alive after this is killed (timed out) */
+	char inv_log[256];	   /* verdict log, a path in the target's mount namespace */
+	char inv_name[64];	   /* the test's name, for the log */
+	uint64_t inv_forked;	   /* children forked */
+	uint64_t inv_passed;	   /* ... that returned 0 */
+	uint64_t inv_failed;	   /* ... that returned non-zero */
+	uint64_t inv_timed_out;	   /* ... killed at the deadline */
+	uint64_t inv_crashed;	   /* ... ended by a signal of their own */
+	uint64_t inv_skipped_busy; /* draws that forked nothing: inv_max_live children alive */
+	uint64_t inv_fork_failed;  /* clone() failed */
+	uint32_t inv_live;	   /* children alive now */
+	uint32_t inv_pad;
+	/* --- end of invivo ----------------------------------------------------------------- */
 };
 #define PK_IPROBE_FPERF_MAX 8
+#define PK_IPROBE_INVIVO_MAX_LIVE 16
 
 #endif

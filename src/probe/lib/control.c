@@ -4,7 +4,8 @@
  * the TSC's rate once, so the tools can turn timestamps into time; every 200 ms, when a tool set
  * a budget, counts each probe's events and switches off the hottest probes while their
  * estimated cost exceeds the budget's share of the process's CPU time; and, once a second when
- * idle, frees the rings of threads that exited.
+ * idle, frees the rings of threads that exited.  It also reaps the children of in-vivo tests
+ * (invivo.c), every 20 ms while there are some.
  *
  * The control thread is this library's only thread; it blocks every signal (the target's
  * handlers never run on it) and is never joined: it lives as long as the process.  The segment
@@ -326,7 +327,9 @@ static void *control_main(void *arg)
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&s->req_seq, __ATOMIC_ACQUIRE);
 		bool budgeted = __atomic_load_n(&s->budget_ppm, __ATOMIC_RELAXED) != 0;
-		long wait_ms = !timed ? 20 : budgeted ? BUDGET_PERIOD_MS : 1000;
+		/* in-vivo children are reaped (and their deadline kept) every tick */
+		bool children = pk_lib_invivo_reap();
+		long wait_ms = !timed || children ? 20 : budgeted ? BUDGET_PERIOD_MS : 1000;
 		struct timespec tick = { wait_ms / 1000, (wait_ms % 1000) * 1000 * 1000 };
 		uint64_t now;
 

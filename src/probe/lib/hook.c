@@ -10,4 +10,6 @@ void pk_lib_hook(uint32_t probe, uint32_t flags)
 {
 	if (flags & PK_IPROBE_F_FPERF)
 		pk_lib_fperf_hit(probe);
+	if ((flags & PK_IPROBE_F_INVIVO) && !(probe & PK_IPROBE_EXIT))
+		pk_lib_invivo_hit(probe);
 }

@@ -75,6 +75,14 @@ void pk_lib_fperf_hit(uint32_t probe);
 /* fperf: closes the counters of ring `ring` (control thread, before the ring is freed). */
 void pk_lib_fperf_release(uint32_t ring);
 
+/* invivo (invivo.c): at a flagged entry, maybe forks a child that runs the tools' test (probe:
+ * id << 1). */
+void pk_lib_invivo_hit(uint32_t probe);
+
+/* invivo: reaps and counts finished children, kills those past the deadline (control thread,
+ * every tick); true while children are alive. */
+bool pk_lib_invivo_reap(void);
+
 /* Forgets the calling thread's ring (after fork, in the child). */
 void pk_lib_ring_forget(void);
 
