@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/strbuf.h"
 
@@ -58,6 +59,11 @@ struct pk_container_info {
 
 /* Fills info for container name.  Returns 0, -ENOENT or -EINVAL (damaged state). */
 int pk_container_info(const char *state_dir, const char *name, struct pk_container_info *info);
+
+/* Whether process pid runs inside a clone of state_dir: its network namespace is a clone's
+ * (each clone has its own).  0 with the clone's name in name[len], -ENOENT when it is in no
+ * clone (production, or a plain process), or -errno when pid's namespace cannot be read. */
+int pk_clone_of_pid(const char *state_dir, pid_t pid, char *name, size_t len);
 
 #define PK_CLONE_MAX_REDIRECTS 8
 

@@ -1,6 +1,7 @@
 /* net.c — network namespaces and veths, set up with iproute2 and iptables. */
 #include "clone/clone_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,6 +26,39 @@ bool pk_netns_exists(const char *name)
 
 	pk_path(path, sizeof(path), "/var/run/netns/%s", name);
 	return stat(path, &st) == 0;
+}
+
+int pk_clone_of_pid(const char *state_dir, pid_t pid, char *name, size_t len)
+{
+	char path[PK_PATH_MAX];
+	struct stat want, st;
+	struct dirent *d;
+	int rc = -ENOENT;
+	DIR *dir;
+
+	pk_path(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	if (stat(path, &want))
+		return -errno;
+	dir = opendir(state_dir);
+	if (!dir)
+		return -ENOENT; /* no state: no clone */
+	while (rc && (d = readdir(dir))) {
+		struct pk_meta m;
+
+		if (d->d_name[0] == '.' ||
+		    !pk_state_path(state_dir, d->d_name, NULL, path, sizeof(path)))
+			continue;
+		if (pk_meta_load(path, &m) || strcmp(m.kind, "clone") || !m.netns[0])
+			continue;
+		if (pk_path(path, sizeof(path), "/var/run/netns/%s", m.netns) || stat(path, &st))
+			continue;
+		if (st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
+			snprintf(name, len, "%s", m.name);
+			rc = 0;
+		}
+	}
+	closedir(dir);
+	return rc;
 }
 
 /* Creates the netns and the veth pair; the namespace end is eth0, up, with lo up. */

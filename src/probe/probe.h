@@ -97,6 +97,39 @@ int pk_probe_fperf_set(struct pk_probe_target *t, const uint32_t *types, const u
 int pk_probe_sample_set(struct pk_probe_target *t, const char *const *globs, size_t nglobs,
 			uint32_t log2, size_t *funcs, char *err, size_t errlen);
 
+/* What the in-vivo tests of a target run with (see the invivo block of iprobe.h). */
+struct pk_probe_invivo {
+	uint32_t threshold;   /* probability x 2^32; UINT32_MAX: every entry; 0: none */
+	uint64_t test;	      /* the test function's address in the target (pk_probe_invivo_load) */
+	uint32_t max_live;    /* 1..PK_IPROBE_INVIVO_MAX_LIVE */
+	uint32_t deadline_ms; /* a child alive longer is killed (0: never) */
+	const char *log;      /* verdict log path, as the target sees it ("" for none) */
+	const char *name;     /* the test's name for the log (truncated to 63 bytes) */
+};
+
+/* Writes cfg into the attached target's segment (threads fork nothing while it is written).
+ * 0 or -errno with a reason. */
+int pk_probe_invivo_set(struct pk_probe_target *t, const struct pk_probe_invivo *cfg, char *err,
+			size_t errlen);
+
+/* Checks that the shared library test_path exports pk_invivo_test, loads it into the target
+ * (pk_inject_library; nothing is loaded when the check fails) and sets *addr to the test's
+ * address there.  0, or -ENOENT (no such file, or no such symbol), -ENOEXEC (not a shared
+ * library) or another -errno, with a reason. */
+int pk_probe_invivo_load(struct pk_probe_target *t, const char *test_path, uint64_t *addr,
+			 char *err, size_t errlen);
+
+/* The invivo counters of the attached target's segment. */
+struct pk_probe_invivo_counts {
+	uint64_t forked, passed, failed, timed_out, crashed, skipped_busy, fork_failed;
+	uint32_t live;
+};
+
+/* Reads the invivo counters of a checked segment into *c (its bytes are the target's: each
+ * verdict count is clamped to forked and live to PK_IPROBE_INVIVO_MAX_LIVE); false when they
+ * were inconsistent (then clamped). */
+bool pk_probe_invivo_counts(const struct pk_iprobe_shm *s, struct pk_probe_invivo_counts *c);
+
 /* The registry entry of the function at address addr, or NULL (t's index of the registry is
  * brought up to date first). */
 const struct pk_iprobe_probe *pk_probe_find(struct pk_probe_target *t, uint64_t addr);

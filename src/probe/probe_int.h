@@ -74,6 +74,10 @@ const struct pk_elf_reloc *pk_elf_reloc_find(const struct pk_elf_reloc *r, size_
  * section that has file contents), and their file offset in *off; NULL when they do not. */
 const uint8_t *pk_elf_bytes(const struct pk_elf *e, uint64_t vaddr, uint64_t len, uint64_t *off);
 
+/* The load bias of the ELF file open as fd, mapped with its offset 0 at base (0 for an
+ * ET_EXEC file); 0 or -ENOEXEC. */
+int pk_elf_load_bias(int fd, uint64_t base, uint64_t *bias);
+
 /* Fills *t from sites whose func indexes funcs[]: sorts and dedupes the sites, keeps the
  * functions that have a site (names copied) and renumbers; 0 or -ENOMEM. */
 int pk_probe_table_build(struct pk_probe_table *t, const struct pk_elf_func *funcs,

@@ -69,8 +69,7 @@ static bool file_matches(const char *want, const char *path)
 	return !strchr(want, '/') && b && !strcmp(b + 1, want);
 }
 
-/* The load bias of an ELF file mapped with its offset 0 at base. */
-static int elf_bias(int fd, uint64_t base, uint64_t *bias)
+int pk_elf_load_bias(int fd, uint64_t base, uint64_t *bias)
 {
 	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
 	GElf_Ehdr eh;
@@ -121,7 +120,7 @@ static int module_add(struct pk_probe_target *t, const struct map_line *m, uint6
 	memset(mod, 0, sizeof(*mod));
 	mod->lo = m->lo;
 	mod->hi = hi;
-	rc = elf_bias(fd, m->lo, &mod->bias);
+	rc = pk_elf_load_bias(fd, m->lo, &mod->bias);
 	if (rc) {
 		close(fd);
 		return pk_errbuf_set(rc, err, errlen, "%s: not an ELF file", m->path);
@@ -787,6 +786,42 @@ int pk_probe_fperf_set(struct pk_probe_target *t, const uint32_t *types, const u
 	}
 	__atomic_store_n(&s->fperf_n, n, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->fperf_gen, gen + 1, __ATOMIC_RELEASE);
+	lock_drop(s);
+	return 0;
+}
+
+int pk_probe_invivo_set(struct pk_probe_target *t, const struct pk_probe_invivo *cfg, char *err,
+			size_t errlen)
+{
+	struct pk_iprobe_shm *s = t->shm;
+	uint32_t gen;
+	int rc;
+
+	if (!s)
+		return pk_errbuf_set(-ENOENT, err, errlen, "libiprobe is not loaded in %d",
+				     (int)t->pid);
+	if (cfg->max_live < 1 || cfg->max_live > PK_IPROBE_INVIVO_MAX_LIVE)
+		return pk_errbuf_set(-EINVAL, err, errlen, "max live children %u: not within 1..%d",
+				     cfg->max_live, PK_IPROBE_INVIVO_MAX_LIVE);
+	if (strlen(cfg->log) >= sizeof(s->inv_log))
+		return pk_errbuf_set(-ENAMETOOLONG, err, errlen, "log path longer than %zu bytes",
+				     sizeof(s->inv_log) - 1);
+	rc = lock_take(s, err, errlen);
+	if (rc)
+		return rc;
+	/* a seqlock, as fperf's: no thread forks while the settings are half written */
+	gen = __atomic_load_n(&s->inv_gen, __ATOMIC_RELAXED) | 1;
+	__atomic_store_n(&s->inv_gen, gen, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->inv_threshold, cfg->threshold, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->inv_test, cfg->test, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->inv_max_live, cfg->max_live, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->inv_deadline_ms, cfg->deadline_ms, __ATOMIC_RELAXED);
+	memset(s->inv_log, 0, sizeof(s->inv_log));
+	memcpy(s->inv_log, cfg->log, strlen(cfg->log));
+	memset(s->inv_name, 0, sizeof(s->inv_name));
+	snprintf(s->inv_name, sizeof(s->inv_name), "%s", cfg->name);
+	__atomic_store_n(&s->inv_gen, gen + 1, __ATOMIC_RELEASE);
 	lock_drop(s);
 	return 0;
 }
