@@ -38,6 +38,15 @@ int pk_cmd_up(int argc, char **argv);
 /* `parikshan dup`: runs the network duplicator. */
 int pk_cmd_dup(int argc, char **argv);
 
+/* `parikshan invivo`: runs a test in forked children of a live process at a function's entry. */
+int pk_cmd_invivo(int argc, char **argv);
+
+struct pk_probe_target;
+
+/* Loads libiprobe (found as `probe` finds it) into t unless it is there and attaches to its
+ * segment; 0, or the exit status of a failure (printed, as `what`). */
+int pk_cli_probe_attach(struct pk_probe_target *t, const char *what);
+
 /* `parikshan probe`: function probes in a live process (list, enable, disable, dump, fperf). */
 int pk_cmd_probe(int argc, char **argv);
 

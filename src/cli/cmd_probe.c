@@ -326,9 +326,7 @@ static int do_list(struct pk_probe_target *t, char **globs, int nglobs, bool jso
 	return PK_EXIT_OK;
 }
 
-/* Loads libiprobe into t unless it is there and attaches to its segment; 0, or the exit
- * status of a failure (printed, as `what`). */
-static int attach(struct pk_probe_target *t, const char *what)
+int pk_cli_probe_attach(struct pk_probe_target *t, const char *what)
 {
 	char lib[PATH_MAX], err[512];
 	int rc = find_lib(lib, sizeof(lib));
@@ -350,7 +348,7 @@ static int do_switch(struct pk_probe_target *t, const struct probe_opts *o, bool
 	int rc;
 
 	if (on) {
-		rc = attach(t, "probe enable");
+		rc = pk_cli_probe_attach(t, "probe enable");
 		if (rc)
 			return rc;
 	} else if (!t->shm) {
@@ -407,7 +405,7 @@ static int do_dump(struct pk_probe_target *t, const struct probe_opts *o)
 
 static int do_fperf(struct pk_probe_target *t, struct probe_opts *o, char **globs, int nglobs)
 {
-	int rc = attach(t, "probe fperf");
+	int rc = pk_cli_probe_attach(t, "probe fperf");
 
 	if (rc)
 		return rc;

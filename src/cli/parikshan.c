@@ -27,6 +27,8 @@ static const struct command commands[] = {
 	  "show dup's compare log: the first divergence of each connection" },
 	{ "down", pk_cmd_down, "stop the duplicator and remove the clones that 'up' made" },
 	{ "dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones" },
+	{ "invivo", pk_cmd_invivo,
+	  "run a test in forked children of a live process at a function's entry" },
 	{ "probe", pk_cmd_probe,
 	  "function probes in a live process: list, enable, disable, dump, fperf" },
 	{ "replay", pk_cmd_replay,
