@@ -6,6 +6,7 @@
  * waits (bounded) for the children still running, and prints their verdict counts.  Parsing,
  * waiting and printing only; the work is src/probe's and libiprobe's. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -277,6 +278,16 @@ static int check_clone(const struct invivo_opts *o)
 			   (int)o->pid);
 }
 
+/* True when a function with probe sites in t's modules matches glob. */
+static bool func_exists(const struct pk_probe_target *t, const char *glob)
+{
+	for (size_t m = 0; m < t->nmods; m++)
+		for (size_t i = 0; i < t->mods[m].table.nfuncs; i++)
+			if (!fnmatch(glob, t->mods[m].table.funcs[i].name, 0))
+				return true;
+	return false;
+}
+
 /* Everything after the target is open: returns the exit status. */
 static int invivo(struct pk_probe_target *t, const struct invivo_opts *o, const char *func,
 		  const char *test_path, const char *log)
@@ -293,6 +304,10 @@ static int invivo(struct pk_probe_target *t, const struct invivo_opts *o, const 
 	size_t funcs;
 	double secs;
 
+	/* nothing goes into the target for a function it does not have */
+	if (!func_exists(t, func))
+		return pk_cli_fail(PK_EXIT_USAGE, "invivo", "no function of %d matches '%s'",
+				   (int)t->pid, func);
 	rc = pk_cli_probe_attach(t, "invivo");
 	if (rc)
 		return rc;
