@@ -2,12 +2,13 @@
  * The input's first bytes overlay the header's fields (everything before the request array),
  * the rest becomes the registry and rings; magic, version and size are set right so that the
  * layout checks, the ring heads and the events are what varies.  The input's last bytes also
- * overlay the fperf block (counter list) at the header's end.  The sampling rates (the
- * header's and each registry entry's) and the sampling markers come from the input too.
- * Promise: pk_shm_check either refuses the segment or every format, and the fperf table
- * (drained twice: open calls kept between drains), reads it without reading outside it, and
- * the events counted never exceed what the rings can hold.  Each reader gets the segment as it
- * was (dumps consume events).
+ * overlay the fperf and invivo blocks at the header's end.  The sampling rates (the header's
+ * and each registry entry's) and the sampling markers come from the input too.  Promise:
+ * pk_shm_check either refuses the segment or every format, and the fperf table (drained twice:
+ * open calls kept between drains), reads it without reading outside it, and the events counted
+ * never exceed what the rings can hold; the invivo counts as read never claim more verdicts
+ * than children forked nor more live children than the cap.  Each reader gets the segment as
+ * it was (dumps consume events).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t hdr = offsetof(struct pk_iprobe_shm, req), total, rest;
+	/* the fperf block and the invivo block after it */
 	size_t fperf = sizeof(struct pk_iprobe_shm) - offsetof(struct pk_iprobe_shm, fperf_gen);
 	struct pk_iprobe_shm *s, *orig = NULL;
 	char err[256];
@@ -46,7 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!pk_shm_check(s, total, err, sizeof(err))) {
 		struct pk_probe_target t = { .pid = 1, .shm = s, .shm_size = total };
 		struct pk_dump_table tb = { 0 };
+		struct pk_probe_invivo_counts ic;
 		struct pk_dump_stats st;
+
+		pk_probe_invivo_counts(s, &ic);
+		require(ic.passed + ic.failed + ic.timed_out + ic.crashed <= ic.forked &&
+				ic.passed + ic.failed + ic.timed_out + ic.crashed >= ic.passed,
+			"more verdicts than children");
+		require(ic.live <= PK_IPROBE_INVIVO_MAX_LIVE, "more live children than the cap");
 
 		orig = malloc(total);
 		if (!orig)
