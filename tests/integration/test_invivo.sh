@@ -5,8 +5,9 @@
 # calls), the passing test passes in every child, the failing one fails in every child, a
 # hanging one is killed at its deadline; the target's results are unchanged, no child and no
 # zombie is left, the log holds the verdicts and the text is the cold-patched file's again.
-# A process outside any debug clone is refused without --production (every other run here
-# gives --production: this test starts no clone).  Bad input.  Then acceptance 6: a passing test
+# A process outside any debug clone is refused without --production, one in a clone's netns
+# (a namespace recorded as a clone's in a state dir of ours) is accepted; every other run here
+# gives --production (no real clone: containers are not this test's subject).  Bad input.  Then acceptance 6: a passing test
 # at a hot function of the cold-patched redis with P=0.01 under a bounded redis-benchmark.
 . "$(dirname "$0")/lib.sh"
 
@@ -22,9 +23,25 @@ if ! "$PK_BIN" coldpatch "$PK_TOOLS/iprobe-invivo" -o "$PK_TMP/iv" >"$PK_TMP/col
 fi
 pk_ok coldpatch
 
-# start_target NAME: a fresh target (its calls run once); sets TPID.
+# A namespace standing for a debug clone's (a clone has its own netns; pk_clone_of_pid finds a
+# process's clone by it), recorded in a state dir of ours as a clone's.
+NS=pk-test-inv-$$
+cleanup_all() {
+	pk_cleanup
+	ip netns del "$NS" 2>/dev/null
+}
+trap cleanup_all EXIT
+ip netns add "$NS" || { pk_fail setup "ip netns add $NS"; exit 1; }
+mkdir -p "$PK_TMP/state/dbg"
+printf '{"name": "dbg", "kind": "clone", "netns": "%s"}\n' "$NS" >"$PK_TMP/state/dbg/meta.json"
+
+# start_target NAME: a fresh target (its calls run once; in the clone's netns when IN_CLONE is
+# set); sets TPID.
+IN_CLONE=
 start_target() {
-	pk_bg "$1" "$PK_TMP/iv" "$THREADS" "$K" "$PACE"
+	local pre=()
+	[ -n "$IN_CLONE" ] && pre=(nsenter --net="/var/run/netns/$NS")
+	pk_bg "$1" "${pre[@]}" "$PK_TMP/iv" "$THREADS" "$K" "$PACE"
 	TPID=$PK_LAST_PID
 	pk_wait_log "$PK_TMP/$1.log" '^ready ' 20 || exit 1
 }
@@ -45,8 +62,10 @@ run_test() {
 	local name=$1 so=$2 ipid
 	shift 2
 	start_target "$name-target"
-	"$PK_BIN" invivo --pid "$TPID" --production --json -o "$PK_TMP/$name.vlog" "$@" work "$so" \
-		>"$PK_TMP/$name.json" 2>"$PK_TMP/$name.err" &
+	local prod=(--production)
+	[ -n "$IN_CLONE" ] && prod=()
+	PARIKSHAN_STATE_DIR=$PK_TMP/state "$PK_BIN" invivo --pid "$TPID" "${prod[@]}" \
+		--json -o "$PK_TMP/$name.vlog" "$@" work "$so" >"$PK_TMP/$name.json" 2>"$PK_TMP/$name.err" &
 	ipid=$!
 	PK_PIDS+=("$ipid")
 	pk_wait_log "$PK_TMP/$name.err" '^parikshan: invivo: testing ' 30 || {
@@ -85,7 +104,15 @@ PY
 start_target plain
 pk_expect_error refused 2 "invivo: process $TPID is not in a debug clone \(production\); add --production to run there anyway" \
 	"$PK_BIN" invivo --pid "$TPID" work "$TESTS/invivo-pass.so"
+pk_expect_error refused-with-state 2 "invivo: process $TPID is not in a debug clone" \
+	env PARIKSHAN_STATE_DIR="$PK_TMP/state" "$PK_BIN" invivo --pid "$TPID" work "$TESTS/invivo-pass.so"
 pk_check refused-nothing-loaded sh -c "! grep -qE 'libiprobe|invivo-pass' /proc/$TPID/maps"
+
+# --- in a clone: accepted without --production -------------------------------------------------
+IN_CLONE=1
+run_test clone "$TESTS/invivo-pass.so" --max-live 16
+pk_check clone-counts counts clone passed
+IN_CLONE=
 
 # --- a passing test in every child --------------------------------------------------------------
 run_test pass "$TESTS/invivo-pass.so" --max-live 16
