@@ -25,7 +25,8 @@
 
 #define PROGRESS_S 5
 #define POLL_MS 50
-#define DEF_DEADLINE_NS (10ull * 1000000000ull)
+#define DEF_DEADLINE_S 10
+#define DEF_DEADLINE_NS (DEF_DEADLINE_S * 1000000000ull)
 #define DEF_MAX_LIVE 4
 
 static const char invivo_usage[] =
@@ -48,16 +49,26 @@ static const char invivo_usage[] =
 	"  --pid PID        the process (in a clone)\n"
 	"  --file LIB       probe functions of the mapped library LIB instead of the executable\n"
 	"  --prob P         probability of a test at each entry, in (0,1] (default 1)\n"
-	"  --max-live N     children alive at once, 1..16 (default 4; more: skipped)\n"
-	"  --deadline D     a child alive longer is killed, counted timed out (default 10s)\n"
-	"  --duration D     run for D (e.g. 30s; default until Ctrl-C/SIGTERM)\n"
-	"  -o LOG           verdict log, a path as the process sees it\n"
-	"                   (default /tmp/parikshan-invivo.PID.log)\n"
-	"  --json           the counts as JSON\n"
-	"  --production     run even when PID is not in a debug clone\n"
-	"\n"
-	"TEST.so exports int pk_invivo_test(const struct pk_invivo_ctx *) (0 pass, else fail;\n"
-	"<parikshan/invivo.h>) and may link libinvivo.so for pk_invivo_log().\n";
+	"  --max-live N     children alive at once, 1..16 (default " PK_STR(
+		DEF_MAX_LIVE) "; more: skipped)\n"
+			      "  --deadline D     a child alive longer is killed, counted timed "
+			      "out (default " PK_STR(
+				      DEF_DEADLINE_S) "s)\n"
+						      "  --duration D     run for D (e.g. 30s; "
+						      "default until Ctrl-C/SIGTERM)\n"
+						      "  -o LOG           verdict log, a path as "
+						      "the process sees it\n"
+						      "                   (default "
+						      "/tmp/parikshan-invivo.PID.log)\n"
+						      "  --json           the counts as JSON\n"
+						      "  --production     run even when PID is not "
+						      "in a debug clone\n"
+						      "\n"
+						      "TEST.so exports int pk_invivo_test(const "
+						      "struct pk_invivo_ctx *) (0 pass, else "
+						      "fail;\n"
+						      "<parikshan/invivo.h>) and may link "
+						      "libinvivo.so for pk_invivo_log().\n";
 
 enum {
 	OPT_PID = 256,
