@@ -3,7 +3,7 @@
 # cold-patched), THREADS threads call work() exactly K times, PACE ms apart; with --prob 1 every
 # call draws a child (forked, or skipped when --max-live children are alive: runs + skipped =
 # calls), the passing test passes in every child, the failing one fails in every child, a
-# hanging one is killed at its deadline; the target's results are unchanged, no child and no
+# hanging one is killed at its deadline, a crashing one is counted crashed; the target's results are unchanged, no child and no
 # zombie is left, the log holds the verdicts and the text is the cold-patched file's again.
 # A process outside any debug clone is refused without --production, one in a clone's netns
 # (a namespace recorded as a clone's in a state dir of ours) is accepted; every other run here
@@ -133,6 +133,12 @@ run_test hang "$TESTS/invivo-hang.so" --max-live 2 --deadline 200ms
 pk_check hang-counts counts hang timed_out
 runs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tests"][0]["runs"])' "$PK_TMP/hang.json")
 pk_expect_eq hang-log-verdicts "$(grep -c "verdict=timeout$" "$PK_TMP/hang.vlog")" "$runs"
+
+# --- a test that crashes: the child ends by SIGSEGV, counted crashed ----------------------------
+run_test crash "$TESTS/invivo-crash.so" --max-live 16
+pk_check crash-counts counts crash crashed
+runs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tests"][0]["runs"])' "$PK_TMP/crash.json")
+pk_expect_eq crash-log-verdicts "$(grep -c "verdict=crash signal=11$" "$PK_TMP/crash.vlog")" "$runs"
 
 # --- bad input: one line, non-zero exit, the target keeps running --------------------------------
 pk_expect_error bad-prob-0 2 "prob '0': not a probability in \(0,1\]" \

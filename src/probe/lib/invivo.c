@@ -6,9 +6,10 @@
  * no SIGCHLD reaches the target, and its own waitpid(-1) never sees our children (they are
  * "clone" children, waited for only with __WCLONE).  The parent stores the child's pid in the
  * slot and returns at once.  The child (only this thread) marks itself so that no probe in it
- * records or forks, points stdin/stdout/stderr at /dev/null, closes every inherited socket,
- * opens the verdict log, calls the test, writes its verdict and ends with exit_group (no
- * atexit handler, no stdio flush of the parent's buffers).
+ * records or forks, puts every signal back to its default action and unblocks them all (the
+ * target's handlers are not the test's), points stdin/stdout/stderr at /dev/null, closes
+ * every inherited socket, opens the verdict log, calls the test, writes its verdict and ends
+ * with exit_group (no atexit handler, no stdio flush of the parent's buffers).
  *
  * The control thread (pk_lib_invivo_reap, on every tick of its loop) reaps the slots' children
  * with waitpid(pid, WNOHANG | __WCLONE), counts pass (exit 0), fail (exit 1), crash (another
@@ -123,6 +124,7 @@ static __attribute__((noreturn, noinline)) void child_main(uint32_t probe, uint6
 	struct pk_invivo_ctx ctx = { .size = sizeof(ctx), .probe = probe >> 1 };
 	char func[sizeof(p->name)], path[sizeof(s->inv_log)], name[sizeof(s->inv_name)];
 	pk_invivo_test_fn fn = (pk_invivo_test_fn)(uintptr_t)test;
+	struct sigaction sa;
 	struct rlimit rl;
 	struct stat st;
 	int fd, rc;
@@ -135,6 +137,15 @@ static __attribute__((noreturn, noinline)) void child_main(uint32_t probe, uint6
 	path[sizeof(path) - 1] = 0;
 	memcpy(name, s->inv_name, sizeof(name));
 	name[sizeof(name) - 1] = 0;
+	/* the process's signal handlers (a server's crash handler writes its shared log) and
+	 * the thread's blocked signals are not the test's: a crash ends the child */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&sa.sa_mask);
+	sigprocmask(SIG_SETMASK, &sa.sa_mask, NULL);
 	/* what the process shares with the world: stdio and sockets */
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int i = 0; i < 3 && fd >= 0; i++)
