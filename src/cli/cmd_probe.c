@@ -445,7 +445,7 @@ static int do_sample(struct pk_probe_target *t, const struct probe_opts *o, char
 		}
 		return PK_EXIT_OK;
 	}
-	rc = attach(t, "probe sample");
+	rc = pk_cli_probe_attach(t, "probe sample");
 	if (rc)
 		return rc;
 	rc = pk_probe_sample_set(t, (const char *const *)globs, (size_t)nglobs,
