@@ -45,7 +45,8 @@ static const char dup_usage[] =
 	"      --adapt-pid PID[,PID...]\n"
 	"                           adaptive sampling: the process of each clone (in -m order, or\n"
 	"                           PID@HOST:PORT naming the clone), whose probes are on (probe\n"
-	"                           enable); when a clone's fullest buffer reaches --adapt-high,\n"
+	"                           enable, before or after dup starts); when a clone's fullest\n"
+	"                           buffer reaches --adapt-high,\n"
 	"                           its probes record half as many calls (every 100 ms, down to 1\n"
 	"                           in 65536), and under --adapt-low twice as many again, up to\n"
 	"                           every call; each change is logged and in status (SAMPLE: k\n"
@@ -106,13 +107,17 @@ struct dup_adapt {
 	bool open[PK_PROXY_MAX_TARGETS];
 };
 
-/* The proxy's adapt_set: one store into target i's libiprobe segment. */
+/* The proxy's adapt_set: one store into target i's libiprobe segment, mapped first when the
+ * process has one by now (-EAGAIN while it has none: no probe was enabled there yet). */
 static int adapt_set(void *arg, int i, uint32_t log2)
 {
 	struct dup_adapt *a = arg;
 	char err[256];
 	size_t funcs;
+	int rc = pk_probe_segment(&a->t[i], err, sizeof(err));
 
+	if (rc)
+		return rc == -ENOENT ? -EAGAIN : rc;
 	return pk_probe_sample_set(&a->t[i], NULL, 0, log2, &funcs, err, sizeof(err));
 }
 
@@ -166,11 +171,10 @@ static int adapt_open(const struct dup_opts *o, struct pk_proxy_config *cfg, str
 					   (unsigned long long)pid, err);
 		a->open[i] = true;
 		if (!a->t[i].shm)
-			return pk_cli_fail(
-				PK_EXIT_RUNTIME, "dup",
-				"--adapt-pid %llu: libiprobe is not loaded there (enable "
-				"its probes first)",
-				(unsigned long long)pid);
+			pk_log(PK_LOG_INFO,
+			       "dup: adapt: process %llu has no probes yet: its rate is set once "
+			       "they are enabled",
+			       (unsigned long long)pid);
 		cfg->adapt[i] = true;
 	}
 	cfg->adapt_high = o->adapt_high / 100;

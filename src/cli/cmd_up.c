@@ -44,6 +44,7 @@ static const char up_usage[] =
 	"                    [--mem SIZE] [--cpus N] [--state-dir DIR] [--balance [--force]]\n"
 	"                    [--auto-reclone [--reclone-min-interval DURATION]]\n"
 	"                    [--compare PROTO [--compare-log FILE]]\n"
+	"                    [--adapt [--adapt-high PCT] [--adapt-low PCT]]\n"
 	"       parikshan down PROD [--state-dir DIR]\n"
 	"\n"
 	"up: live-clone PROD N times (PROD-dbg1, PROD-dbg2, ...) and start a duplicator whose\n"
@@ -76,6 +77,13 @@ static const char up_usage[] =
 	"      --compare PROTO      compare each clone's answers with production's: raw, or per\n"
 	"                           request resp, http or mysql (see `parikshan dup --help`)\n"
 	"      --compare-log FILE   one JSON line per divergence (`parikshan diverge FILE`)\n"
+	"      --adapt              adaptive sampling of each clone's probes (`dup --adapt-pid`\n"
+	"                           with the clone's process): once probes are enabled in a\n"
+	"                           clone, they record fewer calls while its buffer fills past\n"
+	"                           --adapt-high and more again under --adapt-low (dup's\n"
+	"                           defaults); SAMPLE in `parikshan status`.  A clone made again\n"
+	"                           by --auto-reclone is not adapted\n"
+	"      --adapt-high PCT, --adapt-low PCT  the marks (see `parikshan dup --help`)\n"
 	"      --auto-reclone       leave a supervisor running (until `down`) that re-clones a "
 	"clone\n"
 	"                           from PROD when it died or its buffers overflowed; logged in\n"
@@ -96,8 +104,10 @@ static const char up_usage[] =
 
 struct up_opts {
 	const char *state_dir, *prod, *listen_host, *admin, *spill, *buffer, *resync;
-	const char *compare;	/* --compare PROTO */
-	char compare_log[4096]; /* --compare-log, made absolute ("" none) */
+	const char *compare;		    /* --compare PROTO */
+	const char *adapt_high, *adapt_low; /* --adapt-high/--adapt-low PCT, checked */
+	bool adapt;			    /* --adapt */
+	char compare_log[4096];		    /* --compare-log, made absolute ("" none) */
 	uint16_t port, lport;
 	int clones;
 	struct pk_clone_opts clone_flags; /* --agg, --mem, --cpus (only those are used) */
@@ -160,7 +170,7 @@ static pid_t fork_detached(const char *log)
 static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones, int n,
 		       const char *admin_host, uint16_t admin_port)
 {
-	char lport[8], port[8], admin[300], log[4096];
+	char lport[8], port[8], admin[300], log[4096], pids[UP_MAX_CLONES * 12 + 1] = "";
 	char *argv[64];
 	struct pk_addr a;
 	int k = 0;
@@ -212,6 +222,21 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 	if (o->compare_log[0]) {
 		argv[k++] = "--compare-log";
 		argv[k++] = (char *)o->compare_log;
+	}
+	if (o->adapt && n) {
+		for (int i = 0, len = 0; i < n; i++)
+			len += snprintf(pids + len, sizeof(pids) - (size_t)len, "%s%d",
+					i ? "," : "", clones[i].pid);
+		argv[k++] = "--adapt-pid";
+		argv[k++] = pids;
+		if (o->adapt_high) {
+			argv[k++] = "--adapt-high";
+			argv[k++] = (char *)o->adapt_high;
+		}
+		if (o->adapt_low) {
+			argv[k++] = "--adapt-low";
+			argv[k++] = (char *)o->adapt_low;
+		}
 	}
 	argv[k] = NULL;
 	if (pk_addr_resolve(admin_host, admin_port, &a, NULL, 0) < 0)
@@ -365,12 +390,16 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		{ "force", no_argument, NULL, 'F' },
 		{ "auto-reclone", no_argument, NULL, 'r' },
 		{ "reclone-min-interval", required_argument, NULL, 'I' },
+		{ "adapt", no_argument, NULL, 'a' },
+		{ "adapt-high", required_argument, NULL, 'K' },
+		{ "adapt-low", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *verb = down ? "down" : "up";
 	char cwd[2048] = "";
 	enum pk_proto proto;
+	double high = 50, low = 10; /* dup's defaults, for the check of the two marks */
 	uint64_t v;
 	int c;
 
@@ -447,6 +476,19 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		case 'r':
 			o->auto_reclone = true;
 			break;
+		case 'a':
+			o->adapt = true;
+			break;
+		case 'K':
+		case 'J':
+			if (pk_parse_double(optarg, c == 'K' ? 1 : 0, c == 'K' ? 100 : 99,
+					    c == 'K' ? &high : &low))
+				return pk_cli_fail(PK_EXIT_USAGE, o->what, "--adapt-%s '%s': %s",
+						   c == 'K' ? "high" : "low", optarg,
+						   c == 'K' ? "a percentage from 1 to 100"
+							    : "a percentage from 0 to 99");
+			*(c == 'K' ? &o->adapt_high : &o->adapt_low) = optarg;
+			break;
 		case 'I':
 			if (pk_parse_duration(optarg, UP_MAX_RECLONE_NS, &o->reclone_ns) ||
 			    o->reclone_ns < 1000000)
@@ -478,6 +520,12 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 				   "--compare-log goes with --compare");
 	if (o->force && !o->balance)
 		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s", "--force goes with --balance");
+	if ((o->adapt_high || o->adapt_low) && !o->adapt)
+		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
+				   "--adapt-high and --adapt-low go with --adapt");
+	if (low >= high)
+		return pk_cli_fail(PK_EXIT_USAGE, o->what,
+				   "--adapt-low %g%% is not below --adapt-high %g%%", low, high);
 	if (o->reclone_ns && !o->auto_reclone)
 		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
 				   "--reclone-min-interval goes with --auto-reclone");

@@ -49,6 +49,11 @@ int pk_probe_open(pid_t pid, const char *const *files, size_t nfiles, struct pk_
 /* Releases what t holds (the target is not touched). */
 void pk_probe_close(struct pk_probe_target *t);
 
+/* Maps the target's libiprobe segment when the process has one now (nothing to do when t
+ * holds it already), without loading anything.  0, -ENOENT (not loaded there yet), -ESRCH
+ * (the process is gone) or -errno, with a reason. */
+int pk_probe_segment(struct pk_probe_target *t, char *err, size_t errlen);
+
 /* Loads libiprobe (library at lib_path on our side) into the target unless it is there, then
  * attaches to its segment, waiting for it up to timeout_ms.  0 or -errno with a reason. */
 int pk_probe_attach(struct pk_probe_target *t, const char *lib_path, int timeout_ms, char *err,

@@ -297,6 +297,15 @@ static bool alive(pid_t pid)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
+int pk_probe_segment(struct pk_probe_target *t, char *err, size_t errlen)
+{
+	if (t->shm)
+		return 0;
+	if (!alive(t->pid))
+		return pk_errbuf_set(-ESRCH, err, errlen, "process %d exited", (int)t->pid);
+	return shm_attach(t, err, errlen);
+}
+
 int pk_probe_attach(struct pk_probe_target *t, const char *lib_path, int timeout_ms, char *err,
 		    size_t errlen)
 {

@@ -74,7 +74,9 @@ struct pk_proxy_config {
 	 * (100 ms) worker 0 takes the fullest connection buffer of each such target over every
 	 * worker and steps its rate (adapt.h) between adapt_low and adapt_high (fractions of a
 	 * connection's capacity); each change is logged and given to adapt_set (called on worker
-	 * 0's thread: it must not block; 0 or -errno, a failure logged). */
+	 * 0's thread: it must not block; 0 or -errno).  A failed set is tried again every tick
+	 * until it succeeds; -EAGAIN (the process has no probes yet) is not logged, another
+	 * failure once until the next change. */
 	bool adapt[PK_PROXY_MAX_TARGETS];
 	double adapt_high, adapt_low;
 	int (*adapt_set)(void *arg, int target, uint32_t log2);

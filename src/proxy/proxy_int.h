@@ -232,6 +232,7 @@ struct pk_proxy {
 	struct pk_capacity cap;
 	struct pk_balance balance;		     /* --balance */
 	struct pk_adapt adapt[PK_PROXY_MAX_TARGETS]; /* --adapt-pid (worker 0's gauge timer) */
+	int adapt_err[PK_PROXY_MAX_TARGETS]; /* the last adapt_set's result (not 0: retried) */
 	int nworkers; /* workers (all initialised once pk_proxy_new() returned) */
 	int ninit;    /* workers whose pk_worker_init() ran: what is released */
 	struct pk_worker *workers;

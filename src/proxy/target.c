@@ -293,17 +293,18 @@ void pk_dconn_adapt(struct pk_worker *w)
 		}
 		fill = cap ? (double)fullest / (double)cap : 0;
 		step = pk_adapt_step(a, fill, cfg->adapt_high, cfg->adapt_low);
-		if (!step)
+		if (!step && !p->adapt_err[i])
 			continue;
 		err = cfg->adapt_set ? cfg->adapt_set(cfg->adapt_arg, i, a->log2) : 0;
 		PK_STAT_SET(w->targets[i].sample_log2, a->log2);
 		PK_STAT_SET(w->targets[i].sample_steps, a->steps);
-		if (err)
-			pk_log(PK_LOG_WARN, "%s: adapt: target %d (%s): set sample 1/2^%u: %s",
-			       cfg->role, i, p->target_names[i], a->log2, strerror(-err));
-		else
+		if (!err)
 			pk_log(PK_LOG_INFO, "%s: adapt: target %d sample 1/2^%u (buffer %.0f%%)",
 			       cfg->role, i, a->log2, fill * 100);
+		else if (err != -EAGAIN && (step || err != p->adapt_err[i]))
+			pk_log(PK_LOG_WARN, "%s: adapt: target %d (%s): set sample 1/2^%u: %s",
+			       cfg->role, i, p->target_names[i], a->log2, strerror(-err));
+		p->adapt_err[i] = err;
 	}
 }
 

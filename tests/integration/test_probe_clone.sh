@@ -6,6 +6,11 @@
 # namespaces), traffic goes through the front door, and the clone's dump shows the SETs it
 # executed.  Production is never touched: its text bytes are the same before and after, and
 # libiprobe is not mapped in it.
+#
+# `up --adapt` hands the clone's process to dup's adaptive sampling before any probe is on in
+# it: once probes are enabled, the clone's process is stopped (SIGSTOP) under 20 MB of SETs,
+# its buffer passes the 1% mark and dup lowers its probes' rate (read back from the clone's
+# segment); resumed and drained, the rate comes back to every call, with no desync.
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { pk_fail setup "needs root (namespaces, mounts, runc, criu, ptrace)"; exit 1; }
@@ -45,7 +50,8 @@ pid_of() { # NAME: the host pid of a container's process
 
 PPID_=$(pid_of "$PROD")
 before=$(text_sha "$PPID_")
-pk_check up "$PK_BIN" up "$PROD" -p 6379 -l "$FRONT" --admin "127.0.0.1:$ADMIN" || exit 1
+pk_check up "$PK_BIN" up "$PROD" -p 6379 -l "$FRONT" --admin "127.0.0.1:$ADMIN" -b 64M \
+	--adapt --adapt-high 1 --adapt-low 0.5 || exit 1
 CPID=$(pid_of "$PROD-dbg1")
 pk_check clone-own-pidns sh -c "grep -qE '^NSpid:[[:space:]]+$CPID[[:space:]]+[0-9]+$' /proc/$CPID/status"
 
@@ -56,6 +62,22 @@ pk_check drained pk_wait_metric "$ADMIN" parikshan_debug_buffer_bytes 0 60
 "$PK_BIN" probe dump --pid "$CPID" --format table -o "$PK_TMP/table.out" 2>"$PK_TMP/dump.err"
 sets=$(awk '$1 == "setCommand" { print $2 }' "$PK_TMP/table.out")
 if [ "${sets:-0}" -ge 2000 ]; then pk_ok clone-dump-shows-sets; else pk_fail clone-dump-shows-sets "setCommand calls '${sets:-}' (want >= 2000): $(cat "$PK_TMP/table.out")"; fi
+
+# --- up --adapt ------------------------------------------------------------------------------
+pk_check adapt-lazy grep -q "dup: adapt: process $CPID has no probes yet" "$PK_STATE/$PROD/dup.log"
+kill -STOP "$CPID"
+pk_check adapt-load pk_bench "$FRONT" -n 20000 -c 1 -d 1000 -t set
+pk_check adapt-went-up pk_wait_metric_ge "$ADMIN" parikshan_debug_sample_log2 1 30
+pk_check adapt-clone-rate sh -c "'$PK_BIN' probe sample --pid $CPID | grep -qE '^global 1/([2-9]|[0-9]{2,})$'"
+kill -CONT "$CPID"
+pk_check adapt-drained pk_wait_metric "$ADMIN" parikshan_debug_buffer_bytes 0 60
+pk_check adapt-back pk_wait_metric "$ADMIN" parikshan_debug_sample_log2 0 30
+pk_check adapt-clone-back sh -c "'$PK_BIN' probe sample --pid $CPID | grep -qx 'global 1/1'"
+pk_expect_eq adapt-no-desync "$(pk_metric "$ADMIN" parikshan_debug_desyncs_total)" 0
+pk_check adapt-status sh -c "'$PK_BIN' status --admin 127.0.0.1:$ADMIN | grep -qE '^TARGET .* SAMPLE '"
+pk_expect_error adapt-marks 2 "[-]-adapt-low 60% is not below --adapt-high 50%" "$PK_BIN" up "$PROD" -p 6379 --adapt --adapt-low 60
+pk_expect_error adapt-alone 2 "go with --adapt" "$PK_BIN" up "$PROD" -p 6379 --adapt-high 20
+
 pk_check disable "$PK_BIN" probe disable --pid "$CPID"
 
 pk_expect_eq production-text-unchanged "$(text_sha "$PPID_")" "$before"
