@@ -8,6 +8,10 @@
 #                ring, in passes of OURS_CHUNK events drained by a dump after each (which checks
 #                the count and that nothing was dropped), summed to EVENTS; ours-cold: the
 #                first pass, which also touches the ring's new shared-memory pages (scaled)
+#   ours-1/16    ours with the process's global sampling rate at 1 call in 16 (`probe sample
+#                --rate 16`): what a sampled-out hit costs (its check), one pass
+#   ours-fperf   ours with `probe fperf hot --events task-clock` (two counter reads per call,
+#                read(2) of a software event: no rdpmc here); FPERF_EVENTS
 #   xray-fdr     clang -fxray-instrument, XRAY_OPTIONS xray_mode=xray-fdr (in-memory buffers)
 #   xray-basic   xray_mode=xray-basic (writes every event); fewer events (XRAY_BASIC_EVENTS)
 #   uftrace      uftrace record of the -finstrument-functions build; UFTRACE_EVENTS
@@ -28,6 +32,7 @@ ROUNDS=${ROUNDS:-3}
 XRAY_BASIC_EVENTS=${XRAY_BASIC_EVENTS:-10000000}
 UFTRACE_EVENTS=${UFTRACE_EVENTS:-10000000}
 UPROBE_EVENTS=${UPROBE_EVENTS:-400000}
+FPERF_EVENTS=${FPERF_EVENTS:-2000000}
 SWITCHES=${SWITCHES:-20}
 SRC=$ROOT/bench/probe_target.c
 
@@ -89,6 +94,41 @@ run_ours() {
 	# scaled to EVENTS when the passes hold a little more
 	echo "$((cold * EVENTS / OURS_CHUNK)) $((sum * EVENTS / ((passes - 1) * OURS_CHUNK)))"
 }
+# ours with hot() sampled at 1 in 16 (every event of the process, one pass of EVENTS: the ring
+# holds the sixteenth recorded); the dump checks the recorded count.
+run_sampled() {
+	local ring=1
+	while ((ring < EVENTS / 16 + 64)); do ring=$((ring * 2)); done
+	start_waiting sampled env LD_PRELOAD="$LIB" PK_IPROBE_RING_EVENTS=$ring "$TMP/ours" \
+		$((EVENTS / 2)) wait
+	"$PK_BIN" probe enable --pid "$TPID" hot >/dev/null &&
+		"$PK_BIN" probe sample --pid "$TPID" --rate 16 >/dev/null ||
+		{ echo "probe.sh: sampled: enable failed" >&2; exit 1; }
+	kill -USR1 "$TPID"
+	pk_poll 600 grep -q '^ns ' "$TMP/sampled.out" || { echo "probe.sh: sampled run did not finish" >&2; exit 1; }
+	"$PK_BIN" probe dump --pid "$TPID" --format table -o "$TMP/sampled.table" 2>/dev/null
+	ours_check "$TMP/sampled.table" $((EVENTS / 32))
+	kill -USR1 "$TPID"
+	wait "$TPID"
+	loop_ns "$TMP/sampled.out"
+}
+# ours with fperf counting task-clock at hot()'s entry and exit (FPERF_EVENTS events).
+run_fperf() {
+	start_waiting fp env LD_PRELOAD="$LIB" "$TMP/ours" $((FPERF_EVENTS / 2)) wait
+	"$PK_BIN" probe fperf --pid "$TPID" --events task-clock hot >"$TMP/fperf.out" 2>"$TMP/fperf.err" &
+	local fp=$!
+	PIDS+=("$fp")
+	pk_poll 60 grep -q 'counting in' "$TMP/fperf.err" || { echo "probe.sh: fperf did not start: $(cat "$TMP/fperf.err")" >&2; exit 1; }
+	kill -USR1 "$TPID"
+	pk_poll 600 grep -q '^ns ' "$TMP/fp.out" || { echo "probe.sh: fperf run did not finish" >&2; exit 1; }
+	kill -INT "$fp"
+	wait "$fp"
+	grep -qE "^hot +$((FPERF_EVENTS / 2)) " "$TMP/fperf.out" ||
+		{ echo "probe.sh: fperf counted a wrong number of calls: $(cat "$TMP/fperf.out")" >&2; exit 1; }
+	kill -USR1 "$TPID"
+	wait "$TPID"
+	loop_ns "$TMP/fp.out"
+}
 run_xray() { # MODE CALLS
 	XRAY_OPTIONS="patch_premain=true xray_mode=xray-$1 verbosity=0 xray_logfile_base=$TMP/xray-" \
 		"$TMP/xray" "$2" >"$TMP/r.out" 2>/dev/null && loop_ns "$TMP/r.out"
@@ -116,7 +156,7 @@ run_uprobes() {
 }
 
 declare -A T
-TOOLS="plain off ours-cold ours xray-fdr xray-basic uftrace uprobes"
+TOOLS="plain off ours-cold ours ours-1/16 ours-fperf xray-fdr xray-basic uftrace uprobes"
 # ONLY="plain ours" (a subset of TOOLS; ours-cold comes with ours): run only those, no switch
 # latency (e.g. to compare two builds of libiprobe with PK_BIN)
 ONLY=${ONLY:-}
@@ -131,6 +171,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		T[ours-cold]+=" $cold"
 		T[ours]+=" $warm"
 	fi
+	want ours-1/16 && T[ours-1/16]+=" $(run_sampled)"
+	want ours-fperf && T[ours-fperf]+=" $(run_fperf)"
 	want xray-fdr && T[xray-fdr]+=" $(run_xray fdr $((EVENTS / 2)))"
 	want xray-basic && T[xray-basic]+=" $(run_xray basic $((XRAY_BASIC_EVENTS / 2)))"
 	want uftrace && T[uftrace]+=" $(run_uftrace)"
@@ -151,15 +193,15 @@ CALL_MS=$(sed -nE 's/.*\(([0-9.]+) ms in the process.*/\1/p' "$TMP/sw.out")
 PK_IPROBE_LIB=$LIB bench_switches "$PK_BIN" "$TMP/spin-entry" "$TMP/sw.out"
 PAUSE_MS=$(sed -nE 's/.*longest stop of a thread ([0-9.]+) ms.*/\1/p' "$TMP/sw.out")
 
-python3 - "$EVENTS" "$XRAY_BASIC_EVENTS" "$UFTRACE_EVENTS" "$UPROBE_EVENTS" "$CALL_MS" "$PAUSE_MS" \
-	"${T[plain]}" "${T[off]}" "${T[ours-cold]}" "${T[ours]}" "${T[xray-fdr]}" "${T[xray-basic]}" "${T[uftrace]}" "${T[uprobes]}" <<'EOF'
+python3 - "$EVENTS" "$XRAY_BASIC_EVENTS" "$UFTRACE_EVENTS" "$UPROBE_EVENTS" "$FPERF_EVENTS" "$CALL_MS" "$PAUSE_MS" \
+	"${T[plain]}" "${T[off]}" "${T[ours-cold]}" "${T[ours]}" "${T[ours-1/16]}" "${T[ours-fperf]}" "${T[xray-fdr]}" "${T[xray-basic]}" "${T[uftrace]}" "${T[uprobes]}" <<'EOF'
 import statistics, sys
-ev, xb, uf, up = (int(x) for x in sys.argv[1:5])
-call_ms = [float(x) for x in sys.argv[5].split()]
-pause_ms = [float(x) for x in sys.argv[6].split()]
-names = ["plain", "off", "ours-cold", "ours", "xray-fdr", "xray-basic", "uftrace", "uprobes"]
-events = {"plain": 10 * ev, "off": 10 * ev, "ours-cold": ev, "ours": ev, "xray-fdr": ev, "xray-basic": xb, "uftrace": uf, "uprobes": up}
-med = {n: statistics.median(int(x) for x in v.split()) for n, v in zip(names, sys.argv[7:])}
+ev, xb, uf, up, fp = (int(x) for x in sys.argv[1:6])
+call_ms = [float(x) for x in sys.argv[6].split()]
+pause_ms = [float(x) for x in sys.argv[7].split()]
+names = ["plain", "off", "ours-cold", "ours", "ours-1/16", "ours-fperf", "xray-fdr", "xray-basic", "uftrace", "uprobes"]
+events = {"plain": 10 * ev, "off": 10 * ev, "ours-cold": ev, "ours": ev, "ours-1/16": ev, "ours-fperf": fp, "xray-fdr": ev, "xray-basic": xb, "uftrace": uf, "uprobes": up}
+med = {n: statistics.median(int(x) for x in v.split()) for n, v in zip(names, sys.argv[8:])}
 plain_per_call = med["plain"] / (10 * ev / 2)
 print("| tool | events | loop time (median) | ns/event (net of the loop) | vs ours |")
 print("|---|---:|---:|---:|---:|")
@@ -168,7 +210,7 @@ for n in names:
     base = plain_per_call * events[n] / 2
     net[n] = (med[n] - base) / events[n]
 for n in names:
-    ratio = "" if n in ("plain", "off", "ours") or net["ours"] <= 0 else f"{net[n] / net['ours']:.1f}x"
+    ratio = "" if n in ("plain", "off", "ours", "ours-1/16") or net["ours"] <= 0 else f"{net[n] / net['ours']:.1f}x"
     print(f"| {n} | {events[n]:,} | {med[n] / 1e6:,.1f} ms | {net[n]:.2f} | {ratio} |")
 print()
 print(f"ours: {ev:,} events in {med['ours'] / 1e9:.3f} s (first pass, new ring pages: "
