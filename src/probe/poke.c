@@ -44,12 +44,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PK_POKE_STOP_MS                                                                            \
-	10000 /* for the threads asked to stop (a thread at nice 19 on a                           \
-	       * loaded machine may wait seconds for a core) */
-#define PK_POKE_RELEASE_MS                                                                         \
-	60000			   /* for the last ones to let go: one may have a trap of ours to  \
-				    * report, which would kill the process once untraced */
+/* How long to wait for the threads asked to stop (a thread at nice 19 on a loaded machine may
+ * wait seconds for a core), and for the last ones to let go (one may have a trap of ours to
+ * report, which would kill the process once untraced). */
+#define PK_POKE_STOP_MS 10000
+#define PK_POKE_RELEASE_MS 60000
 #define PK_POKE_RETRY_NS 1000000   /* before a thread in a guard range is looked at again */
 #define PK_POKE_POLL_MAX_NS 200000 /* longest back-off between two empty polling rounds */
 #define PK_POKE_THREADS_MAX 65536
@@ -439,14 +438,20 @@ static int check_all(struct poke_run *r, int retries, char *err, size_t errlen)
 	}
 }
 
-/* Writes, for every poke, the first byte (first) or the bytes after it of src(poke); 0 or
+/* What write_part writes: each poke's new bytes, its old ones, or an int3 (first byte only). */
+enum poke_src { SRC_NEW, SRC_OLD, SRC_INT3 };
+
+/* Writes, for every poke, the first byte (first) or the bytes after it of what src names; 0 or
  * -errno. */
-static int write_part(struct poke_run *r, const uint8_t *(*src)(const struct pk_poke *), bool first,
-		      char *err, size_t errlen)
+static int write_part(struct poke_run *r, enum poke_src src, bool first, char *err, size_t errlen)
 {
+	static const uint8_t int3_byte[1] = { INT3 };
+
 	for (size_t k = 0; k < r->n; k++) {
 		const struct pk_poke *p = &r->pokes[k];
-		const uint8_t *b = src(p);
+		const uint8_t *b = src == SRC_NEW   ? p->bytes
+				   : src == SRC_OLD ? p->expect
+						    : int3_byte;
 		int rc = first ? pk_ptrace_mem_write(r->memfd, p->addr, b, 1)
 			       : pk_ptrace_mem_write(r->memfd, p->addr + 1, b + 1, p->len - 1u);
 
@@ -456,24 +461,6 @@ static int write_part(struct poke_run *r, const uint8_t *(*src)(const struct pk_
 					     first ? "first byte" : "the rest", strerror(-rc));
 	}
 	return 0;
-}
-
-static const uint8_t int3_byte[1] = { INT3 };
-
-static const uint8_t *src_new(const struct pk_poke *p)
-{
-	return p->bytes;
-}
-
-static const uint8_t *src_old(const struct pk_poke *p)
-{
-	return p->expect;
-}
-
-static const uint8_t *src_int3(const struct pk_poke *p)
-{
-	(void)p;
-	return int3_byte;
 }
 
 /* Checks every poke's expected bytes; 0 or -EILSEQ / -errno (nothing written). */
@@ -566,18 +553,18 @@ int pk_inject_poke(pid_t pid, const struct pk_poke *pokes, size_t n, int retries
 		rc = check_bytes(&r, err, errlen);
 	if (rc == 0) {
 		r.trapped = true;
-		rc = write_part(&r, src_int3, true, err, errlen);
+		rc = write_part(&r, SRC_INT3, true, err, errlen);
 		if (rc == 0)
 			rc = check_all(&r, retries, err, errlen);
 		if (rc == 0)
-			rc = write_part(&r, src_new, false, err, errlen);
+			rc = write_part(&r, SRC_NEW, false, err, errlen);
 		if (rc == 0)
-			rc = write_part(&r, src_new, true, err, errlen);
+			rc = write_part(&r, SRC_NEW, true, err, errlen);
 		if (rc < 0) {
 			/* the old bytes back, behind an int3 again */
-			write_part(&r, src_int3, true, NULL, 0);
-			write_part(&r, src_old, false, NULL, 0);
-			write_part(&r, src_old, true, NULL, 0);
+			write_part(&r, SRC_INT3, true, NULL, 0);
+			write_part(&r, SRC_OLD, false, NULL, 0);
+			write_part(&r, SRC_OLD, true, NULL, 0);
 		}
 	}
 	release_all(&r);
