@@ -3,6 +3,8 @@
 # started (their pids in PIDS) when it exits, however it exits.
 #   bench_init NAME TOOL...  checks PK_BIN and the tools (exit 1 with one line when missing),
 #                            makes TMP (/tmp/pk-bench-NAME.XXXXXX), sets PIDS=() and the traps
+#   bench_wrk_parse OUT      the "RPS P50_MS P99_MS REQUESTS" of a `wrk --latency` output;
+#                            fails on non-2xx answers, connect errors or an unparsable run
 #   bench_switches PKBIN TARGET OUT
 #                            TARGET (an iprobe-spin build) looping on 64 threads at nice 19;
 #                            SWITCHES enables of every probe by PKBIN, each followed by a
@@ -41,4 +43,33 @@ bench_switches() {
 	kill -TERM "$pid"
 	wait "$pid"
 	grep -q 'errors 0' "$TMP/switch-spin.out" || { echo "bench: $target reported errors" >&2; exit 1; }
+}
+
+bench_wrk_parse() {
+	python3 - "$1" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def ms(v):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", v)
+    x = float(m.group(1))
+    return {"us": x / 1000, "ms": x, "s": x * 1000, "m": x * 60000}[m.group(2)]
+try:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    reqs = int(re.search(r"(\d+) requests in", t).group(1))
+    p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
+    p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
+except Exception:
+    sys.exit(1)
+if reqs <= 0:
+    sys.exit(1)
+m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
+if m and int(m.group(1)) > 0:
+    sys.exit(2)
+m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
+if m and int(m.group(1)) > 0:
+    sys.exit(3)
+if m and sum(map(int, m.groups())) > 0:
+    print("warn: " + m.group(0), file=sys.stderr)
+print(f"{rps:.1f} {p50:.4f} {p99:.4f} {reqs}")
+PY
 }

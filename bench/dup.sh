@@ -80,7 +80,7 @@ done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-. "$ROOT/tests/integration/wait.sh" # pk_poll: waits on a condition with a deadline
+. "$HERE/common.sh" # pk_poll: waits on a condition with a deadline; bench_wrk_parse
 PK_BIN=${PK_BIN:-$ROOT/build/release/parikshan}
 
 QUICK=${QUICK:-0}
@@ -406,32 +406,7 @@ PY
 		rc=$?
 		if ((rc != 0)); then log "wrk exited $rc$( ((rc == 124)) && echo ' (timed out)')"; tail -n 5 "$out" >&2; return 1; fi
 		local parsed
-		parsed=$(python3 - "$out" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-def ms(v):
-    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", v)
-    x = float(m.group(1))
-    return {"us": x / 1000, "ms": x, "s": x * 1000, "m": x * 60000}[m.group(2)]
-try:
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-    reqs = int(re.search(r"(\d+) requests in", t).group(1))
-    p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
-    p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
-except Exception:
-    sys.exit(1)
-if reqs <= 0:
-    sys.exit(1)
-m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
-if m and int(m.group(1)) > 0:
-    sys.exit(2)
-m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
-if m and int(m.group(1)) > 0:
-    sys.exit(3)
-if m and sum(map(int, m.groups())) > 0:
-    print("warn: " + m.group(0), file=sys.stderr)
-print(f"{rps:.1f} {p50:.4f} {p99:.4f} {reqs}")
-PY
+		parsed=$(bench_wrk_parse "$out"
 		) || { log "wrk run failed or unparsable (errors, non-2xx, or no latency lines):"; tail -n 8 "$out" >&2; return 1; }
 		read -r R_RPS R_P50 R_P99 R_REQS <<<"$parsed"
 		;;
