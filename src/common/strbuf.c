@@ -62,3 +62,20 @@ void pk_strbuf_printf(struct pk_strbuf *sb, const char *fmt, ...)
 	va_end(ap);
 	sb->len += (size_t)n;
 }
+
+void pk_strbuf_xml(struct pk_strbuf *sb, const char *s)
+{
+	static const char *const entity[256] = {
+		['&'] = "&amp;",  ['<'] = "&lt;",    ['>'] = "&gt;",
+		['"'] = "&quot;", ['\''] = "&apos;",
+	};
+
+	for (; s && *s; s++) {
+		const char *e = entity[(unsigned char)*s];
+
+		if (e)
+			pk_strbuf_append(sb, e, strlen(e));
+		else
+			pk_strbuf_append(sb, s, 1);
+	}
+}

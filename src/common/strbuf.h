@@ -28,6 +28,10 @@ void pk_strbuf_append(struct pk_strbuf *sb, const char *p, size_t n);
 void pk_strbuf_printf(struct pk_strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Appends the NUL-terminated s (NULL: nothing) with XML's and HTML's five special characters
+ * as entities (&amp; &lt; &gt; &quot; &apos;). */
+void pk_strbuf_xml(struct pk_strbuf *sb, const char *s);
+
 /* Returns the text ("" when empty). */
 static inline const char *pk_strbuf_str(const struct pk_strbuf *sb)
 {

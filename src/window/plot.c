@@ -29,24 +29,6 @@
 static const char *const colours[] = { "#0072b2", "#d55e00", "#009e73", "#cc79a7",
 				       "#e69f00", "#56b4e9", "#000000", "#999999" };
 
-/* Appends s with XML's five special characters escaped. */
-static void put_text(struct pk_strbuf *out, const char *s)
-{
-	static const char *const entity[256] = {
-		['&'] = "&amp;",  ['<'] = "&lt;",    ['>'] = "&gt;",
-		['"'] = "&quot;", ['\''] = "&apos;",
-	};
-
-	for (; s && *s; s++) {
-		const char *e = entity[(unsigned char)*s];
-
-		if (e)
-			pk_strbuf_printf(out, "%s", e);
-		else
-			pk_strbuf_append(out, s, 1);
-	}
-}
-
 /* The axes' mapping from data to the page. */
 struct frame {
 	double x0, x1;	 /* data range of x */
@@ -160,7 +142,7 @@ static void axes(const struct pk_window_plot *p, const struct frame *f, struct p
 	pk_strbuf_printf(out,
 			 "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"middle\">",
 			 (f->px0 + f->px1) / 2, H - 18);
-	put_text(out, p->x_label);
+	pk_strbuf_xml(out, p->x_label);
 	pk_strbuf_printf(
 		out,
 		"</text>\n<text transform=\"translate(%.1f %.1f) rotate(-90)\" "
@@ -193,7 +175,7 @@ static void lines(const struct pk_window_plot *p, const struct frame *f, struct 
 				 "fill=\"#000000\">",
 				 W - RIGHT + 20, ly, W - RIGHT + 44, ly, W - RIGHT + 32, ly,
 				 W - RIGHT + 50, ly + 4);
-		put_text(out, p->lines[l].label);
+		pk_strbuf_xml(out, p->lines[l].label);
 		pk_strbuf_printf(out, "</text>\n</g>\n");
 	}
 }
@@ -212,7 +194,7 @@ int pk_window_plot_svg(const struct pk_window_plot *p, struct pk_strbuf *out)
 			 "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
 			 "<text x=\"%.1f\" y=\"28\" font-size=\"15\" text-anchor=\"middle\">",
 			 W, H, W, H, W / 2);
-	put_text(out, p->title);
+	pk_strbuf_xml(out, p->title);
 	pk_strbuf_printf(out, "</text>\n");
 	axes(p, &f, out);
 	lines(p, &f, out);
