@@ -127,11 +127,24 @@ static void test_cap_and_sticky_failure(void)
 	pk_strbuf_release(&sb);
 }
 
+static void test_xml(void)
+{
+	struct pk_strbuf sb = { 0 };
+
+	pk_strbuf_xml(&sb, "a<b>&\"c'd\"");
+	CHECK_STR(pk_strbuf_str(&sb), "a&lt;b&gt;&amp;&quot;c&apos;d&quot;");
+	pk_strbuf_xml(&sb, NULL);
+	pk_strbuf_xml(&sb, "");
+	CHECK_EQ_INT(sb.len, strlen("a&lt;b&gt;&amp;&quot;c&apos;d&quot;"));
+	pk_strbuf_release(&sb);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_zero_state);
 	UNIT_RUN(test_append_growth);
 	UNIT_RUN(test_printf);
 	UNIT_RUN(test_cap_and_sticky_failure);
+	UNIT_RUN(test_xml);
 	return unit_done();
 }
