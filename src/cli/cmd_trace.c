@@ -261,13 +261,13 @@ static int trace_logd(int argc, char **argv)
 	if (!o.db && !o.pg)
 		o.db = TRACE_DB_DEFAULT;
 	rc = pk_trace_logd_run(&o, &st, err, sizeof(err));
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, "trace logd", "%s", err);
 	printf("trace logd: %llu processes, %llu records, %llu dropped by the processes, %llu bad "
 	       "connections\n",
 	       (unsigned long long)st.procs, (unsigned long long)st.recs,
 	       (unsigned long long)st.dropped, (unsigned long long)st.bad);
 	fflush(stdout);
-	if (rc)
-		return pk_cli_fail(PK_EXIT_RUNTIME, "trace logd", "%s", err);
 	return PK_EXIT_OK;
 }
 

@@ -37,16 +37,12 @@ int pk_trace_raw_each(const char *path,
 {
 	FILE *f = fopen(path, "rb");
 	uint8_t *buf = NULL;
+	size_t cap = 0;
 	uint64_t off = 0;
 	int rc = 0;
 
 	if (!f)
 		return pk_errbuf_set(-errno, err, errlen, "%s: %s", path, strerror(errno));
-	buf = malloc(PK_TRACE_FRAME_MAX);
-	if (!buf) {
-		fclose(f);
-		return pk_errbuf_set(-ENOMEM, err, errlen, "out of memory");
-	}
 	for (;;) {
 		struct pk_trace_raw_hdr rh;
 		struct pk_trace_frame fh;
@@ -73,7 +69,16 @@ int pk_trace_raw_each(const char *path,
 					   (unsigned long long)off, why);
 			break;
 		}
-		if (fread(buf, 1, fh.len, f) != fh.len) {
+		if (fh.len > cap) { /* grows to the largest frame, at most PK_TRACE_FRAME_MAX */
+			uint8_t *nb = realloc(buf, fh.len);
+
+			if (!nb) {
+				rc = pk_errbuf_set(-ENOMEM, err, errlen, "out of memory");
+				break;
+			}
+			buf = nb, cap = fh.len;
+		}
+		if (fh.len && fread(buf, 1, fh.len, f) != fh.len) {
 			rc = pk_errbuf_set(-EPROTO, err, errlen,
 					   "%s: corrupt raw log at byte %llu: %s", path,
 					   (unsigned long long)off, "cut in a frame");
