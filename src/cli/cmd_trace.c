@@ -146,7 +146,7 @@ static bool listening(const char *path)
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return false;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
@@ -161,7 +161,7 @@ static int trace_run(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *sock = default_sock(), *old;
-	char lib[PATH_MAX], exe[PATH_MAX], *pre;
+	char lib[PATH_MAX], exe[PATH_MAX], cwd[PATH_MAX], abs_sock[PATH_MAX], *pre;
 	int c, rc;
 
 	opterr = 0;
@@ -201,6 +201,16 @@ static int trace_run(int argc, char **argv)
 			return pk_cli_fail(PK_EXIT_RUNTIME, "trace run", "%s", strerror(ENOMEM));
 	} else {
 		pre = lib;
+	}
+	if (sock[0] != '/' && getcwd(cwd, sizeof(cwd))) { /* the command may chdir */
+		size_t n = strlen(cwd);
+
+		if (n + 1 + strlen(sock) < sizeof(abs_sock)) {
+			memcpy(abs_sock, cwd, n);
+			abs_sock[n] = '/';
+			strcpy(abs_sock + n + 1, sock);
+			sock = abs_sock;
+		}
 	}
 	if (setenv("LD_PRELOAD", pre, 1) || setenv(PK_TRACE_ENV_SOCK, sock, 1) ||
 	    setenv(PK_TRACE_ENV_LIB, lib, 1))
