@@ -10,6 +10,7 @@ BOOKWORM_PKGS=(
 	libxxhash-dev libpcap-dev libcjson-dev
 	runc iptables rsync
 	libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev libnl-3-dev libaio-dev
+	libsqlite3-dev libpq-dev postgresql
 	libprotobuf-c-dev libprotobuf-dev protobuf-c-compiler protobuf-compiler uuid-dev dpkg-dev
 	redis-server redis-tools nginx-light haproxy socat wrk mariadb-server mariadb-client
 	iproute2 procps psmisc curl python3 clang-format

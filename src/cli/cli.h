@@ -59,4 +59,10 @@ int pk_cmd_sim(int argc, char **argv);
 /* `parikshan status`: prints a running proxy's state. */
 int pk_cmd_status(int argc, char **argv);
 
+/* `parikshan trace`: run a command under the tracing library, the log daemon, expand. */
+int pk_cmd_trace(int argc, char **argv);
+
+/* `parikshan trace analyze|paths|report` (argv[0] is the verb): reads the store. */
+int pk_cli_trace_paths(int argc, char **argv);
+
 #endif

@@ -24,7 +24,9 @@ http: requests to the admin server (good, odd and malformed) and responses to th
 (good, without an end of headers, with odd status lines, with NULs in the body).
 wire: what a client sends `parikshan agent`: the answer to the challenge (with the MAC of the
 target's fixed token and nonce, or a wrong one), then prepare and restore requests, good and
-with each field broken, out of order, and lines that are not one JSON object.  Deterministic: running it again writes the same bytes; files that fuzzing
+with each field broken, out of order, and lines that are not one JSON object.
+trace_wire: what a traced process sends logd (a piece size byte, then frames: a hello and
+records of each call, split anywhere), and the same as logd's raw log; each with one field broken.  Deterministic: running it again writes the same bytes; files that fuzzing
 merged into a corpus (named by their SHA-1) are left alone.
 """
 import hashlib
@@ -466,6 +468,53 @@ def msg_seeds():
     }
 
 
+def trace_wire_seeds():
+    """A step byte, then frames as libparikshan_trace.so sends them (see fuzz_trace_wire.c)."""
+    magic, raw_magic = 0x31525450, 0x4C525450
+
+    def frame(t, count, payload):
+        return struct.pack("<IIII", magic, t, len(payload), count) + payload
+
+    def hello(pid=4242, version=1, dropped=0):
+        return struct.pack("<IiiIQQQ256s16s", version, pid, 1, 0, 1000, 1700000000 * 10**9,
+                           dropped, b"/usr/sbin/nginx", b"nginx")
+
+    def addr(port, ip=b"\x7f\0\0\x01"):
+        return struct.pack("<HH16s", 2 if port else 0, port, ip)
+
+    def rec(call, ts, peek=b"", flags=0x0C, lport=8080, pport=40000, plen=None):
+        return struct.pack("<BBHIQiiqQ", call, flags, len(peek) if plen is None else plen, 77,
+                           ts, 5, 0, len(peek), 0) + addr(lport) + addr(pport) + peek.ljust(64, b"\0")
+
+    recs = [rec(1, 10), rec(3, 20, b"GET /r/1 HTTP/1.1\r\nHost: x\r\n\r\n"),
+            rec(4, 30, b"HTTP/1.1 200 OK\r\n\r\n"), rec(5, 40), rec(6, 41), rec(7, 42),
+            rec(8, 43, b"/bin/true", 0, 0, 0), rec(9, 44), rec(10, 45), rec(11, 46, b"/x/static")]
+    good = frame(1, 1, hello()) + frame(2, 3, b"".join(recs[:3])) + frame(2, 7, b"".join(recs[3:]))
+    seeds = {"good-whole": b"\0" + good, "good-by-1": b"\1" + good, "good-by-7": b"\7" + good,
+             "good-by-150": bytes([150]) + good}
+    seeds["empty-recs"] = b"\0" + frame(1, 1, hello()) + frame(2, 0, b"")
+    seeds["dropped-hello"] = b"\0" + frame(1, 1, hello(dropped=17)) + frame(2, 1, recs[0])
+    seeds["bad-magic"] = b"\0" + b"XXXX" + good[4:]
+    seeds["bad-version"] = b"\0" + frame(1, 1, hello(version=2))
+    seeds["bad-pid"] = b"\0" + frame(1, 1, hello(pid=0))
+    seeds["recs-first"] = b"\0" + frame(2, 1, recs[0])
+    seeds["two-hellos"] = b"\0" + frame(1, 1, hello()) + frame(1, 1, hello())
+    seeds["bad-count"] = b"\0" + frame(1, 1, hello()) + frame(2, 2, recs[0])
+    seeds["bad-call"] = b"\0" + frame(1, 1, hello()) + frame(2, 1, rec(12, 1))
+    seeds["bad-peek"] = b"\0" + frame(1, 1, hello()) + frame(2, 1, rec(3, 1, plen=65))
+    seeds["bad-type"] = b"\0" + frame(3, 1, hello())
+    seeds["too-big"] = b"\0" + struct.pack("<IIII", magic, 2, (1 << 20) + 144, 7283)
+    seeds["cut"] = b"\0" + good[:-10]
+    rawlog = b""
+    for conn, fr in ((1, frame(1, 1, hello())), (2, frame(1, 1, hello(pid=5))),
+                     (1, frame(2, 3, b"".join(recs[:3])))):
+        rawlog += struct.pack("<II", raw_magic, conn) + fr
+    seeds["raw-good"] = b"\0" + rawlog
+    seeds["raw-cut"] = b"\0" + rawlog[:-5]
+    seeds["raw-bad-magic"] = b"\0" + b"ZZZZ" + rawlog[4:]
+    return seeds
+
+
 SEEDS = {
     "framer": framer_seeds,
     "http": http_seeds,
@@ -474,6 +523,7 @@ SEEDS = {
     "prom": prom_seeds,
     "sim_trace": sim_trace_seeds,
     "status": status_seeds,
+    "trace_wire": trace_wire_seeds,
     "wire": wire_seeds,
 }
 

@@ -31,6 +31,9 @@ expect_needs ring-without-criu "$BUILD/tests/test_ring" 'libcriu|libgnutls' no
 expect_needs proxy-without-criu "$BUILD/tests/test_proxy" 'libcriu|libgnutls' no
 expect_needs clone-test-with-criu "$BUILD/tests/test_clone_state" 'libcriu' yes
 expect_needs binary-with-criu-and-gnutls "$PK_BIN" 'libcriu.*libgnutls|libgnutls.*libcriu' yes
+expect_needs ring-without-sqlite-or-pq "$BUILD/tests/test_ring" 'libsqlite3|libpq' no
+expect_needs trace-test-with-sqlite "$BUILD/tests/test_trace_store" 'libsqlite3' yes
+expect_needs binary-with-sqlite-and-pq "$PK_BIN" 'libsqlite3.*libpq|libpq.*libsqlite3' yes
 
 # Every -I of the compile line names a directory that exists.
 flags=$(make -s --no-print-directory -n -B MODE="$(basename "$BUILD")" "$BUILD/src/common/ring.o" 2>&1 |

@@ -27,6 +27,7 @@
 	X(reqcmp, 10)                                                                              \
 	X(sim_trace, 10)                                                                           \
 	X(status, 20)                                                                              \
+	X(trace_wire, 15)                                                                          \
 	X(wire, 10)
 
 #define X(name, min) int pk_fuzz_##name(const uint8_t *data, size_t size);

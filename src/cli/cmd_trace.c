@@ -1,0 +1,382 @@
+/* cmd_trace.c — `parikshan trace`: run a command under libparikshan_trace.so, the log daemon,
+ * expand a raw log; analyze, paths and report go to pk_cli_trace_paths (trace_paths.c). */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/args.h"
+#include "parikshan/trace.h"
+#include "trace/logd.h"
+#include "trace/raw.h"
+#include "trace/wire.h"
+
+#define TRACE_LIB_NAME "libparikshan_trace.so"
+#define TRACE_DB_DEFAULT "parikshan-trace.sqlite"
+
+static const char trace_usage[] =
+	"usage: parikshan trace run [--logd SOCK] -- CMD [ARGS...]\n"
+	"       parikshan trace logd [--socket SOCK] [--db FILE.sqlite | --pg CONNINFO] [--raw "
+	"FILE]\n"
+	"       parikshan trace expand FILE\n"
+	"       parikshan trace analyze (--db FILE | --pg CONNINFO) [--json]\n"
+	"       parikshan trace paths (--db FILE | --pg CONNINFO) [--format "
+	"text|json|chrome|otlp]\n"
+	"                             [-o FILE] [--limit N]\n"
+	"       parikshan trace report (--db FILE | --pg CONNINFO) -o report.html\n\n"
+	"Trace request paths across processes without changing them.\n\n"
+	"  run      run CMD with " TRACE_LIB_NAME " preloaded (followed across fork and exec);\n"
+	"           its events go to logd at SOCK; without logd the command runs anyway and its\n"
+	"           events are dropped and counted.  Exit status: CMD's.\n"
+	"  logd     collect the events of every traced process into a SQLite file (default\n"
+	"           " TRACE_DB_DEFAULT " here) or a PostgreSQL database (--pg), and with --raw\n"
+	"           every frame into a raw log; SIGINT/SIGTERM: commit, print a summary, exit.\n"
+	"  expand   print a raw log readably, one line per record.\n"
+	"  analyze, paths, report  build the request paths from the store.\n\n"
+	"SOCK: $" PK_TRACE_ENV_SOCK ", else " PK_TRACE_SOCK_DEFAULT ".\n";
+
+static void usage(void)
+{
+	fputs(trace_usage, stdout);
+}
+
+static const char *default_sock(void)
+{
+	const char *s = getenv(PK_TRACE_ENV_SOCK);
+
+	return s && *s ? s : PK_TRACE_SOCK_DEFAULT;
+}
+
+/* libparikshan_trace.so beside the binary, or in ../lib/parikshan (PARIKSHAN_TRACE_LIB wins). */
+static int find_lib(char *path, size_t len)
+{
+	const char *env = getenv(PK_TRACE_ENV_LIB);
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		if (!realpath(env, path))
+			return -errno;
+		return access(path, R_OK) ? -errno : 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	if ((size_t)snprintf(path, len, "%.*s/" TRACE_LIB_NAME, PATH_MAX - 64, self) < len &&
+	    !access(path, R_OK))
+		return 0;
+	if ((size_t)snprintf(path, len, "%.*s/../lib/parikshan/" TRACE_LIB_NAME, PATH_MAX - 64,
+			     self) >= len)
+		return -ENAMETOOLONG;
+	return access(path, R_OK) ? -ENOENT : 0;
+}
+
+/* cmd as execvp would find it, into out. */
+static int which(const char *cmd, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return access(out, X_OK) ? -errno : 0;
+	}
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if ((size_t)snprintf(out, len, "%.*s/%s", (int)n ? (int)n : 1, n ? path : ".",
+				     cmd) < len &&
+		    access(out, X_OK) == 0)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -ENOENT;
+}
+
+/* 1 when path is an ELF without PT_INTERP (statically linked), 0 otherwise (dynamic, a
+ * script, unreadable: exec decides). */
+static int is_static(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), st = 0;
+	size_t n = 0;
+	Elf *e;
+
+	if (fd < 0)
+		return 0;
+	elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (e && elf_kind(e) == ELF_K_ELF && elf_getphdrnum(e, &n) == 0) {
+		GElf_Ehdr eh;
+
+		st = gelf_getehdr(e, &eh) && (eh.e_type == ET_EXEC || eh.e_type == ET_DYN);
+		for (size_t i = 0; i < n && st; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
+				st = 0;
+		}
+	}
+	elf_end(e);
+	close(fd);
+	return st;
+}
+
+/* true when something accepts connections on the Unix socket path. */
+static bool listening(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc == 0;
+}
+
+static int trace_run(int argc, char **argv)
+{
+	static const struct option opts[] = { { "logd", required_argument, NULL, 'l' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *sock = default_sock(), *old;
+	char lib[PATH_MAX], exe[PATH_MAX], cwd[PATH_MAX], abs_sock[PATH_MAX], *pre;
+	int c, rc;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			sock = optarg;
+			break;
+		case 'h':
+			usage();
+			return PK_EXIT_OK;
+		case ':':
+			return pk_cli_bad("trace run", argv[optind - 1], "needs a value");
+		default:
+			return pk_cli_bad("trace run", argv[optind - 1],
+					  "unknown option (see 'parikshan trace --help')");
+		}
+	}
+	if (optind >= argc)
+		return pk_cli_bad("trace run", "CMD", "required (trace run [--logd SOCK] -- CMD)");
+	if ((rc = which(argv[optind], exe, sizeof(exe))))
+		return pk_cli_fail(PK_EXIT_USAGE, "trace run", "%s: %s", argv[optind],
+				   strerror(-rc));
+	if (is_static(exe))
+		return pk_cli_fail(PK_EXIT_USAGE, "trace run",
+				   "%s is statically linked: the tracing library cannot be "
+				   "preloaded into it",
+				   exe);
+	if ((rc = find_lib(lib, sizeof(lib))))
+		return pk_cli_fail(PK_EXIT_RUNTIME, "trace run",
+				   TRACE_LIB_NAME " not found (set " PK_TRACE_ENV_LIB "): %s",
+				   strerror(-rc));
+	old = getenv("LD_PRELOAD");
+	if (old && *old) {
+		if (asprintf(&pre, "%s:%s", lib, old) < 0)
+			return pk_cli_fail(PK_EXIT_RUNTIME, "trace run", "%s", strerror(ENOMEM));
+	} else {
+		pre = lib;
+	}
+	if (sock[0] != '/' && getcwd(cwd, sizeof(cwd))) { /* the command may chdir */
+		size_t n = strlen(cwd);
+
+		if (n + 1 + strlen(sock) < sizeof(abs_sock)) {
+			memcpy(abs_sock, cwd, n);
+			abs_sock[n] = '/';
+			strcpy(abs_sock + n + 1, sock);
+			sock = abs_sock;
+		}
+	}
+	if (setenv("LD_PRELOAD", pre, 1) || setenv(PK_TRACE_ENV_SOCK, sock, 1) ||
+	    setenv(PK_TRACE_ENV_LIB, lib, 1))
+		return pk_cli_fail(PK_EXIT_RUNTIME, "trace run", "setenv: %s", strerror(errno));
+	if (!listening(sock))
+		pk_cli_error("trace run",
+			     "warning: no logd listens on %s: the command runs, its events are "
+			     "dropped and counted",
+			     sock);
+	fflush(NULL);
+	execv(exe, argv + optind);
+	rc = errno;
+	return pk_cli_fail(rc == ENOENT ? 127 : 126, "trace run", "%s: %s", exe, strerror(rc));
+}
+
+static int trace_logd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
+		{ "pg", required_argument, NULL, 'p' },	    { "raw", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 }
+	};
+	struct pk_trace_logd_opts o = { .sock = default_sock() };
+	struct pk_trace_logd_stats st;
+	char err[512] = "";
+	int c, rc;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o.sock = optarg;
+			break;
+		case 'd':
+			o.db = optarg;
+			break;
+		case 'p':
+			o.pg = optarg;
+			break;
+		case 'r':
+			o.raw = optarg;
+			break;
+		case 'h':
+			usage();
+			return PK_EXIT_OK;
+		case ':':
+			return pk_cli_bad("trace logd", argv[optind - 1], "needs a value");
+		default:
+			return pk_cli_bad("trace logd", argv[optind - 1],
+					  "unknown option (see 'parikshan trace --help')");
+		}
+	}
+	if (optind < argc)
+		return pk_cli_bad("trace logd", argv[optind], "unexpected argument");
+	if (o.db && o.pg)
+		return pk_cli_bad("trace logd", "--db and --pg", "give one of them");
+	if (!o.db && !o.pg)
+		o.db = TRACE_DB_DEFAULT;
+	rc = pk_trace_logd_run(&o, &st, err, sizeof(err));
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, "trace logd", "%s", err);
+	printf("trace logd: %llu processes, %llu records, %llu dropped by the processes, %llu bad "
+	       "connections\n",
+	       (unsigned long long)st.procs, (unsigned long long)st.recs,
+	       (unsigned long long)st.dropped, (unsigned long long)st.bad);
+	fflush(stdout);
+	return PK_EXIT_OK;
+}
+
+static void put_flags(unsigned f)
+{
+	static const char *const names[] = { "tls",    "dgram",	 "from_start",
+					     "server", "client", "peek_cut" };
+	bool first = true;
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (f & (1u << i)) {
+			printf("%s%s", first ? " flags " : ",", names[i]);
+			first = false;
+		}
+}
+
+static int expand_one(void *arg, uint32_t conn, const struct pk_trace_hello *h,
+		      const struct pk_trace_rec *r)
+{
+	int *pids = arg; /* a small map conn -> pid, by conn modulo its size */
+	char a[80], b[80];
+
+	if (h) {
+		pids[conn % 4096] = h->pid;
+		printf("conn %u hello pid %d ppid %d%s%s mono %llu real %llu dropped %llu exe "
+		       "%.*s comm %.*s\n",
+		       conn, h->pid, h->ppid, h->flags & PK_TRACE_HELLO_FORKED ? " forked" : "",
+		       h->flags & PK_TRACE_HELLO_EXECED ? " execed" : "",
+		       (unsigned long long)h->mono_ns, (unsigned long long)h->real_ns,
+		       (unsigned long long)h->dropped, (int)strnlen(h->exe, sizeof(h->exe)), h->exe,
+		       (int)strnlen(h->comm, sizeof(h->comm)), h->comm);
+		return 0;
+	}
+	printf("conn %u pid %d tid %u ts %llu %s fd %d arg %d ret %lld off %llu", conn,
+	       pids[conn % 4096], r->tid, (unsigned long long)r->ts_ns, pk_trace_call_name(r->call),
+	       r->fd, r->arg, (long long)r->ret, (unsigned long long)r->offset);
+	put_flags(r->flags);
+	if (r->local.family || r->peer.family)
+		printf(" %s %s", pk_trace_wire_addr_str(&r->local, a, sizeof(a)),
+		       pk_trace_wire_addr_str(&r->peer, b, sizeof(b)));
+	if (r->peek_len) {
+		fputs(" peek \"", stdout);
+		for (unsigned i = 0; i < r->peek_len && i < PK_TRACE_PEEK; i++) {
+			unsigned char ch = r->peek[i];
+
+			if (ch == '"' || ch == '\\')
+				printf("\\%c", ch);
+			else if (isprint(ch))
+				putchar(ch);
+			else
+				printf("\\x%02x", ch);
+		}
+		putchar('"');
+	}
+	putchar('\n');
+	return 0;
+}
+
+static int trace_expand(int argc, char **argv)
+{
+	static int pids[4096];
+	char err[512] = "";
+	int rc;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage();
+		return PK_EXIT_OK;
+	}
+	if (argc < 2)
+		return pk_cli_bad("trace expand", "FILE", "required");
+	if (argc > 2)
+		return pk_cli_bad("trace expand", argv[2], "unexpected argument");
+	rc = pk_trace_raw_each(argv[1], expand_one, pids, err, sizeof(err));
+	fflush(stdout);
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, "trace expand", "%s", err);
+	return PK_EXIT_OK;
+}
+
+int pk_cmd_trace(int argc, char **argv)
+{
+	const char *verb = argc > 1 ? argv[1] : NULL;
+
+	if (!verb)
+		return pk_cli_bad("trace", "VERB",
+				  "required (run, logd, expand, analyze, paths, "
+				  "report; see 'parikshan trace --help')");
+	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
+		usage();
+		return PK_EXIT_OK;
+	}
+	if (strcmp(verb, "run") == 0)
+		return trace_run(argc - 1, argv + 1);
+	if (strcmp(verb, "logd") == 0)
+		return trace_logd(argc - 1, argv + 1);
+	if (strcmp(verb, "expand") == 0)
+		return trace_expand(argc - 1, argv + 1);
+	if (strcmp(verb, "analyze") == 0 || strcmp(verb, "paths") == 0 ||
+	    strcmp(verb, "report") == 0)
+		return pk_cli_trace_paths(argc - 1, argv + 1);
+	return pk_cli_bad("trace", verb, "unknown verb (see 'parikshan trace --help')");
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# `parikshan trace logd`, `trace expand` and `trace run` end to end: logd with SQLite and with a
+# real throwaway PostgreSQL server (initdb + pg_ctl as user postgres, Unix socket only), fed by
+# tests/tools/pk-trace-client.py writing struct-packed frames: records land, per-process drops
+# are summed, a bad frame drops only its connection (one log line, counted), the raw log reads
+# back with expand and a corrupt one gives one clear error, a database that is down gives one
+# clear error (at start and while running), SIGTERM commits and prints the summary; `trace run`
+# refuses a statically linked program, passes the command's exit status through and sets
+# LD_PRELOAD (prepended), warning once when no logd listens.
+. "$(dirname "$0")/lib.sh"
+
+CLIENT=$PK_ROOT/tests/tools/pk-trace-client.py
+SOCK=$PK_TMP/run/trace.sock
+DB=$PK_TMP/t.sqlite
+RAW=$PK_TMP/t.raw
+
+# sq DB SQL: the first column of SQL's rows on the SQLite file DB.
+sq() {
+	python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); [print(r[0]) for r in c.execute(sys.argv[2])]' "$1" "$2"
+}
+
+# rows_are DB TABLE N: DB's TABLE has N rows (for pk_wait_for).
+rows_are() { [ "$(sq "$1" "select count(*) from $2" 2>/dev/null)" = "$3" ]; }
+
+# logd_start NAME ARGS...: starts logd on $SOCK, waits for its socket.
+logd_start() {
+	local name=$1
+	shift
+	pk_bg "$name" "$PK_BIN" trace logd --socket "$SOCK" "$@"
+	LOGD=$PK_LAST_PID
+	pk_wait_for "logd's socket" 20 test -S "$SOCK"
+}
+
+# logd_stop: SIGTERM, waits, sets LOGD_RC.
+logd_stop() {
+	kill -TERM "$LOGD"
+	wait "$LOGD"
+	LOGD_RC=$?
+}
+
+# --- SQLite -------------------------------------------------------------------------------
+logd_start sqlite --db "$DB" --raw "$RAW" || exit 1
+pk_check socket-mode test "$(stat -c %a "$SOCK")" = 666
+pk_check client-a python3 "$CLIENT" "$SOCK" good 2001 1000 3
+pk_check client-b python3 "$CLIENT" "$SOCK" good 2002 250
+pk_wait_for "1252 events in SQLite" 20 rows_are "$DB" events 1252 && pk_ok sqlite-records
+pk_expect_eq sqlite-procs "$(sq "$DB" 'select pid from procs order by pid' | tr '\n' ' ')" "2001 2002 "
+pk_expect_eq sqlite-peek "$(sq "$DB" "select cast(peek as text) from events e join procs p on p.id=e.proc where p.pid=2001 and e.ts=4")" \
+	"$(printf 'GET /r/4 HTTP/1.1\r')"
+for kind in magic version call peek count recs-first garbage; do
+	pk_check "bad-$kind" python3 "$CLIENT" "$SOCK" bad "$kind"
+done
+# each bad run's good connection still stored its 10 records (a valid hello before a bad
+# record is stored too: 3 of the kinds)
+pk_wait_for "the good connections' records" 20 rows_are "$DB" events $((1252 + 7 * 10)) && pk_ok bad-drops-only-its-connection
+pk_check bad-logged grep -qE "connection [0-9]+ \(pid [0-9-]+\) dropped: .*magic" "$PK_TMP/sqlite.log"
+logd_stop
+pk_expect_eq sqlite-exit "$LOGD_RC" 0
+pk_check sqlite-summary grep -qx "trace logd: 12 processes, 1322 records, 13 dropped by the processes, 7 bad connections" "$PK_TMP/sqlite.log"
+pk_check socket-removed test ! -e "$SOCK"
+
+# --- the raw log ----------------------------------------------------------------------------
+"$PK_BIN" trace expand "$RAW" >"$PK_TMP/expand.out" 2>"$PK_TMP/expand.err"
+pk_expect_eq expand-exit "$?" 0
+pk_expect_eq expand-lines "$(wc -l <"$PK_TMP/expand.out")" $((12 + 1322))
+pk_check expand-hello grep -qE "^conn [0-9]+ hello pid 2001 ppid 1 mono 1000 real 1700000000000000000 dropped 3 exe /usr/bin/pk-fake comm pk-fake$" "$PK_TMP/expand.out"
+pk_check expand-read grep -qF 'pid 2001 tid 7 ts 4 read fd 5 arg 0 ret 19 off 0 flags from_start,server 127.0.0.1:8080 127.0.0.1:40000 peek "GET /r/4 HTTP/1.1\x0d\x0a"' "$PK_TMP/expand.out"
+head -c 1000 "$RAW" >"$PK_TMP/cut.raw"
+pk_expect_error expand-cut 1 "trace expand: .*cut.raw: corrupt raw log at byte [0-9]+: cut in a frame" \
+	bash -c "'$PK_BIN' trace expand '$PK_TMP/cut.raw' >/dev/null"
+# the second entry's header (after 8 + 16 + 312 bytes of the first hello) overwritten
+{ head -c 336 "$RAW"; printf 'XXXXXXXX'; tail -c +345 "$RAW"; } >"$PK_TMP/bad.raw"
+pk_expect_error expand-corrupt 1 "trace expand: .*bad.raw: corrupt raw log at byte 336: not a raw log entry" \
+	bash -c "'$PK_BIN' trace expand '$PK_TMP/bad.raw' >/dev/null"
+head -c 3000 /dev/urandom >"$PK_TMP/random.raw"
+pk_expect_error expand-random 1 "trace expand: .*random.raw: corrupt raw log at byte 0" \
+	"$PK_BIN" trace expand "$PK_TMP/random.raw"
+pk_expect_error expand-missing 1 "trace expand: .*nope.raw: No such file" \
+	"$PK_BIN" trace expand "$PK_TMP/nope.raw"
+pk_expect_error logd-bad-db 1 "trace logd: .*not a trace store" \
+	"$PK_BIN" trace logd --socket "$SOCK" --db "$RAW"
+pk_expect_error logd-two-dbs 2 "trace logd: --db and --pg" \
+	"$PK_BIN" trace logd --socket "$SOCK" --db "$DB" --pg "host=/nonexistent"
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$PGBIN" ] || ! id postgres >/dev/null 2>&1; then
+	pk_skip postgresql "no PostgreSQL server binaries or no postgres user"
+else
+	# as_pg CMD...: runs CMD as user postgres (initdb refuses root)
+	as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+	chmod 0711 "$PK_TMP"
+	PGD=$PK_TMP/pg
+	mkdir -p "$PGD/sock" && chown -R postgres:postgres "$PGD"
+	PGCONN="host=$PGD/sock port=5432 user=postgres dbname=postgres connect_timeout=5"
+	pg_up() {
+		as_pg "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/log" -w -t 60 \
+			-o "-k $PGD/sock -c listen_addresses='' -c fsync=off" start >/dev/null
+	}
+	pg_down() { as_pg "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null 2>&1; }
+	if ! as_pg "$PGBIN/initdb" -D "$PGD/data" -A trust -U postgres >"$PK_TMP/initdb.log" 2>&1; then
+		pk_fail pg-initdb "$(tail -n 3 "$PK_TMP/initdb.log" | tr '\n' ' ')"
+	elif ! pg_up; then
+		pk_fail pg-start "$(tail -n 3 "$PGD/log" | tr '\n' ' ')"
+	else
+		pk_ok pg-start
+		trap 'pg_down; pk_cleanup' EXIT
+		pg_rows() { as_pg psql -XAtq -h "$PGD/sock" -U postgres -d postgres -c "$1" 2>/dev/null; }
+		pg_rows_are() { [ "$(pg_rows "select count(*) from $1")" = "$2" ]; }
+		logd_start pg --pg "$PGCONN" || exit 1
+		pk_check pg-client-a python3 "$CLIENT" "$SOCK" good 3001 1000 4
+		pk_check pg-bad python3 "$CLIENT" "$SOCK" bad call
+		pk_wait_for "1011 events in PostgreSQL" 20 pg_rows_are events 1011 && pk_ok pg-records
+		pk_expect_eq pg-procs "$(pg_rows 'select pid from procs order by pid' | tr '\n' ' ')" "1001 1002 3001 "
+		pk_expect_eq pg-peek "$(pg_rows "select convert_from(peek, 'SQL_ASCII') from events e join procs p on p.id=e.proc where p.pid=3001 and e.ts=4")" \
+			"$(printf 'GET /r/4 HTTP/1.1\r')"
+		logd_stop
+		pk_expect_eq pg-exit "$LOGD_RC" 0
+		pk_check pg-summary grep -qx "trace logd: 3 processes, 1011 records, 9 dropped by the processes, 1 bad connections" "$PK_TMP/pg.log"
+		# the database goes down while logd runs: one clear line, exit 1
+		logd_start pg-down --pg "$PGCONN" || exit 1
+		pg_down
+		python3 "$CLIENT" "$SOCK" good 3002 10 >/dev/null 2>&1
+		pk_wait_exit "$LOGD" 20
+		wait "$LOGD"
+		pk_expect_eq pg-down-exit "$?" 1
+		pk_check pg-down-line grep -qE "^parikshan: trace logd: .*database is down" "$PK_TMP/pg-down.log"
+		# and down at the start
+		pk_expect_error pg-down-start 1 "trace logd: database is down" \
+			"$PK_BIN" trace logd --socket "$SOCK" --pg "$PGCONN"
+		rm -f "$SOCK"
+	fi
+fi
+
+# --- trace run ----------------------------------------------------------------------------
+printf 'int main(void){return 0;}\n' >"$PK_TMP/static.c"
+if gcc -static -o "$PK_TMP/static-bin" "$PK_TMP/static.c" 2>/dev/null; then
+	pk_expect_error run-static 2 "trace run: .*static-bin is statically linked" \
+		"$PK_BIN" trace run -- "$PK_TMP/static-bin"
+else
+	pk_skip run-static "gcc -static does not link here"
+fi
+FAKELIB=$(dirname "$PK_BIN")/libinvivo.so # any loadable library stands for the tracing one
+out=$(PARIKSHAN_TRACE_LIB=$FAKELIB LD_PRELOAD=/nonexistent-pre.so "$PK_BIN" trace run --logd "$PK_TMP/none.sock" -- \
+	sh -c 'echo "$LD_PRELOAD|$PARIKSHAN_TRACE_SOCK|$PARIKSHAN_TRACE_LIB"; exit 3' 2>"$PK_TMP/run.err")
+pk_expect_eq run-exit-status "$?" 3
+pk_expect_eq run-env "$out" "$(realpath "$FAKELIB"):/nonexistent-pre.so|$PK_TMP/none.sock|$(realpath "$FAKELIB")"
+pk_check run-warns-once test "$(grep -c "no logd listens on $PK_TMP/none.sock" "$PK_TMP/run.err")" = 1
+pk_expect_error run-no-lib 1 "trace run: libparikshan_trace.so not found" \
+	env PARIKSHAN_TRACE_LIB=$PK_TMP/nope.so "$PK_BIN" trace run -- true
+pk_expect_error run-no-cmd 2 "trace run: .*pk-no-such-cmd" \
+	"$PK_BIN" trace run -- pk-no-such-cmd
