@@ -53,8 +53,11 @@ UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_clone_%,$(UNIT_BIN))
 UNIT_PROBE_BIN := $(filter $(BUILD)/tests/test_probe_%,$(UNIT_BIN))
 UNIT_CLI_BIN := $(BUILD)/tests/test_status $(BUILD)/tests/test_stateful $(BUILD)/tests/test_up_watch
 TOOL_SRC := $(wildcard tests/tools/*.c)
-TOOL_SRC := $(filter-out tests/tools/iprobe-%,$(TOOL_SRC))
+TOOL_SRC := $(filter-out tests/tools/iprobe-% tests/tools/static-%,$(TOOL_SRC))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+# tests/tools/static-*.c: statically linked programs (no sanitizers), when libc.a is installed
+STATIC_TOOL_BIN := $(if $(wildcard /usr/lib/x86_64-linux-gnu/libc.a /usr/lib/libc.a),\
+	$(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/static-*.c)))
 
 # iProbe's runtime, libiprobe.so, is code that runs inside a target process: it is built the
 # same way in every mode (no sanitizers: it is loaded into programs that are not built with
@@ -177,6 +180,11 @@ $(BUILD)/tools/iprobe-%: tests/tools/iprobe-%.c
 	@$(if $(Q),echo "  CC  $<")
 	$(Q)$(CC) $(IPROBE_TARGET_CFLAGS) -finstrument-functions -o $@ $<
 
+$(BUILD)/tools/static-%: tests/tools/static-%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -static -o $@ $<
+
 $(BUILD)/tools/iprobe-spin-entry: tests/tools/iprobe-spin.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $@")
@@ -199,7 +207,7 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TOOL_LDLIBS)
 
-tests: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(TRACELIB_SO) $(INVIVO_TEST_SO) $(UNIT_BIN) $(TOOL_BIN) $(IPROBE_TARGET_BIN)
+tests: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(TRACELIB_SO) $(INVIVO_TEST_SO) $(UNIT_BIN) $(TOOL_BIN) $(STATIC_TOOL_BIN) $(IPROBE_TARGET_BIN)
 
 # Fuzzing: every tests/fuzz/fuzz_<target>.c is a libFuzzer target over bytes that arrive from
 # the network or from a file; tests/fuzz/corpus/<target>/ is its corpus.

@@ -233,6 +233,7 @@ void pk_fd_dup(int oldfd, int newfd)
 }
 
 static void *flusher_main(void *arg);
+static void rec_init(struct pk_trace_rec *s, uint8_t call);
 
 static void flusher_start(void)
 {
@@ -286,11 +287,28 @@ own:
 	return r;
 }
 
+/* The producer of R writes its pending drop count as a DROPS record when a slot is free. */
+static void ring_emit_drops(struct pk_ring *r)
+{
+	uint32_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+	struct pk_trace_rec *d;
+
+	if (!r->drops || h - t >= PK_RING_RECS)
+		return;
+	d = &r->recs[h % PK_RING_RECS];
+	rec_init(d, PK_TRACE_DROPS);
+	d->ret = r->drops;
+	r->drops = 0;
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+}
+
 /* Thread exit: the ring is free for the next thread once the flusher has drained it. */
 static void ring_release(void *p)
 {
 	struct pk_ring *r = p;
 
+	ring_emit_drops(r);
 	if (tl_ring == r)
 		tl_ring = NULL;
 	atomic_store(&r->live, 0);
@@ -588,11 +606,21 @@ void pk_flush_now(int ms)
 {
 	int i;
 
-	if (!g_on || !drain_lock(ms))
+	if (!g_on)
+		return;
+	if (tl_ring) {
+		/* this thread's drops, then wait for the flusher to make room */
+		ring_emit_drops(tl_ring);
+	}
+	if (!drain_lock(ms))
 		return;
 	g_last_try = 0; /* an exec or exit is worth one more try */
 	for (i = 0; i < 64 && drain(); i++)
 		;
+	if (tl_ring && tl_ring->drops) {
+		ring_emit_drops(tl_ring);
+		drain();
+	}
 	atomic_store(&g_drain_lock, 0);
 }
 
