@@ -53,9 +53,12 @@ UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_clone_%,$(UNIT_BIN))
 UNIT_PROBE_BIN := $(filter $(BUILD)/tests/test_probe_%,$(UNIT_BIN))
 UNIT_CLI_BIN := $(BUILD)/tests/test_status $(BUILD)/tests/test_stateful $(BUILD)/tests/test_up_watch
 TOOL_SRC := $(wildcard tests/tools/*.c)
-TOOL_SRC := $(filter-out tests/tools/iprobe-% tests/tools/static-%,$(TOOL_SRC))
+TOOL_SRC := $(filter-out tests/tools/iprobe-% tests/tools/static-% tests/tools/trace-%,$(TOOL_SRC))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
-# tests/tools/static-*.c: statically linked programs (no sanitizers), when libc.a is installed
+# tests/tools/trace-*.c: programs run under libparikshan_trace.so, no sanitizers (they stand for
+# users' programs; ASan wants to be first in the library list); tests/tools/static-*.c:
+# statically linked programs, when libc.a is installed
+TRACE_TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/trace-*.c))
 STATIC_TOOL_BIN := $(if $(wildcard /usr/lib/x86_64-linux-gnu/libc.a /usr/lib/libc.a),\
 	$(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/static-*.c)))
 
@@ -180,6 +183,11 @@ $(BUILD)/tools/iprobe-%: tests/tools/iprobe-%.c
 	@$(if $(Q),echo "  CC  $<")
 	$(Q)$(CC) $(IPROBE_TARGET_CFLAGS) -finstrument-functions -o $@ $<
 
+$(BUILD)/tools/trace-%: tests/tools/trace-%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $<
+
 $(BUILD)/tools/static-%: tests/tools/static-%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $<")
@@ -207,7 +215,8 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TOOL_LDLIBS)
 
-tests: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(TRACELIB_SO) $(INVIVO_TEST_SO) $(UNIT_BIN) $(TOOL_BIN) $(STATIC_TOOL_BIN) $(IPROBE_TARGET_BIN)
+tests: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(TRACELIB_SO) $(INVIVO_TEST_SO) $(UNIT_BIN) $(TOOL_BIN) $(TRACE_TOOL_BIN) $(STATIC_TOOL_BIN) \
+	$(IPROBE_TARGET_BIN)
 
 # Fuzzing: every tests/fuzz/fuzz_<target>.c is a libFuzzer target over bytes that arrive from
 # the network or from a file; tests/fuzz/corpus/<target>/ is its corpus.
