@@ -107,7 +107,13 @@ and all(offsets_ok(h['pid']) for h in H if h['comm'].startswith('redis'))"
 
 # ---- nginx (master + 2 workers) as a reverse proxy to the http.server ----
 NPORT=$(pk_free_port)
+SPORT=$(pk_free_port)
 mkdir -p "$PK_TMP/nginx"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PK_TMP/tls.key" -out "$PK_TMP/tls.crt" \
+	-days 2 -subj /CN=localhost >/dev/null 2>&1 || {
+	pk_fail setup "openssl req failed"
+	exit 1
+}
 cat >"$PK_TMP/nginx.conf" <<CONF
 worker_processes 2;
 pid $PK_TMP/nginx.pid;
@@ -125,6 +131,12 @@ http {
 		listen 127.0.0.1:$NPORT;
 		location / { proxy_pass http://back; proxy_http_version 1.1;
 			proxy_set_header Connection ""; }
+	}
+	server {
+		listen 127.0.0.1:$SPORT ssl;
+		ssl_certificate $PK_TMP/tls.crt;
+		ssl_certificate_key $PK_TMP/tls.key;
+		location / { proxy_pass http://back; }
 	}
 }
 CONF
@@ -147,6 +159,23 @@ and {int(r['peek'].split()[1][3:]) for r in by('READ', 'nginx')
 and {int(r['peek'].split()[1][3:]) for r in by('WRITE', 'nginx')
      if r['peer'] == '127.0.0.1:$HTTP' and r['peek'].startswith('GET /r/')} == set(range(1, 21))
 and all(offsets_ok(h['pid']) for h in H if h['comm'] == 'nginx')"
+
+# HTTPS at the front: nginx's plaintext recorded (PK_TRACE_F_TLS), never its ciphertext
+bad=0
+for i in $(seq 31 35); do
+	echo "resource $i" >"$PK_TMP/www/r/$i"
+	got=$(curl -sfk "https://127.0.0.1:$SPORT/r/$i") || got=failed
+	[ "$got" = "resource $i" ] || bad=$((bad + 1))
+done
+pk_expect_eq https_results "$bad" 0
+expect_recs https_records "
+{r['peek'].split()[1] for r in by('READ', 'nginx')
+ if r['local'] == '127.0.0.1:$SPORT' and r['flags'] & 1 and r['peek'].startswith('GET /r/')}
+  == {'/r/%d' % i for i in range(31, 36)}
+and len([r for r in by('WRITE', 'nginx') if r['local'] == '127.0.0.1:$SPORT' and
+         r['flags'] & 1 and r['peek'].startswith('HTTP/1.1 200')]) == 5
+and not [r for r in by(None, 'nginx') if r['local'] == '127.0.0.1:$SPORT' and
+         r['call'] in ('READ', 'WRITE') and r['ret'] > 0 and not r['flags'] & 1]"
 
 # ---- fork + exec chain: LD_PRELOAD removed by env, put back; a static binary reported ----
 STATIC=$PK_TOOLS/static-hello
