@@ -59,8 +59,14 @@ UNIT_PROBE_BIN := $(filter $(BUILD)/tests/test_probe_%,$(UNIT_BIN))
 UNIT_TRACE_BIN := $(filter $(BUILD)/tests/test_trace_%,$(UNIT_BIN))
 UNIT_CLI_BIN := $(BUILD)/tests/test_status $(BUILD)/tests/test_stateful $(BUILD)/tests/test_up_watch
 TOOL_SRC := $(wildcard tests/tools/*.c)
-TOOL_SRC := $(filter-out tests/tools/iprobe-%,$(TOOL_SRC))
+TOOL_SRC := $(filter-out tests/tools/iprobe-% tests/tools/static-% tests/tools/trace-%,$(TOOL_SRC))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+# tests/tools/trace-*.c: programs run under libparikshan_trace.so, no sanitizers (they stand for
+# users' programs; ASan wants to be first in the library list); tests/tools/static-*.c:
+# statically linked programs, when libc.a is installed
+TRACE_TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/trace-*.c))
+STATIC_TOOL_BIN := $(if $(wildcard /usr/lib/x86_64-linux-gnu/libc.a /usr/lib/libc.a),\
+	$(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/static-*.c)))
 
 # iProbe's runtime, libiprobe.so, is code that runs inside a target process: it is built the
 # same way in every mode (no sanitizers: it is loaded into programs that are not built with
@@ -87,6 +93,13 @@ INVIVO_SO := $(BUILD)/libinvivo.so
 INVIVO_TEST_SRC := $(wildcard tests/invivo/*.c)
 INVIVO_TEST_SO := $(INVIVO_TEST_SRC:tests/invivo/%.c=$(BUILD)/invivo/%.so)
 
+# libparikshan_trace.so, the request-path tracing library preloaded into traced processes
+# (`parikshan trace run`): built like libiprobe (no sanitizers, its own object dir, only the
+# wrapped calls exported by its version script).
+TRACELIB_SRC := $(wildcard src/trace/lib/*.c)
+TRACELIB_OBJ := $(TRACELIB_SRC:%.c=$(BUILD)/tracelib/%.o)
+TRACELIB_SO := $(BUILD)/libparikshan_trace.so
+
 BIN := $(BUILD)/parikshan
 
 # Generated code: protoc-c turns src/probe/perfetto_trace.proto (Perfetto's trace messages) into
@@ -101,7 +114,7 @@ PROBE_GEN_USERS := $(PROBE_OBJ) $(UNIT_PROBE_BIN:$(BUILD)/tests/%=$(BUILD)/tests
 .PHONY: all check tests demo deps bench redis-iprobe fuzz format format-check clean install uninstall
 # keep the object files of unit tests and tools (intermediate in a pattern chain) between builds
 .SECONDARY:
-all: $(BIN) $(IPROBE_SO) $(INVIVO_SO)
+all: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(TRACELIB_SO)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -155,6 +168,16 @@ $(IPROBE_SO): $(IPROBE_OBJ) src/probe/lib/iprobe.map
 	$(Q)$(CC) -shared -o $@ $(IPROBE_OBJ) -Wl,--version-script=src/probe/lib/iprobe.map \
 		-Wl,-z,now -Wl,-z,defs -pthread
 
+$(BUILD)/tracelib/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) $(IPROBE_CFLAGS) -c -o $@ $<
+
+$(TRACELIB_SO): $(TRACELIB_OBJ) src/trace/lib/trace.map
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) -shared -o $@ $(TRACELIB_OBJ) -Wl,--version-script=src/trace/lib/trace.map \
+		-Wl,-z,now -Wl,-z,defs -pthread -ldl
+
 $(INVIVO_SO): $(INVIVO_OBJ)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) -shared -o $@ $(INVIVO_OBJ) -Wl,-z,now -Wl,-z,defs
@@ -169,6 +192,16 @@ $(BUILD)/tools/iprobe-%: tests/tools/iprobe-%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $<")
 	$(Q)$(CC) $(IPROBE_TARGET_CFLAGS) -finstrument-functions -o $@ $<
+
+$(BUILD)/tools/trace-%: tests/tools/trace-%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $<
+
+$(BUILD)/tools/static-%: tests/tools/static-%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -static -o $@ $<
 
 $(BUILD)/tools/iprobe-spin-entry: tests/tools/iprobe-spin.c
 	@mkdir -p $(dir $@)
@@ -194,7 +227,8 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TOOL_LDLIBS)
 
-tests: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(INVIVO_TEST_SO) $(UNIT_BIN) $(TOOL_BIN) $(IPROBE_TARGET_BIN)
+tests: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(TRACELIB_SO) $(INVIVO_TEST_SO) $(UNIT_BIN) $(TOOL_BIN) $(TRACE_TOOL_BIN) $(STATIC_TOOL_BIN) \
+	$(IPROBE_TARGET_BIN)
 
 # Fuzzing: every tests/fuzz/fuzz_<target>.c is a libFuzzer target over bytes that arrive from
 # the network or from a file; tests/fuzz/corpus/<target>/ is its corpus.
@@ -323,6 +357,6 @@ format-check:
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(TRACE_OBJ:.o=.d) $(PB_OBJ:.o=.d) $(IPROBE_OBJ:.o=.d) $(INVIVO_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+-include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(TRACE_OBJ:.o=.d) $(PB_OBJ:.o=.d) $(IPROBE_OBJ:.o=.d) $(INVIVO_OBJ:.o=.d) $(TRACELIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
 	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d) $(FUZZ_ALL:%=$(BUILD)/tests/fuzz/fuzz_%.d) \
 	$(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_ALL:%=build/fuzz/fuzz_%.d)
