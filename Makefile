@@ -29,20 +29,24 @@ endif
 CORE_SRC := $(foreach m,common proto diverge capture proxy window,$(wildcard src/$(m)/*.c))
 CLONE_SRC := $(wildcard src/clone/*.c)
 PROBE_SRC := $(wildcard src/probe/*.c)
+TRACE_SRC := $(wildcard src/trace/*.c)
 CLI_MAIN := src/cli/parikshan.c
 CLI_SRC := $(filter-out $(CLI_MAIN),$(wildcard src/cli/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CLONE_OBJ := $(CLONE_SRC:%.c=$(BUILD)/%.o)
 PROBE_OBJ := $(PROBE_SRC:%.c=$(BUILD)/%.o)
+TRACE_OBJ := $(TRACE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_MAIN_OBJ := $(CLI_MAIN:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libpk-core.a
 CLONE_LIB := $(BUILD)/libpk-clone.a
 PROBE_LIB := $(BUILD)/libpk-probe.a
+TRACE_LIB := $(BUILD)/libpk-trace.a
 CLI_LIB := $(BUILD)/libpk-cli.a
 CORE_LDLIBS := -lpcap -lcjson -lxxhash -lm -lpthread
 CLONE_LDLIBS := $(CRIU_LIBS) -lgnutls -lcjson
 PROBE_LDLIBS := -ldw -lelf -lcapstone -lprotobuf-c
+TRACE_LDLIBS := -lcjson
 TOOL_LDLIBS := -lxxhash
 
 # Unit tests link the core archive; test_clone_* also link the clone archive, test_probe_* the
@@ -51,6 +55,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_clone_%,$(UNIT_BIN))
 UNIT_PROBE_BIN := $(filter $(BUILD)/tests/test_probe_%,$(UNIT_BIN))
+UNIT_TRACE_BIN := $(filter $(BUILD)/tests/test_trace_%,$(UNIT_BIN))
 UNIT_CLI_BIN := $(BUILD)/tests/test_status $(BUILD)/tests/test_stateful $(BUILD)/tests/test_up_watch
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_SRC := $(filter-out tests/tools/iprobe-%,$(TOOL_SRC))
@@ -126,14 +131,18 @@ $(PROBE_LIB): $(PROBE_OBJ) $(PB_OBJ)
 	@$(if $(Q),echo "  AR  $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+$(TRACE_LIB): $(TRACE_OBJ)
+	@$(if $(Q),echo "  AR  $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
 $(CLI_LIB): $(CLI_OBJ)
 	@$(if $(Q),echo "  AR  $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BIN): $(CLI_MAIN_OBJ) $(CLI_LIB) $(PROBE_LIB) $(CLONE_LIB) $(CORE_LIB)
+$(BIN): $(CLI_MAIN_OBJ) $(CLI_LIB) $(TRACE_LIB) $(PROBE_LIB) $(CLONE_LIB) $(CORE_LIB)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_MAIN_OBJ) $(CLI_LIB) $(PROBE_LIB) $(CLONE_LIB) $(CORE_LIB) \
-		$(PROBE_LDLIBS) $(CLONE_LDLIBS) $(CORE_LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_MAIN_OBJ) $(CLI_LIB) $(TRACE_LIB) $(PROBE_LIB) $(CLONE_LIB) \
+		$(CORE_LIB) $(TRACE_LDLIBS) $(PROBE_LDLIBS) $(CLONE_LDLIBS) $(CORE_LDLIBS)
 
 $(BUILD)/iprobe/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -170,12 +179,20 @@ $(UNIT_CLONE_BIN): $(CLONE_LIB)
 $(UNIT_CLONE_BIN): UNIT_LIBS = $(CLONE_LIB) $(CORE_LIB) $(CLONE_LDLIBS) $(CORE_LDLIBS)
 $(UNIT_PROBE_BIN): $(PROBE_LIB)
 $(UNIT_PROBE_BIN): UNIT_LIBS = $(PROBE_LIB) $(CORE_LIB) $(PROBE_LDLIBS) $(CORE_LDLIBS)
+$(UNIT_TRACE_BIN): $(TRACE_LIB)
+$(UNIT_TRACE_BIN): UNIT_LIBS = $(TRACE_LIB) $(CORE_LIB) $(TRACE_LDLIBS) $(CORE_LDLIBS)
 $(UNIT_CLI_BIN): $(CLI_LIB)
 $(UNIT_CLI_BIN): UNIT_LIBS = $(CLI_LIB) $(CORE_LIB) $(CORE_LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_LIBS)
+
+# the analyzer's bench hook: N synthetic records through pk_trace_analyze
+$(BUILD)/tools/pk-trace-bench: $(BUILD)/tests/tools/pk-trace-bench.o $(TRACE_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TRACE_LIB) $(CORE_LIB) $(TRACE_LDLIBS) $(CORE_LDLIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o
 	@mkdir -p $(dir $@)
@@ -310,6 +327,6 @@ format-check:
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(PB_OBJ:.o=.d) $(IPROBE_OBJ:.o=.d) $(INVIVO_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+-include $(CORE_OBJ:.o=.d) $(CLONE_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(TRACE_OBJ:.o=.d) $(PB_OBJ:.o=.d) $(IPROBE_OBJ:.o=.d) $(INVIVO_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
 	$(TOOL_BIN:$(BUILD)/tools/%=$(BUILD)/tests/tools/%.d) $(FUZZ_ALL:%=$(BUILD)/tests/fuzz/fuzz_%.d) \
 	$(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_ALL:%=build/fuzz/fuzz_%.d)
