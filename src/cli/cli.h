@@ -59,4 +59,8 @@ int pk_cmd_sim(int argc, char **argv);
 /* `parikshan status`: prints a running proxy's state. */
 int pk_cmd_status(int argc, char **argv);
 
+/* `parikshan trace analyze|paths|report` (argv[0] is the verb): request paths from a trace
+ * store (src/cli/trace_paths.c). */
+int pk_cli_trace_paths(int argc, char **argv);
+
 #endif

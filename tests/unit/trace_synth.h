@@ -174,14 +174,14 @@ static bool synth_chain(struct synth *s, const struct synth_opts *o)
 		int w = k / conc;
 
 		up_c[k] = (struct synth_side){ .proc = 2 + w,
-					       .fd = 40 + k % conc,
+					       .fd = 5000 + k % conc,
 					       .lport = (uint16_t)(50001 + k),
 					       .pport = 9000 };
 		up_s[k] = (struct synth_side){
 			.proc = 4, .fd = 10 + k, .lport = 9000, .pport = (uint16_t)(50001 + k)
 		};
 		rd_c[k] = (struct synth_side){
-			.proc = 4, .fd = 60 + k, .lport = (uint16_t)(51001 + k), .pport = 6379
+			.proc = 4, .fd = 20000 + k, .lport = (uint16_t)(51001 + k), .pport = 6379
 		};
 		rd_s[k] = (struct synth_side){ .proc = o->no_redis ? 0 : 5,
 					       .fd = 10 + k,
@@ -203,7 +203,7 @@ static bool synth_chain(struct synth *s, const struct synth_opts *o)
 		uint64_t t = base + (uint64_t)(2 * b + w) * 10 * SYN_MS + (uint64_t)j * 10 * SYN_US;
 		uint32_t wt = (uint32_t)(101 + w), bt = (uint32_t)(201 + k);
 		struct synth_side cl = { .proc = 2 + w,
-					 .fd = 20 + j,
+					 .fd = 1000 + j,
 					 .lport = 8080,
 					 .pport = (uint16_t)(40000 + r % 20000),
 					 .flags = PK_TRACE_F_FROM_START | PK_TRACE_F_SERVER };
