@@ -47,7 +47,7 @@ CLI_LIB := $(BUILD)/libpk-cli.a
 CORE_LDLIBS := -lpcap -lcjson -lxxhash -lm -lpthread
 CLONE_LDLIBS := $(CRIU_LIBS) -lgnutls -lcjson
 PROBE_LDLIBS := -ldw -lelf -lcapstone -lprotobuf-c
-TRACE_LDLIBS := -lsqlite3 -lpq
+TRACE_LDLIBS := -lsqlite3 -lpq -lcjson
 TOOL_LDLIBS := -lxxhash
 
 # Unit tests link the core archive; test_clone_* also link the clone archive, test_probe_* the
@@ -215,12 +215,21 @@ $(UNIT_PROBE_BIN): $(PROBE_LIB)
 $(UNIT_PROBE_BIN): UNIT_LIBS = $(PROBE_LIB) $(CORE_LIB) $(PROBE_LDLIBS) $(CORE_LDLIBS)
 $(UNIT_TRACE_BIN): $(TRACE_LIB)
 $(UNIT_TRACE_BIN): UNIT_LIBS = $(TRACE_LIB) $(CORE_LIB) $(TRACE_LDLIBS) $(CORE_LDLIBS)
+$(BUILD)/tests/test_trace_cli: $(CLI_LIB)
+$(BUILD)/tests/test_trace_cli: UNIT_LIBS = $(CLI_LIB) $(TRACE_LIB) $(CORE_LIB) $(TRACE_LDLIBS) \
+	$(CORE_LDLIBS)
 $(UNIT_CLI_BIN): $(CLI_LIB)
 $(UNIT_CLI_BIN): UNIT_LIBS = $(CLI_LIB) $(CORE_LIB) $(CORE_LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_LIBS)
+
+# the analyzer's bench hook: N synthetic records through pk_trace_analyze
+$(BUILD)/tools/pk-trace-bench: $(BUILD)/tests/tools/pk-trace-bench.o $(TRACE_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TRACE_LIB) $(CORE_LIB) $(TRACE_LDLIBS) $(CORE_LDLIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o
 	@mkdir -p $(dir $@)

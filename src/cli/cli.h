@@ -62,7 +62,8 @@ int pk_cmd_status(int argc, char **argv);
 /* `parikshan trace`: run a command under the tracing library, the log daemon, expand. */
 int pk_cmd_trace(int argc, char **argv);
 
-/* `parikshan trace analyze|paths|report` (argv[0] is the verb): reads the store. */
+/* `parikshan trace analyze|paths|report` (argv[0] is the verb): request paths from a trace
+ * store (src/cli/trace_paths.c). */
 int pk_cli_trace_paths(int argc, char **argv);
 
 #endif

@@ -1,0 +1,305 @@
+/* test_trace_analyze.c — the path builder on synthetic records of nginx (2 workers, event
+ * loops, keep-alive upstreams) -> a threaded backend -> redis (trace_synth.h): exactly N
+ * complete paths with the right hops in order, links and their rules, a skewed clock corrected
+ * and reported, connections opened before tracing, drops, a static program, bad input. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/analyze.h"
+#include "trace_synth.h"
+#include "unit.h"
+
+static struct pk_trace_paths *run(const struct synth_opts *o, struct synth *s)
+{
+	struct pk_trace_paths *p = NULL;
+	char err[128] = "";
+
+	CHECK(synth_chain(s, o));
+	CHECK_EQ_INT(pk_trace_analyze(s->procs, s->nprocs, s->ev, s->nev, &p, err, sizeof(err)), 0);
+	return p;
+}
+
+static bool has(const struct pk_trace_hop *h, const char *needle)
+{
+	return memmem(h->request, h->request_len, needle, strlen(needle)) != NULL;
+}
+
+/* The request id of a path's root ("GET /r/<id> "), or -1. */
+static int root_id(const struct pk_trace_hop *h)
+{
+	char buf[PK_TRACE_PEEK + 1];
+
+	memcpy(buf, h->request, h->request_len);
+	buf[h->request_len] = 0;
+	return strncmp(buf, "GET /r/", 7) == 0 ? atoi(buf + 7) : -1;
+}
+
+static const struct pk_trace_pproc *proc_of(const struct pk_trace_paths *p, int pid)
+{
+	for (size_t i = 0; i < p->nprocs; i++)
+		if (p->procs[i].pid == pid)
+			return &p->procs[i];
+	return NULL;
+}
+
+/* Every path is one request: nginx -> backend -> redis with the same id, in causal order. */
+static void check_chain(const struct pk_trace_paths *p, int n, bool redis, const char *up_rule)
+{
+	char *seen = calloc((size_t)n, 1);
+	char key[32], url[32];
+
+	CHECK_EQ_INT(p->npaths, n);
+	CHECK_EQ_INT(p->ncomplete, n);
+	for (size_t i = 0; i < p->npaths && seen; i++) {
+		const struct pk_trace_path *t = &p->paths[i];
+		const struct pk_trace_hop *h = &p->hops[t->first_hop];
+		int id = root_id(h);
+
+		CHECK(t->complete);
+		CHECK_EQ_INT(t->nhops, redis ? 3 : 2);
+		CHECK(id >= 0 && id < n);
+		if (id < 0 || id >= n || t->nhops < 2)
+			continue;
+		CHECK(!seen[id]);
+		seen[id] = 1;
+		CHECK_EQ_INT(strlen(t->trace_id), 32);
+		CHECK_EQ_INT(h->pid, 101 + id % 2);
+		CHECK_EQ_INT(h->parent, -1);
+		CHECK_STR(h->rule, "root");
+		CHECK_EQ_INT(h->proto, PK_TRACE_PROTO_HTTP);
+		snprintf(url, sizeof(url), "/r/%d ", id);
+		CHECK(has(&h[1], url));
+		CHECK_EQ_INT(h[1].pid, SYN_BACKEND);
+		CHECK_EQ_INT(h[1].parent, 0);
+		CHECK_EQ_INT(h[1].depth, 1);
+		CHECK_STR(h[1].rule, up_rule);
+		CHECK(h[1].start_ns >= h[1].call_start_ns);
+		CHECK(h[1].start_ns >= h->start_ns && h[1].end_ns <= h->end_ns);
+		if (redis && t->nhops == 3) {
+			snprintf(key, sizeof(key), "r:%d\r", id);
+			CHECK(has(&h[2], key));
+			CHECK_EQ_INT(h[2].pid, SYN_REDIS);
+			CHECK_EQ_INT(h[2].proto, PK_TRACE_PROTO_RESP);
+			CHECK_EQ_INT(h[2].parent, 1);
+			CHECK_EQ_INT(h[2].depth, 2);
+			CHECK_STR(h[2].rule, "same-thread+tcp-endpoints");
+			CHECK(h[2].confidence == 1.0);
+			CHECK(h[2].start_ns >= h[1].start_ns && h[2].end_ns <= h[1].end_ns);
+		}
+		if (i > 0)
+			CHECK(t->duration_ns <= p->paths[i - 1].duration_ns);
+	}
+	free(seen);
+}
+
+static void test_chain(void)
+{
+	struct synth_opts o = { .n = 40, .conc = 4 };
+	struct synth s;
+	struct pk_trace_paths *p = run(&o, &s);
+
+	if (p) {
+		check_chain(p, o.n, true, "byte-match+tcp-endpoints");
+		CHECK_EQ_INT(p->nhops, 3 * o.n);
+		CHECK_EQ_INT(p->rule_count[1], o.n); /* byte-match */
+		CHECK_EQ_INT(p->rule_count[0], o.n); /* same-thread */
+		CHECK_EQ_INT(p->rule_count[3], 2 * o.n);
+		CHECK_EQ_INT(p->rule_count[5], o.n);
+		CHECK(p->nhops < 2 || p->hops[1].confidence > 0.89);
+		for (size_t i = 0; i < p->nprocs; i++)
+			CHECK_EQ_INT(p->procs[i].offset_ns, 0);
+		CHECK_EQ_INT(p->dropped, 0);
+		CHECK_EQ_INT(p->nuntraceable, 0);
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+/* One request at a time per worker: the event loop has one open hop, same-thread links it. */
+static void test_sequential(void)
+{
+	struct synth_opts o = { .n = 10, .conc = 1 };
+	struct synth s;
+	struct pk_trace_paths *p = run(&o, &s);
+
+	if (p)
+		check_chain(p, o.n, true, "same-thread+tcp-endpoints");
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+/* The backend's clock runs 200 ms ahead: same paths, the offset found and reported. */
+static void test_skew(void)
+{
+	struct synth_opts o = { .n = 18, .conc = 3, .skew_ns = 200 * (int64_t)SYN_MS };
+	struct synth s;
+	struct pk_trace_paths *p = run(&o, &s);
+
+	if (p) {
+		const struct pk_trace_pproc *b = proc_of(p, SYN_BACKEND),
+					    *r = proc_of(p, SYN_REDIS);
+
+		check_chain(p, o.n, true, "byte-match+tcp-endpoints");
+		CHECK(b != NULL && r != NULL);
+		if (b && r) {
+			CHECK(b->offset_ns >= 199 * (int64_t)SYN_MS &&
+			      b->offset_ns <= 201 * (int64_t)SYN_MS);
+			CHECK(b->has_lo && b->has_hi && b->lo_ns <= b->offset_ns &&
+			      b->offset_ns <= b->hi_ns);
+			CHECK_EQ_INT(r->offset_ns, 0);
+			CHECK(r->has_lo && r->lo_ns <= 0 && r->hi_ns >= 0);
+			CHECK_EQ_INT(proc_of(p, 101)->offset_ns, 0);
+			CHECK_EQ_INT(proc_of(p, 102)->offset_ns, 0);
+		}
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+/* Tier connections opened before tracing: seen from their first data record only. */
+static void test_preopened(void)
+{
+	struct synth_opts o = { .n = 30, .conc = 5, .preopened = true };
+	struct synth s;
+	struct pk_trace_paths *p = run(&o, &s);
+
+	if (p)
+		check_chain(p, o.n, true, "byte-match+tcp-endpoints");
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+/* redis not traced: its peer is no traced process's, the paths are still complete. */
+static void test_untraced_peer(void)
+{
+	struct synth_opts o = { .n = 8, .conc = 2, .no_redis = true };
+	struct synth s;
+	struct pk_trace_paths *p = run(&o, &s);
+
+	if (p)
+		check_chain(p, o.n, false, "byte-match+tcp-endpoints");
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+/* nginx never answers request 0: that path is incomplete, the others are not. */
+static void test_incomplete(void)
+{
+	struct synth_opts o = { .n = 6, .conc = 1, .no_reply = true };
+	struct synth s;
+	struct pk_trace_paths *p = run(&o, &s);
+
+	if (p) {
+		CHECK_EQ_INT(p->npaths, 6);
+		CHECK_EQ_INT(p->ncomplete, 5);
+		for (size_t i = 0; i < p->npaths; i++)
+			CHECK(p->paths[i].complete ==
+			      (root_id(&p->hops[p->paths[i].first_hop]) != 0));
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+static void test_drops_static(void)
+{
+	struct synth_opts o = { .n = 4, .conc = 2, .extras = true };
+	struct synth s;
+	struct pk_trace_paths *p = run(&o, &s);
+
+	if (p) {
+		CHECK_EQ_INT(p->dropped, 10);
+		CHECK_EQ_INT(proc_of(p, 102)->dropped, 7);
+		CHECK_EQ_INT(proc_of(p, SYN_BACKEND)->dropped, 3);
+		CHECK_EQ_INT(p->nuntraceable, 1);
+		if (p->nuntraceable) {
+			CHECK_EQ_INT(p->untraceable[0].pid, SYN_MASTER);
+			CHECK_STR(p->untraceable[0].path, "/x/static-bin");
+		}
+		check_chain(p, o.n, true, "byte-match+tcp-endpoints");
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+/* Two requests open on one event loop whose bytes share nothing with the call: "latest". */
+static void test_latest(void)
+{
+	struct pk_trace_proc pr[2] = { { .id = 1, .pid = 10 }, { .id = 2, .pid = 20 } };
+	struct synth s = { 0 };
+	struct synth_side a = { .proc = 1, .fd = 5, .lport = 7000, .pport = 40001 };
+	struct synth_side b = { .proc = 1, .fd = 6, .lport = 7000, .pport = 40002 };
+	struct synth_side c = { .proc = 1, .fd = 7, .lport = 45000, .pport = 7100 };
+	struct synth_side d = { .proc = 2, .fd = 5, .lport = 7100, .pport = 45000 };
+	struct pk_trace_paths *p = NULL;
+
+	snprintf(pr[0].comm, sizeof(pr[0].comm), "front");
+	snprintf(pr[1].comm, sizeof(pr[1].comm), "back");
+	synth_io(&s, &a, PK_TRACE_READ, 10, 100, "alpha request one");
+	synth_io(&s, &b, PK_TRACE_READ, 10, 200, "bravo request two");
+	synth_io(&s, &c, PK_TRACE_WRITE, 10, 300, "zzz");
+	synth_io(&s, &d, PK_TRACE_READ, 20, 310, "zzz");
+	synth_io(&s, &d, PK_TRACE_WRITE, 20, 320, "ok");
+	synth_io(&s, &c, PK_TRACE_READ, 10, 330, "ok");
+	synth_io(&s, &a, PK_TRACE_WRITE, 10, 400, "done1");
+	synth_io(&s, &b, PK_TRACE_WRITE, 10, 410, "done2");
+	CHECK(!s.oom);
+	CHECK_EQ_INT(pk_trace_analyze(pr, 2, s.ev, s.nev, &p, NULL, 0), 0);
+	if (p) {
+		CHECK_EQ_INT(p->npaths, 2);
+		CHECK_EQ_INT(p->nhops, 3);
+		for (size_t i = 0; i < p->npaths; i++) {
+			const struct pk_trace_path *t = &p->paths[i];
+
+			if (t->nhops == 2) {
+				CHECK(has(&p->hops[t->first_hop], "bravo"));
+				CHECK_STR(p->hops[t->first_hop + 1].rule, "latest+tcp-endpoints");
+				CHECK(p->hops[t->first_hop + 1].confidence == 0.5);
+			}
+		}
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+/* Garbage never crashes: unknown process rows, calls out of range, no records at all. */
+static void test_bad_input(void)
+{
+	struct synth_opts o = { .n = 4, .conc = 2 };
+	struct synth s;
+	struct pk_trace_paths *p = NULL;
+	uint32_t x = 12345;
+
+	CHECK(synth_chain(&s, &o));
+	CHECK_EQ_INT(pk_trace_analyze(s.procs, 0, NULL, 0, &p, NULL, 0), 0);
+	CHECK(p && p->npaths == 0);
+	pk_trace_paths_free(p);
+	for (size_t i = 0; i < s.nev; i++) {
+		uint8_t *b = (uint8_t *)&s.ev[i].rec;
+
+		for (size_t j = 0; j < 8; j++) {
+			x = x * 1103515245 + 12345;
+			b[(x >> 8) % sizeof(s.ev[i].rec)] = (uint8_t)(x >> 16);
+		}
+		if (i % 7 == 0)
+			s.ev[i].proc = 99;
+	}
+	p = NULL;
+	CHECK_EQ_INT(pk_trace_analyze(s.procs, s.nprocs, s.ev, s.nev, &p, NULL, 0), 0);
+	CHECK(p != NULL);
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+int main(void)
+{
+	UNIT_RUN(test_chain);
+	UNIT_RUN(test_sequential);
+	UNIT_RUN(test_skew);
+	UNIT_RUN(test_preopened);
+	UNIT_RUN(test_untraced_peer);
+	UNIT_RUN(test_incomplete);
+	UNIT_RUN(test_drops_static);
+	UNIT_RUN(test_latest);
+	UNIT_RUN(test_bad_input);
+	return unit_done();
+}
