@@ -1,6 +1,7 @@
 /* trace_paths.c — `parikshan trace analyze` and `parikshan trace paths`: load a trace store
  * (src/trace/store.h: SQLite or PostgreSQL), build the request paths (src/trace/analyze.h) and
- * print them (src/trace/paths_out.h).  `trace report` (the HTML page) comes later. */
+ * print them (src/trace/paths_out.h); `trace report` writes them as one HTML page
+ * (src/trace/report.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -22,6 +23,7 @@ static const char trace_paths_usage[] =
 	"       parikshan trace paths (--db FILE | --pg CONNINFO) [--format "
 	"text|json|chrome|otlp]\n"
 	"                             [-o FILE] [--limit N]\n"
+	"       parikshan trace report (--db FILE | --pg CONNINFO) -o report.html [--limit N]\n"
 	"\n"
 	"Build request paths from what 'parikshan trace logd' stored: each request a process\n"
 	"served, the calls it made while serving it and the processes that served those, matched\n"
@@ -29,7 +31,9 @@ static const char trace_paths_usage[] =
 	"confidence; clock offsets between processes come from causality (a send precedes its\n"
 	"receive).  'analyze' prints a summary (paths, complete paths, links per rule,\n"
 	"processes with their clock offsets, drops, untraceable programs); 'paths' prints every\n"
-	"path, slowest first.\n"
+	"path, slowest first; 'report' writes one self-contained HTML page (no script, nothing\n"
+	"fetched): the requests slowest first with a timeline each, latency percentiles per\n"
+	"service, processes with their clock offsets, drops and untraceable programs.\n"
 	"\n"
 	"  --db FILE        the SQLite store (logd's --db)\n"
 	"  --pg CONNINFO    the PostgreSQL store (logd's --pg)\n"
@@ -37,7 +41,8 @@ static const char trace_paths_usage[] =
 	"                   events, one track per process), otlp (OpenTelemetry JSON spans)\n"
 	"  --json           analyze: the summary as JSON; paths: the same as --format json\n"
 	"  -o FILE          write there instead of standard output\n"
-	"  --limit N        paths: only the N slowest paths (0: all, the default)\n"
+	"  --limit N        paths: only the N slowest paths (0: all, the default); report: the\n"
+	"                   N slowest drawn (default 1000; the counts cover every path)\n"
 	"  --help           show this text\n"
 	"\n"
 	"Exit status: 0 printed, 1 the store cannot be read or the output written, 2 usage.\n";
@@ -87,7 +92,9 @@ static int tp_parse(int argc, char **argv, struct tp_opts *o)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = strcmp(o->verb, "analyze") == 0 ? "trace analyze" : "trace paths";
+	const char *cmd = strcmp(o->verb, "analyze") == 0  ? "trace analyze"
+			  : strcmp(o->verb, "report") == 0 ? "trace report"
+							   : "trace paths";
 	bool format_set = false;
 	int c;
 
@@ -135,6 +142,11 @@ static int tp_parse(int argc, char **argv, struct tp_opts *o)
 			return pk_cli_bad(cmd, format_set ? "--format" : "--limit",
 					  "only for 'trace paths'");
 		o->fmt = o->json ? PK_TRACE_FMT_SUMMARY_JSON : PK_TRACE_FMT_SUMMARY;
+	} else if (strcmp(o->verb, "report") == 0) {
+		if (format_set || o->json)
+			return pk_cli_bad(cmd, format_set ? "--format" : "--json",
+					  "not for 'trace report' (an HTML page)");
+		o->fmt = PK_TRACE_FMT_HTML;
 	} else if (o->json) {
 		if (format_set && o->fmt != PK_TRACE_FMT_JSON)
 			return pk_cli_bad(cmd, "--json", "conflicts with --format");
@@ -196,11 +208,12 @@ int pk_cli_trace_paths(int argc, char **argv)
 	struct tp_opts o = { .verb = argc > 0 ? argv[0] : "paths" };
 	int rc;
 
-	if (strcmp(o.verb, "report") == 0)
-		return pk_cli_fail(PK_EXIT_RUNTIME, "trace report", "not built yet");
-	if (strcmp(o.verb, "analyze") != 0 && strcmp(o.verb, "paths") != 0)
-		return pk_cli_bad("trace", o.verb, "not analyze or paths");
+	if (strcmp(o.verb, "analyze") != 0 && strcmp(o.verb, "paths") != 0 &&
+	    strcmp(o.verb, "report") != 0)
+		return pk_cli_bad("trace", o.verb, "not analyze, paths or report");
 	if ((rc = tp_parse(argc, argv, &o)) >= 0)
 		return rc;
-	return tp_run(&o, strcmp(o.verb, "analyze") == 0 ? "trace analyze" : "trace paths");
+	return tp_run(&o, strcmp(o.verb, "analyze") == 0  ? "trace analyze"
+			  : strcmp(o.verb, "report") == 0 ? "trace report"
+							  : "trace paths");
 }

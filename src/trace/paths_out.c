@@ -11,14 +11,23 @@
 #include <arpa/inet.h>
 
 #include "common/errbuf.h"
+#include "common/strbuf.h"
+#include "trace/report.h"
 
 int pk_trace_fmt_parse(const char *name, enum pk_trace_fmt *out)
 {
-	static const char *const names[] = { "text", "json", "chrome", "otlp" };
+	static const struct {
+		const char *name;
+		enum pk_trace_fmt fmt;
+	} names[] = {
+		{ "text", PK_TRACE_FMT_TEXT },	   { "json", PK_TRACE_FMT_JSON },
+		{ "chrome", PK_TRACE_FMT_CHROME }, { "otlp", PK_TRACE_FMT_OTLP },
+		{ "html", PK_TRACE_FMT_HTML },
+	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(name, names[i]) == 0) {
-			*out = (enum pk_trace_fmt)i;
+		if (strcmp(name, names[i].name) == 0) {
+			*out = names[i].fmt;
 			return 0;
 		}
 	return -EINVAL;
@@ -435,6 +444,23 @@ static void text_summary(const struct pk_trace_paths *p, FILE *f)
 	fputc('\n', f);
 }
 
+/* The HTML report (report.h) of every path, the limit slowest drawn (0: its default). */
+static int write_html(const struct pk_trace_paths *p, size_t limit, FILE *f, char *err,
+		      size_t errlen)
+{
+	struct pk_trace_report_opts o = { .max_paths = limit };
+	struct pk_strbuf out = { 0 };
+	cJSON *root = paths_json(p, 0);
+	int rc = root ? pk_trace_report_html(root, &o, &out, err, errlen)
+		      : pk_errbuf_set(-ENOMEM, err, errlen, "writing the report: out of memory");
+
+	cJSON_Delete(root);
+	if (!rc && (fputs(pk_strbuf_str(&out), f) == EOF || fflush(f) != 0 || ferror(f)))
+		rc = pk_errbuf_set(-EIO, err, errlen, "writing the report: %s", strerror(errno));
+	pk_strbuf_release(&out);
+	return rc;
+}
+
 int pk_trace_paths_write(const struct pk_trace_paths *p, enum pk_trace_fmt fmt, size_t limit,
 			 FILE *f, char *err, size_t errlen)
 {
@@ -461,6 +487,8 @@ int pk_trace_paths_write(const struct pk_trace_paths *p, enum pk_trace_fmt fmt, 
 	case PK_TRACE_FMT_SUMMARY_JSON:
 		root = summary_json(p);
 		break;
+	case PK_TRACE_FMT_HTML:
+		return write_html(p, limit, f, err, errlen);
 	}
 	if (fmt != PK_TRACE_FMT_TEXT && fmt != PK_TRACE_FMT_SUMMARY) {
 		char *s = root ? cJSON_PrintUnformatted(root) : NULL;

@@ -17,9 +17,10 @@ enum pk_trace_fmt {
 	PK_TRACE_FMT_OTLP,	   /* {"resourceSpans":[...]} */
 	PK_TRACE_FMT_SUMMARY,	   /* `trace analyze`: counts, processes, drops, rules (text) */
 	PK_TRACE_FMT_SUMMARY_JSON, /* the same as one JSON object */
+	PK_TRACE_FMT_HTML,	   /* `trace report`: one self-contained HTML page (report.h) */
 };
 
-/* Parses "text", "json", "chrome" or "otlp".  0 or -EINVAL. */
+/* Parses "text", "json", "chrome", "otlp" or "html".  0 or -EINVAL. */
 int pk_trace_fmt_parse(const char *name, enum pk_trace_fmt *out);
 
 /* Writes p to f in format fmt, the limit slowest paths only (0: all).  0, or -errno with a

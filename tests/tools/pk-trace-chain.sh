@@ -1,0 +1,57 @@
+# pk-trace-chain.sh — the three-tier chain of the tracing test and bench, sourced by
+# tests/integration/test_trace_chain.sh and bench/trace.sh:
+#   nginx (master + 2 workers, HTTP on FPORT and HTTPS on SPORT with a self-signed
+#   certificate, keep-alive upstream connections) -> tests/tools/pk-trace-backend.py on BPORT
+#   -> redis-server on RPORT.
+# The caller starts the processes (with or without `parikshan trace run`); these functions
+# write what they need.
+
+# trace_chain_conf DIR FPORT SPORT BPORT: writes DIR/front.conf, DIR/cert.pem and DIR/key.pem;
+# fails with openssl's output on stderr.
+trace_chain_conf() {
+	local dir=$1 fport=$2 sport=$3 bport=$4
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+		-keyout "$dir/key.pem" -out "$dir/cert.pem" >"$dir/openssl.log" 2>&1 ||
+		{ cat "$dir/openssl.log" >&2; return 1; }
+	cat >"$dir/front.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes 2;
+user root;
+pid $dir/front.pid;
+error_log $dir/front-error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	upstream backend { server 127.0.0.1:$bport; keepalive 16; }
+	server {
+		listen 127.0.0.1:$fport;
+		listen 127.0.0.1:$sport ssl;
+		ssl_certificate $dir/cert.pem;
+		ssl_certificate_key $dir/key.pem;
+		location / {
+			proxy_pass http://backend;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+}
+CONF
+}
+
+# trace_chain_keys RPORT ID...: sets redis key "key:ID" to "value-ID" for every ID.
+trace_chain_keys() {
+	python3 - "$@" <<'PY'
+import socket, sys
+port, ids = int(sys.argv[1]), [i.encode() for i in sys.argv[2:]]
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nkey:%s\r\n$%d\r\nvalue-%s\r\n" %
+                   (len(i) + 4, i, len(i) + 6, i) for i in ids))
+got = b""
+while got.count(b"+OK\r\n") < len(ids):
+    chunk = s.recv(65536)
+    if not chunk:
+        sys.exit("redis closed the connection")
+    got += chunk
+PY
+}
