@@ -79,8 +79,8 @@ static void roundtrip(const char *db, const char *pg)
 	h.mono_ns = 5;
 	h.real_ns = 1700000000000000000ull;
 	h.dropped = 3;
-	strcpy(h.exe, "/usr/sbin/nginx");
-	strcpy(h.comm, "nginx\xff");
+	snprintf(h.exe, sizeof(h.exe), "%s", "/usr/sbin/nginx");
+	snprintf(h.comm, sizeof(h.comm), "%s", "nginx\xff");
 	CHECK_EQ_INT(pk_trace_store_open(db, pg, true, &w, err, sizeof(err)), 0);
 	if (!w)
 		return;
