@@ -161,7 +161,7 @@ static int trace_run(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *sock = default_sock(), *old;
-	char lib[PATH_MAX], exe[PATH_MAX], cwd[PATH_MAX], abs_sock[PATH_MAX], *pre;
+	char lib[PATH_MAX], exe[PATH_MAX], cwd[PATH_MAX], abs_sock[2 * PATH_MAX + 2], *pre;
 	int c, rc;
 
 	opterr = 0;
@@ -202,15 +202,10 @@ static int trace_run(int argc, char **argv)
 	} else {
 		pre = lib;
 	}
-	if (sock[0] != '/' && getcwd(cwd, sizeof(cwd))) { /* the command may chdir */
-		size_t n = strlen(cwd);
-
-		if (n + 1 + strlen(sock) < sizeof(abs_sock)) {
-			memcpy(abs_sock, cwd, n);
-			abs_sock[n] = '/';
-			strcpy(abs_sock + n + 1, sock);
-			sock = abs_sock;
-		}
+	if (sock[0] != '/' && getcwd(cwd, sizeof(cwd)) && strlen(sock) < PATH_MAX) {
+		snprintf(abs_sock, sizeof(abs_sock), "%s/%s", cwd,
+			 sock); /* the command may chdir */
+		sock = abs_sock;
 	}
 	if (setenv("LD_PRELOAD", pre, 1) || setenv(PK_TRACE_ENV_SOCK, sock, 1) ||
 	    setenv(PK_TRACE_ENV_LIB, lib, 1))

@@ -36,6 +36,12 @@ static const char *pg_msg(PGconn *c, char *buf, size_t len)
 	return buf;
 }
 
+/* A column of the current row as an integer (libpq gives text; NULL or junk is 0). */
+static int64_t col_int(const PGresult *res, int row, int col)
+{
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
 /* -errno and a reason from a failed result (or the connection's state). */
 static int pg_fail(struct pg_store *s, PGresult *res, const char *what, char *err, size_t errlen)
 {
@@ -111,7 +117,7 @@ static int pg_add_proc(struct pk_trace_store *b, const struct pk_trace_hello *h,
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		rc = pg_fail(s, res, "add a process", err, errlen);
 	else
-		*proc = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		*proc = col_int(res, 0, 0);
 	PQclear(res);
 	return rc;
 }
@@ -239,13 +245,13 @@ static int pg_procs(struct pk_trace_store *b, struct pk_trace_proc **out, size_t
 		return pk_errbuf_set(-ENOMEM, err, errlen, "out of memory");
 	}
 	for (int i = 0; i < rows; i++) {
-		v[i].id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		v[i].pid = (int32_t)strtol(PQgetvalue(res, i, 1), NULL, 10);
-		v[i].ppid = (int32_t)strtol(PQgetvalue(res, i, 2), NULL, 10);
-		v[i].flags = (uint32_t)strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		v[i].mono_ns = (uint64_t)strtoll(PQgetvalue(res, i, 4), NULL, 10);
-		v[i].real_ns = (uint64_t)strtoll(PQgetvalue(res, i, 5), NULL, 10);
-		v[i].dropped = (uint64_t)strtoll(PQgetvalue(res, i, 6), NULL, 10);
+		v[i].id = col_int(res, i, 0);
+		v[i].pid = (int32_t)col_int(res, i, 1);
+		v[i].ppid = (int32_t)col_int(res, i, 2);
+		v[i].flags = (uint32_t)col_int(res, i, 3);
+		v[i].mono_ns = (uint64_t)col_int(res, i, 4);
+		v[i].real_ns = (uint64_t)col_int(res, i, 5);
+		v[i].dropped = (uint64_t)col_int(res, i, 6);
 		snprintf(v[i].exe, sizeof(v[i].exe), "%s", PQgetvalue(res, i, 7));
 		snprintf(v[i].comm, sizeof(v[i].comm), "%s", PQgetvalue(res, i, 8));
 	}
@@ -292,23 +298,23 @@ static int pg_each(struct pk_trace_store *b,
 			struct pk_trace_rec r;
 
 			memset(&r, 0, sizeof(r));
-			r.tid = (uint32_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-			r.ts_ns = (uint64_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-			r.call = (uint8_t)atoi(PQgetvalue(res, 0, 3));
-			r.flags = (uint8_t)atoi(PQgetvalue(res, 0, 4));
-			r.fd = atoi(PQgetvalue(res, 0, 5));
-			r.arg = atoi(PQgetvalue(res, 0, 6));
-			r.ret = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
-			r.offset = (uint64_t)strtoll(PQgetvalue(res, 0, 8), NULL, 10);
-			r.local.family = (uint16_t)atoi(PQgetvalue(res, 0, 9));
-			r.local.port = (uint16_t)atoi(PQgetvalue(res, 0, 10));
+			r.tid = (uint32_t)col_int(res, 0, 1);
+			r.ts_ns = (uint64_t)col_int(res, 0, 2);
+			r.call = (uint8_t)col_int(res, 0, 3);
+			r.flags = (uint8_t)col_int(res, 0, 4);
+			r.fd = (int32_t)col_int(res, 0, 5);
+			r.arg = (int32_t)col_int(res, 0, 6);
+			r.ret = col_int(res, 0, 7);
+			r.offset = (uint64_t)col_int(res, 0, 8);
+			r.local.family = (uint16_t)col_int(res, 0, 9);
+			r.local.port = (uint16_t)col_int(res, 0, 10);
 			unhex(PQgetvalue(res, 0, 11), r.local.addr, sizeof(r.local.addr));
-			r.peer.family = (uint16_t)atoi(PQgetvalue(res, 0, 12));
-			r.peer.port = (uint16_t)atoi(PQgetvalue(res, 0, 13));
+			r.peer.family = (uint16_t)col_int(res, 0, 12);
+			r.peer.port = (uint16_t)col_int(res, 0, 13);
 			unhex(PQgetvalue(res, 0, 14), r.peer.addr, sizeof(r.peer.addr));
 			r.peek_len =
 				(uint16_t)unhex(PQgetvalue(res, 0, 15), r.peek, sizeof(r.peek));
-			stop = cb(arg, strtoll(PQgetvalue(res, 0, 0), NULL, 10), &r);
+			stop = cb(arg, col_int(res, 0, 0), &r);
 		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && !rc) {
 			rc = pg_fail(s, res, "read records", err, errlen);
 		}

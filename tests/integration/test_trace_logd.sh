@@ -2,9 +2,10 @@
 # `parikshan trace logd`, `trace expand` and `trace run` end to end: logd with SQLite and with a
 # real throwaway PostgreSQL server (initdb + pg_ctl as user postgres, Unix socket only), fed by
 # tests/tools/pk-trace-client.py writing struct-packed frames: records land, per-process drops
-# are summed, a bad frame drops only its connection (one log line, counted), the raw log reads
+# are summed, the store reads back the same records from PostgreSQL as from SQLite (the unit
+# test's round trip on the throwaway server), a bad frame drops only its connection (one log line, counted), the raw log reads
 # back with expand and a corrupt one gives one clear error, a database that is down gives one
-# clear error (at start and while running), SIGTERM commits and prints the summary; `trace run`
+# clear error (at start and while running), a full disk too, SIGTERM commits and prints the summary; `trace run`
 # refuses a statically linked program, passes the command's exit status through and sets
 # LD_PRELOAD (prepended), warning once when no logd listens.
 . "$(dirname "$0")/lib.sh"
@@ -82,6 +83,23 @@ pk_expect_error logd-bad-db 1 "trace logd: .*not a trace store" \
 pk_expect_error logd-two-dbs 2 "trace logd: --db and --pg" \
 	"$PK_BIN" trace logd --socket "$SOCK" --db "$DB" --pg "host=/nonexistent"
 
+# --- a disk that fills up: one clear line, exit 1 ------------------------------------------
+mkdir -p "$PK_TMP/small"
+if mount -t tmpfs -o size=256k pk-test-trace "$PK_TMP/small"; then
+	trap 'umount "$PK_TMP/small" 2>/dev/null; pk_cleanup' EXIT
+	logd_start full --db "$PK_TMP/small/full.sqlite" || exit 1
+	python3 "$CLIENT" "$SOCK" good 4001 5000 >/dev/null 2>&1
+	pk_wait_exit "$LOGD" 20
+	wait "$LOGD"
+	pk_expect_eq full-exit "$?" 1
+	pk_check full-line grep -qE "^parikshan: trace logd: .*(disk is full|No space)" "$PK_TMP/full.log"
+	umount "$PK_TMP/small"
+	trap pk_cleanup EXIT
+else
+	pk_fail full-tmpfs "mount failed"
+fi
+rm -f "$SOCK"
+
 # --- PostgreSQL -----------------------------------------------------------------------------
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$PGBIN" ] || ! id postgres >/dev/null 2>&1; then
@@ -117,6 +135,19 @@ else
 		logd_stop
 		pk_expect_eq pg-exit "$LOGD_RC" 0
 		pk_check pg-summary grep -qx "trace logd: 3 processes, 1011 records, 9 dropped by the processes, 1 bad connections" "$PK_TMP/pg.log"
+		# the store's reading side on PostgreSQL: the unit test's round trip on an empty database
+		pg_rows "create database unit" >/dev/null
+		UNIT=$(dirname "$PK_BIN")/tests/test_trace_store
+		if [ -x "$UNIT" ]; then
+			PK_TRACE_TEST_PG="host=$PGD/sock port=5432 user=postgres dbname=unit" "$UNIT" >"$PK_TMP/unit.out" 2>&1
+			if grep -qx "ok trace_store/test_roundtrip_pg" "$PK_TMP/unit.out"; then
+				pk_ok pg-roundtrip
+			else
+				pk_fail pg-roundtrip "$(grep -v '^ok' "$PK_TMP/unit.out" | head -n 5 | tr '\n' ' ')"
+			fi
+		else
+			pk_skip pg-roundtrip "$UNIT not built"
+		fi
 		# the database goes down while logd runs: one clear line, exit 1
 		logd_start pg-down --pg "$PGCONN" || exit 1
 		pg_down

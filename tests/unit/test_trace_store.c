@@ -1,4 +1,5 @@
-/* test_trace_store.c — the SQLite store: tables made on open, hellos and records round-trip
+/* test_trace_store.c — the SQLite store (and the PostgreSQL one when PK_TRACE_TEST_PG names a
+ * database): tables made on open, hellos and records round-trip
  * in (proc, ts, insertion) order, uncommitted rows invisible to a reader, readers refuse a
  * missing file or a file that is not a trace store, a stop from the callback. */
 #include <errno.h>
@@ -56,7 +57,8 @@ static struct pk_trace_rec rec(uint64_t ts, uint8_t call, const char *peek)
 	return r;
 }
 
-static void test_roundtrip(void)
+/* The round trip on the SQLite file db or (db NULL) the empty PostgreSQL database pg. */
+static void roundtrip(const char *db, const char *pg)
 {
 	struct pk_trace_store *w = NULL, *rd = NULL;
 	struct pk_trace_hello h;
@@ -77,9 +79,9 @@ static void test_roundtrip(void)
 	h.mono_ns = 5;
 	h.real_ns = 1700000000000000000ull;
 	h.dropped = 3;
-	strcpy(h.exe, "/usr/sbin/nginx");
-	strcpy(h.comm, "nginx\xff");
-	CHECK_EQ_INT(pk_trace_store_open(path, NULL, true, &w, err, sizeof(err)), 0);
+	snprintf(h.exe, sizeof(h.exe), "%s", "/usr/sbin/nginx");
+	snprintf(h.comm, sizeof(h.comm), "%s", "nginx\xff");
+	CHECK_EQ_INT(pk_trace_store_open(db, pg, true, &w, err, sizeof(err)), 0);
 	if (!w)
 		return;
 	CHECK_EQ_INT(pk_trace_store_add_proc(w, &h, &p1, err, sizeof(err)), 0);
@@ -89,7 +91,7 @@ static void test_roundtrip(void)
 	CHECK_EQ_INT(pk_trace_store_add_recs(w, p2, in, 1, err, sizeof(err)), 0);
 	CHECK_EQ_INT(pk_trace_store_add_recs(w, p1, in, 3, err, sizeof(err)), 0);
 	/* a reader sees nothing before the commit */
-	CHECK_EQ_INT(pk_trace_store_open(path, NULL, false, &rd, err, sizeof(err)), 0);
+	CHECK_EQ_INT(pk_trace_store_open(db, pg, false, &rd, err, sizeof(err)), 0);
 	CHECK_EQ_INT(pk_trace_store_each(rd, collect, &g, err, sizeof(err)), 0);
 	CHECK_EQ_INT(g.n, 0);
 	CHECK_EQ_INT(pk_trace_store_commit(w, err, sizeof(err)), 0);
@@ -126,11 +128,22 @@ static void test_roundtrip(void)
 	pk_trace_store_close(rd);
 	pk_trace_store_close(w);
 	/* reopening for writing keeps the rows */
-	CHECK_EQ_INT(pk_trace_store_open(path, NULL, true, &w, err, sizeof(err)), 0);
+	CHECK_EQ_INT(pk_trace_store_open(db, pg, true, &w, err, sizeof(err)), 0);
 	memset(&g, 0, sizeof(g));
 	CHECK_EQ_INT(pk_trace_store_each(w, collect, &g, err, sizeof(err)), 0);
 	CHECK_EQ_INT(g.n, 4);
 	pk_trace_store_close(w);
+}
+
+static void test_roundtrip(void)
+{
+	roundtrip(path, NULL);
+}
+
+/* PK_TRACE_TEST_PG: the conninfo of an empty PostgreSQL database (test_trace_logd sets it). */
+static void test_roundtrip_pg(void)
+{
+	roundtrip(NULL, getenv("PK_TRACE_TEST_PG"));
 }
 
 static void test_refusals(void)
@@ -166,6 +179,10 @@ int main(void)
 		return 1;
 	snprintf(path, sizeof(path), "%s/t.sqlite", dir);
 	UNIT_RUN(test_roundtrip);
+	if (getenv("PK_TRACE_TEST_PG"))
+		UNIT_RUN(test_roundtrip_pg);
+	else
+		UNIT_SKIP(test_roundtrip_pg, "PK_TRACE_TEST_PG not set (test_trace_logd sets it)");
 	UNIT_RUN(test_refusals);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))

@@ -49,7 +49,7 @@ static struct pk_trace_hello hello(int pid)
 	memset(&h, 0, sizeof(h));
 	h.version = PK_TRACE_VERSION;
 	h.pid = pid;
-	strcpy(h.comm, "x");
+	h.comm[0] = 'x';
 	return h;
 }
 
