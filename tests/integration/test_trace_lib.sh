@@ -190,6 +190,21 @@ any(h['comm'] == 'curl' and h['flags'] & 2 for h in H)
 and any(r['peek'].endswith('curl') for r in by('EXEC', 'env'))
 and by('FORK', 'bash')
 and any(r['peek'].startswith('GET /r/3 ') for r in by('WRITE', 'curl'))"
+# posix_spawnp with an environment without the library: put back, the child says it was spawned
+LD_PRELOAD="$LIB" python3 -c "
+import os
+env = {k: v for k, v in os.environ.items() if k not in ('LD_PRELOAD', '$(echo PARIKSHAN_TRACE_SOCK)')}
+out = os.open('$PK_TMP/spawn.out', os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+fa = [(os.POSIX_SPAWN_DUP2, out, 1)]
+pid = os.posix_spawnp('curl', ['curl', '-sf', 'http://127.0.0.1:$HTTP/r/4'], env, file_actions=fa)
+os.waitpid(pid, 0)
+print(pid)" >"$PK_TMP/spawn.pid"
+pk_expect_eq spawn_result "$(cat "$PK_TMP/spawn.out")" "resource 4"
+SPID=$(cat "$PK_TMP/spawn.pid")
+expect_recs spawn_records "
+any(h['pid'] == $SPID and h['comm'] == 'curl' and h['flags'] == 3 for h in H)
+and any(r['arg'] == $SPID for r in by('FORK', 'python3'))
+and any(r['peek'].startswith('GET /r/4 ') and r['pid'] == $SPID for r in by('WRITE', 'curl'))"
 if [ -x "$STATIC" ]; then
 	expect_recs static_reported "any(r['peek'] == '$STATIC' for r in by('STATIC'))"
 else

@@ -250,8 +250,9 @@ static void flusher_start(void)
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 64 * 1024);
-	if (pthread_create(&t, &at, flusher_main, NULL) != 0)
-		atomic_store(&g_flusher_started, 0);
+	/* no second try when it fails (a thread limit): records then wait for an exec or exit
+	 * flush, and what does not fit is dropped and counted */
+	(void)pthread_create(&t, &at, flusher_main, NULL);
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -579,6 +580,11 @@ static bool drain(void)
 		uint32_t h = atomic_load_explicit(&r->head, memory_order_acquire);
 		uint32_t n = 0;
 
+		if (g_conn < 0) {
+			/* nobody to send to: count, without copying */
+			n = h - t;
+			t = h;
+		}
 		while (t != h && n < PK_FRAME_RECS) {
 			g_frame.recs[n++] = r->recs[t % PK_RING_RECS];
 			t++;
