@@ -3,6 +3,7 @@
  * calls the real function first, keeps its errno, records, and gives the errno back. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <stdarg.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -81,6 +82,15 @@ PK_DATA_WRAP(ssize_t, readv, true, (int fd, const struct iovec *v, int c), (fd, 
 	     c > 0 ? (size_t)c : 0, NULL, 0, false)
 PK_DATA_WRAP(ssize_t, writev, false, (int fd, const struct iovec *v, int c), (fd, v, c), NULL, v,
 	     c > 0 ? (size_t)c : 0, NULL, 0, false)
+
+/* _FORTIFY_SOURCE's checked reads: glibc's own read/recv behind them are internal calls */
+PK_DATA_WRAP(ssize_t, __read_chk, true, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl), b,
+	     NULL, 0, NULL, 0, false)
+PK_DATA_WRAP(ssize_t, __recv_chk, true, (int fd, void *b, size_t n, size_t bl, int fl),
+	     (fd, b, n, bl, fl), b, NULL, 0, NULL, 0, (fl & MSG_PEEK))
+PK_DATA_WRAP(ssize_t, __recvfrom_chk, true,
+	     (int fd, void *b, size_t n, size_t bl, int fl, struct sockaddr *sa, socklen_t *sl),
+	     (fd, b, n, bl, fl, sa, sl), b, NULL, 0, sa, sl ? *sl : 0, (fl & MSG_PEEK))
 
 /* sendfile: the bytes come from a file; the record has no peek (peek_len 0). */
 #define PK_SENDFILE_WRAP(name, off_type)                                                           \
@@ -200,6 +210,57 @@ PK_EXPORT int close(int fd)
 	}
 	errno = e;
 	return r;
+}
+
+/* A new socket's number may have been a file closed inside libc (fclose): start afresh. */
+PK_EXPORT int socket(int dom, int type, int proto)
+{
+	PK_REAL(int (*)(int, int, int), "socket");
+	int r = real_fn(dom, type, proto);
+
+	if (r >= 0)
+		pk_fd_forget(r);
+	return r;
+}
+
+/* close_range and closefrom close descriptors the close wrapper never sees. */
+static void forget_range(unsigned first, unsigned last)
+{
+	for (unsigned fd = first; fd <= last && fd < PK_FD_MAX; fd++) {
+		pk_conn_check_fd((int)fd);
+		pk_fd_forget((int)fd);
+	}
+}
+
+PK_EXPORT int close_range(unsigned first, unsigned last, int fl)
+{
+	PK_REAL(int (*)(unsigned, unsigned, int), "close_range");
+	int r, e;
+
+	if (!real_fn) {
+		errno = ENOSYS;
+		return -1;
+	}
+	r = real_fn(first, last, fl);
+	e = errno;
+	if (r == 0 && !(fl & CLOSE_RANGE_CLOEXEC))
+		forget_range(first, last);
+	errno = e;
+	return r;
+}
+
+PK_EXPORT void closefrom(int low)
+{
+	PK_REAL(void (*)(int), "closefrom");
+	int e;
+
+	if (low < 0)
+		low = 0;
+	forget_range((unsigned)low, PK_FD_MAX - 1);
+	e = errno;
+	if (real_fn)
+		real_fn(low);
+	errno = e;
 }
 
 PK_EXPORT int shutdown(int fd, int how)
