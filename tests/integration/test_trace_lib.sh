@@ -87,6 +87,29 @@ and any(r['peek'].startswith('HTTP/1.0 200') and r['local'] == '127.0.0.1:$HTTP'
         for r in by('WRITE'))
 and all(offsets_ok(h['pid']) for h in H)"
 
+# errno as the application sees it: the wrappers' own work never changes it
+got=$(LD_PRELOAD="$LIB" python3 -c "
+import errno, os, socket
+try: os.read(999, 1)
+except OSError as e: assert e.errno == errno.EBADF, e
+a, b = socket.socketpair(); a.setblocking(False)
+try: a.recv(1); assert False
+except BlockingIOError: pass
+s = socket.socket()
+try: s.connect(('127.0.0.1', $(pk_free_port))); assert False
+except ConnectionRefusedError: pass
+b.send(b'z'); assert a.recv(1) == b'z'
+print('errno ok')" 2>&1)
+pk_expect_eq errno_kept "$got" "errno ok"
+
+# the skew knob: this process's clock +200 ms, in its records and its hello
+got=$(PARIKSHAN_TRACE_SKEW_MS=200 LD_PRELOAD="$LIB" curl -sf "http://127.0.0.1:$HTTP/r/18")
+pk_expect_eq skew_result "$got" "resource 18"
+expect_recs skew_records "
+[w['ts'] - r['ts'] > 150e6 for w in by('WRITE', 'curl') if w['peek'].startswith('GET /r/18 ')
+ for r in by('READ') if r['local'] == '127.0.0.1:$HTTP' and r['peek'].startswith('GET /r/18 ')]
+ == [True]"
+
 # ---- redis-server, redis-cli, redis-benchmark ----
 RPORT=$(pk_free_port)
 LD_PRELOAD="$LIB" pk_redis redis "$RPORT" || exit 1
