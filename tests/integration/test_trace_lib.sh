@@ -102,6 +102,11 @@ b.send(b'z'); assert a.recv(1) == b'z'
 print('errno ok')" 2>&1)
 pk_expect_eq errno_kept "$got" "errno ok"
 
+# bad pointers and descriptors: the same results and errnos, no crash
+"$PK_TOOLS/trace-badargs" >"$PK_TMP/bad.plain" 2>&1
+LD_PRELOAD="$LIB" "$PK_TOOLS/trace-badargs" >"$PK_TMP/bad.lib" 2>&1
+pk_check bad_args diff "$PK_TMP/bad.plain" "$PK_TMP/bad.lib"
+
 # the skew knob: this process's clock +200 ms, in its records and its hello
 got=$(PARIKSHAN_TRACE_SKEW_MS=200 LD_PRELOAD="$LIB" curl -sf "http://127.0.0.1:$HTTP/r/18")
 pk_expect_eq skew_result "$got" "resource 18"

@@ -31,8 +31,8 @@ static void data_done(int fd, bool in, ssize_t r, int e, const void *buf, const 
 	pk_tl_enter();
 	f = pk_fd_get(fd);
 	if (f && !atomic_load_explicit(&f->tls, memory_order_relaxed)) {
-		if (!(f->flags & PK_TRACE_F_DGRAM))
-			peer = NULL;
+		if (!(f->flags & PK_TRACE_F_DGRAM) || r < 0)
+			peer = NULL; /* a failed call's pointers may be bad (EFAULT) */
 		if (buf) {
 			one.iov_base = (void *)buf;
 			one.iov_len = r > 0 ? (size_t)r : 0;
@@ -70,14 +70,17 @@ PK_DATA_WRAP(ssize_t, send, false, (int fd, const void *b, size_t n, int fl), (f
 	     NULL, 0, NULL, 0, false)
 PK_DATA_WRAP(ssize_t, recvfrom, true,
 	     (int fd, void *b, size_t n, int fl, struct sockaddr *sa, socklen_t *sl),
-	     (fd, b, n, fl, sa, sl), b, NULL, 0, sa, sl ? *sl : 0, (fl & MSG_PEEK))
+	     (fd, b, n, fl, sa, sl), b, NULL, 0, r >= 0 ? sa : NULL, r >= 0 && sl ? *sl : 0,
+	     (fl & MSG_PEEK))
 PK_DATA_WRAP(ssize_t, sendto, false,
 	     (int fd, const void *b, size_t n, int fl, const struct sockaddr *sa, socklen_t sl),
 	     (fd, b, n, fl, sa, sl), b, NULL, 0, sa, sl, false)
 PK_DATA_WRAP(ssize_t, recvmsg, true, (int fd, struct msghdr *m, int fl), (fd, m, fl), NULL,
-	     m->msg_iov, m->msg_iovlen, m->msg_name, m->msg_namelen, (fl & MSG_PEEK))
+	     r > 0 ? m->msg_iov : NULL, r > 0 ? m->msg_iovlen : 0, r >= 0 ? m->msg_name : NULL,
+	     r >= 0 ? m->msg_namelen : 0, (fl & MSG_PEEK))
 PK_DATA_WRAP(ssize_t, sendmsg, false, (int fd, const struct msghdr *m, int fl), (fd, m, fl), NULL,
-	     m->msg_iov, m->msg_iovlen, m->msg_name, m->msg_namelen, false)
+	     r > 0 ? m->msg_iov : NULL, r > 0 ? m->msg_iovlen : 0, r >= 0 ? m->msg_name : NULL,
+	     r >= 0 ? m->msg_namelen : 0, false)
 PK_DATA_WRAP(ssize_t, readv, true, (int fd, const struct iovec *v, int c), (fd, v, c), NULL, v,
 	     c > 0 ? (size_t)c : 0, NULL, 0, false)
 PK_DATA_WRAP(ssize_t, writev, false, (int fd, const struct iovec *v, int c), (fd, v, c), NULL, v,
@@ -90,7 +93,8 @@ PK_DATA_WRAP(ssize_t, __recv_chk, true, (int fd, void *b, size_t n, size_t bl, i
 	     (fd, b, n, bl, fl), b, NULL, 0, NULL, 0, (fl & MSG_PEEK))
 PK_DATA_WRAP(ssize_t, __recvfrom_chk, true,
 	     (int fd, void *b, size_t n, size_t bl, int fl, struct sockaddr *sa, socklen_t *sl),
-	     (fd, b, n, bl, fl, sa, sl), b, NULL, 0, sa, sl ? *sl : 0, (fl & MSG_PEEK))
+	     (fd, b, n, bl, fl, sa, sl), b, NULL, 0, r >= 0 ? sa : NULL, r >= 0 && sl ? *sl : 0,
+	     (fl & MSG_PEEK))
 
 /* sendfile: the bytes come from a file; the record has no peek (peek_len 0). */
 #define PK_SENDFILE_WRAP(name, off_type)                                                           \
@@ -173,8 +177,8 @@ PK_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t sl)
 	r = real_fn(fd, sa, sl);
 	e = errno;
 	if (!uninteresting(r, e) || e == EINPROGRESS || e == EAGAIN)
-		conn_done(PK_TRACE_CONNECT, fd, 0, r == 0 ? 0 : -(int64_t)e, PK_TRACE_F_CLIENT, sa,
-			  sl);
+		conn_done(PK_TRACE_CONNECT, fd, 0, r == 0 ? 0 : -(int64_t)e, PK_TRACE_F_CLIENT,
+			  r != 0 && e == EFAULT ? NULL : sa, sl);
 	errno = e;
 	return r;
 }
