@@ -62,6 +62,7 @@ static __thread uint32_t tl_tid PK_TL;
 static bool g_on;
 static int64_t g_skew_ns;
 static uint32_t g_hello_flags;
+static int32_t g_ppid; /* the parent at fork time (it may have exited before the hello) */
 static pthread_key_t g_key;
 static struct pk_ring *_Atomic g_rings;
 static _Atomic int g_flusher_started;
@@ -491,7 +492,7 @@ static int send_hello(void)
 	m.hdr.count = 1;
 	m.h.version = PK_TRACE_VERSION;
 	m.h.pid = (int32_t)syscall(SYS_getpid);
-	m.h.ppid = (int32_t)syscall(SYS_getppid);
+	m.h.ppid = g_ppid ? g_ppid : (int32_t)syscall(SYS_getppid);
 	m.h.flags = g_hello_flags;
 	m.h.mono_ns = mono_ns() + (uint64_t)g_skew_ns;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -668,6 +669,7 @@ void pk_core_atfork_child(void)
 	atomic_store(&g_lost, 0);
 	tl_tid = 0;
 	g_hello_flags = PK_TRACE_HELLO_FORKED;
+	g_ppid = (int32_t)syscall(SYS_getppid);
 	for (r = atomic_load(&g_rings); r;) {
 		struct pk_ring *next = atomic_load(&r->next);
 
