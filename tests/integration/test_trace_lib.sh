@@ -181,6 +181,8 @@ len([h for h in H if h['comm'] == 'nginx' and h['flags'] & 1]) >= 2
 and len(by('FORK', 'nginx')) >= 2
 and {r['arg'] for r in by('FORK', 'nginx')} >= {h['pid'] for h in H
                                                 if h['comm'] == 'nginx' and h['flags'] & 1}
+and all(h['ppid'] in {m['pid'] for m in H if m['comm'] == 'nginx' and not m['flags'] & 1}
+        for h in H if h['comm'] == 'nginx' and h['flags'] & 1)
 and len([r for r in by('ACCEPT', 'nginx') if r['local'] == '127.0.0.1:$NPORT']) >= 20
 and {int(r['peek'].split()[1][3:]) for r in by('READ', 'nginx')
      if r['local'] == '127.0.0.1:$NPORT' and r['peek'].startswith('GET /r/')} == set(range(1, 21))
