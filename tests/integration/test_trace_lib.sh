@@ -207,6 +207,18 @@ and len([r for r in by('WRITE', 'nginx') if r['local'] == '127.0.0.1:$SPORT' and
 and not [r for r in by(None, 'nginx') if r['local'] == '127.0.0.1:$SPORT' and
          r['call'] in ('READ', 'WRITE') and r['ret'] > 0 and not r['flags'] & 1]"
 
+# python's ssl module (libssl loaded with it, SSL_read_ex/SSL_write_ex): same result, plaintext
+got=$(LD_PRELOAD="$LIB" python3 -c "
+import ssl, urllib.request
+ctx = ssl._create_unverified_context()
+print(urllib.request.urlopen('https://127.0.0.1:$SPORT/r/32', context=ctx).read().decode().strip())")
+pk_expect_eq python_https_result "$got" "resource 32"
+expect_recs python_https_records "
+any(r['flags'] & 0x11 == 0x11 and r['peek'].startswith('GET /r/32 ') for r in by('WRITE', 'python3'))
+and any(r['flags'] & 1 and r['peek'].startswith('HTTP/1.1 200') for r in by('READ', 'python3'))
+and not [r for r in by(None, 'python3') if r['peer'] == '127.0.0.1:$SPORT' and
+         r['call'] in ('READ', 'WRITE') and r['ret'] > 0 and not r['flags'] & 1]"
+
 # ---- fork + exec chain: LD_PRELOAD removed by env, put back; a static binary reported ----
 STATIC=$PK_TOOLS/static-hello
 got=$(LD_PRELOAD="$LIB" bash -c "x=\$(env -u LD_PRELOAD curl -sf \
