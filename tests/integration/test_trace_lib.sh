@@ -219,6 +219,16 @@ and any(r['flags'] & 1 and r['peek'].startswith('HTTP/1.1 200') for r in by('REA
 and not [r for r in by(None, 'python3') if r['peer'] == '127.0.0.1:$SPORT' and
          r['call'] in ('READ', 'WRITE') and r['ret'] > 0 and not r['flags'] & 1]"
 
+# curl gives OpenSSL a BIO of its own (SSL_get_fd says -1): the descriptor is learnt from the
+# socket calls inside its SSL calls; plaintext only
+got=$(LD_PRELOAD="$LIB" curl -sfk "https://127.0.0.1:$SPORT/r/33")
+pk_expect_eq curl_https_result "$got" "resource 33"
+expect_recs curl_https_records "
+any(r['flags'] & 0x11 == 0x11 and r['peek'].startswith('GET /r/33 ') for r in by('WRITE', 'curl'))
+and any(r['flags'] & 1 and r['peek'].startswith('HTTP/1.1 200') for r in by('READ', 'curl'))
+and not [r for r in by(None, 'curl') if r['peer'] == '127.0.0.1:$SPORT' and
+         r['call'] in ('READ', 'WRITE') and r['ret'] > 0 and not r['flags'] & 1]"
+
 # ---- fork + exec chain: LD_PRELOAD removed by env, put back; a static binary reported ----
 STATIC=$PK_TOOLS/static-hello
 got=$(LD_PRELOAD="$LIB" bash -c "x=\$(env -u LD_PRELOAD curl -sf \

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -17,6 +18,22 @@
 static bool uninteresting(ssize_t r, int e)
 {
 	return r < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR);
+}
+
+/* OpenSSL over a BIO of the program's own (curl's): SSL_get_fd says -1, so the descriptor of
+ * an SSL object is learnt from the socket calls made inside its SSL calls on this thread, and
+ * remembered in a small table (a hint: a collision only loses the plaintext records). */
+static __thread void *tl_ssl PK_TL; /* the SSL object of the SSL call in progress */
+static __thread int tl_ssl_fd PK_TL;
+#define PK_SSL_SLOTS 256
+static struct {
+	void *_Atomic ssl;
+	_Atomic int fd;
+} ssl_fds[PK_SSL_SLOTS];
+
+static unsigned ssl_slot(void *ssl)
+{
+	return (unsigned)(((uintptr_t)ssl >> 4) % PK_SSL_SLOTS);
 }
 
 /* Records a data call on FD unless FD is not a traced socket, or its bytes are ciphertext. */
@@ -30,7 +47,15 @@ static void data_done(int fd, bool in, ssize_t r, int e, const void *buf, const 
 		return;
 	pk_tl_enter();
 	f = pk_fd_get(fd);
-	if (f && !atomic_load_explicit(&f->tls, memory_order_relaxed)) {
+	if (f && tl_ssl) {
+		/* ciphertext moved by an SSL call through the program's own BIO */
+		unsigned k = ssl_slot(tl_ssl);
+
+		atomic_store(&f->tls, 1);
+		tl_ssl_fd = fd;
+		atomic_store(&ssl_fds[k].fd, fd);
+		atomic_store(&ssl_fds[k].ssl, tl_ssl);
+	} else if (f && !atomic_load_explicit(&f->tls, memory_order_relaxed)) {
 		if (!(f->flags & PK_TRACE_F_DGRAM) || r < 0)
 			peer = NULL; /* a failed call's pointers may be bad (EFAULT) */
 		if (buf) {
@@ -404,6 +429,10 @@ static void ssl_done(void *ssl, bool in, const void *buf, size_t n)
 		return;
 	pk_tl_enter();
 	fd = ssl_fd(ssl);
+	if (fd < 0)
+		fd = tl_ssl_fd;
+	if (fd < 0 && atomic_load(&ssl_fds[ssl_slot(ssl)].ssl) == ssl)
+		fd = atomic_load(&ssl_fds[ssl_slot(ssl)].fd);
 	if ((f = pk_fd_get(fd))) {
 		atomic_store(&f->tls, 1);
 		pk_rec_data(fd, f, in, (int64_t)n, &one, 1, PK_TRACE_F_TLS, NULL, 0);
@@ -435,7 +464,11 @@ PK_EXPORT int SSL_set_fd(void *ssl, int fd)
 		int r, e;                                                                          \
 		if (!real_fn)                                                                      \
 			return -1;                                                                 \
+		void *prev = tl_ssl;                                                               \
+		tl_ssl = ssl;                                                                      \
+		tl_ssl_fd = -1;                                                                    \
 		r = real_fn(ssl, buf, num);                                                        \
+		tl_ssl = prev;                                                                     \
 		if (r > 0 && !pk_tl_busy()) {                                                      \
 			e = errno;                                                                 \
 			ssl_done(ssl, in, buf, (size_t)r);                                         \
@@ -453,7 +486,11 @@ PK_SSL_WRAP(SSL_write, false, const void *)
 		int r, e;                                                                          \
 		if (!real_fn)                                                                      \
 			return 0;                                                                  \
+		void *prev = tl_ssl;                                                               \
+		tl_ssl = ssl;                                                                      \
+		tl_ssl_fd = -1;                                                                    \
 		r = real_fn(ssl, buf, num, done);                                                  \
+		tl_ssl = prev;                                                                     \
 		if (r == 1 && done && !pk_tl_busy()) {                                             \
 			e = errno;                                                                 \
 			ssl_done(ssl, in, buf, *done);                                             \
@@ -463,3 +500,22 @@ PK_SSL_WRAP(SSL_write, false, const void *)
 	}
 PK_SSL_EX_WRAP(SSL_read_ex, true, void *)
 PK_SSL_EX_WRAP(SSL_write_ex, false, const void *)
+
+/* The handshake's ciphertext: the socket calls inside are marked TLS, never recorded. */
+#define PK_SSL_HS_WRAP(name)                                                                       \
+	PK_EXPORT int name(void *ssl)                                                              \
+	{                                                                                          \
+		PK_REAL(int (*)(void *), #name);                                                   \
+		void *prev = tl_ssl;                                                               \
+		int r;                                                                             \
+		if (!real_fn)                                                                      \
+			return -1;                                                                 \
+		tl_ssl = ssl;                                                                      \
+		tl_ssl_fd = -1;                                                                    \
+		r = real_fn(ssl);                                                                  \
+		tl_ssl = prev;                                                                     \
+		return r;                                                                          \
+	}
+PK_SSL_HS_WRAP(SSL_do_handshake)
+PK_SSL_HS_WRAP(SSL_connect)
+PK_SSL_HS_WRAP(SSL_accept)
