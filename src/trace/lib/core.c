@@ -713,6 +713,13 @@ __attribute__((constructor)) static void pk_trace_init(void)
 		else if (strtol(s, NULL, 10) == (long)getpid())
 			g_hello_flags = PK_TRACE_HELLO_EXECED;
 	}
+	{
+		int e = errno;
+
+		pk_net_prime();
+		pk_proc_prime();
+		errno = e;
+	}
 	if (pthread_key_create(&g_key, ring_release) == 0 &&
 	    pthread_atfork(NULL, NULL, pk_core_atfork_child) == 0)
 		g_on = true;

@@ -241,6 +241,12 @@ PK_EXPORT int close(int fd)
 	return r;
 }
 
+ssize_t __read_chk(int fd, void *b, size_t n, size_t bl);
+ssize_t __recv_chk(int fd, void *b, size_t n, size_t bl, int fl);
+ssize_t __recvfrom_chk(int fd, void *b, size_t n, size_t bl, int fl, struct sockaddr *sa,
+		       socklen_t *sl);
+int fcntl64(int fd, int cmd, ...);
+
 /* A new socket's number may have been a file closed inside libc (fclose): start afresh. */
 PK_EXPORT int socket(int dom, int type, int proto)
 {
@@ -519,3 +525,36 @@ PK_SSL_EX_WRAP(SSL_write_ex, false, const void *)
 PK_SSL_HS_WRAP(SSL_do_handshake)
 PK_SSL_HS_WRAP(SSL_connect)
 PK_SSL_HS_WRAP(SSL_accept)
+
+void pk_net_prime(void)
+{
+	struct msghdr m = { 0 };
+	socklen_t sl = 0;
+
+	/* each call fails at once (bad descriptor): only its real function is looked up */
+	(void)!read(-1, NULL, 0);
+	(void)!write(-1, NULL, 0);
+	(void)!recv(-1, NULL, 0, 0);
+	(void)!send(-1, NULL, 0, 0);
+	(void)!recvfrom(-1, NULL, 0, 0, NULL, &sl);
+	(void)!sendto(-1, NULL, 0, 0, NULL, 0);
+	(void)!recvmsg(-1, &m, 0);
+	(void)!sendmsg(-1, &m, 0);
+	(void)!readv(-1, NULL, 0);
+	(void)!writev(-1, NULL, 0);
+	(void)!__read_chk(-1, NULL, 0, 0);
+	(void)!__recv_chk(-1, NULL, 0, 0, 0);
+	(void)!__recvfrom_chk(-1, NULL, 0, 0, 0, NULL, &sl);
+	(void)!sendfile(-1, -1, NULL, 0);
+	(void)!sendfile64(-1, -1, NULL, 0);
+	(void)!accept(-1, NULL, NULL);
+	(void)!accept4(-1, NULL, NULL, 0);
+	(void)!connect(-1, NULL, 0);
+	(void)!shutdown(-1, SHUT_RDWR);
+	(void)!close(-1);
+	(void)!dup(-1);
+	(void)!dup2(-1, -1);
+	(void)!dup3(-1, -1, 0);
+	(void)!fcntl(-1, F_GETFD, 0);
+	(void)!fcntl64(-1, F_GETFD, 0);
+}
