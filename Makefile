@@ -324,10 +324,11 @@ redis-iprobe: deps
 	$(Q)$(MAKE) --no-print-directory MODE=release all
 	$(Q)bash scripts/redis-iprobe.sh build/release/parikshan
 
-# install: the binary, libiprobe.so (in lib/parikshan/, where `probe` looks beside
-# ../lib/parikshan), its man page and its bash completion under $(DESTDIR)$(PREFIX).  The
-# man page and the completion are generated from the binary's own --help text (its command
-# table and each command's usage) by scripts/mkdoc.py: one source, no second copy.
+# install: the binary, libiprobe.so and libparikshan_trace.so (in lib/parikshan/, where `probe`
+# and `trace run` look beside ../lib/parikshan), its man page and its bash completion under
+# $(DESTDIR)$(PREFIX).  The man page and the completion are generated from the binary's own
+# --help text (its command table and each command's usage) by scripts/mkdoc.py: one source, no
+# second copy.
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib/parikshan
@@ -344,17 +345,19 @@ $(COMPLETION): $(BIN) scripts/mkdoc.py
 	@$(if $(Q),echo "  GEN $@")
 	$(Q)python3 scripts/mkdoc.py completion $(BIN) >$@.tmp && mv $@.tmp $@
 
-install: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(MAN) $(COMPLETION)
+install: $(BIN) $(IPROBE_SO) $(INVIVO_SO) $(TRACELIB_SO) $(MAN) $(COMPLETION)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/parikshan
 	install -m 0644 $(IPROBE_SO) $(DESTDIR)$(LIBDIR)/libiprobe.so
 	install -m 0644 $(INVIVO_SO) $(DESTDIR)$(LIBDIR)/libinvivo.so
+	install -m 0644 $(TRACELIB_SO) $(DESTDIR)$(LIBDIR)/libparikshan_trace.so
 	install -m 0644 $(MAN) $(DESTDIR)$(MAN1DIR)/parikshan.1
 	install -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/parikshan
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/parikshan $(DESTDIR)$(LIBDIR)/libiprobe.so \
-		$(DESTDIR)$(LIBDIR)/libinvivo.so $(DESTDIR)$(MAN1DIR)/parikshan.1 $(DESTDIR)$(BASHCOMPDIR)/parikshan
+		$(DESTDIR)$(LIBDIR)/libinvivo.so $(DESTDIR)$(LIBDIR)/libparikshan_trace.so \
+		$(DESTDIR)$(MAN1DIR)/parikshan.1 $(DESTDIR)$(BASHCOMPDIR)/parikshan
 	rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null || true
 
 FORMAT_FILES := $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)

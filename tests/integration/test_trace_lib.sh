@@ -87,6 +87,34 @@ and any(r['peek'].startswith('HTTP/1.0 200') and r['local'] == '127.0.0.1:$HTTP'
         for r in by('WRITE'))
 and all(offsets_ok(h['pid']) for h in H)"
 
+# errno as the application sees it: the wrappers' own work never changes it
+got=$(LD_PRELOAD="$LIB" python3 -c "
+import errno, os, socket
+try: os.read(999, 1)
+except OSError as e: assert e.errno == errno.EBADF, e
+a, b = socket.socketpair(); a.setblocking(False)
+try: a.recv(1); assert False
+except BlockingIOError: pass
+s = socket.socket()
+try: s.connect(('127.0.0.1', $(pk_free_port))); assert False
+except ConnectionRefusedError: pass
+b.send(b'z'); assert a.recv(1) == b'z'
+print('errno ok')" 2>&1)
+pk_expect_eq errno_kept "$got" "errno ok"
+
+# bad pointers and descriptors: the same results and errnos, no crash
+"$PK_TOOLS/trace-badargs" >"$PK_TMP/bad.plain" 2>&1
+LD_PRELOAD="$LIB" "$PK_TOOLS/trace-badargs" >"$PK_TMP/bad.lib" 2>&1
+pk_check bad_args diff "$PK_TMP/bad.plain" "$PK_TMP/bad.lib"
+
+# the skew knob: this process's clock +200 ms, in its records and its hello
+got=$(PARIKSHAN_TRACE_SKEW_MS=200 LD_PRELOAD="$LIB" curl -sf "http://127.0.0.1:$HTTP/r/18")
+pk_expect_eq skew_result "$got" "resource 18"
+expect_recs skew_records "
+[w['ts'] - r['ts'] > 150e6 for w in by('WRITE', 'curl') if w['peek'].startswith('GET /r/18 ')
+ for r in by('READ') if r['local'] == '127.0.0.1:$HTTP' and r['peek'].startswith('GET /r/18 ')]
+ == [True]"
+
 # ---- redis-server, redis-cli, redis-benchmark ----
 RPORT=$(pk_free_port)
 LD_PRELOAD="$LIB" pk_redis redis "$RPORT" || exit 1
@@ -153,6 +181,8 @@ len([h for h in H if h['comm'] == 'nginx' and h['flags'] & 1]) >= 2
 and len(by('FORK', 'nginx')) >= 2
 and {r['arg'] for r in by('FORK', 'nginx')} >= {h['pid'] for h in H
                                                 if h['comm'] == 'nginx' and h['flags'] & 1}
+and all(h['ppid'] in {m['pid'] for m in H if m['comm'] == 'nginx' and not m['flags'] & 1}
+        for h in H if h['comm'] == 'nginx' and h['flags'] & 1)
 and len([r for r in by('ACCEPT', 'nginx') if r['local'] == '127.0.0.1:$NPORT']) >= 20
 and {int(r['peek'].split()[1][3:]) for r in by('READ', 'nginx')
      if r['local'] == '127.0.0.1:$NPORT' and r['peek'].startswith('GET /r/')} == set(range(1, 21))
@@ -177,6 +207,28 @@ and len([r for r in by('WRITE', 'nginx') if r['local'] == '127.0.0.1:$SPORT' and
 and not [r for r in by(None, 'nginx') if r['local'] == '127.0.0.1:$SPORT' and
          r['call'] in ('READ', 'WRITE') and r['ret'] > 0 and not r['flags'] & 1]"
 
+# python's ssl module (libssl loaded with it, SSL_read_ex/SSL_write_ex): same result, plaintext
+got=$(LD_PRELOAD="$LIB" python3 -c "
+import ssl, urllib.request
+ctx = ssl._create_unverified_context()
+print(urllib.request.urlopen('https://127.0.0.1:$SPORT/r/32', context=ctx).read().decode().strip())")
+pk_expect_eq python_https_result "$got" "resource 32"
+expect_recs python_https_records "
+any(r['flags'] & 0x11 == 0x11 and r['peek'].startswith('GET /r/32 ') for r in by('WRITE', 'python3'))
+and any(r['flags'] & 1 and r['peek'].startswith('HTTP/1.1 200') for r in by('READ', 'python3'))
+and not [r for r in by(None, 'python3') if r['peer'] == '127.0.0.1:$SPORT' and
+         r['call'] in ('READ', 'WRITE') and r['ret'] > 0 and not r['flags'] & 1]"
+
+# curl gives OpenSSL a BIO of its own (SSL_get_fd says -1): the descriptor is learnt from the
+# socket calls inside its SSL calls; plaintext only
+got=$(LD_PRELOAD="$LIB" curl -sfk "https://127.0.0.1:$SPORT/r/33")
+pk_expect_eq curl_https_result "$got" "resource 33"
+expect_recs curl_https_records "
+any(r['flags'] & 0x11 == 0x11 and r['peek'].startswith('GET /r/33 ') for r in by('WRITE', 'curl'))
+and any(r['flags'] & 1 and r['peek'].startswith('HTTP/1.1 200') for r in by('READ', 'curl'))
+and not [r for r in by(None, 'curl') if r['peer'] == '127.0.0.1:$SPORT' and
+         r['call'] in ('READ', 'WRITE') and r['ret'] > 0 and not r['flags'] & 1]"
+
 # ---- fork + exec chain: LD_PRELOAD removed by env, put back; a static binary reported ----
 STATIC=$PK_TOOLS/static-hello
 got=$(LD_PRELOAD="$LIB" bash -c "x=\$(env -u LD_PRELOAD curl -sf \
@@ -190,6 +242,21 @@ any(h['comm'] == 'curl' and h['flags'] & 2 for h in H)
 and any(r['peek'].endswith('curl') for r in by('EXEC', 'env'))
 and by('FORK', 'bash')
 and any(r['peek'].startswith('GET /r/3 ') for r in by('WRITE', 'curl'))"
+# posix_spawnp with an environment without the library: put back, the child says it was spawned
+LD_PRELOAD="$LIB" python3 -c "
+import os
+env = {k: v for k, v in os.environ.items() if k not in ('LD_PRELOAD', '$(echo PARIKSHAN_TRACE_SOCK)')}
+out = os.open('$PK_TMP/spawn.out', os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+fa = [(os.POSIX_SPAWN_DUP2, out, 1)]
+pid = os.posix_spawnp('curl', ['curl', '-sf', 'http://127.0.0.1:$HTTP/r/4'], env, file_actions=fa)
+os.waitpid(pid, 0)
+print(pid)" >"$PK_TMP/spawn.pid"
+pk_expect_eq spawn_result "$(cat "$PK_TMP/spawn.out")" "resource 4"
+SPID=$(cat "$PK_TMP/spawn.pid")
+expect_recs spawn_records "
+any(h['pid'] == $SPID and h['comm'] == 'curl' and h['flags'] == 3 for h in H)
+and any(r['arg'] == $SPID for r in by('FORK', 'python3'))
+and any(r['peek'].startswith('GET /r/4 ') and r['pid'] == $SPID for r in by('WRITE', 'curl'))"
 if [ -x "$STATIC" ]; then
 	expect_recs static_reported "any(r['peek'] == '$STATIC' for r in by('STATIC'))"
 else

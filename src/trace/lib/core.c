@@ -62,6 +62,7 @@ static __thread uint32_t tl_tid PK_TL;
 static bool g_on;
 static int64_t g_skew_ns;
 static uint32_t g_hello_flags;
+static int32_t g_ppid; /* the parent at fork time (it may have exited before the hello) */
 static pthread_key_t g_key;
 static struct pk_ring *_Atomic g_rings;
 static _Atomic int g_flusher_started;
@@ -250,8 +251,9 @@ static void flusher_start(void)
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 64 * 1024);
-	if (pthread_create(&t, &at, flusher_main, NULL) != 0)
-		atomic_store(&g_flusher_started, 0);
+	/* no second try when it fails (a thread limit): records then wait for an exec or exit
+	 * flush, and what does not fit is dropped and counted */
+	(void)pthread_create(&t, &at, flusher_main, NULL);
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -490,7 +492,7 @@ static int send_hello(void)
 	m.hdr.count = 1;
 	m.h.version = PK_TRACE_VERSION;
 	m.h.pid = (int32_t)syscall(SYS_getpid);
-	m.h.ppid = (int32_t)syscall(SYS_getppid);
+	m.h.ppid = g_ppid ? g_ppid : (int32_t)syscall(SYS_getppid);
 	m.h.flags = g_hello_flags;
 	m.h.mono_ns = mono_ns() + (uint64_t)g_skew_ns;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -579,6 +581,11 @@ static bool drain(void)
 		uint32_t h = atomic_load_explicit(&r->head, memory_order_acquire);
 		uint32_t n = 0;
 
+		if (g_conn < 0) {
+			/* nobody to send to: count, without copying */
+			n = h - t;
+			t = h;
+		}
 		while (t != h && n < PK_FRAME_RECS) {
 			g_frame.recs[n++] = r->recs[t % PK_RING_RECS];
 			t++;
@@ -662,6 +669,7 @@ void pk_core_atfork_child(void)
 	atomic_store(&g_lost, 0);
 	tl_tid = 0;
 	g_hello_flags = PK_TRACE_HELLO_FORKED;
+	g_ppid = (int32_t)syscall(SYS_getppid);
 	for (r = atomic_load(&g_rings); r;) {
 		struct pk_ring *next = atomic_load(&r->next);
 
@@ -704,6 +712,13 @@ __attribute__((constructor)) static void pk_trace_init(void)
 			g_hello_flags = PK_TRACE_HELLO_FORKED | PK_TRACE_HELLO_EXECED;
 		else if (strtol(s, NULL, 10) == (long)getpid())
 			g_hello_flags = PK_TRACE_HELLO_EXECED;
+	}
+	{
+		int e = errno;
+
+		pk_net_prime();
+		pk_proc_prime();
+		errno = e;
 	}
 	if (pthread_key_create(&g_key, ring_release) == 0 &&
 	    pthread_atfork(NULL, NULL, pk_core_atfork_child) == 0)

@@ -104,6 +104,11 @@ void pk_flush_now(int ms) PK_HIDDEN;
  * (and connects again) instead of writing into whatever takes the number next. */
 void pk_conn_check_fd(int fd) PK_HIDDEN;
 
+/* Look up the real functions now (the constructor, under the guard): a first call in a signal
+ * handler must not run dlsym. */
+void pk_net_prime(void) PK_HIDDEN;
+void pk_proc_prime(void) PK_HIDDEN;
+
 /* fork bookkeeping: the child forgets the parent's rings and connection. */
 void pk_core_atfork_child(void) PK_HIDDEN;
 

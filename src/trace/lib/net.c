@@ -3,9 +3,11 @@
  * calls the real function first, keeps its errno, records, and gives the errno back. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <stdarg.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -16,6 +18,22 @@
 static bool uninteresting(ssize_t r, int e)
 {
 	return r < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR);
+}
+
+/* OpenSSL over a BIO of the program's own (curl's): SSL_get_fd says -1, so the descriptor of
+ * an SSL object is learnt from the socket calls made inside its SSL calls on this thread, and
+ * remembered in a small table (a hint: a collision only loses the plaintext records). */
+static __thread void *tl_ssl PK_TL; /* the SSL object of the SSL call in progress */
+static __thread int tl_ssl_fd PK_TL;
+#define PK_SSL_SLOTS 256
+static struct {
+	void *_Atomic ssl;
+	_Atomic int fd;
+} ssl_fds[PK_SSL_SLOTS];
+
+static unsigned ssl_slot(void *ssl)
+{
+	return (unsigned)(((uintptr_t)ssl >> 4) % PK_SSL_SLOTS);
 }
 
 /* Records a data call on FD unless FD is not a traced socket, or its bytes are ciphertext. */
@@ -29,9 +47,17 @@ static void data_done(int fd, bool in, ssize_t r, int e, const void *buf, const 
 		return;
 	pk_tl_enter();
 	f = pk_fd_get(fd);
-	if (f && !atomic_load_explicit(&f->tls, memory_order_relaxed)) {
-		if (!(f->flags & PK_TRACE_F_DGRAM))
-			peer = NULL;
+	if (f && tl_ssl) {
+		/* ciphertext moved by an SSL call through the program's own BIO */
+		unsigned k = ssl_slot(tl_ssl);
+
+		atomic_store(&f->tls, 1);
+		tl_ssl_fd = fd;
+		atomic_store(&ssl_fds[k].fd, fd);
+		atomic_store(&ssl_fds[k].ssl, tl_ssl);
+	} else if (f && !atomic_load_explicit(&f->tls, memory_order_relaxed)) {
+		if (!(f->flags & PK_TRACE_F_DGRAM) || r < 0)
+			peer = NULL; /* a failed call's pointers may be bad (EFAULT) */
 		if (buf) {
 			one.iov_base = (void *)buf;
 			one.iov_len = r > 0 ? (size_t)r : 0;
@@ -69,18 +95,31 @@ PK_DATA_WRAP(ssize_t, send, false, (int fd, const void *b, size_t n, int fl), (f
 	     NULL, 0, NULL, 0, false)
 PK_DATA_WRAP(ssize_t, recvfrom, true,
 	     (int fd, void *b, size_t n, int fl, struct sockaddr *sa, socklen_t *sl),
-	     (fd, b, n, fl, sa, sl), b, NULL, 0, sa, sl ? *sl : 0, (fl & MSG_PEEK))
+	     (fd, b, n, fl, sa, sl), b, NULL, 0, r >= 0 ? sa : NULL, r >= 0 && sl ? *sl : 0,
+	     (fl & MSG_PEEK))
 PK_DATA_WRAP(ssize_t, sendto, false,
 	     (int fd, const void *b, size_t n, int fl, const struct sockaddr *sa, socklen_t sl),
 	     (fd, b, n, fl, sa, sl), b, NULL, 0, sa, sl, false)
 PK_DATA_WRAP(ssize_t, recvmsg, true, (int fd, struct msghdr *m, int fl), (fd, m, fl), NULL,
-	     m->msg_iov, m->msg_iovlen, m->msg_name, m->msg_namelen, (fl & MSG_PEEK))
+	     r > 0 ? m->msg_iov : NULL, r > 0 ? m->msg_iovlen : 0, r >= 0 ? m->msg_name : NULL,
+	     r >= 0 ? m->msg_namelen : 0, (fl & MSG_PEEK))
 PK_DATA_WRAP(ssize_t, sendmsg, false, (int fd, const struct msghdr *m, int fl), (fd, m, fl), NULL,
-	     m->msg_iov, m->msg_iovlen, m->msg_name, m->msg_namelen, false)
+	     r > 0 ? m->msg_iov : NULL, r > 0 ? m->msg_iovlen : 0, r >= 0 ? m->msg_name : NULL,
+	     r >= 0 ? m->msg_namelen : 0, false)
 PK_DATA_WRAP(ssize_t, readv, true, (int fd, const struct iovec *v, int c), (fd, v, c), NULL, v,
 	     c > 0 ? (size_t)c : 0, NULL, 0, false)
 PK_DATA_WRAP(ssize_t, writev, false, (int fd, const struct iovec *v, int c), (fd, v, c), NULL, v,
 	     c > 0 ? (size_t)c : 0, NULL, 0, false)
+
+/* _FORTIFY_SOURCE's checked reads: glibc's own read/recv behind them are internal calls */
+PK_DATA_WRAP(ssize_t, __read_chk, true, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl), b,
+	     NULL, 0, NULL, 0, false)
+PK_DATA_WRAP(ssize_t, __recv_chk, true, (int fd, void *b, size_t n, size_t bl, int fl),
+	     (fd, b, n, bl, fl), b, NULL, 0, NULL, 0, (fl & MSG_PEEK))
+PK_DATA_WRAP(ssize_t, __recvfrom_chk, true,
+	     (int fd, void *b, size_t n, size_t bl, int fl, struct sockaddr *sa, socklen_t *sl),
+	     (fd, b, n, bl, fl, sa, sl), b, NULL, 0, r >= 0 ? sa : NULL, r >= 0 && sl ? *sl : 0,
+	     (fl & MSG_PEEK))
 
 /* sendfile: the bytes come from a file; the record has no peek (peek_len 0). */
 #define PK_SENDFILE_WRAP(name, off_type)                                                           \
@@ -163,8 +202,8 @@ PK_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t sl)
 	r = real_fn(fd, sa, sl);
 	e = errno;
 	if (!uninteresting(r, e) || e == EINPROGRESS || e == EAGAIN)
-		conn_done(PK_TRACE_CONNECT, fd, 0, r == 0 ? 0 : -(int64_t)e, PK_TRACE_F_CLIENT, sa,
-			  sl);
+		conn_done(PK_TRACE_CONNECT, fd, 0, r == 0 ? 0 : -(int64_t)e, PK_TRACE_F_CLIENT,
+			  r != 0 && e == EFAULT ? NULL : sa, sl);
 	errno = e;
 	return r;
 }
@@ -200,6 +239,63 @@ PK_EXPORT int close(int fd)
 	}
 	errno = e;
 	return r;
+}
+
+ssize_t __read_chk(int fd, void *b, size_t n, size_t bl);
+ssize_t __recv_chk(int fd, void *b, size_t n, size_t bl, int fl);
+ssize_t __recvfrom_chk(int fd, void *b, size_t n, size_t bl, int fl, struct sockaddr *sa,
+		       socklen_t *sl);
+int fcntl64(int fd, int cmd, ...);
+
+/* A new socket's number may have been a file closed inside libc (fclose): start afresh. */
+PK_EXPORT int socket(int dom, int type, int proto)
+{
+	PK_REAL(int (*)(int, int, int), "socket");
+	int r = real_fn(dom, type, proto);
+
+	if (r >= 0)
+		pk_fd_forget(r);
+	return r;
+}
+
+/* close_range and closefrom close descriptors the close wrapper never sees. */
+static void forget_range(unsigned first, unsigned last)
+{
+	for (unsigned fd = first; fd <= last && fd < PK_FD_MAX; fd++) {
+		pk_conn_check_fd((int)fd);
+		pk_fd_forget((int)fd);
+	}
+}
+
+PK_EXPORT int close_range(unsigned first, unsigned last, int fl)
+{
+	PK_REAL(int (*)(unsigned, unsigned, int), "close_range");
+	int r, e;
+
+	if (!real_fn) {
+		errno = ENOSYS;
+		return -1;
+	}
+	r = real_fn(first, last, fl);
+	e = errno;
+	if (r == 0 && !(fl & CLOSE_RANGE_CLOEXEC))
+		forget_range(first, last);
+	errno = e;
+	return r;
+}
+
+PK_EXPORT void closefrom(int low)
+{
+	PK_REAL(void (*)(int), "closefrom");
+	int e;
+
+	if (low < 0)
+		low = 0;
+	forget_range((unsigned)low, PK_FD_MAX - 1);
+	e = errno;
+	if (real_fn)
+		real_fn(low);
+	errno = e;
 }
 
 PK_EXPORT int shutdown(int fd, int how)
@@ -339,6 +435,10 @@ static void ssl_done(void *ssl, bool in, const void *buf, size_t n)
 		return;
 	pk_tl_enter();
 	fd = ssl_fd(ssl);
+	if (fd < 0)
+		fd = tl_ssl_fd;
+	if (fd < 0 && atomic_load(&ssl_fds[ssl_slot(ssl)].ssl) == ssl)
+		fd = atomic_load(&ssl_fds[ssl_slot(ssl)].fd);
 	if ((f = pk_fd_get(fd))) {
 		atomic_store(&f->tls, 1);
 		pk_rec_data(fd, f, in, (int64_t)n, &one, 1, PK_TRACE_F_TLS, NULL, 0);
@@ -370,7 +470,11 @@ PK_EXPORT int SSL_set_fd(void *ssl, int fd)
 		int r, e;                                                                          \
 		if (!real_fn)                                                                      \
 			return -1;                                                                 \
+		void *prev = tl_ssl;                                                               \
+		tl_ssl = ssl;                                                                      \
+		tl_ssl_fd = -1;                                                                    \
 		r = real_fn(ssl, buf, num);                                                        \
+		tl_ssl = prev;                                                                     \
 		if (r > 0 && !pk_tl_busy()) {                                                      \
 			e = errno;                                                                 \
 			ssl_done(ssl, in, buf, (size_t)r);                                         \
@@ -388,7 +492,11 @@ PK_SSL_WRAP(SSL_write, false, const void *)
 		int r, e;                                                                          \
 		if (!real_fn)                                                                      \
 			return 0;                                                                  \
+		void *prev = tl_ssl;                                                               \
+		tl_ssl = ssl;                                                                      \
+		tl_ssl_fd = -1;                                                                    \
 		r = real_fn(ssl, buf, num, done);                                                  \
+		tl_ssl = prev;                                                                     \
 		if (r == 1 && done && !pk_tl_busy()) {                                             \
 			e = errno;                                                                 \
 			ssl_done(ssl, in, buf, *done);                                             \
@@ -398,3 +506,55 @@ PK_SSL_WRAP(SSL_write, false, const void *)
 	}
 PK_SSL_EX_WRAP(SSL_read_ex, true, void *)
 PK_SSL_EX_WRAP(SSL_write_ex, false, const void *)
+
+/* The handshake's ciphertext: the socket calls inside are marked TLS, never recorded. */
+#define PK_SSL_HS_WRAP(name)                                                                       \
+	PK_EXPORT int name(void *ssl)                                                              \
+	{                                                                                          \
+		PK_REAL(int (*)(void *), #name);                                                   \
+		void *prev = tl_ssl;                                                               \
+		int r;                                                                             \
+		if (!real_fn)                                                                      \
+			return -1;                                                                 \
+		tl_ssl = ssl;                                                                      \
+		tl_ssl_fd = -1;                                                                    \
+		r = real_fn(ssl);                                                                  \
+		tl_ssl = prev;                                                                     \
+		return r;                                                                          \
+	}
+PK_SSL_HS_WRAP(SSL_do_handshake)
+PK_SSL_HS_WRAP(SSL_connect)
+PK_SSL_HS_WRAP(SSL_accept)
+
+void pk_net_prime(void)
+{
+	struct msghdr m = { 0 };
+	socklen_t sl = 0;
+
+	/* each call fails at once (bad descriptor): only its real function is looked up */
+	(void)!read(-1, NULL, 0);
+	(void)!write(-1, NULL, 0);
+	(void)!recv(-1, NULL, 0, 0);
+	(void)!send(-1, NULL, 0, 0);
+	(void)!recvfrom(-1, NULL, 0, 0, NULL, &sl);
+	(void)!sendto(-1, NULL, 0, 0, NULL, 0);
+	(void)!recvmsg(-1, &m, 0);
+	(void)!sendmsg(-1, &m, 0);
+	(void)!readv(-1, NULL, 0);
+	(void)!writev(-1, NULL, 0);
+	(void)!__read_chk(-1, NULL, 0, 0);
+	(void)!__recv_chk(-1, NULL, 0, 0, 0);
+	(void)!__recvfrom_chk(-1, NULL, 0, 0, 0, NULL, &sl);
+	(void)!sendfile(-1, -1, NULL, 0);
+	(void)!sendfile64(-1, -1, NULL, 0);
+	(void)!accept(-1, NULL, NULL);
+	(void)!accept4(-1, NULL, NULL, 0);
+	(void)!connect(-1, NULL, 0);
+	(void)!shutdown(-1, SHUT_RDWR);
+	(void)!close(-1);
+	(void)!dup(-1);
+	(void)!dup2(-1, -1);
+	(void)!dup3(-1, -1, 0);
+	(void)!fcntl(-1, F_GETFD, 0);
+	(void)!fcntl64(-1, F_GETFD, 0);
+}
