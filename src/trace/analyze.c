@@ -336,7 +336,9 @@ static int build_conns(struct an *a)
 	for (size_t i = 0; i < a->nev; i++) {
 		long row = row_of(a->procs, sorted, a->nprocs, a->ev[i].proc);
 
-		if (row < 0 || a->ev[i].rec.call == 0 || a->ev[i].rec.call >= PK_TRACE_CALL_MAX)
+		/* what the wire parser refuses is ignored here too (never trusted) */
+		if (row < 0 || a->ev[i].rec.call == 0 || a->ev[i].rec.call >= PK_TRACE_CALL_MAX ||
+		    a->ev[i].rec.peek_len > PK_TRACE_PEEK)
 			continue;
 		k[nk].pid = a->procs[row].pid;
 		k[nk].pp = (uint32_t)a->prow[row];

@@ -282,6 +282,8 @@ static void test_bad_input(void)
 		}
 		if (i % 7 == 0)
 			s.ev[i].proc = 99;
+		if (i % 5 == 0)
+			s.ev[i].rec.peek_len = (uint16_t)(x >> 4);
 	}
 	p = NULL;
 	CHECK_EQ_INT(pk_trace_analyze(s.procs, s.nprocs, s.ev, s.nev, &p, NULL, 0), 0);
