@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "common/errbuf.h"
+#include "proto/msg.h"
 
 #define EPHEMERAL_MIN 32768
 #define TOKEN_RUN 8 /* equal bytes that tie a call's request to a hop's */
@@ -37,7 +38,10 @@ struct burst {
 	bool out;
 	uint32_t tid;
 	uint64_t t0, t1, off, bytes;
-	const struct pk_trace_rec *first;
+	const uint8_t *peek; /* the first bytes moved (in the first record's peek) */
+	uint16_t plen;
+	uint16_t nrec; /* records merged (saturates) */
+	bool cut;      /* the first record moved more than its peek holds */
 };
 
 struct conn {
@@ -162,23 +166,23 @@ static enum pk_trace_proto detect(const struct conn *c, const struct burst *req,
 	static const char *const mc[] = { "get ",     "gets ",	 "set ",     "add ",
 					  "replace ", "append ", "prepend ", "cas ",
 					  "delete ",  "incr ",	 "decr ",    "touch " };
-	const struct pk_trace_rec *r = req ? req->first : NULL;
+	const uint8_t *pk = req ? req->peek : NULL;
+	size_t plen = req ? req->plen : 0;
 
 	if ((c->flags & PK_TRACE_F_DGRAM) && (c->local.port == 53 || c->peer.port == 53))
 		return PK_TRACE_PROTO_DNS;
-	if (first && first->out == c->server && first->first->peek_len >= 5 &&
-	    first->first->peek[3] == 0 && first->first->peek[4] == 10)
+	if (first && first->out == c->server && first->plen >= 5 && first->peek[3] == 0 &&
+	    first->peek[4] == 10)
 		return PK_TRACE_PROTO_MYSQL; /* the server spoke first: a greeting */
-	if (!r || r->peek_len == 0)
+	if (!pk || plen == 0)
 		return PK_TRACE_PROTO_RAW;
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (r->peek_len >= strlen(methods[i]) &&
-		    memcmp(r->peek, methods[i], strlen(methods[i])) == 0)
+		if (plen >= strlen(methods[i]) && memcmp(pk, methods[i], strlen(methods[i])) == 0)
 			return PK_TRACE_PROTO_HTTP;
-	if (r->peek[0] == '*')
+	if (pk[0] == '*')
 		return PK_TRACE_PROTO_RESP;
 	for (size_t i = 0; i < sizeof(mc) / sizeof(mc[0]); i++)
-		if (r->peek_len >= strlen(mc[i]) && memcmp(r->peek, mc[i], strlen(mc[i])) == 0)
+		if (plen >= strlen(mc[i]) && memcmp(pk, mc[i], strlen(mc[i])) == 0)
 			return PK_TRACE_PROTO_MEMCACHED;
 	if (c->flags & PK_TRACE_F_DGRAM)
 		return PK_TRACE_PROTO_DNS;
@@ -199,7 +203,7 @@ struct an {
 	struct burst *bursts;
 	size_t nbursts, capbursts;
 	struct exch *ex;
-	size_t nex;
+	size_t nex, capex;
 	struct pk_trace_paths *out;
 };
 
@@ -336,7 +340,9 @@ static int build_conns(struct an *a)
 	for (size_t i = 0; i < a->nev; i++) {
 		long row = row_of(a->procs, sorted, a->nprocs, a->ev[i].proc);
 
-		if (row < 0 || a->ev[i].rec.call == 0 || a->ev[i].rec.call >= PK_TRACE_CALL_MAX)
+		/* what the wire parser refuses is ignored here too (never trusted) */
+		if (row < 0 || a->ev[i].rec.call == 0 || a->ev[i].rec.call >= PK_TRACE_CALL_MAX ||
+		    a->ev[i].rec.peek_len > PK_TRACE_PEEK)
 			continue;
 		k[nk].pid = a->procs[row].pid;
 		k[nk].pp = (uint32_t)a->prow[row];
@@ -427,18 +433,25 @@ static int build_conns(struct an *a)
 
 			b->t1 = r->ts_ns;
 			b->bytes += (uint64_t)r->ret;
+			if (b->nrec < UINT16_MAX)
+				b->nrec++;
 			continue;
 		}
 		if (grow((void **)&a->bursts, &a->capbursts, a->nbursts, sizeof(*a->bursts)))
 			goto out;
-		a->bursts[a->nbursts] = (struct burst){ .conn = ci,
-							.out = out,
-							.tid = r->tid,
-							.t0 = r->ts_ns,
-							.t1 = r->ts_ns,
-							.off = r->offset,
-							.bytes = (uint64_t)r->ret,
-							.first = r };
+		a->bursts[a->nbursts] =
+			(struct burst){ .conn = ci,
+					.out = out,
+					.tid = r->tid,
+					.t0 = r->ts_ns,
+					.t1 = r->ts_ns,
+					.off = r->offset,
+					.bytes = (uint64_t)r->ret,
+					.peek = r->peek,
+					.plen = r->peek_len,
+					.nrec = 1,
+					.cut = (r->flags & PK_TRACE_F_PEEK_CUT) != 0 ||
+					       (uint64_t)r->ret != r->peek_len };
 		c->last_burst = (int)a->nbursts++;
 	}
 	rc = 0;
@@ -452,6 +465,78 @@ out:
 static bool port_in(const struct htab *ports, uint16_t port)
 {
 	return ports->vals[htab_slot(ports, (uint64_t)port + 1)] >= 0;
+}
+
+#define SPLIT_MAX 16 /* pipelined messages split out of one burst */
+
+/* Where the messages of burst b end (ends[]), when its one record's bytes are all in its peek
+ * and the src/proto framer cuts them into whole messages; 0 when it cannot tell. */
+static size_t split_msgs(const struct burst *b, enum pk_trace_proto proto, bool response,
+			 uint16_t *ends)
+{
+	struct pk_msgr m;
+	size_t pos = 0, n = 0;
+
+	if (b->nrec != 1 || b->cut ||
+	    (proto != PK_TRACE_PROTO_RESP && proto != PK_TRACE_PROTO_HTTP))
+		return 0;
+	pk_msgr_init(&m, proto == PK_TRACE_PROTO_HTTP ? PK_PROTO_HTTP : PK_PROTO_RESP, response);
+	while (pos < b->plen) {
+		enum pk_msg_event ev;
+		size_t used = pk_msgr_feed(&m, (const char *)b->peek + pos, b->plen - pos, &ev);
+
+		pos += used;
+		if (ev == PK_MSG_LOST || used == 0)
+			return 0;
+		if (ev == PK_MSG_END) {
+			if (n == SPLIT_MAX)
+				return 0;
+			ends[n++] = (uint16_t)pos;
+		}
+	}
+	return n && ends[n - 1] == b->plen ? n : 0;
+}
+
+/* A new burst: message i of burst b (cut at ends[]); its index, or -1 (out of memory). */
+static int sub_burst(struct an *a, int b, const uint16_t *ends, size_t i)
+{
+	uint16_t from = i ? ends[i - 1] : 0;
+	struct burst x;
+
+	if (grow((void **)&a->bursts, &a->capbursts, a->nbursts, sizeof(*a->bursts)))
+		return -1;
+	x = a->bursts[b];
+	x.off += from;
+	x.bytes = (uint64_t)(ends[i] - from);
+	x.peek += from;
+	x.plen = (uint16_t)(ends[i] - from);
+	a->bursts[a->nbursts] = x;
+	return (int)a->nbursts++;
+}
+
+/* Adds the exchange (req, resp) of connection ci (bursts or -1) — or one per message when
+ * both are pipelined messages that the framers count alike.  0 or -ENOMEM. */
+static int add_exchanges(struct an *a, int ci, int req, int resp)
+{
+	const struct conn *c = &a->conns[ci];
+	uint16_t qe[SPLIT_MAX], re[SPLIT_MAX];
+	size_t nq = req >= 0 && resp >= 0 ? split_msgs(&a->bursts[req], c->proto, false, qe) : 0;
+	size_t nr = nq > 1 ? split_msgs(&a->bursts[resp], c->proto, true, re) : 0;
+	size_t n = nq > 1 && nq == nr ? nq : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		int q = req, r = resp;
+
+		if (n > 1 &&
+		    ((q = sub_burst(a, req, qe, i)) < 0 || (r = sub_burst(a, resp, re, i)) < 0))
+			return -ENOMEM;
+		if (grow((void **)&a->ex, &a->capex, a->nex, sizeof(*a->ex)))
+			return -ENOMEM;
+		a->ex[a->nex++] = (struct exch){
+			.conn = ci, .req = q, .resp = r, .parent = -1, .match = -1, .path_hop = -1
+		};
+	}
+	return 0;
 }
 
 /* Pass 2: which side of each connection this process is, then its exchanges. */
@@ -494,39 +579,26 @@ static int build_exchanges(struct an *a)
 	for (size_t i = 0; i < a->nbursts; i++)
 		order[cnt[a->bursts[i].conn]++] = (int)i;
 	/* cnt[c] is now the end of connection c's run */
-	a->ex = malloc((a->nbursts + 1) * sizeof(*a->ex));
-	if (!a->ex)
-		goto out;
 	for (size_t ci = 0, b = 0; ci < a->nconns; ci++) {
 		struct conn *c = &a->conns[ci];
-		size_t end = (size_t)cnt[ci];
-		const struct burst *first = b < end ? &a->bursts[order[b]] : NULL;
-		const struct burst *req0 = NULL;
+		size_t end = (size_t)cnt[ci], f;
+		int first = b < end ? order[b] : -1, req0 = -1;
 
+		for (f = b; f < end && req0 < 0; f++)
+			if (a->bursts[order[f]].out != c->server)
+				req0 = order[f];
+		c->proto = detect(c, req0 >= 0 ? &a->bursts[req0] : NULL,
+				  first >= 0 ? &a->bursts[first] : NULL);
 		c->ex0 = (int)a->nex;
 		while (b < end) {
-			const struct burst *x = &a->bursts[order[b]];
-			struct exch *e = &a->ex[a->nex++];
-			bool is_req = x->out != c->server;
+			bool is_req = a->bursts[order[b]].out != c->server;
+			int req = is_req ? order[b++] : -1;
+			int resp = b < end ? order[b++] : -1;
 
-			*e = (struct exch){ .conn = (int)ci,
-					    .req = -1,
-					    .resp = -1,
-					    .parent = -1,
-					    .match = -1,
-					    .path_hop = -1 };
-			if (is_req) {
-				e->req = order[b++];
-				if (!req0)
-					req0 = x;
-				if (b < end)
-					e->resp = order[b++];
-			} else {
-				e->resp = order[b++];
-			}
+			if (add_exchanges(a, (int)ci, req, resp))
+				goto out;
 		}
 		c->nex = (int)a->nex - c->ex0;
-		c->proto = detect(c, req0, first);
 	}
 	rc = 0;
 out:
@@ -565,17 +637,17 @@ static uint64_t hop_end(const struct an *a, int e)
 }
 
 /* The HTTP request target of a request's first bytes ("/r/17"), or NULL. */
-static const uint8_t *http_target(const struct pk_trace_rec *r, size_t *len)
+static const uint8_t *http_target(const struct burst *r, size_t *len)
 {
-	const uint8_t *sp = memchr(r->peek, ' ', r->peek_len);
+	const uint8_t *sp = memchr(r->peek, ' ', r->plen);
 	const uint8_t *end;
 
-	if (!sp || sp + 1 >= r->peek + r->peek_len)
+	if (!sp || sp + 1 >= r->peek + r->plen)
 		return NULL;
 	sp++;
-	end = memchr(sp, ' ', (size_t)(r->peek + r->peek_len - sp));
+	end = memchr(sp, ' ', (size_t)(r->peek + r->plen - sp));
 	if (!end)
-		end = r->peek + r->peek_len;
+		end = r->peek + r->plen;
 	*len = (size_t)(end - sp);
 	return *len >= 2 ? sp : NULL;
 }
@@ -617,16 +689,16 @@ static size_t common_run(const uint8_t *a, size_t na, const uint8_t *b, size_t n
 /* The one candidate whose request shares a token with the call's request, or -1. */
 static int byte_match(const struct an *a, int call, const int *cand, size_t k)
 {
-	const struct pk_trace_rec *cr = req_of(a, call)->first;
+	const struct burst *cr = req_of(a, call);
 	size_t tlen, nfound = 0;
 	const uint8_t *tok = http_target(cr, &tlen);
 	int found = -1;
 
 	if (tok && a->conns[a->ex[call].conn].proto == PK_TRACE_PROTO_HTTP) {
 		for (size_t i = 0; i < k; i++) {
-			const struct pk_trace_rec *hr = req_of(a, cand[i])->first;
+			const struct burst *hr = req_of(a, cand[i]);
 
-			if (has_token(hr->peek, hr->peek_len, tok, tlen)) {
+			if (has_token(hr->peek, hr->plen, tok, tlen)) {
 				found = cand[i];
 				nfound++;
 			}
@@ -634,9 +706,9 @@ static int byte_match(const struct an *a, int call, const int *cand, size_t k)
 		return nfound == 1 ? found : -1;
 	}
 	for (size_t i = 0; i < k; i++) {
-		const struct pk_trace_rec *hr = req_of(a, cand[i])->first;
+		const struct burst *hr = req_of(a, cand[i]);
 
-		if (common_run(cr->peek, cr->peek_len, hr->peek, hr->peek_len) >= TOKEN_RUN) {
+		if (common_run(cr->peek, cr->plen, hr->peek, hr->plen) >= TOKEN_RUN) {
 			found = cand[i];
 			nfound++;
 		}
@@ -774,9 +846,8 @@ static bool align(const struct an *a, const struct conn *c, const struct conn *s
 			const struct burst *sb = req_of(a, j);
 			int n = 0;
 
-			if (!sb || sb->bytes != cb->bytes ||
-			    sb->first->peek_len != cb->first->peek_len ||
-			    memcmp(sb->first->peek, cb->first->peek, cb->first->peek_len) != 0)
+			if (!sb || sb->bytes != cb->bytes || sb->plen != cb->plen ||
+			    memcmp(sb->peek, cb->peek, cb->plen) != 0)
 				continue;
 			int64_t d = (int64_t)(sb->off - cb->off);
 
@@ -1059,8 +1130,8 @@ static void fill_hop(struct an *a, struct pk_trace_hop *o, int e, int parent, in
 	o->pid = c->pid;
 	o->tid = rq->tid;
 	o->proto = c->proto;
-	o->request_len = rq->first->peek_len > PK_TRACE_PEEK ? PK_TRACE_PEEK : rq->first->peek_len;
-	memcpy(o->request, rq->first->peek, o->request_len);
+	o->request_len = rq->plen;
+	memcpy(o->request, rq->peek, rq->plen);
 	o->start_ns = at(a, e, rq->t0);
 	o->end_ns = at(a, e, rs ? rs->t1 : rq->t1);
 	o->local = c->local;

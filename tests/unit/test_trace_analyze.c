@@ -261,6 +261,48 @@ static void test_latest(void)
 	free(s.ev);
 }
 
+/* Three pipelined redis commands in one write, their replies in one write: three hops, each
+ * matched to its own call by byte offset, children of the request that made them. */
+static void test_pipelined(void)
+{
+	struct pk_trace_proc pr[2] = { { .id = 1, .pid = 10 }, { .id = 2, .pid = 20 } };
+	struct synth s = { 0 };
+	struct synth_side front = { .proc = 1, .fd = 5, .lport = 8000, .pport = 40001 };
+	struct synth_side c = { .proc = 1, .fd = 6, .lport = 45000, .pport = 6379 };
+	struct synth_side r = { .proc = 2, .fd = 7, .lport = 6379, .pport = 45000 };
+	const char *cmds = "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n"
+			   "*1\r\n$4\r\nPING\r\n";
+	const char *replies = "$1\r\nA\r\n$-1\r\n+PONG\r\n";
+	struct pk_trace_paths *p = NULL;
+
+	snprintf(pr[0].comm, sizeof(pr[0].comm), "app");
+	snprintf(pr[1].comm, sizeof(pr[1].comm), "redis-server");
+	synth_io(&s, &front, PK_TRACE_READ, 10, 100, "GET /x HTTP/1.1\r\n\r\n");
+	synth_io(&s, &c, PK_TRACE_WRITE, 10, 200, cmds);
+	synth_io(&s, &r, PK_TRACE_READ, 20, 210, cmds);
+	synth_io(&s, &r, PK_TRACE_WRITE, 20, 220, replies);
+	synth_io(&s, &c, PK_TRACE_READ, 10, 230, replies);
+	synth_io(&s, &front, PK_TRACE_WRITE, 10, 300, "HTTP/1.1 204 No Content\r\n\r\n");
+	CHECK(!s.oom);
+	CHECK_EQ_INT(pk_trace_analyze(pr, 2, s.ev, s.nev, &p, NULL, 0), 0);
+	if (p) {
+		CHECK_EQ_INT(p->npaths, 1);
+		CHECK_EQ_INT(p->ncomplete, 1);
+		CHECK_EQ_INT(p->nhops, 4);
+		if (p->nhops == 4) {
+			CHECK(has(&p->hops[1], "\r\na\r\n"));
+			CHECK(has(&p->hops[2], "\r\nb\r\n"));
+			CHECK(has(&p->hops[3], "PING"));
+			for (int i = 1; i < 4; i++) {
+				CHECK_EQ_INT(p->hops[i].parent, 0);
+				CHECK_STR(p->hops[i].rule, "same-thread+tcp-endpoints");
+			}
+		}
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
 /* Garbage never crashes: unknown process rows, calls out of range, no records at all. */
 static void test_bad_input(void)
 {
@@ -282,6 +324,8 @@ static void test_bad_input(void)
 		}
 		if (i % 7 == 0)
 			s.ev[i].proc = 99;
+		if (i % 5 == 0)
+			s.ev[i].rec.peek_len = (uint16_t)(x >> 4);
 	}
 	p = NULL;
 	CHECK_EQ_INT(pk_trace_analyze(s.procs, s.nprocs, s.ev, s.nev, &p, NULL, 0), 0);
@@ -300,6 +344,7 @@ int main(void)
 	UNIT_RUN(test_incomplete);
 	UNIT_RUN(test_drops_static);
 	UNIT_RUN(test_latest);
+	UNIT_RUN(test_pipelined);
 	UNIT_RUN(test_bad_input);
 	return unit_done();
 }
