@@ -44,10 +44,12 @@ get() {
 	for u in "$@"; do args+=(-o /dev/null "$u"); done
 	curl -sk --max-time 60 -w '%{http_code}\n' "${args[@]}"
 }
+clients=()
 for i in 1 2 3 4 5 6 7 8; do
 	get "http://127.0.0.1:$FPORT/r/w$i" >>"$PK_TMP/warm.codes" &
+	clients+=($!)
 done
-wait
+wait "${clients[@]}"
 pk_expect_eq warm-up "$(sort -u "$PK_TMP/warm.codes" | tr '\n' ' ')" "200 "
 # the upstream connections nginx keeps open, made before any logd was there
 ss -tnH state established "( dport = :$BPORT )" | awk '{ split($3, a, ":"); print a[2] }' |
@@ -72,15 +74,16 @@ all_hello() {
 }
 pk_wait_for "every traced process to say hello (have: $(procs))" 30 all_hello || exit 1
 
-half=$((N / 2))
+half=$((N / 2)) clients=()
 for c in 0 1 2 3; do
 	urls=()
 	for ((i = c + 1; i <= N; i += 4)); do
 		if ((i <= half)); then urls+=("http://127.0.0.1:$FPORT/r/$i"); else urls+=("https://127.0.0.1:$SPORT/r/$i"); fi
 	done
 	get "${urls[@]}" >"$PK_TMP/codes.$c" &
+	clients+=($!)
 done
-wait
+wait "${clients[@]}"
 pk_expect_eq requests "$(cat "$PK_TMP"/codes.* | sort | uniq -c | awk '{ print $1, $2 }')" "$N 200"
 
 # a traced shell runs a statically linked program: the library cannot follow it, and says so
@@ -136,7 +139,14 @@ assert abs(off["python3"] - 200e6) < 20e6, "backend offset %s, want ~200 ms" % o
 assert abs(off["nginx"]) < 20e6 and abs(off["redis-server"]) < 20e6, off
 print("ok: %d paths, %d over https, %d over connections opened before tracing, nginx pids %s" % (len(paths), tls, via_early, sorted(workers)))
 EOF
-if [ $? -eq 0 ]; then pk_ok paths-exact; else pk_fail paths-exact "$(tail -n 5 "$PK_TMP/check.out")"; fi
+if [ $? -eq 0 ]; then
+	pk_ok paths-exact
+else
+	pk_fail paths-exact "$(tail -n 5 "$PK_TMP/check.out")"
+	# kept for a look: the store and the paths (build/test-artifacts)
+	ART=${PK_ARTIFACTS:-$PK_ROOT/build/test-artifacts}
+	mkdir -p "$ART" && cp "$DB" "$ART/trace-chain-failed.sqlite" && cp "$PK_TMP/paths.json" "$ART/trace-chain-failed.json"
+fi
 cat "$PK_TMP/check.out"
 
 pk_check static-untraceable python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert any(u["path"].endswith("/static-hello") for u in d["untraceable"]), d["untraceable"]' "$PK_TMP/paths.json"

@@ -111,6 +111,20 @@ static void test_paths_text(void)
 	free(out);
 }
 
+static void test_report(void)
+{
+	char *out;
+
+	CHECK_EQ_INT(cli(&out, (const char *[]){ "report", "--db", "chain.sqlite", "--limit", "4",
+						 NULL }),
+		     0);
+	CHECK(out && strncmp(out, "<!DOCTYPE html>", 15) == 0);
+	CHECK(out && strstr(out, "<b id=requests>10</b> requests"));
+	CHECK(out && strstr(out, "the 4 slowest of 10"));
+	CHECK(out && strstr(out, "/x/static-bin"));
+	free(out);
+}
+
 static void test_paths_json(void)
 {
 	char *out;
@@ -175,7 +189,10 @@ static void test_errors(void)
 	free(out);
 	CHECK_EQ_INT(cli(&out, (const char *[]){ "paths", "--db", "a", "--pg", "b", NULL }), 2);
 	free(out);
-	CHECK_EQ_INT(cli(&out, (const char *[]){ "paths", "--db", "x", "--format", "html", NULL }),
+	CHECK_EQ_INT(cli(&out, (const char *[]){ "paths", "--db", "x", "--format", "svg", NULL }),
+		     2);
+	free(out);
+	CHECK_EQ_INT(cli(&out, (const char *[]){ "report", "--db", "x", "--format", "json", NULL }),
 		     2);
 	free(out);
 	CHECK_EQ_INT(cli(&out, (const char *[]){ "analyze", "--db", "x", "--limit", "3", NULL }),
@@ -203,6 +220,7 @@ int main(void)
 {
 	UNIT_RUN(test_paths_text);
 	UNIT_RUN(test_paths_json);
+	UNIT_RUN(test_report);
 	UNIT_RUN(test_analyze_json);
 	UNIT_RUN(test_output_file);
 	UNIT_RUN(test_errors);

@@ -260,7 +260,9 @@ static void test_fmt_parse(void)
 	CHECK_EQ_INT(f, PK_TRACE_FMT_OTLP);
 	CHECK_EQ_INT(pk_trace_fmt_parse("chrome", &f), 0);
 	CHECK_EQ_INT(f, PK_TRACE_FMT_CHROME);
-	CHECK(pk_trace_fmt_parse("html", &f) < 0);
+	CHECK_EQ_INT(pk_trace_fmt_parse("html", &f), 0);
+	CHECK_EQ_INT(f, PK_TRACE_FMT_HTML);
+	CHECK(pk_trace_fmt_parse("svg", &f) < 0);
 }
 
 int main(void)

@@ -316,12 +316,23 @@ static void ring_release(void *p)
 	atomic_store(&r->live, 0);
 }
 
+/* The clock when this thread's pending write began (pk_rec_start; 0: none). */
+static __thread uint64_t tl_start;
+
+void pk_rec_start(void)
+{
+	tl_start = mono_ns() + (uint64_t)g_skew_ns;
+}
+
+/* A record's time: a write's when the call began (its bytes cannot be read before), any
+ * other call's when it returned (its bytes were there by then), so that every send precedes
+ * its receive however the two threads were scheduled around the calls. */
 static void rec_init(struct pk_trace_rec *s, uint8_t call)
 {
 	memset(s, 0, sizeof(*s));
 	s->call = call;
 	s->tid = my_tid();
-	s->ts_ns = mono_ns() + (uint64_t)g_skew_ns;
+	s->ts_ns = call == PK_TRACE_WRITE && tl_start ? tl_start : mono_ns() + (uint64_t)g_skew_ns;
 }
 
 struct pk_trace_rec *pk_rec_begin(uint8_t call)
@@ -400,6 +411,7 @@ void pk_rec_data(int fd, struct pk_fd *f, bool in, int64_t ret, const struct iov
 	else
 		off = atomic_load(in ? &f->off_in : &f->off_out);
 	s = pk_rec_fd(in ? PK_TRACE_READ : PK_TRACE_WRITE, fd, f);
+	tl_start = 0;
 	if (!s)
 		return;
 	s->ret = ret;

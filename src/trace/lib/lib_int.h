@@ -84,6 +84,10 @@ void pk_fd_dup(int oldfd, int newfd) PK_HIDDEN;
 /* Converts a socket address into a record endpoint (family 0 when unsupported). */
 void pk_addr_from(struct pk_trace_addr *a, const struct sockaddr *sa, socklen_t len) PK_HIDDEN;
 
+/* Notes the clock as the calling thread begins a write: its record (pk_rec_data) carries
+ * that time, not the time the call returned. */
+void pk_rec_start(void) PK_HIDDEN;
+
 /* A slot for one record in this thread's ring, zeroed but for call, tid and time; NULL when
  * the ring is full (counted) or cannot be made.  pk_rec_commit publishes it. */
 struct pk_trace_rec *pk_rec_begin(uint8_t call) PK_HIDDEN;

@@ -78,6 +78,8 @@ static void data_done(int fd, bool in, ssize_t r, int e, const void *buf, const 
 		int e;                                                                             \
 		if (pk_tl_busy() || (skip))                                                        \
 			return real_fn args;                                                       \
+		if (!(in))                                                                         \
+			pk_rec_start();                                                            \
 		r = real_fn args;                                                                  \
 		e = errno;                                                                         \
 		data_done(fd, in, r, e, buf, iov, iovcnt, peer, peerlen);                          \
@@ -130,6 +132,7 @@ PK_DATA_WRAP(ssize_t, __recvfrom_chk, true,
 		int e;                                                                             \
 		if (pk_tl_busy())                                                                  \
 			return real_fn(fd, in_fd, off, n);                                         \
+		pk_rec_start();                                                                    \
 		r = real_fn(fd, in_fd, off, n);                                                    \
 		e = errno;                                                                         \
 		data_done(fd, false, r, e, NULL, NULL, 0, NULL, 0);                                \
@@ -473,6 +476,8 @@ PK_EXPORT int SSL_set_fd(void *ssl, int fd)
 		void *prev = tl_ssl;                                                               \
 		tl_ssl = ssl;                                                                      \
 		tl_ssl_fd = -1;                                                                    \
+		if (!(in))                                                                         \
+			pk_rec_start();                                                            \
 		r = real_fn(ssl, buf, num);                                                        \
 		tl_ssl = prev;                                                                     \
 		if (r > 0 && !pk_tl_busy()) {                                                      \
@@ -495,6 +500,8 @@ PK_SSL_WRAP(SSL_write, false, const void *)
 		void *prev = tl_ssl;                                                               \
 		tl_ssl = ssl;                                                                      \
 		tl_ssl_fd = -1;                                                                    \
+		if (!(in))                                                                         \
+			pk_rec_start();                                                            \
 		r = real_fn(ssl, buf, num, done);                                                  \
 		tl_ssl = prev;                                                                     \
 		if (r == 1 && done && !pk_tl_busy()) {                                             \
