@@ -10,7 +10,7 @@ BOOKWORM_PKGS=(
 	libxxhash-dev libpcap-dev libcjson-dev
 	runc iptables rsync
 	libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev libnl-3-dev libaio-dev
-	libsqlite3-dev libpq-dev postgresql
+	libsqlite3-dev libpq-dev postgresql chromium openssl
 	libprotobuf-c-dev libprotobuf-dev protobuf-c-compiler protobuf-compiler uuid-dev dpkg-dev
 	redis-server redis-tools nginx-light haproxy socat wrk mariadb-server mariadb-client
 	iproute2 procps psmisc curl python3 clang-format
@@ -36,7 +36,7 @@ if ((${#missing[@]})); then
 	apt-get install -y -q --no-install-recommends \
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
 	# Packaged daemons must not keep running on their default ports: tests start their own.
-	for svc in redis-server nginx haproxy mariadb; do
+	for svc in redis-server nginx haproxy mariadb postgresql; do
 		if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
 			systemctl stop "$svc" || true
 			systemctl disable "$svc" 2>/dev/null || true
