@@ -146,7 +146,7 @@ else
 				pk_fail pg-roundtrip "$(grep -v '^ok' "$PK_TMP/unit.out" | head -n 5 | tr '\n' ' ')"
 			fi
 		else
-			pk_skip pg-roundtrip "$UNIT not built"
+			pk_fail pg-roundtrip "$UNIT not built"
 		fi
 		# the database goes down while logd runs: one clear line, exit 1
 		logd_start pg-down --pg "$PGCONN" || exit 1

@@ -179,10 +179,9 @@ int main(void)
 		return 1;
 	snprintf(path, sizeof(path), "%s/t.sqlite", dir);
 	UNIT_RUN(test_roundtrip);
+	/* on PostgreSQL only when test_trace_logd runs this binary against its own server */
 	if (getenv("PK_TRACE_TEST_PG"))
 		UNIT_RUN(test_roundtrip_pg);
-	else
-		UNIT_SKIP(test_roundtrip_pg, "PK_TRACE_TEST_PG not set (test_trace_logd sets it)");
 	UNIT_RUN(test_refusals);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))
