@@ -260,7 +260,7 @@ and any(r['peek'].startswith('GET /r/4 ') and r['pid'] == $SPID for r in by('WRI
 if [ -x "$STATIC" ]; then
 	expect_recs static_reported "any(r['peek'] == '$STATIC' for r in by('STATIC'))"
 else
-	pk_skip static_reported "no libc.a: no static test binary"
+	pk_fail static_reported "no libc.a: no static test binary (scripts/deps.sh installs it)"
 fi
 
 # ---- no sink: the program runs the same, its records are dropped and counted ----

@@ -103,7 +103,7 @@ rm -f "$SOCK"
 # --- PostgreSQL -----------------------------------------------------------------------------
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$PGBIN" ] || ! id postgres >/dev/null 2>&1; then
-	pk_skip postgresql "no PostgreSQL server binaries or no postgres user"
+	pk_fail postgresql "no PostgreSQL server binaries or no postgres user (scripts/deps.sh installs them)"
 else
 	# as_pg CMD...: runs CMD as user postgres (initdb refuses root)
 	as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
@@ -169,7 +169,7 @@ if gcc -static -o "$PK_TMP/static-bin" "$PK_TMP/static.c" 2>/dev/null; then
 	pk_expect_error run-static 2 "trace run: .*static-bin is statically linked" \
 		"$PK_BIN" trace run -- "$PK_TMP/static-bin"
 else
-	pk_skip run-static "gcc -static does not link here"
+	pk_fail run-static "gcc -static does not link here"
 fi
 FAKELIB=$(dirname "$PK_BIN")/libinvivo.so # any loadable library stands for the tracing one
 out=$(PARIKSHAN_TRACE_LIB=$FAKELIB LD_PRELOAD=/nonexistent-pre.so "$PK_BIN" trace run --logd "$PK_TMP/none.sock" -- \
