@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/proc.h"
 #include "common/args.h"
 #include "common/json.h"
 #include "common/strbuf.h"
@@ -210,35 +211,6 @@ static int parse_opt(int c, struct probe_opts *o, char **argv)
 	}
 }
 
-/* Where libiprobe.so is: $PK_IPROBE_LIB, beside our binary, or ../lib/parikshan/. */
-static int find_lib(char *path, size_t len)
-{
-	const char *env = getenv("PK_IPROBE_LIB");
-	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (env && *env) {
-		snprintf(path, len, "%s", env);
-		return access(path, R_OK) ? -errno : 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = 0;
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = 0;
-	if ((size_t)snprintf(path, len, "%.*s/libiprobe.so", PATH_MAX - 64, self) < len &&
-	    !access(path, R_OK))
-		return 0;
-	if ((size_t)snprintf(path, len, "%.*s/../lib/parikshan/libiprobe.so", PATH_MAX - 64,
-			     self) >= len)
-		return -ENAMETOOLONG;
-	return access(path, R_OK) ? -ENOENT : 0;
-}
-
 static const char *state_of(struct pk_probe_target *t, uint64_t addr)
 {
 	const struct pk_iprobe_probe *p = pk_probe_find(t, addr);
@@ -329,7 +301,7 @@ static int do_list(struct pk_probe_target *t, char **globs, int nglobs, bool jso
 int pk_cli_probe_attach(struct pk_probe_target *t, const char *what)
 {
 	char lib[PATH_MAX], err[512];
-	int rc = find_lib(lib, sizeof(lib));
+	int rc = pk_proc_own_lib("PK_IPROBE_LIB", "libiprobe.so", lib, sizeof(lib));
 
 	if (rc)
 		return pk_cli_fail(PK_EXIT_RUNTIME, what,

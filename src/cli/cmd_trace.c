@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/proc.h"
 #include "common/args.h"
 #include "parikshan/trace.h"
 #include "trace/logd.h"
@@ -55,36 +56,6 @@ static const char *default_sock(void)
 	const char *s = getenv(PK_TRACE_ENV_SOCK);
 
 	return s && *s ? s : PK_TRACE_SOCK_DEFAULT;
-}
-
-/* libparikshan_trace.so beside the binary, or in ../lib/parikshan (PARIKSHAN_TRACE_LIB wins). */
-static int find_lib(char *path, size_t len)
-{
-	const char *env = getenv(PK_TRACE_ENV_LIB);
-	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (env && *env) {
-		if (!realpath(env, path))
-			return -errno;
-		return access(path, R_OK) ? -errno : 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = 0;
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = 0;
-	if ((size_t)snprintf(path, len, "%.*s/" TRACE_LIB_NAME, PATH_MAX - 64, self) < len &&
-	    !access(path, R_OK))
-		return 0;
-	if ((size_t)snprintf(path, len, "%.*s/../lib/parikshan/" TRACE_LIB_NAME, PATH_MAX - 64,
-			     self) >= len)
-		return -ENAMETOOLONG;
-	return access(path, R_OK) ? -ENOENT : 0;
 }
 
 /* cmd as execvp would find it, into out. */
@@ -191,7 +162,7 @@ static int trace_run(int argc, char **argv)
 				   "%s is statically linked: the tracing library cannot be "
 				   "preloaded into it",
 				   exe);
-	if ((rc = find_lib(lib, sizeof(lib))))
+	if ((rc = pk_proc_own_lib(PK_TRACE_ENV_LIB, TRACE_LIB_NAME, lib, sizeof(lib))))
 		return pk_cli_fail(PK_EXIT_RUNTIME, "trace run",
 				   TRACE_LIB_NAME " not found (set " PK_TRACE_ENV_LIB "): %s",
 				   strerror(-rc));

@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
@@ -185,4 +187,33 @@ int pk_proc_stop(int pidfd, int timeout_ms)
 	if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0)
 		return errno == ESRCH ? 0 : -errno;
 	return pidfd_wait(pidfd, 1000);
+}
+
+int pk_proc_own_lib(const char *env, const char *name, char *path, size_t len)
+{
+	const char *val = env ? getenv(env) : NULL;
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (val && *val) {
+		if (len < PATH_MAX || !realpath(val, path))
+			return len < PATH_MAX ? -ENAMETOOLONG : -errno;
+		return access(path, R_OK) ? -errno : 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	if ((size_t)snprintf(path, len, "%.*s/%s", PATH_MAX - 64, self, name) < len &&
+	    !access(path, R_OK))
+		return 0;
+	if ((size_t)snprintf(path, len, "%.*s/../lib/parikshan/%s", PATH_MAX - 64, self, name) >=
+	    len)
+		return -ENAMETOOLONG;
+	return access(path, R_OK) ? -ENOENT : 0;
 }

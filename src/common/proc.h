@@ -38,4 +38,9 @@ int pk_proc_open_checked(pid_t pid, uint64_t start_ticks);
  * and up to one more second.  Returns 0 once it ended, -ETIMEDOUT, or another -errno. */
 int pk_proc_stop(int pidfd, int timeout_ms);
 
+/* Finds the library name that ships with our binary: the path in environment variable env when
+ * set (made absolute), else beside /proc/self/exe, else in ../lib/parikshan/ from there.  The
+ * path into path[len]; 0, or -ENOENT (not found, not readable), -ENAMETOOLONG, -errno. */
+int pk_proc_own_lib(const char *env, const char *name, char *path, size_t len);
+
 #endif
