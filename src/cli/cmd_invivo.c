@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "clone/clone.h"
 #include "common/args.h"
 #include "common/json.h"
@@ -113,14 +114,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void nap_ms(long ms)
@@ -245,13 +238,13 @@ out:
 static int run(struct pk_probe_target *t, const struct invivo_opts *o,
 	       const struct pk_probe_invivo_counts *base)
 {
-	uint64_t t0 = mono_ns(), next_progress = t0 + PROGRESS_S * 1000000000ull;
+	uint64_t t0 = pk_now_ns(), next_progress = t0 + PROGRESS_S * 1000000000ull;
 
 	for (;;) {
 		uint64_t now;
 
 		nap_ms(POLL_MS);
-		now = mono_ns();
+		now = pk_now_ns();
 		if (stop_signal || (o->duration_ns && now - t0 >= o->duration_ns))
 			return 0;
 		if (kill(t->pid, 0) && errno == ESRCH)
@@ -311,7 +304,7 @@ static int invivo(struct pk_probe_target *t, const struct invivo_opts *o, const 
 	const char *globs[] = { func };
 	char err[512], err2[512];
 	int rc, status = PK_EXIT_OK;
-	uint64_t t0 = mono_ns(), wait_end;
+	uint64_t t0 = pk_now_ns(), wait_end;
 	size_t funcs;
 	double secs;
 
@@ -351,9 +344,9 @@ static int invivo(struct pk_probe_target *t, const struct invivo_opts *o, const 
 	sigaction(SIGTERM, &sa, &old_term);
 	fprintf(stderr, "parikshan: invivo: testing %s in %zu functions of %d (P=%g), log %s\n",
 		test, funcs, (int)t->pid, o->prob, log);
-	t0 = mono_ns();
+	t0 = pk_now_ns();
 	rc = run(t, o, &base);
-	secs = (double)(mono_ns() - t0) / 1e9;
+	secs = (double)(pk_now_ns() - t0) / 1e9;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (rc == -ESRCH) {
@@ -372,14 +365,14 @@ unflag:
 	if (status != PK_EXIT_OK)
 		return status;
 	/* the children still running: their verdicts come by the deadline (plus a margin) */
-	wait_end = mono_ns() + o->deadline_ns + 2000000000ull;
+	wait_end = pk_now_ns() + o->deadline_ns + 2000000000ull;
 	for (;;) {
 		pk_probe_invivo_counts(t->shm, &c);
-		if (!c.live || mono_ns() > wait_end || (kill(t->pid, 0) && errno == ESRCH))
+		if (!c.live || pk_now_ns() > wait_end || (kill(t->pid, 0) && errno == ESRCH))
 			break;
 		nap_ms(20);
 	}
-	secs = (double)(mono_ns() - t0) / 1e9;
+	secs = (double)(pk_now_ns() - t0) / 1e9;
 print:
 	pk_probe_invivo_counts(t->shm, &c);
 	counts_sub(&c, &base);

@@ -13,6 +13,7 @@
 
 #include "cli/probe_fperf.h"
 #include "common/args.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/strbuf.h"
 #include "probe/dump.h"
@@ -26,14 +27,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void stats_add(struct pk_dump_stats *sum, const struct pk_dump_stats *st)
@@ -178,7 +171,7 @@ static void say_note(enum hw_note note)
 static int count(struct pk_probe_target *t, const struct pk_fperf_opts *o, struct pk_dump_table *tb,
 		 struct pk_dump_stats *sum, double *secs, char *err, size_t errlen)
 {
-	uint64_t t0 = mono_ns(), next_progress = t0 + PROGRESS_S * 1000000000ull;
+	uint64_t t0 = pk_now_ns(), next_progress = t0 + PROGRESS_S * 1000000000ull;
 	uint64_t ring = t->shm->ring_events;
 	long period_ms = 10; /* grows to DRAIN_MAX_MS while calls come slowly */
 	int rc = 0;
@@ -197,7 +190,7 @@ static int count(struct pk_probe_target *t, const struct pk_fperf_opts *o, struc
 			period_ms /= 2;
 		else if (st.events < ring / 64 && period_ms < DRAIN_MAX_MS)
 			period_ms = period_ms * 2 > DRAIN_MAX_MS ? DRAIN_MAX_MS : period_ms * 2;
-		now = mono_ns();
+		now = pk_now_ns();
 		if (stop_signal || (o->duration_ns && now - t0 >= o->duration_ns))
 			break;
 		if (kill(t->pid, 0) && errno == ESRCH) {
@@ -211,7 +204,7 @@ static int count(struct pk_probe_target *t, const struct pk_fperf_opts *o, struc
 			next_progress += PROGRESS_S * 1000000000ull;
 		}
 	}
-	*secs = (double)(mono_ns() - t0) / 1e9;
+	*secs = (double)(pk_now_ns() - t0) / 1e9;
 	return rc;
 }
 
