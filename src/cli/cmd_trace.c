@@ -30,6 +30,7 @@ static const char trace_usage[] =
 	"       parikshan trace logd [--socket SOCK] [--db FILE.sqlite | --pg CONNINFO] [--raw "
 	"FILE]\n"
 	"       parikshan trace expand FILE\n"
+	"       parikshan trace load FILE (--db FILE.sqlite | --pg CONNINFO)\n"
 	"       parikshan trace analyze (--db FILE | --pg CONNINFO) [--json]\n"
 	"       parikshan trace paths (--db FILE | --pg CONNINFO) [--format "
 	"text|json|chrome|otlp]\n"
@@ -43,6 +44,7 @@ static const char trace_usage[] =
 	"           " TRACE_DB_DEFAULT " here) or a PostgreSQL database (--pg), and with --raw\n"
 	"           every frame into a raw log; SIGINT/SIGTERM: commit, print a summary, exit.\n"
 	"  expand   print a raw log readably, one line per record.\n"
+	"  load     store a raw log into a store, as logd would have.\n"
 	"  analyze, paths, report  build the request paths from the store.\n\n"
 	"SOCK: $" PK_TRACE_ENV_SOCK ", else " PK_TRACE_SOCK_DEFAULT ".\n";
 
@@ -329,7 +331,7 @@ int pk_cmd_trace(int argc, char **argv)
 
 	if (!verb)
 		return pk_cli_bad("trace", "VERB",
-				  "required (run, logd, expand, analyze, paths, "
+				  "required (run, logd, expand, load, analyze, paths, "
 				  "report; see 'parikshan trace --help')");
 	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
 		usage();
@@ -342,7 +344,7 @@ int pk_cmd_trace(int argc, char **argv)
 	if (strcmp(verb, "expand") == 0)
 		return trace_expand(argc - 1, argv + 1);
 	if (strcmp(verb, "analyze") == 0 || strcmp(verb, "paths") == 0 ||
-	    strcmp(verb, "report") == 0)
+	    strcmp(verb, "report") == 0 || strcmp(verb, "load") == 0)
 		return pk_cli_trace_paths(argc - 1, argv + 1);
 	return pk_cli_bad("trace", verb, "unknown verb (see 'parikshan trace --help')");
 }

@@ -1,19 +1,21 @@
 /* trace_paths.c — `parikshan trace analyze` and `parikshan trace paths`: load a trace store
  * (src/trace/store.h: SQLite or PostgreSQL), build the request paths (src/trace/analyze.h) and
  * print them (src/trace/paths_out.h); `trace report` writes them as one HTML page
- * (src/trace/report.h). */
+ * (src/trace/report.h); `trace load` fills a store from logd's raw log (src/trace/raw.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/args.h"
 #include "common/errbuf.h"
 #include "trace/analyze.h"
 #include "trace/paths_out.h"
+#include "trace/raw.h"
 #include "trace/store.h"
 
 #define TP_LIMIT_MAX 100000000u
@@ -24,6 +26,7 @@ static const char trace_paths_usage[] =
 	"text|json|chrome|otlp]\n"
 	"                             [-o FILE] [--limit N]\n"
 	"       parikshan trace report (--db FILE | --pg CONNINFO) -o report.html [--limit N]\n"
+	"       parikshan trace load RAW (--db FILE | --pg CONNINFO)\n"
 	"\n"
 	"Build request paths from what 'parikshan trace logd' stored: each request a process\n"
 	"served, the calls it made while serving it and the processes that served those, matched\n"
@@ -33,7 +36,9 @@ static const char trace_paths_usage[] =
 	"processes with their clock offsets, drops, untraceable programs); 'paths' prints every\n"
 	"path, slowest first; 'report' writes one self-contained HTML page (no script, nothing\n"
 	"fetched): the requests slowest first with a timeline each, latency percentiles per\n"
-	"service, processes with their clock offsets, drops and untraceable programs.\n"
+	"service, processes with their clock offsets, drops and untraceable programs.  'load'\n"
+	"stores logd's raw log (its --raw FILE) into a store, as logd would have (a corrupt entry\n"
+	"stops it; what came before is kept).\n"
 	"\n"
 	"  --db FILE        the SQLite store (logd's --db)\n"
 	"  --pg CONNINFO    the PostgreSQL store (logd's --pg)\n"
@@ -48,7 +53,7 @@ static const char trace_paths_usage[] =
 	"Exit status: 0 printed, 1 the store cannot be read or the output written, 2 usage.\n";
 
 struct tp_opts {
-	const char *verb, *db, *pg, *out;
+	const char *verb, *db, *pg, *out, *raw;
 	enum pk_trace_fmt fmt;
 	bool json;
 	uint64_t limit;
@@ -79,6 +84,18 @@ static int tp_add(void *arg, int64_t proc, const struct pk_trace_rec *r)
 	return 0;
 }
 
+/* "trace VERB" of a verb this file serves. */
+static const char *tp_cmd(const char *verb)
+{
+	static const char *const cmds[] = { "trace analyze", "trace paths", "trace report",
+					    "trace load" };
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmds[i] + 6, verb) == 0)
+			return cmds[i];
+	return NULL;
+}
+
 static int tp_parse(int argc, char **argv, struct tp_opts *o)
 {
 	enum { OPT_DB = 256, OPT_PG, OPT_FORMAT, OPT_JSON, OPT_LIMIT, OPT_HELP };
@@ -92,9 +109,7 @@ static int tp_parse(int argc, char **argv, struct tp_opts *o)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = strcmp(o->verb, "analyze") == 0  ? "trace analyze"
-			  : strcmp(o->verb, "report") == 0 ? "trace report"
-							   : "trace paths";
+	const char *cmd = tp_cmd(o->verb);
 	bool format_set = false;
 	int c;
 
@@ -133,11 +148,20 @@ static int tp_parse(int argc, char **argv, struct tp_opts *o)
 					  "unknown option (see 'parikshan trace paths --help')");
 		}
 	}
+	if (strcmp(o->verb, "load") == 0) {
+		if (optind == argc)
+			return pk_cli_bad(cmd, "RAW", "required (logd's --raw log)");
+		o->raw = argv[optind++];
+	}
 	if (optind < argc)
 		return pk_cli_bad(cmd, argv[optind], "unexpected argument");
 	if (!o->db == !o->pg)
 		return pk_cli_bad(cmd, "--db FILE or --pg CONNINFO", "exactly one is required");
-	if (strcmp(o->verb, "analyze") == 0) {
+	if (strcmp(o->verb, "load") == 0) {
+		if (format_set || o->json || o->limit || o->out)
+			return pk_cli_bad(cmd, "--format, --json, --limit, -o",
+					  "not for 'trace load'");
+	} else if (strcmp(o->verb, "analyze") == 0) {
 		if (format_set || o->limit)
 			return pk_cli_bad(cmd, format_set ? "--format" : "--limit",
 					  "only for 'trace paths'");
@@ -203,17 +227,41 @@ out:
 	return rc;
 }
 
+/* Stores the raw log o->raw into the store (made when missing). */
+static int tp_load(const struct tp_opts *o, const char *cmd)
+{
+	struct pk_trace_store *s = NULL;
+	struct pk_trace_raw_stats st = { 0 };
+	char err[256] = "";
+	int rc;
+
+	if (access(o->raw, R_OK) != 0)
+		return pk_cli_fail(PK_EXIT_RUNTIME, cmd, "%s: %s", o->raw, strerror(errno));
+	rc = pk_trace_store_open(o->db, o->pg, true, &s, err, sizeof(err));
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, cmd, "%s: %s", o->db ? o->db : "PostgreSQL",
+				   err[0] ? err : strerror(-rc));
+	rc = pk_trace_raw_load(o->raw, s, &st, err, sizeof(err));
+	pk_trace_store_close(s);
+	if (rc)
+		return pk_cli_fail(PK_EXIT_RUNTIME, cmd,
+				   "%s (kept what came before: %llu processes, %llu records)",
+				   err[0] ? err : strerror(-rc), (unsigned long long)st.procs,
+				   (unsigned long long)st.recs);
+	printf("trace load: %llu processes, %llu records stored\n", (unsigned long long)st.procs,
+	       (unsigned long long)st.recs);
+	return PK_EXIT_OK;
+}
+
 int pk_cli_trace_paths(int argc, char **argv)
 {
 	struct tp_opts o = { .verb = argc > 0 ? argv[0] : "paths" };
+	const char *cmd = tp_cmd(o.verb);
 	int rc;
 
-	if (strcmp(o.verb, "analyze") != 0 && strcmp(o.verb, "paths") != 0 &&
-	    strcmp(o.verb, "report") != 0)
-		return pk_cli_bad("trace", o.verb, "not analyze, paths or report");
+	if (!cmd)
+		return pk_cli_bad("trace", o.verb, "not analyze, paths, report or load");
 	if ((rc = tp_parse(argc, argv, &o)) >= 0)
 		return rc;
-	return tp_run(&o, strcmp(o.verb, "analyze") == 0  ? "trace analyze"
-			  : strcmp(o.verb, "report") == 0 ? "trace report"
-							  : "trace paths");
+	return o.raw ? tp_load(&o, cmd) : tp_run(&o, cmd);
 }

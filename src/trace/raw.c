@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/errbuf.h"
+#include "trace/store.h"
 #include "trace/wire.h"
 
 int pk_trace_raw_append(int fd, uint32_t conn, const struct pk_trace_frame *f, const void *payload,
@@ -116,5 +117,69 @@ int pk_trace_raw_each(const char *path,
 		rc = pk_errbuf_set(-EIO, err, errlen, "%s: read error", path);
 	free(buf);
 	fclose(f);
+	return rc;
+}
+
+/* What pk_trace_raw_load's callback carries: the store, logd's connection numbers mapped to
+ * process rows, and the counts. */
+struct raw_load {
+	struct pk_trace_store *s;
+	int64_t *proc; /* by connection number; 0: no hello yet */
+	size_t nproc;
+	struct pk_trace_raw_stats *st;
+	uint64_t pending;
+	char *err;
+	size_t errlen;
+};
+
+static int raw_load_one(void *arg, uint32_t conn, const struct pk_trace_hello *h,
+			const struct pk_trace_rec *r)
+{
+	struct raw_load *l = arg;
+	int rc;
+
+	if (conn >= l->nproc) {
+		size_t n = conn + 1 > 2 * l->nproc ? conn + 1 : 2 * l->nproc;
+		int64_t *p = realloc(l->proc, n * sizeof(*p));
+
+		if (!p)
+			return pk_errbuf_set(-ENOMEM, l->err, l->errlen, "out of memory");
+		memset(p + l->nproc, 0, (n - l->nproc) * sizeof(*p));
+		l->proc = p, l->nproc = n;
+	}
+	if (h) {
+		rc = pk_trace_store_add_proc(l->s, h, &l->proc[conn], l->err, l->errlen);
+		l->st->procs++;
+	} else if (!l->proc[conn]) {
+		rc = pk_errbuf_set(-EPROTO, l->err, l->errlen,
+				   "a record of connection %u before its hello", conn);
+	} else {
+		rc = pk_trace_store_add_recs(l->s, l->proc[conn], r, 1, l->err, l->errlen);
+		l->st->recs++;
+	}
+	if (!rc && ++l->pending >= PK_TRACE_RAW_COMMIT_ROWS) {
+		rc = pk_trace_store_commit(l->s, l->err, l->errlen);
+		l->pending = 0;
+	}
+	return rc;
+}
+
+int pk_trace_raw_load(const char *path, struct pk_trace_store *s, struct pk_trace_raw_stats *st,
+		      char *err, size_t errlen)
+{
+	struct raw_load l = { .s = s, .st = st, .err = err, .errlen = errlen };
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	rc = pk_trace_raw_each(path, raw_load_one, &l, err, errlen);
+	/* what was read before a corrupt entry is kept */
+	if (l.pending) {
+		char cerr[256];
+		int crc = pk_trace_store_commit(s, cerr, sizeof(cerr));
+
+		if (crc && !rc)
+			rc = pk_errbuf_set(crc, err, errlen, "%s", cerr);
+	}
+	free(l.proc);
 	return rc;
 }

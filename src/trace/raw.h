@@ -28,4 +28,21 @@ int pk_trace_raw_each(const char *path,
 				const struct pk_trace_rec *r),
 		      void *arg, char *err, size_t errlen);
 
+#define PK_TRACE_RAW_COMMIT_ROWS 10000 /* pk_trace_raw_load commits at least this often */
+
+struct pk_trace_store;
+
+/* What pk_trace_raw_load stored. */
+struct pk_trace_raw_stats {
+	uint64_t procs; /* hellos */
+	uint64_t recs;	/* records */
+};
+
+/* Stores every hello and record of the raw log at path into s, as logd would have, committing
+ * every PK_TRACE_RAW_COMMIT_ROWS rows and at the end (what came before a corrupt entry is
+ * kept); *st counts them.  0, or -EPROTO (corrupt or cut log, a record before its hello) or
+ * another -errno (the store's) with a reason. */
+int pk_trace_raw_load(const char *path, struct pk_trace_store *s, struct pk_trace_raw_stats *st,
+		      char *err, size_t errlen);
+
 #endif

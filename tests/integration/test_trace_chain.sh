@@ -14,13 +14,15 @@
 # offset reported; the drops of the warm-up are reported; Chrome and OTLP outputs have their
 # shapes; the HTML report renders in headless Chromium (screenshot in build/test-artifacts)
 # with N requests; a static program exec'ed by a traced shell is reported untraceable, and
-# `trace run` refuses one.
+# `trace run` refuses one.  logd also keeps a raw log, which `trace load` puts into a throwaway
+# PostgreSQL server: the paths read from there are the same as from SQLite (acceptance 4).
 . "$(dirname "$0")/lib.sh"
 . "$PK_ROOT/tests/tools/pk-trace-chain.sh"
+. "$PK_ROOT/tests/tools/pk-pg.sh"
 
 N=${PK_TRACE_N:-200}
 FPORT=$(pk_free_port) SPORT=$(pk_free_port) BPORT=$(pk_free_port) RPORT=$(pk_free_port)
-SOCK=$PK_TMP/trace.sock DB=$PK_TMP/trace.sqlite
+SOCK=$PK_TMP/trace.sock DB=$PK_TMP/trace.sqlite RAW=$PK_TMP/trace.raw
 TRACE=("$PK_BIN" trace run --logd "$SOCK" --)
 export PARIKSHAN_TRACE_SOCK=$SOCK
 
@@ -57,7 +59,7 @@ ss -tnH state established "( dport = :$BPORT )" | awk '{ split($3, a, ":"); prin
 pk_check early-connections test -s "$PK_TMP/early.ports"
 
 # --- logd, then the requests ---------------------------------------------------------------------
-pk_bg logd "$PK_BIN" trace logd --socket "$SOCK" --db "$DB"
+pk_bg logd "$PK_BIN" trace logd --socket "$SOCK" --db "$DB" --raw "$RAW"
 LOGD=$PK_LAST_PID
 pk_wait_for "logd's socket" 30 test -S "$SOCK" || exit 1
 # procs: the comm of every process that said hello
@@ -148,6 +150,18 @@ else
 	mkdir -p "$ART" && cp "$DB" "$ART/trace-chain-failed.sqlite" && cp "$PK_TMP/paths.json" "$ART/trace-chain-failed.json"
 fi
 cat "$PK_TMP/check.out"
+
+# --- the same paths from PostgreSQL ----------------------------------------------------------------
+chmod 0711 "$PK_TMP"
+if ! pg_start "$PK_TMP/pg"; then
+	pk_fail pg-start "$PG_WHY"
+else
+	trap 'pg_down; pk_cleanup' EXIT
+	pk_check pg-load "$PK_BIN" trace load "$RAW" --pg "$PGCONN"
+	pk_check pg-paths "$PK_BIN" trace paths --pg "$PGCONN" --format json -o "$PK_TMP/paths.pg.json"
+	pk_check pg-same-paths cmp "$PK_TMP/paths.json" "$PK_TMP/paths.pg.json"
+	pg_down
+fi
 
 pk_check static-untraceable python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert any(u["path"].endswith("/static-hello") for u in d["untraceable"]), d["untraceable"]' "$PK_TMP/paths.json"
 pk_check drops-reported python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["dropped"] > 0, d["dropped"]' "$PK_TMP/paths.json"

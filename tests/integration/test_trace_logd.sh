@@ -9,6 +9,7 @@
 # refuses a statically linked program, passes the command's exit status through and sets
 # LD_PRELOAD (prepended), warning once when no logd listens.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../tools/pk-pg.sh"
 
 CLIENT=$PK_ROOT/tests/tools/pk-trace-client.py
 SOCK=$PK_TMP/run/trace.sock
@@ -73,6 +74,18 @@ pk_expect_error expand-cut 1 "trace expand: .*cut.raw: corrupt raw log at byte [
 { head -c 336 "$RAW"; printf 'XXXXXXXX'; tail -c +345 "$RAW"; } >"$PK_TMP/bad.raw"
 pk_expect_error expand-corrupt 1 "trace expand: .*bad.raw: corrupt raw log at byte 336: not a raw log entry" \
 	bash -c "'$PK_BIN' trace expand '$PK_TMP/bad.raw' >/dev/null"
+# trace load: the raw log into a new store gives what logd stored
+dump() { sq "$1" "select p.pid, p.exe, e.tid, e.ts, e.call, e.fd, e.ret, e.off, hex(e.peek) from events e join procs p on p.id = e.proc order by p.pid, e.tid, e.ts, e.call" | md5sum; }
+pk_expect_eq load "$("$PK_BIN" trace load "$RAW" --db "$PK_TMP/loaded.sqlite" 2>&1)" \
+	"trace load: 12 processes, 1322 records stored"
+pk_expect_eq load-same-rows "$(dump "$PK_TMP/loaded.sqlite")" "$(dump "$DB")"
+pk_expect_error load-cut 1 "trace load: .*cut.raw: corrupt raw log at byte [0-9]+: cut in a frame" \
+	"$PK_BIN" trace load "$PK_TMP/cut.raw" --db "$PK_TMP/cut.sqlite"
+pk_check load-cut-keeps test "$(sq "$PK_TMP/cut.sqlite" 'select count(*) from procs')" -ge 1
+pk_expect_error load-no-store 2 "trace load: --db FILE or --pg CONNINFO: exactly one is required" \
+	"$PK_BIN" trace load "$RAW"
+pk_expect_error load-missing 1 "trace load: .*nope.raw" \
+	"$PK_BIN" trace load "$PK_TMP/nope.raw" --db "$PK_TMP/nope.sqlite"
 head -c 3000 /dev/urandom >"$PK_TMP/random.raw"
 pk_expect_error expand-random 1 "trace expand: .*random.raw: corrupt raw log at byte 0" \
 	"$PK_BIN" trace expand "$PK_TMP/random.raw"
@@ -101,66 +114,48 @@ fi
 rm -f "$SOCK"
 
 # --- PostgreSQL -----------------------------------------------------------------------------
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-if [ -z "$PGBIN" ] || ! id postgres >/dev/null 2>&1; then
-	pk_fail postgresql "no PostgreSQL server binaries or no postgres user (scripts/deps.sh installs them)"
+chmod 0711 "$PK_TMP"
+if ! pg_start "$PK_TMP/pg"; then
+	pk_fail pg-start "$PG_WHY"
 else
-	# as_pg CMD...: runs CMD as user postgres (initdb refuses root)
-	as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
-	chmod 0711 "$PK_TMP"
-	PGD=$PK_TMP/pg
-	mkdir -p "$PGD/sock" && chown -R postgres:postgres "$PGD"
-	PGCONN="host=$PGD/sock port=5432 user=postgres dbname=postgres connect_timeout=5"
-	pg_up() {
-		as_pg "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/log" -w -t 60 \
-			-o "-k $PGD/sock -c listen_addresses='' -c fsync=off" start >/dev/null
-	}
-	pg_down() { as_pg "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null 2>&1; }
-	if ! as_pg "$PGBIN/initdb" -D "$PGD/data" -A trust -U postgres >"$PK_TMP/initdb.log" 2>&1; then
-		pk_fail pg-initdb "$(tail -n 3 "$PK_TMP/initdb.log" | tr '\n' ' ')"
-	elif ! pg_up; then
-		pk_fail pg-start "$(tail -n 3 "$PGD/log" | tr '\n' ' ')"
-	else
-		pk_ok pg-start
-		trap 'pg_down; pk_cleanup' EXIT
-		pg_rows() { as_pg psql -XAtq -h "$PGD/sock" -U postgres -d postgres -c "$1" 2>/dev/null; }
-		pg_rows_are() { [ "$(pg_rows "select count(*) from $1")" = "$2" ]; }
-		logd_start pg --pg "$PGCONN" || exit 1
-		pk_check pg-client-a python3 "$CLIENT" "$SOCK" good 3001 1000 4
-		pk_check pg-bad python3 "$CLIENT" "$SOCK" bad call
-		pk_wait_for "1011 events in PostgreSQL" 20 pg_rows_are events 1011 && pk_ok pg-records
-		pk_expect_eq pg-procs "$(pg_rows 'select pid from procs order by pid' | tr '\n' ' ')" "1001 1002 3001 "
-		pk_expect_eq pg-peek "$(pg_rows "select convert_from(peek, 'SQL_ASCII') from events e join procs p on p.id=e.proc where p.pid=3001 and e.ts=4")" \
-			"$(printf 'GET /r/4 HTTP/1.1\r')"
-		logd_stop
-		pk_expect_eq pg-exit "$LOGD_RC" 0
-		pk_check pg-summary grep -qx "trace logd: 3 processes, 1011 records, 9 dropped by the processes, 1 bad connections" "$PK_TMP/pg.log"
-		# the store's reading side on PostgreSQL: the unit test's round trip on an empty database
-		pg_rows "create database unit" >/dev/null
-		UNIT=$(dirname "$PK_BIN")/tests/test_trace_store
-		if [ -x "$UNIT" ]; then
-			PK_TRACE_TEST_PG="host=$PGD/sock port=5432 user=postgres dbname=unit" "$UNIT" >"$PK_TMP/unit.out" 2>&1
-			if grep -qx "ok trace_store/test_roundtrip_pg" "$PK_TMP/unit.out"; then
-				pk_ok pg-roundtrip
-			else
-				pk_fail pg-roundtrip "$(grep -v '^ok' "$PK_TMP/unit.out" | head -n 5 | tr '\n' ' ')"
-			fi
+	pk_ok pg-start
+	trap 'pg_down; pk_cleanup' EXIT
+	pg_rows_are() { [ "$(pg_rows "select count(*) from $1")" = "$2" ]; }
+	logd_start pg --pg "$PGCONN" || exit 1
+	pk_check pg-client-a python3 "$CLIENT" "$SOCK" good 3001 1000 4
+	pk_check pg-bad python3 "$CLIENT" "$SOCK" bad call
+	pk_wait_for "1011 events in PostgreSQL" 20 pg_rows_are events 1011 && pk_ok pg-records
+	pk_expect_eq pg-procs "$(pg_rows 'select pid from procs order by pid' | tr '\n' ' ')" "1001 1002 3001 "
+	pk_expect_eq pg-peek "$(pg_rows "select convert_from(peek, 'SQL_ASCII') from events e join procs p on p.id=e.proc where p.pid=3001 and e.ts=4")" \
+		"$(printf 'GET /r/4 HTTP/1.1\r')"
+	logd_stop
+	pk_expect_eq pg-exit "$LOGD_RC" 0
+	pk_check pg-summary grep -qx "trace logd: 3 processes, 1011 records, 9 dropped by the processes, 1 bad connections" "$PK_TMP/pg.log"
+	# the store's reading side on PostgreSQL: the unit test's round trip on an empty database
+	pg_rows "create database unit" >/dev/null
+	UNIT=$(dirname "$PK_BIN")/tests/test_trace_store
+	if [ -x "$UNIT" ]; then
+		PK_TRACE_TEST_PG="host=$PGSOCK port=5432 user=postgres dbname=unit" "$UNIT" >"$PK_TMP/unit.out" 2>&1
+		if grep -qx "ok trace_store/test_roundtrip_pg" "$PK_TMP/unit.out"; then
+			pk_ok pg-roundtrip
 		else
-			pk_fail pg-roundtrip "$UNIT not built"
+			pk_fail pg-roundtrip "$(grep -v '^ok' "$PK_TMP/unit.out" | head -n 5 | tr '\n' ' ')"
 		fi
-		# the database goes down while logd runs: one clear line, exit 1
-		logd_start pg-down --pg "$PGCONN" || exit 1
-		pg_down
-		python3 "$CLIENT" "$SOCK" good 3002 10 >/dev/null 2>&1
-		pk_wait_exit "$LOGD" 20
-		wait "$LOGD"
-		pk_expect_eq pg-down-exit "$?" 1
-		pk_check pg-down-line grep -qE "^parikshan: trace logd: .*database is down" "$PK_TMP/pg-down.log"
-		# and down at the start
-		pk_expect_error pg-down-start 1 "trace logd: database is down" \
-			"$PK_BIN" trace logd --socket "$SOCK" --pg "$PGCONN"
-		rm -f "$SOCK"
+	else
+		pk_fail pg-roundtrip "$UNIT not built"
 	fi
+	# the database goes down while logd runs: one clear line, exit 1
+	logd_start pg-down --pg "$PGCONN" || exit 1
+	pg_down
+	python3 "$CLIENT" "$SOCK" good 3002 10 >/dev/null 2>&1
+	pk_wait_exit "$LOGD" 20
+	wait "$LOGD"
+	pk_expect_eq pg-down-exit "$?" 1
+	pk_check pg-down-line grep -qE "^parikshan: trace logd: .*database is down" "$PK_TMP/pg-down.log"
+	# and down at the start
+	pk_expect_error pg-down-start 1 "trace logd: database is down" \
+		"$PK_BIN" trace logd --socket "$SOCK" --pg "$PGCONN"
+	rm -f "$SOCK"
 fi
 
 # --- trace run ----------------------------------------------------------------------------

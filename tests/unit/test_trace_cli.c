@@ -1,7 +1,8 @@
 /* test_trace_cli.c — `trace analyze` and `trace paths` (src/cli/trace_paths.c) over a stand-in
  * store: this file defines the store.h functions the CLI reads with (open, procs, each,
- * close) on the synthetic chain of trace_synth.h, so the CLI's flags, loading, errors and
- * outputs are tested without SQLite.  (The linker takes these before the archive's.) */
+ * close; the writers only refuse, for `trace load`'s argument checks) on the synthetic chain of
+ * trace_synth.h, so the CLI's flags, loading, errors and outputs are tested without SQLite.  (The
+ * linker takes these before the archive's.) */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -63,6 +64,23 @@ int pk_trace_store_each(struct pk_trace_store *s,
 		if ((rc = cb(arg, s->s.ev[i].proc, &s->s.ev[i].rec)) != 0)
 			return rc;
 	}
+	return 0;
+}
+
+int pk_trace_store_add_proc(struct pk_trace_store *s, const struct pk_trace_hello *h, int64_t *proc,
+			    char *err, size_t errlen)
+{
+	return pk_errbuf_set(-EROFS, err, errlen, "the stand-in store is read-only");
+}
+
+int pk_trace_store_add_recs(struct pk_trace_store *s, int64_t proc, const struct pk_trace_rec *r,
+			    size_t n, char *err, size_t errlen)
+{
+	return pk_errbuf_set(-EROFS, err, errlen, "the stand-in store is read-only");
+}
+
+int pk_trace_store_commit(struct pk_trace_store *s, char *err, size_t errlen)
+{
 	return 0;
 }
 
@@ -213,6 +231,19 @@ static void test_errors(void)
 	free(out);
 	CHECK_EQ_INT(cli(&out, (const char *[]){ "paths", "--help", NULL }), 0);
 	CHECK(out && strstr(out, "usage: parikshan trace analyze"));
+	free(out);
+	/* trace load: RAW required, one store, no output flags, a missing RAW before the store */
+	CHECK_EQ_INT(cli(&out, (const char *[]){ "load", "--db", "chain.sqlite", NULL }), 2);
+	free(out);
+	CHECK_EQ_INT(cli(&out, (const char *[]){ "load", "x.raw", NULL }), 2);
+	free(out);
+	CHECK_EQ_INT(cli(&out, (const char *[]){ "load", "x.raw", "--db", "chain.sqlite", "--json",
+						 NULL }),
+		     2);
+	free(out);
+	CHECK_EQ_INT(cli(&out, (const char *[]){ "load", "/nonexistent.raw", "--db", "chain.sqlite",
+						 NULL }),
+		     1);
 	free(out);
 }
 
