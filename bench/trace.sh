@@ -4,22 +4,28 @@
 # by side: two copies of the chain run at once, one plain and one with every process under
 # `parikshan trace run` and a logd storing into SQLite; wrk (-t2 -c CONNS -d SECS --latency,
 # GET /r/<id> over KEYS ids, keep-alive) runs against each in turn, in interleaved rounds
-# (the order swapped every round), medians.  Then: the records the traced chain's logd stored
-# per second of load, and the time `trace analyze` takes over everything stored (the record
-# count printed beside it).
-#   ROUNDS=3 SECS=10 CONNS=16 KEYS=1000 bash bench/trace.sh
+# (the order swapped every round), medians.  Then a harsher load with a real client:
+# redis-benchmark (GET, -c 16, REQS requests a run) against a plain redis-server and, with both
+# the client and the server under `trace run`, against a traced one with a second logd, in
+# interleaved rounds: its cost, and how many records per second that logd stored (its drops
+# printed beside it: 0 means it kept up).  Last, the time `trace analyze` takes over the redis
+# phase's store (4 records a request: 1.2M records with the defaults).
+#   ROUNDS=3 SECS=10 CONNS=16 KEYS=1000 REQS=100000 bash bench/trace.sh
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PK_BIN=${PK_BIN:-$ROOT/build/release/parikshan}
 . "$ROOT/bench/common.sh"
 . "$ROOT/tests/tools/pk-trace-chain.sh"
-bench_init trace wrk nginx redis-server python3 openssl
+bench_init trace wrk nginx redis-server redis-benchmark python3 openssl
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-10}
 CONNS=${CONNS:-16}
 KEYS=${KEYS:-1000}
+REQS=${REQS:-100000}
 SOCK=$TMP/trace.sock
 DB=$TMP/trace.sqlite
+RSOCK=$TMP/redis-trace.sock
+RDB=$TMP/redis-trace.sqlite
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 listening() { ss -ltnH "( sport = :$1 )" | grep -q .; }
@@ -46,10 +52,23 @@ chain() {
 	printf -v "FRONT_$name" %s "$f"
 }
 
-"$PK_BIN" trace logd --socket "$SOCK" --db "$DB" >"$TMP/logd.log" 2>&1 &
-LOGD=$!
-PIDS+=("$LOGD")
-pk_poll 30 test -S "$SOCK" || { echo "trace.sh: logd did not start: $(cat "$TMP/logd.log")" >&2; exit 1; }
+# logd SOCK DB: starts a logd; sets LOGD to its pid.
+logd() {
+	"$PK_BIN" trace logd --socket "$1" --db "$2" >"$1.log" 2>&1 &
+	LOGD=$!
+	PIDS+=("$LOGD")
+	pk_poll 30 test -S "$1" || { echo "trace.sh: logd did not start: $(cat "$1.log")" >&2; exit 1; }
+}
+# logd_stop PID: prints its CPU time in clock ticks, then stops it (it commits what it holds).
+logd_stop() {
+	local f
+	read -ra f <"/proc/$1/stat"
+	echo $((f[13] + f[14]))
+	kill -TERM "$1"
+	wait "$1"
+}
+logd "$SOCK" "$DB"
+CHAIN_LOGD=$LOGD
 chain plain
 chain traced "$PK_BIN" trace run --logd "$SOCK" --
 
@@ -69,40 +88,95 @@ run() {
 	bench_wrk_parse "$out" >>"$TMP/$1.runs" || { echo "trace.sh: wrk run unusable: $(tail -n 8 "$out")" >&2; exit 1; }
 }
 rows() {
-	python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from events").fetchone()[0])' "$DB"
+	python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from events").fetchone()[0])' "$1"
 }
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
-rows0=$(rows)
+rows0=$(rows "$DB")
 for ((k = 1; k <= ROUNDS; k++)); do
-	echo "trace.sh: round $k of $ROUNDS" >&2
+	echo "trace.sh: chain round $k of $ROUNDS" >&2
 	if ((k % 2)); then run plain; run traced; else run traced; run plain; fi
 done
-kill -TERM "$LOGD"
-wait "$LOGD"
-rows1=$(rows)
-t0=$(date +%s%N)
-"$PK_BIN" trace analyze --db "$DB" --json >"$TMP/analyze.json" || { echo "trace.sh: analyze failed" >&2; exit 1; }
-t1=$(date +%s%N)
+CHAIN_CPU=$(logd_stop "$CHAIN_LOGD")
+rows1=$(rows "$DB")
 
-python3 - "$TMP/plain.runs" "$TMP/traced.runs" "$rows0" "$rows1" "$((ROUNDS * SECS))" "$(((t1 - t0) / 1000000))" \
-	"$TMP/analyze.json" "$LOAD0" "$CONNS" "$SECS" <<'EOF'
+# the redis phase: a plain server and a traced one (its own logd), the same client
+logd "$RSOCK" "$RDB"
+REDIS_LOGD=$LOGD
+RPLAIN=$(free_port) RTRACED=$(free_port)
+redis-server --bind 127.0.0.1 --port "$RPLAIN" --save '' --appendonly no --dir "$TMP" >"$TMP/rplain.log" 2>&1 &
+PIDS+=($!)
+"$PK_BIN" trace run --logd "$RSOCK" -- redis-server --bind 127.0.0.1 --port "$RTRACED" --save '' \
+	--appendonly no --dir "$TMP" >"$TMP/rtraced.log" 2>&1 &
+PIDS+=($!)
+pk_poll 30 listening "$RPLAIN" && pk_poll 30 listening "$RTRACED" ||
+	{ echo "trace.sh: redis did not start" >&2; exit 1; }
+# rbench NAME PORT PREFIX...: one redis-benchmark run; appends "rps p50 p99 secs" to $TMP/NAME.runs
+rbench() {
+	local name=$1 port=$2 out=$TMP/rbench.out t0 t1
+	shift 2
+	t0=$(date +%s%N)
+	timeout 300 "$@" redis-benchmark -p "$port" -t get -c 16 -n "$REQS" --csv >"$out" 2>&1 ||
+		{ echo "trace.sh: redis-benchmark failed: $(tail -n 3 "$out")" >&2; exit 1; }
+	t1=$(date +%s%N)
+	python3 - "$out" "$(((t1 - t0) / 1000000))" >>"$TMP/$name.runs" <<'PY' ||
+import csv, sys
+r = [r for r in csv.reader(open(sys.argv[1])) if r and r[0] == "GET"][-1]
+print(float(r[1]), float(r[4]), float(r[6]), int(sys.argv[2]) / 1000)
+PY
+		{ echo "trace.sh: redis-benchmark output unusable: $(tail -n 3 "$out")" >&2; exit 1; }
+}
+for ((k = 1; k <= ROUNDS; k++)); do
+	echo "trace.sh: redis round $k of $ROUNDS" >&2
+	if ((k % 2)); then
+		rbench rplain "$RPLAIN"
+		rbench rtraced "$RTRACED" "$PK_BIN" trace run --logd "$RSOCK" --
+	else
+		rbench rtraced "$RTRACED" "$PK_BIN" trace run --logd "$RSOCK" --
+		rbench rplain "$RPLAIN"
+	fi
+done
+REDIS_CPU=$(logd_stop "$REDIS_LOGD")
+rrows=$(rows "$RDB")
+t0=$(date +%s%N)
+"$PK_BIN" trace analyze --db "$RDB" --json >"$TMP/analyze.json" || { echo "trace.sh: analyze failed" >&2; exit 1; }
+t1=$(date +%s%N)
+"$PK_BIN" trace analyze --db "$DB" --json >"$TMP/chain.json" || { echo "trace.sh: analyze of the chain failed" >&2; exit 1; }
+
+python3 - "$TMP" "$rows0" "$rows1" "$rrows" "$((ROUNDS * SECS))" "$(((t1 - t0) / 1000000))" \
+	"$LOAD0" "$CONNS" "$SECS" "$CHAIN_CPU" "$REDIS_CPU" "$REQS" <<'EOF'
 import json, statistics, sys
-plain = [list(map(float, l.split())) for l in open(sys.argv[1])]
-traced = [list(map(float, l.split())) for l in open(sys.argv[2])]
-rows0, rows1, secs, analyze_ms = (int(x) for x in sys.argv[3:7])
-a = json.load(open(sys.argv[7]))
+tmp = sys.argv[1]
+rows0, rows1, rrows, secs, analyze_ms = (int(x) for x in sys.argv[2:7])
+load0, conns, wsecs = sys.argv[7:10]
+chain_cpu, redis_cpu, reqs = (int(x) for x in sys.argv[10:13])
+runs = lambda n: [list(map(float, l.split())) for l in open(f"{tmp}/{n}.runs")]
+plain, traced, rplain, rtraced = runs("plain"), runs("traced"), runs("rplain"), runs("rtraced")
+a, c = json.load(open(f"{tmp}/analyze.json")), json.load(open(f"{tmp}/chain.json"))
 med = lambda rs, i: statistics.median(r[i] for r in rs)
-print(f"load at start {sys.argv[8]}; wrk -t2 -c{sys.argv[9]} -d{sys.argv[10]}s, {len(plain)} rounds, medians")
+def table(title, p, t):
+    print(f"| {title} | requests/s | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|")
+    for name, rs in (("plain", p), ("traced", t)):
+        print(f"| {name} | {med(rs, 0):,.0f} | {med(rs, 1):.3f} | {med(rs, 2):.3f} |")
+    print()
+    print(f"throughput cost {(1 - med(t, 0) / med(p, 0)) * 100:+.1f}%, "
+          f"p99 cost {(med(t, 2) / med(p, 2) - 1) * 100:+.1f}%")
+    print()
+print(f"load at start {load0}; {len(plain)} interleaved rounds, medians")
 print()
-print("| chain | requests/s | p50 ms | p99 ms |")
-print("|---|---:|---:|---:|")
-for name, rs in (("plain", plain), ("traced", traced)):
-    print(f"| {name} | {med(rs, 0):,.0f} | {med(rs, 1):.3f} | {med(rs, 2):.3f} |")
+print(f"chain: nginx (2 workers) -> python backend -> redis, wrk -t2 -c{conns} -d{wsecs}s")
 print()
-print(f"throughput cost {(1 - med(traced, 0) / med(plain, 0)) * 100:+.1f}%, "
-      f"p99 cost {(med(traced, 2) / med(plain, 2) - 1) * 100:+.1f}%")
-print(f"logd stored {rows1 - rows0:,} records in {secs} s of load: {(rows1 - rows0) / secs:,.0f} records/s "
-      f"(what the chain produced; logd kept up: dropped {a.get('dropped', '?')})")
-print(f"trace analyze over {rows1:,} records: {analyze_ms / 1000:.2f} s, {a.get('paths', '?')} paths, "
-      f"{a.get('complete', '?')} complete")
+table("chain", plain, traced)
+print(f"the chain's logd stored {rows1 - rows0:,} records ({(rows1 - rows0) / secs:,.0f}/s of load), "
+      f"dropped {c.get('dropped', '?')}, used {chain_cpu / 100:.1f} s of CPU; "
+      f"{c.get('complete', '?')} of {c.get('paths', '?')} paths complete")
+print()
+print(f"redis-benchmark -t get -c 16 -n {reqs}, client and server traced")
+print()
+table("redis", rplain, rtraced)
+tsecs = sum(r[3] for r in rtraced)
+print(f"the redis logd stored {rrows:,} records in {tsecs:.1f} s of traced runs: "
+      f"{rrows / tsecs:,.0f} records/s, dropped {a.get('dropped', '?')}, used {redis_cpu / 100:.1f} s of CPU")
+print(f"trace analyze over those {rrows:,} records: {analyze_ms / 1000:.2f} s, "
+      f"{a.get('paths', '?')} paths, {a.get('complete', '?')} complete")
 EOF

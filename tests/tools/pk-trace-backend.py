@@ -47,6 +47,9 @@ def redis_get(key):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body are two writes: without TCP_NODELAY the second waits for the peer's
+    # delayed ACK (40 ms) on every keep-alive request
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         if not self.path.startswith("/r/"):
@@ -70,6 +73,9 @@ def main():
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
     port, REDIS_PORT = int(sys.argv[1]), int(sys.argv[2])
+    # the default backlog (5) overflows when nginx opens connections in a burst, and a dropped
+    # SYN is retried after a second
+    http.server.ThreadingHTTPServer.request_queue_size = 128
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
     print("ready", port, flush=True)
