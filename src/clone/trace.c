@@ -14,7 +14,6 @@
 #include "clone/clone_int.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
