@@ -111,6 +111,7 @@ probe_clone() {
 pk_wait_for "the clone's records in logd" 30 probe_clone || exit 1
 pk_ok clone-traced
 pk_check production-still-traced probe prod-after
+echo "# processes in the store: $(python3 -c 'import json,sys; print([(s["pid"], s["comm"]) for s in json.load(open(sys.argv[1]))["processes"]])' "$PK_TMP/paths.json")"
 
 kill -TERM "$LOGD"
 pk_wait_exit "$LOGD" 20
