@@ -280,6 +280,8 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 				sizeof(dir), err, errlen);
 	if (rc)
 		return rc;
+	/* traced like production: its bundle is production's, mounts and env included */
+	snprintf(m.trace_sock, sizeof(m.trace_sock), "%s", prod.trace_sock);
 	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", m.ip);
 	snprintf(rep->mgmt_ip, sizeof(rep->mgmt_ip), "%s", m.mgmt);
 

@@ -33,7 +33,20 @@ struct pk_run_opts {
 	const char *ip;	    /* "10.77.0.2/24" */
 	uint64_t mem_limit; /* bytes, 0 = none */
 	char **argv;	    /* the command, NULL-terminated */
+	/* Tracing (`--trace`): the host's libparikshan_trace.so (absolute path; NULL: not traced)
+	 * and logd's socket (absolute, checked by pk_container_trace_check). */
+	const char *trace_lib;
+	const char *trace_sock;
 };
+
+/* Where the processes of a traced container find the tracing library (a read-only bind mount
+ * of the host's file). */
+#define PK_CONTAINER_TRACE_LIB "/run/parikshan-trace/libparikshan_trace.so"
+
+/* Checks that sock can be a traced container's logd socket: absolute, short enough for a Unix
+ * socket address, in a directory of its own that can be bind-mounted at the same path inside
+ * the container.  Returns 0, -EINVAL or -ENAMETOOLONG (err says why). */
+int pk_container_trace_check(const char *sock, char *err, size_t errlen);
 
 /* Creates and starts container o->name detached.  Returns 0 or -errno (err says why). */
 int pk_container_run(const struct pk_run_opts *o, char *err, size_t errlen);
@@ -55,6 +68,7 @@ struct pk_container_info {
 	char mgmt[16];	 /* clones: management address */
 	char status[32]; /* runc's status, or "missing" */
 	int pid;
+	char trace_sock[108]; /* traced (`--trace`): logd's socket; "" when not traced */
 };
 
 /* Fills info for container name.  Returns 0, -ENOENT or -EINVAL (damaged state). */

@@ -28,6 +28,7 @@ struct pk_meta {
 	char lower[PK_PATH_MAX];
 	long long created;
 	int keeper_pid;
+	char trace_sock[108]; /* traced with --trace: logd's socket; "" when not traced */
 };
 
 /* Resource limits of a container's cgroups (cgroup v1); 0 / "" = none (inherited). */
@@ -134,9 +135,10 @@ long long pk_fs_usage(const char *path);
 
 /* runc.c */
 
-/* Writes dir/config.json for m running argv (runc spec, then our changes).  Returns 0/-errno. */
-int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64_t mem_limit,
-		   char *err, size_t errlen);
+/* Writes dir/config.json for m running o->argv with o's limits and tracing (runc spec, then
+ * our changes).  Returns 0/-errno. */
+int pk_runc_bundle(const char *dir, const struct pk_meta *m, const struct pk_run_opts *o, char *err,
+		   size_t errlen);
 
 /* Writes a clone's bundle into dir: production's OCI config (file src_config) with m's network
  * namespace, the cgroup limits lim and dir's CRIU config.  Returns 0 or -errno. */
@@ -155,6 +157,22 @@ int pk_runc_state(const char *name, char *status, size_t len, int *pid);
 
 /* Kills and deletes runc container name, also one whose restore died half-way (best effort). */
 void pk_runc_destroy(const char *name);
+
+/* trace.c — traced containers */
+
+/* Makes OCI config spec trace its processes: host library lib bind-mounted read-only at
+ * PK_CONTAINER_TRACE_LIB, the directory of logd's socket sock bind-mounted at its own path,
+ * LD_PRELOAD, PARIKSHAN_TRACE_LIB and PARIKSHAN_TRACE_SOCK in the process's env.  Returns 0 or
+ * -EINVAL. */
+int pk_container_trace_spec(cJSON *spec, const char *lib, const char *sock);
+
+#define PK_TRACE_SOCKS_MAX 4096
+
+/* Fills inos (at most max) with the inodes of the connected, unnamed Unix stream sockets in
+ * the network namespace of process pid (a container's init): the client ends, among them every
+ * traced process's connection to logd, which a dump must declare external (CRIU then connects
+ * the restored socket to its peer's name, logd's socket).  Returns how many, or -errno. */
+int pk_container_trace_socks(int pid, unsigned long *inos, int max);
 
 /* tmpfs.c — production's tmpfs mounts copied before the freeze, external to CRIU */
 

@@ -62,6 +62,12 @@ int pk_container_run(const struct pk_run_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "rootfs '%s': %s", o->rootfs, strerror(e));
 		return -e;
 	}
+	if (o->trace_lib) {
+		rc = pk_container_trace_check(o->trace_sock, err, errlen);
+		if (rc)
+			return rc;
+		snprintf(m.trace_sock, sizeof(m.trace_sock), "%s", o->trace_sock);
+	}
 	pk_meta_names(&m);
 	m.created = (long long)time(NULL);
 	rc = pk_state_create(o->state_dir, &m, dir, sizeof(dir), err, errlen);
@@ -73,7 +79,7 @@ int pk_container_run(const struct pk_run_opts *o, char *err, size_t errlen)
 	rc = pk_net_create_container(&m, err, errlen);
 	if (rc)
 		goto undo_mount;
-	rc = pk_runc_bundle(dir, &m, o->argv, o->mem_limit, err, errlen);
+	rc = pk_runc_bundle(dir, &m, o, err, errlen);
 	if (rc)
 		goto undo_net;
 	rc = pk_runc_start(dir, o->name, NULL, &m.keeper_pid, err, errlen);
@@ -155,6 +161,7 @@ int pk_container_info(const char *state_dir, const char *name, struct pk_contain
 	snprintf(info->parent, sizeof(info->parent), "%s", m.parent);
 	snprintf(info->ip, sizeof(info->ip), "%s", m.ip);
 	snprintf(info->mgmt, sizeof(info->mgmt), "%s", m.mgmt);
+	snprintf(info->trace_sock, sizeof(info->trace_sock), "%s", m.trace_sock);
 	live_status(&m, info->status, sizeof(info->status), &info->pid);
 	return 0;
 }
@@ -167,8 +174,9 @@ int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out)
 	char *text;
 
 	if (!json)
-		pk_strbuf_printf(out, "%-20s %-9s %-20s %-15s %-15s %-10s %s\n", "NAME", "KIND",
-				 "PARENT", "SERVICE-IP", "MGMT-IP", "STATUS", "PID");
+		pk_strbuf_printf(out, "%-20s %-9s %-20s %-15s %-15s %-10s %-8s %s\n", "NAME",
+				 "KIND", "PARENT", "SERVICE-IP", "MGMT-IP", "STATUS", "PID",
+				 "TRACE");
 	while (d && (e = readdir(d))) {
 		char dir[PK_PATH_MAX], status[32];
 		struct pk_meta m;
@@ -180,7 +188,7 @@ int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out)
 		if (pk_meta_load(dir, &m) < 0) {
 			snprintf(m.name, sizeof(m.name), "%.32s", e->d_name);
 			snprintf(m.kind, sizeof(m.kind), "?");
-			m.parent[0] = m.ip[0] = m.mgmt[0] = '\0';
+			m.parent[0] = m.ip[0] = m.mgmt[0] = m.trace_sock[0] = '\0';
 			snprintf(status, sizeof(status), "damaged");
 			pid = 0;
 		} else {
@@ -196,15 +204,19 @@ int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out)
 			cJSON_AddStringToObject(o, "mgmt", m.mgmt);
 			cJSON_AddStringToObject(o, "status", status);
 			cJSON_AddNumberToObject(o, "pid", pid);
+			cJSON_AddBoolToObject(o, "traced", m.trace_sock[0] != '\0');
+			if (m.trace_sock[0])
+				cJSON_AddStringToObject(o, "trace_sock", m.trace_sock);
 			/* what the clone's firewall rejected or dropped */
 			if (strcmp(m.kind, "clone") == 0 && pk_netns_exists(m.netns))
 				cJSON_AddNumberToObject(o, "blocked_packets",
 							(double)pk_net_blocked(&m));
 			cJSON_AddItemToArray(arr, o);
 		} else {
-			pk_strbuf_printf(out, "%-20s %-9s %-20s %-15s %-15s %-10s %d\n", m.name,
-					 m.kind, m.parent[0] ? m.parent : "-", m.ip[0] ? m.ip : "-",
-					 m.mgmt[0] ? m.mgmt : "-", status, pid);
+			pk_strbuf_printf(out, "%-20s %-9s %-20s %-15s %-15s %-10s %-8d %s\n",
+					 m.name, m.kind, m.parent[0] ? m.parent : "-",
+					 m.ip[0] ? m.ip : "-", m.mgmt[0] ? m.mgmt : "-", status,
+					 pid, m.trace_sock[0] ? m.trace_sock : "-");
 		}
 	}
 	if (d)

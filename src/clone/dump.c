@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -137,6 +138,18 @@ int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, cons
 
 		snprintf(key, sizeof(key), "mnt[%s]:" PK_TMPFS_KEY "%d", t->tmpfs->m[i].mnt, i);
 		criu_local_add_external(opts, key);
+	}
+	/* a traced container's connections to logd (trace.c); CRIU connects them again by name
+	 * on restore (ext-unix-sk in the clone's criu.conf) */
+	if (prod->trace_sock[0]) {
+		unsigned long *inos = calloc(PK_TRACE_SOCKS_MAX, sizeof(*inos));
+		int n = inos ? pk_container_trace_socks(pid, inos, PK_TRACE_SOCKS_MAX) : 0;
+
+		for (int i = 0; i < n; i++) {
+			snprintf(ext, sizeof(ext), "unix[%lu]", inos[i]);
+			criu_local_add_external(opts, ext);
+		}
+		free(inos);
 	}
 	if (t->page_server)
 		criu_local_set_page_server_address_port(opts, t->page_server, t->page_server_port);

@@ -84,8 +84,8 @@ static void set_capabilities(cJSON *proc)
 }
 
 /* Our changes to runc's default spec. */
-static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m, char **argv,
-		     uint64_t mem_limit)
+static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m,
+		     const struct pk_run_opts *o)
 {
 	cJSON *root = cJSON_GetObjectItemCaseSensitive(spec, "root");
 	cJSON *proc = cJSON_GetObjectItemCaseSensitive(spec, "process");
@@ -99,7 +99,7 @@ static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m, char
 	cJSON_ReplaceItemInObject(root, "readonly", cJSON_CreateFalse());
 	cJSON_ReplaceItemInObject(proc, "terminal", cJSON_CreateFalse());
 	args = cJSON_CreateArray();
-	for (char **a = argv; a && *a; a++)
+	for (char **a = o->argv; a && *a; a++)
 		cJSON_AddItemToArray(args, cJSON_CreateString(*a));
 	cJSON_ReplaceItemInObject(proc, "args", args);
 	/* Servers want many fds (redis asks for 10032): give what the caller may have. */
@@ -114,14 +114,16 @@ static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m, char
 	}
 	cJSON_ReplaceItemInObject(spec, "hostname", cJSON_CreateString(m->name));
 	set_capabilities(proc);
-	if (mem_limit) {
+	if (o->mem_limit) {
 		res = cJSON_GetObjectItemCaseSensitive(linux_, "resources");
 		if (!res)
 			res = cJSON_AddObjectToObject(linux_, "resources");
 		cJSON_DeleteItemFromObject(res, "memory");
 		mem = cJSON_AddObjectToObject(res, "memory");
-		cJSON_AddNumberToObject(mem, "limit", (double)mem_limit);
+		cJSON_AddNumberToObject(mem, "limit", (double)o->mem_limit);
 	}
+	if (o->trace_lib && pk_container_trace_spec(spec, o->trace_lib, o->trace_sock))
+		return -EINVAL;
 	return set_netns_and_criu(spec, dir, m);
 }
 
@@ -130,7 +132,9 @@ static int edit_spec(cJSON *spec, const char *dir, const struct pk_meta *m, char
  * (databases) restored on the clone's own files, bind mounts mapped automatically as the dump
  * (dump.c) declared them, and cgroups left alone: the image names production's cgroups, and
  * CRIU would move the restored processes there (charging the clone's memory to production's
- * limit); left alone, they stay where runc put CRIU, in the cgroups it made for the clone. */
+ * limit); left alone, they stay where runc put CRIU, in the cgroups it made for the clone.
+ * ext-unix-sk: a traced container's connections to logd, dumped as external (dump.c), are
+ * connected again to logd's socket by its name (harmless when an image has none). */
 static int write_criu_conf(const char *dir)
 {
 	char path[PK_PATH_MAX];
@@ -138,13 +142,14 @@ static int write_criu_conf(const char *dir)
 	pk_path(path, sizeof(path), "%s/criu.conf", dir);
 	return write_file(path, "tcp-close\nnetwork-lock skip\nfile-locks\next-mount-map auto\n"
 				"enable-external-sharing\nenable-external-masters\n"
-				"manage-cgroups=ignore\n");
+				"manage-cgroups=ignore\next-unix-sk\n");
 }
 
-/* Loads src_config, applies edit (argv/mem for a new container; else the network namespace and
- * the limits lim of a clone), writes dir/config.json and dir/criu.conf.  Returns 0 or -errno. */
+/* Loads src_config, applies edit (o's command, limits and tracing for a new container; else the
+ * network namespace and the limits lim of a clone), writes dir/config.json and dir/criu.conf.
+ * Returns 0 or -errno. */
 static int write_bundle(const char *src_config, const char *dir, const struct pk_meta *m,
-			char **argv, uint64_t mem_limit, const struct pk_cg_limits *lim, char *err,
+			const struct pk_run_opts *o, const struct pk_cg_limits *lim, char *err,
 			size_t errlen)
 {
 	char path[PK_PATH_MAX];
@@ -156,7 +161,7 @@ static int write_bundle(const char *src_config, const char *dir, const struct pk
 	if (!spec)
 		rc = -EINVAL;
 	else if (!lim)
-		rc = edit_spec(spec, dir, m, argv, mem_limit);
+		rc = edit_spec(spec, dir, m, o);
 	else if (!(rc = pk_cgroup_limits_apply(spec, lim)))
 		rc = set_netns_and_criu(spec, dir, m);
 	if (rc) {
@@ -176,8 +181,8 @@ static int write_bundle(const char *src_config, const char *dir, const struct pk
 	return rc;
 }
 
-int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64_t mem_limit,
-		   char *err, size_t errlen)
+int pk_runc_bundle(const char *dir, const struct pk_meta *m, const struct pk_run_opts *o, char *err,
+		   size_t errlen)
 {
 	char path[PK_PATH_MAX];
 	int rc;
@@ -186,13 +191,13 @@ int pk_runc_bundle(const char *dir, const struct pk_meta *m, char **argv, uint64
 	unlink(path);
 	rc = pk_proc_check((char *[]){ "runc", "spec", "--bundle", (char *)dir, NULL },
 			   PK_CMD_TIMEOUT_MS, err, errlen);
-	return rc ? rc : write_bundle(path, dir, m, argv, mem_limit, NULL, err, errlen);
+	return rc ? rc : write_bundle(path, dir, m, o, NULL, err, errlen);
 }
 
 int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m,
 			const struct pk_cg_limits *lim, char *err, size_t errlen)
 {
-	return write_bundle(src_config, dir, m, NULL, 0, lim, err, errlen);
+	return write_bundle(src_config, dir, m, NULL, lim, err, errlen);
 }
 
 /* The keeper: copies the container's stdout and stderr pipes into the logs until both end. */

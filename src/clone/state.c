@@ -91,6 +91,8 @@ int pk_meta_save(const char *dir, const struct pk_meta *m)
 	cJSON_AddStringToObject(o, "lower", m->lower);
 	cJSON_AddNumberToObject(o, "created", (double)m->created);
 	cJSON_AddNumberToObject(o, "keeper_pid", m->keeper_pid);
+	if (m->trace_sock[0])
+		cJSON_AddStringToObject(o, "trace_sock", m->trace_sock);
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	if (!text)
@@ -203,6 +205,7 @@ int pk_meta_load(const char *dir, struct pk_meta *m)
 	copy_str(o, "netns", m->netns, sizeof(m->netns));
 	copy_str(o, "veth", m->veth, sizeof(m->veth));
 	copy_str(o, "lower", m->lower, sizeof(m->lower));
+	copy_str(o, "trace_sock", m->trace_sock, sizeof(m->trace_sock));
 	v = cJSON_GetObjectItemCaseSensitive(o, "prefix");
 	m->prefix = cJSON_IsNumber(v) ? v->valueint : 0;
 	v = cJSON_GetObjectItemCaseSensitive(o, "created");

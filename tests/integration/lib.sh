@@ -288,7 +288,8 @@ PK_SERVE_SECONDS=${PK_SERVE_SECONDS:-60}
 # CMD...` (its output in $PK_TMP/NAME.run), then pk_route_ok IP (nothing is sent otherwise),
 # then waits (PK_SERVE_SECONDS) until PORT listens inside the container's namespace and
 # `PROBE ARGS... IP` succeeds (e.g. pk_redis_pong; `true` for none).  Reports a FAIL and
-# returns 1 when any step fails; PARIKSHAN_STATE_DIR is honoured as for any parikshan command.
+# returns 1 when any step fails; PARIKSHAN_STATE_DIR is honoured as for any parikshan command,
+# and the array PK_CONTAINER_OPTS (e.g. --trace) is added to `container run`'s options.
 pk_container_up() {
 	local name=$1 ip=$2 port=$3 probe=()
 	shift 3
@@ -298,7 +299,8 @@ pk_container_up() {
 	done
 	[ $# -gt 1 ] || { pk_fail container-up "$name: no command given"; return 1; }
 	shift
-	if ! "$PK_BIN" container run "$name" --rootfs / --ip "$ip/24" -- "$@" >"$PK_TMP/$name.run" 2>&1; then
+	if ! "$PK_BIN" container run "$name" --rootfs / --ip "$ip/24" \
+		${PK_CONTAINER_OPTS[@]+"${PK_CONTAINER_OPTS[@]}"} -- "$@" >"$PK_TMP/$name.run" 2>&1; then
 		pk_fail container-up "$name: $(tr '\n' ' ' <"$PK_TMP/$name.run")"
 		return 1
 	fi

@@ -545,9 +545,11 @@ static void conn_try(void)
 		syscall(SYS_close, fd);
 		return;
 	}
-	/* keep out of the application's way: a high descriptor */
+	/* keep out of the application's way: a high descriptor, but only half-way up to the
+	 * limit: CRIU (a clone of a traced container) puts its service descriptors above a
+	 * restored process's highest one, within the limit ("Can't chose service_fd_base") */
 	if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 2 * (rlim_t)low)
-		low = rl.rlim_cur > PK_FD_MAX ? PK_FD_MAX - 16 : (long)rl.rlim_cur - 16;
+		low = rl.rlim_cur / 2 > PK_FD_MAX - 16 ? PK_FD_MAX - 16 : (long)rl.rlim_cur / 2;
 	hi = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, low);
 	if (hi >= 0) {
 		syscall(SYS_close, fd);
