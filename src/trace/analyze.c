@@ -42,6 +42,7 @@ struct burst {
 	uint16_t plen;
 	uint16_t nrec; /* records merged (saturates) */
 	bool cut;      /* the first record moved more than its peek holds */
+	bool gap;      /* records of the connection were lost around it (their bytes are missing) */
 };
 
 struct conn {
@@ -51,7 +52,9 @@ struct conn {
 	uint64_t t_last; /* its last record (CLOSE included) */
 	struct pk_trace_addr local, peer;
 	bool server;
-	int last_burst; /* while building */
+	int last_burst;	      /* while building */
+	uint64_t next_off[2]; /* while building: where the next read [0] / write [1] should start */
+	bool off_seen[2];
 	int ex0, nex;	/* its exchanges */
 	int ep_next;	/* chain of the endpoint table */
 	int local_next; /* chain of the local-endpoint table */
@@ -428,7 +431,17 @@ static int build_conns(struct an *a)
 			c->local = addr_norm(&r->local);
 			c->peer = addr_norm(&r->peer);
 		}
-		if (c->last_burst >= 0 && a->bursts[c->last_burst].out == out) {
+		/* a jump forward in a direction's bytes: its records in between were lost (a full
+		 * ring), maybe inside the other direction's last burst too, which then may join two
+		 * messages: neither burst is trusted */
+		bool gap = c->off_seen[out] && r->offset > c->next_off[out];
+
+		if (!c->off_seen[out] || r->offset + (uint64_t)r->ret > c->next_off[out])
+			c->next_off[out] = r->offset + (uint64_t)r->ret;
+		c->off_seen[out] = true;
+		if (gap && c->last_burst >= 0)
+			a->bursts[c->last_burst].gap = true;
+		if (!gap && c->last_burst >= 0 && a->bursts[c->last_burst].out == out) {
 			struct burst *b = &a->bursts[c->last_burst];
 
 			b->t1 = r->ts_ns;
@@ -450,6 +463,7 @@ static int build_conns(struct an *a)
 					.peek = r->peek,
 					.plen = r->peek_len,
 					.nrec = 1,
+					.gap = gap,
 					.cut = (r->flags & PK_TRACE_F_PEEK_CUT) != 0 ||
 					       (uint64_t)r->ret != r->peek_len };
 		c->last_burst = (int)a->nbursts++;
@@ -593,7 +607,9 @@ static int build_exchanges(struct an *a)
 		while (b < end) {
 			bool is_req = a->bursts[order[b]].out != c->server;
 			int req = is_req ? order[b++] : -1;
-			int resp = b < end ? order[b++] : -1;
+			/* (two requests in a row: records were lost between them) */
+			int resp =
+				b < end && a->bursts[order[b]].out == c->server ? order[b++] : -1;
 
 			if (add_exchanges(a, (int)ci, req, resp))
 				goto out;
@@ -616,6 +632,14 @@ static const struct burst *req_of(const struct an *a, int e)
 static const struct burst *resp_of(const struct an *a, int e)
 {
 	return a->ex[e].resp >= 0 ? &a->bursts[a->ex[e].resp] : NULL;
+}
+
+/* Whether records of exchange e were lost (a burst next to a gap in its bytes). */
+static bool lossy(const struct an *a, int e)
+{
+	const struct burst *q = req_of(a, e), *r = resp_of(a, e);
+
+	return (q && q->gap) || (r && r->gap);
 }
 
 static bool is_hop(const struct an *a, int e)
@@ -810,20 +834,29 @@ static uint64_t pair_hash(const struct pk_trace_addr *l, const struct pk_trace_a
 	return mix64(addr_hash(l) ^ mix64(addr_hash(p) + 1));
 }
 
-/* The server exchange of connection s whose request starts at offset off, or -1. */
+/* The first exchange of connection s at or after e that has a request (s's end if none). */
+static int next_req(const struct an *a, const struct conn *s, int e)
+{
+	while (e < s->ex0 + s->nex && !req_of(a, e))
+		e++;
+	return e;
+}
+
+/* The server exchange of connection s whose request starts at offset off, or -1.  Exchanges
+ * without a request (the first; after lost records, any) take the next one's offset. */
 static int ex_at(const struct an *a, const struct conn *s, uint64_t off)
 {
-	/* bursts alternate, so only the first exchange may lack a request */
-	int lo = s->ex0 + (s->nex && !req_of(a, s->ex0)), hi = s->ex0 + s->nex;
+	int lo = s->ex0, hi = s->ex0 + s->nex;
 
 	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
+		int mid = lo + (hi - lo) / 2, m = next_req(a, s, mid);
 
-		if (req_of(a, mid)->off < off)
-			lo = mid + 1;
+		if (m < s->ex0 + s->nex && req_of(a, m)->off < off)
+			lo = m + 1;
 		else
 			hi = mid;
 	}
+	lo = next_req(a, s, lo);
 	return lo < s->ex0 + s->nex && req_of(a, lo)->off == off ? lo : -1;
 }
 
@@ -923,11 +956,26 @@ static int match_conns(struct an *a)
 		int64_t delta;
 
 		if (align(a, c, s, &delta)) {
-			for (int e = c->ex0; e < c->ex0 + c->nex; e++)
-				if (is_call(a, e))
-					match_one(a, e,
-						  ex_at(a, s, req_of(a, e)->off + (uint64_t)delta),
-						  R_TCP_ENDPOINTS, 1.0);
+			for (int e = c->ex0; e < c->ex0 + c->nex; e++) {
+				if (!is_call(a, e))
+					continue;
+				uint64_t off = req_of(a, e)->off + (uint64_t)delta;
+				int h = ex_at(a, s, off);
+
+				match_one(a, e, h, R_TCP_ENDPOINTS, 1.0);
+				/* records lost inside a call's request may have joined several
+				 * requests: the hops they reached are under the same (incomplete)
+				 * hop, not roots of their own */
+				for (h = h < 0 ? -1 : h + 1;
+				     lossy(a, e) && h >= 0 && h < s->ex0 + s->nex; h++) {
+					const struct burst *q = req_of(a, h);
+
+					if (q && q->off >= off + req_of(a, e)->bytes)
+						break;
+					if (q && is_hop(a, h) && a->ex[h].parent < 0)
+						a->ex[h].parent = e;
+				}
+			}
 			continue;
 		}
 		for (int e = c->ex0, f = s->ex0; e < c->ex0 + c->nex; e++) {
@@ -978,7 +1026,8 @@ static int skew(struct an *a)
 	for (size_t e = 0; e < a->nex; e++) {
 		int call = a->ex[e].parent;
 
-		if (!is_hop(a, (int)e) || call < 0)
+		/* a lossy exchange may pair a request with a later response: no bound from it */
+		if (!is_hop(a, (int)e) || call < 0 || lossy(a, (int)e) || lossy(a, call))
 			continue;
 		size_t p = a->conns[a->ex[call].conn].proc, q = a->conns[a->ex[e].conn].proc;
 		const struct burst *cq = req_of(a, call), *hq = req_of(a, (int)e);
@@ -1074,7 +1123,7 @@ static uint64_t at(const struct an *a, int e, uint64_t t)
 static void mark_bad(struct an *a, const struct htab *locals)
 {
 	for (size_t e = 0; e < a->nex; e++)
-		if (is_hop(a, (int)e) && !resp_of(a, (int)e))
+		if (is_hop(a, (int)e) && (!resp_of(a, (int)e) || lossy(a, (int)e)))
 			a->ex[e].bad = true;
 	for (size_t e = 0; e < a->nex; e++) {
 		int h = a->ex[e].parent;
@@ -1090,7 +1139,7 @@ static void mark_bad(struct an *a, const struct htab *locals)
 				if (addr_eq(&a->conns[j].local, &c->peer) &&
 				    a->conns[j].pid != c->pid)
 					traced = true;
-		if (!resp_of(a, (int)e) || (a->ex[e].match < 0 && traced))
+		if (!resp_of(a, (int)e) || lossy(a, (int)e) || (a->ex[e].match < 0 && traced))
 			a->ex[h].bad = true;
 	}
 }

@@ -200,6 +200,56 @@ static void test_incomplete(void)
 	free(s.ev);
 }
 
+/* A record lost from a full ring: the backend's read of redis's answer to request 3.  That
+ * path is incomplete (its bytes are missing), the others are complete and exact, and the lossy
+ * exchange bounds no clock offset (the merged bursts would pair request 3 with answer 4). */
+static void test_lost_record(void)
+{
+	struct synth_opts o = { .n = 8, .conc = 1 };
+	struct synth s;
+	struct pk_trace_paths *p = NULL;
+	char err[128] = "";
+	size_t lost, k = 0;
+	int64_t backend = -1;
+
+	CHECK(synth_chain(&s, &o));
+	lost = s.nev;
+	for (size_t i = 0; i < s.nprocs; i++)
+		if (s.procs[i].pid == SYN_BACKEND)
+			backend = s.procs[i].id;
+	for (size_t i = 0; i < s.nev; i++) {
+		const struct pk_trace_rec *r = &s.ev[i].rec;
+
+		if (r->call == PK_TRACE_READ && s.ev[i].proc == backend && r->peek_len &&
+		    r->peek[0] == '$' && k++ == 3)
+			lost = i;
+	}
+	CHECK(lost < s.nev);
+	if (lost < s.nev) {
+		memmove(&s.ev[lost], &s.ev[lost + 1], (s.nev - lost - 1) * sizeof(*s.ev));
+		s.nev--;
+	}
+	CHECK_EQ_INT(pk_trace_analyze(s.procs, s.nprocs, s.ev, s.nev, &p, err, sizeof(err)), 0);
+	if (p) {
+		int incomplete = -1;
+
+		CHECK_EQ_INT(p->npaths, 8);
+		CHECK_EQ_INT(p->ncomplete, 7);
+		for (size_t i = 0; i < p->npaths; i++)
+			if (!p->paths[i].complete)
+				incomplete = root_id(&p->hops[p->paths[i].first_hop]);
+		CHECK_EQ_INT(incomplete, 3);
+		for (size_t i = 0; i < p->nprocs; i++) {
+			const struct pk_trace_pproc *q = &p->procs[i];
+
+			CHECK(!q->has_lo || !q->has_hi || q->lo_ns <= q->hi_ns);
+			CHECK_EQ_INT(q->offset_ns, 0);
+		}
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
 static void test_drops_static(void)
 {
 	struct synth_opts o = { .n = 4, .conc = 2, .extras = true };
@@ -343,6 +393,7 @@ int main(void)
 	UNIT_RUN(test_untraced_peer);
 	UNIT_RUN(test_incomplete);
 	UNIT_RUN(test_drops_static);
+	UNIT_RUN(test_lost_record);
 	UNIT_RUN(test_latest);
 	UNIT_RUN(test_pipelined);
 	UNIT_RUN(test_bad_input);
