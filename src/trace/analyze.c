@@ -38,7 +38,8 @@ struct burst {
 	bool out;
 	uint32_t tid;
 	uint64_t t0, t1, off, bytes;
-	const uint8_t *peek; /* the first bytes moved (in the first record's peek) */
+	const uint8_t *peek; /* the first bytes moved: the first record's peek, or (when records
+				each held whole were merged) a buffer of an.peeks */
 	uint16_t plen;
 	uint16_t nrec; /* records merged (saturates) */
 	bool cut;      /* the first record moved more than its peek holds */
@@ -207,6 +208,8 @@ struct an {
 	size_t nbursts, capbursts;
 	struct exch *ex;
 	size_t nex, capex;
+	uint8_t **peeks; /* the bursts' own peek buffers (PK_TRACE_PEEK bytes each) */
+	size_t npeeks, cappeeks;
 	struct pk_trace_paths *out;
 };
 
@@ -221,6 +224,26 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 		return -ENOMEM;
 	*arr = p;
 	*cap = nc;
+	return 0;
+}
+
+/* Appends record r's peek to burst b's (into a buffer of its own, made on first use).  0 or
+ * -ENOMEM. */
+static int peek_append(struct an *a, struct burst *b, const struct pk_trace_rec *r)
+{
+	size_t n = r->peek_len < PK_TRACE_PEEK - b->plen ? r->peek_len : PK_TRACE_PEEK - b->plen;
+	uint8_t *own;
+
+	if (b->nrec == 1) { /* still the record's own peek */
+		if (grow((void **)&a->peeks, &a->cappeeks, a->npeeks, sizeof(*a->peeks)) ||
+		    !(own = malloc(PK_TRACE_PEEK)))
+			return -ENOMEM;
+		memcpy(own, b->peek, b->plen);
+		a->peeks[a->npeeks++] = own;
+		b->peek = own;
+	}
+	memcpy((uint8_t *)b->peek + b->plen, r->peek, n);
+	b->plen = (uint16_t)(b->plen + n);
 	return 0;
 }
 
@@ -444,8 +467,16 @@ static int build_conns(struct an *a)
 		if (!gap && c->last_burst >= 0 && a->bursts[c->last_burst].out == out) {
 			struct burst *b = &a->bursts[c->last_burst];
 
+			/* a message read in pieces (a MySQL server reads the 4-byte header, then
+			 * the rest): while every byte so far is in the peek, the next ones join it
+			 */
+			if (b->plen == b->bytes && b->plen < PK_TRACE_PEEK && r->peek_len &&
+			    peek_append(a, b, r))
+				goto out;
+
 			b->t1 = r->ts_ns;
 			b->bytes += (uint64_t)r->ret;
+			b->cut = b->plen < b->bytes;
 			if (b->nrec < UINT16_MAX)
 				b->nrec++;
 			continue;
@@ -632,6 +663,16 @@ static const struct burst *req_of(const struct an *a, int e)
 static const struct burst *resp_of(const struct an *a, int e)
 {
 	return a->ex[e].resp >= 0 ? &a->bursts[a->ex[e].resp] : NULL;
+}
+
+/* Whether exchange e's request expects no answer: MySQL's COM_QUIT, COM_STMT_SEND_LONG_DATA
+ * and COM_STMT_CLOSE. */
+static bool answerless(const struct an *a, int e)
+{
+	const struct burst *q = req_of(a, e);
+
+	return q && a->conns[a->ex[e].conn].proto == PK_TRACE_PROTO_MYSQL && q->plen >= 5 &&
+	       q->peek[3] == 0 && (q->peek[4] == 0x01 || q->peek[4] == 0x18 || q->peek[4] == 0x19);
 }
 
 /* Whether records of exchange e were lost (a burst next to a gap in its bytes). */
@@ -1123,7 +1164,8 @@ static uint64_t at(const struct an *a, int e, uint64_t t)
 static void mark_bad(struct an *a, const struct htab *locals)
 {
 	for (size_t e = 0; e < a->nex; e++)
-		if (is_hop(a, (int)e) && (!resp_of(a, (int)e) || lossy(a, (int)e)))
+		if (is_hop(a, (int)e) &&
+		    ((!resp_of(a, (int)e) && !answerless(a, (int)e)) || lossy(a, (int)e)))
 			a->ex[e].bad = true;
 	for (size_t e = 0; e < a->nex; e++) {
 		int h = a->ex[e].parent;
@@ -1139,7 +1181,8 @@ static void mark_bad(struct an *a, const struct htab *locals)
 				if (addr_eq(&a->conns[j].local, &c->peer) &&
 				    a->conns[j].pid != c->pid)
 					traced = true;
-		if (!resp_of(a, (int)e) || lossy(a, (int)e) || (a->ex[e].match < 0 && traced))
+		if ((!resp_of(a, (int)e) && !answerless(a, (int)e)) || lossy(a, (int)e) ||
+		    (a->ex[e].match < 0 && traced))
 			a->ex[h].bad = true;
 	}
 }
@@ -1364,6 +1407,9 @@ int pk_trace_analyze(const struct pk_trace_proc *procs, size_t nprocs, const str
 	free(a.conns);
 	free(a.bursts);
 	free(a.ex);
+	for (size_t i = 0; i < a.npeeks; i++)
+		free(a.peeks[i]);
+	free(a.peeks);
 	if (rc)
 		return pk_errbuf_set(rc, err, errlen, "analysing the trace: out of memory");
 	return 0;

@@ -51,6 +51,50 @@ static void put_byte(char *dst, size_t dstlen, size_t *n, uint8_t c, bool keep_w
 	*n += len;
 }
 
+/* A MySQL client packet (4-byte header, then the command) readably: "QUERY select 1",
+ * "EXECUTE stmt 3", "HANDSHAKE" for the login packet (sequence id 1). */
+static void mysql_str(const uint8_t *b, size_t len, char *dst, size_t dstlen, size_t *n)
+{
+	static const struct {
+		uint8_t cmd;
+		const char *name;
+		bool text; /* the rest is text (a query, a schema name) */
+		bool stmt; /* the rest starts with a 4-byte statement id */
+	} cmds[] = {
+		{ 0x01, "QUIT", false, false },		 { 0x02, "INIT_DB", true, false },
+		{ 0x03, "QUERY", true, false },		 { 0x0e, "PING", false, false },
+		{ 0x16, "PREPARE", true, false },	 { 0x17, "EXECUTE", false, true },
+		{ 0x18, "SEND_LONG_DATA", false, true }, { 0x19, "CLOSE", false, true },
+		{ 0x1a, "RESET", false, true },
+	};
+	char head[32];
+	size_t i, k;
+
+	if (b[3] != 0) {
+		snprintf(head, sizeof(head), "%s", b[3] == 1 ? "HANDSHAKE" : "PACKET");
+	} else {
+		for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]) && cmds[k].cmd != b[4]; k++)
+			;
+		if (k == sizeof(cmds) / sizeof(cmds[0]))
+			snprintf(head, sizeof(head), "COM_0x%02x", b[4]);
+		else if (cmds[k].stmt && len >= 9)
+			snprintf(head, sizeof(head), "%s stmt %u", cmds[k].name,
+				 (unsigned)(b[5] | b[6] << 8 | b[7] << 16 | (uint32_t)b[8] << 24));
+		else
+			snprintf(head, sizeof(head), "%s", cmds[k].name);
+		if (k < sizeof(cmds) / sizeof(cmds[0]) && cmds[k].text) {
+			for (i = 0; head[i]; i++)
+				put_byte(dst, dstlen, n, (uint8_t)head[i], false);
+			put_byte(dst, dstlen, n, ' ', false);
+			for (i = 5; i < len; i++)
+				put_byte(dst, dstlen, n, b[i], false);
+			return;
+		}
+	}
+	for (i = 0; head[i]; i++)
+		put_byte(dst, dstlen, n, (uint8_t)head[i], false);
+}
+
 void pk_trace_request_str(const struct pk_trace_hop *h, bool full, char *dst, size_t dstlen)
 {
 	size_t n = 0, i = 0, len = h->request_len;
@@ -78,6 +122,8 @@ void pk_trace_request_str(const struct pk_trace_hop *h, bool full, char *dst, si
 			while (i < len && (b[i] == '\r' || b[i] == '\n'))
 				i++;
 		}
+	} else if (h->proto == PK_TRACE_PROTO_MYSQL && len >= 5) {
+		mysql_str(b, len, dst, dstlen, &n);
 	} else {
 		for (i = 0; i < len && b[i] != '\r' && b[i] != '\n'; i++)
 			put_byte(dst, dstlen, &n, b[i], false);
@@ -167,6 +213,8 @@ static cJSON *hop_json(const struct pk_trace_paths *p, const struct pk_trace_hop
 	cJSON_AddStringToObject(o, "proto", pk_trace_proto_name(h->proto));
 	pk_trace_request_str(h, true, buf, sizeof(buf));
 	cJSON_AddStringToObject(o, "request", buf);
+	pk_trace_request_str(h, false, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, "title", buf);
 	add_int(o, "start_ns", (int64_t)h->start_ns);
 	add_int(o, "end_ns", (int64_t)h->end_ns);
 	add_int(o, "latency_ns", (int64_t)(h->end_ns - h->start_ns));

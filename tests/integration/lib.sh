@@ -174,7 +174,8 @@ pk_digest() {
 	redis-cli -h 127.0.0.1 -p "$1" DEBUG DIGEST
 }
 
-# pk_mariadb NAME PORT: a throwaway mariadbd on 127.0.0.1:PORT (grant checks off: the duplicated
+# pk_mariadb NAME PORT [PREFIX...]: a throwaway mariadbd on 127.0.0.1:PORT, started through the
+# command PREFIX when given (e.g. `parikshan trace run --`) (grant checks off: the duplicated
 # handshake carries production's scramble, which only production can check).  No thread cache:
 # a reused MariaDB thread goes on numbering prepared statements where its last connection
 # stopped, so two servers with different thread-cache histories hand out different statement
@@ -183,9 +184,10 @@ pk_digest() {
 # diverged; without, 0 of 10.  docs/BENCHMARKS.md.)
 pk_mariadb() {
 	local name=$1 port=$2
+	shift 2
 	mariadb-install-db --no-defaults --datadir="$PK_TMP/$name" --user=root --skip-test-db \
 		--auth-root-authentication-method=normal >"$PK_TMP/$name-install.log" 2>&1 || return 1
-	pk_bg "$name" mariadbd --no-defaults --datadir="$PK_TMP/$name" --user=root \
+	pk_bg "$name" "$@" mariadbd --no-defaults --datadir="$PK_TMP/$name" --user=root \
 		--bind-address=127.0.0.1 --port="$port" --socket="$PK_TMP/$name.sock" \
 		--pid-file="$PK_TMP/$name.pid" --skip-grant-tables --skip-name-resolve \
 		--innodb-use-native-aio=0 --skip-log-bin --innodb-buffer-pool-size=64M \

@@ -252,6 +252,38 @@ static void test_text(void)
 	free(out);
 }
 
+/* A MySQL hop's request readably: the command after the 4-byte header. */
+static void test_mysql_title(void)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		const char *want;
+	} cases[] = {
+		{ "\x0a\x00\x00\x00\x03select 1", 13, "QUERY select 1" },
+		{ "\x0a\x00\x00\x00\x17\x07\x00\x00\x00\x00", 10, "EXECUTE stmt 7" },
+		{ "\x01\x00\x00\x00\x01", 5, "QUIT" },
+		{ "\x20\x00\x00\x01\x85\xa6", 6, "HANDSHAKE" },
+		{ "\x01\x00\x00\x00\x7f", 5, "COM_0x7f" },
+		{ "\x06\x00\x00\x00\x16"
+		  "a\x01"
+		  "b",
+		  8, "PREPARE a\\x01b" },
+		{ "\x01\x00", 2, "\\x01\\x00" }, /* too short: the bytes */
+	};
+	struct pk_trace_hop h = { .proto = PK_TRACE_PROTO_MYSQL };
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(h.request, cases[i].bytes, cases[i].len);
+		h.request_len = (uint16_t)cases[i].len;
+		pk_trace_request_str(&h, false, buf, sizeof(buf));
+		CHECK_STR(buf, cases[i].want);
+	}
+	pk_trace_request_str(&h, false, buf, 5); /* cut to fit, still terminated */
+	CHECK(strlen(buf) < 5);
+}
+
 static void test_fmt_parse(void)
 {
 	enum pk_trace_fmt f;
@@ -273,5 +305,6 @@ int main(void)
 	UNIT_RUN(test_summary);
 	UNIT_RUN(test_text);
 	UNIT_RUN(test_fmt_parse);
+	UNIT_RUN(test_mysql_title);
 	return unit_done();
 }
