@@ -32,6 +32,7 @@ struct conn {
 	int64_t proc; /* store row, once the hello came */
 	uint32_t id;
 	int pid;
+	int host_pid; /* the peer's pid as logd sees it, when it lives in another pid namespace */
 	struct conn *prev, *next; /* live connections */
 	struct conn *next_dead;
 };
@@ -89,8 +90,16 @@ static int on_frame(void *arg, const struct pk_trace_frame *f, const struct pk_t
 {
 	struct conn *c = arg;
 	struct logd *d = c->d;
+	struct pk_trace_hello own;
 	int rc;
 
+	if (h && c->host_pid > 0 && c->host_pid != h->pid) {
+		/* a container's or a clone's process: its own pid (1, 7, ...) is also production's
+		 * and every other container's; stored as logd sees it, the raw log too */
+		own = *h;
+		own.pid = c->host_pid;
+		h = &own;
+	}
 	if (d->raw_fd >= 0) {
 		rc = pk_trace_raw_append(d->raw_fd, c->id, f,
 					 h ? (const void *)h : (const void *)recs, d->err,
@@ -161,6 +170,24 @@ static void on_conn(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 	}
 }
 
+/* The pid of the process at the other end of Unix socket fd as logd sees it, when that process
+ * lives in another pid namespace than logd; 0 otherwise (same namespace, or not known). */
+static int peer_pid_elsewhere(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	char path[64];
+	struct stat mine, theirs;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 || cr.pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)cr.pid);
+	if (stat("/proc/self/ns/pid", &mine) != 0 || stat(path, &theirs) != 0 ||
+	    mine.st_ino == theirs.st_ino)
+		return 0;
+	return (int)cr.pid;
+}
+
 static void on_listen(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 {
 	struct logd *d = io->data;
@@ -183,6 +210,7 @@ static void on_listen(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 		c->d = d;
 		c->id = ++d->next_id;
 		c->proc = -1;
+		c->host_pid = peer_pid_elsewhere(fd);
 		pk_trace_wire_init(&c->w);
 		pk_io_init(&c->io, fd, on_conn, c);
 		if (pk_io_add(loop, &c->io, PK_READ)) {

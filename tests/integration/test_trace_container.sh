@@ -82,9 +82,9 @@ all_requests() {
 pk_wait_for "the $N requests in the paths" 30 all_requests || exit 1
 pk_ok paths-hold-all-requests
 pk_check requests-are-the-servers paths_has "
-all(h['pid'] == 1 and h['comm'].startswith('redis') and h['local'] == '$IP:6379'
+all(h['pid'] == $PPID_ and h['comm'].startswith('redis') and h['local'] == '$IP:6379'
     and h['end_ns'] > h['start_ns'] for i in range(1, $N + 1) for h in hops('pkreq-%dx' % i))
-and any(s['pid'] == 1 and 'redis' in s['exe'] for s in S)"
+and any(s['pid'] == $PPID_ and 'redis' in s['exe'] for s in S)"
 "$PK_BIN" trace analyze --db "$DB" --json >"$PK_TMP/analyze.json" 2>"$PK_TMP/analyze.err"
 pk_check analyze-counts python3 -c '
 import json, sys
@@ -111,6 +111,11 @@ probe_clone() {
 pk_wait_for "the clone's records in logd" 30 probe_clone || exit 1
 pk_ok clone-traced
 pk_check production-still-traced probe prod-after
+# production and clone are both pid 1 in their namespaces: logd stores each as it sees it
+CPID=$(field "$DBG" pid)
+pk_check clone-and-production-apart paths_has "
+all(h['pid'] == $CPID for h in hops('probe-dbg-')) and all(h['pid'] == $PPID_ for h in hops('probe-prod-after-'))
+and $CPID != $PPID_"
 echo "# processes in the store: $(python3 -c 'import json,sys; print([(s["pid"], s["comm"]) for s in json.load(open(sys.argv[1]))["processes"]])' "$PK_TMP/paths.json")"
 
 kill -TERM "$LOGD"
