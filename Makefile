@@ -95,7 +95,9 @@ INVIVO_TEST_SO := $(INVIVO_TEST_SRC:tests/invivo/%.c=$(BUILD)/invivo/%.so)
 
 # libparikshan_trace.so, the request-path tracing library preloaded into traced processes
 # (`parikshan trace run`): built like libiprobe (no sanitizers, its own object dir, only the
-# wrapped calls exported by its version script).
+# wrapped calls exported by its version script).  Loaded into live processes by `trace attach`
+# too: -Bsymbolic-functions so that its own calls and the addresses of its wrappers are its
+# own, whoever comes first in the global scope.
 TRACELIB_SRC := $(wildcard src/trace/lib/*.c)
 TRACELIB_OBJ := $(TRACELIB_SRC:%.c=$(BUILD)/tracelib/%.o)
 TRACELIB_SO := $(BUILD)/libparikshan_trace.so
@@ -176,7 +178,8 @@ $(BUILD)/tracelib/%.o: %.c
 $(TRACELIB_SO): $(TRACELIB_OBJ) src/trace/lib/trace.map
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) -shared -o $@ $(TRACELIB_OBJ) -Wl,--version-script=src/trace/lib/trace.map \
-		-Wl,-z,now -Wl,-z,defs -pthread -ldl
+		-Wl,-z,now -Wl,-z,defs -pthread -ldl \
+		-Wl,-Bsymbolic-functions
 
 $(INVIVO_SO): $(INVIVO_OBJ)
 	@$(if $(Q),echo "  LD  $@")

@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -18,15 +17,17 @@
 #include "common/proc.h"
 #include "common/args.h"
 #include "parikshan/trace.h"
+#include "trace/attach.h"
 #include "trace/logd.h"
 #include "trace/raw.h"
 #include "trace/wire.h"
 
-#define TRACE_LIB_NAME "libparikshan_trace.so"
+#define TRACE_LIB_NAME PK_TRACE_LIB_NAME
 #define TRACE_DB_DEFAULT "parikshan-trace.sqlite"
 
 static const char trace_usage[] =
 	"usage: parikshan trace run [--logd SOCK] -- CMD [ARGS...]\n"
+	"       parikshan trace attach [--logd SOCK] PID...\n"
 	"       parikshan trace logd [--socket SOCK] [--db FILE.sqlite | --pg CONNINFO] [--raw "
 	"FILE]\n"
 	"       parikshan trace expand FILE\n"
@@ -39,6 +40,10 @@ static const char trace_usage[] =
 	"  run      run CMD with " TRACE_LIB_NAME " preloaded (followed across fork and exec);\n"
 	"           its events go to logd at SOCK; without logd the command runs anyway and its\n"
 	"           events are dropped and counted.  Exit status: CMD's.\n"
+	"  attach   load " TRACE_LIB_NAME " into running processes (ptrace, dlopen in the\n"
+	"           process; it then hooks their calls itself).  SOCK is a path as the process\n"
+	"           sees it (default " PK_TRACE_SOCK_DEFAULT "); their children forked later are\n"
+	"           traced too.  A process already traced is said so (exit 0).\n"
 	"  logd     collect the events of every traced process into a SQLite file (default\n"
 	"           " TRACE_DB_DEFAULT " here) or a PostgreSQL database (--pg), and with --raw\n"
 	"           every frame into a raw log; SIGINT/SIGTERM: commit, print a summary, exit.\n"
@@ -79,34 +84,6 @@ static int which(const char *cmd, char *out, size_t len)
 		path += n + (path[n] == ':');
 	}
 	return -ENOENT;
-}
-
-/* 1 when path is an ELF without PT_INTERP (statically linked), 0 otherwise (dynamic, a
- * script, unreadable: exec decides). */
-static int is_static(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), st = 0;
-	size_t n = 0;
-	Elf *e;
-
-	if (fd < 0)
-		return 0;
-	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	if (e && elf_kind(e) == ELF_K_ELF && elf_getphdrnum(e, &n) == 0) {
-		GElf_Ehdr eh;
-
-		st = gelf_getehdr(e, &eh) && (eh.e_type == ET_EXEC || eh.e_type == ET_DYN);
-		for (size_t i = 0; i < n && st; i++) {
-			GElf_Phdr ph;
-
-			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
-				st = 0;
-		}
-	}
-	elf_end(e);
-	close(fd);
-	return st;
 }
 
 /* true when something accepts connections on the Unix socket path. */
@@ -157,7 +134,7 @@ static int trace_run(int argc, char **argv)
 	if ((rc = which(argv[optind], exe, sizeof(exe))))
 		return pk_cli_fail(PK_EXIT_USAGE, "trace run", "%s: %s", argv[optind],
 				   strerror(-rc));
-	if (is_static(exe))
+	if (pk_trace_is_static(exe))
 		return pk_cli_fail(PK_EXIT_USAGE, "trace run",
 				   "%s is statically linked: the tracing library cannot be "
 				   "preloaded into it",
@@ -190,6 +167,68 @@ static int trace_run(int argc, char **argv)
 	execv(exe, argv + optind);
 	rc = errno;
 	return pk_cli_fail(rc == ENOENT ? 127 : 126, "trace run", "%s: %s", exe, strerror(rc));
+}
+
+static int trace_attach(int argc, char **argv)
+{
+	static const struct option opts[] = { { "logd", required_argument, NULL, 'l' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *sock = PK_TRACE_SOCK_DEFAULT;
+	char lib[PATH_MAX], cwd[PATH_MAX], abs_sock[2 * PATH_MAX + 2], err[512];
+	int c, rc, status = PK_EXIT_OK;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			sock = optarg;
+			break;
+		case 'h':
+			usage();
+			return PK_EXIT_OK;
+		case ':':
+			return pk_cli_bad("trace attach", argv[optind - 1], "needs a value");
+		default:
+			return pk_cli_bad("trace attach", argv[optind - 1],
+					  "unknown option (see 'parikshan trace --help')");
+		}
+	}
+	if (optind >= argc)
+		return pk_cli_bad("trace attach", "PID",
+				  "required (trace attach [--logd SOCK] PID...)");
+	for (int i = optind; i < argc; i++) {
+		uint64_t pid;
+
+		if (pk_parse_uint(argv[i], INT32_MAX, &pid) || pid == 0)
+			return pk_cli_bad("trace attach", argv[i], "not a process id");
+	}
+	if (sock[0] != '/' && getcwd(cwd, sizeof(cwd)) && strlen(sock) < PATH_MAX) {
+		snprintf(abs_sock, sizeof(abs_sock), "%s/%s", cwd, sock);
+		sock = abs_sock;
+	}
+	if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return pk_cli_bad("trace attach", sock, "socket path too long");
+	if ((rc = pk_proc_own_lib(PK_TRACE_ENV_LIB, TRACE_LIB_NAME, lib, sizeof(lib))))
+		return pk_cli_fail(PK_EXIT_RUNTIME, "trace attach",
+				   TRACE_LIB_NAME " not found (set " PK_TRACE_ENV_LIB "): %s",
+				   strerror(-rc));
+	for (int i = optind; i < argc; i++) {
+		pid_t pid = (pid_t)strtol(argv[i], NULL, 10);
+
+		err[0] = 0;
+		rc = pk_trace_attach(pid, lib, sock, err, sizeof(err));
+		if (rc == 0)
+			printf("trace attach: %d: attached (logd at %s)\n", (int)pid, sock);
+		else if (rc == -EALREADY)
+			printf("trace attach: %d: already attached\n", (int)pid);
+		else
+			status = pk_cli_fail(PK_EXIT_RUNTIME, "trace attach", "%s",
+					     err[0] ? err : strerror(-rc));
+	}
+	fflush(stdout);
+	return status;
 }
 
 static int trace_logd(int argc, char **argv)
@@ -329,7 +368,7 @@ int pk_cmd_trace(int argc, char **argv)
 
 	if (!verb)
 		return pk_cli_bad("trace", "VERB",
-				  "required (run, logd, expand, analyze, paths, "
+				  "required (run, attach, logd, expand, analyze, paths, "
 				  "report; see 'parikshan trace --help')");
 	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
 		usage();
@@ -337,6 +376,8 @@ int pk_cmd_trace(int argc, char **argv)
 	}
 	if (strcmp(verb, "run") == 0)
 		return trace_run(argc - 1, argv + 1);
+	if (strcmp(verb, "attach") == 0)
+		return trace_attach(argc - 1, argv + 1);
 	if (strcmp(verb, "logd") == 0)
 		return trace_logd(argc - 1, argv + 1);
 	if (strcmp(verb, "expand") == 0)

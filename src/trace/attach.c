@@ -1,0 +1,133 @@
+/* attach.c — `trace attach`'s steps for one process: checks (alive, not yet attached, not
+ * static), the socket path handed to the library through a file in the process's mount
+ * namespace, the injection, and the file removed. */
+#include "trace/attach.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/errbuf.h"
+#include "parikshan/trace.h"
+#include "probe/inject.h"
+
+bool pk_trace_is_static(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool st = false;
+	size_t n = 0;
+	Elf *e;
+
+	if (fd < 0)
+		return false;
+	elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (e && elf_kind(e) == ELF_K_ELF && elf_getphdrnum(e, &n) == 0) {
+		GElf_Ehdr eh;
+
+		st = gelf_getehdr(e, &eh) && (eh.e_type == ET_EXEC || eh.e_type == ET_DYN);
+		for (size_t i = 0; i < n && st; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
+				st = false;
+		}
+	}
+	elf_end(e);
+	close(fd);
+	return st;
+}
+
+/* PID's number in its own (innermost) pid namespace: the last NSpid field; PID itself when the
+ * kernel does not say. */
+static long ns_pid(pid_t pid)
+{
+	char path[64], line[256];
+	long v = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return v;
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *end;
+
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		for (p = line + 6;; p = end) {
+			long x = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			v = x;
+		}
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+/* mkdir -p of PK_TRACE_ATTACH_DIR under ROOT; PATH gets ROOT/PK_TRACE_ATTACH_DIR. */
+static int attach_dir(const char *root, char *path, size_t cap)
+{
+	if ((size_t)snprintf(path, cap, "%s%s", root, PK_TRACE_ATTACH_DIR) >= cap)
+		return -ENAMETOOLONG;
+	for (char *p = path + strlen(root) + 1;; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+
+		*p = 0;
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+int pk_trace_attach(pid_t pid, const char *lib, const char *sock, char *err, size_t errlen)
+{
+	char root[64], exe[64], dir[PATH_MAX], file[PATH_MAX + 32];
+	int fd, rc;
+
+	if (pid <= 0)
+		return pk_errbuf_set(-ESRCH, err, errlen, "%d: not a process id", (int)pid);
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return pk_errbuf_set(-ESRCH, err, errlen, "%d: no such process", (int)pid);
+	if (pk_inject_is_loaded(pid, PK_TRACE_LIB_NAME))
+		return -EALREADY;
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+	if (access(exe, R_OK) != 0 && errno == EACCES)
+		return pk_errbuf_set(-EPERM, err, errlen, "%d: not permitted (%s)", (int)pid,
+				     strerror(errno));
+	if (pk_trace_is_static(exe))
+		return pk_errbuf_set(-ENOEXEC, err, errlen,
+				     "%d: statically linked: the tracing library cannot be loaded "
+				     "into it",
+				     (int)pid);
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	if ((rc = attach_dir(root, dir, sizeof(dir))))
+		return pk_errbuf_set(rc, err, errlen, "%d: %s: %s", (int)pid, dir, strerror(-rc));
+	snprintf(file, sizeof(file), "%s/%ld", dir, ns_pid(pid));
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return pk_errbuf_set(-errno, err, errlen, "%d: %s: %s", (int)pid, file,
+				     strerror(errno));
+	rc = write(fd, sock, strlen(sock)) == (ssize_t)strlen(sock) ? 0 : -EIO;
+	close(fd);
+	if (rc == 0)
+		rc = pk_inject_library(pid, lib, err, errlen);
+	else
+		pk_errbuf_set(rc, err, errlen, "%d: %s: short write", (int)pid, file);
+	unlink(file);
+	return rc;
+}

@@ -1,0 +1,26 @@
+/* attach.h — puts libparikshan_trace.so into live processes (`parikshan trace attach`,
+ * `parikshan clone --trace`): the library is loaded with pk_inject_library and binds its
+ * wrappers itself (attach mode, src/trace/lib/hook.c). */
+#ifndef PK_TRACE_ATTACH_H
+#define PK_TRACE_ATTACH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PK_TRACE_LIB_NAME "libparikshan_trace.so"
+
+/* Loads the library at `lib` (a path on our side) into process `pid`, telling it that logd
+ * listens at `sock` (a path as the process sees it, in its own mount namespace: written to
+ * PK_TRACE_ATTACH_DIR/<its pid> under /proc/PID/root for the library's constructor and removed
+ * after).  0 once loaded; -EALREADY when the library is already in the process (nothing done);
+ * else -errno with a one-line reason in err: -ESRCH no such process, -EPERM not permitted,
+ * -ENOEXEC a statically linked program (nothing can be loaded into it), or
+ * pk_inject_library's errors. */
+int pk_trace_attach(pid_t pid, const char *lib, const char *sock, char *err, size_t errlen);
+
+/* True when the file at `path` is an ELF executable without PT_INTERP (statically linked);
+ * false for a dynamic one, a script or an unreadable file. */
+bool pk_trace_is_static(const char *path);
+
+#endif
