@@ -86,23 +86,6 @@ static int which(const char *cmd, char *out, size_t len)
 	return -ENOENT;
 }
 
-/* true when something accepts connections on the Unix socket path. */
-static bool listening(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return false;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	return rc == 0;
-}
-
 static int trace_run(int argc, char **argv)
 {
 	static const struct option opts[] = { { "logd", required_argument, NULL, 'l' },
@@ -158,7 +141,7 @@ static int trace_run(int argc, char **argv)
 	if (setenv("LD_PRELOAD", pre, 1) || setenv(PK_TRACE_ENV_SOCK, sock, 1) ||
 	    setenv(PK_TRACE_ENV_LIB, lib, 1))
 		return pk_cli_fail(PK_EXIT_RUNTIME, "trace run", "setenv: %s", strerror(errno));
-	if (!listening(sock))
+	if (!pk_trace_logd_listening(sock))
 		pk_cli_error("trace run",
 			     "warning: no logd listens on %s: the command runs, its events are "
 			     "dropped and counted",

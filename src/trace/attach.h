@@ -23,4 +23,7 @@ int pk_trace_attach(pid_t pid, const char *lib, const char *sock, char *err, siz
  * false for a dynamic one, a script or an unreadable file. */
 bool pk_trace_is_static(const char *path);
 
+/* True when something accepts connections on the Unix socket at `path` (a logd). */
+bool pk_trace_logd_listening(const char *path);
+
 #endif
