@@ -1,5 +1,6 @@
-/* cmd_trace.c — `parikshan trace`: run a command under libparikshan_trace.so, the log daemon,
- * expand a raw log; analyze, paths and report go to pk_cli_trace_paths (trace_paths.c). */
+/* cmd_trace.c — `parikshan trace`: run a command under libparikshan_trace.so, attach it to
+ * running processes, the log daemon, expand a raw log; analyze, paths and report go to
+ * pk_cli_trace_paths (trace_paths.c). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -290,10 +291,12 @@ static int expand_one(void *arg, uint32_t conn, const struct pk_trace_hello *h,
 
 	if (h) {
 		pids[conn % 4096] = h->pid;
-		printf("conn %u hello pid %d ppid %d%s%s mono %llu real %llu dropped %llu exe "
+		printf("conn %u hello pid %d ppid %d%s%s%s%s mono %llu real %llu dropped %llu exe "
 		       "%.*s comm %.*s\n",
 		       conn, h->pid, h->ppid, h->flags & PK_TRACE_HELLO_FORKED ? " forked" : "",
 		       h->flags & PK_TRACE_HELLO_EXECED ? " execed" : "",
+		       h->flags & PK_TRACE_HELLO_ATTACHED ? " attached" : "",
+		       h->flags & PK_TRACE_HELLO_EXEC_UNTRACED ? " exec_untraced" : "",
 		       (unsigned long long)h->mono_ns, (unsigned long long)h->real_ns,
 		       (unsigned long long)h->dropped, (int)strnlen(h->exe, sizeof(h->exe)), h->exe,
 		       (int)strnlen(h->comm, sizeof(h->comm)), h->comm);
