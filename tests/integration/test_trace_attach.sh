@@ -10,7 +10,9 @@
 # over HTTPS.  `trace paths --format json` must give exactly N complete paths for those ids,
 # each nginx -> python3 -> redis-server with the id at every hop, some over connections opened
 # before the attach, HTTPS ones in plaintext (SSL_read/SSL_write hooked in nginx), both
-# workers seen.  Attaching twice says "already attached" (exit 0); a bad pid is one clear error.
+# workers seen.  Attaching twice says "already attached" (exit 0); a bad pid, a non-number, a
+# static program are one clear error each; a program exec'd by an attached process is traced
+# (LD_PRELOAD put back).
 . "$(dirname "$0")/lib.sh"
 . "$PK_ROOT/tests/tools/pk-trace-chain.sh"
 
@@ -132,6 +134,28 @@ paths_ready() {
 			"$PK_TMP/analyze.json" "$N"
 }
 pk_wait_for "$N complete paths ($(cat "$PK_TMP/analyze.json" 2>/dev/null))" 60 paths_ready
+# exec after the attach: the new image gets the library back through LD_PRELOAD (it was loaded
+# by its path); the execer waits on a FIFO (its read is not one the library needs to see)
+mkfifo "$PK_TMP/exec.go"
+pk_bg execer python3 -c 'import os, sys
+print("ready", flush=True)
+open(sys.argv[1]).read()
+os.execvp("curl", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\n", sys.argv[2]])' \
+	"$PK_TMP/exec.go" "http://127.0.0.1:$FPORT/r/a40"
+EXECER=$PK_LAST_PID
+pk_wait_log "$PK_TMP/execer.log" '^ready$' 30 &&
+	pk_check attach-execer "$PK_BIN" trace attach --logd "$SOCK" "$EXECER"
+timeout 30 sh -c 'echo go >"$1"' sh "$PK_TMP/exec.go"
+pk_wait_exit "$EXECER" 30
+pk_expect_eq exec-request "$(tail -n 1 "$PK_TMP/execer.log")" 200
+# exec_traced: the curl image said hello as an exec of the attached process, and recorded
+exec_traced() {
+	python3 -c 'import sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+rows = list(c.execute("select p.flags, count(e.seq) from procs p join events e on e.proc = p.id where p.pid = ? and p.comm = ? group by p.id", (int(sys.argv[2]), "curl")))
+sys.exit(0 if rows and rows[0][0] & 2 and rows[0][1] > 0 else 1)' "$DB" "$EXECER"
+}
+pk_wait_for "the exec'ed curl traced" 30 exec_traced && pk_ok exec-traced
 pk_stop_clean logd "$LOGD"
 pk_check paths-json "$PK_BIN" trace paths --db "$DB" --format json -o "$PK_TMP/paths.json"
 
@@ -183,6 +207,7 @@ cat "$PK_TMP/check.out"
 pk_check hello-attached python3 -c 'import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 rows = list(c.execute("select comm, flags from procs"))
-assert rows and all(f & 4 for _, f in rows), rows' "$DB"
+# attached: every process but the image execed after the attach (preloaded: flag execed only)
+assert rows and all(f & 4 if comm != "curl" else f == 2 for comm, f in rows), rows' "$DB"
 # the chain still serves after everything
 pk_expect_eq requests-after "$(get "http://127.0.0.1:$FPORT/r/1" "https://127.0.0.1:$SPORT/r/2" | tr '\n' ' ')" "200 200 "

@@ -94,6 +94,7 @@ static bool g_attached;
 static ElfW(Addr) g_self_base; /* this library's load bias */
 static void *g_self_lo, *g_self_hi;
 static _Atomic int g_patch_lock;
+static ElfW(Addr) g_page = 4096; /* the page size (pk_hook_detect) */
 
 bool pk_hook_attached(void)
 {
@@ -159,7 +160,6 @@ static void patch_rel(const struct pk_obj *o, const ElfW(Rela) * r)
 {
 	unsigned long type = ELF64_R_TYPE(r->r_info), sym = ELF64_R_SYM(r->r_info);
 	ElfW(Addr) slot = o->base + r->r_offset;
-	long page = sysconf(_SC_PAGESIZE);
 	void *fn, *pg;
 	bool ro;
 
@@ -169,12 +169,12 @@ static void patch_rel(const struct pk_obj *o, const ElfW(Rela) * r)
 	if (!fn || *(void *volatile *)slot == fn)
 		return;
 	ro = slot >= o->relro_lo && slot < o->relro_hi;
-	pg = (void *)(slot & ~(ElfW(Addr))(page - 1));
-	if (ro && mprotect(pg, (size_t)page, PROT_READ | PROT_WRITE) != 0)
+	pg = (void *)(slot & ~(g_page - 1));
+	if (ro && mprotect(pg, g_page, PROT_READ | PROT_WRITE) != 0)
 		return;
 	__atomic_store_n((void **)slot, fn, __ATOMIC_RELEASE);
 	if (ro)
-		mprotect(pg, (size_t)page, PROT_READ);
+		mprotect(pg, g_page, PROT_READ);
 }
 
 static int patch_object(struct dl_phdr_info *info, size_t size, void *arg)
@@ -194,8 +194,10 @@ static int patch_object(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type == PT_DYNAMIC)
 			dyn = (const ElfW(Dyn) *)(o.base + ph->p_vaddr);
 		else if (ph->p_type == PT_GNU_RELRO) {
-			o.relro_lo = o.base + ph->p_vaddr;
-			o.relro_hi = o.relro_lo + ph->p_memsz;
+			/* ld.so protects the whole pages only: a last partial page stays
+			 * writable, and must stay so */
+			o.relro_lo = (o.base + ph->p_vaddr) & ~(g_page - 1);
+			o.relro_hi = (o.base + ph->p_vaddr + ph->p_memsz) & ~(g_page - 1);
 		}
 	}
 	if (!dyn)
@@ -270,6 +272,8 @@ bool pk_hook_detect(void)
 
 	if (!dladdr1((void *)pk_hook_detect, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
 		return false;
+	if (sysconf(_SC_PAGESIZE) > 0)
+		g_page = (ElfW(Addr))sysconf(_SC_PAGESIZE);
 	g_self_base = lm->l_addr;
 	g_self_lo = info.dli_fbase;
 	g_self_hi = (char *)info.dli_fbase;
