@@ -13,7 +13,6 @@
  */
 #include "cli/clone_trace.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -35,6 +34,7 @@
 
 #define CLONE_TRACE_LISTEN_MS 10000 /* for logd to listen */
 #define CLONE_TRACE_STOP_MS 5000    /* for logd to commit and exit once the clone is gone */
+#define CLONE_TRACE_PIDS_MAX 4096   /* processes of one clone attached */
 
 /* The supervisor's life (never returns): logd as a child, stopped when INIT exits. */
 static void supervise(pid_t init, const char *sock, const char *db)
@@ -73,48 +73,28 @@ static void supervise(pid_t init, const char *sock, const char *db)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
-/* The pid namespace of PID as (dev, inode); false when unreadable. */
-static bool pid_ns(pid_t pid, struct stat *st)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
-	return stat(path, st) == 0;
-}
-
 /* Attaches every process in INIT's pid namespace; prints each failure; the number attached
  * (or already) in *n.  Returns an exit status. */
 static int attach_all(pid_t init, const char *lib, const char *what, int *n)
 {
-	struct stat want, st;
-	struct dirent *e;
+	pid_t pids[CLONE_TRACE_PIDS_MAX];
 	char err[512];
-	int status = PK_EXIT_OK, rc;
-	DIR *d;
+	int status = PK_EXIT_OK, rc, k;
 
 	*n = 0;
-	if (!pid_ns(init, &want))
-		return pk_cli_fail(PK_EXIT_RUNTIME, what, "trace: the clone's init %d is gone",
-				   (int)init);
-	d = opendir("/proc");
-	if (!d)
-		return pk_cli_fail(PK_EXIT_RUNTIME, what, "trace: /proc: %s", strerror(errno));
-	while ((e = readdir(d))) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-
-		if (*end || pid <= 0 || !pid_ns((pid_t)pid, &st) || st.st_ino != want.st_ino ||
-		    st.st_dev != want.st_dev)
-			continue;
+	k = pk_trace_pidns_pids(init, pids, CLONE_TRACE_PIDS_MAX);
+	if (k < 0)
+		return pk_cli_fail(PK_EXIT_RUNTIME, what, "trace: the clone's processes: %s",
+				   strerror(-k));
+	for (int i = 0; i < k; i++) {
 		err[0] = 0;
-		rc = pk_trace_attach((pid_t)pid, lib, PK_TRACE_SOCK_DEFAULT, err, sizeof(err));
+		rc = pk_trace_attach(pids[i], lib, PK_TRACE_SOCK_DEFAULT, err, sizeof(err));
 		if (rc == 0 || rc == -EALREADY)
 			(*n)++;
 		else if (rc != -ESRCH) /* exited meanwhile: nothing to trace */
 			status = pk_cli_fail(PK_EXIT_RUNTIME, what, "trace: %s",
 					     err[0] ? err : strerror(-rc));
 	}
-	closedir(d);
 	return status;
 }
 

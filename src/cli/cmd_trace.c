@@ -25,10 +25,11 @@
 
 #define TRACE_LIB_NAME PK_TRACE_LIB_NAME
 #define TRACE_DB_DEFAULT "parikshan-trace.sqlite"
+#define TRACE_ATTACH_MAX 4096 /* processes per `trace attach` */
 
 static const char trace_usage[] =
 	"usage: parikshan trace run [--logd SOCK] -- CMD [ARGS...]\n"
-	"       parikshan trace attach [--logd SOCK] PID...\n"
+	"       parikshan trace attach [--logd SOCK] (PID... | --all-in PID)\n"
 	"       parikshan trace logd [--socket SOCK] [--db FILE.sqlite | --pg CONNINFO] [--raw "
 	"FILE]\n"
 	"       parikshan trace expand FILE\n"
@@ -44,7 +45,8 @@ static const char trace_usage[] =
 	"  attach   load " TRACE_LIB_NAME " into running processes (ptrace, dlopen in the\n"
 	"           process; it then hooks their calls itself).  SOCK is a path as the process\n"
 	"           sees it (default " PK_TRACE_SOCK_DEFAULT "); their children forked later are\n"
-	"           traced too.  A process already traced is said so (exit 0).\n"
+	"           traced too.  A process already traced is said so (exit 0).  --all-in PID:\n"
+	"           every process of PID's pid namespace (a container's; not this host's).\n"
 	"  logd     collect the events of every traced process into a SQLite file (default\n"
 	"           " TRACE_DB_DEFAULT " here) or a PostgreSQL database (--pg), and with --raw\n"
 	"           every frame into a raw log; SIGINT/SIGTERM: commit, print a summary, exit.\n"
@@ -156,11 +158,14 @@ static int trace_run(int argc, char **argv)
 static int trace_attach(int argc, char **argv)
 {
 	static const struct option opts[] = { { "logd", required_argument, NULL, 'l' },
+					      { "all-in", required_argument, NULL, 'a' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	const char *sock = PK_TRACE_SOCK_DEFAULT;
+	const char *sock = PK_TRACE_SOCK_DEFAULT, *all_in = NULL;
 	char lib[PATH_MAX], cwd[PATH_MAX], abs_sock[2 * PATH_MAX + 2], err[512];
-	int c, rc, status = PK_EXIT_OK;
+	pid_t pids[TRACE_ATTACH_MAX];
+	int c, rc, n = 0, status = PK_EXIT_OK;
+	uint64_t v;
 
 	opterr = 0;
 	optind = 1;
@@ -168,6 +173,9 @@ static int trace_attach(int argc, char **argv)
 		switch (c) {
 		case 'l':
 			sock = optarg;
+			break;
+		case 'a':
+			all_in = optarg;
 			break;
 		case 'h':
 			usage();
@@ -179,14 +187,31 @@ static int trace_attach(int argc, char **argv)
 					  "unknown option (see 'parikshan trace --help')");
 		}
 	}
-	if (optind >= argc)
+	if (all_in && optind < argc)
+		return pk_cli_bad("trace attach", argv[optind],
+				  "PIDs and --all-in: give one of them");
+	if (!all_in && optind >= argc)
 		return pk_cli_bad("trace attach", "PID",
-				  "required (trace attach [--logd SOCK] PID...)");
+				  "required (trace attach [--logd SOCK] (PID... | --all-in PID))");
+	if (all_in) {
+		if (pk_parse_uint(all_in, INT32_MAX, &v) || v == 0)
+			return pk_cli_bad("trace attach", all_in, "not a process id");
+		if (pk_trace_pidns_is_ours((pid_t)v))
+			return pk_cli_fail(PK_EXIT_USAGE, "trace attach",
+					   "--all-in %s: that is this host's pid namespace (every "
+					   "process): name the processes instead",
+					   all_in);
+		n = pk_trace_pidns_pids((pid_t)v, pids, TRACE_ATTACH_MAX);
+		if (n < 0)
+			return pk_cli_fail(PK_EXIT_RUNTIME, "trace attach", "--all-in %s: %s",
+					   all_in, strerror(-n));
+	}
 	for (int i = optind; i < argc; i++) {
-		uint64_t pid;
-
-		if (pk_parse_uint(argv[i], INT32_MAX, &pid) || pid == 0)
+		if (pk_parse_uint(argv[i], INT32_MAX, &v) || v == 0)
 			return pk_cli_bad("trace attach", argv[i], "not a process id");
+		if (n == TRACE_ATTACH_MAX)
+			return pk_cli_bad("trace attach", argv[i], "too many processes");
+		pids[n++] = (pid_t)v;
 	}
 	if (sock[0] != '/' && getcwd(cwd, sizeof(cwd)) && strlen(sock) < PATH_MAX) {
 		snprintf(abs_sock, sizeof(abs_sock), "%s/%s", cwd, sock);
@@ -198,8 +223,8 @@ static int trace_attach(int argc, char **argv)
 		return pk_cli_fail(PK_EXIT_RUNTIME, "trace attach",
 				   TRACE_LIB_NAME " not found (set " PK_TRACE_ENV_LIB "): %s",
 				   strerror(-rc));
-	for (int i = optind; i < argc; i++) {
-		pid_t pid = (pid_t)strtol(argv[i], NULL, 10);
+	for (int i = 0; i < n; i++) {
+		pid_t pid = pids[i];
 
 		err[0] = 0;
 		rc = pk_trace_attach(pid, lib, sock, err, sizeof(err));

@@ -3,6 +3,7 @@
  * namespace, the injection, and the file removed. */
 #include "trace/attach.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -148,4 +149,50 @@ bool pk_trace_logd_listening(const char *path)
 	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
 	return rc == 0;
+}
+
+/* The pid namespace of PID ("self" when 0) as (dev, inode); -errno when unreadable. */
+static int pid_ns(pid_t pid, struct stat *st)
+{
+	char path[64];
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/pid");
+	return stat(path, st) == 0 ? 0 : -errno;
+}
+
+bool pk_trace_pidns_is_ours(pid_t pid)
+{
+	struct stat a, b;
+
+	return pid_ns(pid, &a) == 0 && pid_ns(0, &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
+int pk_trace_pidns_pids(pid_t pid, pid_t *pids, size_t cap)
+{
+	struct stat want, st;
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d;
+	int rc;
+
+	if ((rc = pid_ns(pid, &want)))
+		return rc == -ENOENT ? -ESRCH : rc;
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && n < cap) {
+		char *end;
+		long p = strtol(e->d_name, &end, 10);
+
+		if (*end || p <= 0 || pid_ns((pid_t)p, &st) || st.st_ino != want.st_ino ||
+		    st.st_dev != want.st_dev)
+			continue;
+		pids[n++] = (pid_t)p;
+	}
+	closedir(d);
+	return (int)n;
 }

@@ -23,6 +23,14 @@ int pk_trace_attach(pid_t pid, const char *lib, const char *sock, char *err, siz
  * false for a dynamic one, a script or an unreadable file. */
 bool pk_trace_is_static(const char *path);
 
+/* Fills pids[0..cap) with every process in the pid namespace of process `pid` (itself
+ * included).  Returns how many (at most cap), or -errno: -ESRCH no such process, -EPERM its
+ * namespace unreadable. */
+int pk_trace_pidns_pids(pid_t pid, pid_t *pids, size_t cap);
+
+/* True when process `pid` is in our own pid namespace. */
+bool pk_trace_pidns_is_ours(pid_t pid);
+
 /* True when something accepts connections on the Unix socket at `path` (a logd). */
 bool pk_trace_logd_listening(const char *path);
 

@@ -82,6 +82,7 @@ pk_check attach-again sh -c "'$PK_BIN' trace attach --logd '$SOCK' $REDIS | grep
 pk_expect_error attach-bad-pid 1 "trace attach: 999999999: no such process" \
 	"$PK_BIN" trace attach --logd "$SOCK" 999999999
 pk_expect_error attach-not-a-pid 2 "trace attach" "$PK_BIN" trace attach --logd "$SOCK" abc
+pk_expect_error attach-all-in-host 2 "this host's pid namespace" "$PK_BIN" trace attach --all-in "$REDIS"
 pk_bg static "$PK_TOOLS/static-hello" --wait
 STATIC=$PK_LAST_PID
 pk_wait_log "$PK_TMP/static.log" '^ready$' 30 &&

@@ -62,6 +62,8 @@ clone_pids() {
 traced=0
 for p in $(clone_pids); do grep -q libparikshan_trace "/proc/$p/maps" && traced=$((traced + 1)); done
 pk_expect_eq clone-processes-traced "$traced" "$(clone_pids | wc -l)"
+CPID=$(clone_pids | head -n 1)
+pk_check attach-all-in-again sh -c "'$PK_BIN' trace attach --all-in $CPID | grep -c 'already attached' | grep -qx $(clone_pids | wc -l)"
 
 urls=()
 for i in $(seq 1 "$N"); do urls+=(-o /dev/null "http://$MGMT:8080/r/$i"); done
@@ -92,6 +94,17 @@ for p in doc["paths"]:
     assert rid not in seen, "id %s twice" % rid
     seen.add(rid)
 assert seen == {str(i) for i in range(1, n + 1)}, "ids missing: %s" % sorted({str(i) for i in range(1, n + 1)} - seen)[:10]
+EOF
+# every hello says attached; through a memfd (the clone's file system is an overlay: not the
+# same file) it also says that an exec'd image would not be traced
+pk_check hellos-attached python3 - "$DB" $(for p in $(clone_pids); do grep -q '/memfd:libparikshan_trace' "/proc/$p/maps" && echo "$p:memfd" || echo "$p:path"; done) <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+rows = list(c.execute("select pid, flags from procs"))
+assert rows, "no hello"
+memfd = sum(1 for a in sys.argv[2:] if a.endswith(":memfd"))
+assert all(f & 4 for _, f in rows), rows
+assert all(bool(f & 8) == (memfd > 0) for _, f in rows), (rows, sys.argv[2:])
 EOF
 untouched=yes
 for p in $(prod_pids); do
