@@ -45,6 +45,8 @@ static void supervise(pid_t init, const char *sock, const char *db)
 	int status = 0;
 	pid_t logd;
 
+	/* nothing of the clone command's descriptors is kept alive by this long-lived process */
+	close_range(3, ~0u, 0);
 	p[0].fd = pidfd_open(init, 0);
 	p[0].events = POLLIN;
 	if (p[0].fd < 0)

@@ -97,10 +97,39 @@ static int attach_dir(const char *root, char *path, size_t cap)
 	}
 }
 
+/* Writes SOCK into PK_TRACE_ATTACH_DIR/<PID as the process knows itself> under ROOT (the
+ * process's root); its path in file[cap] ("" when not made).  0 or -errno. */
+static int write_sock_file(const char *root, pid_t pid, const char *sock, char *file, size_t cap)
+{
+	char dir[PATH_MAX];
+	ssize_t n;
+	int fd, rc;
+
+	file[0] = 0;
+	if ((rc = attach_dir(root, dir, sizeof(dir))))
+		return rc;
+	if ((size_t)snprintf(file, cap, "%s/%ld", dir, ns_pid(pid)) >= cap) {
+		file[0] = 0;
+		return -ENAMETOOLONG;
+	}
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		file[0] = 0;
+		return rc;
+	}
+	n = write(fd, sock, strlen(sock));
+	rc = n == (ssize_t)strlen(sock) ? 0 : n < 0 ? -errno : -EIO;
+	close(fd);
+	if (rc)
+		unlink(file); /* file still names it for the caller's message */
+	return rc;
+}
+
 int pk_trace_attach(pid_t pid, const char *lib, const char *sock, char *err, size_t errlen)
 {
-	char root[64], exe[64], dir[PATH_MAX], file[PATH_MAX + 32];
-	int fd, rc;
+	char root[64], exe[64], file[PATH_MAX + 32];
+	int rc;
 
 	if (pid <= 0)
 		return pk_errbuf_set(-ESRCH, err, errlen, "%d: not a process id", (int)pid);
@@ -118,20 +147,14 @@ int pk_trace_attach(pid_t pid, const char *lib, const char *sock, char *err, siz
 				     "into it",
 				     (int)pid);
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
-	if ((rc = attach_dir(root, dir, sizeof(dir))))
-		return pk_errbuf_set(rc, err, errlen, "%d: %s: %s", (int)pid, dir, strerror(-rc));
-	snprintf(file, sizeof(file), "%s/%ld", dir, ns_pid(pid));
-	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return pk_errbuf_set(-errno, err, errlen, "%d: %s: %s", (int)pid, file,
-				     strerror(errno));
-	rc = write(fd, sock, strlen(sock)) == (ssize_t)strlen(sock) ? 0 : -EIO;
-	close(fd);
-	if (rc == 0)
-		rc = pk_inject_library(pid, lib, err, errlen);
-	else
-		pk_errbuf_set(rc, err, errlen, "%d: %s: short write", (int)pid, file);
-	unlink(file);
+	rc = write_sock_file(root, pid, sock, file, sizeof(file));
+	if (rc && strcmp(sock, PK_TRACE_SOCK_DEFAULT) != 0)
+		return pk_errbuf_set(rc, err, errlen, "%d: %s: %s", (int)pid, file[0] ? file : root,
+				     strerror(-rc));
+	/* without the file (a read-only /run) the library takes the default: what was asked */
+	rc = pk_inject_library(pid, lib, err, errlen);
+	if (file[0])
+		unlink(file);
 	return rc;
 }
 
