@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@ static void supervise(pid_t init, const char *sock, const char *db)
 			 (char *)sock, "--db",	(char *)db, NULL };
 	struct pollfd p[2];
 	int status = 0;
-	pid_t logd;
+	pid_t logd, me;
 
 	/* nothing of the clone command's descriptors is kept alive by this long-lived process */
 	close_range(3, ~0u, 0);
@@ -51,10 +52,14 @@ static void supervise(pid_t init, const char *sock, const char *db)
 	p[0].events = POLLIN;
 	if (p[0].fd < 0)
 		_exit(1);
+	me = getpid();
 	logd = fork();
 	if (logd < 0)
 		_exit(1);
 	if (logd == 0) {
+		/* the supervisor killed (a failed start): logd goes with it */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != me)
+			_exit(1);
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
