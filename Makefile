@@ -218,6 +218,10 @@ $(UNIT_PROBE_BIN): $(PROBE_LIB)
 $(UNIT_PROBE_BIN): UNIT_LIBS = $(PROBE_LIB) $(CORE_LIB) $(PROBE_LDLIBS) $(CORE_LDLIBS)
 $(UNIT_TRACE_BIN): $(TRACE_LIB)
 $(UNIT_TRACE_BIN): UNIT_LIBS = $(TRACE_LIB) $(CORE_LIB) $(TRACE_LDLIBS) $(CORE_LDLIBS)
+# trace attach loads the library with the probe module's injector
+$(BUILD)/tests/test_trace_attach: $(PROBE_LIB)
+$(BUILD)/tests/test_trace_attach: UNIT_LIBS = $(TRACE_LIB) $(PROBE_LIB) $(CORE_LIB) \
+	$(TRACE_LDLIBS) $(PROBE_LDLIBS) $(CORE_LDLIBS)
 $(BUILD)/tests/test_trace_cli: $(CLI_LIB)
 $(BUILD)/tests/test_trace_cli: UNIT_LIBS = $(CLI_LIB) $(TRACE_LIB) $(CORE_LIB) $(TRACE_LDLIBS) \
 	$(CORE_LDLIBS)
