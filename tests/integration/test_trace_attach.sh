@@ -11,6 +11,7 @@
 # each nginx -> python3 -> redis-server with the id at every hop, some over connections opened
 # before the attach, HTTPS ones in plaintext (SSL_read/SSL_write hooked in nginx), both
 # workers seen.  Attaching twice says "already attached" (exit 0); a bad pid, a non-number, a
+# process of another user (not permitted), the host's pid namespace for --all-in, a
 # static program are one clear error each; a program exec'd by an attached process is traced
 # (LD_PRELOAD put back).
 . "$(dirname "$0")/lib.sh"
@@ -82,6 +83,8 @@ pk_check attach-again sh -c "'$PK_BIN' trace attach --logd '$SOCK' $REDIS | grep
 pk_expect_error attach-bad-pid 1 "trace attach: 999999999: no such process" \
 	"$PK_BIN" trace attach --logd "$SOCK" 999999999
 pk_expect_error attach-not-a-pid 2 "trace attach" "$PK_BIN" trace attach --logd "$SOCK" abc
+pk_expect_error attach-not-permitted 1 "trace attach: $REDIS: not permitted" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$PK_BIN" trace attach "$REDIS"
 pk_expect_error attach-all-in-host 2 "this host's pid namespace" "$PK_BIN" trace attach --all-in "$REDIS"
 pk_bg static "$PK_TOOLS/static-hello" --wait
 STATIC=$PK_LAST_PID
