@@ -163,7 +163,10 @@ static void patch_rel(const struct pk_obj *o, const ElfW(Rela) * r)
 	void *fn, *pg;
 	bool ro;
 
-	if ((type != PK_R_JUMP_SLOT && type != PK_R_GLOB_DAT) || !sym)
+	/* only what the object takes from elsewhere: a function of the same name that it defines
+	 * itself (a program's own `send`) is not libc's and stays as it is */
+	if ((type != PK_R_JUMP_SLOT && type != PK_R_GLOB_DAT) || !sym ||
+	    o->symtab[sym].st_shndx != SHN_UNDEF)
 		return;
 	fn = hook_for(o->strtab + o->symtab[sym].st_name);
 	if (!fn || *(void *volatile *)slot == fn)
