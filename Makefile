@@ -95,7 +95,9 @@ INVIVO_TEST_SO := $(INVIVO_TEST_SRC:tests/invivo/%.c=$(BUILD)/invivo/%.so)
 
 # libparikshan_trace.so, the request-path tracing library preloaded into traced processes
 # (`parikshan trace run`): built like libiprobe (no sanitizers, its own object dir, only the
-# wrapped calls exported by its version script).
+# wrapped calls exported by its version script).  Loaded into live processes by `trace attach`
+# too: -Bsymbolic-functions so that its own calls and the addresses of its wrappers are its
+# own, whoever comes first in the global scope.
 TRACELIB_SRC := $(wildcard src/trace/lib/*.c)
 TRACELIB_OBJ := $(TRACELIB_SRC:%.c=$(BUILD)/tracelib/%.o)
 TRACELIB_SO := $(BUILD)/libparikshan_trace.so
@@ -176,7 +178,8 @@ $(BUILD)/tracelib/%.o: %.c
 $(TRACELIB_SO): $(TRACELIB_OBJ) src/trace/lib/trace.map
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) -shared -o $@ $(TRACELIB_OBJ) -Wl,--version-script=src/trace/lib/trace.map \
-		-Wl,-z,now -Wl,-z,defs -pthread -ldl
+		-Wl,-z,now -Wl,-z,defs -pthread -ldl \
+		-Wl,-Bsymbolic-functions
 
 $(INVIVO_SO): $(INVIVO_OBJ)
 	@$(if $(Q),echo "  LD  $@")
@@ -215,6 +218,10 @@ $(UNIT_PROBE_BIN): $(PROBE_LIB)
 $(UNIT_PROBE_BIN): UNIT_LIBS = $(PROBE_LIB) $(CORE_LIB) $(PROBE_LDLIBS) $(CORE_LDLIBS)
 $(UNIT_TRACE_BIN): $(TRACE_LIB)
 $(UNIT_TRACE_BIN): UNIT_LIBS = $(TRACE_LIB) $(CORE_LIB) $(TRACE_LDLIBS) $(CORE_LDLIBS)
+# trace attach loads the library with the probe module's injector
+$(BUILD)/tests/test_trace_attach: $(PROBE_LIB)
+$(BUILD)/tests/test_trace_attach: UNIT_LIBS = $(TRACE_LIB) $(PROBE_LIB) $(CORE_LIB) \
+	$(TRACE_LDLIBS) $(PROBE_LDLIBS) $(CORE_LDLIBS)
 $(BUILD)/tests/test_trace_cli: $(CLI_LIB)
 $(BUILD)/tests/test_trace_cli: UNIT_LIBS = $(CLI_LIB) $(TRACE_LIB) $(CORE_LIB) $(TRACE_LDLIBS) \
 	$(CORE_LDLIBS)

@@ -33,6 +33,10 @@
 #define PK_TRACE_ENV_SOCK "PARIKSHAN_TRACE_SOCK"    /* logd's socket (default above) */
 #define PK_TRACE_ENV_LIB "PARIKSHAN_TRACE_LIB"	    /* the library's path, put back on exec */
 #define PK_TRACE_ENV_SKEW "PARIKSHAN_TRACE_SKEW_MS" /* tests: added to this process's clock */
+/* Attach mode: the library, loaded into a live process, reads logd's socket path from the file
+ * PK_TRACE_ATTACH_DIR/<its pid> (in its own mount namespace; `trace attach` writes it and
+ * removes it once loaded), else uses PK_TRACE_SOCK_DEFAULT.  The environment is not read. */
+#define PK_TRACE_ATTACH_DIR "/run/parikshan/attach"
 
 enum pk_trace_frame_type {
 	PK_TRACE_FRAME_HELLO = 1, /* payload: one struct pk_trace_hello */
@@ -59,8 +63,12 @@ struct pk_trace_hello {
 	char comm[16];		    /* /proc/self/comm, NUL-padded */
 };
 
-#define PK_TRACE_HELLO_FORKED 0x1u /* a child after fork: same image as ppid's */
-#define PK_TRACE_HELLO_EXECED 0x2u /* a new image after execve in a traced process */
+#define PK_TRACE_HELLO_FORKED 0x1u   /* a child after fork: same image as ppid's */
+#define PK_TRACE_HELLO_EXECED 0x2u   /* a new image after execve in a traced process */
+#define PK_TRACE_HELLO_ATTACHED 0x4u /* loaded into the live process (`trace attach`) */
+/* attached through a memfd (no path in the process's file system): an image it execs is not
+ * traced (LD_PRELOAD cannot name the library) */
+#define PK_TRACE_HELLO_EXEC_UNTRACED 0x8u
 
 /* What a record is. */
 enum pk_trace_call {

@@ -59,7 +59,8 @@ int pk_cmd_sim(int argc, char **argv);
 /* `parikshan status`: prints a running proxy's state. */
 int pk_cmd_status(int argc, char **argv);
 
-/* `parikshan trace`: run a command under the tracing library, the log daemon, expand. */
+/* `parikshan trace`: run a command under the tracing library, attach it to running processes,
+ * the log daemon, expand. */
 int pk_cmd_trace(int argc, char **argv);
 
 /* `parikshan trace analyze|paths|report` (argv[0] is the verb): request paths from a trace

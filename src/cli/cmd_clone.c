@@ -7,12 +7,14 @@
 
 #include "cli/cli.h"
 #include "cli/clone_agg.h"
+#include "cli/clone_trace.h"
 #include "clone/clone.h"
 #include "common/args.h"
 
 static const char clone_usage[] =
 	"usage: parikshan clone PROD NAME [--recreate] [--mem SIZE] [--cpus N] [--json]\n"
 	"                       [--agg IP:PORT=DPORT [--agg-admin ADDR]] [--state-dir DIR]\n"
+	"                       [--trace [--trace-db FILE]]\n"
 	"       parikshan clone PROD NAME --to HOST:PORT --token FILE [--mem SIZE] [--cpus N]\n"
 	"                       [--json]\n"
 	"\n"
@@ -34,6 +36,11 @@ static const char clone_usage[] =
 	"  --to HOST:PORT     clone onto another host, where `parikshan agent` listens\n"
 	"  --token FILE       the agent's shared secret\n"
 	"  --json             print the step timings as JSON\n"
+	"  --trace            trace request paths in the clone (never in production): a logd\n"
+	"                     for the clone (stopped when the clone is removed) and the tracing\n"
+	"                     library attached to every process of the clone\n"
+	"  --trace-db FILE    the trace store (default STATE/NAME/trace.sqlite, removed with\n"
+	"                     the clone); read it with `parikshan trace paths --db FILE`\n"
 	"  --state-dir DIR    where containers are kept (default $" PK_STATE_DIR_ENV
 	" or " PK_STATE_DIR ")\n"
 	"  --help             show this text\n";
@@ -48,6 +55,8 @@ static const struct option clone_options[] = {
 	{ "agg-admin", required_argument, NULL, 'A' },
 	{ "mem", required_argument, NULL, 'm' },
 	{ "cpus", required_argument, NULL, 'c' },
+	{ "trace", no_argument, NULL, 'T' },
+	{ "trace-db", required_argument, NULL, 'D' },
 	{ "help", no_argument, NULL, 'H' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -60,7 +69,8 @@ int pk_cmd_clone(int argc, char **argv)
 	char err[PK_ERR_MAX], what[128], to_host[256];
 	struct pk_remote_opts remote = { 0 };
 	struct pk_clone_agg agg = { .nadmin = 0 };
-	bool json = false;
+	bool json = false, trace = false;
+	const char *trace_db = NULL;
 	int c, rc;
 
 	opterr = 0;
@@ -101,6 +111,13 @@ int pk_cmd_clone(int argc, char **argv)
 			if ((rc = pk_clone_limit_flag(&o, c == 'c', optarg, "clone")))
 				return rc;
 			break;
+		case 'T':
+			trace = true;
+			break;
+		case 'D':
+			trace = true;
+			trace_db = optarg;
+			break;
 		case 'H':
 			fputs(clone_usage, stdout);
 			return PK_EXIT_OK;
@@ -132,6 +149,10 @@ int pk_cmd_clone(int argc, char **argv)
 		pk_cli_error(what, "--agg and --agg-admin are for clones on this host");
 		return PK_EXIT_USAGE;
 	}
+	if (remote.host && trace) {
+		pk_cli_error(what, "--trace is for clones on this host");
+		return PK_EXIT_USAGE;
+	}
 	pk_clone_agg_hook(&o, &agg);
 	rc = remote.host ? pk_clone_remote(&o, &remote, &rep, err, sizeof(err))
 			 : pk_clone_create(&o, &rep, err, sizeof(err));
@@ -143,5 +164,7 @@ int pk_cmd_clone(int argc, char **argv)
 	pk_clone_report_render(&rep, json, &out);
 	fputs(pk_strbuf_str(&out), stdout);
 	pk_strbuf_release(&out);
+	if (trace)
+		return pk_cli_clone_trace(o.state_dir, o.name, trace_db, json, what);
 	return PK_EXIT_OK;
 }

@@ -1,9 +1,9 @@
-/* cmd_trace.c — `parikshan trace`: run a command under libparikshan_trace.so, the log daemon,
- * expand a raw log; analyze, paths and report go to pk_cli_trace_paths (trace_paths.c). */
+/* cmd_trace.c — `parikshan trace`: run a command under libparikshan_trace.so, attach it to
+ * running processes, the log daemon, expand a raw log; analyze, paths and report go to
+ * pk_cli_trace_paths (trace_paths.c). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -18,15 +18,18 @@
 #include "common/proc.h"
 #include "common/args.h"
 #include "parikshan/trace.h"
+#include "trace/attach.h"
 #include "trace/logd.h"
 #include "trace/raw.h"
 #include "trace/wire.h"
 
-#define TRACE_LIB_NAME "libparikshan_trace.so"
+#define TRACE_LIB_NAME PK_TRACE_LIB_NAME
 #define TRACE_DB_DEFAULT "parikshan-trace.sqlite"
+#define TRACE_ATTACH_MAX 4096 /* processes per `trace attach` */
 
 static const char trace_usage[] =
 	"usage: parikshan trace run [--logd SOCK] -- CMD [ARGS...]\n"
+	"       parikshan trace attach [--logd SOCK] (PID... | --all-in PID)\n"
 	"       parikshan trace logd [--socket SOCK] [--db FILE.sqlite | --pg CONNINFO] [--raw "
 	"FILE]\n"
 	"       parikshan trace expand FILE\n"
@@ -40,6 +43,11 @@ static const char trace_usage[] =
 	"  run      run CMD with " TRACE_LIB_NAME " preloaded (followed across fork and exec);\n"
 	"           its events go to logd at SOCK; without logd the command runs anyway and its\n"
 	"           events are dropped and counted.  Exit status: CMD's.\n"
+	"  attach   load " TRACE_LIB_NAME " into running processes (ptrace, dlopen in the\n"
+	"           process; it then hooks their calls itself).  SOCK is a path as the process\n"
+	"           sees it (default " PK_TRACE_SOCK_DEFAULT "); their children forked later are\n"
+	"           traced too.  A process already traced is said so (exit 0).  --all-in PID:\n"
+	"           every process of PID's pid namespace (a container's; not this host's).\n"
 	"  logd     collect the events of every traced process into a SQLite file (default\n"
 	"           " TRACE_DB_DEFAULT " here) or a PostgreSQL database (--pg), and with --raw\n"
 	"           every frame into a raw log; SIGINT/SIGTERM: commit, print a summary, exit.\n"
@@ -83,51 +91,6 @@ static int which(const char *cmd, char *out, size_t len)
 	return -ENOENT;
 }
 
-/* 1 when path is an ELF without PT_INTERP (statically linked), 0 otherwise (dynamic, a
- * script, unreadable: exec decides). */
-static int is_static(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), st = 0;
-	size_t n = 0;
-	Elf *e;
-
-	if (fd < 0)
-		return 0;
-	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	if (e && elf_kind(e) == ELF_K_ELF && elf_getphdrnum(e, &n) == 0) {
-		GElf_Ehdr eh;
-
-		st = gelf_getehdr(e, &eh) && (eh.e_type == ET_EXEC || eh.e_type == ET_DYN);
-		for (size_t i = 0; i < n && st; i++) {
-			GElf_Phdr ph;
-
-			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
-				st = 0;
-		}
-	}
-	elf_end(e);
-	close(fd);
-	return st;
-}
-
-/* true when something accepts connections on the Unix socket path. */
-static bool listening(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return false;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	return rc == 0;
-}
-
 static int trace_run(int argc, char **argv)
 {
 	static const struct option opts[] = { { "logd", required_argument, NULL, 'l' },
@@ -159,7 +122,7 @@ static int trace_run(int argc, char **argv)
 	if ((rc = which(argv[optind], exe, sizeof(exe))))
 		return pk_cli_fail(PK_EXIT_USAGE, "trace run", "%s: %s", argv[optind],
 				   strerror(-rc));
-	if (is_static(exe))
+	if (pk_trace_is_static(exe))
 		return pk_cli_fail(PK_EXIT_USAGE, "trace run",
 				   "%s is statically linked: the tracing library cannot be "
 				   "preloaded into it",
@@ -183,7 +146,7 @@ static int trace_run(int argc, char **argv)
 	if (setenv("LD_PRELOAD", pre, 1) || setenv(PK_TRACE_ENV_SOCK, sock, 1) ||
 	    setenv(PK_TRACE_ENV_LIB, lib, 1))
 		return pk_cli_fail(PK_EXIT_RUNTIME, "trace run", "setenv: %s", strerror(errno));
-	if (!listening(sock))
+	if (!pk_trace_logd_listening(sock))
 		pk_cli_error("trace run",
 			     "warning: no logd listens on %s: the command runs, its events are "
 			     "dropped and counted",
@@ -192,6 +155,91 @@ static int trace_run(int argc, char **argv)
 	execv(exe, argv + optind);
 	rc = errno;
 	return pk_cli_fail(rc == ENOENT ? 127 : 126, "trace run", "%s: %s", exe, strerror(rc));
+}
+
+static int trace_attach(int argc, char **argv)
+{
+	static const struct option opts[] = { { "logd", required_argument, NULL, 'l' },
+					      { "all-in", required_argument, NULL, 'a' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *sock = PK_TRACE_SOCK_DEFAULT, *all_in = NULL;
+	char lib[PATH_MAX], cwd[PATH_MAX], abs_sock[2 * PATH_MAX + 2], err[512];
+	pid_t pids[TRACE_ATTACH_MAX];
+	int c, rc, n = 0, status = PK_EXIT_OK;
+	uint64_t v;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			sock = optarg;
+			break;
+		case 'a':
+			all_in = optarg;
+			break;
+		case 'h':
+			usage();
+			return PK_EXIT_OK;
+		case ':':
+			return pk_cli_bad("trace attach", argv[optind - 1], "needs a value");
+		default:
+			return pk_cli_bad("trace attach", argv[optind - 1],
+					  "unknown option (see 'parikshan trace --help')");
+		}
+	}
+	if (all_in && optind < argc)
+		return pk_cli_bad("trace attach", argv[optind],
+				  "PIDs and --all-in: give one of them");
+	if (!all_in && optind >= argc)
+		return pk_cli_bad("trace attach", "PID",
+				  "required (trace attach [--logd SOCK] (PID... | --all-in PID))");
+	if (all_in) {
+		if (pk_parse_uint(all_in, INT32_MAX, &v) || v == 0)
+			return pk_cli_bad("trace attach", all_in, "not a process id");
+		if (pk_trace_pidns_is_ours((pid_t)v))
+			return pk_cli_fail(PK_EXIT_USAGE, "trace attach",
+					   "--all-in %s: that is this host's pid namespace (every "
+					   "process): name the processes instead",
+					   all_in);
+		n = pk_trace_pidns_pids((pid_t)v, pids, TRACE_ATTACH_MAX);
+		if (n < 0)
+			return pk_cli_fail(PK_EXIT_RUNTIME, "trace attach", "--all-in %s: %s",
+					   all_in, strerror(-n));
+	}
+	for (int i = optind; i < argc; i++) {
+		if (pk_parse_uint(argv[i], INT32_MAX, &v) || v == 0)
+			return pk_cli_bad("trace attach", argv[i], "not a process id");
+		if (n == TRACE_ATTACH_MAX)
+			return pk_cli_bad("trace attach", argv[i], "too many processes");
+		pids[n++] = (pid_t)v;
+	}
+	if (sock[0] != '/' && getcwd(cwd, sizeof(cwd)) && strlen(sock) < PATH_MAX) {
+		snprintf(abs_sock, sizeof(abs_sock), "%s/%s", cwd, sock);
+		sock = abs_sock;
+	}
+	if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return pk_cli_bad("trace attach", sock, "socket path too long");
+	if ((rc = pk_proc_own_lib(PK_TRACE_ENV_LIB, TRACE_LIB_NAME, lib, sizeof(lib))))
+		return pk_cli_fail(PK_EXIT_RUNTIME, "trace attach",
+				   TRACE_LIB_NAME " not found (set " PK_TRACE_ENV_LIB "): %s",
+				   strerror(-rc));
+	for (int i = 0; i < n; i++) {
+		pid_t pid = pids[i];
+
+		err[0] = 0;
+		rc = pk_trace_attach(pid, lib, sock, err, sizeof(err));
+		if (rc == 0)
+			printf("trace attach: %d: attached (logd at %s)\n", (int)pid, sock);
+		else if (rc == -EALREADY)
+			printf("trace attach: %d: already attached\n", (int)pid);
+		else
+			status = pk_cli_fail(PK_EXIT_RUNTIME, "trace attach", "%s",
+					     err[0] ? err : strerror(-rc));
+	}
+	fflush(stdout);
+	return status;
 }
 
 static int trace_logd(int argc, char **argv)
@@ -270,10 +318,12 @@ static int expand_one(void *arg, uint32_t conn, const struct pk_trace_hello *h,
 
 	if (h) {
 		pids[conn % 4096] = h->pid;
-		printf("conn %u hello pid %d ppid %d%s%s mono %llu real %llu dropped %llu exe "
+		printf("conn %u hello pid %d ppid %d%s%s%s%s mono %llu real %llu dropped %llu exe "
 		       "%.*s comm %.*s\n",
 		       conn, h->pid, h->ppid, h->flags & PK_TRACE_HELLO_FORKED ? " forked" : "",
 		       h->flags & PK_TRACE_HELLO_EXECED ? " execed" : "",
+		       h->flags & PK_TRACE_HELLO_ATTACHED ? " attached" : "",
+		       h->flags & PK_TRACE_HELLO_EXEC_UNTRACED ? " exec_untraced" : "",
 		       (unsigned long long)h->mono_ns, (unsigned long long)h->real_ns,
 		       (unsigned long long)h->dropped, (int)strnlen(h->exe, sizeof(h->exe)), h->exe,
 		       (int)strnlen(h->comm, sizeof(h->comm)), h->comm);
@@ -331,7 +381,7 @@ int pk_cmd_trace(int argc, char **argv)
 
 	if (!verb)
 		return pk_cli_bad("trace", "VERB",
-				  "required (run, logd, expand, load, analyze, paths, "
+				  "required (run, attach, logd, expand, load, analyze, paths, "
 				  "report; see 'parikshan trace --help')");
 	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
 		usage();
@@ -339,6 +389,8 @@ int pk_cmd_trace(int argc, char **argv)
 	}
 	if (strcmp(verb, "run") == 0)
 		return trace_run(argc - 1, argv + 1);
+	if (strcmp(verb, "attach") == 0)
+		return trace_attach(argc - 1, argv + 1);
 	if (strcmp(verb, "logd") == 0)
 		return trace_logd(argc - 1, argv + 1);
 	if (strcmp(verb, "expand") == 0)

@@ -142,29 +142,6 @@ static void stop_child(pid_t pid)
 		;
 }
 
-/* Forks a detached child: in it (0 returned) a new session, stdout and stderr appended to log
- * and stdin from /dev/null (it _exits when it cannot); in the parent its pid, or -errno. */
-static pid_t fork_detached(const char *log)
-{
-	pid_t pid;
-	int fd;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0)
-		return pid;
-	setsid();
-	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-		_exit(127);
-	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		dup2(fd, 0);
-	return 0;
-}
-
 /* Starts `parikshan dup` detached (own session, output to STATE/PROD/dup.log); returns its pid
  * once the admin endpoint answers, or -errno (then no child is left). */
 static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones, int n,
@@ -241,7 +218,7 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 	argv[k] = NULL;
 	if (pk_addr_resolve(admin_host, admin_port, &a, NULL, 0) < 0)
 		return -EINVAL;
-	pid = fork_detached(log);
+	pid = pk_proc_fork_detached(log);
 	if (pid < 0)
 		return pid;
 	if (pid == 0) {
@@ -322,7 +299,7 @@ static pid_t start_watch(struct up_opts *o, const struct pk_container_info *info
 	w.reclone = watch_reclone;
 	w.arg = o;
 	snprintf(log, sizeof(log), "%s/%s/up.log", o->state_dir, o->prod);
-	pid = fork_detached(log);
+	pid = pk_proc_fork_detached(log);
 	if (pid == 0)
 		_exit(pk_up_watch_run(&w) ? PK_EXIT_RUNTIME : PK_EXIT_OK);
 	return pid;

@@ -36,7 +36,7 @@ static const struct command commands[] = {
 	{ "sim", pk_cmd_sim, "simulate a clone's buffer: the debug window by slowdown and size" },
 	{ "status", pk_cmd_status, "show a running proxy's connections, buffers and clone lag" },
 	{ "trace", pk_cmd_trace,
-	  "trace request paths across processes: run, logd, expand, analyze, paths" },
+	  "trace request paths across processes: run, attach, logd, expand, analyze, paths" },
 	{ "up", pk_cmd_up, "clone a container and put a duplicator in front of it, in one step" },
 };
 

@@ -217,3 +217,24 @@ int pk_proc_own_lib(const char *env, const char *name, char *path, size_t len)
 		return -ENAMETOOLONG;
 	return access(path, R_OK) ? -ENOENT : 0;
 }
+
+pid_t pk_proc_fork_detached(const char *log)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		return pid;
+	setsid();
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		_exit(127);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		dup2(fd, 0);
+	return 0;
+}

@@ -43,4 +43,8 @@ int pk_proc_stop(int pidfd, int timeout_ms);
  * path into path[len]; 0, or -ENOENT (not found, not readable), -ENAMETOOLONG, -errno. */
 int pk_proc_own_lib(const char *env, const char *name, char *path, size_t len);
 
+/* Forks a detached child: in it (0 returned) a new session, stdout and stderr appended to log
+ * and stdin from /dev/null (it _exits when it cannot); in the parent its pid, or -errno. */
+pid_t pk_proc_fork_detached(const char *log);
+
 #endif

@@ -3,8 +3,9 @@
 (a thread per client connection, keep-alive) whose GET /r/ID answers 200 with the value of the
 redis key "key:ID", read over one persistent redis connection per thread (RESP); a missing key
 is a 404.  Nothing but the standard library, so that every call it makes goes through libc.
+It listens on HOST (default 127.0.0.1); redis is at 127.0.0.1.
 
-usage: pk-trace-backend.py PORT REDIS_PORT     prints "ready PORT" once it listens
+usage: pk-trace-backend.py PORT REDIS_PORT [HOST]     prints "ready PORT" once it listens
 """
 import http.server
 import socket
@@ -69,14 +70,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     global REDIS_PORT
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
     port, REDIS_PORT = int(sys.argv[1]), int(sys.argv[2])
+    host = sys.argv[3] if len(sys.argv) == 4 else "127.0.0.1"
     # the default backlog (5) overflows when nginx opens connections in a burst, and a dropped
     # SYN is retried after a second
     http.server.ThreadingHTTPServer.request_queue_size = 128
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    srv = http.server.ThreadingHTTPServer((host, port), Handler)
     srv.daemon_threads = True
     print("ready", port, flush=True)
     srv.serve_forever()

@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -82,7 +83,7 @@ static struct {
 
 void *pk_real(const char *name)
 {
-	void *p = dlsym(RTLD_NEXT, name);
+	void *p = pk_hook_attached() ? pk_hook_real(name) : dlsym(RTLD_NEXT, name);
 
 	if (!p && strncmp(name, "SSL_", 4) == 0) {
 		/* libssl loaded RTLD_LOCAL by a dlopened module (python's _ssl) */
@@ -684,7 +685,8 @@ void pk_core_atfork_child(void)
 	g_last_try = 0;
 	atomic_store(&g_lost, 0);
 	tl_tid = 0;
-	g_hello_flags = PK_TRACE_HELLO_FORKED;
+	g_hello_flags = PK_TRACE_HELLO_FORKED |
+			(g_hello_flags & (PK_TRACE_HELLO_ATTACHED | PK_TRACE_HELLO_EXEC_UNTRACED));
 	g_ppid = (int32_t)syscall(SYS_getppid);
 	for (r = atomic_load(&g_rings); r;) {
 		struct pk_ring *next = atomic_load(&r->next);
@@ -702,22 +704,50 @@ void pk_core_atfork_child(void)
 	atomic_store(&g_rings, mine);
 }
 
+/* Attach mode's configuration: logd's socket from PK_TRACE_ATTACH_DIR/<pid> (else the
+ * default); the library's path for an exec'd image when the file it was loaded from is one the
+ * process can name again (not a memfd, which is closed once loaded). */
+static void attach_config(void)
+{
+	char path[sizeof(PK_TRACE_ATTACH_DIR) + 24];
+	Dl_info info;
+
+	g_hello_flags |= PK_TRACE_HELLO_ATTACHED;
+	memcpy(path, PK_TRACE_ATTACH_DIR "/", sizeof(PK_TRACE_ATTACH_DIR));
+	snprintf(path + sizeof(PK_TRACE_ATTACH_DIR), sizeof(path) - sizeof(PK_TRACE_ATTACH_DIR),
+		 "%ld", (long)syscall(SYS_getpid));
+	read_small(path, pk_cfg_sock, sizeof(pk_cfg_sock));
+	if (!pk_cfg_sock[0])
+		memcpy(pk_cfg_sock, PK_TRACE_SOCK_DEFAULT, sizeof(PK_TRACE_SOCK_DEFAULT));
+	if (dladdr((void *)attach_config, &info) && info.dli_fname && info.dli_fname[0] == '/' &&
+	    strncmp(info.dli_fname, "/proc/", 6) != 0 && strstr(info.dli_fname, "memfd:") == NULL &&
+	    strlen(info.dli_fname) < sizeof(pk_cfg_lib))
+		memcpy(pk_cfg_lib, info.dli_fname, strlen(info.dli_fname) + 1);
+	else
+		g_hello_flags |= PK_TRACE_HELLO_EXEC_UNTRACED;
+}
+
 __attribute__((constructor)) static void pk_trace_init(void)
 {
 	const char *s;
 	Dl_info info;
 
 	pk_tl_enter();
-	s = getenv(PK_TRACE_ENV_SOCK);
-	if (!s || !*s)
-		s = PK_TRACE_SOCK_DEFAULT;
-	if (strlen(s) < sizeof(pk_cfg_sock))
-		memcpy(pk_cfg_sock, s, strlen(s) + 1);
-	s = getenv(PK_TRACE_ENV_LIB);
-	if (s && *s && strlen(s) < sizeof(pk_cfg_lib))
-		memcpy(pk_cfg_lib, s, strlen(s) + 1);
-	else if (dladdr((void *)pk_trace_init, &info) && info.dli_fname &&
-		 info.dli_fname[0] == '/' && strlen(info.dli_fname) < sizeof(pk_cfg_lib))
+	if (pk_hook_detect()) {
+		attach_config();
+	} else {
+		s = getenv(PK_TRACE_ENV_SOCK);
+		if (!s || !*s)
+			s = PK_TRACE_SOCK_DEFAULT;
+		if (strlen(s) < sizeof(pk_cfg_sock))
+			memcpy(pk_cfg_sock, s, strlen(s) + 1);
+		s = getenv(PK_TRACE_ENV_LIB);
+		if (s && *s && strlen(s) < sizeof(pk_cfg_lib))
+			memcpy(pk_cfg_lib, s, strlen(s) + 1);
+	}
+	if (!pk_cfg_lib[0] && !pk_hook_attached() && dladdr((void *)pk_trace_init, &info) &&
+	    info.dli_fname && info.dli_fname[0] == '/' &&
+	    strlen(info.dli_fname) < sizeof(pk_cfg_lib))
 		memcpy(pk_cfg_lib, info.dli_fname, strlen(info.dli_fname) + 1);
 	s = getenv(PK_TRACE_ENV_SKEW);
 	if (s && *s)
@@ -725,9 +755,9 @@ __attribute__((constructor)) static void pk_trace_init(void)
 	s = getenv("PARIKSHAN_TRACE_EXEC_PID");
 	if (s && *s) {
 		if (s[0] == 'p' && strtol(s + 1, NULL, 10) == (long)getppid())
-			g_hello_flags = PK_TRACE_HELLO_FORKED | PK_TRACE_HELLO_EXECED;
+			g_hello_flags |= PK_TRACE_HELLO_FORKED | PK_TRACE_HELLO_EXECED;
 		else if (strtol(s, NULL, 10) == (long)getpid())
-			g_hello_flags = PK_TRACE_HELLO_EXECED;
+			g_hello_flags |= PK_TRACE_HELLO_EXECED;
 	}
 	{
 		int e = errno;
@@ -739,6 +769,8 @@ __attribute__((constructor)) static void pk_trace_init(void)
 	if (pthread_key_create(&g_key, ring_release) == 0 &&
 	    pthread_atfork(NULL, NULL, pk_core_atfork_child) == 0)
 		g_on = true;
+	if (g_on)
+		pk_hook_install();
 	pk_tl_leave();
 }
 

@@ -116,6 +116,17 @@ void pk_proc_prime(void) PK_HIDDEN;
 /* fork bookkeeping: the child forgets the parent's rings and connection. */
 void pk_core_atfork_child(void) PK_HIDDEN;
 
+/* Attach mode (hook.c).  Finds out how the library came in: true when it was loaded into a
+ * live process by dlopen (not preloaded), so its wrappers must be bound by hand. */
+bool pk_hook_detect(void) PK_HIDDEN;
+/* The result of pk_hook_detect. */
+bool pk_hook_attached(void) PK_HIDDEN;
+/* In attach mode: points every loaded object's GOT slots of the wrapped calls (and dlopen's,
+ * so later objects follow) at the wrappers; nothing in preload mode. */
+void pk_hook_install(void) PK_HIDDEN;
+/* In attach mode: NAME's definition in the global scope (never this library's), or NULL. */
+void *pk_hook_real(const char *name) PK_HIDDEN;
+
 /* Configuration read at start, used by the exec wrappers (NUL-terminated, may be empty). */
 extern char pk_cfg_lib[4096] PK_HIDDEN;
 extern char pk_cfg_sock[108] PK_HIDDEN;
