@@ -901,37 +901,66 @@ static int ex_at(const struct an *a, const struct conn *s, uint64_t off)
 	return lo < s->ex0 + s->nex && req_of(a, lo)->off == off ? lo : -1;
 }
 
-/* How client connection c's request offsets map onto server connection s's (delta added),
- * from the first exchanges whose request bytes agree; false when none does. */
+/* Whether two requests carry the same bytes (as far as their peeks tell). */
+static bool same_bytes(const struct burst *x, const struct burst *y)
+{
+	return x->bytes == y->bytes && x->plen == y->plen && memcmp(x->peek, y->peek, x->plen) == 0;
+}
+
+#define ALIGN_FIRST 4  /* first requests of each side tried as anchors */
+#define ALIGN_TRIES 16 /* offset deltas tried per anchor (requests repeated verbatim) */
+
+/* How many of client connection c's requests land on a request of s under delta d. */
+static int delta_hits(const struct an *a, const struct conn *c, const struct conn *s, int64_t d)
+{
+	int n = 0;
+
+	for (int e = c->ex0; e < c->ex0 + c->nex; e++)
+		if (req_of(a, e) && ex_at(a, s, req_of(a, e)->off + (uint64_t)d) >= 0)
+			n++;
+	return n;
+}
+
+/* How client connection c's request offsets map onto server connection s's (delta added).
+ * Either side may have started recording mid-stream (an attach, a connection opened before
+ * tracing): each of the first requests of one side is looked up among all the requests of the
+ * other, and the delta under which most of c's requests land on one of s's wins; false when no
+ * request agrees. */
 static bool align(const struct an *a, const struct conn *c, const struct conn *s, int64_t *delta)
 {
+	const struct conn *side[2] = { c, s };
 	int best = 0;
 
 	if ((c->flags & s->flags & PK_TRACE_F_FROM_START) != 0) {
 		*delta = 0;
 		return true;
 	}
-	for (int i = c->ex0; i < c->ex0 + c->nex && i < c->ex0 + 4; i++) {
-		const struct burst *cb = req_of(a, i);
+	for (int k = 0; k < 2; k++) {
+		const struct conn *x = side[k], *y = side[!k];
+		int anchors = 0;
 
-		if (!cb)
-			continue;
-		for (int j = s->ex0; j < s->ex0 + s->nex && j < s->ex0 + 4; j++) {
-			const struct burst *sb = req_of(a, j);
-			int n = 0;
+		for (int i = x->ex0; i < x->ex0 + x->nex && anchors < ALIGN_FIRST; i++) {
+			const struct burst *xb = req_of(a, i);
+			int tries = 0;
 
-			if (!sb || sb->bytes != cb->bytes || sb->plen != cb->plen ||
-			    memcmp(sb->peek, cb->peek, cb->plen) != 0)
+			if (!xb)
 				continue;
-			int64_t d = (int64_t)(sb->off - cb->off);
+			anchors++;
+			for (int j = y->ex0; j < y->ex0 + y->nex && tries < ALIGN_TRIES; j++) {
+				const struct burst *yb = req_of(a, j);
 
-			for (int e = c->ex0; e < c->ex0 + c->nex; e++)
-				if (req_of(a, e) &&
-				    ex_at(a, s, req_of(a, e)->off + (uint64_t)d) >= 0)
-					n++;
-			if (n > best) {
-				best = n;
-				*delta = d;
+				if (!yb || !same_bytes(xb, yb))
+					continue;
+				tries++;
+				/* s's offset minus c's */
+				int64_t d = k ? (int64_t)(xb->off - yb->off)
+					      : (int64_t)(yb->off - xb->off);
+				int n = delta_hits(a, c, s, d);
+
+				if (n > best) {
+					best = n;
+					*delta = d;
+				}
 			}
 		}
 	}
@@ -1026,7 +1055,11 @@ static int match_conns(struct an *a)
 				f++;
 			if (f >= s->ex0 + s->nex)
 				break;
-			match_one(a, e, f++, R_TCP_ORDER, 0.8);
+			/* in order, and only where the bytes agree: a wrong link is worse than none
+			 */
+			if (same_bytes(req_of(a, e), req_of(a, f)))
+				match_one(a, e, f, R_TCP_ORDER, 0.8);
+			f++;
 		}
 	}
 	htab_release(&ep);

@@ -44,21 +44,11 @@ workers() { pgrep -P "$FRONT" -x nginx | sort -n | tr '\n' ' '; }
 pk_wait_for "two nginx workers (have: $(workers))" 30 sh -c "[ \$(pgrep -P $FRONT -x nginx | wc -l) -eq 2 ]" || exit 1
 WORKERS=$(workers)
 
-# get URL...: fetches every URL over one keep-alive connection, prints one status per URL
-get() {
-	local args=()
-	for u in "$@"; do args+=(-o /dev/null "$u"); done
-	curl -sk --max-time 60 -w '%{http_code}\n' "${args[@]}"
-}
-clients=()
-for i in 1 2 3 4 5 6 7 8; do
-	get "http://127.0.0.1:$FPORT/r/w$i" >>"$PK_TMP/warm.codes" &
-	clients+=($!)
-done
-wait "${clients[@]}"
+get() { trace_chain_get "$@"; }
+trace_chain_warm "$FPORT" "$BPORT" "$PK_TMP/warm"
 pk_expect_eq warm-up "$(sort -u "$PK_TMP/warm.codes" | tr '\n' ' ')" "200 "
-ss -tnH state established "( dport = :$BPORT )" | awk '{ split($3, a, ":"); print a[2] }' |
-	sort -u >"$PK_TMP/early.ports"
+# the upstream connections nginx keeps open, made before the attach
+cp "$PK_TMP/warm.ports" "$PK_TMP/early.ports"
 pk_check early-connections test -s "$PK_TMP/early.ports"
 # the backend's threads now: one per upstream connection, each blocked in recv
 ls "/proc/$BACKEND/task" | grep -vx "$BACKEND" | sort -n >"$PK_TMP/early.tids"
@@ -137,7 +127,8 @@ paths_ready() {
 		python3 -c 'import json, sys; a = json.load(open(sys.argv[1])); sys.exit(a["complete"] < int(sys.argv[2]))' \
 			"$PK_TMP/analyze.json" "$N"
 }
-pk_wait_for "$N complete paths ($(cat "$PK_TMP/analyze.json" 2>/dev/null))" 60 paths_ready
+pk_wait_for "$N complete paths" 60 paths_ready ||
+	echo "# analyze at the deadline: $(cat "$PK_TMP/analyze.json" "$PK_TMP/analyze.err" 2>/dev/null | head -c 4000)"
 # exec after the attach: the new image gets the library back through LD_PRELOAD (it was loaded
 # by its path); the execer waits on a FIFO (its read is not one the library needs to see)
 mkfifo "$PK_TMP/exec.go"

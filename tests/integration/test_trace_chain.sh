@@ -40,22 +40,11 @@ pk_bg front "${TRACE[@]}" nginx -p "$PK_TMP" -c "$PK_TMP/front.conf"
 pk_wait_port "$FPORT" && pk_wait_port "$SPORT" ||
 	{ pk_fail setup "nginx did not start: $(cat "$PK_TMP/front.log" "$PK_TMP/front-error.log")"; exit 1; }
 
-# get URL...: fetches every URL over one keep-alive connection, prints one status per URL
-get() {
-	local args=()
-	for u in "$@"; do args+=(-o /dev/null "$u"); done
-	curl -sk --max-time 60 -w '%{http_code}\n' "${args[@]}"
-}
-clients=()
-for i in 1 2 3 4 5 6 7 8; do
-	get "http://127.0.0.1:$FPORT/r/w$i" >>"$PK_TMP/warm.codes" &
-	clients+=($!)
-done
-wait "${clients[@]}"
+get() { trace_chain_get "$@"; }
+trace_chain_warm "$FPORT" "$BPORT" "$PK_TMP/warm"
 pk_expect_eq warm-up "$(sort -u "$PK_TMP/warm.codes" | tr '\n' ' ')" "200 "
 # the upstream connections nginx keeps open, made before any logd was there
-ss -tnH state established "( dport = :$BPORT )" | awk '{ split($3, a, ":"); print a[2] }' |
-	sort -u >"$PK_TMP/early.ports"
+cp "$PK_TMP/warm.ports" "$PK_TMP/early.ports"
 pk_check early-connections test -s "$PK_TMP/early.ports"
 
 # --- logd, then the requests ---------------------------------------------------------------------
@@ -98,7 +87,8 @@ paths_ready() {
 		python3 -c 'import json, sys; a = json.load(open(sys.argv[1])); sys.exit(a["complete"] < int(sys.argv[2]))' \
 			"$PK_TMP/analyze.json" "$N"
 }
-pk_wait_for "$N complete paths ($(cat "$PK_TMP/analyze.json" 2>/dev/null))" 60 paths_ready
+pk_wait_for "$N complete paths" 60 paths_ready ||
+	echo "# analyze at the deadline: $(cat "$PK_TMP/analyze.json" "$PK_TMP/analyze.err" 2>/dev/null | head -c 4000)"
 pk_stop_clean logd "$LOGD"
 pk_check paths-json "$PK_BIN" trace paths --db "$DB" --format json -o "$PK_TMP/paths.json"
 

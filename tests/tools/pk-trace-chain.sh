@@ -55,3 +55,26 @@ while got.count(b"+OK\r\n") < len(ids):
     got += chunk
 PY
 }
+
+# trace_chain_get URL...: fetches every URL over one keep-alive connection (curl, certificates
+# not checked), prints one status per URL.
+trace_chain_get() {
+	local args=() u
+	for u in "$@"; do args+=(-o /dev/null "$u"); done
+	curl -sk --max-time 60 -w '%{http_code}\n' "${args[@]}"
+}
+
+# trace_chain_warm FPORT BPORT OUT: 8 concurrent keep-alive clients fetch a URL each through the
+# front on FPORT, so that nginx opens its upstream connections to the backend on BPORT; their
+# statuses go to OUT.codes and the local ports of the upstream connections then established to
+# OUT.ports (one per line).
+trace_chain_warm() {
+	local fport=$1 bport=$2 out=$3 clients=() i
+	for i in 1 2 3 4 5 6 7 8; do
+		trace_chain_get "http://127.0.0.1:$fport/r/w$i" >>"$out.codes" &
+		clients+=($!)
+	done
+	wait "${clients[@]}"
+	ss -tnH state established "( dport = :$bport )" | awk '{ split($3, a, ":"); print a[2] }' |
+		sort -u >"$out.ports"
+}

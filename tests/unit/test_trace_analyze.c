@@ -203,6 +203,55 @@ static void test_incomplete(void)
 /* A record lost from a full ring: the backend's read of redis's answer to request 3.  That
  * path is incomplete (its bytes are missing), the others are complete and exact, and the lossy
  * exchange bounds no clock offset (the merged bursts would pair request 3 with answer 4). */
+/* The backend starts recording late (attached while the chain ran): nginx recorded requests the
+ * backend never did, on connections it sees from their middle.  The requests before the attach
+ * have no backend hop (incomplete), every later one is linked to the backend hop that served
+ * it: the offsets are aligned on requests both sides saw, never paired by order alone. */
+static void test_late_server(void)
+{
+	struct synth_opts o = { .n = 60, .conc = 2, .preopened = true };
+	struct synth s;
+	struct pk_trace_paths *p = NULL;
+	char err[128] = "";
+	int64_t backend = -1;
+	uint64_t cut = 0;
+	size_t kept = 0, reads = 0;
+
+	CHECK(synth_chain(&s, &o));
+	for (size_t i = 0; i < s.nprocs; i++)
+		if (s.procs[i].pid == SYN_BACKEND)
+			backend = s.procs[i].id;
+	for (size_t i = 0; i < s.nev && !cut; i++)
+		if (s.ev[i].proc == backend && s.ev[i].rec.call == PK_TRACE_READ &&
+		    s.ev[i].rec.peek[0] == 'G' && ++reads == 28)
+			cut = s.ev[i].rec.ts_ns;
+	CHECK(cut > 0);
+	for (size_t i = 0; i < s.nev; i++)
+		if (s.ev[i].proc != backend || s.ev[i].rec.ts_ns >= cut)
+			s.ev[kept++] = s.ev[i];
+	s.nev = kept;
+	CHECK_EQ_INT(pk_trace_analyze(s.procs, s.nprocs, s.ev, s.nev, &p, err, sizeof(err)), 0);
+	if (p) {
+		int complete = 0;
+		char url[32];
+
+		for (size_t i = 0; i < p->npaths; i++) {
+			const struct pk_trace_path *t = &p->paths[i];
+			const struct pk_trace_hop *h = &p->hops[t->first_hop];
+			int id = root_id(h);
+
+			if (id < 0 || t->nhops < 2)
+				continue;
+			snprintf(url, sizeof(url), "/r/%d ", id);
+			CHECK(has(&h[1], url)); /* never another request's backend hop */
+			complete += t->complete;
+		}
+		CHECK(complete >= o.n - 30);
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
 static void test_lost_record(void)
 {
 	struct synth_opts o = { .n = 8, .conc = 1 };
@@ -394,6 +443,7 @@ int main(void)
 	UNIT_RUN(test_incomplete);
 	UNIT_RUN(test_drops_static);
 	UNIT_RUN(test_lost_record);
+	UNIT_RUN(test_late_server);
 	UNIT_RUN(test_latest);
 	UNIT_RUN(test_pipelined);
 	UNIT_RUN(test_bad_input);
