@@ -220,6 +220,8 @@ $(BUILD)/tests/test_trace_cli: UNIT_LIBS = $(CLI_LIB) $(TRACE_LIB) $(CORE_LIB) $
 	$(CORE_LDLIBS)
 $(UNIT_CLI_BIN): $(CLI_LIB)
 $(UNIT_CLI_BIN): UNIT_LIBS = $(CLI_LIB) $(CORE_LIB) $(CORE_LDLIBS)
+$(BUILD)/tests/test_debug_args: $(CLI_LIB)
+$(BUILD)/tests/test_debug_args: UNIT_LIBS = $(CLI_LIB) $(CORE_LIB) $(CORE_LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
