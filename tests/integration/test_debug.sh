@@ -40,6 +40,25 @@ out=$(pkd "$DBG" -- sh -c 'echo "$PS1|$PK_DEBUG_TARGET"' 2>&1)
 if [[ "$out" == *"[debug $DBG]"*"|$DBG" ]]; then pk_ok prompt-names-clone; else pk_fail prompt-names-clone "$out"; fi
 pk_expect_eq uts-is-clones "$(pkd "$DBG" -- hostname 2>&1)" "$(nsenter -t "$CPID" -u hostname)"
 pk_expect_eq target-root-reachable "$(pkd "$DBG" -- sh -c 'readlink /proc/1/exe; test -d "$PK_DEBUG_ROOT/proc" && echo root' 2>&1 | tr '\n' ' ')" "$(readlink "/proc/$CPID/exe") root "
+# The default command: an interactive shell (here on a pipe) whose prompt names the clone.
+echo 'hostname; exit 3' | timeout 60 "$PK_BIN" debug "$DBG" >"$PK_TMP/shell.out" 2>"$PK_TMP/shell.err"
+rc=$?
+if [ $rc -eq 3 ] && grep -qF "[debug $DBG]" "$PK_TMP/shell.err" && [ "$(cat "$PK_TMP/shell.out")" = "$(nsenter -t "$CPID" -u hostname)" ]; then
+	pk_ok default-shell
+else
+	pk_fail default-shell "rc=$rc out=$(cat "$PK_TMP/shell.out") err=$(tr '\n' ' ' <"$PK_TMP/shell.err")"
+fi
+# CAP_SYS_PTRACE (19) and CAP_NET_RAW (13) kept.
+capeff=$(pkd "$DBG" -- awk '/^CapEff/ {print $2}' /proc/self/status 2>&1)
+if [[ "$capeff" =~ ^[0-9a-f]+$ ]] && (((0x$capeff >> 19) & 1)) && (((0x$capeff >> 13) & 1)); then pk_ok caps-kept; else pk_fail caps-kept "CapEff '$capeff'"; fi
+# pid:PID of a process in the clone is the clone: allowed without --production.
+pk_expect_eq pid-in-clone-allowed "$(pkd "pid:$CPID" -- ps -e -o comm= 2>&1 | grep -c redis-server)" 1
+if command -v bpftrace >/dev/null; then
+	out=$(pkd "$DBG" -- bpftrace -e 'BEGIN { printf("pk-bpf-ok\n"); exit(); }' 2>&1)
+	if grep -q pk-bpf-ok <<<"$out"; then pk_ok bpftrace-runs; else pk_fail bpftrace-runs "$(tail -n 3 <<<"$out" | tr '\n' ' ')"; fi
+else
+	pk_skip bpftrace-runs "bpftrace not installed"
+fi
 pkd "$DBG" -- sh -c 'exit 7' >/dev/null 2>&1
 pk_expect_eq exit-status-passed-on "$?" 7
 mkdir -p "$PK_TMP/tools" && printf '#!/bin/sh\necho pk-tool\n' >"$PK_TMP/tools/pk-dbg-tool" && chmod +x "$PK_TMP/tools/pk-dbg-tool"
