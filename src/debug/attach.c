@@ -248,6 +248,7 @@ static int enter_namespaces(pid_t pid, char *err, size_t errlen)
 		if (setns(fds[i], joined[i].flag) < 0)
 			rc = pk_errbuf_set(-errno, err, errlen, "setns %s of process %d: %s",
 					   joined[i].file, (int)pid, strerror(errno));
+	i = NJOINED; /* every file was opened */
 close_fds:
 	while (i-- > 0)
 		if (fds[i] >= 0)
