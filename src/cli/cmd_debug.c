@@ -40,7 +40,8 @@ int pk_cmd_debug(int argc, char **argv)
 {
 	struct pk_debug_args o = { .state_dir = pk_state_dir_default() };
 	struct pk_debug_target t;
-	char err[PK_ERR_MAX], path[4096], found[4096], pidbuf[16];
+	char err[PK_ERR_MAX], path[4096], found[4096];
+	struct pk_debug_argv_strings strs;
 	const char **cmd;
 	const char *env_path = getenv("PATH");
 	pid_t ns_pid = 0;
@@ -67,7 +68,7 @@ int pk_cmd_debug(int argc, char **argv)
 	cmd = calloc(PK_DEBUG_ARGV_MAX(&o), sizeof(*cmd));
 	if (!cmd)
 		return pk_cli_fail(PK_EXIT_RUNTIME, "debug", "out of memory");
-	pk_debug_args_argv(&o, ns_pid, pidbuf, sizeof(pidbuf), cmd);
+	pk_debug_args_argv(&o, ns_pid, &strs, cmd);
 	if (o.tool == PK_DEBUG_SHELL && !o.cmd &&
 	    pk_debug_which("bash", path, found, sizeof(found)) < 0)
 		cmd[0] = "sh", cmd[1] = "-i", cmd[2] = NULL;

@@ -108,16 +108,19 @@ int pk_debug_args_parse(int argc, char **argv, struct pk_debug_args *o)
 	return 0;
 }
 
-void pk_debug_args_argv(const struct pk_debug_args *o, pid_t ns_pid, char *pidbuf, size_t len,
-			const char **argv)
+void pk_debug_args_argv(const struct pk_debug_args *o, pid_t ns_pid,
+			struct pk_debug_argv_strings *s, const char **argv)
 {
 	int n = 0;
 
-	snprintf(pidbuf, len, "%d", (int)ns_pid);
+	snprintf(s->pid, sizeof(s->pid), "%d", (int)ns_pid);
+	snprintf(s->sysroot, sizeof(s->sysroot), "set sysroot /proc/%d/root", (int)ns_pid);
 	switch (o->tool) {
 	case PK_DEBUG_GDB:
 		argv[n++] = "gdb";
 		argv[n++] = "-q";
+		argv[n++] = "-ex";
+		argv[n++] = s->sysroot;
 		if (o->bt) {
 			argv[n++] = "-batch";
 			argv[n++] = "-ex";
@@ -160,7 +163,7 @@ void pk_debug_args_argv(const struct pk_debug_args *o, pid_t ns_pid, char *pidbu
 		argv[n++] = o->cmd[i];
 	if (o->tool == PK_DEBUG_GDB || o->tool == PK_DEBUG_STRACE) {
 		argv[n++] = "-p";
-		argv[n++] = pidbuf;
+		argv[n++] = s->pid;
 	}
 	argv[n] = NULL;
 }

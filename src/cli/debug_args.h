@@ -29,11 +29,17 @@ const char *pk_debug_tool_package(enum pk_debug_tool t);
 /* The room pk_debug_args_argv() needs: that many entries of argv. */
 #define PK_DEBUG_ARGV_MAX(a) ((size_t)(a)->ncmd + 16)
 
+/* The strings pk_debug_args_argv() makes: "-p PID", gdb's sysroot (the process's own root). */
+struct pk_debug_argv_strings {
+	char pid[16];
+	char sysroot[48];
+};
+
 /* Writes the command to run into argv (PK_DEBUG_ARGV_MAX entries, NULL-terminated): the
- * tool's argv with the arguments after "--" and, for gdb and strace, "-p NS_PID" (written into
- * pidbuf[len]); the command after "--"; or an interactive bash.  The strings point into a,
- * pidbuf and constants. */
-void pk_debug_args_argv(const struct pk_debug_args *a, pid_t ns_pid, char *pidbuf, size_t len,
-			const char **argv);
+ * tool's argv with the arguments after "--" and, for gdb and strace, "-p NS_PID" (gdb with its
+ * sysroot at /proc/NS_PID/root: the target's libraries, as seen from inside); the command
+ * after "--"; or an interactive bash.  The strings point into a, s and constants. */
+void pk_debug_args_argv(const struct pk_debug_args *a, pid_t ns_pid,
+			struct pk_debug_argv_strings *s, const char **argv);
 
 #endif

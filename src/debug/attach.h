@@ -7,8 +7,8 @@
  * the target's pid and network namespaces.  So the host's binaries run with the host's own
  * loader, libraries and data files (gdb, strace, tcpdump, bpftrace work unchanged, even when
  * the target's root has no libc); `ps`, `ss`, `ip` see only the target; gdb reads the
- * target's binaries and libraries through its mount namespace itself (sysroot "target:", or
- * /proc/PID/root); the target's filesystem is at /proc/1/root (exported as PK_DEBUG_ROOT).
+ * target's libraries through /proc/PID/root (its sysroot, set by `debug --gdb`); the target's
+ * filesystem is at /proc/1/root (exported as PK_DEBUG_ROOT).
  * Entering the target's mount namespace instead would make every host tool depend on the
  * target's loader and libc.  The command keeps root's capabilities (CAP_SYS_PTRACE,
  * CAP_NET_RAW): nothing is dropped.

@@ -13,10 +13,10 @@
 static const char *joined(const struct pk_debug_args *a, pid_t pid, char *buf, size_t len)
 {
 	const char *argv[64];
-	char pidbuf[16];
+	struct pk_debug_argv_strings s;
 	size_t n = 0;
 
-	pk_debug_args_argv(a, pid, pidbuf, sizeof(pidbuf), argv);
+	pk_debug_args_argv(a, pid, &s, argv);
 	buf[0] = '\0';
 	for (int i = 0; argv[i] && n < len; i++)
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "", argv[i]);
@@ -56,7 +56,8 @@ static void test_tools(void)
 	CHECK_EQ_INT(pk_debug_args_parse(ARGC(v1), v1, &a), 0);
 	CHECK(a.tool == PK_DEBUG_GDB && a.bt);
 	CHECK_STR(a.process, "redis-server");
-	CHECK_STR(joined(&a, 1, buf, sizeof(buf)), "gdb -q -batch -ex thread apply all bt -p 1");
+	CHECK_STR(joined(&a, 1, buf, sizeof(buf)),
+		  "gdb -q -ex set sysroot /proc/1/root -batch -ex thread apply all bt -p 1");
 	memset(&a, 0, sizeof(a));
 	CHECK_EQ_INT(pk_debug_args_parse(ARGC(v2), v2, &a), 0);
 	CHECK(a.tool == PK_DEBUG_STRACE && a.production && !a.process);
@@ -69,7 +70,8 @@ static void test_tools(void)
 		  "tcpdump -n -Z root -i any -U -w /tmp/x.pcap -c 5");
 	memset(&a, 0, sizeof(a));
 	CHECK_EQ_INT(pk_debug_args_parse(ARGC(v4), v4, &a), 0);
-	CHECK_STR(joined(&a, 1, buf, sizeof(buf)), "gdb -q -ex info threads -p 1");
+	CHECK_STR(joined(&a, 1, buf, sizeof(buf)),
+		  "gdb -q -ex set sysroot /proc/1/root -ex info threads -p 1");
 	CHECK_STR(pk_debug_tool_prog(PK_DEBUG_TCPDUMP), "tcpdump");
 	CHECK_STR(pk_debug_tool_package(PK_DEBUG_GDB), "gdb");
 	CHECK(pk_debug_tool_prog(PK_DEBUG_SHELL) == NULL);
