@@ -28,7 +28,7 @@ endif
 # files other than main (parikshan.c) make a third archive, so that a unit test or a fuzz
 # target can link one of them (the status reader) without the rest.
 CORE_SRC := $(foreach m,common proto diverge capture proxy window,$(wildcard src/$(m)/*.c))
-CLONE_SRC := $(wildcard src/clone/*.c)
+CLONE_SRC := $(wildcard src/clone/*.c) $(wildcard src/debug/*.c)
 PROBE_SRC := $(wildcard src/probe/*.c)
 TRACE_SRC := $(wildcard src/trace/*.c)
 CLI_MAIN := src/cli/parikshan.c
@@ -54,7 +54,7 @@ TOOL_LDLIBS := -lxxhash
 # probe archive, test_status, test_stateful and test_up_watch the CLI one.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_clone_%,$(UNIT_BIN))
+UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_clone_% $(BUILD)/tests/test_debug_%,$(UNIT_BIN))
 UNIT_PROBE_BIN := $(filter $(BUILD)/tests/test_probe_%,$(UNIT_BIN))
 UNIT_TRACE_BIN := $(filter $(BUILD)/tests/test_trace_%,$(UNIT_BIN))
 UNIT_CLI_BIN := $(BUILD)/tests/test_status $(BUILD)/tests/test_stateful $(BUILD)/tests/test_up_watch
@@ -227,6 +227,8 @@ $(BUILD)/tests/test_trace_cli: UNIT_LIBS = $(CLI_LIB) $(TRACE_LIB) $(CORE_LIB) $
 	$(CORE_LDLIBS)
 $(UNIT_CLI_BIN): $(CLI_LIB)
 $(UNIT_CLI_BIN): UNIT_LIBS = $(CLI_LIB) $(CORE_LIB) $(CORE_LDLIBS)
+$(BUILD)/tests/test_debug_args: $(CLI_LIB)
+$(BUILD)/tests/test_debug_args: UNIT_LIBS = $(CLI_LIB) $(CORE_LIB) $(CORE_LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")

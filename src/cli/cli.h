@@ -26,6 +26,9 @@ int pk_cmd_coldpatch(int argc, char **argv);
 /* `parikshan container`: runs, lists, removes containers and shows their logs. */
 int pk_cmd_container(int argc, char **argv);
 
+/* `parikshan debug`: a shell, a command, gdb, strace or tcpdump inside a clone's namespaces. */
+int pk_cmd_debug(int argc, char **argv);
+
 /* `parikshan diverge`: shows the compare log of `dup --compare` as a table. */
 int pk_cmd_diverge(int argc, char **argv);
 

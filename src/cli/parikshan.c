@@ -23,6 +23,8 @@ static const struct command commands[] = {
 	  "turn a -finstrument-functions build's calls into NOPs and a probe table" },
 	{ "container", pk_cmd_container,
 	  "run, list, remove production containers; show their logs" },
+	{ "debug", pk_cmd_debug,
+	  "run a shell, gdb, strace or tcpdump inside a clone, with the host's tools" },
 	{ "diverge", pk_cmd_diverge,
 	  "show dup's compare log: the first divergence of each connection" },
 	{ "down", pk_cmd_down, "stop the duplicator and remove the clones that 'up' made" },
