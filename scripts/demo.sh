@@ -3,7 +3,8 @@
 # container (the host's root as its read-only lower filesystem: no image to download), a live
 # clone and a duplicator in front of it (`up`, comparing every answer), load through the front
 # door, `status` (debug window, divergence), proof that the clone got the same traffic and that
-# its own writes stay in the sandbox, a changed clone reported per request (`diverge`), teardown.
+# its own writes stay in the sandbox, gdb inside the clone (`debug --gdb --bt`), a changed clone
+# reported per request (`diverge`), teardown.
 # Run through `make demo` (as root).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -70,6 +71,11 @@ p=$(redis-cli -h "$IP" DEBUG DIGEST) d=$(redis-cli -h "$MGMT" DEBUG DIGEST)
 echo "production: $p"
 echo "clone:      $d"
 [ "$p" = "$d" ] && echo "equal: the clone is in sync" || { echo "parikshan: demo: digests differ" >&2; exit 1; }
+
+step "debugging inside the clone: every thread's backtrace with gdb, while production serves"
+CLONE=$("$BIN" container ls --json | python3 -c 'import json,sys; print([c["name"] for c in json.load(sys.stdin) if c["kind"] == "clone"][0])')
+run "$BIN" debug "$CLONE" --gdb redis-server --bt
+echo "production: $(redis-cli -h "$IP" PING), clone: $(redis-cli -h "$MGMT" PING) (gdb detached)"
 
 step "the clone cannot reach anything but the host's end of its link"
 ip netns exec "pk-$PROD-dbg1" ip route
