@@ -58,7 +58,7 @@ complete1() {
 		COMP_WORDS=("$@"); COMP_CWORD=$cword; _parikshan; echo "${COMPREPLY[*]}"' \
 		sh "$COMPLETION" "$cword" "$@"
 }
-pk_expect_eq completes-commands "$(complete1 1 parikshan d)" "diverge down dup"
+pk_expect_eq completes-commands "$(complete1 1 parikshan d)" "debug diverge down dup"
 pk_expect_eq completes-options "$(complete1 2 parikshan dup --listen)" "--listen-port --listen-addr"
 pk_expect_eq completes-subcommands "$(complete1 2 parikshan container r)" "run rm"
 pk_expect_eq completes-replay-flags "$(complete1 3 parikshan replay x.pcap --ma)" "--max-memory"
