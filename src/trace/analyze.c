@@ -1110,8 +1110,13 @@ static int skew(struct an *a)
 		bool has_lo = cr && hr;
 		size_t i;
 
-		if (has_lo)
+		if (has_lo) {
+			/* the answer's first and last bytes are each read after they were written:
+			 * the last ones bound it too, so that a hop never ends after its call */
 			lo = (int64_t)(hr->t0 - cr->t0);
+			if ((int64_t)(hr->t1 - cr->t1) > lo)
+				lo = (int64_t)(hr->t1 - cr->t1);
+		}
 		if (p == q)
 			continue;
 		for (i = 0; i < ned && !(ed[i].p == p && ed[i].q == q); i++)
