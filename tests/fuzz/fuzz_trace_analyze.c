@@ -14,7 +14,8 @@
  *   1  call (the low 4 bits: the valid calls and 0, 12..15 out of range)
  *   2  flags (as they are)
  *   3  ret: 0 the template's length, bit 7 set -(low 7 bits), 127 a huge count, else itself
- *   4  time step from the previous record, signed, in TS_STEP_NS (going backwards too)
+ *   4  time step from the previous record, signed, in TS_STEP_NS (going backwards too);
+ *      -128: a jump of TS_JUMP_NS (a clock from outside can hold anything)
  *   5  offset: bits 0-1 mode (0 where the direction stopped, 1 a jump forward, 2 an
  *      overlap back, 3 absolute), bits 2-7 the amount (x16 for a jump)
  *   6  local endpoint, 7 peer endpoint: bits 0-3 port (ports[]), bits 4-5 address (addrs[]),
@@ -26,7 +27,7 @@
  * the linking rules are reached.
  *
  * Besides the sanitizers' checks, it asserts the promises of analyze.h: 0 or -ENOMEM with a
- * reason; paths within hops[], each a tree in preorder (parent -1 and depth 0 first, then a
+ * reason; paths take hops[] in turn, each a tree in preorder (parent -1 and depth 0 first, then a
  * smaller index within the path and the parent's depth + 1); ncomplete counts the complete
  * paths; every hop's process and rule names valid; each output format written without error.
  * Built with clang by `make fuzz`, and with gcc+ASan into test_fuzz_corpus.
@@ -50,6 +51,7 @@
 #define TS_BASE_NS 1000000000ull
 #define TS_STEP_NS 10000ull
 #define SKEW_NS 50000000ull
+#define TS_JUMP_NS (1ull << 62)
 #define MAX_EV 1024
 
 static const int32_t fds[8] = { 3, 4, 5, 6, 7, 8, -1, 1 << 20 };
@@ -177,7 +179,8 @@ static size_t make_events(const uint8_t *data, size_t size, const uint64_t *skew
 		r->fd = fds[fdi];
 		r->call = b[1] & 15;
 		r->flags = b[2];
-		ts += (uint64_t)(int64_t)(int8_t)b[4] * TS_STEP_NS; /* wraps: bytes from outside */
+		/* wraps: bytes from outside */
+		ts += b[4] == 0x80 ? TS_JUMP_NS : (uint64_t)(int64_t)(int8_t)b[4] * TS_STEP_NS;
 		r->ts_ns = ts + (proc < NPROC ? skew[proc] : 0);
 		fill_addr(&r->local, b[6]);
 		fill_addr(&r->peer, b[7]);
@@ -235,7 +238,7 @@ static bool rule_valid(const char *rule)
 
 static void check_paths(const struct pk_trace_paths *p)
 {
-	size_t ncomplete = 0;
+	size_t ncomplete = 0, next_hop = 0;
 
 	require(p->ncomplete <= p->npaths, "ncomplete <= npaths");
 	for (size_t i = 0; i < p->npaths; i++) {
@@ -246,6 +249,8 @@ static void check_paths(const struct pk_trace_paths *p)
 		require(path->nhops > 0 && path->first_hop < p->nhops &&
 				path->nhops <= p->nhops - path->first_hop,
 			"a path's hops inside hops[]");
+		require(path->first_hop == next_hop, "paths take hops[] in turn");
+		next_hop += path->nhops;
 		require(memchr(path->trace_id, '\0', sizeof(path->trace_id)) != NULL,
 			"a trace id is a string");
 		ncomplete += path->complete;
@@ -266,6 +271,7 @@ static void check_paths(const struct pk_trace_paths *p)
 		}
 	}
 	require(ncomplete == p->ncomplete, "ncomplete counts the complete paths");
+	require(next_hop == p->nhops, "every hop in a path");
 }
 
 static void write_all(const struct pk_trace_paths *p, size_t limit)
