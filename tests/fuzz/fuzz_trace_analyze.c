@@ -15,7 +15,7 @@
  *   2  flags (as they are)
  *   3  ret: 0 the template's length, bit 7 set -(low 7 bits), 127 a huge count, else itself
  *   4  time step from the previous record, signed, in TS_STEP_NS (going backwards too);
- *      -128: a jump of TS_JUMP_NS (a clock from outside can hold anything)
+ *      -128: a jump of byte 9 x 2^56 ns (a clock from outside can hold anything)
  *   5  offset: bits 0-1 mode (0 where the direction stopped, 1 a jump forward, 2 an
  *      overlap back, 3 absolute), bits 2-7 the amount (x16 for a jump)
  *   6  local endpoint, 7 peer endpoint: bits 0-3 port (ports[]), bits 4-5 address (addrs[]),
@@ -51,7 +51,6 @@
 #define TS_BASE_NS 1000000000ull
 #define TS_STEP_NS 10000ull
 #define SKEW_NS 50000000ull
-#define TS_JUMP_NS (1ull << 62)
 #define MAX_EV 1024
 
 static const int32_t fds[8] = { 3, 4, 5, 6, 7, 8, -1, 1 << 20 };
@@ -180,7 +179,8 @@ static size_t make_events(const uint8_t *data, size_t size, const uint64_t *skew
 		r->call = b[1] & 15;
 		r->flags = b[2];
 		/* wraps: bytes from outside */
-		ts += b[4] == 0x80 ? TS_JUMP_NS : (uint64_t)(int64_t)(int8_t)b[4] * TS_STEP_NS;
+		ts += b[4] == 0x80 ? (uint64_t)b[9] << 56
+				   : (uint64_t)(int64_t)(int8_t)b[4] * TS_STEP_NS;
 		r->ts_ns = ts + (proc < NPROC ? skew[proc] : 0);
 		fill_addr(&r->local, b[6]);
 		fill_addr(&r->peer, b[7]);
