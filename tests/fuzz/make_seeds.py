@@ -29,7 +29,7 @@ trace_wire: what a traced process sends logd (a piece size byte, then frames: a 
 records of each call, split anywhere), and the same as logd's raw log; each with one field broken.
 trace_analyze: records of traced processes in fuzz_trace_analyze.c's encoding: an HTTP exchange,
 a 3-tier chain (nginx -> backend -> redis), keep-alive, a lost request (offsets jump),
-pipelined RESP, MySQL, memcached and DNS, skewed clocks, exec and fork rows.  Deterministic: running it again writes the same bytes; files that fuzzing
+pipelined RESP, MySQL, memcached and DNS, skewed clocks (also 5.2e18 ns apart), exec and fork rows.  Deterministic: running it again writes the same bytes; files that fuzzing
 merged into a corpus (named by their SHA-1) are left alone.
 """
 import hashlib
@@ -602,7 +602,21 @@ def trace_analyze_seeds():
                                 sd(write, "dns-answer") + cd(read, "dns-answer") +
                                 xm() + xc())
 
-    return {"http-exchange": http_exchange(), "chain": chain(), "chain-keepalive": chain(n=3),
+    def clocks_apart():
+        # the chain with each tier's clock 0x48 << 56 ns ahead of its caller's: jumps of the
+        # timeline (a record of call 0, ignored, with time byte -128) between the tiers
+        jump = bytes([4, 0, 0, 0, 0x80, 0, 0, 0, tmpl["none"], 0x48])
+        o1, c1, s1, x1 = conn(4, 0, 0, 0, 40000, 80, 0, fs | server)
+        o2, c2, s2, x2 = conn(0, 1, 1, 0, 50001, 9000)
+        o3, c3, s3, x3 = conn(1, 2, 2, 0, 51001, 6379)
+        return bytes([0]) + (o1() + s1(read, "http-req", 5) + o2()[:10] +
+                             c2(write, "http-req", 5) + c2(read, "http-resp") +
+                             s1(write, "http-resp") + jump + o2()[10:] +
+                             s2(read, "http-req", 5) + o3()[:10] + c3(write, "resp-get", 5) +
+                             c3(read, "resp-reply", 5) + s2(write, "http-resp") + jump +
+                             o3()[10:] + s3(read, "resp-get", 5) + s3(write, "resp-reply", 5))
+
+    return {"http-exchange": http_exchange(), "chain-clocks-apart": clocks_apart(), "chain": chain(), "chain-keepalive": chain(n=3),
             "chain-skewed": chain(cfg=0x02, n=2), "http-skewed-client": http_exchange(0x01),
             "keepalive": keepalive(), "keepalive-lost": keepalive(lose=1),
             "resp-pipelined": pipelined(), "protocols": protocols(),
