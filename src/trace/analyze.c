@@ -1080,6 +1080,18 @@ struct edge {
 	bool has_lo;
 };
 
+/* a + b and -a modulo 2^64: times from outside may be anything (no signed overflow), and
+ * correcting a time subtracts its offset modulo 2^64 too (at()). */
+static int64_t wrap_add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static int64_t wrap_neg(int64_t a)
+{
+	return (int64_t)(0 - (uint64_t)a);
+}
+
 static int64_t pick(int64_t lo, bool has_lo, int64_t hi, bool has_hi)
 {
 	if (has_lo && lo > 0)
@@ -1166,15 +1178,16 @@ static int skew(struct an *a)
 					lo = g->lo, hi = g->hi, has_lo = g->has_lo, has_hi = true;
 				} else if (g->q == p && !seen[g->p]) {
 					o = &a->pp[g->p];
-					lo = -g->hi, hi = -g->lo, has_lo = true, has_hi = g->has_lo;
+					lo = wrap_neg(g->hi), hi = wrap_neg(g->lo), has_lo = true,
+					has_hi = g->has_lo;
 				} else {
 					continue;
 				}
 				int64_t base = a->pp[p].offset_ns;
 
 				/* the smallest correction the absolute interval allows */
-				o->lo_ns = base + lo;
-				o->hi_ns = base + hi;
+				o->lo_ns = wrap_add(base, lo);
+				o->hi_ns = wrap_add(base, hi);
 				o->offset_ns = pick(o->lo_ns, has_lo, o->hi_ns, has_hi);
 				o->has_lo = has_lo;
 				o->has_hi = has_hi;

@@ -403,11 +403,12 @@ static cJSON *otlp_json(const struct pk_trace_paths *p, size_t limit)
 			cJSON_AddStringToObject(s, "name",
 						buf[0] ? buf : pk_trace_proto_name(h->proto));
 			add_int(s, "kind", 2);
+			/* unsigned: times from outside may be anything (no overflow) */
 			snprintf(buf, sizeof(buf), "%" PRIu64,
-				 (uint64_t)(q->wall_base_ns + (int64_t)h->start_ns));
+				 (uint64_t)q->wall_base_ns + h->start_ns);
 			cJSON_AddStringToObject(s, "startTimeUnixNano", buf);
 			snprintf(buf, sizeof(buf), "%" PRIu64,
-				 (uint64_t)(q->wall_base_ns + (int64_t)h->end_ns));
+				 (uint64_t)q->wall_base_ns + h->end_ns);
 			cJSON_AddStringToObject(s, "endTimeUnixNano", buf);
 			attrs = cJSON_AddArrayToObject(s, "attributes");
 			attr_str(attrs, "parikshan.rule", h->rule);

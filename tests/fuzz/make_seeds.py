@@ -26,7 +26,10 @@ wire: what a client sends `parikshan agent`: the answer to the challenge (with t
 target's fixed token and nonce, or a wrong one), then prepare and restore requests, good and
 with each field broken, out of order, and lines that are not one JSON object.
 trace_wire: what a traced process sends logd (a piece size byte, then frames: a hello and
-records of each call, split anywhere), and the same as logd's raw log; each with one field broken.  Deterministic: running it again writes the same bytes; files that fuzzing
+records of each call, split anywhere), and the same as logd's raw log; each with one field broken.
+trace_analyze: records of traced processes in fuzz_trace_analyze.c's encoding: an HTTP exchange,
+a 3-tier chain (nginx -> backend -> redis), keep-alive, a lost request (offsets jump),
+pipelined RESP, MySQL, memcached and DNS, skewed clocks (also 5.2e18 ns apart), exec and fork rows.  Deterministic: running it again writes the same bytes; files that fuzzing
 merged into a corpus (named by their SHA-1) are left alone.
 """
 import hashlib
@@ -515,6 +518,111 @@ def trace_wire_seeds():
     return seeds
 
 
+def trace_analyze_seeds():
+    """A processes byte, then 10-byte records (the encoding of fuzz_trace_analyze.c): four
+    processes (rows 1..4, pids 100..103) talking over connections of a few ports."""
+    accept, connect, read, write, close = 1, 2, 3, 4, 5
+    fs, server, client, dgram = 0x04, 0x08, 0x10, 0x02
+    port = {80: 0, 8080: 1, 6379: 2, 3306: 3, 53: 4, 11211: 5, 9000: 6, 50001: 8, 50002: 9,
+            51001: 12, 40000: 14}
+    tmpl = {"http-req": 0, "http-resp": 1, "resp-get": 2, "resp-reply": 3, "resp-pipe": 4,
+            "mysql-query": 5, "mysql-ok": 6, "mysql-greeting": 7, "dns-query": 8,
+            "dns-answer": 9, "mc-get": 10, "mc-value": 11, "http-404": 12, "none": 13}
+
+    def rec(proc, call, fd, lport, pport, flags=0, t="none", num=0, dt=1, off=0, ret=0, tid=0,
+            arg=0):
+        return bytes([proc | tid << 3 | fd << 5, call, flags, ret, dt & 0xff, off,
+                      port[lport], port[pport], tmpl[t] | num << 4, arg & 0xff])
+
+    def conn(cl, sv, cfd, sfd, cport, sport, cflags=fs | client, sflags=fs | server):
+        """Helpers for one connection: open it, and send t from the client or the server."""
+        def open_():
+            return (rec(cl, connect, cfd, cport, sport, cflags) +
+                    rec(sv, accept, sfd, sport, cport, sflags))
+
+        def c(call, t, num=0, off=0):
+            return rec(cl, call, cfd, cport, sport, cflags, t, num, off=off)
+
+        def s(call, t, num=0, off=0):
+            return rec(sv, call, sfd, sport, cport, sflags, t, num, off=off)
+
+        def shut():
+            return rec(cl, close, cfd, cport, sport, cflags) + rec(sv, close, sfd, sport, cport, sflags)
+        return open_, c, s, shut
+
+    def http_exchange(cfg=0):
+        o, c, s, shut = conn(0, 1, 0, 1, 50001, 8080)
+        return bytes([cfg]) + (o() + c(write, "http-req", 1) + s(read, "http-req", 1) +
+                               s(write, "http-resp") + c(read, "http-resp") + shut())
+
+    def chain(cfg=0, n=1):
+        # an untraced client -> nginx (row 1) -> backend (row 2) -> redis (row 3)
+        o1, c1, s1, x1 = conn(4, 0, 0, 0, 40000, 80, 0, fs | server)
+        o2, c2, s2, x2 = conn(0, 1, 1, 0, 50001, 9000)
+        o3, c3, s3, x3 = conn(1, 2, 2, 0, 51001, 6379)
+        out = bytes([cfg]) + o1() + o2() + o3()
+        for r in range(n):
+            out += (s1(read, "http-req", r) + c2(write, "http-req", r) + s2(read, "http-req", r) +
+                    c3(write, "resp-get", r) + s3(read, "resp-get", r) +
+                    s3(write, "resp-reply", r) + c3(read, "resp-reply", r) +
+                    s2(write, "http-resp") + c2(read, "http-resp") + s1(write, "http-resp"))
+        return out + x3() + x2() + x1()
+
+    def keepalive(lose=None):
+        o, c, s, shut = conn(0, 1, 0, 1, 50002, 8080)
+        out = bytes([0]) + o()
+        gap = 0
+        for r in range(4):
+            if r == lose:
+                gap = 3  # the records of request r were lost: the next offsets jump
+                continue
+            off = 1 | gap << 2 if gap else 0
+            out += (c(write, "http-req", r, off) + s(read, "http-req", r, off) +
+                    s(write, "http-resp", 0, off) + c(read, "http-resp", 0, off))
+            gap = 0
+        return out + shut()
+
+    def pipelined():
+        o, c, s, shut = conn(0, 2, 3, 3, 51001, 6379)
+        return bytes([0]) + (o() + c(write, "resp-pipe") + s(read, "resp-pipe") +
+                             s(write, "resp-reply", 1) + s(write, "resp-reply", 2) +
+                             s(write, "resp-reply", 3) + c(read, "resp-reply", 1) +
+                             c(read, "resp-reply", 2) + c(read, "resp-reply", 3) + shut())
+
+    def protocols():
+        om, cm, sm, xm = conn(0, 1, 4, 4, 50001, 3306)
+        oc, cc, sc, xc = conn(0, 3, 5, 5, 50002, 11211)
+        od, cd, sd, xd = conn(0, 2, 2, 2, 40000, 53, dgram, dgram)
+        return bytes([0x30]) + (om() + sm(write, "mysql-greeting") + cm(read, "mysql-greeting") +
+                                cm(write, "mysql-query") + sm(read, "mysql-query") +
+                                sm(write, "mysql-ok") + cm(read, "mysql-ok") + oc() +
+                                cc(write, "mc-get", 7) + sc(read, "mc-get", 7) +
+                                sc(write, "mc-value") + cc(read, "mc-value") +
+                                cd(write, "dns-query") + sd(read, "dns-query") +
+                                sd(write, "dns-answer") + cd(read, "dns-answer") +
+                                xm() + xc())
+
+    def clocks_apart():
+        # the chain with each tier's clock 0x48 << 56 ns ahead of its caller's: jumps of the
+        # timeline (a record of call 0, ignored, with time byte -128) between the tiers
+        jump = bytes([4, 0, 0, 0, 0x80, 0, 0, 0, tmpl["none"], 0x48])
+        o1, c1, s1, x1 = conn(4, 0, 0, 0, 40000, 80, 0, fs | server)
+        o2, c2, s2, x2 = conn(0, 1, 1, 0, 50001, 9000)
+        o3, c3, s3, x3 = conn(1, 2, 2, 0, 51001, 6379)
+        return bytes([0]) + (o1() + s1(read, "http-req", 5) + o2()[:10] +
+                             c2(write, "http-req", 5) + c2(read, "http-resp") +
+                             s1(write, "http-resp") + jump + o2()[10:] +
+                             s2(read, "http-req", 5) + o3()[:10] + c3(write, "resp-get", 5) +
+                             c3(read, "resp-reply", 5) + s2(write, "http-resp") + jump +
+                             o3()[10:] + s3(read, "resp-get", 5) + s3(write, "resp-reply", 5))
+
+    return {"http-exchange": http_exchange(), "chain-clocks-apart": clocks_apart(), "chain": chain(), "chain-keepalive": chain(n=3),
+            "chain-skewed": chain(cfg=0x02, n=2), "http-skewed-client": http_exchange(0x01),
+            "keepalive": keepalive(), "keepalive-lost": keepalive(lose=1),
+            "resp-pipelined": pipelined(), "protocols": protocols(),
+            "exec-fork-drops": chain(cfg=0xf0, n=2)}
+
+
 SEEDS = {
     "framer": framer_seeds,
     "http": http_seeds,
@@ -523,6 +631,7 @@ SEEDS = {
     "prom": prom_seeds,
     "sim_trace": sim_trace_seeds,
     "status": status_seeds,
+    "trace_analyze": trace_analyze_seeds,
     "trace_wire": trace_wire_seeds,
     "wire": wire_seeds,
 }

@@ -27,6 +27,7 @@
 	X(reqcmp, 10)                                                                              \
 	X(sim_trace, 10)                                                                           \
 	X(status, 20)                                                                              \
+	X(trace_analyze, 10)                                                                       \
 	X(trace_wire, 15)                                                                          \
 	X(wire, 10)
 

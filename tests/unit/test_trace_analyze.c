@@ -156,6 +156,35 @@ static void test_skew(void)
 	free(s.ev);
 }
 
+/* Clocks from outside may be anything: the backend's records 5.2e18 ns ahead of nginx's and
+ * redis's as much again ahead of the backend's.  Offsets add up modulo 2^64 (what correcting
+ * a time subtracts), never a signed overflow (fuzz_trace_analyze). */
+static void test_skew_huge(void)
+{
+	const uint64_t jump = 0x48ull << 56;
+	struct synth_opts o = { .n = 4, .conc = 1 };
+	struct synth s;
+	struct pk_trace_paths *p = NULL;
+
+	CHECK(synth_chain(&s, &o));
+	for (size_t i = 0; i < s.nev; i++)
+		s.ev[i].rec.ts_ns += s.ev[i].proc == 4 ? jump : s.ev[i].proc == 5 ? 2 * jump : 0;
+	CHECK_EQ_INT(pk_trace_analyze(s.procs, s.nprocs, s.ev, s.nev, &p, NULL, 0), 0);
+	if (p) {
+		const struct pk_trace_pproc *b = proc_of(p, SYN_BACKEND),
+					    *r = proc_of(p, SYN_REDIS);
+
+		CHECK_EQ_INT(p->npaths, o.n);
+		CHECK(b != NULL && r != NULL);
+		if (b && r) {
+			CHECK((uint64_t)b->offset_ns - jump + SYN_MS < 2 * SYN_MS);
+			CHECK((uint64_t)r->offset_ns - 2 * jump + SYN_MS < 2 * SYN_MS);
+		}
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
 /* Tier connections opened before tracing: seen from their first data record only. */
 static void test_preopened(void)
 {
@@ -438,6 +467,7 @@ int main(void)
 	UNIT_RUN(test_chain);
 	UNIT_RUN(test_sequential);
 	UNIT_RUN(test_skew);
+	UNIT_RUN(test_skew_huge);
 	UNIT_RUN(test_preopened);
 	UNIT_RUN(test_untraced_peer);
 	UNIT_RUN(test_incomplete);

@@ -297,11 +297,55 @@ static void test_fmt_parse(void)
 	CHECK(pk_trace_fmt_parse("svg", &f) < 0);
 }
 
+/* Times from outside may be anything: a hop recorded at 8.6e18 ns on a clock whose wall base
+ * is 1.7e18 ns gives wall times modulo 2^64, never a signed overflow (fuzz_trace_analyze). */
+static void test_otlp_huge_times(void)
+{
+	struct pk_trace_pproc proc = { .pid = 100, .wall_base_ns = 1700000000000000000 };
+	struct pk_trace_hop hop = { .parent = -1, .pid = 100, .start_ns = 8646911285550652320ull };
+	struct pk_trace_path path = { .id = 1,
+				      .trace_id = "0123456789abcdef0123456789abcdef",
+				      .nhops = 1 };
+	struct pk_trace_paths p = {
+		.paths = &path, .npaths = 1, .hops = &hop, .nhops = 1, .procs = &proc, .nprocs = 1
+	};
+	char *out = NULL, err[128];
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	cJSON *root, *span;
+
+	hop.end_ns = hop.start_ns + 1000;
+	snprintf(hop.rule, sizeof(hop.rule), "root");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK_EQ_INT(pk_trace_paths_write(&p, PK_TRACE_FMT_OTLP, 0, f, err, sizeof(err)), 0);
+	fclose(f);
+	root = cJSON_Parse(out);
+	span = cJSON_GetArrayItem(
+		cJSON_GetObjectItem(
+			cJSON_GetArrayItem(
+				cJSON_GetObjectItem(
+					cJSON_GetArrayItem(
+						cJSON_GetObjectItem(root, "resourceSpans"), 0),
+					"scopeSpans"),
+				0),
+			"spans"),
+		0);
+	CHECK(strtoull(str(span, "startTimeUnixNano"), NULL, 10) ==
+	      1700000000000000000ull + 8646911285550652320ull);
+	CHECK(strtoull(str(span, "endTimeUnixNano"), NULL, 10) ==
+	      1700000000000000000ull + 8646911285550653320ull);
+	cJSON_Delete(root);
+	free(out);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_json);
 	UNIT_RUN(test_chrome);
 	UNIT_RUN(test_otlp);
+	UNIT_RUN(test_otlp_huge_times);
 	UNIT_RUN(test_summary);
 	UNIT_RUN(test_text);
 	UNIT_RUN(test_fmt_parse);
