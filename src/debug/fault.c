@@ -450,9 +450,12 @@ int pk_fault_show(const char *state_dir, const char *name, int pid, struct pk_st
 			/* "qdisc tbf 8001: root refcnt 2 rate 4Mbit burst 5000b lat 200ms" */
 			const char *rate = strstr(line, " rate ");
 
-			if (rate && rate < line + n)
-				pk_strbuf_printf(out, "network: tbf%.*s\n", (int)(line + n - rate),
-						 rate);
+			size_t len = rate && rate < line + n ? (size_t)(line + n - rate) : 0;
+
+			while (len && rate[len - 1] == ' ') /* tc ends its lines with a space */
+				len--;
+			if (len)
+				pk_strbuf_printf(out, "network: tbf%.*s\n", (int)len, rate);
 		}
 		line = nl ? nl + 1 : NULL;
 	}

@@ -89,6 +89,15 @@ done
 [ $ok = 1 ] && pk_ok use-table
 n=$("$PK_BIN" use "$DBG" --watch 0.3 --interval 100ms --count 2 | grep -c $'\033\[H')
 pk_expect_eq use-watch-count "$n" 2
+# --watch without --count runs until SIGINT, then exits 0
+"$PK_BIN" use "$DBG" --watch 0.2 --interval 100ms >"$PK_TMP/watch.out" 2>&1 &
+WATCH=$!
+PK_PIDS+=("$WATCH")
+two_frames() { [ "$(grep -c $'\033\[H' "$PK_TMP/watch.out")" -ge 2 ]; }
+pk_wait_for "two frames of use --watch" 20 two_frames
+kill -INT "$WATCH"
+wait "$WATCH"
+pk_expect_eq use-watch-stops-on-sigint "$?" 0
 "$PK_BIN" use "$PROD" --json --interval 100ms >"$PK_TMP/prod.json"
 pk_expect_eq use-production-alone "$(python3 -c 'import json,sys; print([c["role"] for c in json.load(open(sys.argv[1]))["columns"]])' "$PK_TMP/prod.json")" "['container']"
 pk_expect_error use-unknown-name 1 'no container or clone named' "$PK_BIN" use nosuch
@@ -166,7 +175,8 @@ PY
 head -c 300000 /dev/urandom | base64 -w0 | head -c 400000 >"$PK_TMP/big"
 for h in "$MGMT" "$IP"; do redis-cli -h "$h" -x SET big <"$PK_TMP/big" >/dev/null; done
 pk_check fault-bandwidth "$PK_BIN" fault "$DBG" --bandwidth 2mbit
-pk_check fault-lists-bandwidth bash -c "'$PK_BIN' fault '$DBG' | grep -qE '^network: (tbf|netem) .*rate 2Mbit'"
+echo "# fault list: $("$PK_BIN" fault "$DBG" | tr "\n" ";")"
+pk_check fault-lists-bandwidth bash -c "'$PK_BIN' fault '$DBG' | grep -qE '^network: (tbf|netem) .*rate 2Mbit.*[^ ]\$'"
 cs=$(get_s "$MGMT") ps=$(get_s "$IP")
 echo "# GET of 400 kB with --bandwidth 2mbit: clone ${cs} s, production ${ps} s"
 if ge "$cs" 1; then pk_ok bandwidth-slows-clone; else pk_fail bandwidth-slows-clone "clone GET $cs s"; fi
