@@ -155,6 +155,34 @@ static uint64_t net_field(int pid, const char *file, const char *prefix, const c
 	return found;
 }
 
+/* Sums the time every thread of pid's cpuacct cgroup spent runnable but waiting for a CPU (the
+ * second field of /proc/TID/schedstat): CPU saturation even without a quota.  A thread that
+ * ends between two samples takes its time with it; rate() counts a drop from 0. */
+static uint64_t runq_wait(int pid)
+{
+	FILE *f = cg_open(pid, "cpuacct", "tasks");
+	unsigned long long run, wait;
+	uint64_t sum = 0;
+	long tid;
+
+	if (!f)
+		return 0;
+	while (fscanf(f, "%ld", &tid) == 1) {
+		char path[64];
+		FILE *st;
+
+		snprintf(path, sizeof(path), "/proc/%ld/schedstat", tid);
+		st = fopen(path, "re");
+		if (!st)
+			continue;
+		if (fscanf(st, "%llu %llu", &run, &wait) == 2)
+			sum += wait;
+		fclose(st);
+	}
+	fclose(f);
+	return sum;
+}
+
 int pk_use_sample_read(int pid, struct pk_use_sample *s)
 {
 	char dir[USE_PATH_MAX];
@@ -173,6 +201,7 @@ int pk_use_sample_read(int pid, struct pk_use_sample *s)
 	s->cpu_ns = cg_u64(pid, "cpuacct", "cpuacct.usage");
 	s->nr_periods = cg_keyed(pid, "cpu", "cpu.stat", "nr_periods");
 	s->nr_throttled = cg_keyed(pid, "cpu", "cpu.stat", "nr_throttled");
+	s->runq_wait_ns = runq_wait(pid);
 	{
 		FILE *f = cg_open(pid, "cpu", "cpu.cfs_quota_us");
 
@@ -218,6 +247,7 @@ void pk_use_compute(const struct pk_use_sample *a, const struct pk_use_sample *b
 
 	r->interval_s = dt;
 	r->v[PK_USE_CPU_USED] = b->cpus > 0 ? rate(a->cpu_ns, b->cpu_ns, dt) / 1e7 / b->cpus : NAN;
+	r->v[PK_USE_CPU_RUNQ_WAIT] = rate(a->runq_wait_ns, b->runq_wait_ns, dt) / 1e9;
 	r->v[PK_USE_CPU_THROTTLED] =
 		b->nr_periods >= a->nr_periods && periods
 			? 100.0 * (double)(b->nr_throttled - a->nr_throttled) / (double)periods

@@ -21,6 +21,7 @@ struct pk_use_sample {
 	uint64_t cpu_ns;       /* cpuacct.usage */
 	uint64_t nr_periods;   /* cpu.stat */
 	uint64_t nr_throttled; /* cpu.stat */
+	uint64_t runq_wait_ns; /* /proc/TID/schedstat of the cgroup's threads: runnable, waiting */
 	uint64_t mem_used;     /* memory.usage_in_bytes (a level, not a counter) */
 	uint64_t mem_limit;    /* memory.limit_in_bytes, or the host's MemTotal when unlimited */
 	uint64_t mem_majfault; /* memory.stat total_pgmajfault */
@@ -38,6 +39,7 @@ struct pk_use_sample {
 /* The rows of the report: resource, U/S/E, metric, unit. */
 #define PK_USE_ROWS(X)                                                                             \
 	X(CPU_USED, "cpu", "U", "used", "% of limit")                                              \
+	X(CPU_RUNQ_WAIT, "cpu", "S", "run-queue wait", "threads")                                  \
 	X(CPU_THROTTLED, "cpu", "S", "throttled", "% of periods")                                  \
 	X(MEM_USED, "memory", "U", "used", "% of limit")                                           \
 	X(MEM_MAJFAULT, "memory", "S", "major faults", "/s")                                       \

@@ -16,7 +16,7 @@ cleanup_containers() {
 	for n in "$DBG" "$PROD"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
 }
 BURN=
-stop_burner() { [ -z "$BURN" ] || { kill "$BURN" 2>/dev/null; pk_poll 10 pk_gone "$BURN"; }; }
+stop_burner() { for b in $BURN; do kill "$b" 2>/dev/null; pk_poll 10 pk_gone "$b"; done; }
 trap 'stop_burner; cleanup_containers; pk_cleanup' EXIT
 
 pk_redis_container "$PROD" "$IP" || exit 1
@@ -65,18 +65,25 @@ ge() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.arg
 CPU_CG=$(cg_dir "$CPID" cpu) ACCT_CG=$(cg_dir "$CPID" cpuacct)
 [ -d "$CPU_CG" ] && [ -d "$ACCT_CG" ] && [ "$CPU_CG" != /sys/fs/cgroup/cpu/ ] ||
 	{ pk_fail cgroups "no cgroup of its own for the clone: '$CPU_CG' '$ACCT_CG'"; exit 1; }
-# the burner: a busy loop moved into the clone's cpu and cpuacct cgroups, bounded by timeout
-bash -c 'echo $$ >"$1/cgroup.procs" && echo $$ >"$2/cgroup.procs" && exec timeout 90 sh -c "while :; do :; done"' \
-	_ "$CPU_CG" "$ACCT_CG" &
-BURN=$!
-PK_PIDS+=("$BURN")
-in_clone() { grep -qx "$BURN" "$ACCT_CG/cgroup.procs"; }
-pk_wait_for "the burner in the clone's cgroup" 10 in_clone || exit 1
+# the burners: two busy loops moved into the clone's cpu and cpuacct cgroups, both on CPU 0 (so
+# that each waits for the other: saturation, on one core only), bounded by timeout
+for i in 1 2; do
+	bash -c 'echo $$ >"$1/cgroup.procs" && echo $$ >"$2/cgroup.procs" &&
+		exec taskset -c 0 timeout 90 sh -c "while :; do :; done"' _ "$CPU_CG" "$ACCT_CG" &
+	BURN+=" $!"
+	PK_PIDS+=("$!")
+done
+in_clone() { for b in $BURN; do grep -qx "$b" "$ACCT_CG/cgroup.procs" || return 1; done; }
+pk_wait_for "the burners in the clone's cgroup" 10 in_clone || exit 1
 if "$PK_BIN" use "$DBG" --json --interval 2s >"$PK_TMP/use.json" 2>"$PK_TMP/use.err"; then
 	c=$(col "$PK_TMP/use.json" clone cpu_used) p=$(col "$PK_TMP/use.json" production cpu_used)
-	echo "# use: clone cpu_used $c%, production $p% (of 2 CPUs: the burner is one)"
+	cw=$(col "$PK_TMP/use.json" clone cpu_runq_wait) pw=$(col "$PK_TMP/use.json" production cpu_runq_wait)
+	echo "# use: clone cpu_used $c% (of 2 CPUs: the burners share one), run-queue wait $cw threads;" \
+		"production $p%, $pw threads"
 	if ge "$c" 15 && ! ge "$p" 5; then pk_ok use-burner-in-clone-only; else
 		pk_fail use-burner-in-clone-only "clone $c%, production $p%"; fi
+	if ge "$cw" 0.5 && ! ge "$pw" 0.2; then pk_ok use-saturation-in-clone-only; else
+		pk_fail use-saturation-in-clone-only "run-queue wait: clone $cw, production $pw"; fi
 else
 	pk_fail use-burner-in-clone-only "$(cat "$PK_TMP/use.err")"
 fi
@@ -118,8 +125,7 @@ else
 fi
 pk_check fault-cpu-clear "$PK_BIN" fault "$DBG" --clear
 pk_expect_eq fault-cpu-restored "$(cat "$CPU_CG/cpu.cfs_quota_us")" "$orig_quota"
-kill "$BURN"
-pk_wait_exit "$BURN" 10
+stop_burner
 BURN=
 
 # --- fault --delay: the clone's answers slow down, production's do not ----------------------

@@ -92,6 +92,7 @@ static void snapshots(struct pk_use_sample *a, struct pk_use_sample *b)
 				     .cpu_ns = 5000000000ull,
 				     .nr_periods = 1000,
 				     .nr_throttled = 7,
+				     .runq_wait_ns = 123,
 				     .mem_used = 100,
 				     .mem_limit = 400,
 				     .mem_majfault = 3,
@@ -109,6 +110,7 @@ static void snapshots(struct pk_use_sample *a, struct pk_use_sample *b)
 	b->cpu_ns += 1000000000ull;
 	b->nr_periods += 100;
 	b->nr_throttled += 30;
+	b->runq_wait_ns += 1500000000ull; /* 1.5 threads waited all along */
 	b->io_bytes += 2000000;
 	b->io_ops += 40;
 	b->net_bytes += 1000000;
@@ -128,6 +130,7 @@ static void test_compute(void)
 	CHECK(fabs(r.interval_s - 1) < 1e-9);
 	CHECK(fabs(r.v[PK_USE_CPU_USED] - 50) < 1e-9);
 	CHECK(fabs(r.v[PK_USE_CPU_THROTTLED] - 30) < 1e-9);
+	CHECK(fabs(r.v[PK_USE_CPU_RUNQ_WAIT] - 1.5) < 1e-9);
 	CHECK(fabs(r.v[PK_USE_MEM_USED] - 25) < 1e-9);
 	CHECK(r.v[PK_USE_MEM_MAJFAULT] == 0 && r.v[PK_USE_MEM_LIMIT_HITS] == 0);
 	CHECK(r.v[PK_USE_IO_BYTES] == 2000000 && r.v[PK_USE_IO_OPS] == 40);
@@ -166,6 +169,7 @@ static void test_render_table(void)
 	      strstr(s, "production prod"));
 	CHECK(strstr(s, "cpu      U   used              % of limit                  50.0 "
 			"               0.0\n") != NULL);
+	CHECK(strstr(s, "         S   run-queue wait    threads                      1.5") != NULL);
 	CHECK(strstr(s, "         S   throttled         % of periods                30.0") != NULL);
 	CHECK(strstr(s, "disk     U   read+write        B/s                         2.0M") != NULL);
 	CHECK(strstr(s, "network  U   rx+tx             B/s                         1.0M") != NULL);
@@ -203,6 +207,7 @@ static void test_render_json(void)
 	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(c0, "name")), "dbg");
 	CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(c0, "cpu_used")) == 50);
 	CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(c0, "cpu_throttled")) == 30);
+	CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(c0, "cpu_runq_wait")) == 1.5);
 	CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(c0, "net_retrans")) == 3);
 	CHECK(cJSON_IsNull(cJSON_GetObjectItem(c0, "io_ops")));
 	CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "interval_s")) == 1);
