@@ -11,7 +11,7 @@ export PARIKSHAN_STATE_DIR=$PK_TMP/state PK_STATE=$PK_TMP/state
 mkdir -p "$PK_STATE"
 P=pk-test-uf$$
 PROD=$P-prod DBG=$P-dbg
-IP=10.77.231.2
+IP=10.77.243.2 # no other test uses 10.77.243.0/24 (test_trace_clone has .231)
 cleanup_containers() {
 	for n in "$DBG" "$PROD"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
 }
