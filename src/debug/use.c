@@ -19,6 +19,7 @@
 
 #define CG_UNLIMITED (1ull << 62) /* memory.limit_in_bytes at or above this: no limit */
 #define USE_PATH_MAX 4200
+#define USE_CG_V2_MARK "/sys/fs/cgroup/cgroup.controllers" /* a cgroup v2 host */
 #define USE_CELL_MIN 18 /* the least width of a column of values */
 
 static const struct {
@@ -29,21 +30,20 @@ static const struct {
 #undef PK_USE_DESC
 };
 
-/* Opens file name in pid's cgroup of controller ctl. */
-static FILE *cg_open(int pid, const char *ctl, const char *name)
+/* Opens file name in directory dir ("" when unknown: fails). */
+static FILE *dir_open(const char *dir, const char *name)
 {
-	char dir[USE_PATH_MAX], path[USE_PATH_MAX + 64];
+	char path[USE_PATH_MAX + 64];
 
-	if (pk_cgroup_dir(pid, ctl, dir, sizeof(dir)) ||
-	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+	if (!dir[0] || (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return NULL;
 	return fopen(path, "re");
 }
 
-/* The first number of file name in pid's cgroup of ctl, or 0. */
-static uint64_t cg_u64(int pid, const char *ctl, const char *name)
+/* The first number of dir/name, or 0. */
+static uint64_t dir_u64(const char *dir, const char *name)
 {
-	FILE *f = cg_open(pid, ctl, name);
+	FILE *f = dir_open(dir, name);
 	long long v = 0;
 
 	if (!f)
@@ -54,10 +54,10 @@ static uint64_t cg_u64(int pid, const char *ctl, const char *name)
 	return (uint64_t)v;
 }
 
-/* The value of the line "KEY VALUE" of file name in pid's cgroup of ctl, or 0. */
-static uint64_t cg_keyed(int pid, const char *ctl, const char *name, const char *key)
+/* The value of the line "KEY VALUE" of dir/name, or 0. */
+static uint64_t dir_keyed(const char *dir, const char *name, const char *key)
 {
-	FILE *f = cg_open(pid, ctl, name);
+	FILE *f = dir_open(dir, name);
 	char line[256], k[128];
 	unsigned long long v, found = 0;
 
@@ -155,12 +155,12 @@ static uint64_t net_field(int pid, const char *file, const char *prefix, const c
 	return found;
 }
 
-/* Sums the time every thread of pid's cpuacct cgroup spent runnable but waiting for a CPU (the
+/* Sums the time every thread listed in dir/tasks spent runnable but waiting for a CPU (the
  * second field of /proc/TID/schedstat): CPU saturation even without a quota.  A thread that
  * ends between two samples takes its time with it; rate() counts a drop from 0. */
-static uint64_t runq_wait(int pid)
+static uint64_t runq_wait(const char *dir, const char *tasks)
 {
-	FILE *f = cg_open(pid, "cpuacct", "tasks");
+	FILE *f = dir_open(dir, tasks);
 	unsigned long long run, wait;
 	uint64_t sum = 0;
 	long tid;
@@ -183,46 +183,141 @@ static uint64_t runq_wait(int pid)
 	return sum;
 }
 
+/* The CPU limit in CPUs from a quota and period (quota <= 0: none, every online CPU). */
+static double cpu_limit(long long quota, uint64_t period)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return quota > 0 && period ? (double)quota / (double)period
+				   : (double)(online > 0 ? online : 1);
+}
+
+/* The cgroup v1 counters of pid. */
+static int sample_v1(int pid, struct pk_use_sample *s)
+{
+	char cpu[USE_PATH_MAX] = "", acct[USE_PATH_MAX] = "", mem[USE_PATH_MAX] = "";
+	char blk[USE_PATH_MAX] = "";
+	long long quota = -1;
+	FILE *f;
+	int rc = pk_cgroup_dir(pid, "cpuacct", acct, sizeof(acct));
+
+	if (rc)
+		return rc;
+	if (pk_cgroup_dir(pid, "cpu", cpu, sizeof(cpu)))
+		cpu[0] = '\0';
+	if (pk_cgroup_dir(pid, "memory", mem, sizeof(mem)))
+		mem[0] = '\0';
+	if (pk_cgroup_dir(pid, "blkio", blk, sizeof(blk)))
+		blk[0] = '\0';
+	s->cpu_ns = dir_u64(acct, "cpuacct.usage");
+	s->nr_periods = dir_keyed(cpu, "cpu.stat", "nr_periods");
+	s->nr_throttled = dir_keyed(cpu, "cpu.stat", "nr_throttled");
+	s->runq_wait_ns = runq_wait(acct, "tasks");
+	f = dir_open(cpu, "cpu.cfs_quota_us");
+	if (f) {
+		if (fscanf(f, "%lld", &quota) != 1)
+			quota = -1;
+		fclose(f);
+	}
+	s->cpus = cpu_limit(quota, dir_u64(cpu, "cpu.cfs_period_us"));
+	s->mem_used = dir_u64(mem, "memory.usage_in_bytes");
+	s->mem_limit = dir_u64(mem, "memory.limit_in_bytes");
+	s->mem_majfault = dir_keyed(mem, "memory.stat", "total_pgmajfault");
+	s->mem_failcnt = dir_u64(mem, "memory.failcnt");
+	s->io_bytes = dir_keyed(blk, "blkio.throttle.io_service_bytes", "Total");
+	s->io_ops = dir_keyed(blk, "blkio.throttle.io_serviced", "Total");
+	return 0;
+}
+
+/* The "total=" of the "some" line of a PSI file (microseconds stalled); false when absent. */
+static bool psi_total(const char *dir, const char *name, uint64_t *us)
+{
+	FILE *f = dir_open(dir, name);
+	char line[256];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *t = strstr(line, "total=");
+
+		if (strncmp(line, "some ", 5) == 0 && t) {
+			*us = strtoull(t + 6, NULL, 10);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+int pk_use_sample_v2(const char *dir, struct pk_use_sample *s)
+{
+	char line[512], max[32];
+	unsigned long long period = 0;
+	long long quota = -1;
+	FILE *f;
+
+	if (!(f = dir_open(dir, "cgroup.procs")))
+		return -errno;
+	fclose(f);
+	s->cpu_ns = dir_keyed(dir, "cpu.stat", "usage_usec") * 1000;
+	s->nr_periods = dir_keyed(dir, "cpu.stat", "nr_periods");
+	s->nr_throttled = dir_keyed(dir, "cpu.stat", "nr_throttled");
+	s->runq_wait_ns = runq_wait(dir, "cgroup.threads");
+	f = dir_open(dir, "cpu.max"); /* "max 100000" or "50000 100000" */
+	if (f) {
+		if (fscanf(f, "%31s %llu", max, &period) == 2 && strcmp(max, "max") != 0)
+			quota = strtoll(max, NULL, 10);
+		fclose(f);
+	}
+	s->cpus = cpu_limit(quota, period);
+	s->mem_used = dir_u64(dir, "memory.current");
+	s->mem_limit = dir_u64(dir, "memory.max"); /* "max" reads as 0: the host's */
+	s->mem_majfault = dir_keyed(dir, "memory.stat", "pgmajfault");
+	s->mem_failcnt = dir_keyed(dir, "memory.events", "max");
+	f = dir_open(dir, "io.stat"); /* "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0" */
+	while (f && fgets(line, sizeof(line), f)) {
+		static const char *const keys[] = { "rbytes=", "wbytes=", "rios=", "wios=" };
+
+		for (int i = 0; i < 4; i++) {
+			const char *k = strstr(line, keys[i]);
+			uint64_t v = k ? strtoull(k + strlen(keys[i]), NULL, 10) : 0;
+
+			if (i < 2)
+				s->io_bytes += v;
+			else
+				s->io_ops += v;
+		}
+	}
+	if (f)
+		fclose(f);
+	s->has_psi = psi_total(dir, "cpu.pressure", &s->psi_cpu_us) &&
+		     psi_total(dir, "memory.pressure", &s->psi_mem_us) &&
+		     psi_total(dir, "io.pressure", &s->psi_io_us);
+	return 0;
+}
+
 int pk_use_sample_read(int pid, struct pk_use_sample *s)
 {
 	char dir[USE_PATH_MAX];
 	struct timespec ts;
-	long long quota;
-	uint64_t period;
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	rc = pk_cgroup_dir(pid, "cpuacct", dir, sizeof(dir));
+	if (access(USE_CG_V2_MARK, F_OK) == 0) {
+		/* the unified hierarchy: /proc/PID/cgroup's "0::/path" */
+		rc = pk_cgroup_dir(pid, "", dir, sizeof(dir));
+		if (!rc)
+			rc = pk_use_sample_v2(dir, s);
+	} else {
+		rc = sample_v1(pid, s);
+	}
 	if (rc)
 		return rc;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	s->t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	s->cpu_ns = cg_u64(pid, "cpuacct", "cpuacct.usage");
-	s->nr_periods = cg_keyed(pid, "cpu", "cpu.stat", "nr_periods");
-	s->nr_throttled = cg_keyed(pid, "cpu", "cpu.stat", "nr_throttled");
-	s->runq_wait_ns = runq_wait(pid);
-	{
-		FILE *f = cg_open(pid, "cpu", "cpu.cfs_quota_us");
-
-		quota = -1;
-		if (f) {
-			if (fscanf(f, "%lld", &quota) != 1)
-				quota = -1;
-			fclose(f);
-		}
-	}
-	period = cg_u64(pid, "cpu", "cpu.cfs_period_us");
-	s->cpus = quota > 0 && period ? (double)quota / (double)period
-				      : (double)(online > 0 ? online : 1);
-	s->mem_used = cg_u64(pid, "memory", "memory.usage_in_bytes");
-	s->mem_limit = cg_u64(pid, "memory", "memory.limit_in_bytes");
 	if (!s->mem_limit || s->mem_limit >= CG_UNLIMITED)
 		s->mem_limit = mem_total();
-	s->mem_majfault = cg_keyed(pid, "memory", "memory.stat", "total_pgmajfault");
-	s->mem_failcnt = cg_u64(pid, "memory", "memory.failcnt");
-	s->io_bytes = cg_keyed(pid, "blkio", "blkio.throttle.io_service_bytes", "Total");
-	s->io_ops = cg_keyed(pid, "blkio", "blkio.throttle.io_serviced", "Total");
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	net_dev(pid, s);
 	s->tcp_retrans = net_field(pid, "snmp", "Tcp:", "RetransSegs");
 	s->listen_drops = net_field(pid, "netstat", "TcpExt:", "ListenOverflows") +
@@ -247,6 +342,12 @@ void pk_use_compute(const struct pk_use_sample *a, const struct pk_use_sample *b
 
 	r->interval_s = dt;
 	r->v[PK_USE_CPU_USED] = b->cpus > 0 ? rate(a->cpu_ns, b->cpu_ns, dt) / 1e7 / b->cpus : NAN;
+	r->v[PK_USE_CPU_PRESSURE] =
+		a->has_psi && b->has_psi ? rate(a->psi_cpu_us, b->psi_cpu_us, dt) / 1e4 : NAN;
+	r->v[PK_USE_MEM_PRESSURE] =
+		a->has_psi && b->has_psi ? rate(a->psi_mem_us, b->psi_mem_us, dt) / 1e4 : NAN;
+	r->v[PK_USE_IO_PRESSURE] =
+		a->has_psi && b->has_psi ? rate(a->psi_io_us, b->psi_io_us, dt) / 1e4 : NAN;
 	r->v[PK_USE_CPU_RUNQ_WAIT] = rate(a->runq_wait_ns, b->runq_wait_ns, dt) / 1e9;
 	r->v[PK_USE_CPU_THROTTLED] =
 		b->nr_periods >= a->nr_periods && periods

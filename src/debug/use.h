@@ -33,6 +33,10 @@ struct pk_use_sample {
 	uint64_t net_drops;    /* idem */
 	uint64_t net_errs;     /* idem */
 	uint64_t tcp_retrans;  /* /proc/PID/net/snmp Tcp RetransSegs */
+	bool has_psi;	       /* cgroup v2 with PSI: the three below are read */
+	uint64_t psi_cpu_us;   /* cpu.pressure "some" total: µs some task waited for a CPU */
+	uint64_t psi_mem_us;   /* memory.pressure, idem */
+	uint64_t psi_io_us;    /* io.pressure, idem */
 	uint64_t listen_drops; /* /proc/PID/net/netstat TcpExt ListenOverflows + ListenDrops */
 };
 
@@ -41,11 +45,14 @@ struct pk_use_sample {
 	X(CPU_USED, "cpu", "U", "used", "% of limit")                                              \
 	X(CPU_RUNQ_WAIT, "cpu", "S", "run-queue wait", "threads")                                  \
 	X(CPU_THROTTLED, "cpu", "S", "throttled", "% of periods")                                  \
+	X(CPU_PRESSURE, "cpu", "S", "pressure (PSI)", "% of time")                                 \
 	X(MEM_USED, "memory", "U", "used", "% of limit")                                           \
 	X(MEM_MAJFAULT, "memory", "S", "major faults", "/s")                                       \
+	X(MEM_PRESSURE, "memory", "S", "pressure (PSI)", "% of time")                              \
 	X(MEM_LIMIT_HITS, "memory", "E", "limit hits", "/s")                                       \
 	X(IO_BYTES, "disk", "U", "read+write", "B/s")                                              \
 	X(IO_OPS, "disk", "U", "operations", "/s")                                                 \
+	X(IO_PRESSURE, "disk", "S", "pressure (PSI)", "% of time")                                 \
 	X(NET_BYTES, "network", "U", "rx+tx", "B/s")                                               \
 	X(NET_PACKETS, "network", "U", "packets", "/s")                                            \
 	X(NET_DROPS, "network", "S", "dropped", "/s")                                              \
@@ -66,9 +73,15 @@ struct pk_use_report {
 	double v[PK_USE_NROWS];
 };
 
-/* Reads the counters of the container whose init is pid into s (what cannot be read stays 0).
+/* Reads the counters of the container whose init is pid into s (what cannot be read stays 0),
+ * from cgroup v1 or, on a cgroup v2 host, from its unified cgroup.
  * Returns 0, or -errno when pid's cgroups cannot be found (the process is gone). */
 int pk_use_sample_read(int pid, struct pk_use_sample *s);
+
+/* Reads the counters of the cgroup v2 directory dir into s (cpu.stat, cpu.max, memory.current,
+ * memory.max, memory.events, memory.stat, io.stat, cgroup.threads, *.pressure); the caller
+ * adds the time and the network.  Returns 0, or -errno when dir is no cgroup. */
+int pk_use_sample_v2(const char *dir, struct pk_use_sample *s);
 
 /* Computes the report of the interval from a to b (b later). */
 void pk_use_compute(const struct pk_use_sample *a, const struct pk_use_sample *b,

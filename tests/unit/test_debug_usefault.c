@@ -215,6 +215,84 @@ static void test_render_json(void)
 	pk_strbuf_release(&out);
 }
 
+/* Writes text into dir/name. */
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* A cgroup v2 directory as the kernel shows it (a fake one: this host may have v1 only). */
+static void test_sample_v2(void)
+{
+	char dir[] = "/tmp/pk-test-usev2.XXXXXX";
+	struct pk_use_sample s = { 0 }, b;
+	struct pk_use_report r;
+	const char *files[] = { "cgroup.procs",	 "cgroup.threads",  "cpu.stat",
+				"cpu.max",	 "memory.current",  "memory.max",
+				"memory.events", "memory.stat",	    "io.stat",
+				"cpu.pressure",	 "memory.pressure", "io.pressure" };
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(pk_use_sample_v2(dir, &s) < 0); /* no cgroup.procs: no cgroup */
+	put(dir, "cgroup.procs", "1\n");
+	put(dir, "cgroup.threads", "");
+	put(dir, "cpu.stat",
+	    "usage_usec 2000000\nuser_usec 1\nsystem_usec 1\nnr_periods 50\n"
+	    "nr_throttled 5\nthrottled_usec 10\n");
+	put(dir, "cpu.max", "50000 100000\n");
+	put(dir, "memory.current", "1048576\n");
+	put(dir, "memory.max", "4194304\n");
+	put(dir, "memory.events", "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\n");
+	put(dir, "memory.stat", "anon 1\npgfault 100\npgmajfault 3\n");
+	put(dir, "io.stat",
+	    "8:0 rbytes=1000 wbytes=24 rios=3 wios=4 dbytes=0 dios=0\n"
+	    "8:16 rbytes=1 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
+	put(dir, "cpu.pressure",
+	    "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n"
+	    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+	put(dir, "memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=10\n");
+	put(dir, "io.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=20\n");
+	CHECK(pk_use_sample_v2(dir, &s) == 0);
+	CHECK(s.cpu_ns == 2000000000ull && s.nr_periods == 50 && s.nr_throttled == 5);
+	CHECK(s.cpus == 0.5);
+	CHECK(s.mem_used == 1048576 && s.mem_limit == 4194304);
+	CHECK(s.mem_failcnt == 7 && s.mem_majfault == 3);
+	CHECK(s.io_bytes == 1025 && s.io_ops == 8);
+	CHECK(s.has_psi && s.psi_cpu_us == 1000 && s.psi_mem_us == 10 && s.psi_io_us == 20);
+	/* a second reading 1 s later: a quarter of the time some task waited for a CPU */
+	b = s;
+	s.t = 1;
+	b.t = 2;
+	b.psi_cpu_us += 250000;
+	pk_use_compute(&s, &b, &r);
+	CHECK(fabs(r.v[PK_USE_CPU_PRESSURE] - 25) < 1e-9);
+	CHECK(r.v[PK_USE_MEM_PRESSURE] == 0);
+	/* no PSI (v1): unknown, not zero */
+	s.has_psi = false;
+	pk_use_compute(&s, &b, &r);
+	CHECK(isnan(r.v[PK_USE_CPU_PRESSURE]) && isnan(r.v[PK_USE_IO_PRESSURE]));
+	put(dir, "cpu.max", "max 100000\n");
+	put(dir, "memory.max", "max\n");
+	CHECK(pk_use_sample_v2(dir, &s) == 0);
+	CHECK(s.cpus >= 1 && s.mem_limit == 0); /* no quota: every CPU; no limit: the caller's */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	CHECK(rmdir(dir) == 0);
+}
+
 /* The reader on this very process: its cgroups and network namespace exist. */
 static void test_sample_self(void)
 {
@@ -239,6 +317,7 @@ int main(void)
 	UNIT_RUN(test_compute);
 	UNIT_RUN(test_render_table);
 	UNIT_RUN(test_render_json);
+	UNIT_RUN(test_sample_v2);
 	UNIT_RUN(test_sample_self);
 	return unit_done();
 }
