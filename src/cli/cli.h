@@ -41,6 +41,9 @@ int pk_cmd_up(int argc, char **argv);
 /* `parikshan dup`: runs the network duplicator. */
 int pk_cmd_dup(int argc, char **argv);
 
+/* `parikshan fault`: injects network, CPU and kill faults into a clone. */
+int pk_cmd_fault(int argc, char **argv);
+
 /* `parikshan invivo`: runs a test in forked children of a live process at a function's entry. */
 int pk_cmd_invivo(int argc, char **argv);
 
@@ -69,5 +72,8 @@ int pk_cmd_trace(int argc, char **argv);
 /* `parikshan trace analyze|paths|report` (argv[0] is the verb): request paths from a trace
  * store (src/cli/trace_paths.c). */
 int pk_cli_trace_paths(int argc, char **argv);
+
+/* `parikshan use`: the USE report of a container or clone, beside its production. */
+int pk_cmd_use(int argc, char **argv);
 
 #endif

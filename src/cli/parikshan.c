@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	  "show dup's compare log: the first divergence of each connection" },
 	{ "down", pk_cmd_down, "stop the duplicator and remove the clones that 'up' made" },
 	{ "dup", pk_cmd_dup, "duplicate client traffic to production and to debug clones" },
+	{ "fault", pk_cmd_fault, "inject network, CPU and kill faults into a clone" },
 	{ "invivo", pk_cmd_invivo,
 	  "run a test in forked children of a live process at a function's entry" },
 	{ "probe", pk_cmd_probe,
@@ -40,6 +41,7 @@ static const struct command commands[] = {
 	{ "trace", pk_cmd_trace,
 	  "trace request paths across processes: run, attach, logd, expand, analyze, paths" },
 	{ "up", pk_cmd_up, "clone a container and put a duplicator in front of it, in one step" },
+	{ "use", pk_cmd_use, "utilisation, saturation, errors of a container or clone" },
 };
 
 static void usage(FILE *f)

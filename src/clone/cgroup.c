@@ -49,18 +49,28 @@ static int cgroup_of(int pid, const char *ctl, char *path, size_t len)
 	return rc;
 }
 
-/* Reads the first line of controller ctl's file name in pid's cgroup into buf. */
-static int cg_read(int pid, const char *ctl, const char *name, char *buf, size_t len)
+int pk_cgroup_dir(int pid, const char *ctl, char *dir, size_t len)
 {
-	char cg[PK_PATH_MAX], file[PK_PATH_MAX + 128];
-	FILE *f;
+	char cg[PK_PATH_MAX];
 	int rc = cgroup_of(pid, ctl, cg, sizeof(cg));
 
 	if (rc)
 		return rc;
 	/* with cpu and cpuacct mounted together the directory is named "cpu,cpuacct" (with a
 	 * "cpu" symlink); either way CG_ROOT/ctl/ leads there */
-	if (pk_path(file, sizeof(file), CG_ROOT "/%s%s/%s", ctl, cg, name))
+	return pk_path(dir, len, CG_ROOT "/%s%s", ctl, strcmp(cg, "/") == 0 ? "" : cg);
+}
+
+/* Reads the first line of controller ctl's file name in pid's cgroup into buf. */
+static int cg_read(int pid, const char *ctl, const char *name, char *buf, size_t len)
+{
+	char dir[PK_PATH_MAX], file[PK_PATH_MAX + 128];
+	FILE *f;
+	int rc = pk_cgroup_dir(pid, ctl, dir, sizeof(dir));
+
+	if (rc)
+		return rc;
+	if (pk_path(file, sizeof(file), "%s/%s", dir, name))
 		return -ENAMETOOLONG;
 	f = fopen(file, "re");
 	if (!f)

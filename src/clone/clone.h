@@ -79,6 +79,12 @@ int pk_container_info(const char *state_dir, const char *name, struct pk_contain
  * clone (production, or a plain process), or -errno when pid's namespace cannot be read. */
 int pk_clone_of_pid(const char *state_dir, pid_t pid, char *name, size_t len);
 
+/* Writes into dir the directory of pid's cgroup for controller ctl ("cpu", "memory", ...; cgroup
+ * v1: /sys/fs/cgroup/CTL/PATH; "" names the unified hierarchy of cgroup v2: /sys/fs/cgroup/PATH).
+ * Returns 0, -ENOENT (no such controller), -ENAMETOOLONG, or -errno when /proc/PID/cgroup cannot be
+ * read. */
+int pk_cgroup_dir(int pid, const char *ctl, char *dir, size_t len);
+
 #define PK_CLONE_MAX_REDIRECTS 8
 
 /* One backend of production, as the clone must see it: its TCP connections to ip:port are sent
