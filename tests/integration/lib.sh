@@ -316,6 +316,21 @@ pk_redis_container() {
 	pk_container_up "$1" "$2" 6379 pk_redis_pong -- "${PK_REDIS_CONTAINER[@]}"
 }
 
+# pk_clone_up PROD DBG: clones PROD into DBG (ok or fail "clone"); sets MGMT (the clone's
+# management address, its route into our veth checked) and CPID (its init, as runc says); false
+# on any failure, with the reason reported.
+pk_clone_up() {
+	if "$PK_BIN" clone "$1" "$2" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
+		pk_ok clone
+	else
+		pk_fail clone "$(cat "$PK_TMP/clone.err")"
+		return 1
+	fi
+	MGMT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mgmt_ip"])' "$PK_TMP/clone.json")
+	pk_route_ok "$MGMT" || { pk_fail route "$MGMT is not routed into our veth: not sending anything"; return 1; }
+	CPID=$(runc state "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+}
+
 # pk_debris_gone NAME...: true when nothing of the named containers is left (state, netns,
 # runc's state or its directory, any mount below a directory named NAME: overlay, tmpfs
 # copies, what CRIU mounts), and no clone firewall rules on the host for a veth that is gone;

@@ -20,16 +20,8 @@ cleanup_containers() {
 trap 'cleanup_containers; pk_cleanup' EXIT
 
 pk_redis_container "$PROD" "$IP" || exit 1
-if "$PK_BIN" clone "$PROD" "$DBG" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
-	pk_ok clone
-else
-	pk_fail clone "$(cat "$PK_TMP/clone.err")"
-	exit 1
-fi
-MGMT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mgmt_ip"])' "$PK_TMP/clone.json")
-pk_route_ok "$MGMT" || { pk_fail route "$MGMT is not routed into our veth: not sending anything"; exit 1; }
+pk_clone_up "$PROD" "$DBG" || exit 1
 pk_expect_eq clone-serves "$(redis-cli -h "$MGMT" PING)" PONG
-CPID=$(runc state "$DBG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 tracer() { awk '/^TracerPid:/ {print $2}' "/proc/$CPID/status"; }
 
 # Inside: the clone's sockets, its processes only, its name in the prompt, the exit status.

@@ -109,26 +109,10 @@ pk_wait_for "every backend thread of before the attach seen" 60 settled
 pk_expect_eq settle-requests "$(sort -u "$PK_TMP/settle.codes" | tr '\n' ' ')" "200 "
 echo "settled after $(cat "$PK_TMP/round") rounds"
 
-half=$((N / 2)) clients=()
-for c in 0 1 2 3; do
-	urls=()
-	for ((i = c + 1; i <= N; i += 4)); do
-		if ((i <= half)); then urls+=("http://127.0.0.1:$FPORT/r/$i"); else urls+=("https://127.0.0.1:$SPORT/r/$i"); fi
-	done
-	get "${urls[@]}" >"$PK_TMP/codes.$c" &
-	clients+=($!)
-done
-wait "${clients[@]}"
+trace_chain_requests "$N" "$FPORT" "$SPORT" "$PK_TMP/codes"
 pk_expect_eq requests "$(cat "$PK_TMP"/codes.* | sort | uniq -c | awk '{ print $1, $2 }')" "$N 200"
 
-# paths_ready: analyze sees at least N complete paths (the processes flush every few ms)
-paths_ready() {
-	"$PK_BIN" trace analyze --db "$DB" --json >"$PK_TMP/analyze.json" 2>"$PK_TMP/analyze.err" &&
-		python3 -c 'import json, sys; a = json.load(open(sys.argv[1])); sys.exit(a["complete"] < int(sys.argv[2]))' \
-			"$PK_TMP/analyze.json" "$N"
-}
-pk_wait_for "$N complete paths" 60 paths_ready ||
-	echo "# analyze at the deadline: $(cat "$PK_TMP/analyze.json" "$PK_TMP/analyze.err" 2>/dev/null | head -c 4000)"
+trace_chain_wait_paths "$DB" "$N"
 # exec after the attach: the new image gets the library back through LD_PRELOAD (it was loaded
 # by its path); the execer waits on a FIFO (its read is not one the library needs to see)
 mkfifo "$PK_TMP/exec.go"

@@ -40,7 +40,6 @@ pk_bg front "${TRACE[@]}" nginx -p "$PK_TMP" -c "$PK_TMP/front.conf"
 pk_wait_port "$FPORT" && pk_wait_port "$SPORT" ||
 	{ pk_fail setup "nginx did not start: $(cat "$PK_TMP/front.log" "$PK_TMP/front-error.log")"; exit 1; }
 
-get() { trace_chain_get "$@"; }
 trace_chain_warm "$FPORT" "$BPORT" "$PK_TMP/warm"
 pk_expect_eq warm-up "$(sort -u "$PK_TMP/warm.codes" | tr '\n' ' ')" "200 "
 # the upstream connections nginx keeps open, made before any logd was there
@@ -65,30 +64,14 @@ all_hello() {
 }
 pk_wait_for "every traced process to say hello (have: $(procs))" 30 all_hello || exit 1
 
-half=$((N / 2)) clients=()
-for c in 0 1 2 3; do
-	urls=()
-	for ((i = c + 1; i <= N; i += 4)); do
-		if ((i <= half)); then urls+=("http://127.0.0.1:$FPORT/r/$i"); else urls+=("https://127.0.0.1:$SPORT/r/$i"); fi
-	done
-	get "${urls[@]}" >"$PK_TMP/codes.$c" &
-	clients+=($!)
-done
-wait "${clients[@]}"
+trace_chain_requests "$N" "$FPORT" "$SPORT" "$PK_TMP/codes"
 pk_expect_eq requests "$(cat "$PK_TMP"/codes.* | sort | uniq -c | awk '{ print $1, $2 }')" "$N 200"
 
 # a traced shell runs a statically linked program: the library cannot follow it, and says so
 STATIC=$PK_TOOLS/static-hello
 pk_check static-runs "${TRACE[@]}" sh -c "'$STATIC' >/dev/null"
 
-# paths_ready: analyze sees N complete paths (the processes flush every few ms)
-paths_ready() {
-	"$PK_BIN" trace analyze --db "$DB" --json >"$PK_TMP/analyze.json" 2>"$PK_TMP/analyze.err" &&
-		python3 -c 'import json, sys; a = json.load(open(sys.argv[1])); sys.exit(a["complete"] < int(sys.argv[2]))' \
-			"$PK_TMP/analyze.json" "$N"
-}
-pk_wait_for "$N complete paths" 60 paths_ready ||
-	echo "# analyze at the deadline: $(cat "$PK_TMP/analyze.json" "$PK_TMP/analyze.err" 2>/dev/null | head -c 4000)"
+trace_chain_wait_paths "$DB" "$N"
 pk_stop_clean logd "$LOGD"
 pk_check paths-json "$PK_BIN" trace paths --db "$DB" --format json -o "$PK_TMP/paths.json"
 

@@ -20,16 +20,8 @@ stop_burner() { for b in $BURN; do kill "$b" 2>/dev/null; pk_poll 10 pk_gone "$b
 trap 'stop_burner; cleanup_containers; pk_cleanup' EXIT
 
 pk_redis_container "$PROD" "$IP" || exit 1
-if "$PK_BIN" clone "$PROD" "$DBG" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
-	pk_ok clone
-else
-	pk_fail clone "$(cat "$PK_TMP/clone.err")"
-	exit 1
-fi
-MGMT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mgmt_ip"])' "$PK_TMP/clone.json")
-pk_route_ok "$MGMT" || { pk_fail route "$MGMT is not routed into our veth"; exit 1; }
+pk_clone_up "$PROD" "$DBG" || exit 1
 pk_wait_for "the clone answering at $MGMT" 30 pk_redis_pong "$MGMT" || exit 1
-CPID=$(runc state "$DBG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 
 # cg_dir PID CTL: the cgroup v1 directory of process PID for controller CTL.
 cg_dir() {

@@ -78,3 +78,34 @@ trace_chain_warm() {
 	ss -tnH state established "( dport = :$bport )" | awk '{ split($3, a, ":"); print a[2] }' |
 		sort -u >"$out.ports"
 }
+
+# trace_chain_requests N FPORT SPORT OUT: requests /r/1../r/N through the front over 4
+# concurrent keep-alive clients, the first half over HTTP (FPORT), the rest over HTTPS (SPORT);
+# client c's statuses go to OUT.c.
+trace_chain_requests() {
+	local n=$1 fport=$2 sport=$3 out=$4 c i clients=() urls
+	for c in 0 1 2 3; do
+		urls=()
+		for ((i = c + 1; i <= n; i += 4)); do
+			if ((i <= n / 2)); then urls+=("http://127.0.0.1:$fport/r/$i"); else urls+=("https://127.0.0.1:$sport/r/$i"); fi
+		done
+		trace_chain_get "${urls[@]}" >"$out.$c" &
+		clients+=($!)
+	done
+	wait "${clients[@]}"
+}
+
+# trace_chain_wait_paths DB N (tests only: lib.sh's pk_wait_for): waits up to 60 s until
+# `trace analyze` of DB counts N complete paths (the processes flush every few ms); at the
+# deadline, prints what analyze said and fails.
+trace_chain_wait_paths() {
+	local db=$1 n=$2
+	paths_ready() {
+		"$PK_BIN" trace analyze --db "$db" --json >"$PK_TMP/analyze.json" 2>"$PK_TMP/analyze.err" &&
+			python3 -c 'import json, sys; a = json.load(open(sys.argv[1])); sys.exit(a["complete"] < int(sys.argv[2]))' \
+				"$PK_TMP/analyze.json" "$n"
+	}
+	pk_wait_for "$n complete paths" 60 paths_ready && return 0
+	echo "# analyze at the deadline: $(cat "$PK_TMP/analyze.json" "$PK_TMP/analyze.err" 2>/dev/null | head -c 4000)"
+	return 1
+}
