@@ -175,14 +175,7 @@ assert tls == n - n // 2, "%d paths over https, want %d" % (tls, n - n // 2)
 assert workers == want_workers, "paths served by nginx pids %s, want %s" % (sorted(workers), sorted(want_workers))
 print("ok: %d paths, %d over https, %d over connections opened before the attach, nginx pids %s" % (len(seen), tls, via_early, sorted(workers)))
 EOF
-if [ $? -eq 0 ]; then
-	pk_ok paths-exact
-else
-	pk_fail paths-exact "$(tail -n 5 "$PK_TMP/check.out")"
-	ART=${PK_ARTIFACTS:-$PK_ROOT/build/test-artifacts}
-	mkdir -p "$ART" && cp "$DB" "$ART/trace-attach-failed.sqlite" && cp "$PK_TMP/paths.json" "$ART/trace-attach-failed.json"
-fi
-cat "$PK_TMP/check.out"
+trace_chain_verdict attach "$DB"
 pk_check hello-attached python3 -c 'import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 rows = list(c.execute("select comm, flags from procs"))

@@ -114,15 +114,7 @@ assert abs(off["python3"] - 200e6) < 20e6, "backend offset %s, want ~200 ms" % o
 assert abs(off["nginx"]) < 20e6 and abs(off["redis-server"]) < 20e6, off
 print("ok: %d paths, %d over https, %d over connections opened before tracing, nginx pids %s" % (len(paths), tls, via_early, sorted(workers)))
 EOF
-if [ $? -eq 0 ]; then
-	pk_ok paths-exact
-else
-	pk_fail paths-exact "$(tail -n 5 "$PK_TMP/check.out")"
-	# kept for a look: the store and the paths (build/test-artifacts)
-	ART=${PK_ARTIFACTS:-$PK_ROOT/build/test-artifacts}
-	mkdir -p "$ART" && cp "$DB" "$ART/trace-chain-failed.sqlite" && cp "$PK_TMP/paths.json" "$ART/trace-chain-failed.json"
-fi
-cat "$PK_TMP/check.out"
+trace_chain_verdict chain "$DB"
 
 # --- the same paths from PostgreSQL ----------------------------------------------------------------
 chmod 0711 "$PK_TMP"

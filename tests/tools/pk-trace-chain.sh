@@ -109,3 +109,19 @@ trace_chain_wait_paths() {
 	echo "# analyze at the deadline: $(cat "$PK_TMP/analyze.json" "$PK_TMP/analyze.err" 2>/dev/null | head -c 4000)"
 	return 1
 }
+
+# trace_chain_verdict NAME DB (tests only: lib.sh's pk_ok/pk_fail): the check "paths-exact" by
+# the exit status of the last command ($? when called); on failure the store and
+# $PK_TMP/paths.json are kept as build/test-artifacts/trace-NAME-failed.*; prints the check's
+# output ($PK_TMP/check.out) either way.
+trace_chain_verdict() {
+	local rc=$? name=$1 db=$2 art=${PK_ARTIFACTS:-$PK_ROOT/build/test-artifacts}
+	if [ "$rc" -eq 0 ]; then
+		pk_ok paths-exact
+	else
+		pk_fail paths-exact "$(tail -n 5 "$PK_TMP/check.out")"
+		mkdir -p "$art" && cp "$db" "$art/trace-$name-failed.sqlite" &&
+			cp "$PK_TMP/paths.json" "$art/trace-$name-failed.json"
+	fi
+	cat "$PK_TMP/check.out"
+}
