@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench/trace.sh — what request-path tracing costs the three-tier chain of the tests
 # (tests/tools/pk-trace-chain.sh: nginx, 2 workers -> pk-trace-backend.py -> redis-server), side
-# by side: two copies of the chain run at once, one plain and one with every process under
-# `parikshan trace run` and a logd storing into SQLite; wrk (-t2 -c CONNS -d SECS --latency,
-# GET /r/<id> over KEYS ids, keep-alive) runs against each in turn, in interleaved rounds
-# (the order swapped every round), medians.  Then a harsher load with a real client:
+# by side: three copies of the chain run at once, one plain, one with every process under
+# `parikshan trace run` and a logd storing into SQLite, one traced the same way but with a logd
+# that only writes the raw log (`--no-db`; `trace load` stores it afterwards, timed); wrk
+# (-t2 -c CONNS -d SECS --latency, GET /r/<id> over KEYS ids, keep-alive) runs against each in
+# turn, in interleaved rounds (the order rotated every round), medians.  Then a harsher load with a real client:
 # redis-benchmark (GET, -c 16, REQS requests a run) against a plain redis-server and, with both
 # the client and the server under `trace run`, against a traced one with a second logd, in
 # interleaved rounds: its cost, and how many records per second that logd stored (its drops
@@ -26,6 +27,8 @@ SOCK=$TMP/trace.sock
 DB=$TMP/trace.sqlite
 RSOCK=$TMP/redis-trace.sock
 RDB=$TMP/redis-trace.sqlite
+RAWSOCK=$TMP/raw-trace.sock
+RAW=$TMP/trace.raw
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 listening() { ss -ltnH "( sport = :$1 )" | grep -q .; }
@@ -52,9 +55,10 @@ chain() {
 	printf -v "FRONT_$name" %s "$f"
 }
 
-# logd SOCK DB: starts a logd; sets LOGD to its pid.
+# logd SOCK ARGS...: starts a logd with ARGS (--db FILE, or --no-db --raw FILE); sets LOGD to
+# its pid.
 logd() {
-	"$PK_BIN" trace logd --socket "$1" --db "$2" >"$1.log" 2>&1 &
+	"$PK_BIN" trace logd --socket "$@" >"$1.log" 2>&1 &
 	LOGD=$!
 	PIDS+=("$LOGD")
 	pk_poll 30 test -S "$1" || { echo "trace.sh: logd did not start: $(cat "$1.log")" >&2; exit 1; }
@@ -67,10 +71,13 @@ logd_stop() {
 	kill -TERM "$1"
 	wait "$1"
 }
-logd "$SOCK" "$DB"
+logd "$SOCK" --db "$DB"
 CHAIN_LOGD=$LOGD
+logd "$RAWSOCK" --no-db --raw "$RAW"
+RAW_LOGD=$LOGD
 chain plain
 chain traced "$PK_BIN" trace run --logd "$SOCK" --
+chain rawonly "$PK_BIN" trace run --logd "$RAWSOCK" --
 
 cat >"$TMP/ids.lua" <<LUA
 local n = 0
@@ -94,13 +101,24 @@ LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 rows0=$(rows "$DB")
 for ((k = 1; k <= ROUNDS; k++)); do
 	echo "trace.sh: chain round $k of $ROUNDS" >&2
-	if ((k % 2)); then run plain; run traced; else run traced; run plain; fi
+	case $((k % 3)) in
+	1) run plain; run traced; run rawonly ;;
+	2) run traced; run rawonly; run plain ;;
+	0) run rawonly; run plain; run traced ;;
+	esac
 done
 CHAIN_CPU=$(logd_stop "$CHAIN_LOGD")
+RAW_CPU=$(logd_stop "$RAW_LOGD")
 rows1=$(rows "$DB")
+t0=$(date +%s%N)
+"$PK_BIN" trace load "$RAW" --db "$TMP/loaded.sqlite" >"$TMP/load.out" ||
+	{ echo "trace.sh: trace load of the raw log failed" >&2; exit 1; }
+t1=$(date +%s%N)
+LOAD_MS=$(((t1 - t0) / 1000000))
+rawrows=$(rows "$TMP/loaded.sqlite")
 
 # the redis phase: a plain server and a traced one (its own logd), the same client
-logd "$RSOCK" "$RDB"
+logd "$RSOCK" --db "$RDB"
 REDIS_LOGD=$LOGD
 RPLAIN=$(free_port) RTRACED=$(free_port)
 redis-server --bind 127.0.0.1 --port "$RPLAIN" --save '' --appendonly no --dir "$TMP" >"$TMP/rplain.log" 2>&1 &
@@ -143,37 +161,41 @@ t1=$(date +%s%N)
 "$PK_BIN" trace analyze --db "$DB" --json >"$TMP/chain.json" || { echo "trace.sh: analyze of the chain failed" >&2; exit 1; }
 
 python3 - "$TMP" "$rows0" "$rows1" "$rrows" "$((ROUNDS * SECS))" "$(((t1 - t0) / 1000000))" \
-	"$LOAD0" "$CONNS" "$SECS" "$CHAIN_CPU" "$REDIS_CPU" "$REQS" <<'EOF'
+	"$LOAD0" "$CONNS" "$SECS" "$CHAIN_CPU" "$REDIS_CPU" "$REQS" "$RAW_CPU" "$rawrows" "$LOAD_MS" <<'EOF'
 import json, statistics, sys
 tmp = sys.argv[1]
 rows0, rows1, rrows, secs, analyze_ms = (int(x) for x in sys.argv[2:7])
 load0, conns, wsecs = sys.argv[7:10]
-chain_cpu, redis_cpu, reqs = (int(x) for x in sys.argv[10:13])
+chain_cpu, redis_cpu, reqs, raw_cpu, rawrows, load_ms = (int(x) for x in sys.argv[10:16])
 runs = lambda n: [list(map(float, l.split())) for l in open(f"{tmp}/{n}.runs")]
-plain, traced, rplain, rtraced = runs("plain"), runs("traced"), runs("rplain"), runs("rtraced")
+plain, traced, rawonly = runs("plain"), runs("traced"), runs("rawonly")
+rplain, rtraced = runs("rplain"), runs("rtraced")
 a, c = json.load(open(f"{tmp}/analyze.json")), json.load(open(f"{tmp}/chain.json"))
 med = lambda rs, i: statistics.median(r[i] for r in rs)
-def table(title, p, t):
-    print(f"| {title} | requests/s | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|")
-    for name, rs in (("plain", p), ("traced", t)):
-        print(f"| {name} | {med(rs, 0):,.0f} | {med(rs, 1):.3f} | {med(rs, 2):.3f} |")
-    print()
-    print(f"throughput cost {(1 - med(t, 0) / med(p, 0)) * 100:+.1f}%, "
-          f"p99 cost {(med(t, 2) / med(p, 2) - 1) * 100:+.1f}%")
+# table TITLE ROWS: ROWS = [(name, runs)], the first one plain; each other row's cost against it
+def table(title, rows):
+    p = rows[0][1]
+    print(f"| {title} | requests/s | p50 ms | p99 ms | throughput cost | p99 cost |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, rs in rows:
+        cost = (f"{(1 - med(rs, 0) / med(p, 0)) * 100:+.1f}% | {(med(rs, 2) / med(p, 2) - 1) * 100:+.1f}%"
+                if rs is not p else " | ")
+        print(f"| {name} | {med(rs, 0):,.0f} | {med(rs, 1):.3f} | {med(rs, 2):.3f} | {cost} |")
     print()
 print(f"load at start {load0}; {len(plain)} interleaved rounds, medians")
 print()
 print(f"chain: nginx (2 workers) -> python backend -> redis, wrk -t2 -c{conns} -d{wsecs}s")
 print()
-table("chain", plain, traced)
+table("chain", [("plain", plain), ("traced, SQLite", traced), ("traced, raw log only", rawonly)])
 print(f"the chain's logd stored {rows1 - rows0:,} records ({(rows1 - rows0) / secs:,.0f}/s of load), "
       f"dropped {c.get('dropped', '?')}, used {chain_cpu / 100:.1f} s of CPU; "
       f"{c.get('complete', '?')} of {c.get('paths', '?')} paths complete")
+print(f"the raw-only logd used {raw_cpu / 100:.1f} s of CPU; `trace load` stored its {rawrows:,} "
+      f"records into SQLite afterwards in {load_ms / 1000:.2f} s")
 print()
 print(f"redis-benchmark -t get -c 16 -n {reqs}, client and server traced")
 print()
-table("redis", rplain, rtraced)
+table("redis", [("plain", rplain), ("traced", rtraced)])
 tsecs = sum(r[3] for r in rtraced)
 print(f"the redis logd stored {rrows:,} records in {tsecs:.1f} s of traced runs: "
       f"{rrows / tsecs:,.0f} records/s, dropped {a.get('dropped', '?')}, used {redis_cpu / 100:.1f} s of CPU")

@@ -32,6 +32,7 @@ static const char trace_usage[] =
 	"       parikshan trace attach [--logd SOCK] (PID... | --all-in PID)\n"
 	"       parikshan trace logd [--socket SOCK] [--db FILE.sqlite | --pg CONNINFO] [--raw "
 	"FILE]\n"
+	"       parikshan trace logd [--socket SOCK] --no-db --raw FILE\n"
 	"       parikshan trace expand FILE\n"
 	"       parikshan trace load FILE (--db FILE.sqlite | --pg CONNINFO)\n"
 	"       parikshan trace analyze (--db FILE | --pg CONNINFO) [--json]\n"
@@ -51,6 +52,7 @@ static const char trace_usage[] =
 	"  logd     collect the events of every traced process into a SQLite file (default\n"
 	"           " TRACE_DB_DEFAULT " here) or a PostgreSQL database (--pg), and with --raw\n"
 	"           every frame into a raw log; SIGINT/SIGTERM: commit, print a summary, exit.\n"
+	"           --no-db: the raw log only (the cheapest while tracing; `load` it later).\n"
 	"  expand   print a raw log readably, one line per record.\n"
 	"  load     store a raw log into a store, as logd would have.\n"
 	"  analyze, paths, report  build the request paths from the store.\n\n"
@@ -244,11 +246,14 @@ static int trace_attach(int argc, char **argv)
 
 static int trace_logd(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
-		{ "pg", required_argument, NULL, 'p' },	    { "raw", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 }
-	};
+	static const struct option opts[] = { { "socket", required_argument, NULL, 's' },
+					      { "db", required_argument, NULL, 'd' },
+					      { "pg", required_argument, NULL, 'p' },
+					      { "raw", required_argument, NULL, 'r' },
+					      { "no-db", no_argument, NULL, 'n' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	bool no_db = false;
 	struct pk_trace_logd_opts o = { .sock = default_sock() };
 	struct pk_trace_logd_stats st;
 	char err[512] = "";
@@ -270,6 +275,9 @@ static int trace_logd(int argc, char **argv)
 		case 'r':
 			o.raw = optarg;
 			break;
+		case 'n':
+			no_db = true;
+			break;
 		case 'h':
 			usage();
 			return PK_EXIT_OK;
@@ -284,7 +292,12 @@ static int trace_logd(int argc, char **argv)
 		return pk_cli_bad("trace logd", argv[optind], "unexpected argument");
 	if (o.db && o.pg)
 		return pk_cli_bad("trace logd", "--db and --pg", "give one of them");
-	if (!o.db && !o.pg)
+	if (no_db && (o.db || o.pg))
+		return pk_cli_bad("trace logd", "--no-db", "conflicts with --db and --pg");
+	if (no_db && !o.raw)
+		return pk_cli_bad("trace logd", "--no-db",
+				  "needs --raw FILE (where the events go)");
+	if (!o.db && !o.pg && !no_db)
 		o.db = TRACE_DB_DEFAULT;
 	rc = pk_trace_logd_run(&o, &st, err, sizeof(err));
 	if (rc)

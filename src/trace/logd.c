@@ -77,7 +77,7 @@ static int commit(struct logd *d)
 {
 	int rc;
 
-	if (!d->pending)
+	if (!d->pending || !d->store)
 		return 0;
 	rc = pk_trace_store_commit(d->store, d->err, d->errlen);
 	d->pending = 0;
@@ -108,7 +108,8 @@ static int on_frame(void *arg, const struct pk_trace_frame *f, const struct pk_t
 			return fatal(d, rc), rc;
 	}
 	if (h) {
-		rc = pk_trace_store_add_proc(d->store, h, &c->proc, d->err, d->errlen);
+		rc = d->store ? pk_trace_store_add_proc(d->store, h, &c->proc, d->err, d->errlen)
+			      : 0;
 		if (rc)
 			return fatal(d, rc), rc;
 		c->pid = h->pid;
@@ -117,7 +118,7 @@ static int on_frame(void *arg, const struct pk_trace_frame *f, const struct pk_t
 		d->pending++;
 		return 0;
 	}
-	rc = pk_trace_store_add_recs(d->store, c->proc, recs, n, d->err, d->errlen);
+	rc = d->store ? pk_trace_store_add_recs(d->store, c->proc, recs, n, d->err, d->errlen) : 0;
 	if (rc)
 		return fatal(d, rc), rc;
 	for (size_t i = 0; i < n; i++)
@@ -322,7 +323,11 @@ int pk_trace_logd_run(const struct pk_trace_logd_opts *o, struct pk_trace_logd_s
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, &old);
-	rc = pk_trace_store_open(o->db, o->pg, true, &d.store, err, errlen);
+	if (!o->db && !o->pg && !o->raw) {
+		rc = pk_errbuf_set(-EINVAL, err, errlen, "logd: neither a store nor a raw log");
+		goto out;
+	}
+	rc = o->db || o->pg ? pk_trace_store_open(o->db, o->pg, true, &d.store, err, errlen) : 0;
 	if (rc)
 		goto out;
 	if (o->raw) {

@@ -1,5 +1,6 @@
 /* logd.h — `parikshan trace logd`: collects the frames of every traced process on a Unix
- * stream socket and writes them to the store (and, when asked, to a raw log). */
+ * stream socket and writes them to the store (and, when asked, to a raw log), or only to the
+ * raw log (no store: the cheapest way to record; `trace load` stores the log afterwards). */
 #ifndef PK_TRACE_LOGD_H
 #define PK_TRACE_LOGD_H
 
@@ -11,14 +12,14 @@
 
 struct pk_trace_logd_opts {
 	const char *sock; /* the socket's path */
-	const char *db;	  /* SQLite file, or NULL with pg set */
+	const char *db;	  /* SQLite file; NULL with pg set, or with neither: raw log only */
 	const char *pg;	  /* PostgreSQL conninfo */
-	const char *raw;  /* raw log path, or NULL */
+	const char *raw;  /* raw log path; required when neither db nor pg is set */
 };
 
 struct pk_trace_logd_stats {
 	uint64_t procs;	  /* hellos */
-	uint64_t recs;	  /* records stored */
+	uint64_t recs;	  /* records stored (or logged, with no store) */
 	uint64_t dropped; /* records the processes reported lost (hellos + DROPS records) */
 	uint64_t bad;	  /* connections dropped for bad input */
 };

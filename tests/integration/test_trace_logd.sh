@@ -96,6 +96,23 @@ pk_expect_error logd-bad-db 1 "trace logd: .*not a trace store" \
 pk_expect_error logd-two-dbs 2 "trace logd: --db and --pg" \
 	"$PK_BIN" trace logd --socket "$SOCK" --db "$DB" --pg "host=/nonexistent"
 
+# --- raw log only (--no-db): no store is made; `trace load` stores the log later -----------
+cd "$PK_TMP" || exit 1 # where logd would make its default store
+logd_start rawonly --no-db --raw "$PK_TMP/only.raw" || exit 1
+cd "$PK_ROOT" || exit 1
+pk_check rawonly-client python3 "$CLIENT" "$SOCK" good 2003 500 5
+logd_stop
+pk_expect_eq rawonly-exit "$LOGD_RC" 0
+pk_check rawonly-summary grep -qx "trace logd: 1 processes, 501 records, 10 dropped by the processes, 0 bad connections" "$PK_TMP/rawonly.log"
+pk_check rawonly-no-store test ! -e "$PK_TMP/parikshan-trace.sqlite"
+pk_expect_eq rawonly-load "$("$PK_BIN" trace load "$PK_TMP/only.raw" --db "$PK_TMP/only.sqlite" 2>&1)" \
+	"trace load: 1 processes, 501 records stored"
+pk_expect_eq rawonly-load-rows "$(sq "$PK_TMP/only.sqlite" 'select count(*) from events')" 501
+pk_expect_error rawonly-needs-raw 2 "trace logd: --no-db: needs --raw FILE" \
+	"$PK_BIN" trace logd --socket "$SOCK" --no-db
+pk_expect_error rawonly-conflicts 2 "trace logd: --no-db: conflicts with --db and --pg" \
+	"$PK_BIN" trace logd --socket "$SOCK" --no-db --raw "$PK_TMP/x.raw" --db "$DB"
+
 # --- a disk that fills up: one clear line, exit 1 ------------------------------------------
 mkdir -p "$PK_TMP/small"
 if mount -t tmpfs -o size=256k pk-test-trace "$PK_TMP/small"; then
