@@ -16,7 +16,7 @@ BOOKWORM_PKGS=(
 	iproute2 procps psmisc curl python3 clang-format
 	tshark tcpdump sysbench clang-14 libclang-rt-14-dev uthash-dev
 	libelf-dev libdw-dev libcapstone-dev uftrace bpftrace
-	libjemalloc-dev gdb strace
+	libjemalloc-dev gdb strace dnsmasq-base bind9-dnsutils
 )
 
 missing=()

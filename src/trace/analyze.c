@@ -59,6 +59,8 @@ struct conn {
 	int ex0, nex;	/* its exchanges */
 	int ep_next;	/* chain of the endpoint table */
 	int local_next; /* chain of the local-endpoint table */
+	int first_burst;
+	bool dgram; /* one peer (and DNS query id) of a datagram socket: offsets its own */
 	enum pk_trace_proto proto;
 };
 
@@ -160,6 +162,27 @@ static uint64_t addr_hash(const struct pk_trace_addr *a)
 		h = mix64(h ^ w);
 	}
 	return h;
+}
+
+/* Whether a datagram looks like a DNS message: a whole header, opcode QUERY, one question. */
+static bool dns_like(const uint8_t *pk, size_t plen)
+{
+	return plen >= 12 && ((pk[2] >> 3) & 0xf) == 0 && pk[4] == 0 && pk[5] == 1;
+}
+
+/* The connection key of a datagram record of pid: the socket, its peer and, for DNS, the
+ * query id, so that each query and its answer pair up even when one socket serves many
+ * clients (a server) or many queries (a resolver).  The top bit keeps it apart from the
+ * pid<<32|fd keys of stream sockets. */
+static uint64_t dgram_key(int32_t pid, const struct pk_trace_rec *r)
+{
+	struct pk_trace_addr peer = addr_norm(&r->peer);
+	uint64_t id =
+		dns_like(r->peek, r->peek_len) ? (uint64_t)(r->peek[0] << 8 | r->peek[1]) + 1 : 0;
+
+	return mix64(((uint64_t)(uint32_t)pid << 32 | (uint32_t)r->fd) ^
+		     mix64(addr_hash(&peer) + (id << 40))) |
+	       1ULL << 63;
 }
 
 static enum pk_trace_proto detect(const struct conn *c, const struct burst *req,
@@ -344,7 +367,7 @@ static int new_conn(struct an *a, int32_t pid, size_t pp, const struct pk_trace_
 	c->proc = pp;
 	c->local = addr_norm(&r->local);
 	c->peer = addr_norm(&r->peer);
-	c->last_burst = -1;
+	c->last_burst = c->first_burst = -1;
 	c->ep_next = c->local_next = -1;
 	return (int)a->nconns++;
 }
@@ -437,16 +460,23 @@ static int build_conns(struct an *a)
 		}
 		if (r->ret <= 0)
 			continue;
+		bool dg = (r->flags & PK_TRACE_F_DGRAM) && addr_known(&r->peer);
+
+		if (dg)
+			key = dgram_key(k[j].pid, r);
 		slot = htab_slot(&fds, key);
 		ci = fds.vals[slot];
 		if (ci < 0) {
 			if ((ci = new_conn(a, k[j].pid, k[j].pp, r)) < 0)
 				goto out;
+			a->conns[ci].dgram = dg;
 			fds.keys[slot] = key;
 			fds.vals[slot] = ci;
 		}
 		struct conn *c = &a->conns[ci];
 		bool out = r->call == PK_TRACE_WRITE;
+		/* a datagram conn's offsets count its own messages (the socket's are shared) */
+		uint64_t off = c->dgram ? c->next_off[out] : r->offset;
 
 		c->flags |= r->flags;
 		c->t_last = r->ts_ns;
@@ -457,14 +487,16 @@ static int build_conns(struct an *a)
 		/* a jump forward in a direction's bytes: its records in between were lost (a full
 		 * ring), maybe inside the other direction's last burst too, which then may join two
 		 * messages: neither burst is trusted */
-		bool gap = c->off_seen[out] && r->offset > c->next_off[out];
+		bool gap = c->off_seen[out] && off > c->next_off[out];
 
-		if (!c->off_seen[out] || r->offset + (uint64_t)r->ret > c->next_off[out])
-			c->next_off[out] = r->offset + (uint64_t)r->ret;
+		if (!c->off_seen[out] || off + (uint64_t)r->ret > c->next_off[out])
+			c->next_off[out] = off + (uint64_t)r->ret;
 		c->off_seen[out] = true;
 		if (gap && c->last_burst >= 0)
 			a->bursts[c->last_burst].gap = true;
-		if (!gap && c->last_burst >= 0 && a->bursts[c->last_burst].out == out) {
+		/* (each datagram is a message of its own: never joined to the one before) */
+		if (!gap && !c->dgram && c->last_burst >= 0 &&
+		    a->bursts[c->last_burst].out == out) {
 			struct burst *b = &a->bursts[c->last_burst];
 
 			/* a message read in pieces (a MySQL server reads the 4-byte header, then
@@ -489,7 +521,7 @@ static int build_conns(struct an *a)
 					.tid = r->tid,
 					.t0 = r->ts_ns,
 					.t1 = r->ts_ns,
-					.off = r->offset,
+					.off = off,
 					.bytes = (uint64_t)r->ret,
 					.peek = r->peek,
 					.plen = r->peek_len,
@@ -498,6 +530,8 @@ static int build_conns(struct an *a)
 					.cut = (r->flags & PK_TRACE_F_PEEK_CUT) != 0 ||
 					       (uint64_t)r->ret != r->peek_len };
 		c->last_burst = (int)a->nbursts++;
+		if (c->first_burst < 0)
+			c->first_burst = c->last_burst;
 	}
 	rc = 0;
 out:
@@ -603,8 +637,11 @@ static int build_exchanges(struct an *a)
 		}
 	for (size_t i = 0; i < a->nconns; i++) {
 		struct conn *c = &a->conns[i];
+		const struct burst *b0 = c->first_burst >= 0 ? &a->bursts[c->first_burst] : NULL;
 
-		if (c->flags & PK_TRACE_F_SERVER)
+		if (c->dgram && b0 && dns_like(b0->peek, b0->plen))
+			c->server = b0->out == ((b0->peek[2] & 0x80) != 0); /* got a query (QR 0) */
+		else if (c->flags & PK_TRACE_F_SERVER)
 			c->server = true;
 		else if (c->flags & PK_TRACE_F_CLIENT)
 			c->server = false;
@@ -1004,22 +1041,31 @@ static int match_conns(struct an *a)
 
 		if (c->server || !c0 || !addr_known(&c->peer))
 			continue;
-		for (int j = ep.vals[htab_slot(&ep, pair_hash(&c->peer, &c->local))]; j >= 0;
-		     j = a->conns[j].ep_next) {
-			const struct conn *s = &a->conns[j];
-			const struct burst *s0;
+		/* a datagram server bound to the wildcard address knows only its port */
+		struct pk_trace_addr wild = { .family = c->peer.family, .port = c->peer.port };
+		const struct pk_trace_addr *as[2] = { &c->peer, &wild };
 
-			if (s->pid == c->pid || !addr_eq(&s->local, &c->peer) ||
-			    !addr_eq(&s->peer, &c->local) || !s->nex)
-				continue;
-			s0 = req_of(a, s->ex0) ?: resp_of(a, s->ex0);
-			uint64_t d = s0->t0 > c0->t0 ? s0->t0 - c0->t0 : c0->t0 - s0->t0;
+		for (int w = 0; w < (c->dgram ? 2 : 1); w++)
+			for (int j = ep.vals[htab_slot(&ep, pair_hash(as[w], &c->local))]; j >= 0;
+			     j = a->conns[j].ep_next) {
+				const struct conn *s = &a->conns[j];
+				const struct burst *s0;
 
-			if (d < bestd) {
-				bestd = d;
-				best = j;
+				if (s->pid == c->pid || !addr_eq(&s->local, as[w]) ||
+				    !addr_eq(&s->peer, &c->local) || !s->nex)
+					continue;
+				s0 = req_of(a, s->ex0) ?: resp_of(a, s->ex0);
+				/* datagram peers reuse ports: the query's bytes must agree too */
+				if (c->dgram && (!req_of(a, c->ex0) || !req_of(a, s->ex0) ||
+						 !same_bytes(req_of(a, c->ex0), req_of(a, s->ex0))))
+					continue;
+				uint64_t d = s0->t0 > c0->t0 ? s0->t0 - c0->t0 : c0->t0 - s0->t0;
+
+				if (d < bestd) {
+					bestd = d;
+					best = j;
+				}
 			}
-		}
 		if (best < 0)
 			continue;
 		const struct conn *s = &a->conns[best];

@@ -95,6 +95,49 @@ static void mysql_str(const uint8_t *b, size_t len, char *dst, size_t dstlen, si
 		put_byte(dst, dstlen, n, (uint8_t)head[i], false);
 }
 
+/* A DNS query's question readably: "A www.example.com", "TYPE65 x.test"; false when the
+ * header or the name is cut or malformed (the caller prints the bytes then). */
+static bool dns_str(const uint8_t *b, size_t len, char *dst, size_t dstlen, size_t *n)
+{
+	static const struct {
+		uint16_t type;
+		const char *name;
+	} types[] = { { 1, "A" },    { 2, "NS" },    { 5, "CNAME" },  { 6, "SOA" },
+		      { 12, "PTR" }, { 15, "MX" },   { 16, "TXT" },   { 28, "AAAA" },
+		      { 33, "SRV" }, { 64, "SVCB" }, { 65, "HTTPS" }, { 255, "ANY" } };
+	char head[16];
+	size_t i = 12, k;
+	uint16_t type;
+
+	if (len < 12)
+		return false;
+	while (i < len && b[i] != 0) {
+		if (b[i] > 63 || i + 1 + b[i] >= len)
+			return false; /* a pointer, or cut by the peek */
+		i += 1 + b[i];
+	}
+	if (i + 2 >= len)
+		return false;
+	type = (uint16_t)(b[i + 1] << 8 | b[i + 2]);
+	for (k = 0; k < sizeof(types) / sizeof(types[0]) && types[k].type != type; k++)
+		;
+	if (k < sizeof(types) / sizeof(types[0]))
+		snprintf(head, sizeof(head), "%s ", types[k].name);
+	else
+		snprintf(head, sizeof(head), "TYPE%u ", type);
+	for (k = 0; head[k]; k++)
+		put_byte(dst, dstlen, n, (uint8_t)head[k], false);
+	if (b[12] == 0)
+		put_byte(dst, dstlen, n, '.', false); /* the root */
+	for (i = 12; b[i] != 0; i += 1 + b[i]) {
+		if (i > 12)
+			put_byte(dst, dstlen, n, '.', false);
+		for (k = 1; k <= b[i]; k++)
+			put_byte(dst, dstlen, n, b[i + k], false);
+	}
+	return true;
+}
+
 void pk_trace_request_str(const struct pk_trace_hop *h, bool full, char *dst, size_t dstlen)
 {
 	size_t n = 0, i = 0, len = h->request_len;
@@ -124,6 +167,8 @@ void pk_trace_request_str(const struct pk_trace_hop *h, bool full, char *dst, si
 		}
 	} else if (h->proto == PK_TRACE_PROTO_MYSQL && len >= 5) {
 		mysql_str(b, len, dst, dstlen, &n);
+	} else if (h->proto == PK_TRACE_PROTO_DNS && dns_str(b, len, dst, dstlen, &n)) {
+		;
 	} else {
 		for (i = 0; i < len && b[i] != '\r' && b[i] != '\n'; i++)
 			put_byte(dst, dstlen, &n, b[i], false);

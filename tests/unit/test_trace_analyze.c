@@ -432,6 +432,160 @@ static void test_pipelined(void)
 }
 
 /* Garbage never crashes: unknown process rows, calls out of range, no records at all. */
+/* A DNS message (header and one question) for name "<label>.test", into buf; its length. */
+static size_t dns_msg(uint8_t *buf, uint16_t id, bool answer, const char *label, uint16_t qtype)
+{
+	size_t n = 0, l = strlen(label);
+
+	buf[n++] = (uint8_t)(id >> 8);
+	buf[n++] = (uint8_t)id;
+	buf[n++] = answer ? 0x81 : 0x01; /* QR, opcode QUERY, RD */
+	buf[n++] = answer ? 0x80 : 0x00;
+	memcpy(buf + n, answer ? "\0\1\0\1\0\0\0\0" : "\0\1\0\0\0\0\0\0", 8);
+	n += 8;
+	buf[n++] = (uint8_t)l;
+	memcpy(buf + n, label, l);
+	n += l;
+	memcpy(buf + n, "\4test\0", 6);
+	n += 6;
+	buf[n++] = (uint8_t)(qtype >> 8);
+	buf[n++] = (uint8_t)qtype;
+	buf[n++] = 0;
+	buf[n++] = 1;
+	return n;
+}
+
+/* A datagram of proc on fd (local port lport, address 127.0.0.1 or the wildcard) with peer
+ * 127.0.0.1:pport. */
+static void dgram(struct synth *s, int64_t proc, int fd, uint16_t lport, bool wildcard,
+		  uint16_t pport, uint8_t call, uint64_t ts, uint64_t off, const uint8_t *msg,
+		  size_t len)
+{
+	struct pk_trace_rec *r = synth_rec(s, proc, call, (uint32_t)proc, ts);
+
+	if (!r)
+		return;
+	r->fd = fd;
+	r->flags = PK_TRACE_F_DGRAM | PK_TRACE_F_FROM_START;
+	synth_addr(&r->local, lport);
+	if (wildcard)
+		memset(r->local.addr, 0, sizeof(r->local.addr));
+	synth_addr(&r->peer, pport);
+	r->ret = (int64_t)len;
+	r->offset = off;
+	r->peek_len = (uint16_t)len;
+	memcpy(r->peek, msg, len);
+}
+
+/* DNS over UDP: an HTTP front end (pid 400) resolves names through one unconnected socket
+ * (two queries at once, then the first id again for the next request) against a server bound
+ * to the wildcard address (pid 500) that answers out of order; another client (pid 401, not a
+ * server) reuses the same query id.  Each query pairs with its own answer by peer and id, and
+ * each front-end request's path holds exactly its own lookups. */
+static void test_dns_udp(void)
+{
+	struct synth s;
+	struct pk_trace_paths *p = NULL;
+	struct synth_side front[2];
+	uint8_t m[64];
+	size_t n;
+	uint64_t coff = 0, soff = 0, t;
+	char err[128] = "";
+	static const struct {
+		int front;   /* request of the front end it serves, -1: pid 401's */
+		uint16_t id; /* query id */
+		const char *name;
+		uint16_t qtype;
+		uint64_t q_us, a_us; /* when the server reads the query, writes the answer */
+	} qs[] = {
+		{ 0, 0x1234, "a", 1, 3200, 3500 },
+		{ 0, 0x1235, "a", 28, 3300, 3400 },
+		{ -1, 0x1234, "z", 1, 3350, 3450 },
+		{ 1, 0x1234, "b", 1, 11200, 11300 },
+	};
+
+	memset(&s, 0, sizeof(s));
+	synth_proc(&s, 1, 400, 1, 0, "front", "/usr/bin/front", 0, 0);
+	synth_proc(&s, 2, 500, 1, 0, "dnsmasq", "/usr/sbin/dnsmasq", 0, 0);
+	synth_proc(&s, 3, 401, 1, 0, "dig", "/usr/bin/dig", 0, 0);
+	for (int r = 0; r < 2; r++) {
+		char get[32];
+
+		t = (uint64_t)(1 + 9 * r) * SYN_MS;
+		front[r] =
+			(struct synth_side){ .proc = 1,
+					     .fd = 5 + r,
+					     .lport = 8080,
+					     .pport = (uint16_t)(50000 + r),
+					     .flags = PK_TRACE_F_FROM_START | PK_TRACE_F_SERVER };
+		synth_io(&s, &front[r], PK_TRACE_ACCEPT, 400, t, NULL);
+		snprintf(get, sizeof(get), "GET /%c HTTP/1.1\r\n\r\n", 'a' + r);
+		synth_io(&s, &front[r], PK_TRACE_READ, 400, t + SYN_MS, get);
+		synth_io(&s, &front[r], PK_TRACE_WRITE, 400, t + 3 * SYN_MS,
+			 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	}
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		int64_t cp = qs[i].front < 0 ? 3 : 1;
+		uint16_t cport = qs[i].front < 0 ? 40001 : 40000;
+		uint64_t q = qs[i].q_us * SYN_US, a = qs[i].a_us * SYN_US;
+
+		n = dns_msg(m, qs[i].id, false, qs[i].name, qs[i].qtype);
+		dgram(&s, cp, 7, cport, false, 53, PK_TRACE_WRITE, q - 100 * SYN_US, coff, m, n);
+		dgram(&s, 2, 4, 53, true, cport, PK_TRACE_READ, q, soff, m, n);
+		n = dns_msg(m, qs[i].id, true, qs[i].name, qs[i].qtype);
+		dgram(&s, 2, 4, 53, true, cport, PK_TRACE_WRITE, a, soff, m, n);
+		dgram(&s, cp, 7, cport, false, 53, PK_TRACE_READ, a + 50 * SYN_US, coff, m, n);
+		coff += n;
+		soff += n;
+	}
+	CHECK(!s.oom);
+	CHECK_EQ_INT(pk_trace_analyze(s.procs, s.nprocs, s.ev, s.nev, &p, err, sizeof(err)), 0);
+	if (p) {
+		int front_paths = 0, dns_roots = 0;
+
+		CHECK_EQ_INT(p->npaths, 3); /* two front-end requests, pid 401's lookup */
+		for (size_t i = 0; i < p->npaths; i++) {
+			const struct pk_trace_path *tp = &p->paths[i];
+			const struct pk_trace_hop *h = &p->hops[tp->first_hop];
+
+			CHECK(tp->complete);
+			if (h->pid == 500) {
+				dns_roots++;
+				CHECK_EQ_INT(h->proto, PK_TRACE_PROTO_DNS);
+				CHECK(memmem(h->request, h->request_len, "\1z\4test", 7) != NULL);
+				CHECK_EQ_INT(h->end_ns - h->start_ns, 100 * SYN_US);
+				continue;
+			}
+			CHECK_EQ_INT(h->pid, 400);
+			int r = has(h, "GET /b") ? 1 : 0;
+
+			front_paths++;
+			CHECK_EQ_INT(tp->nhops, r ? 2 : 3);
+			for (size_t k = 1; k < tp->nhops; k++) {
+				const struct pk_trace_hop *d = &h[k];
+
+				CHECK_EQ_INT(d->pid, 500);
+				CHECK_EQ_INT(d->proto, PK_TRACE_PROTO_DNS);
+				CHECK_EQ_INT(d->parent, 0);
+				CHECK(memmem(d->request, d->request_len,
+					     r ? "\1b\4test" : "\1a\4test", 7) != NULL);
+				/* each query's own answer: 300 us for A, 100 us for AAAA (answered
+				 * first) */
+				uint16_t qt = (uint16_t)(d->request[d->request_len - 4] << 8 |
+							 d->request[d->request_len - 3]);
+
+				CHECK_EQ_INT(d->end_ns - d->start_ns, qt == 28 ? 100 * SYN_US
+								      : r      ? 100 * SYN_US
+									       : 300 * SYN_US);
+			}
+		}
+		CHECK_EQ_INT(front_paths, 2);
+		CHECK_EQ_INT(dns_roots, 1);
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
 static void test_bad_input(void)
 {
 	struct synth_opts o = { .n = 4, .conc = 2 };
@@ -476,6 +630,7 @@ int main(void)
 	UNIT_RUN(test_late_server);
 	UNIT_RUN(test_latest);
 	UNIT_RUN(test_pipelined);
+	UNIT_RUN(test_dns_udp);
 	UNIT_RUN(test_bad_input);
 	return unit_done();
 }

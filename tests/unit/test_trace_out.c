@@ -252,29 +252,48 @@ static void test_text(void)
 	free(out);
 }
 
-/* A MySQL hop's request readably: the command after the 4-byte header. */
-static void test_mysql_title(void)
+/* A hop's request readably: MySQL's command after the 4-byte header, DNS's question. */
+static void test_titles(void)
 {
 	static const struct {
+		enum pk_trace_proto proto;
 		const char *bytes;
 		size_t len;
 		const char *want;
 	} cases[] = {
-		{ "\x0a\x00\x00\x00\x03select 1", 13, "QUERY select 1" },
-		{ "\x0a\x00\x00\x00\x17\x07\x00\x00\x00\x00", 10, "EXECUTE stmt 7" },
-		{ "\x01\x00\x00\x00\x01", 5, "QUIT" },
-		{ "\x20\x00\x00\x01\x85\xa6", 6, "HANDSHAKE" },
-		{ "\x01\x00\x00\x00\x7f", 5, "COM_0x7f" },
-		{ "\x06\x00\x00\x00\x16"
+		{ PK_TRACE_PROTO_MYSQL, "\x0a\x00\x00\x00\x03select 1", 13, "QUERY select 1" },
+		{ PK_TRACE_PROTO_MYSQL, "\x0a\x00\x00\x00\x17\x07\x00\x00\x00\x00", 10,
+		  "EXECUTE stmt 7" },
+		{ PK_TRACE_PROTO_MYSQL, "\x01\x00\x00\x00\x01", 5, "QUIT" },
+		{ PK_TRACE_PROTO_MYSQL, "\x20\x00\x00\x01\x85\xa6", 6, "HANDSHAKE" },
+		{ PK_TRACE_PROTO_MYSQL, "\x01\x00\x00\x00\x7f", 5, "COM_0x7f" },
+		{ PK_TRACE_PROTO_MYSQL,
+		  "\x06\x00\x00\x00\x16"
 		  "a\x01"
 		  "b",
 		  8, "PREPARE a\\x01b" },
-		{ "\x01\x00", 2, "\\x01\\x00" }, /* too short: the bytes */
+		{ PK_TRACE_PROTO_MYSQL, "\x01\x00", 2, "\\x01\\x00" }, /* too short: the bytes */
+		{ PK_TRACE_PROTO_DNS,
+		  "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07"
+		  "example\x03"
+		  "com\x00\x00\x1c\x00\x01",
+		  33, "AAAA www.example.com" },
+		{ PK_TRACE_PROTO_DNS,
+		  "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x63", 15, "TYPE99 ." },
+		/* cut inside the name, and a compression pointer: the bytes */
+		{ PK_TRACE_PROTO_DNS,
+		  "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05"
+		  "ab",
+		  15, "\\x124\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x05ab" },
+		{ PK_TRACE_PROTO_DNS,
+		  "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00", 15,
+		  "\\x124\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\xc0\\x0c\\x00" },
 	};
-	struct pk_trace_hop h = { .proto = PK_TRACE_PROTO_MYSQL };
+	struct pk_trace_hop h = { 0 };
 	char buf[256];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h.proto = cases[i].proto;
 		memcpy(h.request, cases[i].bytes, cases[i].len);
 		h.request_len = (uint16_t)cases[i].len;
 		pk_trace_request_str(&h, false, buf, sizeof(buf));
@@ -349,6 +368,6 @@ int main(void)
 	UNIT_RUN(test_summary);
 	UNIT_RUN(test_text);
 	UNIT_RUN(test_fmt_parse);
-	UNIT_RUN(test_mysql_title);
+	UNIT_RUN(test_titles);
 	return unit_done();
 }

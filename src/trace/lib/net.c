@@ -123,6 +123,34 @@ PK_DATA_WRAP(ssize_t, __recvfrom_chk, true,
 	     (fd, b, n, bl, fl, sa, sl), b, NULL, 0, r >= 0 ? sa : NULL, r >= 0 && sl ? *sl : 0,
 	     (fl & MSG_PEEK))
 
+/* sendmmsg/recvmmsg (libuv's UDP, resolvers): one record per message moved, each with its
+ * own peer; a failed call is one record of the error. */
+#define PK_MMSG_WRAP(name, in, params, args)                                                       \
+	PK_EXPORT int name params                                                                  \
+	{                                                                                          \
+		PK_REAL(int(*) params, #name);                                                     \
+		int r, e;                                                                          \
+		if (pk_tl_busy() || (in && (fl & MSG_PEEK)))                                       \
+			return real_fn args;                                                       \
+		if (!(in))                                                                         \
+			pk_rec_start();                                                            \
+		r = real_fn args;                                                                  \
+		e = errno;                                                                         \
+		if (r < 0)                                                                         \
+			data_done(fd, in, -1, e, NULL, NULL, 0, NULL, 0);                          \
+		for (int i = 0; i < r; i++)                                                        \
+			data_done(fd, in, (ssize_t)v[i].msg_len, 0, NULL, v[i].msg_hdr.msg_iov,    \
+				  v[i].msg_hdr.msg_iovlen, v[i].msg_hdr.msg_name,                  \
+				  v[i].msg_hdr.msg_namelen);                                       \
+		errno = e;                                                                         \
+		return r;                                                                          \
+	}
+
+PK_MMSG_WRAP(sendmmsg, false, (int fd, struct mmsghdr *v, unsigned int n, int fl), (fd, v, n, fl))
+PK_MMSG_WRAP(recvmmsg, true,
+	     (int fd, struct mmsghdr *v, unsigned int n, int fl, struct timespec *t),
+	     (fd, v, n, fl, t))
+
 /* sendfile: the bytes come from a file; the record has no peek (peek_len 0). */
 #define PK_SENDFILE_WRAP(name, off_type)                                                           \
 	PK_EXPORT ssize_t name(int fd, int in_fd, off_type *off, size_t n)                         \
@@ -547,6 +575,8 @@ void pk_net_prime(void)
 	(void)!sendto(-1, NULL, 0, 0, NULL, 0);
 	(void)!recvmsg(-1, &m, 0);
 	(void)!sendmsg(-1, &m, 0);
+	(void)!sendmmsg(-1, NULL, 0, 0);
+	(void)!recvmmsg(-1, NULL, 0, 0, NULL);
 	(void)!readv(-1, NULL, 0);
 	(void)!writev(-1, NULL, 0);
 	(void)!__read_chk(-1, NULL, 0, 0);
