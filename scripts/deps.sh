@@ -16,7 +16,7 @@ BOOKWORM_PKGS=(
 	iproute2 procps psmisc curl python3 clang-format
 	tshark tcpdump sysbench clang-14 libclang-rt-14-dev uthash-dev
 	libelf-dev libdw-dev libcapstone-dev uftrace bpftrace
-	libjemalloc-dev gdb strace dnsmasq-base bind9-dnsutils
+	libjemalloc-dev gdb strace dnsmasq-base bind9-dnsutils memcached libmemcached-tools
 )
 
 missing=()
@@ -36,7 +36,7 @@ if ((${#missing[@]})); then
 	apt-get install -y -q --no-install-recommends \
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
 	# Packaged daemons must not keep running on their default ports: tests start their own.
-	for svc in redis-server nginx haproxy mariadb postgresql; do
+	for svc in redis-server nginx haproxy mariadb postgresql memcached; do
 		if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
 			systemctl stop "$svc" || true
 			systemctl disable "$svc" 2>/dev/null || true

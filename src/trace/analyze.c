@@ -190,9 +190,12 @@ static enum pk_trace_proto detect(const struct conn *c, const struct burst *req,
 {
 	static const char *const methods[] = { "GET ",	 "POST ",    "PUT ",	 "DELETE ", "HEAD ",
 					       "PATCH ", "OPTIONS ", "CONNECT ", "TRACE " };
-	static const char *const mc[] = { "get ",     "gets ",	 "set ",     "add ",
-					  "replace ", "append ", "prepend ", "cas ",
-					  "delete ",  "incr ",	 "decr ",    "touch " };
+	static const char *const mc[] = { "get ",     "gets ",	   "set ",	  "add ",
+					  "replace ", "append ",   "prepend ",	  "cas ",
+					  "delete ",  "incr ",	   "decr ",	  "touch ",
+					  "gat ",     "gats ",	   "mg ",	  "ms ",
+					  "md ",      "ma ",	   "version\r\n", "flush_all",
+					  "quit\r\n", "verbosity " };
 	const uint8_t *pk = req ? req->peek : NULL;
 	size_t plen = req ? req->plen : 0;
 
@@ -702,14 +705,31 @@ static const struct burst *resp_of(const struct an *a, int e)
 	return a->ex[e].resp >= 0 ? &a->bursts[a->ex[e].resp] : NULL;
 }
 
+/* Whether a memcached text command expects no answer: "quit", or a first line that ends in
+ * "noreply" (as far as the peek shows it). */
+static bool memcached_answerless(const struct burst *q)
+{
+	static const char nr[] = " noreply";
+	const uint8_t *eol = memmem(q->peek, q->plen, "\r\n", 2);
+	size_t n = eol ? (size_t)(eol - q->peek) : 0;
+
+	if (q->plen >= 4 && memcmp(q->peek, "quit", 4) == 0 && (q->plen == 4 || n == 4))
+		return true;
+	return n >= sizeof(nr) - 1 &&
+	       memcmp(q->peek + n - (sizeof(nr) - 1), nr, sizeof(nr) - 1) == 0;
+}
+
 /* Whether exchange e's request expects no answer: MySQL's COM_QUIT, COM_STMT_SEND_LONG_DATA
- * and COM_STMT_CLOSE. */
+ * and COM_STMT_CLOSE; memcached's quit and noreply commands. */
 static bool answerless(const struct an *a, int e)
 {
 	const struct burst *q = req_of(a, e);
+	enum pk_trace_proto proto = a->conns[a->ex[e].conn].proto;
 
-	return q && a->conns[a->ex[e].conn].proto == PK_TRACE_PROTO_MYSQL && q->plen >= 5 &&
-	       q->peek[3] == 0 && (q->peek[4] == 0x01 || q->peek[4] == 0x18 || q->peek[4] == 0x19);
+	if (q && proto == PK_TRACE_PROTO_MEMCACHED)
+		return memcached_answerless(q);
+	return q && proto == PK_TRACE_PROTO_MYSQL && q->plen >= 5 && q->peek[3] == 0 &&
+	       (q->peek[4] == 0x01 || q->peek[4] == 0x18 || q->peek[4] == 0x19);
 }
 
 /* Whether records of exchange e were lost (a burst next to a gap in its bytes). */
