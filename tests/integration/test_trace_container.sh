@@ -110,7 +110,7 @@ probe_clone() {
 }
 pk_wait_for "the clone's records in logd" 30 probe_clone || exit 1
 pk_ok clone-traced
-pk_check production-still-traced probe prod-after
+pk_wait_for "production's records after the clone" 30 probe prod-after && pk_ok production-still-traced
 # production and clone are both pid 1 in their namespaces: logd stores each as it sees it
 CPID=$(field "$DBG" pid)
 pk_check clone-and-production-apart paths_has "
