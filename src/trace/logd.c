@@ -19,6 +19,7 @@
 #include "common/loop.h"
 #include "trace/raw.h"
 #include "trace/store.h"
+#include "trace/storeq.h"
 #include "trace/wire.h"
 
 #define LOGD_READ_MAX (256 * 1024)
@@ -29,7 +30,6 @@ struct conn {
 	struct pk_io io;
 	struct pk_trace_wire w;
 	struct logd *d;
-	int64_t proc; /* store row, once the hello came */
 	uint32_t id;
 	int pid;
 	int host_pid; /* the peer's pid as logd sees it, when it lives in another pid namespace */
@@ -39,12 +39,10 @@ struct conn {
 
 struct logd {
 	struct pk_loop *loop;
-	struct pk_io lio, sio;
-	struct pk_timer tick;
-	struct pk_trace_store *store;
+	struct pk_io lio, sio, qio;
+	struct pk_trace_storeq *q; /* NULL: the raw log only */
 	int raw_fd;
 	uint32_t next_id;
-	uint64_t pending;
 	struct conn *live, *dead;
 	struct pk_trace_logd_stats *st;
 	uint8_t *rbuf;
@@ -73,17 +71,6 @@ static void conn_end(struct conn *c)
 	c->d->dead = c;
 }
 
-static int commit(struct logd *d)
-{
-	int rc;
-
-	if (!d->pending || !d->store)
-		return 0;
-	rc = pk_trace_store_commit(d->store, d->err, d->errlen);
-	d->pending = 0;
-	return rc;
-}
-
 /* A validated frame of connection c. */
 static int on_frame(void *arg, const struct pk_trace_frame *f, const struct pk_trace_hello *h,
 		    const struct pk_trace_rec *recs, size_t n)
@@ -108,29 +95,21 @@ static int on_frame(void *arg, const struct pk_trace_frame *f, const struct pk_t
 			return fatal(d, rc), rc;
 	}
 	if (h) {
-		rc = d->store ? pk_trace_store_add_proc(d->store, h, &c->proc, d->err, d->errlen)
-			      : 0;
+		rc = d->q ? pk_trace_storeq_hello(d->q, c->id, h, d->err, d->errlen) : 0;
 		if (rc)
 			return fatal(d, rc), rc;
 		c->pid = h->pid;
 		d->st->procs++;
 		d->st->dropped += h->dropped;
-		d->pending++;
 		return 0;
 	}
-	rc = d->store ? pk_trace_store_add_recs(d->store, c->proc, recs, n, d->err, d->errlen) : 0;
+	rc = d->q ? pk_trace_storeq_recs(d->q, c->id, recs, n, d->err, d->errlen) : 0;
 	if (rc)
 		return fatal(d, rc), rc;
 	for (size_t i = 0; i < n; i++)
 		if (recs[i].call == PK_TRACE_DROPS && recs[i].ret > 0)
 			d->st->dropped += (uint64_t)recs[i].ret;
 	d->st->recs += n;
-	d->pending += n;
-	if (d->pending >= PK_TRACE_LOGD_COMMIT_ROWS) {
-		rc = commit(d);
-		if (rc)
-			return fatal(d, rc), rc;
-	}
 	return 0;
 }
 
@@ -210,7 +189,6 @@ static void on_listen(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 		}
 		c->d = d;
 		c->id = ++d->next_id;
-		c->proc = -1;
 		c->host_pid = peer_pid_elsewhere(fd);
 		pk_trace_wire_init(&c->w);
 		pk_io_init(&c->io, fd, on_conn, c);
@@ -236,15 +214,12 @@ static void on_signal(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 	pk_loop_stop(loop);
 }
 
-static void on_tick(struct pk_loop *loop, struct pk_timer *t)
+/* The store's writer failed: stop (its reason comes with pk_trace_storeq_finish). */
+static void on_store_failed(struct pk_loop *loop, struct pk_io *io, uint32_t events)
 {
-	struct logd *d = t->data;
-	int rc = commit(d);
-
-	if (rc)
-		fatal(d, rc);
-	else
-		pk_timer_arm(loop, t, PK_TRACE_LOGD_COMMIT_MS * 1000000ull);
+	(void)loop;
+	(void)events;
+	fatal(io->data, -EIO);
 }
 
 static void before_sleep(struct pk_loop *loop, void *data)
@@ -327,9 +302,15 @@ int pk_trace_logd_run(const struct pk_trace_logd_opts *o, struct pk_trace_logd_s
 		rc = pk_errbuf_set(-EINVAL, err, errlen, "logd: neither a store nor a raw log");
 		goto out;
 	}
-	rc = o->db || o->pg ? pk_trace_store_open(o->db, o->pg, true, &d.store, err, errlen) : 0;
-	if (rc)
-		goto out;
+	if (o->db || o->pg) {
+		struct pk_trace_store *store;
+
+		rc = pk_trace_store_open(o->db, o->pg, true, &store, err, errlen);
+		if (!rc && (rc = pk_trace_storeq_start(store, 0, &d.q, err, errlen)))
+			pk_trace_store_close(store);
+		if (rc)
+			goto out;
+	}
 	if (o->raw) {
 		d.raw_fd = open(o->raw, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (d.raw_fd < 0) {
@@ -351,11 +332,12 @@ int pk_trace_logd_run(const struct pk_trace_logd_opts *o, struct pk_trace_logd_s
 	}
 	pk_io_init(&d.lio, lfd, on_listen, &d);
 	pk_io_init(&d.sio, sfd, on_signal, &d);
-	pk_timer_init(&d.tick, on_tick, &d);
+	if (d.q)
+		pk_io_init(&d.qio, pk_trace_storeq_fd(d.q), on_store_failed, &d);
 	pk_loop_set_before_sleep(d.loop, before_sleep, &d);
 	if ((rc = pk_io_add(d.loop, &d.lio, PK_READ)) ||
 	    (rc = pk_io_add(d.loop, &d.sio, PK_READ)) ||
-	    (rc = pk_timer_arm(d.loop, &d.tick, PK_TRACE_LOGD_COMMIT_MS * 1000000ull))) {
+	    (d.q && (rc = pk_io_add(d.loop, &d.qio, PK_READ)))) {
 		pk_errbuf_set(rc, err, errlen, "logd: event loop: %s", strerror(-rc));
 		goto out;
 	}
@@ -364,15 +346,22 @@ int pk_trace_logd_run(const struct pk_trace_logd_opts *o, struct pk_trace_logd_s
 	if (rc)
 		pk_errbuf_set(rc, err, errlen, "logd: event loop: %s", strerror(-rc));
 	if (d.rc)
-		rc = d.rc; /* err holds its reason */
-	if (!rc)
-		rc = commit(&d);
+		rc = d.rc; /* err holds its reason (but for the writer's: below) */
 out:
 	if (d.loop) {
 		while (d.live)
 			conn_end(d.live);
-		pk_timer_cancel(d.loop, &d.tick);
 		before_sleep(d.loop, &d);
+	}
+	if (d.q) {
+		/* what is queued is stored now; the writer's error, when it is why logd stopped */
+		char why[512];
+		int qrc = pk_trace_storeq_finish(d.q, why, sizeof(why));
+
+		if (qrc && (!rc || d.rc)) {
+			rc = qrc;
+			pk_errbuf_set(rc, err, errlen, "%s", why);
+		}
 	}
 	if (lfd >= 0) {
 		close(lfd);
@@ -382,7 +371,6 @@ out:
 		close(sfd);
 	if (d.raw_fd >= 0)
 		close(d.raw_fd);
-	pk_trace_store_close(d.store);
 	pk_loop_free(d.loop);
 	free(d.rbuf);
 	sigprocmask(SIG_SETMASK, &old, NULL);
