@@ -126,6 +126,17 @@ pk_bg() {
 	PK_PIDS+=("$PK_LAST_PID")
 }
 
+# pk_trace_logd [ARGS...]: starts `trace logd` (pk_bg name logd) on $SOCK storing into $DB
+# (defaults $PK_TMP/trace.sock, $PK_TMP/trace.sqlite), ARGS added; sets SOCK, DB, LOGD and
+# TRACE (the `trace run` prefix that reaches it) and waits for its socket (pk_wait_for).
+pk_trace_logd() {
+	SOCK=${SOCK:-$PK_TMP/trace.sock} DB=${DB:-$PK_TMP/trace.sqlite}
+	TRACE=("$PK_BIN" trace run --logd "$SOCK" --)
+	pk_bg logd "$PK_BIN" trace logd --socket "$SOCK" --db "$DB" "$@"
+	LOGD=$PK_LAST_PID
+	pk_wait_for "logd's socket" 30 test -S "$SOCK"
+}
+
 # pk_redis NAME PORT [extra redis args]: starts a redis-server on 127.0.0.1:PORT; sets PK_LAST_PID.
 pk_redis() {
 	pk_redis_bin redis-server "$@"

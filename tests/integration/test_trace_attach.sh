@@ -55,9 +55,7 @@ ls "/proc/$BACKEND/task" | grep -vx "$BACKEND" | sort -n >"$PK_TMP/early.tids"
 pk_check untraced-before sh -c "! grep -l libparikshan_trace /proc/$FRONT/maps /proc/$REDIS/maps /proc/$BACKEND/maps $(for w in $WORKERS; do printf '/proc/%s/maps ' "$w"; done)"
 
 # --- logd, the attach (a client keeps going meanwhile), the requests ---------------------------------
-pk_bg logd "$PK_BIN" trace logd --socket "$SOCK" --db "$DB"
-LOGD=$PK_LAST_PID
-pk_wait_for "logd's socket" 30 test -S "$SOCK" || exit 1
+pk_trace_logd || exit 1
 
 during=()
 for i in $(seq 1 40); do during+=("http://127.0.0.1:$FPORT/r/a$i"); done

@@ -47,9 +47,7 @@ cp "$PK_TMP/warm.ports" "$PK_TMP/early.ports"
 pk_check early-connections test -s "$PK_TMP/early.ports"
 
 # --- logd, then the requests ---------------------------------------------------------------------
-pk_bg logd "$PK_BIN" trace logd --socket "$SOCK" --db "$DB" --raw "$RAW"
-LOGD=$PK_LAST_PID
-pk_wait_for "logd's socket" 30 test -S "$SOCK" || exit 1
+pk_trace_logd --raw "$RAW" || exit 1
 # procs: the comm of every process that said hello
 procs() {
 	python3 -c 'import sqlite3, sys

@@ -45,9 +45,7 @@ pk_expect_eq listed-traced "$(field "$PROD" traced)/$(field "$PROD" trace_sock)"
 PPID_=$(field "$PROD" pid)
 pk_check preloaded grep -q "/run/parikshan-trace/libparikshan_trace.so" "/proc/$PPID_/maps"
 
-pk_bg logd "$PK_BIN" trace logd --socket "$SOCK" --db "$DB"
-LOGD=$PK_LAST_PID
-pk_wait_for "logd's socket" 20 test -S "$SOCK" || exit 1
+pk_trace_logd || exit 1
 
 # paths_has PYTHON: the paths JSON now satisfies PYTHON, over P (paths), S (the processes)
 # and hops(word): the hops whose request holds word.

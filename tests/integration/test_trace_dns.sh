@@ -9,11 +9,7 @@
 
 N=12
 DPORT=$(pk_free_port) FPORT=$(pk_free_port) BPORT=$(pk_free_port)
-SOCK=$PK_TMP/trace.sock DB=$PK_TMP/trace.sqlite
-TRACE=("$PK_BIN" trace run --logd "$SOCK" --)
-pk_bg logd "$PK_BIN" trace logd --socket "$SOCK" --db "$DB"
-LOGD=$PK_LAST_PID
-pk_wait_for "logd's socket" 30 test -S "$SOCK" || exit 1
+pk_trace_logd || exit 1
 
 pk_bg dnsmasq "${TRACE[@]}" dnsmasq --port="$DPORT" --listen-address=127.0.0.1 --bind-interfaces \
 	--no-resolv --no-hosts --address=/pk.test/127.0.0.1 --keep-in-foreground --log-facility=- \
@@ -22,42 +18,17 @@ DNSMASQ=$PK_LAST_PID
 udp_listening() { ss -lunH "( sport = :$DPORT )" | grep -q .; }
 pk_wait_for "dnsmasq on udp $DPORT" 30 udp_listening || { pk_fail setup "$(tail -n 3 "$PK_TMP/dnsmasq.log")"; exit 1; }
 
+# nginx_conf NAME HTTP-BODY: writes $PK_TMP/NAME.conf, an nginx in the foreground with one
+# worker (pid and error log under $PK_TMP/NAME/) serving HTTP-BODY.
+nginx_conf() {
+	mkdir -p "$PK_TMP/$1"
+	printf 'daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\npid %s;\nerror_log %s;\nevents { worker_connections 256; }\nhttp {\n\taccess_log off;\n%s\n}\n' \
+		"$PK_TMP/$1/nginx.pid" "$PK_TMP/$1/error.log" "$2" >"$PK_TMP/$1.conf"
+}
 # front: resolves r<id>.pk.test for each request (a variable in proxy_pass), then proxies
-mkdir -p "$PK_TMP/front" "$PK_TMP/back"
-cat >"$PK_TMP/front.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid $PK_TMP/front/nginx.pid;
-error_log $PK_TMP/front/error.log;
-events { worker_connections 256; }
-http {
-	access_log off;
-	resolver 127.0.0.1:$DPORT ipv6=off valid=1s;
-	server {
-		listen 127.0.0.1:$FPORT;
-		location / {
-			proxy_pass http://\$arg_name:$BPORT;
-		}
-	}
-}
-CONF
-cat >"$PK_TMP/back.conf" <<CONF
-daemon off;
-master_process off;
-user root;
-pid $PK_TMP/back/nginx.pid;
-error_log $PK_TMP/back/error.log;
-events { worker_connections 256; }
-http {
-	access_log off;
-	server {
-		listen 127.0.0.1:$BPORT;
-		location / { return 200 "back \$request_uri\n"; }
-	}
-}
-CONF
+nginx_conf front "	resolver 127.0.0.1:$DPORT ipv6=off valid=1s;
+	server { listen 127.0.0.1:$FPORT; location / { proxy_pass http://\$arg_name:$BPORT; } }"
+nginx_conf back "	server { listen 127.0.0.1:$BPORT; location / { return 200 \"back \$request_uri\\n\"; } }"
 pk_bg back "${TRACE[@]}" nginx -p "$PK_TMP/back" -c "$PK_TMP/back.conf"
 pk_bg front "${TRACE[@]}" nginx -p "$PK_TMP/front" -c "$PK_TMP/front.conf"
 pk_wait_port "$BPORT" && pk_wait_port "$FPORT" || { pk_fail setup "nginx did not start"; exit 1; }

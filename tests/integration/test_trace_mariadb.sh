@@ -9,11 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 PORT=$(pk_free_port)
-SOCK=$PK_TMP/trace.sock DB=$PK_TMP/trace.sqlite
-TRACE=("$PK_BIN" trace run --logd "$SOCK" --)
-pk_bg logd "$PK_BIN" trace logd --socket "$SOCK" --db "$DB"
-LOGD=$PK_LAST_PID
-pk_wait_for "logd's socket" 30 test -S "$SOCK" || exit 1
+pk_trace_logd || exit 1
 pk_mariadb db "$PORT" "${TRACE[@]}" || { pk_fail setup "mariadbd did not start: $(tail -n 3 "$PK_TMP"/db*.log)"; exit 1; }
 pk_sql "$PORT" "create database sbtest" || { pk_fail setup "create database failed"; exit 1; }
 SB=(sysbench oltp_read_only --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$PORT"

@@ -7,11 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 PORT=$(pk_free_port)
-SOCK=$PK_TMP/trace.sock DB=$PK_TMP/trace.sqlite
-TRACE=("$PK_BIN" trace run --logd "$SOCK" --)
-pk_bg logd "$PK_BIN" trace logd --socket "$SOCK" --db "$DB"
-LOGD=$PK_LAST_PID
-pk_wait_for "logd's socket" 30 test -S "$SOCK" || exit 1
+pk_trace_logd || exit 1
 pk_bg memcached "${TRACE[@]}" memcached -p "$PORT" -U 0 -l 127.0.0.1 -t 4 -u root
 MC=$PK_LAST_PID
 pk_wait_port "$PORT" || { pk_fail setup "memcached did not start: $(tail -n 3 "$PK_TMP/memcached.log")"; exit 1; }
