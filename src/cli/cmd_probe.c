@@ -12,8 +12,10 @@
 #include "cli/cli.h"
 #include "common/proc.h"
 #include "common/args.h"
+#include "common/errbuf.h"
 #include "common/json.h"
 #include "common/strbuf.h"
+#include "cli/probe_drain.h"
 #include "cli/probe_fperf.h"
 #include "probe/dump.h"
 #include "probe/probe.h"
@@ -28,6 +30,7 @@ static const char probe_usage[] =
 	"                               PATTERN...\n"
 	"       parikshan probe disable --pid PID [--file LIB]... [PATTERN...]\n"
 	"       parikshan probe dump    --pid PID [--format F] [-o FILE]\n"
+	"       parikshan probe dump    --pid PID --follow [--duration D] [-o FILE]\n"
 	"       parikshan probe fperf   --pid PID [--file LIB]... [--events LIST]\n"
 	"                               [--duration D] [--json] [-o FILE] FUNC...\n"
 	"       parikshan probe sample  --pid PID [--file LIB]... [--rate N] [FUNC...]\n"
@@ -45,7 +48,10 @@ static const char probe_usage[] =
 	"  enable           switch on the probes of functions matching PATTERN (shell globs)\n"
 	"  disable          switch them off (every function when no PATTERN), restoring the\n"
 	"                   exact NOP bytes\n"
-	"  dump             drain the recorded events (they are consumed) to stdout or FILE\n"
+	"  dump             drain the recorded events (they are consumed) to stdout or FILE;\n"
+	"                   with --follow, keep draining and print the events as text while\n"
+	"                   they come (every 1 to 100 ms), until Ctrl-C/SIGTERM, --duration,\n"
+	"                   or the process's exit\n"
 	"  fperf            per-function performance counters: switch on the entry and exit\n"
 	"                   probes of the functions matching FUNC (globs), read the counters of\n"
 	"                   the calling thread at each (perf_event_open; rdpmc where the kernel\n"
@@ -81,7 +87,8 @@ static const char probe_usage[] =
 	"                   no hardware counter, task-clock,page-faults,context-switches, said\n"
 	"                   on stderr)\n"
 	"  --rate N         sample: 1 call in N, a power of two up to 65536 (1: every call)\n"
-	"  --duration D     fperf: count for D (e.g. 10s, 500ms; default until Ctrl-C/SIGTERM)\n"
+	"  --duration D     fperf, dump --follow: for D (e.g. 10s, 500ms; default until\n"
+	"                   Ctrl-C/SIGTERM)\n"
 	"  -o FILE          write the dump (or the fperf table) to FILE\n"
 	"  --json           list or fperf as JSON\n"
 	"  --help           show this text\n"
@@ -104,6 +111,7 @@ enum {
 	OPT_EVENTS,
 	OPT_DURATION,
 	OPT_RATE,
+	OPT_FOLLOW,
 	OPT_HELP,
 };
 
@@ -118,6 +126,7 @@ static const struct option probe_options[] = {
 	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "follow", no_argument, NULL, OPT_FOLLOW },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -132,8 +141,9 @@ struct probe_opts {
 	bool json;
 	double budget; /* --budget PCT; < 0: not given */
 	struct pk_fperf_opts fperf;
-	bool fperf_opt; /* --events or --duration given */
-	int rate_log2;	/* --rate N as log2 N; < 0: not given */
+	bool events_opt; /* --events given */
+	bool follow;	 /* dump --follow */
+	int rate_log2;	 /* --rate N as log2 N; < 0: not given */
 };
 
 /* Parses one option into o; returns -1 to go on, else the exit status. */
@@ -184,14 +194,16 @@ static int parse_opt(int c, struct probe_opts *o, char **argv)
 		o->fperf.nev = pk_perf_parse(optarg, o->fperf.ev, PK_PERF_MAX, err, sizeof(err));
 		if (o->fperf.nev < 0)
 			return pk_cli_fail(PK_EXIT_USAGE, "probe", "--events: %s", err);
-		o->fperf_opt = true;
+		o->events_opt = true;
 		return -1;
 	}
 	case OPT_DURATION:
 		if (pk_parse_duration(optarg, 86400ull * 1000000000ull, &o->fperf.duration_ns) ||
 		    !o->fperf.duration_ns)
 			return pk_cli_bad_value("probe", "--duration", optarg, -EINVAL);
-		o->fperf_opt = true;
+		return -1;
+	case OPT_FOLLOW:
+		o->follow = true;
 		return -1;
 	case OPT_RATE:
 		if (pk_parse_uint(optarg, 1u << PK_IPROBE_SAMPLE_MAX, &v) || !v || (v & (v - 1)))
@@ -345,6 +357,51 @@ static int do_switch(struct pk_probe_target *t, const struct probe_opts *o, bool
 	return PK_EXIT_OK;
 }
 
+/* What one drain of `dump --follow` needs: the target, where the text goes, the threads'
+ * open calls from one drain to the next. */
+struct follow_drain {
+	struct pk_probe_target *t;
+	FILE *out;
+	struct pk_dump_table state;
+};
+
+static int follow_drain(void *arg, struct pk_dump_stats *st, char *err, size_t errlen)
+{
+	struct follow_drain *f = arg;
+	int rc = pk_probe_dump_text_next(f->t, f->out, st, &f->state, err, errlen);
+
+	if (!rc && fflush(f->out))
+		rc = pk_errbuf_set(-errno, err, errlen, "write the dump: %s", strerror(errno));
+	return rc;
+}
+
+/* `dump --follow`: drains t into out as text until a signal, --duration or t's exit (then a
+ * last drain takes what its threads wrote before).  Adds to *sum; 0 or -errno with a reason. */
+static int follow(struct pk_probe_target *t, const struct probe_opts *o, FILE *out,
+		  struct pk_dump_stats *sum, char *err, size_t errlen)
+{
+	struct follow_drain f = { .t = t, .out = out };
+	struct pk_dump_stats st;
+	double secs;
+	int rc;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!t->shm) /* the drain says why */
+		return pk_probe_dump(t, PK_DUMP_TEXT, out, sum, err, errlen);
+	fprintf(stderr, "parikshan: probe dump: following %d until %s\n", (int)t->pid,
+		o->fperf.duration_ns ? "--duration ends" : "Ctrl-C");
+	rc = pk_cli_probe_drain(t, o->fperf.duration_ns, follow_drain, NULL, &f, sum, &secs, err,
+				errlen);
+	if (rc == -ESRCH) {
+		fprintf(stderr, "parikshan: probe dump: %s\n", err);
+		rc = 0;
+	}
+	if (!rc && !(rc = follow_drain(&f, &st, err, errlen)))
+		pk_cli_dump_stats_add(sum, &st);
+	pk_dump_table_release(&f.state);
+	return rc;
+}
+
 static int do_dump(struct pk_probe_target *t, const struct probe_opts *o)
 {
 	struct pk_dump_stats st;
@@ -362,7 +419,8 @@ static int do_dump(struct pk_probe_target *t, const struct probe_opts *o)
 			return pk_cli_fail(PK_EXIT_RUNTIME, "probe dump", "open %s: %s", o->out,
 					   strerror(errno));
 	}
-	rc = pk_probe_dump(t, o->format, out, &st, err, sizeof(err));
+	rc = o->follow ? follow(t, o, out, &st, err, sizeof(err))
+		       : pk_probe_dump(t, o->format, out, &st, err, sizeof(err));
 	if (out != stdout && fclose(out) && !rc)
 		return pk_cli_fail(PK_EXIT_RUNTIME, "probe dump", "write %s: %s", o->out,
 				   strerror(errno));
@@ -474,8 +532,16 @@ int pk_cmd_probe(int argc, char **argv)
 		return pk_cli_bad("probe", "fperf", "needs a FUNC (a function name or glob)");
 	if (o.rate_log2 >= 0 && strcmp(verb, "sample"))
 		return pk_cli_bad("probe", "--rate", "goes with 'sample'");
-	if (o.fperf_opt && strcmp(verb, "fperf"))
-		return pk_cli_bad("probe", "--events/--duration", "go with 'fperf'");
+	if (o.events_opt && strcmp(verb, "fperf"))
+		return pk_cli_bad("probe", "--events", "goes with 'fperf'");
+	if (o.follow && strcmp(verb, "dump"))
+		return pk_cli_bad("probe", "--follow", "goes with 'dump'");
+	if (o.follow && o.format != PK_DUMP_TEXT)
+		return pk_cli_bad("probe", "--follow",
+				  "streams text: the other formats are one document (dump without "
+				  "--follow)");
+	if (o.fperf.duration_ns && strcmp(verb, "fperf") && !o.follow)
+		return pk_cli_bad("probe", "--duration", "goes with 'fperf' or 'dump --follow'");
 	rc = pk_probe_open(o.pid, o.files, o.nfiles, &t, err, sizeof(err));
 	if (rc)
 		return pk_cli_fail(PK_EXIT_RUNTIME, "probe", "%s", err);

@@ -6,37 +6,15 @@
  * between two drains, down to every millisecond), switches the probes off
  * (the exact bytes back), clears the flags and prints the table. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "cli/probe_drain.h"
 #include "cli/probe_fperf.h"
 #include "common/args.h"
-#include "common/clock.h"
 #include "common/json.h"
 #include "common/strbuf.h"
 #include "probe/dump.h"
-
-#define DRAIN_MAX_MS 100
-#define DRAIN_MIN_MS 1
-#define PROGRESS_S 5
-
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static void stats_add(struct pk_dump_stats *sum, const struct pk_dump_stats *st)
-{
-	sum->events += st->events;
-	sum->drops += st->drops;
-	sum->no_ring = st->no_ring; /* a running total in the segment */
-	sum->bad += st->bad;
-	sum->counters += st->counters;
-}
 
 static uint64_t total_calls(const struct pk_dump_table *tb)
 {
@@ -165,53 +143,30 @@ static void say_note(enum hw_note note)
 			"--events " PK_PERF_FALLBACK ")\n");
 }
 
-/* Drains the rings (every DRAIN_MAX_MS, more often while they fill fast) until the duration ends, a
- * signal comes or the target exits; 0, or -ESRCH when it exited, or a drain's -errno (err says
- * why). */
-static int count(struct pk_probe_target *t, const struct pk_fperf_opts *o, struct pk_dump_table *tb,
-		 struct pk_dump_stats *sum, double *secs, char *err, size_t errlen)
+/* What one drain of the counting (pk_cli_probe_drain) adds to: the table of target t. */
+struct fperf_drain {
+	struct pk_probe_target *t;
+	struct pk_dump_table *tb;
+};
+
+static int fperf_drain(void *arg, struct pk_dump_stats *st, char *err, size_t errlen)
 {
-	uint64_t t0 = pk_now_ns(), next_progress = t0 + PROGRESS_S * 1000000000ull;
-	uint64_t ring = t->shm->ring_events;
-	long period_ms = 10; /* grows to DRAIN_MAX_MS while calls come slowly */
-	int rc = 0;
+	struct fperf_drain *f = arg;
 
-	for (;;) {
-		struct timespec tick = { period_ms / 1000, (period_ms % 1000) * 1000 * 1000 };
-		struct pk_dump_stats st;
-		uint64_t now;
+	return pk_probe_dump_table(f->t, f->tb, st, err, errlen);
+}
 
-		nanosleep(&tick, NULL); /* the sampling period, not a synchronisation */
-		rc = pk_probe_dump_table(t, tb, &st, err, errlen);
-		if (rc)
-			break;
-		stats_add(sum, &st);
-		if ((st.drops || st.events > ring / 8) && period_ms > DRAIN_MIN_MS)
-			period_ms /= 2;
-		else if (st.events < ring / 64 && period_ms < DRAIN_MAX_MS)
-			period_ms = period_ms * 2 > DRAIN_MAX_MS ? DRAIN_MAX_MS : period_ms * 2;
-		now = pk_now_ns();
-		if (stop_signal || (o->duration_ns && now - t0 >= o->duration_ns))
-			break;
-		if (kill(t->pid, 0) && errno == ESRCH) {
-			rc = -ESRCH;
-			snprintf(err, errlen, "process %d exited", (int)t->pid);
-			break;
-		}
-		if (now >= next_progress) {
-			fprintf(stderr, "parikshan: probe fperf: %.0f s, %llu calls so far\n",
-				(double)(now - t0) / 1e9, (unsigned long long)total_calls(tb));
-			next_progress += PROGRESS_S * 1000000000ull;
-		}
-	}
-	*secs = (double)(pk_now_ns() - t0) / 1e9;
-	return rc;
+static void fperf_progress(void *arg, double secs)
+{
+	struct fperf_drain *f = arg;
+
+	fprintf(stderr, "parikshan: probe fperf: %.0f s, %llu calls so far\n", secs,
+		(unsigned long long)total_calls(f->tb));
 }
 
 int pk_cli_probe_fperf(struct pk_probe_target *t, const struct pk_fperf_opts *o,
 		       const char *const *globs, size_t nglobs)
 {
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
 	struct pk_perf_event ev[PK_PERF_MAX];
 	uint32_t types[PK_PERF_MAX];
 	uint64_t configs[PK_PERF_MAX];
@@ -258,10 +213,6 @@ int pk_cli_probe_fperf(struct pk_probe_target *t, const struct pk_fperf_opts *o,
 		goto unflag;
 	}
 	say_note(note);
-	stop_signal = 0;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
 	if (o->duration_ns)
 		fprintf(stderr,
 			"parikshan: probe fperf: counting in %zu functions of %d for %.1f s\n",
@@ -270,9 +221,9 @@ int pk_cli_probe_fperf(struct pk_probe_target *t, const struct pk_fperf_opts *o,
 		fprintf(stderr,
 			"parikshan: probe fperf: counting in %zu functions of %d until Ctrl-C\n",
 			funcs, (int)t->pid);
-	rc = count(t, o, &tb, &sum, &secs, err, sizeof(err));
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	rc = pk_cli_probe_drain(t, o->duration_ns, fperf_drain, fperf_progress,
+				&(struct fperf_drain){ .t = t, .tb = &tb }, &sum, &secs, err,
+				sizeof(err));
 	if (rc) {
 		status = pk_cli_fail(PK_EXIT_RUNTIME, "probe fperf", "%s", err);
 		if (rc == -ESRCH)
@@ -284,7 +235,7 @@ int pk_cli_probe_fperf(struct pk_probe_target *t, const struct pk_fperf_opts *o,
 				     err2);
 	/* the last events: written before the sites were switched off */
 	if (!pk_probe_dump_table(t, &tb, &st, err2, sizeof(err2)))
-		stats_add(&sum, &st);
+		pk_cli_dump_stats_add(&sum, &st);
 unflag:
 	if (!(rc == -ESRCH) && pk_probe_set_flag(t, globs, nglobs, PK_IPROBE_F_FPERF, false, &funcs,
 						 err2, sizeof(err2)))

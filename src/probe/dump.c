@@ -562,8 +562,9 @@ static int table_add(struct pk_dump_table *tb, const struct dump *d, char *err, 
 	return 0;
 }
 
-/* The body of pk_probe_dump and pk_probe_dump_table: with tb, nothing is written (out is
- * NULL, fmt TABLE) and the table's rows are handed to tb. */
+/* The body of pk_probe_dump, pk_probe_dump_text_next and pk_probe_dump_table: with tb, each
+ * thread's open calls are kept in tb from one drain to the next and the table's rows are
+ * added to it (for TABLE, nothing is written: out is NULL). */
 static int dump_run(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 		    struct pk_dump_stats *st, struct pk_dump_table *tb, char *err, size_t errlen)
 {
@@ -716,6 +717,12 @@ int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 		  struct pk_dump_stats *st, char *err, size_t errlen)
 {
 	return dump_run(t, fmt, out, st, NULL, err, errlen);
+}
+
+int pk_probe_dump_text_next(struct pk_probe_target *t, FILE *out, struct pk_dump_stats *st,
+			    struct pk_dump_table *state, char *err, size_t errlen)
+{
+	return dump_run(t, PK_DUMP_TEXT, out, st, state, err, errlen);
 }
 
 int pk_probe_dump_table(struct pk_probe_target *t, struct pk_dump_table *tb,

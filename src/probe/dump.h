@@ -72,6 +72,13 @@ struct pk_dump_table {
 int pk_probe_dump(struct pk_probe_target *t, enum pk_dump_format fmt, FILE *out,
 		  struct pk_dump_stats *st, char *err, size_t errlen);
 
+/* Drains every ring of t into out as text, like pk_probe_dump, keeping each thread's open calls
+ * in state (zeroed before the first call; pk_dump_table_release) so that repeated calls print
+ * one continuous stream, indented right across drains (`probe dump --follow`).  0 or -errno
+ * with a reason. */
+int pk_probe_dump_text_next(struct pk_probe_target *t, FILE *out, struct pk_dump_stats *st,
+			    struct pk_dump_table *state, char *err, size_t errlen);
+
 /* Drains every ring of t like pk_probe_dump, writing nothing, and adds what it read to tb
  * (zeroed before the first drain; the caller releases it).  Each thread's open calls are kept
  * in tb from one drain to the next, so a call whose entry and exit fall in two drains is

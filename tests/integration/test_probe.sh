@@ -219,6 +219,30 @@ kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 30
 pk_check entry-cycles-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/entryloop.log"
 
+# --- dump --follow: the events as they come, one stream across drains, until the exit -----------
+spin_start follow "$SPINP" count "$THREADS" "$K"
+pk_check follow-enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID '*' >/dev/null"
+pk_bg follower "$PK_BIN" probe dump --pid "$SPIN_PID" --follow -o "$PK_TMP/follow.txt"
+FOLLOWER=$PK_LAST_PID
+pk_wait_log "$PK_TMP/follower.log" '^parikshan: probe dump: following ' 20 || exit 1
+kill -USR1 "$SPIN_PID"
+pk_wait_log "$PK_TMP/follow.log" '^done ' 60 || exit 1
+# events reach the file while the target still runs (it waits for SIGTERM after "done")
+pk_wait_for "the follower's file to hold every work() entry" 30 \
+	sh -c "[ \$(grep -c -- '-> work\$' '$PK_TMP/follow.txt') -eq $((THREADS * K)) ]"
+kill -TERM "$SPIN_PID"
+pk_wait_exit "$FOLLOWER" 20
+wait "$FOLLOWER"
+pk_expect_eq follow-exit "$?" 0
+pk_check follow-saw-exit grep -q "process $SPIN_PID exited" "$PK_TMP/follower.log"
+pk_expect_eq follow-all-events "$(grep -cE -- '(->|<-) (work|leaf_a|leaf_b|bump)$' "$PK_TMP/follow.txt")" \
+	$((10 * THREADS * K))
+# leaf_a is only ever called from work() or leaf_b(): never at depth 0, whichever drain it
+# fell in (each thread's open calls are carried from one drain to the next)
+pk_expect_eq follow-depth-kept "$(grep -- '-> leaf_a$' "$PK_TMP/follow.txt" | grep -c 'tid [0-9]*    -> leaf_a')" 0
+pk_check follow-summary grep -qE "probe dump: $((10 * THREADS * K)) events from $THREADS threads, 0 dropped" \
+	"$PK_TMP/follower.log"
+
 # --- bad input: clear errors, the target keeps running -----------------------------------------
 spin_start bad "$SPINP" loop 2
 pk_expect_error no-pid 1 'no process' "$PK_BIN" probe enable --pid 999999999 '*'
@@ -226,6 +250,9 @@ pk_expect_error no-match 1 'no function .* matches' "$PK_BIN" probe enable --pid
 pk_expect_error no-file 1 "maps no file 'libnosuch.so'" "$PK_BIN" probe list --pid "$SPIN_PID" --file libnosuch.so
 pk_expect_error no-pattern 2 'needs a PATTERN' "$PK_BIN" probe enable --pid "$SPIN_PID"
 pk_expect_error bad-format 2 'not a format' "$PK_BIN" probe dump --pid "$SPIN_PID" --format xml
+pk_expect_error follow-not-text 2 'streams text' "$PK_BIN" probe dump --pid "$SPIN_PID" --follow --format json
+pk_expect_error follow-not-dump 2 "goes with 'dump'" "$PK_BIN" probe list --pid "$SPIN_PID" --follow
+pk_expect_error duration-not-here 2 "goes with 'fperf' or 'dump --follow'" "$PK_BIN" probe dump --pid "$SPIN_PID" --duration 1s
 pk_expect_error not-permitted 1 'not permitted|Permission denied|Operation not permitted' \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$PK_BIN" probe enable --pid "$SPIN_PID" '*'
 pk_bg plain sleep 600

@@ -90,7 +90,7 @@ pk_expect_error bad-event 2 "events: 'bogus': not a counter \(cycles, instructio
 pk_expect_error no-func 2 "fperf.*needs a FUNC" "$PK_BIN" probe fperf --pid "$TPID"
 pk_expect_error no-match 1 "no function of $TPID matches" \
 	"$PK_BIN" probe fperf --pid "$TPID" --duration 1s 'no_such_fn*'
-pk_expect_error events-elsewhere 2 "go with 'fperf'" \
+pk_expect_error events-elsewhere 2 "events: goes with 'fperf'" \
 	"$PK_BIN" probe enable --pid "$TPID" --events task-clock compute
 pk_expect_error bad-duration 2 "duration 'soon'" "$PK_BIN" probe fperf --pid "$TPID" --duration soon compute
 pk_check bad-text-restored pk_text_matches_file "$TPID" "$PK_TMP/fp"
