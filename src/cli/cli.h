@@ -3,6 +3,9 @@
 #ifndef PK_CLI_CLI_H
 #define PK_CLI_CLI_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "common/args.h"
 
 /* Where a proxy's admin endpoint is unless --admin says otherwise (status, up), and the
@@ -75,5 +78,17 @@ int pk_cli_trace_paths(int argc, char **argv);
 
 /* `parikshan use`: the USE report of a container or clone, beside its production. */
 int pk_cmd_use(int argc, char **argv);
+
+struct pk_pcap_opts;
+struct pk_replay_opts;
+
+/* Reads the capture file (po) and replays its clients against host:port (ro), printing the
+ * table (or JSON); the exit status: 0 all answers the same, 3 some differ, 1 failed. */
+int pk_cli_replay(const char *file, const char *host, uint16_t port, const struct pk_pcap_opts *po,
+		  struct pk_replay_opts *ro, bool json);
+
+/* `parikshan snapshot` and `parikshan rewind` (cmd_snapshot.c).  Return an exit status. */
+int pk_cmd_snapshot(int argc, char **argv);
+int pk_cmd_rewind(int argc, char **argv);
 
 #endif

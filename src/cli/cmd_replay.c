@@ -71,9 +71,8 @@ static const struct option replay_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Reads the capture and replays it; returns the exit status. */
-static int run(const char *file, const char *host, uint16_t port, const struct pk_pcap_opts *po,
-	       struct pk_replay_opts *ro, bool json)
+int pk_cli_replay(const char *file, const char *host, uint16_t port, const struct pk_pcap_opts *po,
+		  struct pk_replay_opts *ro, bool json)
 {
 	char err[512], where[4200];
 	struct pk_pcap *cap;
@@ -195,5 +194,5 @@ int pk_cmd_replay(int argc, char **argv)
 		return pk_cli_bad("replay", "-x/-p", "a target host and port are required");
 	if (speed_set && ro.fast)
 		return pk_cli_bad("replay", "--speed/--fast", "give one or the other");
-	return run(argv[optind], host, port, &po, &ro, json);
+	return pk_cli_replay(argv[optind], host, port, &po, &ro, json);
 }

@@ -169,4 +169,42 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 /* Appends the report as a table (or JSON) to out. */
 void pk_clone_report_render(const struct pk_clone_report *rep, bool json, struct pk_strbuf *out);
 
+/* snapshot.c — snapshots of a clone (`parikshan snapshot`, `rewind`) */
+
+struct pk_snapshot_info {
+	char tag[PK_NAME_MAX + 1];
+	long long created;    /* seconds since the epoch */
+	uint16_t port;	      /* the service port whose input is recorded */
+	int recorder_pid;     /* the recorder's pid (when it was started) */
+	bool recording;	      /* the recorder still runs */
+	uint64_t input_bytes; /* size of the recorded input (pcap) */
+	uint64_t dropped;     /* packets the capture lost (known once the recorder stopped) */
+	char rec_error[256];  /* the recorder's error, "" when none */
+	double ms;	      /* pk_snapshot_take: how long it took */
+};
+
+/* Takes snapshot tag (NULL: the next free s1, s2, ...) of running clone name: a CRIU checkpoint
+ * with leave-running, copies of its upper dir and tmpfs mounts, and from then on a recorder
+ * (a process of its own) capturing the TCP input of port (0: the one port it listens on) in
+ * the clone's network namespace.  Refuses production, a clone with a traced process, a tag in
+ * use.  Fills out.  0 or -errno (err says why); on failure nothing is left. */
+int pk_snapshot_take(const char *state_dir, const char *name, const char *tag, uint16_t port,
+		     struct pk_snapshot_info *out, char *err, size_t errlen);
+
+/* The snapshots of clone name (*out: a new array of *n; free() it).  0 or -errno. */
+int pk_snapshot_list(const char *state_dir, const char *name, struct pk_snapshot_info **out,
+		     size_t *n, char *err, size_t errlen);
+
+/* Rewinds clone name to snapshot tag: stops tag's recorder, stops the clone, puts its upper
+ * dir back to the snapshot's and restores it from the snapshot's image in its own network
+ * (same name, addresses, limits).  Production is not touched; the snapshot stays usable.
+ * Fills info and, when input is not NULL, the path of the input recorded since the snapshot.
+ * 0 or -errno (err says why). */
+int pk_snapshot_rewind(const char *state_dir, const char *name, const char *tag,
+		       struct pk_snapshot_info *info, char *input, size_t inlen, char *err,
+		       size_t errlen);
+
+/* Stops the recorders of the snapshots of the clone whose state is in dir (its removal). */
+void pk_snapshot_stop_all(const char *dir);
+
 #endif

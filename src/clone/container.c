@@ -124,6 +124,7 @@ int pk_container_rm(const char *state_dir, const char *name, char *err, size_t e
 		snprintf(m.name, sizeof(m.name), "%s", name);
 		pk_meta_names(&m);
 	}
+	pk_snapshot_stop_all(dir);
 	pk_runc_destroy(name);
 	if (m.keeper_pid > 0)
 		kill(m.keeper_pid, SIGTERM); /* normally gone already: its pipes closed */

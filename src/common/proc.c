@@ -238,3 +238,46 @@ pid_t pk_proc_fork_detached(const char *log)
 		dup2(fd, 0);
 	return 0;
 }
+
+int pk_proc_status_field(pid_t tid, const char *key, int base, unsigned long long *val)
+{
+	size_t klen = strlen(key);
+	char path[64], line[256];
+	int rc = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0) {
+			*val = strtoull(line + klen, NULL, base);
+			rc = 0;
+			break;
+		}
+	fclose(f);
+	return rc;
+}
+
+bool pk_proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *end;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0 || kill(pid, 0) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* "PID (COMM) S ...": the state after the last ')' (a name may hold one) */
+	end = strrchr(buf, ')');
+	return !end || (end[1] && end[2] != 'Z' && end[2] != 'X');
+}

@@ -7,6 +7,7 @@
 #ifndef PK_COMMON_PROC_H
 #define PK_COMMON_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,5 +47,12 @@ int pk_proc_own_lib(const char *env, const char *name, char *path, size_t len);
 /* Forks a detached child: in it (0 returned) a new session, stdout and stderr appended to log
  * and stdin from /dev/null (it _exits when it cannot); in the parent its pid, or -errno. */
 pid_t pk_proc_fork_detached(const char *log);
+
+/* Field `key` (e.g. "SigPnd:") of /proc/TID/status read as a number in `base` into *val;
+ * 0, -ENOENT when there is no such field, or -errno when the file cannot be read. */
+int pk_proc_status_field(pid_t tid, const char *key, int base, unsigned long long *val);
+
+/* Whether process pid runs: it exists and is not a zombie waiting for its parent's wait. */
+bool pk_proc_alive(pid_t pid);
 
 #endif

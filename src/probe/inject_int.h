@@ -70,10 +70,6 @@ int pk_remote_detach(struct pk_remote *r);
  * (50 us to 1 ms) between polls. */
 int pk_ptrace_wait(pid_t tid, uint64_t deadline_ns, int *status);
 
-/* Field `key` (e.g. "SigPnd:") of /proc/TID/status read as a number in `base` into *val;
- * 0, -ENOENT when there is no such field, or -errno when the file cannot be read. */
-int pk_proc_status_field(pid_t tid, const char *key, int base, unsigned long long *val);
-
 /* The pid tracing `pid` (TracerPid in /proc/PID/status), 0 if none, -errno. */
 int pk_ptrace_tracer(pid_t pid);
 

@@ -27,6 +27,7 @@
 
 #include "common/clock.h"
 #include "common/errbuf.h"
+#include "common/proc.h"
 #include "probe/inject_int.h"
 
 #include <dirent.h>

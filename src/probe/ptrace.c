@@ -5,6 +5,7 @@
  * Waiting polls waitpid(WNOHANG): a ptrace stop wakes no fd that we could poll without taking
  * SIGCHLD away from the host program, and a library must not touch its signal mask.
  */
+#include "common/proc.h"
 #include "probe/inject_int.h"
 
 #include "common/clock.h"
@@ -39,27 +40,6 @@ int pk_ptrace_wait(pid_t tid, uint64_t deadline_ns, int *status)
 		if (pause_ns < 1000000)
 			pause_ns *= 2;
 	}
-}
-
-int pk_proc_status_field(pid_t tid, const char *key, int base, unsigned long long *val)
-{
-	size_t klen = strlen(key);
-	char path[64], line[256];
-	int rc = -ENOENT;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, klen) == 0) {
-			*val = strtoull(line + klen, NULL, base);
-			rc = 0;
-			break;
-		}
-	fclose(f);
-	return rc;
 }
 
 int pk_ptrace_tracer(pid_t pid)

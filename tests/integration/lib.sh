@@ -342,6 +342,22 @@ pk_clone_up() {
 	CPID=$(runc state "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 }
 
+# pk_clone_frame ID: the frame of a test of a container and its clone: needs root; a state dir
+# of its own ($PK_STATE, exported as PARIKSHAN_STATE_DIR); PROD=pk-test-ID<pid>-prod and
+# DBG=...-dbg; cleanup_containers removes both, and the EXIT trap runs it (a test that needs
+# more in its trap sets its own, calling cleanup_containers and pk_cleanup).
+pk_clone_frame() {
+	[ "$(id -u)" -eq 0 ] || { pk_fail setup "needs root (namespaces, mounts, runc, criu)"; exit 1; }
+	export PARIKSHAN_STATE_DIR=$PK_TMP/state PK_STATE=$PK_TMP/state
+	mkdir -p "$PK_STATE"
+	PROD=pk-test-$1$$-prod DBG=pk-test-$1$$-dbg
+	trap 'cleanup_containers; pk_cleanup' EXIT
+}
+cleanup_containers() {
+	local n
+	for n in "$DBG" "$PROD"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
+}
+
 # pk_debris_gone NAME...: true when nothing of the named containers is left (state, netns,
 # runc's state or its directory, any mount below a directory named NAME: overlay, tmpfs
 # copies, what CRIU mounts), and no clone firewall rules on the host for a veth that is gone;

@@ -7,17 +7,9 @@
 # with one line; nothing stays attached.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || { pk_fail setup "needs root (namespaces, mounts, runc, criu)"; exit 1; }
-export PARIKSHAN_STATE_DIR=$PK_TMP/state PK_STATE=$PK_TMP/state
-mkdir -p "$PK_STATE"
-P=pk-test-dbg$$
-PROD=$P-prod DBG=$P-dbg
+pk_clone_frame dbg
 IP=10.77.237.2
 pkd() { timeout 60 "$PK_BIN" debug "$@"; }
-cleanup_containers() {
-	for n in "$DBG" "$PROD"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
-}
-trap 'cleanup_containers; pk_cleanup' EXIT
 
 pk_redis_container "$PROD" "$IP" || exit 1
 pk_clone_up "$PROD" "$DBG" || exit 1

@@ -6,15 +6,8 @@
 # `--kill redis-server` kills the clone's redis only; production and unknown names are refused.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || { pk_fail setup "needs root (namespaces, cgroups, runc, criu, tc)"; exit 1; }
-export PARIKSHAN_STATE_DIR=$PK_TMP/state PK_STATE=$PK_TMP/state
-mkdir -p "$PK_STATE"
-P=pk-test-uf$$
-PROD=$P-prod DBG=$P-dbg
+pk_clone_frame uf
 IP=10.77.243.2 # no other test uses 10.77.243.0/24 (test_trace_clone has .231)
-cleanup_containers() {
-	for n in "$DBG" "$PROD"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done
-}
 BURN=
 stop_burner() { for b in $BURN; do kill "$b" 2>/dev/null; pk_poll 10 pk_gone "$b"; done; }
 trap 'stop_burner; cleanup_containers; pk_cleanup' EXIT
