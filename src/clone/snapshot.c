@@ -113,8 +113,52 @@ static int listening_port(int pid, char *err, size_t errlen)
 			     n);
 }
 
-/* -EBUSY (err names it) when a process in the clone's network namespace is ptraced. */
-static int check_untraced(int pid, char *err, size_t errlen)
+/* -EBUSY (err names it) when init pid has a zombie child (an orphan it never reaps: a
+ * clone's service is rarely a real init). */
+static int check_zombies(int pid, char *err, size_t errlen)
+{
+	char path[96];
+	struct dirent *d;
+	DIR *tasks;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	tasks = opendir(path);
+	while (tasks && !rc && (d = readdir(tasks))) {
+		char line[4096], *p, *end;
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/children", pid, d->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(line, sizeof(line), f))
+			for (p = line; !rc; p = end) {
+				long child = strtol(p, &end, 10);
+
+				if (end == p)
+					break;
+				if (child > 0 && kill((pid_t)child, 0) == 0 &&
+				    !pk_proc_alive((pid_t)child))
+					rc = pk_errbuf_set(
+						-EBUSY, err, errlen,
+						"process %ld of the clone is a zombie that its "
+						"init never reaps: CRIU cannot checkpoint the "
+						"clone (make a new clone)",
+						child);
+			}
+		fclose(f);
+	}
+	if (tasks)
+		closedir(tasks);
+	return rc;
+}
+
+/* -EBUSY (err names it) when a process in the clone's network namespace is ptraced or a
+ * zombie: CRIU can checkpoint neither. */
+static int check_dumpable(int pid, char *err, size_t errlen)
 {
 	char path[64];
 	struct stat want, st;
@@ -141,7 +185,7 @@ static int check_untraced(int pid, char *err, size_t errlen)
 				p, tracer);
 	}
 	closedir(proc);
-	return rc;
+	return rc ? rc : check_zombies(pid, err, errlen);
 }
 
 /* The recorder, in a child: the clone's network namespace, its input into path until SIGTERM,
@@ -301,7 +345,7 @@ int pk_snapshot_take(const char *state_dir, const char *name, const char *tag_in
 	port = port_in ? port_in : listening_port(pid, err, errlen);
 	if (port < 0)
 		return port;
-	rc = check_untraced(pid, err, errlen);
+	rc = check_dumpable(pid, err, errlen);
 	if (rc)
 		return rc;
 	pk_path(snaps, sizeof(snaps), "%s/snap", dir);

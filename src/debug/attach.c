@@ -317,6 +317,43 @@ static int wait_status(pid_t child)
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
+/* In the target's pid namespace: stays as the reaper of everything the command leaves there
+ * (a child subreaper: an orphan of gdb or strace would otherwise go to the target's init,
+ * which may never reap it, and a zombie in the clone stops CRIU from checkpointing it), runs
+ * the command in a child, forwards TERM and HUP to it, reaps until nothing is left and exits
+ * with the command's status.  Never returns. */
+static void reap_and_exec(const struct pk_debug_run_opts *o, int fd)
+{
+	pid_t cmd, p;
+	int status, rc = 127;
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		child_fail(fd, errno, "becoming the command's reaper");
+	prctl(PR_SET_NAME, "pk-debug"); /* what ps in the target shows of it */
+	cmd = fork();
+	if (cmd < 0)
+		child_fail(fd, errno, "fork");
+	if (cmd == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		execvp(o->argv[0], o->argv);
+		child_fail(fd, errno, o->argv[0]);
+	}
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGTERM, forward_signal);
+	signal(SIGHUP, forward_signal);
+	forward_to = cmd;
+	close(fd);
+	while ((p = waitpid(-1, &status, 0)) != -1 || errno == EINTR)
+		if (p == cmd)
+			rc = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+	_exit(rc);
+}
+
 /* The command, in the target's pid namespace: a /proc of that namespace, the environment,
  * then exec. */
 static void command_exec(const struct pk_debug_run_opts *o, pid_t parent, int fd)
@@ -334,8 +371,7 @@ static void command_exec(const struct pk_debug_run_opts *o, pid_t parent, int fd
 	setenv("PS1", ps1, 1);
 	setenv("PK_DEBUG_TARGET", o->label, 1);
 	setenv("PK_DEBUG_ROOT", "/proc/1/root", 1);
-	execvp(o->argv[0], o->argv);
-	child_fail(fd, errno, o->argv[0]);
+	reap_and_exec(o, fd);
 }
 
 /* The middle process: joins the namespaces (the caller never does: its own exit, and a

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `parikshan debug` (issue 13, attach): a redis container is cloned; inside the clone, with the
-# host's tools: ss shows redis's socket, ps only the clone's processes, the prompt names the
+# host's tools: ss shows redis's socket, ps only the clone's processes (and debug's reaper), the prompt names the
 # clone, tcpdump sees traffic sent to the clone's address, gdb --bt prints redis's backtraces
 # and detaches (the clone keeps serving), strace attaches and goes away with its parent.
 # Production is refused without --production; unknown names, dead pids, missing tools fail
@@ -19,7 +19,7 @@ tracer() { awk '/^TracerPid:/ {print $2}' "/proc/$CPID/status"; }
 # Inside: the clone's sockets, its processes only, its name in the prompt, the exit status.
 out=$(pkd "$DBG" -- ss -ltn 2>&1)
 if grep -qE 'LISTEN .*:6379 ' <<<"$out"; then pk_ok ss-shows-redis-port; else pk_fail ss-shows-redis-port "$out"; fi
-pk_expect_eq ps-shows-only-clone "$(pkd "$DBG" -- ps -e -o pid=,comm= 2>&1 | awk '{print $2 ($2 == "redis-server" ? $1 : "")}' | sort | tr '\n' ' ')" "ps redis-server1 "
+pk_expect_eq ps-shows-only-clone "$(pkd "$DBG" -- ps -e -o pid=,comm= 2>&1 | awk '{print $2 ($2 == "redis-server" ? $1 : "")}' | sort | tr '\n' ' ')" "pk-debug ps redis-server1 "
 out=$(pkd "$DBG" -- sh -c 'echo "$PS1|$PK_DEBUG_TARGET"' 2>&1)
 if [[ "$out" == *"[debug $DBG]"*"|$DBG" ]]; then pk_ok prompt-names-clone; else pk_fail prompt-names-clone "$out"; fi
 pk_expect_eq uts-is-clones "$(pkd "$DBG" -- hostname 2>&1)" "$(nsenter -t "$CPID" -u hostname)"
@@ -81,6 +81,15 @@ pk_wait_exit "$ST" 30
 no_tracer() { [ "$(tracer)" = 0 ]; }
 pk_wait_for "strace to detach" 30 no_tracer && pk_ok strace-detached
 pk_expect_eq clone-serves-after-strace "$(redis-cli -h "$MGMT" PING)" PONG
+# An orphan the command leaves in the clone is reaped by `debug`, not handed to the clone's init
+# (which never reaps: a zombie there would stop CRIU from checkpointing the clone).
+pk_check orphan-command "$PK_BIN" debug "$DBG" -- sh -c '(sleep 0.2 &); exit 0'
+zombies() {
+	cat /proc/"$CPID"/task/*/children 2>/dev/null | tr ' ' '\n' | while read -r c; do
+		[ -n "$c" ] && pk_gone "$c" && echo "$c"
+	done
+}
+pk_expect_eq no-zombie-in-clone "$(zombies)" ""
 
 # Bad input: one line, non-zero exit, nothing attached.
 pk_expect_error production-refused 1 "'$PROD' is production: debugging production directly defeats the purpose; use a clone \(parikshan clone $PROD $PROD-dbg\) or --production" \
