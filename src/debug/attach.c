@@ -392,6 +392,12 @@ static void enter_and_spawn(const struct pk_debug_run_opts *o, pid_t parent, int
 	/* A private copy of the host's mounts: the target's /proc goes on it, unseen outside. */
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(fd, errno, "a private mount namespace");
+	/* bpftrace and perf need tracefs for uprobes and tracepoints; a host that does not mount
+	 * it gets it here, in this private copy only (best effort: a kernel without it says so
+	 * through the tool) */
+	if (access("/sys/kernel/tracing/uprobe_events", F_OK) < 0)
+		(void)mount("tracefs", "/sys/kernel/tracing", "tracefs",
+			    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	child = fork();
 	if (child < 0)
 		child_fail(fd, errno, "fork");

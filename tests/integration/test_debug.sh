@@ -37,12 +37,17 @@ capeff=$(pkd "$DBG" -- awk '/^CapEff/ {print $2}' /proc/self/status 2>&1)
 if [[ "$capeff" =~ ^[0-9a-f]+$ ]] && (((0x$capeff >> 19) & 1)) && (((0x$capeff >> 13) & 1)); then pk_ok caps-kept; else pk_fail caps-kept "CapEff '$capeff'"; fi
 # pid:PID of a process in the clone is the clone: allowed without --production.
 pk_expect_eq pid-in-clone-allowed "$(pkd "pid:$CPID" -- ps -e -o comm= 2>&1 | grep -c redis-server)" 1
-if command -v bpftrace >/dev/null; then
-	out=$(pkd "$DBG" -- bpftrace -e 'BEGIN { printf("pk-bpf-ok\n"); exit(); }' 2>&1)
-	if grep -q pk-bpf-ok <<<"$out"; then pk_ok bpftrace-runs; else pk_fail bpftrace-runs "$(tail -n 3 <<<"$out" | tr '\n' ' ')"; fi
-else
-	pk_skip bpftrace-runs "bpftrace not installed"
-fi
+# A bpftrace one-liner in the clone sees its traffic: a uprobe on the clone's redis-server
+# (through the target's root) fires for a command sent to the clone's address.
+pk_bg bpf "$PK_BIN" debug "$DBG" -- bpftrace -e \
+	'uprobe:/proc/1/root/usr/bin/redis-server:processCommand { printf("pk-bpf-cmd %d\n", pid); exit(); }'
+BPF=$PK_LAST_PID
+pk_wait_log "$PK_TMP/bpf.log" 'Attaching 1 probe' 60 || { cat "$PK_TMP/bpf.log"; exit 1; }
+bpf_saw_command() { redis-cli -h "$MGMT" PING >/dev/null; grep -q pk-bpf-cmd "$PK_TMP/bpf.log"; }
+pk_wait_for "bpftrace to see a command in the clone" 30 bpf_saw_command && pk_ok bpftrace-sees-traffic
+pk_wait_exit "$BPF" 30
+# the clone's redis-server it saw (its pid as the clone or as the host numbers it), no other
+pk_check bpftrace-saw-the-clone grep -qE "^pk-bpf-cmd (1|$CPID)\$" "$PK_TMP/bpf.log"
 pkd "$DBG" -- sh -c 'exit 7' >/dev/null 2>&1
 pk_expect_eq exit-status-passed-on "$?" 7
 mkdir -p "$PK_TMP/tools" && printf '#!/bin/sh\necho pk-tool\n' >"$PK_TMP/tools/pk-dbg-tool" && chmod +x "$PK_TMP/tools/pk-dbg-tool"
