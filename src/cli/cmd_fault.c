@@ -17,7 +17,8 @@ static const char fault_usage[] =
 	"       parikshan fault CLONE\n"
 	"\n"
 	"Inject faults into a clone (never production): the network options combine into one\n"
-	"netem qdisc on the clone's eth0 (replacing the one before); --cpu limits the clone's\n"
+	"netem qdisc on the clone's eth0 (replacing the one before; on a kernel without netem,\n"
+	"a userspace delayer through NFQUEUE and tbf for the rate); --cpu limits the clone's\n"
 	"cgroup to PCT percent of one CPU; --kill sends SIGKILL to its processes named PROCESS;\n"
 	"--clear removes the qdisc and restores the CPU quota.  With no option, shows the faults.\n"
 	"\n"
@@ -112,7 +113,7 @@ static int fault_run(const struct fault_opts *o, int pid)
 			printf("killed %d process%s named %s in %s\n", killed,
 			       killed == 1 ? "" : "es", o->kill, o->name);
 	} else if (pk_fault_net_set(&o->net))
-		rc = pk_fault_net_apply(pid, &o->net, err, sizeof(err));
+		rc = pk_fault_net_apply(o->state_dir, o->name, pid, &o->net, err, sizeof(err));
 	else {
 		rc = pk_fault_show(o->state_dir, o->name, pid, &out, err, sizeof(err));
 		if (!rc)

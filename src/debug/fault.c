@@ -21,12 +21,15 @@
 #include "common/args.h"
 #include "common/errbuf.h"
 #include "common/proc.h"
+#include "debug/netdelay.h"
 
 #define FAULT_TC_TIMEOUT_MS 10000
 #define FAULT_DEV "eth0"
 #define FAULT_PATH_MAX 4200
 #define FAULT_MIN_QUOTA_US 1000 /* the kernel's least cfs_quota_us */
 #define FAULT_CPU_FILE "fault-cpu"
+#define FAULT_NET_FILE "fault-net" /* the userspace delayer: "PID START\nWHAT\n" */
+#define FAULT_NET_LOG "fault-net.log"
 #define FAULT_TBF_LATENCY "200ms"
 
 /* Splits s into a decimal number (pk_parse_double's form) and the unit after it. */
@@ -135,9 +138,9 @@ int pk_fault_netem_args(const struct pk_fault_net *n, char *buf, size_t len, cha
 	if (len)
 		buf[0] = '\0';
 	if (n->delay_us) {
-		add(buf, len, &off, "delay %" PRIu64 "us", n->delay_us);
+		add(buf, len, &off, "delay %gms", (double)n->delay_us / 1e3);
 		if (n->jitter_us)
-			add(buf, len, &off, " %" PRIu64 "us", n->jitter_us);
+			add(buf, len, &off, " %gms", (double)n->jitter_us / 1e3);
 	}
 	if (n->loss_pct > 0)
 		add(buf, len, &off, "%sloss %g%%", off ? " " : "", n->loss_pct);
@@ -180,32 +183,161 @@ static bool rate_only(const struct pk_fault_net *n)
 	       !(n->reorder_pct > 0);
 }
 
-int pk_fault_net_apply(int pid, const struct pk_fault_net *n, char *err, size_t errlen)
+/* Tells whether tc's output shows one of our qdiscs (netem, tbf) at the root. */
+static bool has_qdisc(int pid)
 {
-	char text[256], *args[32] = { "qdisc", "replace", "dev", FAULT_DEV, "root", "netem" };
-	char *save = NULL, *w;
-	int i = 6, rc = pk_fault_netem_args(n, text, sizeof(text), err, errlen);
+	char *args[] = { "qdisc", "show", "dev", FAULT_DEV, NULL };
+	struct pk_strbuf out = { 0 };
+	char err[64];
+	bool yes = tc(pid, args, &out, err, sizeof(err)) == 0 &&
+		   (strstr(pk_strbuf_str(&out), "qdisc netem") ||
+		    strstr(pk_strbuf_str(&out), "qdisc tbf"));
 
+	pk_strbuf_release(&out);
+	return yes;
+}
+
+/* Removes our qdisc from eth0. */
+static int qdisc_del(int pid, char *err, size_t errlen)
+{
+	char *args[] = { "qdisc", "del", "dev", FAULT_DEV, "root", NULL };
+
+	return tc(pid, args, NULL, err, errlen);
+}
+
+/* Replaces the root qdisc of eth0 with what args (tc words after "root") say. */
+static int qdisc_replace(int pid, char *words, char *err, size_t errlen)
+{
+	char *args[32] = { "qdisc", "replace", "dev", FAULT_DEV, "root" };
+	char *save = NULL, *w;
+	int i = 5;
+
+	for (w = strtok_r(words, " ", &save); w && i < 31; w = strtok_r(NULL, " ", &save))
+		args[i++] = w;
+	args[i] = NULL;
+	return tc(pid, args, NULL, err, errlen);
+}
+
+/* tbf's words for a rate: a bucket of 10 ms of traffic (at least two full frames); packets
+ * that would wait more than FAULT_TBF_LATENCY are dropped, as a slow link does. */
+static void tbf_words(uint64_t rate_bps, char *buf, size_t len)
+{
+	uint64_t burst = rate_bps / 8 / 100;
+
+	snprintf(buf, len, "tbf rate %" PRIu64 "bit burst %" PRIu64 " latency " FAULT_TBF_LATENCY,
+		 rate_bps, burst < 3200 ? 3200 : burst);
+}
+
+static void state_path(const char *state_dir, const char *name, const char *file, char *path,
+		       size_t len)
+{
+	snprintf(path, len, "%s/%s/%s", state_dir, name, file);
+}
+
+/* The userspace delayer the clone has (from its state file): 0, or -ENOENT when none. */
+static int delayer_read(const char *state_dir, const char *name, pid_t *daemon, uint64_t *start,
+			char *what, size_t whatlen)
+{
+	char path[FAULT_PATH_MAX];
+	FILE *f;
+	int d, rc = 0;
+
+	state_path(state_dir, name, FAULT_NET_FILE, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%d %" SCNu64 "\n", &d, start) != 2 || d <= 0 ||
+	    !fgets(what, (int)whatlen, f))
+		rc = -EINVAL;
+	fclose(f);
+	what[strcspn(what, "\n")] = '\0';
+	*daemon = d;
+	return rc;
+}
+
+/* Stops the clone's userspace delayer, if it has one, and forgets it. */
+static int delayer_stop(const char *state_dir, const char *name, int pid, char *err, size_t errlen)
+{
+	char path[FAULT_PATH_MAX], what[256];
+	uint64_t start = 0;
+	pid_t daemon = 0;
+	int rc = delayer_read(state_dir, name, &daemon, &start, what, sizeof(what));
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0)
+		rc = pk_netdelay_stop(daemon, start, pid, err, errlen);
+	else
+		rc = pk_netdelay_stop(0, 0, pid, err, errlen); /* damaged: the rules at least */
+	if (rc)
+		return rc;
+	state_path(state_dir, name, FAULT_NET_FILE, path, sizeof(path));
+	unlink(path);
+	return 0;
+}
+
+/* Without netem: tbf for a rate, the userspace delayer for the rest. */
+static int net_apply_userspace(const char *state_dir, const char *name, int pid,
+			       const struct pk_fault_net *n, char *err, size_t errlen)
+{
+	struct pk_fault_net rest = *n;
+	char words[256], path[FAULT_PATH_MAX], log[FAULT_PATH_MAX];
+	uint64_t start;
+	pid_t daemon;
+	FILE *f;
+	int rc;
+
+	rest.rate_bps = 0;
+	if (n->rate_bps) {
+		tbf_words(n->rate_bps, words, sizeof(words));
+		rc = qdisc_replace(pid, words, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (!pk_fault_net_set(&rest))
+		return 0;
+	rc = pk_fault_netem_args(&rest, words, sizeof(words), err, errlen);
+	if (rc)
+		return rc;
+	state_path(state_dir, name, FAULT_NET_LOG, log, sizeof(log));
+	rc = pk_netdelay_start(pid, &rest, log, &daemon, &start, err, errlen);
+	if (rc)
+		return rc;
+	state_path(state_dir, name, FAULT_NET_FILE, path, sizeof(path));
+	f = fopen(path, "we");
+	if (!f || fprintf(f, "%d %" PRIu64 "\n%s\n", (int)daemon, start, words) < 0 || fclose(f)) {
+		rc = -errno ? -errno : -EIO;
+		pk_netdelay_stop(daemon, start, pid, NULL, 0);
+		return pk_errbuf_set(rc, err, errlen, "cannot write %s: %s", path, strerror(-rc));
+	}
+	return 0;
+}
+
+int pk_fault_net_apply(const char *state_dir, const char *name, int pid,
+		       const struct pk_fault_net *n, char *err, size_t errlen)
+{
+	char words[256];
+	int rc = pk_fault_netem_args(n, words, sizeof(words), err, errlen);
+
+	if (!rc)
+		rc = delayer_stop(state_dir, name, pid, err, errlen);
 	if (rc)
 		return rc;
 	if (rate_only(n)) {
-		/* a bucket of 10 ms of traffic (at least two full frames); packets that would
-		 * wait more than FAULT_TBF_LATENCY are dropped, as a slow link does */
-		uint64_t burst = n->rate_bps / 8 / 100;
-
-		snprintf(text, sizeof(text),
-			 "tbf rate %" PRIu64 "bit burst %" PRIu64 " latency " FAULT_TBF_LATENCY,
-			 n->rate_bps, burst < 3200 ? 3200 : burst);
-		i = 5;
+		tbf_words(n->rate_bps, words, sizeof(words));
+		return qdisc_replace(pid, words, err, errlen);
 	}
-	for (w = strtok_r(text, " ", &save); w && i < 31; w = strtok_r(NULL, " ", &save))
-		args[i++] = w;
-	args[i] = NULL;
-	rc = tc(pid, args, NULL, err, errlen);
-	if (rc && !rate_only(n) && strstr(err, "qdisc kind is unknown"))
-		return pk_errbuf_set(-EOPNOTSUPP, err, errlen,
-				     "this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM): "
-				     "only --bandwidth alone (tbf) works here");
+	if (strlen(words) + 7 > sizeof(words))
+		return pk_errbuf_set(-ENOSPC, err, errlen, "netem arguments too long");
+	memmove(words + 6, words, strlen(words) + 1);
+	memcpy(words, "netem ", 6);
+	rc = qdisc_replace(pid, words, err, errlen);
+	if (rc && strstr(err, "qdisc kind is unknown")) {
+		/* this kernel has no netem (CONFIG_NET_SCH_NETEM): do it in user space */
+		if (has_qdisc(pid))
+			qdisc_del(pid, NULL, 0);
+		return net_apply_userspace(state_dir, name, pid, n, err, errlen);
+	}
 	return rc;
 }
 
@@ -280,7 +412,7 @@ static int set_quota(int pid, long long quota, char *err, size_t errlen)
 
 static void saved_path(const char *state_dir, const char *name, char *path, size_t len)
 {
-	snprintf(path, len, "%s/%s/" FAULT_CPU_FILE, state_dir, name);
+	state_path(state_dir, name, FAULT_CPU_FILE, path, len);
 }
 
 /* Reads the quota remembered before the first CPU fault.  Returns 0, -ENOENT or -EINVAL. */
@@ -383,29 +515,16 @@ int pk_fault_kill(int pid, const char *process, int *killed, char *err, size_t e
 	return 0;
 }
 
-/* Tells whether tc's output shows one of our qdiscs (netem, tbf) at the root. */
-static bool has_qdisc(int pid)
-{
-	char *args[] = { "qdisc", "show", "dev", FAULT_DEV, NULL };
-	struct pk_strbuf out = { 0 };
-	char err[64];
-	bool yes = tc(pid, args, &out, err, sizeof(err)) == 0 &&
-		   (strstr(pk_strbuf_str(&out), "qdisc netem") ||
-		    strstr(pk_strbuf_str(&out), "qdisc tbf"));
-
-	pk_strbuf_release(&out);
-	return yes;
-}
-
 int pk_fault_clear(const char *state_dir, const char *name, int pid, char *err, size_t errlen)
 {
-	char *args[] = { "qdisc", "del", "dev", FAULT_DEV, "root", NULL };
 	char path[FAULT_PATH_MAX];
 	long long orig;
-	int rc;
+	int rc = delayer_stop(state_dir, name, pid, err, errlen);
 
+	if (rc)
+		return rc;
 	if (has_qdisc(pid)) {
-		rc = tc(pid, args, NULL, err, errlen);
+		rc = qdisc_del(pid, err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -428,6 +547,9 @@ int pk_fault_show(const char *state_dir, const char *name, int pid, struct pk_st
 {
 	char *args[] = { "qdisc", "show", "dev", FAULT_DEV, NULL };
 	struct pk_strbuf tcout = { 0 };
+	char delayed[256];
+	uint64_t start;
+	pid_t daemon;
 	long long quota, period, orig;
 	size_t before = out->len;
 	const char *line;
@@ -462,6 +584,22 @@ int pk_fault_show(const char *state_dir, const char *name, int pid, struct pk_st
 	pk_strbuf_release(&tcout);
 	if (rc)
 		return rc;
+	if (delayer_read(state_dir, name, &daemon, &start, delayed, sizeof(delayed)) == 0) {
+		int fd = pk_proc_open_checked(daemon, start);
+
+		if (fd >= 0)
+			pk_strbuf_printf(out,
+					 "network: %s (userspace delayer, pid %d: this kernel "
+					 "has no netem)\n",
+					 delayed, (int)daemon);
+		else
+			pk_strbuf_printf(out,
+					 "network: %s: its userspace delayer (pid %d) has ended "
+					 "(see %s/%s/" FAULT_NET_LOG ")\n",
+					 delayed, (int)daemon, state_dir, name);
+		if (fd >= 0)
+			close(fd);
+	}
 	if (saved_quota(state_dir, name, &orig) == 0) {
 		rc = cpu_quota(pid, &quota, &period, err, errlen);
 		if (rc)

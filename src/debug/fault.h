@@ -1,8 +1,9 @@
 /* fault.h — faults injected into a clone (`parikshan fault`): network delay, jitter, loss,
  * reordering and a rate limit in one tc netem qdisc on the clone's eth0 (inside its network
- * namespace), CPU starvation through its cgroup's CFS quota (v1), and SIGKILL of its processes
- * by name.  The quota the clone had before is remembered in its state directory (fault-cpu)
- * so that clearing restores it.
+ * namespace; where the kernel has no netem, tbf and a userspace delayer through NFQUEUE), CPU
+ * starvation through its cgroup's CFS quota (v1), and SIGKILL of its processes by name.  The quota
+ * the clone had before is remembered in its state directory (fault-cpu) so that clearing restores
+ * it.
  *
  * The functions act on a clone's init pid; refusing production is the caller's job (the CLI
  * knows the container's kind).
@@ -47,9 +48,12 @@ int pk_fault_netem_args(const struct pk_fault_net *n, char *buf, size_t len, cha
 			size_t errlen);
 
 /* Replaces the root qdisc of eth0 in pid's network namespace with netem as n says (with tbf when
- * n asks for a rate only: tbf is there on kernels without netem).  Returns 0, -EOPNOTSUPP when
- * the kernel has no netem, or another -errno (err says why). */
-int pk_fault_net_apply(int pid, const struct pk_fault_net *n, char *err, size_t errlen);
+ * n asks for a rate only).  On a kernel without netem, tbf takes the rate and a userspace
+ * delayer (netdelay.h) the delay, jitter, loss and reordering; its pid is kept in
+ * state_dir/name/fault-net, its log in fault-net.log beside it.  A delayer from an earlier
+ * call is stopped first.  Returns 0 or -errno (err says why). */
+int pk_fault_net_apply(const char *state_dir, const char *name, int pid,
+		       const struct pk_fault_net *n, char *err, size_t errlen);
 
 /* Limits pid's cgroup to pct percent of one CPU (cpu.cfs_quota_us = period * pct / 100, at least
  * 1000 us), remembering the quota before the first fault in state_dir/name/fault-cpu.
@@ -62,8 +66,8 @@ int pk_fault_cpu_apply(const char *state_dir, const char *name, int pid, double 
  * -errno (err says why). */
 int pk_fault_kill(int pid, const char *process, int *killed, char *err, size_t errlen);
 
-/* Removes every fault: netem from eth0 (if there) and the CPU quota (restored from fault-cpu,
- * which is then removed).  Returns 0 or -errno (err says why). */
+/* Removes every fault: the userspace delayer, netem or tbf from eth0 (if there) and the CPU quota
+ * (restored from fault-cpu, which is then removed).  Returns 0 or -errno (err says why). */
 int pk_fault_clear(const char *state_dir, const char *name, int pid, char *err, size_t errlen);
 
 /* Appends the clone's current faults to out, one per line ("network: netem delay 50ms",

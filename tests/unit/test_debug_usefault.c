@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "debug/delayq.h"
 #include "debug/fault.h"
 #include "debug/use.h"
 #include "unit.h"
@@ -59,6 +60,77 @@ static void test_parse_ms(void)
 	CHECK(pk_fault_parse_ms("", &us) != 0);
 }
 
+/* The fates of many packets match the percentages asked, and held ones are due delay ± jitter. */
+static void test_delayq_decide(void)
+{
+	struct pk_fault_net n = {
+		.delay_us = 50000, .jitter_us = 10000, .loss_pct = 10, .reorder_pct = 20
+	};
+	uint64_t rng = 0, due = 0, now = 1000000000ull, lo = UINT64_MAX, hi = 0;
+	int count[3] = { 0 };
+
+	for (int i = 0; i < 100000; i++) {
+		enum pk_delay_fate f = pk_delayq_decide(&n, &rng, now, &due);
+
+		count[f]++;
+		if (f == PK_DELAY_HOLD) {
+			lo = due < lo ? due : lo;
+			hi = due > hi ? due : hi;
+		}
+	}
+	/* loss 10%; of the rest, 20% at once: 18%; held 72% (binomial sd ~0.15%) */
+	CHECK(count[PK_DELAY_DROP] > 9000 && count[PK_DELAY_DROP] < 11000);
+	CHECK(count[PK_DELAY_NOW] > 16500 && count[PK_DELAY_NOW] < 19500);
+	CHECK(count[PK_DELAY_HOLD] > 70000 && count[PK_DELAY_HOLD] < 74000);
+	CHECK(lo >= now + 40000000ull && lo < now + 40500000ull);
+	CHECK(hi <= now + 60000000ull && hi > now + 59500000ull);
+	n = (struct pk_fault_net){ .loss_pct = 100 };
+	CHECK(pk_delayq_decide(&n, &rng, now, &due) == PK_DELAY_DROP);
+	n = (struct pk_fault_net){ .loss_pct = 1 }; /* no delay: what is not lost goes at once */
+	for (int i = 0; i < 1000; i++)
+		CHECK(pk_delayq_decide(&n, &rng, now, &due) != PK_DELAY_HOLD);
+	n = (struct pk_fault_net){ .delay_us = 100, .jitter_us = 1000 }; /* never before now */
+	for (int i = 0; i < 1000; i++)
+		CHECK(pk_delayq_decide(&n, &rng, now, &due) == PK_DELAY_HOLD && due >= now);
+}
+
+/* Held packets leave earliest first, ties in arrival order, none before its time; the limit. */
+static void test_delayq_queue(void)
+{
+	struct pk_delayq q = { .max = 1000 };
+	uint64_t rng = 7, last = 0;
+	uint32_t id = 0, prev_id = 0;
+	int n = 0;
+
+	CHECK(pk_delayq_next_due(&q) == 0);
+	CHECK(!pk_delayq_pop_due(&q, UINT64_MAX, &id));
+	for (uint32_t i = 0; i < 1000; i++) /* due times 1..64, many equal */
+		CHECK_EQ_INT(
+			pk_delayq_push(&q, i, 1 + (rng = rng * 6364136223846793005ull + 1) % 64),
+			0);
+	CHECK_EQ_INT(pk_delayq_push(&q, 1000, 5), -ENOBUFS);
+	CHECK(pk_delayq_next_due(&q) == 1);
+	CHECK(!pk_delayq_pop_due(&q, 0, &id));
+	for (uint64_t t = 1; t <= 64; t++) {
+		bool first = true;
+
+		while (pk_delayq_pop_due(&q, t, &id)) {
+			n++;
+			CHECK(last <= t);
+			if (!first)
+				CHECK(id > prev_id); /* equal due times: FIFO */
+			first = false;
+			prev_id = id;
+			last = t;
+		}
+		CHECK(q.n == 0 || pk_delayq_next_due(&q) > t);
+	}
+	CHECK_EQ_INT(n, 1000);
+	CHECK(q.n == 0);
+	pk_delayq_release(&q);
+	CHECK(q.heap == NULL);
+}
+
 static void test_netem_args(void)
 {
 	struct pk_fault_net n = { 0 };
@@ -67,13 +139,19 @@ static void test_netem_args(void)
 	CHECK_EQ_INT(pk_fault_netem_args(&n, buf, sizeof(buf), err, sizeof(err)), -EINVAL);
 	n.delay_us = 50000;
 	CHECK(pk_fault_netem_args(&n, buf, sizeof(buf), err, sizeof(err)) == 0);
-	CHECK_STR(buf, "delay 50000us");
+	CHECK_STR(buf, "delay 50ms");
 	n.jitter_us = 10000;
 	n.loss_pct = 5;
 	n.reorder_pct = 12.5;
 	n.rate_bps = 10000000;
 	CHECK(pk_fault_netem_args(&n, buf, sizeof(buf), err, sizeof(err)) == 0);
-	CHECK_STR(buf, "delay 50000us 10000us loss 5% reorder 12.5% rate 10000000bit");
+	CHECK_STR(buf, "delay 50ms 10ms loss 5% reorder 12.5% rate 10000000bit");
+	n.delay_us = 2500;
+	n.jitter_us = 300;
+	CHECK(pk_fault_netem_args(&n, buf, sizeof(buf), err, sizeof(err)) == 0);
+	CHECK_STR(buf, "delay 2.5ms 0.3ms loss 5% reorder 12.5% rate 10000000bit");
+	n.delay_us = 50000;
+	n.jitter_us = 10000;
 	CHECK_EQ_INT(pk_fault_netem_args(&n, tiny, sizeof(tiny), err, sizeof(err)), -ENOSPC);
 	n = (struct pk_fault_net){ .loss_pct = 1 };
 	CHECK(pk_fault_netem_args(&n, buf, sizeof(buf), err, sizeof(err)) == 0);
@@ -314,6 +392,8 @@ int main(void)
 	UNIT_RUN(test_parse_pct);
 	UNIT_RUN(test_parse_ms);
 	UNIT_RUN(test_netem_args);
+	UNIT_RUN(test_delayq_decide);
+	UNIT_RUN(test_delayq_queue);
 	UNIT_RUN(test_compute);
 	UNIT_RUN(test_render_table);
 	UNIT_RUN(test_render_json);
