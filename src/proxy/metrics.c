@@ -25,7 +25,6 @@ enum how {
 	HOW_SUM,
 	HOW_MAX,
 	HOW_MIN, /* UINT64_MAX: none (+Inf) */
-	HOW_AGE, /* the oldest non-zero timestamp, reported as the time since it */
 };
 
 /* When /metrics has a row's family (SHOWN). */
@@ -59,7 +58,7 @@ const char *pk_proxy_target_state(const double v[PK_TM_NUM])
 }
 
 /* Row m of target i, combined over p's workers. */
-static double target_value(const struct pk_proxy *p, int i, unsigned m, uint64_t now)
+static double target_value(const struct pk_proxy *p, int i, unsigned m)
 {
 	const struct source *src = &sources[m];
 	uint64_t acc = src->how == HOW_MIN ? UINT64_MAX : 0;
@@ -78,13 +77,8 @@ static double target_value(const struct pk_proxy *p, int i, unsigned m, uint64_t
 		case HOW_MIN:
 			acc = x < acc ? x : acc;
 			break;
-		case HOW_AGE: /* timestamps: the oldest that is set */
-			acc = x && (!acc || x < acc) ? x : acc;
-			break;
 		}
 	}
-	if (src->how == HOW_AGE)
-		acc = acc && now > acc ? now - acc : 0;
 	if (src->how == HOW_MIN && acc == UINT64_MAX)
 		return INFINITY;
 	if (pk_proxy_target_metrics[m].fmt == PK_TM_AS_SECONDS)
@@ -106,8 +100,6 @@ static double sum_workers(struct pk_proxy *p, size_t off)
 
 void pk_proxy_status_get(struct pk_proxy *p, struct pk_proxy_status *st)
 {
-	uint64_t now = pk_now_ns();
-
 	memset(st, 0, sizeof(*st));
 	snprintf(st->role, sizeof(st->role), "%s", p->cfg.role);
 	snprintf(st->production, sizeof(st->production), "%s", p->prod_name);
@@ -137,7 +129,7 @@ void pk_proxy_status_get(struct pk_proxy *p, struct pk_proxy_status *st)
 		snprintf(st->targets[i].name, sizeof(st->targets[i].name), "%s",
 			 p->target_names[i]);
 		for (unsigned m = 0; m < PK_TM_NUM; m++)
-			st->targets[i].v[m] = target_value(p, i, m, now);
+			st->targets[i].v[m] = target_value(p, i, m);
 	}
 }
 

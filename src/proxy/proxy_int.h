@@ -68,7 +68,8 @@ struct target_stats {
 	/* published by the gauge timer (scans of the connection list) */
 	uint64_t pub_spilled;
 	uint64_t pub_lag_bytes;
-	uint64_t pub_oldest_ns; /* arrival time of the oldest unsent byte, 0 if none */
+	uint64_t pub_lag_ns;	/* at the last publish: the age of the oldest unsent byte (or the
+				 * round trip of unacknowledged ones), 0 if none */
 	uint64_t pub_window_ns; /* the debug window: the soonest predicted overflow among the
 				 * connections, in ns from the last publish; UINT64_MAX: none */
 	uint64_t pub_in_bps;	/* arrival: bytes/s appended (sum over connections) */
@@ -125,6 +126,8 @@ struct dconn {
 	struct pk_timer grace_timer; /* --close-grace, armed while the FIN waits */
 	struct lag_mark marks[PK_LAG_MARKS];
 	int mark_head, mark_count;
+	uint64_t pub_sent;	    /* sent at the last publish */
+	uint32_t pub_outq;	    /* bytes written but not yet acknowledged at the last publish */
 	struct pk_list target_link; /* on target_stats.conns */
 	struct pk_list dirty_link;  /* on worker.dirty: waiting for the flush timer */
 	struct pk_list reap_link;   /* on worker.dead_dconns */
@@ -381,7 +384,8 @@ void pk_dconn_adapt(struct pk_worker *w);
  * shut down, on its own. */
 void pk_dconn_session_gone(struct dconn *d);
 
-/* Returns the age in ns of the oldest byte of d not yet written, 0 when none. */
+/* Returns the age in ns of the oldest byte of d not yet written, 0 when none (the publish adds
+ * the round trip of bytes written but not acknowledged). */
 uint64_t pk_dconn_lag_ns(const struct dconn *d, uint64_t now_ns);
 
 /* worker.c: called by target.c when a session's debug side drained (sync mode). */

@@ -6,10 +6,14 @@
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -235,11 +239,32 @@ static void window_warn(struct pk_worker *w, int i)
 		__atomic_store_n(&p->window_warned[i], 0, __ATOMIC_RELAXED);
 }
 
+/* Whether d has written bytes the clone has not acknowledged yet (SIOCOUTQ); if so, *rtt_ns
+ * gets the connection's smoothed round-trip time: about how long each of them waits.  Asks the
+ * kernel only about a connection that wrote since the last publish or had bytes in flight. */
+static bool dconn_in_flight(struct dconn *d, uint64_t *rtt_ns)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int outq = 0;
+
+	*rtt_ns = 0;
+	if (d->dead || !d->connected || d->io.fd < 0 || (d->sent == d->pub_sent && !d->pub_outq))
+		return false;
+	d->pub_sent = d->sent;
+	if (ioctl(d->io.fd, SIOCOUTQ, &outq) < 0 || outq < 0)
+		outq = 0;
+	d->pub_outq = (uint32_t)outq;
+	if (outq && getsockopt(d->io.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+		*rtt_ns = (uint64_t)ti.tcpi_rtt * 1000;
+	return outq > 0;
+}
+
 void pk_dconn_publish(struct pk_worker *w, uint64_t now)
 {
 	for (int i = 0; i < w->cfg->ntargets; i++) {
 		struct target_stats *ts = &w->targets[i];
-		uint64_t spilled = 0, lag_bytes = 0, oldest = 0, window = UINT64_MAX;
+		uint64_t spilled = 0, lag_bytes = 0, max_lag = 0, window = UINT64_MAX;
 		double in = 0, rps = 0, out = 0, svc = 0;
 		struct pk_list *pos, *tmp;
 
@@ -247,13 +272,17 @@ void pk_dconn_publish(struct pk_worker *w, uint64_t now)
 		{
 			struct dconn *d = pk_container_of(pos, struct dconn, target_link);
 			uint64_t used = pk_sbuf_used(&d->buf), lag = pk_dconn_lag_ns(d, now),
-				 win = dconn_window(d, now);
+				 win = dconn_window(d, now), rtt;
+
+			/* written but not acknowledged: the clone is (at least) a round trip behind
+			 */
+			if (dconn_in_flight(d, &rtt) && rtt > lag)
+				lag = rtt;
 
 			spilled += pk_sbuf_spilled(&d->buf);
 			if (used > lag_bytes)
 				lag_bytes = used;
-			if (lag && (!oldest || now - lag < oldest))
-				oldest = now - lag;
+			max_lag = lag > max_lag ? lag : max_lag;
 			window = win < window ? win : window;
 			in += d->win.in_bps;
 			rps += d->win.rps;
@@ -262,7 +291,7 @@ void pk_dconn_publish(struct pk_worker *w, uint64_t now)
 		}
 		PK_STAT_SET(ts->pub_spilled, spilled);
 		PK_STAT_SET(ts->pub_lag_bytes, lag_bytes);
-		PK_STAT_SET(ts->pub_oldest_ns, oldest);
+		PK_STAT_SET(ts->pub_lag_ns, max_lag);
 		PK_STAT_SET(ts->pub_window_ns, window);
 		PK_STAT_SET(ts->pub_in_bps, (uint64_t)llround(in));
 		PK_STAT_SET(ts->pub_in_rps, (uint64_t)llround(rps));
