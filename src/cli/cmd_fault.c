@@ -2,6 +2,7 @@
  * (src/debug/fault.h); refused on anything that is not a clone. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +13,7 @@
 
 static const char fault_usage[] =
 	"usage: parikshan fault CLONE [--delay MS [--jitter MS]] [--loss PCT] [--reorder PCT]\n"
-	"                             [--bandwidth RATE]\n"
+	"                             [--bandwidth RATE] [--limit PACKETS]\n"
 	"       parikshan fault CLONE --cpu PCT | --kill PROCESS | --clear\n"
 	"       parikshan fault CLONE\n"
 	"\n"
@@ -27,6 +28,7 @@ static const char fault_usage[] =
 	"  --loss PCT         drop PCT percent of the packets (0.5, 10%)\n"
 	"  --reorder PCT      send PCT percent at once, the rest delayed (needs --delay)\n"
 	"  --bandwidth RATE   limit to RATE (tc units: 10mbit, 500kbit, 1mbps)\n"
+	"  --limit PACKETS    hold at most PACKETS, drop the rest (netem's limit; default 1000)\n"
 	"  --cpu PCT          CFS quota: PCT percent of one CPU\n"
 	"  --kill PROCESS     SIGKILL the clone's processes named PROCESS\n"
 	"  --clear            remove every fault\n"
@@ -40,6 +42,7 @@ static const struct option fault_options[] = {
 	{ "loss", required_argument, NULL, 'l' },
 	{ "reorder", required_argument, NULL, 'r' },
 	{ "bandwidth", required_argument, NULL, 'b' },
+	{ "limit", required_argument, NULL, 'L' },
 	{ "cpu", required_argument, NULL, 'c' },
 	{ "kill", required_argument, NULL, 'k' },
 	{ "clear", no_argument, NULL, 'C' },
@@ -78,6 +81,15 @@ static int fault_opt(struct fault_opts *o, int c, const char *arg)
 	case 'b':
 		rc = pk_fault_parse_rate(arg, &o->net.rate_bps);
 		return rc ? pk_cli_bad_value("fault", "--bandwidth", arg, rc) : 0;
+	case 'L': {
+		uint64_t v;
+
+		rc = pk_parse_uint(arg, UINT32_MAX, &v);
+		if (!rc && v == 0)
+			rc = -ERANGE;
+		o->net.limit = (uint32_t)v;
+		return rc ? pk_cli_bad_value("fault", "--limit", arg, rc) : 0;
+	}
 	case 'c':
 		rc = pk_parse_double(arg, 0, 100, &o->cpu_pct);
 		if (!rc && o->cpu_pct <= 0)

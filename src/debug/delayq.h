@@ -35,8 +35,8 @@ struct pk_delayq {
 	uint64_t seq;
 };
 
-/* Holds packet id until due_ns.  Returns 0, -ENOBUFS when q holds max packets already, or
- * -ENOMEM. */
+/* Holds packet id until due_ns.  Returns 0, -ENOBUFS when q holds max packets already (the
+ * packet is to be dropped, as netem drops past its limit), or -ENOMEM. */
 int pk_delayq_push(struct pk_delayq *q, uint32_t id, uint64_t due_ns);
 
 /* Takes the earliest packet due at or before now_ns into *id.  Returns true, or false when none

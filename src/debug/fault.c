@@ -107,7 +107,8 @@ int pk_fault_parse_ms(const char *s, uint64_t *us)
 
 bool pk_fault_net_set(const struct pk_fault_net *n)
 {
-	return n->delay_us || n->jitter_us || n->loss_pct > 0 || n->reorder_pct > 0 || n->rate_bps;
+	return n->delay_us || n->jitter_us || n->loss_pct > 0 || n->reorder_pct > 0 ||
+	       n->rate_bps || n->limit;
 }
 
 /* Appends formatted text at buf + *off; on overflow sets *off to len. */
@@ -135,8 +136,13 @@ int pk_fault_netem_args(const struct pk_fault_net *n, char *buf, size_t len, cha
 	if ((n->jitter_us || n->reorder_pct > 0) && !n->delay_us)
 		return pk_errbuf_set(-EINVAL, err, errlen,
 				     "--jitter and --reorder need --delay (netem delays the rest)");
+	if (n->limit && !n->delay_us && !(n->loss_pct > 0) && !n->rate_bps)
+		return pk_errbuf_set(-EINVAL, err, errlen,
+				     "--limit needs --delay, --loss or --bandwidth");
 	if (len)
 		buf[0] = '\0';
+	if (n->limit)
+		add(buf, len, &off, "limit %" PRIu32 " ", n->limit);
 	if (n->delay_us) {
 		add(buf, len, &off, "delay %gms", (double)n->delay_us / 1e3);
 		if (n->jitter_us)
@@ -180,7 +186,7 @@ static int tc(int pid, char *const args[], struct pk_strbuf *out, char *err, siz
 static bool rate_only(const struct pk_fault_net *n)
 {
 	return n->rate_bps && !n->delay_us && !n->jitter_us && !(n->loss_pct > 0) &&
-	       !(n->reorder_pct > 0);
+	       !(n->reorder_pct > 0) && !n->limit;
 }
 
 /* Tells whether tc's output shows one of our qdiscs (netem, tbf) at the root. */
@@ -294,7 +300,7 @@ static int net_apply_userspace(const char *state_dir, const char *name, int pid,
 		if (rc)
 			return rc;
 	}
-	if (!pk_fault_net_set(&rest))
+	if (!rest.delay_us && !(rest.loss_pct > 0)) /* a limit alone holds nothing */
 		return 0;
 	rc = pk_fault_netem_args(&rest, words, sizeof(words), err, errlen);
 	if (rc)

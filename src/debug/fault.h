@@ -24,7 +24,11 @@ struct pk_fault_net {
 	double loss_pct;
 	double reorder_pct; /* needs delay_us (netem reorders by sending some packets at once) */
 	uint64_t rate_bps;  /* bits per second */
+	uint32_t limit;	    /* packets held at most, the rest dropped (netem's limit; 0: its
+			     * default, PK_FAULT_LIMIT_DEFAULT); needs another network fault */
 };
+
+#define PK_FAULT_LIMIT_DEFAULT 1000 /* netem's */
 
 /* Parses a rate as tc writes it: a number with a unit bit, kbit, mbit, gbit (powers of 1000) or
  * bps, kbps, mbps, gbps (bytes per second), case-insensitive, into bits per second (> 0).
@@ -41,9 +45,9 @@ int pk_fault_parse_ms(const char *s, uint64_t *us);
 /* Tells whether any network fault of n is set. */
 bool pk_fault_net_set(const struct pk_fault_net *n);
 
-/* Writes netem's arguments for n into buf ("delay 50ms 10ms loss 5% reorder 10% rate
- * 10000000bit").  Returns 0, -EINVAL (jitter or reorder without a delay; nothing set; err
- * says why) or -ENOSPC. */
+/* Writes netem's arguments for n into buf ("limit 100 delay 50ms 10ms loss 5% reorder 10% rate
+ * 10000000bit"; the limit only when given).  Returns 0, -EINVAL (jitter or reorder without a delay;
+ * nothing set; err says why) or -ENOSPC. */
 int pk_fault_netem_args(const struct pk_fault_net *n, char *buf, size_t len, char *err,
 			size_t errlen);
 

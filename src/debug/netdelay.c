@@ -145,7 +145,7 @@ static int nd_bind(struct nd *d, char *err, size_t errlen)
 				     rc == -EBUSY ? " (another delayer holds it)" : "");
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, ND_QUEUE);
 	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_META, 0);
-	nfq_nlmsg_cfg_put_qmaxlen(nlh, PK_NETDELAY_MAX_HELD);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, PK_NETDELAY_MAX_QUEUED);
 	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
 	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
 	rc = nl_config(d, nlh);
@@ -204,8 +204,8 @@ static int on_packet(const struct nlmsghdr *nlh, void *data)
 			d->held++;
 			break;
 		}
-		d->overflow++;
-		verdict(d, id, NF_ACCEPT);
+		d->overflow++; /* past the limit (or out of memory): lost, as in netem */
+		verdict(d, id, NF_DROP);
 		break;
 	}
 	return MNL_CB_OK;
@@ -282,7 +282,7 @@ static int daemon_main(int pid, const struct pk_fault_net *n, int ready_fd)
 	int nsfd, pidfd, sfd, rc;
 	sigset_t set;
 
-	d.q.max = PK_NETDELAY_MAX_HELD;
+	d.q.max = n->limit ? n->limit : PK_FAULT_LIMIT_DEFAULT;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -313,7 +313,8 @@ static int daemon_main(int pid, const struct pk_fault_net *n, int ready_fd)
 		rules_del(pid);
 		pk_log(rc ? PK_LOG_ERROR : PK_LOG_INFO,
 		       "fault: delayer ends%s%s: %" PRIu64 " packets held, %" PRIu64
-		       " dropped, %" PRIu64 " sent at once, %" PRIu64 " over the limit",
+		       " lost (--loss), %" PRIu64 " sent at once, %" PRIu64
+		       " dropped past the limit",
 		       rc ? ": " : "", rc ? strerror(-rc) : "", d.held, d.dropped, d.at_once,
 		       d.overflow);
 	}

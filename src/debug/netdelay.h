@@ -17,8 +17,9 @@
 
 #include "debug/fault.h"
 
-/* The most packets held at once; past it a packet goes at once (counted in the log). */
-#define PK_NETDELAY_MAX_HELD 200000
+/* The most packets the kernel queues for the delayer (past it they go at once: fail-open); the
+ * delayer itself holds at most n->limit (netem's default 1000) and drops the rest, as netem. */
+#define PK_NETDELAY_MAX_QUEUED 200000
 
 /* Starts the delayer for n (delay, jitter, loss, reorder; not rate) in pid's network namespace
  * as a detached daemon whose stderr is appended to log; returns once its queue is bound and its

@@ -175,6 +175,8 @@ echo "# GET of 400 kB after --clear: clone ${cs} s"
 if ! ge "$cs" 0.5; then pk_ok bandwidth-cleared; else pk_fail bandwidth-cleared "clone GET $cs s"; fi
 pk_expect_error fault-reorder-needs-delay 2 'need --delay' "$PK_BIN" fault "$DBG" --reorder 5
 pk_expect_error fault-bad-rate 2 'bandwidth' "$PK_BIN" fault "$DBG" --bandwidth fast
+pk_expect_error fault-bad-limit 2 'limit' "$PK_BIN" fault "$DBG" --limit 0
+pk_expect_error fault-limit-alone 2 'needs --delay' "$PK_BIN" fault "$DBG" --limit 100
 pk_expect_error fault-one-kind 2 'one at a time' "$PK_BIN" fault "$DBG" --cpu 5 --delay 5
 
 # --- refusals ------------------------------------------------------------------------------

@@ -156,6 +156,14 @@ static void test_netem_args(void)
 	n = (struct pk_fault_net){ .loss_pct = 1 };
 	CHECK(pk_fault_netem_args(&n, buf, sizeof(buf), err, sizeof(err)) == 0);
 	CHECK_STR(buf, "loss 1%");
+	n = (struct pk_fault_net){ .delay_us = 50000, .limit = 100 };
+	CHECK(pk_fault_netem_args(&n, buf, sizeof(buf), err, sizeof(err)) == 0);
+	CHECK_STR(buf, "limit 100 delay 50ms");
+	n = (struct pk_fault_net){ .limit = 100 }; /* a limit alone holds nothing */
+	CHECK(pk_fault_net_set(&n));
+	CHECK_EQ_INT(pk_fault_netem_args(&n, buf, sizeof(buf), err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "--limit") != NULL);
+	n = (struct pk_fault_net){ .loss_pct = 1 };
 	n.reorder_pct = 10; /* reordering needs a delay */
 	CHECK_EQ_INT(pk_fault_netem_args(&n, buf, sizeof(buf), err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "--delay") != NULL);
