@@ -7,10 +7,10 @@
 # read back; bad input.
 #
 # Then the acceptance of dup --adapt-pid: the cold-patched redis as a clone behind dup with
-# fperf probes on every function (each hit reads three counters: ~200 SETs/s of 16 KiB values
-# where production takes thousands), fed by a paced client (1000 SETs/s of 16 KiB for 15 s)
-# through a 16 MiB buffer.  Without --adapt-pid the clone desyncs (measured here: after ~1.3 s
-# of the 15); with it, the rate of its probes goes up as its buffer passes 10% (the highest
+# fperf probes on every function (each hit reads three counters: ~900 SETs/s of 16 KiB values
+# on this machine where it takes 12,000 without), fed by a paced client (three times the
+# probed clone's rate, measured first, of 16 KiB SETs for 15 s) through a 16 MiB buffer.
+# Without --adapt-pid the clone desyncs; with it, the rate of its probes goes up as its buffer passes 10% (the highest
 # fill seen was about a third of the buffer), no connection desyncs, and the rate comes back
 # to every call once the load is over.
 . "$(dirname "$0")/lib.sh"
@@ -132,14 +132,30 @@ pk_redis prod "$PPORT" || exit 1
 CPORT=$(pk_free_port)
 pk_redis_bin "$RDIR/redis-server.cold" clone "$CPORT" || exit 1
 CPID=$PK_LAST_PID
+VALUE=16384
+SECS=15
+# sets_per_s PORT: SETs of VALUE bytes a second that the redis at PORT takes, pipelined (as
+# dup's one stream per client delivers them), from a bounded redis-benchmark run
+sets_per_s() {
+	timeout 120 redis-benchmark -p "$1" -t set -d "$VALUE" -n 4000 -c 1 -P 16 --csv |
+		awk -F'"' '/^"SET"/ { print int($4) }'
+}
+FAST=$(sets_per_s "$CPORT")
 "$PK_BIN" probe fperf --pid "$CPID" --events task-clock,page-faults,context-switches '*' \
 	>"$PK_TMP/fperf.out" 2>"$PK_TMP/fperf.err" &
 FPID=$!
 PK_PIDS+=("$FPID")
 pk_wait_log "$PK_TMP/fperf.err" 'counting in [0-9]+ functions' 60 || exit 1
-RATE=1000
-VALUE=16384
-SECS=15
+SLOW=$(sets_per_s "$CPORT")
+# the load: three times what the probed clone takes (at least 1000/s), and at most half of
+# what it takes with its probes off, so that sampling can save it
+RATE=$((3 * ${SLOW:-0} > 1000 ? 3 * ${SLOW:-0} : 1000))
+RATE=$((RATE > ${FAST:-0} / 2 ? ${FAST:-0} / 2 : RATE))
+echo "# the clone takes ${FAST:-?} SETs/s, ${SLOW:-?} with every probe on; load $RATE SETs/s"
+if [ -z "$SLOW" ] || [ -z "$FAST" ] || [ $((2 * RATE)) -lt $((3 * SLOW)) ]; then
+	pk_fail clone-rates "probes on every function do not slow the clone enough to test adapting: ${FAST:-?} SETs/s vs ${SLOW:-?}"
+	exit 1
+fi
 
 # dup_run NAME ARGS...: dup in front of production and the clone (16 MiB buffers, admin port
 # ADMIN), then the paced load through it; the client must get every reply.

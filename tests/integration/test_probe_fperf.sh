@@ -122,8 +122,11 @@ pk_check redis-json python3 - "$PK_TMP/redis.out" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 f = {x["function"]: x for x in d["functions"]}
-assert f["setCommand"]["calls"] >= 20000, f.get("setCommand")
-assert f["lookupKey"]["calls"] >= 20000, f.get("lookupKey")
+# every call measured, or lost with an event dropped from a full ring (counted: an event
+# dropped loses at most one call); most are measured
+drops = d["dropped"]
+for name in ("setCommand", "lookupKey"):
+    assert f[name]["calls"] + drops >= 20000 and f[name]["calls"] >= 15000, (f.get(name), drops)
 for name in f:
     for c, v in f[name]["counters"].items():
         assert 0 < v["calls"] <= f[name]["calls"], (name, c, v)
