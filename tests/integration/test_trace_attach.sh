@@ -51,7 +51,10 @@ pk_expect_eq warm-up "$(sort -u "$PK_TMP/warm.codes" | tr '\n' ' ')" "200 "
 cp "$PK_TMP/warm.ports" "$PK_TMP/early.ports"
 pk_check early-connections test -s "$PK_TMP/early.ports"
 # the backend's threads now: one per upstream connection, each blocked in recv
-ls "/proc/$BACKEND/task" | grep -vx "$BACKEND" | sort -n >"$PK_TMP/early.tids"
+# (and how often each has slept: a thread still blocked in that same recv has not moved since)
+for t in $(ls "/proc/$BACKEND/task" | grep -vx "$BACKEND" | sort -n); do
+	echo "$t $(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$BACKEND/task/$t/status" 2>/dev/null)"
+done >"$PK_TMP/early.tids"
 pk_check untraced-before sh -c "! grep -l libparikshan_trace /proc/$FRONT/maps /proc/$REDIS/maps /proc/$BACKEND/maps $(for w in $WORKERS; do printf '/proc/%s/maps ' "$w"; done)"
 
 # --- logd, the attach (a client keeps going meanwhile), the requests ---------------------------------
@@ -85,8 +88,10 @@ pk_wait_log "$PK_TMP/static.log" '^ready$' 30 &&
 # below meet hooked calls only.
 echo 0 >"$PK_TMP/round"
 # settled: one more round of 8 concurrent requests (at most 50: the ids s1..s400), then true
-# when every thread of early.tids has records in the store (pk_poll runs it in a subshell: the
-# round number is kept in a file)
+# when every thread of early.tids that has woken since has records in the store (a thread still
+# in the recv it was blocked in, on a connection nginx keeps idle, or one that ended with its
+# connection, serves nothing: the requests below cannot meet it; pk_poll runs it in a subshell:
+# the round number is kept in a file)
 settled() {
 	local c pids=() round
 	round=$(cat "$PK_TMP/round")
@@ -97,10 +102,17 @@ settled() {
 	done
 	wait "${pids[@]}"
 	echo $((round + 1)) >"$PK_TMP/round"
-	python3 -c 'import sqlite3, sys
+	python3 -c 'import os, sqlite3, sys
 c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
 seen = {r[0] for r in c.execute("select distinct tid from events e join procs p on e.proc = p.id where p.pid = ?", (int(sys.argv[2]),))}
-want = {int(t) for t in open(sys.argv[3]).read().split()}
+def csw(t):
+    try:
+        for l in open(f"/proc/{sys.argv[2]}/task/{t}/status"):
+            if l.startswith("voluntary_ctxt_switches"):
+                return l.split()[1]
+    except OSError:
+        return None
+want = {int(l.split()[0]) for l in open(sys.argv[3]) if l.split() and csw(l.split()[0]) not in (None, *l.split()[1:2])}
 sys.exit(0 if want <= seen else 1)' "$DB" "$BACKEND" "$PK_TMP/early.tids" 2>/dev/null
 }
 pk_wait_for "every backend thread of before the attach seen" 60 settled
