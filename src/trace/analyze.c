@@ -12,7 +12,9 @@
 #include "common/errbuf.h"
 #include "proto/msg.h"
 
+/* Linux's default ip_local_port_range: the source ports of connections */
 #define EPHEMERAL_MIN 32768
+#define EPHEMERAL_MAX 60999
 #define TOKEN_RUN 8 /* equal bytes that tie a call's request to a hop's */
 
 enum rule { R_SAME_THREAD, R_BYTE_MATCH, R_LATEST, R_TCP_ENDPOINTS, R_TCP_ORDER, R_ROOT };
@@ -621,6 +623,11 @@ static int add_exchanges(struct an *a, int ci, int req, int resp)
 	return 0;
 }
 
+static bool ephemeral(uint16_t port)
+{
+	return port >= EPHEMERAL_MIN && port <= EPHEMERAL_MAX;
+}
+
 /* Pass 2: which side of each connection this process is, then its exchanges. */
 static int build_exchanges(struct an *a)
 {
@@ -653,8 +660,12 @@ static int build_exchanges(struct an *a)
 		else if (port_in(&ports, c->peer.port))
 			c->server = false;
 		else
-			c->server = c->local.port && c->local.port < EPHEMERAL_MIN &&
-				    (c->peer.port >= EPHEMERAL_MIN || c->peer.port > c->local.port);
+			/* a port outside the range the kernel picks source ports from serves;
+			 * when both or neither are, the lower one */
+			c->server = c->local.port &&
+				    (ephemeral(c->local.port) == ephemeral(c->peer.port)
+					     ? c->local.port < c->peer.port
+					     : !ephemeral(c->local.port));
 	}
 	/* the bursts of each connection, in order (a stable counting sort) */
 	for (size_t i = 0; i < a->nbursts; i++)
@@ -848,19 +859,32 @@ static int cmp_ex_start(const void *x, const void *y, void *arg)
 	return *(const int *)x - *(const int *)y;
 }
 
-/* Pass 3: each call to the hop of its process it was made for (a sweep per pid). */
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t s = *(const uint32_t *)x, t = *(const uint32_t *)y;
+
+	return s < t ? -1 : s > t;
+}
+
+/* Pass 3: each call to the hop of its process it was made for (a sweep per pid).  A call
+ * on a thread that serves hops of its own is only ever linked to one of them: when none is
+ * open, the request it was made for went unseen (a receive the thread was blocked in when
+ * the library was attached), and another thread's hop would be a wrong parent.  Calls of
+ * threads that serve none (a pool's workers) go to any open hop of the process. */
 static int link_calls(struct an *a)
 {
 	int *hops = malloc((a->nex + 1) * sizeof(*hops));
 	int *calls = malloc((a->nex + 1) * sizeof(*calls));
 	int *act = malloc((a->nex + 1) * sizeof(*act));
 	int *same = malloc((a->nex + 1) * sizeof(*same));
+	uint32_t *serving = malloc((a->nex + 1) * sizeof(*serving));
 
-	if (!hops || !calls || !act || !same) {
+	if (!hops || !calls || !act || !same || !serving) {
 		free(hops);
 		free(calls);
 		free(act);
 		free(same);
+		free(serving);
 		return -ENOMEM;
 	}
 	/* connections are in pid order, so are their exchanges */
@@ -878,6 +902,9 @@ static int link_calls(struct an *a)
 		}
 		qsort_r(hops, nh, sizeof(*hops), cmp_ex_start, a);
 		qsort_r(calls, nc, sizeof(*calls), cmp_ex_start, a);
+		for (size_t i = 0; i < nh; i++)
+			serving[i] = req_of(a, hops[i])->tid;
+		qsort(serving, nh, sizeof(*serving), cmp_u32);
 		for (size_t i = 0; i < nc; i++) {
 			int c = calls[i];
 			const struct burst *cb = req_of(a, c);
@@ -895,6 +922,8 @@ static int link_calls(struct an *a)
 			for (size_t j = 0; j < nact; j++)
 				if (req_of(a, act[j])->tid == cb->tid)
 					same[k++] = act[j];
+			if (!k && bsearch(&cb->tid, serving, nh, sizeof(*serving), cmp_u32))
+				continue;
 			const int *cand = k ? same : act;
 
 			if (!k)
@@ -924,6 +953,7 @@ static int link_calls(struct an *a)
 	free(calls);
 	free(act);
 	free(same);
+	free(serving);
 	return 0;
 }
 

@@ -198,6 +198,20 @@ static void test_preopened(void)
 	free(s.ev);
 }
 
+/* The same with the backend on a port above the kernel's source-port range (61000-65535 are
+ * free for servers): its side of a connection found open is still the server's. */
+static void test_preopened_high_port(void)
+{
+	struct synth_opts o = { .n = 30, .conc = 5, .preopened = true, .bport = 62001 };
+	struct synth s;
+	struct pk_trace_paths *p = run(&o, &s);
+
+	if (p)
+		check_chain(p, o.n, true, "byte-match+tcp-endpoints");
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
 /* redis not traced: its peer is no traced process's, the paths are still complete. */
 static void test_untraced_peer(void)
 {
@@ -382,6 +396,66 @@ static void test_latest(void)
 				CHECK(has(&p->hops[t->first_hop], "bravo"));
 				CHECK_STR(p->hops[t->first_hop + 1].rule, "latest+tcp-endpoints");
 				CHECK(p->hops[t->first_hop + 1].confidence == 0.5);
+			}
+		}
+	}
+	pk_trace_paths_free(p);
+	free(s.ev);
+}
+
+/* A thread-per-connection server attached while thread 12 waited in recv: that request went
+ * unseen, and the call thread 12 makes for it must not join thread 11's open request (it is a
+ * path of its own); thread 12's next request, seen, links its call same-thread. */
+static void test_unseen_request(void)
+{
+	struct pk_trace_proc pr[2] = { { .id = 1, .pid = 10 }, { .id = 2, .pid = 20 } };
+	struct synth s = { 0 };
+	struct synth_side a = { .proc = 1, .fd = 5, .lport = 7000, .pport = 40001 };
+	struct synth_side b = { .proc = 1, .fd = 6, .lport = 7000, .pport = 40002 };
+	struct synth_side ca = { .proc = 1, .fd = 7, .lport = 45000, .pport = 7100 };
+	struct synth_side cb = { .proc = 1, .fd = 8, .lport = 45001, .pport = 7100 };
+	struct synth_side da = { .proc = 2, .fd = 5, .lport = 7100, .pport = 45000 };
+	struct synth_side db = { .proc = 2, .fd = 6, .lport = 7100, .pport = 45001 };
+	struct pk_trace_paths *p = NULL;
+
+	snprintf(pr[0].comm, sizeof(pr[0].comm), "front");
+	snprintf(pr[1].comm, sizeof(pr[1].comm), "back");
+	synth_io(&s, &a, PK_TRACE_READ, 11, 100, "alpha request");
+	b.in += 13; /* thread 12 read "bravo request" unseen */
+	synth_io(&s, &ca, PK_TRACE_WRITE, 11, 200, "get alpha");
+	synth_io(&s, &da, PK_TRACE_READ, 20, 210, "get alpha");
+	synth_io(&s, &cb, PK_TRACE_WRITE, 12, 220, "get bravo");
+	synth_io(&s, &db, PK_TRACE_READ, 20, 230, "get bravo");
+	synth_io(&s, &da, PK_TRACE_WRITE, 20, 240, "A");
+	synth_io(&s, &db, PK_TRACE_WRITE, 20, 250, "B");
+	synth_io(&s, &ca, PK_TRACE_READ, 11, 260, "A");
+	synth_io(&s, &cb, PK_TRACE_READ, 12, 270, "B");
+	synth_io(&s, &b, PK_TRACE_WRITE, 12, 280, "done bravo");
+	synth_io(&s, &a, PK_TRACE_WRITE, 11, 300, "done alpha");
+	synth_io(&s, &b, PK_TRACE_READ, 12, 400, "charlie request");
+	synth_io(&s, &cb, PK_TRACE_WRITE, 12, 410, "get charlie");
+	synth_io(&s, &db, PK_TRACE_READ, 20, 420, "get charlie");
+	synth_io(&s, &db, PK_TRACE_WRITE, 20, 430, "C");
+	synth_io(&s, &cb, PK_TRACE_READ, 12, 440, "C");
+	synth_io(&s, &b, PK_TRACE_WRITE, 12, 450, "done charlie");
+	CHECK(!s.oom);
+	CHECK_EQ_INT(pk_trace_analyze(pr, 2, s.ev, s.nev, &p, NULL, 0), 0);
+	if (p) {
+		CHECK_EQ_INT(p->nhops, 5);
+		CHECK_EQ_INT(p->npaths, 3);
+		for (size_t i = 0; i < p->npaths; i++) {
+			const struct pk_trace_path *t = &p->paths[i];
+			const struct pk_trace_hop *h = &p->hops[t->first_hop];
+
+			if (has(h, "alpha") || has(h, "charlie")) {
+				CHECK_EQ_INT(t->nhops, 2);
+				CHECK(t->nhops == 2 &&
+				      has(h + 1, has(h, "alpha") ? "get alpha" : "get charlie"));
+				CHECK(t->nhops == 2 &&
+				      !strcmp(h[1].rule, "same-thread+tcp-endpoints"));
+			} else {
+				CHECK(has(h, "get bravo"));
+				CHECK_EQ_INT(t->nhops, 1);
 			}
 		}
 	}
@@ -623,12 +697,14 @@ int main(void)
 	UNIT_RUN(test_skew);
 	UNIT_RUN(test_skew_huge);
 	UNIT_RUN(test_preopened);
+	UNIT_RUN(test_preopened_high_port);
 	UNIT_RUN(test_untraced_peer);
 	UNIT_RUN(test_incomplete);
 	UNIT_RUN(test_drops_static);
 	UNIT_RUN(test_lost_record);
 	UNIT_RUN(test_late_server);
 	UNIT_RUN(test_latest);
+	UNIT_RUN(test_unseen_request);
 	UNIT_RUN(test_pipelined);
 	UNIT_RUN(test_dns_udp);
 	UNIT_RUN(test_bad_input);

@@ -37,6 +37,7 @@ struct synth_opts {
 	bool no_redis;	 /* redis not traced */
 	bool no_reply;	 /* nginx never answers request 0 (its client went away) */
 	bool extras;	 /* drops and a static program */
+	uint16_t bport;	 /* the backend's port (0: 9000) */
 };
 
 struct synth {
@@ -149,6 +150,7 @@ static bool synth_chain(struct synth *s, const struct synth_opts *o)
 	const uint64_t base = 1000 * SYN_MS;
 	int conc = o->conc > 0 ? o->conc : 1;
 	int nup = 2 * conc;
+	uint16_t bport = o->bport ? o->bport : 9000;
 	struct synth_side *up_c = calloc((size_t)nup, sizeof(*up_c));
 	struct synth_side *up_s = calloc((size_t)nup, sizeof(*up_s));
 	struct synth_side *rd_c = calloc((size_t)nup, sizeof(*rd_c));
@@ -176,9 +178,9 @@ static bool synth_chain(struct synth *s, const struct synth_opts *o)
 		up_c[k] = (struct synth_side){ .proc = 2 + w,
 					       .fd = 5000 + k % conc,
 					       .lport = (uint16_t)(50001 + k),
-					       .pport = 9000 };
+					       .pport = bport };
 		up_s[k] = (struct synth_side){
-			.proc = 4, .fd = 10 + k, .lport = 9000, .pport = (uint16_t)(50001 + k)
+			.proc = 4, .fd = 10 + k, .lport = bport, .pport = (uint16_t)(50001 + k)
 		};
 		rd_c[k] = (struct synth_side){
 			.proc = 4, .fd = 20000 + k, .lport = (uint16_t)(51001 + k), .pport = 6379

@@ -22,6 +22,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -174,6 +178,57 @@ static bool fd_fill(int fd, struct pk_fd *f)
 	return true;
 }
 
+/* True when a TCP socket listens on LOCAL's port (at LOCAL's address or any) in this network
+ * namespace: a connection found already open, whose local port that is, was accepted (asked
+ * of the kernel through sock_diag, raw system calls; false when it cannot say). */
+static bool local_port_listens(const struct pk_trace_addr *local)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nlh = { .nlmsg_len = sizeof(req),
+			 .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.r = { .sdiag_family = (uint8_t)local->family,
+		       .sdiag_protocol = IPPROTO_TCP,
+		       .idiag_states = 1u << TCP_LISTEN },
+	};
+	static const uint8_t any[16];
+	size_t alen = local->family == AF_INET ? 4 : 16;
+	long buf[2048];
+	bool found = false, done = false;
+	int s = (int)syscall(SYS_socket, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (s < 0)
+		return false;
+	if (syscall(SYS_sendto, s, &req, sizeof(req), 0, NULL, 0) != (long)sizeof(req))
+		done = true;
+	while (!done) {
+		long n = syscall(SYS_recvfrom, s, buf, sizeof(buf), 0, NULL, NULL);
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+
+		if (n <= 0)
+			break;
+		for (; NLMSG_OK(h, (unsigned long)n); h = NLMSG_NEXT(h, n)) {
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+			    ntohs(m->id.idiag_sport) != local->port)
+				continue;
+			if (!memcmp(m->id.idiag_src, local->addr, alen) ||
+			    !memcmp(m->id.idiag_src, any, alen))
+				found = true;
+		}
+	}
+	syscall(SYS_close, s);
+	return found;
+}
+
 struct pk_fd *pk_fd_get(int fd)
 {
 	struct pk_fd *f;
@@ -191,6 +246,12 @@ struct pk_fd *pk_fd_get(int fd)
 		atomic_store_explicit(&f->state, PK_FD_OTHER, memory_order_release);
 		return NULL;
 	}
+	/* open before the library saw it (attach, inherited): which side it is, when it can tell
+	 * (the analyzer guesses from ports otherwise) */
+	if (!(f->flags & PK_TRACE_F_DGRAM) && f->peer.family &&
+	    (f->local.family == AF_INET || f->local.family == AF_INET6) &&
+	    local_port_listens(&f->local))
+		f->flags |= PK_TRACE_F_SERVER;
 	atomic_store_explicit(&f->state, PK_FD_SOCK, memory_order_release);
 	return f;
 }
