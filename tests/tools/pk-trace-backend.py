@@ -51,6 +51,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # headers and body are two writes: without TCP_NODELAY the second waits for the peer's
     # delayed ACK (40 ms) on every keep-alive request
     disable_nagle_algorithm = True
+    # an idle timeout, as servers have: a thread then waits for the next request on its
+    # keep-alive connection in poll and reads it with recv once it is there, so a request
+    # arriving after `trace attach` is read by a hooked recv (a thread blocked in recv itself
+    # when the library arrives would miss that one request, USAGE)
+    timeout = 3600
 
     def do_GET(self):
         if not self.path.startswith("/r/"):
