@@ -203,6 +203,9 @@ static enum pk_trace_proto detect(const struct conn *c, const struct burst *req,
 
 	if ((c->flags & PK_TRACE_F_DGRAM) && (c->local.port == 53 || c->peer.port == 53))
 		return PK_TRACE_PROTO_DNS;
+	/* a DNS message on any port (a query id may begin with '*' or "GE") */
+	if ((c->flags & PK_TRACE_F_DGRAM) && pk && dns_like(pk, plen))
+		return PK_TRACE_PROTO_DNS;
 	if (first && first->out == c->server && first->plen >= 5 && first->peek[3] == 0 &&
 	    first->peek[4] == 10)
 		return PK_TRACE_PROTO_MYSQL; /* the server spoke first: a greeting */

@@ -552,10 +552,11 @@ static void dgram(struct synth *s, int64_t proc, int fd, uint16_t lport, bool wi
 }
 
 /* DNS over UDP: an HTTP front end (pid 400) resolves names through one unconnected socket
- * (two queries at once, then the first id again for the next request) against a server bound
- * to the wildcard address (pid 500) that answers out of order; another client (pid 401, not a
- * server) reuses the same query id.  Each query pairs with its own answer by peer and id, and
- * each front-end request's path holds exactly its own lookups. */
+ * (two queries at once, then another for the next request, whose id begins with '*') against a
+ * server on port 5353 bound to the wildcard address (pid 500) that answers out of order; another
+ * client (pid 401, not a server) reuses the first query id.  Each query pairs with its own
+ * answer by peer and id, is DNS whatever its first bytes, and each front-end request's path
+ * holds exactly its own lookups. */
 static void test_dns_udp(void)
 {
 	struct synth s;
@@ -575,7 +576,7 @@ static void test_dns_udp(void)
 		{ 0, 0x1234, "a", 1, 3200, 3500 },
 		{ 0, 0x1235, "a", 28, 3300, 3400 },
 		{ -1, 0x1234, "z", 1, 3350, 3450 },
-		{ 1, 0x1234, "b", 1, 11200, 11300 },
+		{ 1, 0x2a47, "b", 1, 11200, 11300 }, /* "*G": not RESP, not HTTP */
 	};
 
 	memset(&s, 0, sizeof(s));
@@ -604,11 +605,11 @@ static void test_dns_udp(void)
 		uint64_t q = qs[i].q_us * SYN_US, a = qs[i].a_us * SYN_US;
 
 		n = dns_msg(m, qs[i].id, false, qs[i].name, qs[i].qtype);
-		dgram(&s, cp, 7, cport, false, 53, PK_TRACE_WRITE, q - 100 * SYN_US, coff, m, n);
-		dgram(&s, 2, 4, 53, true, cport, PK_TRACE_READ, q, soff, m, n);
+		dgram(&s, cp, 7, cport, false, 5353, PK_TRACE_WRITE, q - 100 * SYN_US, coff, m, n);
+		dgram(&s, 2, 4, 5353, true, cport, PK_TRACE_READ, q, soff, m, n);
 		n = dns_msg(m, qs[i].id, true, qs[i].name, qs[i].qtype);
-		dgram(&s, 2, 4, 53, true, cport, PK_TRACE_WRITE, a, soff, m, n);
-		dgram(&s, cp, 7, cport, false, 53, PK_TRACE_READ, a + 50 * SYN_US, coff, m, n);
+		dgram(&s, 2, 4, 5353, true, cport, PK_TRACE_WRITE, a, soff, m, n);
+		dgram(&s, cp, 7, cport, false, 5353, PK_TRACE_READ, a + 50 * SYN_US, coff, m, n);
 		coff += n;
 		soff += n;
 	}
