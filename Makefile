@@ -28,7 +28,7 @@ endif
 # files other than main (parikshan.c) make a third archive, so that a unit test or a fuzz
 # target can link one of them (the status reader) without the rest.
 CORE_SRC := $(foreach m,common proto diverge capture proxy window,$(wildcard src/$(m)/*.c))
-CLONE_SRC := $(wildcard src/clone/*.c) $(wildcard src/debug/*.c)
+CLONE_SRC := $(foreach m,container clone debug,$(wildcard src/$(m)/*.c))
 PROBE_SRC := $(wildcard src/probe/*.c)
 TRACE_SRC := $(wildcard src/trace/*.c)
 CLI_MAIN := src/cli/parikshan.c
@@ -50,11 +50,13 @@ PROBE_LDLIBS := -ldw -lelf -lcapstone -lprotobuf-c
 TRACE_LDLIBS := -lsqlite3 -lpq -lcjson
 TOOL_LDLIBS := -lxxhash
 
-# Unit tests link the core archive; test_clone_* also link the clone archive, test_probe_* the
-# probe archive, test_status, test_stateful and test_up_watch the CLI one.
+# Unit tests link the core archive; test_container_*, test_clone_* and test_debug_* also link
+# the clone archive, test_probe_* the probe archive, test_status, test_stateful and
+# test_up_watch the CLI one.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_clone_% $(BUILD)/tests/test_debug_%,$(UNIT_BIN))
+UNIT_CLONE_BIN := $(filter $(BUILD)/tests/test_container_% $(BUILD)/tests/test_clone_% \
+	$(BUILD)/tests/test_debug_%,$(UNIT_BIN))
 UNIT_PROBE_BIN := $(filter $(BUILD)/tests/test_probe_%,$(UNIT_BIN))
 UNIT_TRACE_BIN := $(filter $(BUILD)/tests/test_trace_%,$(UNIT_BIN))
 UNIT_CLI_BIN := $(BUILD)/tests/test_status $(BUILD)/tests/test_stateful $(BUILD)/tests/test_up_watch

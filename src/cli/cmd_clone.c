@@ -1,4 +1,5 @@
-/* cmd_clone.c — `parikshan clone PROD NAME`: live-clone a running container. */
+/* cmd_clone.c — `parikshan clone PROD NAME`: live-clone a running container (ours, or Docker's
+ * as docker:NAME). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@ static const char clone_usage[] =
 	"       parikshan clone PROD NAME --to HOST:PORT --token FILE [--mem SIZE] [--cpus N]\n"
 	"                       [--json]\n"
 	"\n"
-	"Live-clone running container PROD into debug container NAME: same memory state, same\n"
+	"Live-clone running container PROD (one of ours, or docker:NAME|ID for a Docker\n"
+	"container, found through the daemon at $DOCKER_HOST or /var/run/docker.sock) into\n"
+	"debug container NAME: same memory state, same\n"
 	"service IP in its own network namespace (reachable from the host at a management\n"
 	"address), its own copy of the filesystem, its own cgroups (production's limits unless\n"
 	"--mem/--cpus say otherwise), and a firewall: it answers the host's connections and\n"

@@ -25,6 +25,9 @@ static const char container_usage[] =
 	"Production containers: an OCI bundle run by runc on an overlay root (lower DIR, which "
 	"may\n"
 	"be /), in network namespace pk-NAME with ADDR on eth0, stdio kept in logs by the tool.\n"
+	"ls also lists the running containers of Docker (at $DOCKER_HOST or\n"
+	"/var/run/docker.sock, when it answers) as docker:NAME: `parikshan clone docker:NAME`\n"
+	"clones one.\n"
 	"\n"
 	"  --rootfs DIR       lower directory of the root filesystem (read-only to the container)\n"
 	"  --ip ADDR/PREFIX   the service address inside the container (IPv4)\n"
@@ -188,7 +191,7 @@ int pk_cmd_container(int argc, char **argv)
 		if (optind < argc)
 			return pk_cli_fail(PK_EXIT_USAGE, what, "unexpected argument");
 		rc = strcmp(sub, "rm") == 0
-			     ? pk_container_rm(o.state_dir, o.name, err, sizeof(err))
+			     ? pk_clone_rm(o.state_dir, o.name, err, sizeof(err))
 			     : pk_container_logs(o.state_dir, o.name, err, sizeof(err));
 		return rc ? pk_cli_fail(PK_EXIT_RUNTIME, what, "%s", err) : PK_EXIT_OK;
 	}

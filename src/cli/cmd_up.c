@@ -552,7 +552,7 @@ int pk_cmd_up(int argc, char **argv)
 		rc = make_clone(&o, names[i], &infos[i], &rep, err, sizeof(err));
 		if (rc) {
 			for (int j = 0; j < i; j++)
-				pk_container_rm(o.state_dir, names[j], err, sizeof(err));
+				pk_clone_rm(o.state_dir, names[j], err, sizeof(err));
 			return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s", err);
 		}
 		printf("  %s at %s, production frozen %.1f ms, total %.0f ms\n", names[i],
@@ -562,7 +562,7 @@ int pk_cmd_up(int argc, char **argv)
 	pid = start_dup(&o, infos, o.clones, admin_host, admin_port);
 	if (pid < 0) {
 		for (int j = 0; j < o.clones; j++)
-			pk_container_rm(o.state_dir, names[j], err, sizeof(err));
+			pk_clone_rm(o.state_dir, names[j], err, sizeof(err));
 		return pk_cli_fail(PK_EXIT_RUNTIME, o.what,
 				   "the duplicator did not start: %s (see dup.log)",
 				   strerror((int)-pid));
@@ -580,7 +580,7 @@ int pk_cmd_up(int argc, char **argv)
 			stop_child(watch);
 		stop_child(pid);
 		for (int j = 0; j < o.clones; j++)
-			pk_container_rm(o.state_dir, names[j], err, sizeof(err));
+			pk_clone_rm(o.state_dir, names[j], err, sizeof(err));
 		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s",
 				   rc < 0 ? "could not start the supervisor (--auto-reclone)"
 					  : "could not record what was brought up (up.json)");
@@ -671,7 +671,7 @@ int pk_cmd_down(int argc, char **argv)
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
 
 		if (cJSON_IsString(name) &&
-		    pk_container_rm(o.state_dir, name->valuestring, err, sizeof(err)) < 0) {
+		    pk_clone_rm(o.state_dir, name->valuestring, err, sizeof(err)) < 0) {
 			pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s", err);
 			failed = 1;
 		}

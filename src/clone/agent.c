@@ -277,7 +277,7 @@ static void session(struct agent_session *s)
 		       s->m.name, err[0] ? err : strerror(-rc));
 		stop_engine(&s->rsyncd);
 		stop_engine(&s->pagesrv);
-		pk_container_rm(s->o->state_dir, s->m.name, err, sizeof(err));
+		pk_clone_rm(s->o->state_dir, s->m.name, err, sizeof(err));
 	}
 }
 

@@ -10,7 +10,9 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -88,34 +90,31 @@ static long long mem_available(void)
 	return kb < 0 ? -1 : kb * 1024;
 }
 
-int pk_clone_checks(const struct pk_clone_opts *o, char prod_dir[PK_PATH_MAX], struct pk_meta *prod,
-		    int *prod_pid, bool local, char *err, size_t errlen)
+int pk_clone_checks(const struct pk_clone_opts *o, struct pk_ctr *prod, bool local, char *err,
+		    size_t errlen)
 {
-	char status[32], dir[PK_PATH_MAX];
+	char dir[PK_PATH_MAX];
 	struct statvfs vfs;
 	struct stat st;
 	long long need, upper;
-	int pid = 0, rc;
+	int rc;
 
-	if (!pk_name_valid(o->prod) ||
-	    !pk_state_path(o->state_dir, o->prod, NULL, prod_dir, PK_PATH_MAX)) {
-		snprintf(err, errlen, "'%s' is not a valid name", o->prod);
-		return -EINVAL;
-	}
 	if (!pk_name_valid(o->name)) {
 		snprintf(err, errlen, "'%s' is not a valid name", o->name);
 		return -EINVAL;
 	}
-	if (pk_meta_load(prod_dir, prod) < 0) {
-		snprintf(err, errlen, "no container '%s' under %s", o->prod, o->state_dir);
-		return -ENOENT;
-	}
-	if (pk_runc_state(o->prod, status, sizeof(status), &pid) < 0 ||
-	    strcmp(status, "running") != 0) {
-		snprintf(err, errlen, "production '%s' is not running", o->prod);
-		return -ESRCH;
-	}
-	*prod_pid = pid;
+	rc = pk_ctr_resolve(o->state_dir, o->prod, prod, err, errlen);
+	if (rc)
+		return rc;
+	/* a clone writing production's data (a database's volume) is the worst outcome */
+	for (int i = 0; i < prod->nmounts; i++)
+		if (prod->mounts[i].rw && strcmp(prod->mounts[i].kind, "tmpfs") != 0) {
+			snprintf(err, errlen,
+				 "%s has a writable %s at %s: the clone would write production's "
+				 "files there (copying volumes is not supported yet)",
+				 prod->ref, prod->mounts[i].kind, prod->mounts[i].dest);
+			return -ENOTSUP;
+		}
 	pk_state_path(o->state_dir, o->name, NULL, dir, sizeof(dir));
 	if (local && stat(dir, &st) == 0) {
 		struct pk_meta old;
@@ -131,22 +130,21 @@ int pk_clone_checks(const struct pk_clone_opts *o, char prod_dir[PK_PATH_MAX], s
 				 o->name);
 			return -EEXIST;
 		}
-		rc = pk_container_rm(o->state_dir, o->name, err, errlen);
+		rc = pk_clone_rm(o->state_dir, o->name, err, errlen);
 		if (rc)
 			return rc;
 	}
 	rc = criu_usable(err, errlen);
 	if (rc)
 		return rc;
-	need = rss_bytes(pid);
+	need = rss_bytes(prod->pid);
 	if (mem_available() >= 0 && mem_available() < need + SPACE_MARGIN) {
 		snprintf(err, errlen,
 			 "not enough memory: the clone needs about %lld MiB, %lld MiB free",
 			 (need + SPACE_MARGIN) >> 20, mem_available() >> 20);
 		return -ENOMEM;
 	}
-	pk_state_path(o->state_dir, o->prod, "upper", dir, sizeof(dir));
-	upper = pk_fs_usage(dir);
+	upper = pk_fs_usage(prod->upper);
 	need += (upper > 0 ? upper : 0) + SPACE_MARGIN;
 	if (statvfs(o->state_dir, &vfs) == 0 && (long long)(vfs.f_bavail * vfs.f_frsize) < need) {
 		snprintf(err, errlen,
@@ -221,10 +219,19 @@ int pk_clone_restore(const char *dir, struct pk_meta *m, const char *prod_config
 		     const char *image_dir, const struct pk_cg_limits *lim,
 		     const struct pk_tmpfs_set *tmpfs, char *err, size_t errlen)
 {
+	char root[PK_PATH_MAX];
 	int rc = pk_fs_mount(dir, m->lower, err, errlen);
 
 	if (rc)
 		return rc;
+	/* shared, so that CRIU can make the restored root a slave of it as production's root was
+	 * of its own (Docker's: master of the overlay dockerd mounted) */
+	pk_path(root, sizeof(root), "%s/rootfs", dir);
+	if (mount(NULL, root, NULL, MS_SHARED, NULL) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "make %s shared: %s", root, strerror(-rc));
+		goto undo_mount;
+	}
 	rc = pk_runc_bundle_from(prod_config, dir, m, lim, err, errlen);
 	if (rc)
 		goto undo_mount;
@@ -256,42 +263,54 @@ undo_mount:
 	return rc;
 }
 
+int pk_clone_rm(const char *state_dir, const char *name, char *err, size_t errlen)
+{
+	char dir[PK_PATH_MAX];
+
+	if (pk_name_valid(name) && pk_state_path(state_dir, name, NULL, dir, sizeof(dir)))
+		pk_snapshot_stop_all(dir);
+	return pk_container_rm(state_dir, name, err, errlen);
+}
+
 int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, char *err,
 		    size_t errlen)
 {
-	char prod_dir[PK_PATH_MAX], dir[PK_PATH_MAX], path[PK_PATH_MAX], work[PK_PATH_MAX];
-	char upper[PK_PATH_MAX];
-	struct pk_meta prod, m = { 0 };
+	char dir[PK_PATH_MAX], path[PK_PATH_MAX], work[PK_PATH_MAX], upper[PK_PATH_MAX];
+	struct pk_meta m = { 0 };
+	struct pk_ctr *prod = calloc(1, sizeof(*prod)); /* ~60 KiB: not on the stack */
 	struct pk_tmpfs_set tmpfs;
 	struct pk_cg_limits lim;
 	double post_dump_ms = 0;
 	uint64_t t0 = pk_now_ns(), t;
-	int rc, prod_pid = 0;
+	int rc;
 	long long used;
 
 	memset(rep, 0, sizeof(*rep));
-	rc = pk_clone_checks(o, prod_dir, &prod, &prod_pid, true, err, errlen);
+	if (!prod) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = pk_clone_checks(o, prod, true, err, errlen);
 	if (rc)
-		return rc;
-	pk_clone_limits(o, prod_pid, &lim, rep);
+		goto out;
+	pk_clone_limits(o, prod->pid, &lim, rep);
 	rep->checks_ms = pk_ms_since(t0);
 
-	rc = pk_clone_state_new(o->state_dir, o->name, o->prod, prod.ip, prod.lower, &m, dir,
+	rc = pk_clone_state_new(o->state_dir, o->name, o->prod, prod->ip, prod->lower, &m, dir,
 				sizeof(dir), err, errlen);
 	if (rc)
-		return rc;
+		goto out;
 	/* traced like production: its bundle is production's, mounts and env included */
-	snprintf(m.trace_sock, sizeof(m.trace_sock), "%s", prod.trace_sock);
+	snprintf(m.trace_sock, sizeof(m.trace_sock), "%s", prod->trace_sock);
 	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", m.ip);
 	snprintf(rep->mgmt_ip, sizeof(rep->mgmt_ip), "%s", m.mgmt);
 
 	/* First copy of the filesystem, while production runs. */
 	t = pk_now_ns();
-	pk_path(path, sizeof(path), "%s/upper", prod_dir);
 	pk_path(work, sizeof(work), "%s/upper", dir);
-	rc = pk_fs_copy(path, work, err, errlen);
+	rc = pk_fs_copy(prod->upper, work, err, errlen);
 	if (!rc) /* production's tmpfs mounts, so that CRIU need not archive them while frozen */
-		rc = pk_tmpfs_prepare(&tmpfs, prod_pid, dir, err, errlen);
+		rc = pk_tmpfs_prepare(&tmpfs, prod->pid, dir, err, errlen);
 	if (rc)
 		goto undo_dir;
 	rep->sync1_ms = pk_ms_since(t);
@@ -314,7 +333,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 		goto undo_net;
 	}
 	pk_path(upper, sizeof(upper), "%s/upper", dir);
-	rc = pk_criu_dump(&prod, prod_dir, prod_pid, path, work,
+	rc = pk_criu_dump(prod, path, work,
 			  &(struct pk_dump_target){ .clone_upper = upper,
 						    .on_frozen = o->on_frozen,
 						    .on_frozen_arg = o->on_frozen_arg,
@@ -332,19 +351,20 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 
 	/* Restore as the clone, in its own netns, on its own overlay, in its own cgroups. */
 	t = pk_now_ns();
-	pk_path(work, sizeof(work), "%s/config.json", prod_dir);
-	rc = pk_clone_restore(dir, &m, work, path, &lim, &tmpfs, err, errlen);
+	rc = pk_clone_restore(dir, &m, prod->config, path, &lim, &tmpfs, err, errlen);
 	if (rc)
 		goto undo_net;
 	rep->restore_ms = pk_ms_since(t);
 	rep->total_ms = pk_ms_since(t0);
-	return 0;
+	goto out;
 undo_net:
 	pk_net_remove(&m);
 	/* A failed restore can leave CRIU's iptables lock behind; the netns went with it. */
 undo_dir:
 	pk_tmpfs_umount(dir);
 	pk_rm_tree(dir);
+out:
+	free(prod);
 	return rc;
 }
 

@@ -1,12 +1,11 @@
-/* clone.h — containers and live clones: OCI bundles run by runc, a network namespace per
- * container joined to the host by a veth, an overlay root filesystem, CRIU checkpoint with
- * leave-running and restore under a new name.
+/* clone.h — live clones of a running container (container.h: ours or another engine's): CRIU
+ * checkpoint with leave-running, restore under a new name in a network namespace of its own with
+ * production's service address, a copy of its file system, its own cgroups; snapshots of a
+ * clone; clones onto another host through `parikshan agent`.
  *
- * State lives under one directory (default /var/lib/parikshan), one subdirectory per
- * container or clone:  meta.json, config.json (the OCI bundle), upper/ work/ rootfs/ (the
- * overlay), stdout.log stderr.log (kept by a small keeper process that owns the pipes),
- * and for clones img/ (the CRIU image).  Functions report failures as -errno with a one-line
- * reason in err; they leave no debris (mounts, namespaces, veths, runc state) behind.
+ * A clone's state is a container directory of the state dir (container.h) with img/ (the CRIU
+ * image) besides.  Functions report failures as -errno with a one-line reason in err; they leave
+ * no debris (mounts, namespaces, veths, runc state) behind.
  */
 #ifndef PK_CLONE_CLONE_H
 #define PK_CLONE_CLONE_H
@@ -17,87 +16,7 @@
 #include <sys/types.h>
 
 #include "common/strbuf.h"
-
-#define PK_STATE_DIR "/var/lib/parikshan"
-#define PK_STATE_DIR_ENV "PARIKSHAN_STATE_DIR" /* overrides the default */
-
-/* Returns the state directory to use when none is given: $PARIKSHAN_STATE_DIR or the default. */
-const char *pk_state_dir_default(void);
-#define PK_NAME_MAX 32
-#define PK_ERR_MAX 512
-
-struct pk_run_opts {
-	const char *state_dir;
-	const char *name;
-	const char *rootfs; /* lower dir of the overlay ("/" works) */
-	const char *ip;	    /* "10.77.0.2/24" */
-	uint64_t mem_limit; /* bytes, 0 = none */
-	char **argv;	    /* the command, NULL-terminated */
-	/* Tracing (`--trace`): the host's libparikshan_trace.so (absolute path; NULL: not traced)
-	 * and logd's socket (absolute, checked by pk_container_trace_check). */
-	const char *trace_lib;
-	const char *trace_sock;
-};
-
-/* Where the processes of a traced container find the tracing library (a read-only bind mount
- * of the host's file). */
-#define PK_CONTAINER_TRACE_LIB "/run/parikshan-trace/libparikshan_trace.so"
-
-/* Checks that sock can be a traced container's logd socket: absolute, short enough for a Unix
- * socket address, in a directory of its own that can be bind-mounted at the same path inside
- * the container.  Returns 0, -EINVAL or -ENAMETOOLONG (err says why). */
-int pk_container_trace_check(const char *sock, char *err, size_t errlen);
-
-/* Creates and starts container o->name detached.  Returns 0 or -errno (err says why). */
-int pk_container_run(const struct pk_run_opts *o, char *err, size_t errlen);
-
-/* Stops and removes a container or clone and everything it made.  Returns 0 or -errno. */
-int pk_container_rm(const char *state_dir, const char *name, char *err, size_t errlen);
-
-/* Appends a table (or JSON) of every container and clone with its live status to out. */
-int pk_container_list(const char *state_dir, bool json, struct pk_strbuf *out);
-
-/* Writes the kept stdout and stderr of a container to fd 1 and 2.  Returns 0 or -errno. */
-int pk_container_logs(const char *state_dir, const char *name, char *err, size_t errlen);
-
-/* What `container ls` shows of one container or clone. */
-struct pk_container_info {
-	char kind[16]; /* "container" or "clone" */
-	char parent[PK_NAME_MAX + 1];
-	char ip[16];	 /* service IP */
-	char mgmt[16];	 /* clones: management address */
-	char status[32]; /* runc's status, or "missing" */
-	int pid;
-	char trace_sock[108]; /* traced (`--trace`): logd's socket; "" when not traced */
-};
-
-/* Fills info for container name.  Returns 0, -ENOENT or -EINVAL (damaged state). */
-int pk_container_info(const char *state_dir, const char *name, struct pk_container_info *info);
-
-/* Whether process pid runs inside a clone of state_dir: its network namespace is a clone's
- * (each clone has its own).  0 with the clone's name in name[len], -ENOENT when it is in no
- * clone (production, or a plain process), or -errno when pid's namespace cannot be read. */
-int pk_clone_of_pid(const char *state_dir, pid_t pid, char *name, size_t len);
-
-/* Writes into dir the directory of pid's cgroup for controller ctl ("cpu", "memory", ...; cgroup
- * v1: /sys/fs/cgroup/CTL/PATH; "" names the unified hierarchy of cgroup v2: /sys/fs/cgroup/PATH).
- * Returns 0, -ENOENT (no such controller), -ENAMETOOLONG, or -errno when /proc/PID/cgroup cannot be
- * read. */
-int pk_cgroup_dir(int pid, const char *ctl, char *dir, size_t len);
-
-#define PK_CLONE_MAX_REDIRECTS 8
-
-/* One backend of production, as the clone must see it: its TCP connections to ip:port are sent
- * to the aggregator's debug side at the clone's gateway (PK_CLONE_GATEWAY:to_port); any other
- * packet to ip is refused, so the clone never reaches the real backend. */
-struct pk_clone_redirect {
-	char ip[64];
-	uint16_t port;
-	uint16_t to_port;
-};
-
-/* Every clone's gateway: the host end of its veth (an aggregator's debug side listens here). */
-#define PK_CLONE_GATEWAY "10.78.0.1"
+#include "container/container.h"
 
 struct pk_clone_opts {
 	const char *state_dir;
@@ -132,6 +51,10 @@ struct pk_clone_report {
 	uint64_t mem_limit; /* the clone's own cgroups: memory limit in bytes (0: none) */
 	double cpus;	    /* and CPU quota in CPUs (0: none) */
 };
+
+/* Removes container or clone name of state_dir (pk_container_rm), a clone's snapshot recorders
+ * first.  Returns 0 or -errno (err says why). */
+int pk_clone_rm(const char *state_dir, const char *name, char *err, size_t errlen);
 
 /* Live-clones container o->prod into o->name: production keeps running; the clone has the
  * same memory, the same service IP in its own namespace, reachable from the host at its

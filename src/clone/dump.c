@@ -81,21 +81,21 @@ static int on_notify(char *action, criu_notify_arg_t na)
 	return 0; /* a failed sync is reported after the dump; production must be unfrozen */
 }
 
-int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, const char *image_dir,
-		 const char *work_dir, const struct pk_dump_target *t, char *err, size_t errlen)
+int pk_criu_dump(const struct pk_ctr *prod, const char *image_dir, const char *work_dir,
+		 const struct pk_dump_target *t, char *err, size_t errlen)
 {
-	char root[PK_PATH_MAX], upper[PK_PATH_MAX], netns[PK_PATH_MAX], ext[64];
+	char netns[64], ext[64];
 	criu_opts *opts = NULL;
 	struct stat st;
-	int img_fd = -1, work_fd = -1, rc;
+	int img_fd = -1, work_fd = -1, rc, pid = prod->pid;
 
-	pk_path(root, sizeof(root), "%s/rootfs", prod_dir);
-	pk_path(upper, sizeof(upper), "%s/upper", prod_dir);
-	pk_path(netns, sizeof(netns), "/var/run/netns/%s", prod->netns);
+	/* production's network namespace stays behind: the clone is restored into its own */
+	snprintf(netns, sizeof(netns), "/proc/%d/ns/net", pid);
 	if (stat(netns, &st) < 0) {
 		int e = errno;
 
-		snprintf(err, errlen, "network namespace %s: %s", prod->netns, strerror(e));
+		snprintf(err, errlen, "network namespace of %s (%s): %s", prod->ref, netns,
+			 strerror(e));
 		return -e;
 	}
 	snprintf(ext, sizeof(ext), "net[%lu]:extRootNetNS", (unsigned long)st.st_ino);
@@ -120,7 +120,7 @@ int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, cons
 	 * and their timestamps, which the frozen-time breakdown reads (stats.c). */
 	criu_local_set_log_level(opts, PK_CRIU_DUMP_LOG_LEVEL);
 	criu_local_set_pid(opts, pid);
-	criu_local_set_root(opts, root);
+	criu_local_set_root(opts, prod->root);
 	criu_local_set_leave_running(opts, true);
 	criu_local_set_tcp_close(opts, true);
 	criu_local_set_network_lock(opts, CRIU_NETWORK_LOCK_SKIP);
@@ -154,7 +154,7 @@ int pk_criu_dump(const struct pk_meta *prod, const char *prod_dir, int pid, cons
 	if (t->page_server)
 		criu_local_set_page_server_address_port(opts, t->page_server, t->page_server_port);
 	criu_local_set_notify_cb(opts, on_notify);
-	sync_ctx.upper_from = upper;
+	sync_ctx.upper_from = prod->upper;
 	sync_ctx.t = t;
 	sync_ctx.rc = 0;
 	sync_ctx.tmpfs_rc = 0;

@@ -139,26 +139,34 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 		    struct pk_clone_report *rep, char *err, size_t errlen)
 {
 	struct remote r = { .fd = -1 };
-	char token[PK_TOKEN_MAX], prod_dir[PK_PATH_MAX], path[PK_PATH_MAX], url[PK_PATH_MAX];
-	char img[PK_PATH_MAX], dumpwork[PK_PATH_MAX];
-	struct pk_meta prod;
+	char token[PK_TOKEN_MAX], url[PK_PATH_MAX], img[PK_PATH_MAX], dumpwork[PK_PATH_MAX];
+	struct pk_ctr *prod = NULL;
 	struct pk_cg_limits lim;
 	uint64_t t0 = pk_now_ns(), t;
 	double post_dump_ms = 0;
 	cJSON *msg, *reply = NULL;
 	char *config = NULL;
-	int rc, prod_pid = 0, rport, pport;
+	int rc, rport, pport;
 	long long used;
 	FILE *f;
 
 	memset(rep, 0, sizeof(*rep));
+	if (pk_ctr_ref_foreign(o->prod)) {
+		snprintf(err, errlen, "%s: clones onto another host are of our own containers only",
+			 o->prod);
+		return -ENOTSUP;
+	}
 	rc = pk_token_load(ro->token_file, token, sizeof(token), err, errlen);
 	if (rc)
 		return rc;
-	rc = pk_clone_checks(o, prod_dir, &prod, &prod_pid, false, err, errlen);
-	if (rc)
-		return rc;
-	pk_clone_limits(o, prod_pid, &lim, rep);
+	prod = calloc(1, sizeof(*prod));
+	rc = prod ? pk_clone_checks(o, prod, false, err, errlen) : -ENOMEM;
+	if (rc) {
+		if (!prod)
+			snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	pk_clone_limits(o, prod->pid, &lim, rep);
 	rc = connect_agent(&r, ro, err, errlen);
 	if (!rc)
 		rc = handshake(&r, token, err, errlen);
@@ -185,14 +193,13 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	}
 
 	t = pk_now_ns();
-	pk_path(path, sizeof(path), "%s/config.json", prod_dir);
-	config = pk_read_file(path);
+	config = pk_read_file(prod->config);
 	msg = cJSON_CreateObject();
 	cJSON_AddStringToObject(msg, "op", "prepare");
 	cJSON_AddStringToObject(msg, "name", o->name);
 	cJSON_AddStringToObject(msg, "parent", o->prod);
-	cJSON_AddStringToObject(msg, "ip", prod.ip);
-	cJSON_AddStringToObject(msg, "lower", prod.lower);
+	cJSON_AddStringToObject(msg, "ip", prod->ip);
+	cJSON_AddStringToObject(msg, "lower", prod->lower);
 	cJSON_AddStringToObject(msg, "config", config ? config : "");
 	cJSON_AddItemToObject(msg, "limits", pk_cgroup_limits_json(&lim));
 	reply = call(&r, msg, err, errlen);
@@ -203,21 +210,20 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 	rc = prepare_reply(reply, &rport, &pport, rep->mgmt_ip, sizeof(rep->mgmt_ip), err, errlen);
 	if (rc)
 		goto out;
-	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", prod.ip);
+	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", prod->ip);
 	rep->netns_ms = pk_ms_since(t);
 
 	/* First copy of the upper dir, while production runs. */
 	t = pk_now_ns();
-	pk_path(path, sizeof(path), "%s/upper", prod_dir);
 	snprintf(url, sizeof(url), "rsync://pk@%s:%d/clone/upper", ro->host, rport);
-	rc = pk_fs_rsync(path, url, r.pwfile, true, err, errlen);
+	rc = pk_fs_rsync(prod->upper, url, r.pwfile, true, err, errlen);
 	if (rc)
 		goto out;
 	rep->sync1_ms = pk_ms_since(t);
 
 	/* Dump: pages stream to the agent's page server; the upper dir is re-synced frozen. */
 	t = pk_now_ns();
-	rc = pk_criu_dump(&prod, prod_dir, prod_pid, img, dumpwork,
+	rc = pk_criu_dump(prod, img, dumpwork,
 			  &(struct pk_dump_target){ .rsync_upper = url,
 						    .rsync_pwfile = r.pwfile,
 						    .page_server = ro->host,
@@ -247,6 +253,7 @@ int pk_clone_remote(const struct pk_clone_opts *o, const struct pk_remote_opts *
 out:
 	cJSON_Delete(reply);
 	free(config);
+	free(prod);
 	if (r.fd >= 0)
 		close(r.fd);
 	if (r.work[0])

@@ -330,6 +330,7 @@ int pk_snapshot_take(const char *state_dir, const char *name, const char *tag_in
 	char dir[PK_PATH_MAX], snaps[PK_PATH_MAX], snap[PK_PATH_MAX], path[PK_PATH_MAX];
 	char work[PK_PATH_MAX], upper[PK_PATH_MAX];
 	struct pk_tmpfs_set *tmpfs = NULL;
+	struct pk_ctr *self = NULL;
 	struct pk_cg_limits lim;
 	struct pk_meta m;
 	cJSON *meta = NULL, *arr;
@@ -387,7 +388,12 @@ int pk_snapshot_take(const char *state_dir, const char *name, const char *tag_in
 		goto undo;
 	}
 	pk_path(work, sizeof(work), "%s/dump-work", snap);
-	rc = pk_criu_dump(&m, dir, pid, path, work,
+	self = calloc(1, sizeof(*self));
+	if (!self || pk_ctr_from_meta(dir, &m, pid, self)) {
+		rc = pk_errbuf_set(-ENOMEM, err, errlen, "describe %s for the dump", name);
+		goto undo;
+	}
+	rc = pk_criu_dump(self, path, work,
 			  &(struct pk_dump_target){ .clone_upper = upper, .tmpfs = tmpfs }, err,
 			  errlen);
 	if (rc) {
@@ -422,11 +428,13 @@ int pk_snapshot_take(const char *state_dir, const char *name, const char *tag_in
 	out->ms = (double)(pk_now_ns() - t0) / 1e6;
 	cJSON_Delete(meta);
 	free(tmpfs);
+	free(self);
 	return 0;
 undo:
 	recorder_stop(rpid);
 	cJSON_Delete(meta);
 	free(tmpfs);
+	free(self);
 	pk_fs_umount(snap);
 	pk_rm_tree(snap);
 	return rc;

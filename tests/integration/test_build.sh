@@ -29,7 +29,7 @@ expect_needs() {
 
 expect_needs ring-without-criu "$BUILD/tests/test_ring" 'libcriu|libgnutls' no
 expect_needs proxy-without-criu "$BUILD/tests/test_proxy" 'libcriu|libgnutls' no
-expect_needs clone-test-with-criu "$BUILD/tests/test_clone_state" 'libcriu' yes
+expect_needs clone-test-with-criu "$BUILD/tests/test_container_state" 'libcriu' yes
 expect_needs binary-with-criu-and-gnutls "$PK_BIN" 'libcriu.*libgnutls|libgnutls.*libcriu' yes
 expect_needs ring-without-sqlite-or-pq "$BUILD/tests/test_ring" 'libsqlite3|libpq' no
 expect_needs trace-test-with-sqlite "$BUILD/tests/test_trace_store" 'libsqlite3' yes

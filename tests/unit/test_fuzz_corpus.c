@@ -17,6 +17,7 @@
 /* target name, the fewest inputs its corpus may hold (its seeds) */
 #define FUZZ_TARGETS                                                                               \
 	X(divlog, 10)                                                                              \
+	X(docker, 10)                                                                              \
 	X(framer, 10)                                                                              \
 	X(http, 10)                                                                                \
 	X(msg, 10)                                                                                 \
