@@ -106,15 +106,20 @@ int pk_clone_checks(const struct pk_clone_opts *o, struct pk_ctr *prod, bool loc
 	rc = pk_ctr_resolve(o->state_dir, o->prod, prod, err, errlen);
 	if (rc)
 		return rc;
-	/* a clone writing production's data (a database's volume) is the worst outcome */
-	for (int i = 0; i < prod->nmounts; i++)
-		if (prod->mounts[i].rw && strcmp(prod->mounts[i].kind, "tmpfs") != 0) {
+	/* a clone writing production's data (a database's volume) is the worst outcome: writable
+	 * directories are copied (volumes_copy), a writable file cannot be kept in step */
+	for (int i = 0; i < prod->nmounts; i++) {
+		struct stat vs;
+
+		if (prod->mounts[i].rw && strcmp(prod->mounts[i].kind, "tmpfs") != 0 &&
+		    (stat(prod->mounts[i].source, &vs) < 0 || !S_ISDIR(vs.st_mode))) {
 			snprintf(err, errlen,
-				 "%s has a writable %s at %s: the clone would write production's "
-				 "files there (copying volumes is not supported yet)",
+				 "%s has a writable %s at %s that is not a directory: the clone "
+				 "would write production's file",
 				 prod->ref, prod->mounts[i].kind, prod->mounts[i].dest);
 			return -ENOTSUP;
 		}
+	}
 	pk_state_path(o->state_dir, o->name, NULL, dir, sizeof(dir));
 	if (local && stat(dir, &st) == 0) {
 		struct pk_meta old;
@@ -215,10 +220,34 @@ int pk_clone_state_new(const char *state_dir, const char *name, const char *pare
 	return pk_state_create(state_dir, m, dir, dirlen, err, errlen);
 }
 
+/* Mounts the copies of production's volumes v[n] and appends CRIU's restore mappings of them
+ * (the keys the dump gave them, dump.c) to file conf.  0 or -errno. */
+static int volumes_criu_conf(const struct pk_volume_copy *v, int n, const char *conf)
+{
+	FILE *f;
+
+	/* each copy a shared mount of its own: production's volume was a slave of the engine's
+	 * mount, and CRIU makes the clone's a slave of the copy (pk_fs_umount takes them away) */
+	for (int i = 0; i < n; i++)
+		if (v[i].dest[0] && (mount(v[i].to, v[i].to, NULL, MS_BIND, NULL) < 0 ||
+				     mount(NULL, v[i].to, NULL, MS_SHARED, NULL) < 0))
+			return -errno;
+	if (!n)
+		return 0;
+	f = fopen(conf, "ae");
+	if (!f)
+		return -errno;
+	for (int i = 0; i < n; i++)
+		if (v[i].dest[0])
+			fprintf(f, "external mnt[" PK_VOLUME_KEY "%d]:%s\n", i, v[i].to);
+	return fclose(f) == 0 ? 0 : -EIO;
+}
+
 int pk_clone_restore(const char *dir, struct pk_meta *m, const char *prod_config,
 		     const char *image_dir, const struct pk_cg_limits *lim,
-		     const struct pk_tmpfs_set *tmpfs, char *err, size_t errlen)
+		     const struct pk_restore_extra *x, char *err, size_t errlen)
 {
+	const struct pk_tmpfs_set *tmpfs = x ? x->tmpfs : NULL;
 	char root[PK_PATH_MAX];
 	int rc = pk_fs_mount(dir, m->lower, err, errlen);
 
@@ -232,14 +261,17 @@ int pk_clone_restore(const char *dir, struct pk_meta *m, const char *prod_config
 		snprintf(err, errlen, "make %s shared: %s", root, strerror(-rc));
 		goto undo_mount;
 	}
-	rc = pk_runc_bundle_from(prod_config, dir, m, lim, err, errlen);
+	rc = pk_runc_bundle_from(prod_config, dir, m, lim, x ? x->volumes : NULL,
+				 x ? x->nvolumes : 0, err, errlen);
 	if (rc)
 		goto undo_mount;
-	if (tmpfs) {
+	if (tmpfs || (x && x->nvolumes)) {
 		char conf[PK_PATH_MAX];
 
 		pk_path(conf, sizeof(conf), "%s/criu.conf", dir);
-		rc = pk_tmpfs_criu_conf(tmpfs, conf);
+		rc = tmpfs ? pk_tmpfs_criu_conf(tmpfs, conf) : 0;
+		if (!rc && x)
+			rc = volumes_criu_conf(x->volumes, x->nvolumes, conf);
 		if (rc) {
 			snprintf(err, errlen, "write %s: %s", conf, strerror(-rc));
 			goto undo_mount;
@@ -272,6 +304,43 @@ int pk_clone_rm(const char *state_dir, const char *name, char *err, size_t errle
 	return pk_container_rm(state_dir, name, err, errlen);
 }
 
+/* Copies production's writable volumes and bind-mounted directories into dir/volumes/<i>
+ * (while it runs; the dump's hook copies them again while it is frozen): fills v[] and *n, and
+ * the report.  0 or -errno (err says why). */
+static int volumes_copy(const struct pk_ctr *prod, const char *dir, struct pk_volume_copy *v,
+			int *n, struct pk_clone_report *rep, char *err, size_t errlen)
+{
+	char vols[PK_PATH_MAX];
+	int rc;
+
+	*n = 0;
+	pk_path(vols, sizeof(vols), "%s/volumes", dir);
+	for (int i = 0; i < prod->nmounts; i++) {
+		const struct pk_ctr_mount *pm = &prod->mounts[i];
+		struct pk_volume_copy *c = &v[*n];
+		long long used;
+
+		if (!pm->rw || !strcmp(pm->kind, "tmpfs"))
+			continue;
+		if ((*n == 0 && mkdir(vols, 0700) < 0 && errno != EEXIST) ||
+		    pk_path(c->to, sizeof(c->to), "%s/%d", vols, *n)) {
+			rc = errno ? -errno : -ENAMETOOLONG;
+			snprintf(err, errlen, "copy of %s's volume at %s: %s", prod->ref, pm->dest,
+				 strerror(-rc));
+			return rc;
+		}
+		snprintf(c->dest, sizeof(c->dest), "%s", pm->dest);
+		snprintf(c->from, sizeof(c->from), "%s", pm->source);
+		rc = pk_fs_copy(c->from, c->to, err, errlen);
+		if (rc)
+			return rc;
+		used = pk_fs_usage(c->to);
+		rep->volume_bytes += (uint64_t)(used > 0 ? used : 0);
+		rep->volumes = ++*n;
+	}
+	return 0;
+}
+
 int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, char *err,
 		    size_t errlen)
 {
@@ -279,16 +348,19 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	struct pk_meta m = { 0 };
 	struct pk_ctr *prod = calloc(1, sizeof(*prod)); /* ~60 KiB: not on the stack */
 	struct pk_tmpfs_set tmpfs;
+	struct pk_volume_copy *vols = calloc(PK_CTR_MOUNTS_MAX, sizeof(*vols));
 	struct pk_cg_limits lim;
 	double post_dump_ms = 0;
+	int nvols = 0;
 	uint64_t t0 = pk_now_ns(), t;
 	int rc;
 	long long used;
 
 	memset(rep, 0, sizeof(*rep));
-	if (!prod) {
+	if (!prod || !vols) {
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out;
 	}
 	rc = pk_clone_checks(o, prod, true, err, errlen);
 	if (rc)
@@ -305,12 +377,22 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	snprintf(rep->service_ip, sizeof(rep->service_ip), "%s", m.ip);
 	snprintf(rep->mgmt_ip, sizeof(rep->mgmt_ip), "%s", m.mgmt);
 
-	/* First copy of the filesystem, while production runs. */
+	/* First copy of the filesystem, while production runs; another engine's layers pinned
+	 * (it may remove them while the clone runs: `docker rm`, `docker rmi`). */
 	t = pk_now_ns();
+	if (prod->source->prefix[0]) {
+		rc = pk_fs_pin_layers(prod->lower, dir, m.lower, sizeof(m.lower), err, errlen);
+		if (!rc && (rc = pk_meta_save(dir, &m)))
+			snprintf(err, errlen, "write %s/meta.json: %s", dir, strerror(-rc));
+		if (rc)
+			goto undo_dir;
+	}
 	pk_path(work, sizeof(work), "%s/upper", dir);
 	rc = pk_fs_copy(prod->upper, work, err, errlen);
 	if (!rc) /* production's tmpfs mounts, so that CRIU need not archive them while frozen */
 		rc = pk_tmpfs_prepare(&tmpfs, prod->pid, dir, err, errlen);
+	if (!rc)
+		rc = volumes_copy(prod, dir, vols, &nvols, rep, err, errlen);
 	if (rc)
 		goto undo_dir;
 	rep->sync1_ms = pk_ms_since(t);
@@ -338,6 +420,8 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 						    .on_frozen = o->on_frozen,
 						    .on_frozen_arg = o->on_frozen_arg,
 						    .tmpfs = &tmpfs,
+						    .volumes = vols,
+						    .nvolumes = nvols,
 						    .post_dump_ms = &post_dump_ms },
 			  err, errlen);
 	if (rc) {
@@ -351,7 +435,10 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 
 	/* Restore as the clone, in its own netns, on its own overlay, in its own cgroups. */
 	t = pk_now_ns();
-	rc = pk_clone_restore(dir, &m, prod->config, path, &lim, &tmpfs, err, errlen);
+	rc = pk_clone_restore(
+		dir, &m, prod->config, path, &lim,
+		&(struct pk_restore_extra){ .tmpfs = &tmpfs, .volumes = vols, .nvolumes = nvols },
+		err, errlen);
 	if (rc)
 		goto undo_net;
 	rep->restore_ms = pk_ms_since(t);
@@ -365,6 +452,7 @@ undo_dir:
 	pk_rm_tree(dir);
 out:
 	free(prod);
+	free(vols);
 	return rc;
 }
 
@@ -400,6 +488,8 @@ void pk_clone_report_render(const struct pk_clone_report *r, bool json, struct p
 			cJSON_AddNumberToObject(o, steps[i].key, steps[i].v);
 		cJSON_AddNumberToObject(o, "image_bytes", (double)r->image_bytes);
 		cJSON_AddNumberToObject(o, "pages_written", (double)r->pages_written);
+		cJSON_AddNumberToObject(o, "volumes_copied", r->volumes);
+		cJSON_AddNumberToObject(o, "volume_bytes", (double)r->volume_bytes);
 		cJSON_AddStringToObject(o, "service_ip", r->service_ip);
 		cJSON_AddStringToObject(o, "mgmt_ip", r->mgmt_ip);
 		cJSON_AddNumberToObject(o, "mem_limit", (double)r->mem_limit);
@@ -417,6 +507,11 @@ void pk_clone_report_render(const struct pk_clone_report *r, bool json, struct p
 	pk_strbuf_printf(out, "image %.1f MiB, %llu pages written; service IP %s, management %s\n",
 			 (double)r->image_bytes / (1 << 20), (unsigned long long)r->pages_written,
 			 r->service_ip, r->mgmt_ip);
+	if (r->volumes)
+		pk_strbuf_printf(out,
+				 "production's writable volumes: %d copied (%.1f MiB), again while "
+				 "frozen\n",
+				 r->volumes, (double)r->volume_bytes / (1 << 20));
 	pk_strbuf_printf(out, "own cgroups: memory limit ");
 	if (r->mem_limit)
 		pk_strbuf_printf(out, "%.1f MiB", (double)r->mem_limit / (1 << 20));

@@ -47,6 +47,8 @@ struct pk_clone_report {
 	double frozen_ms, freezing_ms, memdump_ms, memwrite_ms;
 	double frozen_total_ms, mounts_ms, namespaces_ms, post_dump_ms, frozen_other_ms;
 	uint64_t image_bytes, pages_written;
+	int volumes;	       /* production's writable volumes copied for the clone */
+	uint64_t volume_bytes; /* their size (the first copy) */
 	char service_ip[64], mgmt_ip[64];
 	uint64_t mem_limit; /* the clone's own cgroups: memory limit in bytes (0: none) */
 	double cpus;	    /* and CPU quota in CPUs (0: none) */

@@ -29,6 +29,9 @@ struct pk_dump_target {
 	/* tmpfs mounts copied beforehand: declared external, re-synced while frozen; or NULL
 	 * (CRIU archives them) */
 	const struct pk_tmpfs_set *tmpfs;
+	/* production's writable volumes copied beforehand: re-synced while frozen; or NULL */
+	const struct pk_volume_copy *volumes;
+	int nvolumes;
 	double *post_dump_ms; /* out: time spent in the post-dump hook (production frozen) */
 };
 
@@ -51,14 +54,21 @@ int pk_clone_state_new(const char *state_dir, const char *name, const char *pare
 
 struct pk_tmpfs_set;
 
+/* What a restore adds to production's OCI config besides the clone's network and limits. */
+struct pk_restore_extra {
+	const struct pk_tmpfs_set *tmpfs;     /* tmpfs copies as CRIU external mounts; NULL */
+	const struct pk_volume_copy *volumes; /* volumes bound from the clone's copies; NULL */
+	int nvolumes;
+};
+
 /* Restores image_dir as clone m, whose state is in dir and whose network exists: mounts its
  * overlay, writes its bundle from production's OCI config prod_config with limits lim (runc
- * puts the clone in cgroups of its own with them) and tmpfs's copies as CRIU external mounts
- * (NULL: none), runs `runc restore`, saves meta.json.  Returns 0 or -errno (err says why); on
- * failure the runc state and mounts are undone, the directory and network are the caller's. */
+ * puts the clone in cgroups of its own with them) and x's copies (NULL: none), runs `runc
+ * restore`, saves meta.json.  Returns 0 or -errno (err says why); on failure the runc state and
+ * mounts are undone, the directory and network are the caller's. */
 int pk_clone_restore(const char *dir, struct pk_meta *m, const char *prod_config,
 		     const char *image_dir, const struct pk_cg_limits *lim,
-		     const struct pk_tmpfs_set *tmpfs, char *err, size_t errlen);
+		     const struct pk_restore_extra *x, char *err, size_t errlen);
 
 /* Replaces err with "criu <step>: " and CRIU's first telling "Error" line of dir/log, when there
  * is one (step: the log's name, "dump" or "restore"). */

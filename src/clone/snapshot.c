@@ -4,6 +4,7 @@
  *   img/        CRIU's image of the clone (leave-running, as a clone is made from production)
  *   dump-work/  CRIU's log and statistics
  *   upper/      the clone's overlay upper dir, copied before the dump and again while frozen
+ *   volumes/    the same of the clone's copies of production's volumes (a Docker container's)
  *   tmpfs/<i>   copies of the clone's tmpfs mounts (external to the image, as for a clone)
  *   input.pcap  the clone's input from then on, captured in its network namespace
  *   meta.json   tag, time, port, the recorder's pid, the clone's limits, the tmpfs list
@@ -331,6 +332,9 @@ int pk_snapshot_take(const char *state_dir, const char *name, const char *tag_in
 	char work[PK_PATH_MAX], upper[PK_PATH_MAX];
 	struct pk_tmpfs_set *tmpfs = NULL;
 	struct pk_ctr *self = NULL;
+	struct pk_volume_copy vols = { .dest = "" };
+	struct stat st;
+	int nvols = 0;
 	struct pk_cg_limits lim;
 	struct pk_meta m;
 	cJSON *meta = NULL, *arr;
@@ -373,9 +377,14 @@ int pk_snapshot_take(const char *state_dir, const char *name, const char *tag_in
 				   strerror(errno));
 		goto undo;
 	}
-	/* the upper dir once while the clone runs, again while it is frozen (the dump's hook) */
+	/* the upper dir (and the copies of production's volumes) once while the clone runs, again
+	 * while it is frozen (the dump's hook) */
 	pk_path(work, sizeof(work), "%s/upper", dir);
 	rc = pk_fs_copy(work, upper, err, errlen);
+	pk_path(vols.from, sizeof(vols.from), "%s/volumes", dir);
+	pk_path(vols.to, sizeof(vols.to), "%s/volumes", snap);
+	if (!rc && stat(vols.from, &st) == 0 && (nvols = 1))
+		rc = pk_fs_copy(vols.from, vols.to, err, errlen);
 	if (!rc)
 		rc = pk_tmpfs_prepare(tmpfs, pid, snap, err, errlen);
 	if (rc)
@@ -393,9 +402,11 @@ int pk_snapshot_take(const char *state_dir, const char *name, const char *tag_in
 		rc = pk_errbuf_set(-ENOMEM, err, errlen, "describe %s for the dump", name);
 		goto undo;
 	}
-	rc = pk_criu_dump(self, path, work,
-			  &(struct pk_dump_target){ .clone_upper = upper, .tmpfs = tmpfs }, err,
-			  errlen);
+	rc = pk_criu_dump(
+		self, path, work,
+		&(struct pk_dump_target){
+			.clone_upper = upper, .tmpfs = tmpfs, .volumes = &vols, .nvolumes = nvols },
+		err, errlen);
 	if (rc) {
 		pk_criu_error(work, "dump.log", err, errlen);
 		goto undo;
@@ -517,6 +528,7 @@ int pk_snapshot_rewind(const char *state_dir, const char *name, const char *tag,
 	struct pk_tmpfs_set *tmpfs = NULL;
 	struct pk_cg_limits lim = { 0 };
 	struct pk_meta m;
+	struct stat st;
 	cJSON *meta = NULL, *arr, *t;
 	int pid, rc;
 
@@ -576,10 +588,17 @@ int pk_snapshot_rewind(const char *state_dir, const char *name, const char *tag,
 	rc = pk_fs_copy(conf, path, err, errlen);
 	if (rc)
 		goto out;
-	/* restored as it was cloned: production's bundle, the clone's limits and network */
-	pk_path(prod_config, sizeof(prod_config), "%s/%s/config.json", state_dir, m.parent);
+	/* the copies of production's volumes, as they were too */
+	pk_path(conf, sizeof(conf), "%s/volumes", snap);
+	pk_path(path, sizeof(path), "%s/volumes", dir);
+	if (stat(conf, &st) == 0 && (rc = pk_fs_mirror(conf, path, err, errlen)))
+		goto out; /* (in place: each copy is a mount point, dump.c) */
+	/* restored as it was cloned: its own bundle (production's, made the clone's), its limits
+	 * and network */
+	pk_path(prod_config, sizeof(prod_config), "%s/config.json", dir);
 	pk_path(path, sizeof(path), "%s/img", snap);
-	rc = pk_clone_restore(dir, &m, prod_config, path, &lim, tmpfs, err, errlen);
+	rc = pk_clone_restore(dir, &m, prod_config, path, &lim,
+			      &(struct pk_restore_extra){ .tmpfs = tmpfs }, err, errlen);
 	if (rc)
 		goto out;
 	if (read_info(snap, tag, info) == 0 && input)

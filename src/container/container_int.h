@@ -124,6 +124,13 @@ void pk_fs_umount(const char *dir);
  * -errno (err says why). */
 int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen);
 
+/* Pins overlay lower dirs lower (':'-separated) for a clone whose state is in dir: each one's
+ * tree hard-linked (copied where that cannot be) into dir/layers/<i>, so that the clone keeps
+ * its root when the engine removes production and its image.  Writes the copies' lower string
+ * into out[outlen].  Returns 0 or -errno (err says why); dir/layers is the caller's to remove. */
+int pk_fs_pin_layers(const char *lower, const char *dir, char *out, size_t outlen, char *err,
+		     size_t errlen);
+
 /* Makes directory dst (fd) hold what directory src (fd) holds on src's filesystem, in this
  * process (see fs.c for what is copied).  Returns 0 or -errno. */
 int pk_fs_mirror_at(int src, int dst);
@@ -146,10 +153,21 @@ int pk_fs_rsync(const char *src, const char *dst, const char *pwfile, bool del, 
 int pk_runc_bundle(const char *dir, const struct pk_meta *m, const struct pk_run_opts *o, char *err,
 		   size_t errlen);
 
+#define PK_VOLUME_KEY "pk-vol-" /* CRIU's external key of production's volume i: "pk-vol-<i>" */
+
+/* A writable volume (or bind-mounted directory) of production and the clone's copy of it. */
+struct pk_volume_copy {
+	char dest[PK_CTR_MNT_PATH_MAX]; /* where the container mounts it ("": a copy only) */
+	char from[PK_CTR_MNT_PATH_MAX]; /* production's directory on the host */
+	char to[PK_PATH_MAX];		/* the clone's copy: STATE/NAME/volumes/<i> */
+};
+
 /* Writes a clone's bundle into dir: production's OCI config (file src_config) with m's network
- * namespace, the cgroup limits lim and dir's CRIU config.  Returns 0 or -errno. */
+ * namespace, the cgroup limits lim, dir's CRIU config, and the bind mounts of the n volumes of
+ * vols (NULL: none) from their copies.  Returns 0 or -errno. */
 int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m,
-			const struct pk_cg_limits *lim, char *err, size_t errlen);
+			const struct pk_cg_limits *lim, const struct pk_volume_copy *vols, int n,
+			char *err, size_t errlen);
 
 /* Starts the container (or restores image_dir when not NULL) detached, with stdout/stderr on
  * pipes held by a keeper process that appends them to dir/stdout.log and dir/stderr.log.

@@ -97,6 +97,48 @@ int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen)
 			     10 * PK_CMD_TIMEOUT_MS, err, errlen);
 }
 
+int pk_fs_pin_layers(const char *lower, const char *dir, char *out, size_t outlen, char *err,
+		     size_t errlen)
+{
+	char layers[PK_PATH_MAX], dst[PK_PATH_MAX], from[PK_PATH_MAX];
+	const char *p = lower;
+	size_t n = 0;
+	int i = 0, rc;
+
+	pk_path(layers, sizeof(layers), "%s/layers", dir);
+	if (mkdir(layers, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "mkdir %s: %s", layers, strerror(-rc));
+		return rc;
+	}
+	out[0] = '\0';
+	while (*p) {
+		size_t len = strcspn(p, ":");
+
+		if (pk_path(from, sizeof(from), "%.*s/.", (int)len, p) ||
+		    pk_path(dst, sizeof(dst), "%s/%d", layers, i++) ||
+		    n + strlen(dst) + 2 > outlen) {
+			snprintf(err, errlen, "pin the lower layers: paths too long");
+			return -ENAMETOOLONG;
+		}
+		/* hard links: no data copied, and the files stay when the engine deletes its own
+		 * names for them; a full copy where the layer is on another file system */
+		if (pk_proc_check((char *[]){ "cp", "-al", from, dst, NULL },
+				  10 * PK_CMD_TIMEOUT_MS, err, errlen) < 0) {
+			pk_rm_tree(dst);
+			rc = pk_proc_check(
+				(char *[]){ "cp", "-a", "--reflink=auto", from, dst, NULL },
+				10 * PK_CMD_TIMEOUT_MS, err, errlen);
+			if (rc)
+				return rc;
+		}
+		n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? ":" : "", dst);
+		p += len;
+		p += *p == ':';
+	}
+	return 0;
+}
+
 #define MIRROR_DEPTH_MAX 32
 
 /* Opens a directory stream on fd, which it owns from then on (closed on failure).  NULL with

@@ -168,14 +168,27 @@ static int copy_file_binds(cJSON *spec, const char *dir, char *err, size_t errle
 
 /* Production's OCI config made a clone's: its root is the clone's overlay (dir/rootfs), the
  * engine's hooks go (Docker's would set up production's network again), runc names the clone's
- * cgroups after the clone (not production's cgroupsPath), bound files are the clone's copies. */
-static int clone_spec(cJSON *spec, const char *dir, char *err, size_t errlen)
+ * cgroups after the clone (not production's cgroupsPath), bound files and the volumes of vols
+ * are the clone's copies. */
+static int clone_spec(cJSON *spec, const char *dir, const struct pk_volume_copy *vols, int nvols,
+		      char *err, size_t errlen)
 {
 	cJSON *root = cJSON_GetObjectItemCaseSensitive(spec, "root");
 	cJSON *linux_ = cJSON_GetObjectItemCaseSensitive(spec, "linux");
+	cJSON *mnt;
 
 	if (!cJSON_IsObject(root) || !cJSON_IsObject(linux_))
 		return -EINVAL;
+	cJSON_ArrayForEach(mnt, cJSON_GetObjectItemCaseSensitive(spec, "mounts"))
+	{
+		const char *dst =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(mnt, "destination"));
+
+		for (int i = 0; dst && i < nvols; i++)
+			if (!strcmp(dst, vols[i].dest))
+				cJSON_ReplaceItemInObject(mnt, "source",
+							  cJSON_CreateString(vols[i].to));
+	}
 	cJSON_DeleteItemFromObjectCaseSensitive(root, "path");
 	cJSON_AddStringToObject(root, "path", "rootfs");
 	cJSON_DeleteItemFromObjectCaseSensitive(spec, "hooks");
@@ -205,8 +218,8 @@ static int write_criu_conf(const char *dir)
  * network namespace and the limits lim of a clone), writes dir/config.json and dir/criu.conf.
  * Returns 0 or -errno. */
 static int write_bundle(const char *src_config, const char *dir, const struct pk_meta *m,
-			const struct pk_run_opts *o, const struct pk_cg_limits *lim, char *err,
-			size_t errlen)
+			const struct pk_run_opts *o, const struct pk_cg_limits *lim,
+			const struct pk_volume_copy *vols, int nvols, char *err, size_t errlen)
 {
 	char path[PK_PATH_MAX];
 	char *text = pk_read_file(src_config);
@@ -220,7 +233,7 @@ static int write_bundle(const char *src_config, const char *dir, const struct pk
 		rc = edit_spec(spec, dir, m, o);
 	else if (!(rc = pk_cgroup_limits_apply(spec, lim)) &&
 		 !(rc = set_netns_and_criu(spec, dir, m)))
-		rc = clone_spec(spec, dir, err, errlen);
+		rc = clone_spec(spec, dir, vols, nvols, err, errlen);
 	if (rc) {
 		cJSON_Delete(spec);
 		if (rc == -EINVAL)
@@ -249,13 +262,14 @@ int pk_runc_bundle(const char *dir, const struct pk_meta *m, const struct pk_run
 	unlink(path);
 	rc = pk_proc_check((char *[]){ "runc", "spec", "--bundle", (char *)dir, NULL },
 			   PK_CMD_TIMEOUT_MS, err, errlen);
-	return rc ? rc : write_bundle(path, dir, m, o, NULL, err, errlen);
+	return rc ? rc : write_bundle(path, dir, m, o, NULL, NULL, 0, err, errlen);
 }
 
 int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m,
-			const struct pk_cg_limits *lim, char *err, size_t errlen)
+			const struct pk_cg_limits *lim, const struct pk_volume_copy *vols, int n,
+			char *err, size_t errlen)
 {
-	return write_bundle(src_config, dir, m, NULL, lim, err, errlen);
+	return write_bundle(src_config, dir, m, NULL, lim, vols, n, err, errlen);
 }
 
 /* The keeper: copies the container's stdout and stderr pipes into the logs until both end. */
