@@ -1,8 +1,10 @@
 /* cmd_up.c — `parikshan up PROD` / `parikshan down PROD`: clones plus a duplicator in front of
  * production, in one command; the composition of `clone` and `dup` (neither knows the other).
- * What `up` started is remembered in STATE/PROD/up.json for `down`.
+ * What `up` started is remembered in STATE/PROD/up.json for `down` (a container of another
+ * engine, docker:NAME, has no directory of ours: STATE/.docker-NAME then).
  */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,11 +119,69 @@ struct up_opts {
 	bool auto_reclone;		  /* --auto-reclone */
 	uint64_t reclone_ns;		  /* --reclone-min-interval (0: not given) */
 	char what[64];			  /* error lines: "up", then "up PROD" (or down) */
+	char home[3072];		  /* where up.json and the logs go (up_home) */
 };
+
+/* Fills o->home: production's directory of the state dir, or for another engine's container
+ * (docker:NAME) STATE/.docker-NAME, which `container ls` does not list. */
+static void up_home(struct up_opts *o)
+{
+	const char *colon = strchr(o->prod, ':');
+
+	if (colon)
+		snprintf(o->home, sizeof(o->home), "%s/.%.*s-%s", o->state_dir,
+			 (int)(colon - o->prod), o->prod, colon + 1);
+	else
+		snprintf(o->home, sizeof(o->home), "%s/%s", o->state_dir, o->prod);
+}
+
+/* Writes into name[len] the name of production's i-th clone: "PROD-dbgI" with PROD its name
+ * (docker:NAME: NAME, lower-cased, what our names cannot hold made '-'). */
+static void clone_name(const char *prod, int i, char *name, size_t len)
+{
+	const char *colon = strchr(prod, ':');
+	char base[27];
+	size_t k;
+
+	snprintf(base, sizeof(base), "%s", colon ? colon + 1 : prod);
+	for (k = 0; base[k]; k++) {
+		char c = (char)tolower((unsigned char)base[k]);
+
+		base[k] = (isalnum((unsigned char)c) || (k && strchr("_.-", c))) ? c : '-';
+	}
+	snprintf(name, len, "%s-dbg%d", base, i);
+}
+
+/* Fills info with running production o->prod (ours, or another engine's).  0 or -errno. */
+static int prod_info(const struct up_opts *o, struct pk_container_info *info)
+{
+	struct pk_ctr *c;
+	char err[PK_ERR_MAX];
+	int rc;
+
+	if (!pk_ctr_ref_foreign(o->prod))
+		return pk_container_info(o->state_dir, o->prod, info) < 0 ||
+				       strcmp(info->status, "running") != 0
+			       ? -ESRCH
+			       : 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	memset(info, 0, sizeof(*info));
+	rc = pk_ctr_resolve(o->state_dir, o->prod, c, err, sizeof(err));
+	if (!rc) {
+		snprintf(info->kind, sizeof(info->kind), "%s", c->source->label);
+		snprintf(info->ip, sizeof(info->ip), "%s", c->ip);
+		snprintf(info->status, sizeof(info->status), "running");
+		info->pid = c->pid;
+	}
+	free(c);
+	return rc;
+}
 
 static void up_json_path(const struct up_opts *o, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s/up.json", o->state_dir, o->prod);
+	snprintf(buf, len, "%s/up.json", o->home);
 }
 
 /* Stops our child pid (SIGTERM, then SIGKILL after DUP_STOP_MS) and reaps it, so that a failed
@@ -157,7 +218,7 @@ static pid_t start_dup(const struct up_opts *o, struct pk_container_info *clones
 	snprintf(lport, sizeof(lport), "%u", o->lport);
 	snprintf(port, sizeof(port), "%u", o->port);
 	snprintf(admin, sizeof(admin), "%s:%u", admin_host, admin_port);
-	snprintf(log, sizeof(log), "%s/%s/dup.log", o->state_dir, o->prod);
+	snprintf(log, sizeof(log), "%s/dup.log", o->home);
 	argv[k++] = "parikshan";
 	argv[k++] = "dup";
 	argv[k++] = "-h";
@@ -298,7 +359,7 @@ static pid_t start_watch(struct up_opts *o, const struct pk_container_info *info
 	}
 	w.reclone = watch_reclone;
 	w.arg = o;
-	snprintf(log, sizeof(log), "%s/%s/up.log", o->state_dir, o->prod);
+	snprintf(log, sizeof(log), "%s/up.log", o->home);
 	pid = pk_proc_fork_detached(log);
 	if (pid == 0)
 		_exit(pk_up_watch_run(&w) ? PK_EXIT_RUNTIME : PK_EXIT_OK);
@@ -487,6 +548,7 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s", "needs PROD");
 	o->prod = argv[optind];
 	snprintf(o->what, sizeof(o->what), "%s %.40s", verb, o->prod);
+	up_home(o);
 	if (!down && !o->port)
 		return pk_cli_fail(PK_EXIT_USAGE, o->what, "%s",
 				   "-p PORT (the service port) is required");
@@ -533,10 +595,12 @@ int pk_cmd_up(int argc, char **argv)
 			      &admin_port))
 		return pk_cli_fail(PK_EXIT_USAGE, o.what, "--admin '%s' is not [ADDR:]PORT",
 				   o.admin);
-	if (pk_container_info(o.state_dir, o.prod, &infos[o.clones]) < 0 ||
-	    strcmp(infos[o.clones].status, "running") != 0)
+	if (prod_info(&o, &infos[o.clones]) < 0)
 		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "%s",
 				   "no running container of that name");
+	if (mkdir(o.home, 0700) < 0 && errno != EEXIST)
+		return pk_cli_fail(PK_EXIT_RUNTIME, o.what, "mkdir %s: %s", o.home,
+				   strerror(errno));
 	if (o.balance && !o.force && pk_stateful_proc(infos[o.clones].pid, server, sizeof(server)))
 		return pk_cli_fail(
 			PK_EXIT_USAGE, o.what,
@@ -546,7 +610,7 @@ int pk_cmd_up(int argc, char **argv)
 	for (int i = 0; i < o.clones; i++) {
 		struct pk_clone_report rep;
 
-		snprintf(names[i], sizeof(names[i]), "%.26s-dbg%d", o.prod, i + 1);
+		clone_name(o.prod, i + 1, names[i], sizeof(names[i]));
 		printf("cloning %s into %s ...\n", o.prod, names[i]);
 		fflush(stdout);
 		rc = make_clone(&o, names[i], &infos[i], &rep, err, sizeof(err));
@@ -591,12 +655,12 @@ int pk_cmd_up(int argc, char **argv)
 	if (watch > 0)
 		printf("auto-reclone: supervisor pid %d, at most one re-clone per clone per %.1f "
 		       "s; "
-		       "log %s/%s/up.log\n",
+		       "log %s/up.log\n",
 		       (int)watch,
 		       (double)(o.reclone_ns ? o.reclone_ns
 					     : UP_DEFAULT_RECLONE_S * 1000000000ull) /
 			       1e9,
-		       o.state_dir, o.prod);
+		       o.home);
 	return PK_EXIT_OK;
 }
 
@@ -678,6 +742,13 @@ int pk_cmd_down(int argc, char **argv)
 	}
 	cJSON_Delete(j);
 	unlink(path);
+	if (pk_ctr_ref_foreign(o.prod)) { /* our directory for it (up_home): its logs go too */
+		snprintf(path, sizeof(path), "%s/dup.log", o.home);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/up.log", o.home);
+		unlink(path);
+		rmdir(o.home);
+	}
 	if (!failed)
 		printf("%s: %sclones removed\n", o.prod, stopped ? "duplicator stopped, " : "");
 	return failed ? PK_EXIT_RUNTIME : PK_EXIT_OK;
