@@ -17,7 +17,7 @@ BOOKWORM_PKGS=(
 	tshark tcpdump sysbench clang-14 libclang-rt-14-dev uthash-dev
 	libelf-dev libdw-dev libcapstone-dev uftrace bpftrace
 	libjemalloc-dev gdb strace dnsmasq-base bind9-dnsutils memcached libmemcached-tools
-	libnetfilter-queue-dev libmnl-dev
+	libnetfilter-queue-dev libmnl-dev docker.io
 )
 
 missing=()

@@ -327,6 +327,34 @@ pk_redis_container() {
 	pk_container_up "$1" "$2" 6379 pk_redis_pong -- "${PK_REDIS_CONTAINER[@]}"
 }
 
+# pk_held_start IP PORT: a client connection to a redis at IP:PORT held open across what the
+# test does next (zdtm style: it has answered a PING, says "ready", waits for pk_held_check's
+# "go" on a FIFO, then PINGs again); sets HELD (its pid, stopped by pk_cleanup); false when it
+# did not get ready.
+pk_held_start() {
+	rm -f "$PK_TMP/held.go" && mkfifo "$PK_TMP/held.go"
+	python3 - "$1" "$2" "$PK_TMP/held.go" >"$PK_TMP/held.out" 2>&1 <<'PY' &
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+def ping():
+    s.sendall(b"PING\r\n"); return s.recv(64)
+first = ping()
+print("ready", flush=True)
+open(sys.argv[3]).read()             # blocks until pk_held_check writes "go"
+print("held", first.strip().decode(), ping().strip().decode())
+PY
+	HELD=$!
+	PK_PIDS+=("$HELD")
+	pk_wait_log "$PK_TMP/held.out" '^ready$' 30
+}
+
+# pk_held_check NAME: tells the held connection to go on; ok NAME when it answered again.
+pk_held_check() {
+	timeout 30 sh -c 'echo go >"$1"' sh "$PK_TMP/held.go" # bounded: the client may have died
+	pk_wait_exit "$HELD" 30
+	pk_expect_eq "$1" "$(grep -v '^ready$' "$PK_TMP/held.out")" "held +PONG +PONG"
+}
+
 # pk_clone_up PROD DBG: clones PROD into DBG (ok or fail "clone"); sets MGMT (the clone's
 # management address, its route into our veth checked) and CPID (its init, as runc says); false
 # on any failure, with the reason reported.

@@ -25,23 +25,7 @@ pk_check container-listed bash -c "'$PK_BIN' container ls | grep -E '^$PROD +con
 redis-cli -h "$IP" DEBUG POPULATE 1000000 key 100 >/dev/null
 rss=$(redis-cli -h "$IP" INFO memory | awk -F: '/^used_memory:/ {print $2+0}')
 if [ "$rss" -ge 100000000 ]; then pk_ok dataset-100mb; else pk_fail dataset-100mb "used_memory $rss"; fi
-# zdtm style: the client builds its state (a connection that has answered), signals "ready" on
-# stdout, waits for the test's "go" (a FIFO the test opens once the clone is done), then checks.
-mkfifo "$PK_TMP/held.go"
-python3 - "$IP" "$PK_TMP/held.go" >"$PK_TMP/held.out" 2>&1 <<'PY' &
-import socket, sys
-s = socket.create_connection((sys.argv[1], 6379), timeout=60)
-def ping():
-    s.sendall(b"PING\r\n"); return s.recv(64)
-first = ping()
-print("ready", flush=True)
-open(sys.argv[2]).read()             # blocks until the test writes "go": the clone is done
-second = ping()
-print("held", first.strip().decode(), second.strip().decode())
-PY
-HELD=$!
-PK_PIDS+=("$HELD")
-pk_wait_log "$PK_TMP/held.out" '^ready$' 30 || exit 1
+pk_held_start "$IP" 6379 || exit 1
 # A load on production across the clone: no errors, and its p99 is reported.  The clone starts
 # once the load's clients are connected and their first answers have come back.
 timeout 60 redis-benchmark -h "$IP" -c 10 -n 200000 -t get --csv >"$PK_TMP/load.csv" 2>"$PK_TMP/load.err" &
@@ -89,15 +73,13 @@ pk_route_ok "$MGMT" || { pk_fail route "$MGMT is not routed into our veth: not s
 
 pk_expect_eq clone-digest-equals-production "$(redis-cli -h "$MGMT" DEBUG DIGEST)" "$before"
 pk_expect_eq production-digest-unchanged "$(redis-cli -h "$IP" DEBUG DIGEST)" "$before"
-timeout 30 sh -c 'echo go >"$1"' sh "$PK_TMP/held.go" # bounded: the client may have died
-wait "$HELD"
+pk_held_check held-connection-survives
 if wait "$LOAD" && ! grep -qi error "$PK_TMP/load.err"; then
 	pk_ok load-during-clone-no-errors
 	echo "# production GET under load during the clone: $(awk -F'"' '/^"GET"/ {print "p50 " $10 " ms, p99 " $14 " ms, max " $16 " ms"}' "$PK_TMP/load.csv")"
 else
 	pk_fail load-during-clone-no-errors "$(cat "$PK_TMP/load.err")"
 fi
-pk_expect_eq held-connection-survives "$(grep -v '^ready$' "$PK_TMP/held.out")" "held +PONG +PONG"
 
 # Writes on either side stay on that side; both keep serving.
 redis-cli -h "$IP" SET only:prod 1 >/dev/null
