@@ -8,7 +8,7 @@
 #
 # Then the acceptance of dup --adapt-pid: the cold-patched redis as a clone behind dup with
 # fperf probes on every function (each hit reads three counters: ~900 SETs/s of 16 KiB values
-# on this machine where it takes 12,000 without), fed by a paced client (three times the
+# on this machine where it takes 12,000 without), fed by a paced client (twice the
 # probed clone's rate, measured first, of 16 KiB SETs for 15 s) through a 16 MiB buffer.
 # Without --adapt-pid the clone desyncs; with it, the rate of its probes goes up as its buffer passes 10% (the highest
 # fill seen was about a third of the buffer), no connection desyncs, and the rate comes back
@@ -147,12 +147,13 @@ FPID=$!
 PK_PIDS+=("$FPID")
 pk_wait_log "$PK_TMP/fperf.err" 'counting in [0-9]+ functions' 60 || exit 1
 SLOW=$(sets_per_s "$CPORT")
-# the load: three times what the probed clone takes (at least 1000/s), and at most half of
-# what it takes with its probes off, so that sampling can save it
-RATE=$((3 * ${SLOW:-0} > 1000 ? 3 * ${SLOW:-0} : 1000))
+# the load: twice what the probed clone takes (at least 1000/s), and at most half of what it
+# takes with its probes off, so that sampling can save it (three times overflowed the buffer
+# before the rate had come down, once, on a loaded CI machine)
+RATE=$((2 * ${SLOW:-0} > 1000 ? 2 * ${SLOW:-0} : 1000))
 RATE=$((RATE > ${FAST:-0} / 2 ? ${FAST:-0} / 2 : RATE))
 echo "# the clone takes ${FAST:-?} SETs/s, ${SLOW:-?} with every probe on; load $RATE SETs/s"
-if [ -z "$SLOW" ] || [ -z "$FAST" ] || [ $((2 * RATE)) -lt $((3 * SLOW)) ]; then
+if [ -z "$SLOW" ] || [ -z "$FAST" ] || [ $((4 * RATE)) -lt $((7 * SLOW)) ]; then
 	pk_fail clone-rates "probes on every function do not slow the clone enough to test adapting: ${FAST:-?} SETs/s vs ${SLOW:-?}"
 	exit 1
 fi

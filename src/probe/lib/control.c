@@ -197,8 +197,8 @@ struct budget {
 
 #define BUDGET_PERIOD_MS 200
 
-/* The probe to switch off next: the most events this period, else (every ring full, nothing
- * recorded) the most events counted so far; -1 when none is on. */
+/* The probe to switch off next: the most events this period (its dropped ones included,
+ * attribute_drops), ties to the most counted so far; -1 when none is on. */
 static int64_t budget_pick(const struct pk_iprobe_shm *s, const struct budget *b)
 {
 	const struct pk_iprobe_probe *p =
@@ -234,6 +234,34 @@ static bool budget_alloc(const struct pk_iprobe_shm *s, struct budget *b)
 	return false;
 }
 
+#define DROP_SAMPLE 1024 /* events of a full ring read to share its drops among probes */
+
+/* Shares the dropped events of a full ring (head h, events ev) among the probes in proportion to
+ * the ring's last events (a full ring holds the latest that fit), into hits: without that, a
+ * period of full rings counts drops but no probe, and the budget would switch off probes blindly,
+ * cold ones too. */
+static void attribute_drops(const struct pk_iprobe_shm *s, const struct pk_iprobe_event *ev,
+			    uint64_t h, uint64_t dropped, uint32_t *hits)
+{
+	uint64_t k = h < s->ring_events ? h : s->ring_events, seen = 0;
+
+	k = k < DROP_SAMPLE ? k : DROP_SAMPLE;
+	for (uint64_t c = h - k; c < h; c++) {
+		uint32_t probe = ev[c & (s->ring_events - 1)].probe;
+
+		if (!PK_IPROBE_IS_MARK(probe) && (probe >> 1) < s->max_probes)
+			seen++;
+	}
+	for (uint64_t c = h - k, j = 0; seen && c < h; c++) {
+		uint32_t probe = ev[c & (s->ring_events - 1)].probe;
+
+		if (PK_IPROBE_IS_MARK(probe) || (probe >> 1) >= s->max_probes)
+			continue;
+		/* dropped / seen each, the remainder to the first ones: they sum to dropped */
+		hits[probe >> 1] += (uint32_t)(dropped / seen + (j++ < dropped % seen));
+	}
+}
+
 /* Counts the events of every ring since the last period (read, not consumed) into b->hits;
  * returns them plus the events dropped meanwhile (which cost too). */
 static uint64_t budget_count(const struct pk_iprobe_shm *s, struct budget *b)
@@ -249,14 +277,16 @@ static uint64_t budget_count(const struct pk_iprobe_shm *s, struct budget *b)
 		const struct pk_iprobe_event *ev = (const struct pk_iprobe_event *)(r + 1);
 		uint64_t h = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
 		uint64_t d = __atomic_load_n(&r->drops, __ATOMIC_RELAXED), c = b->cursor[i];
+		uint64_t dropped = b->on && d > b->drops[i] ? d - b->drops[i] : 0;
 
-		if (b->on && d > b->drops[i])
-			events += d - b->drops[i];
+		events += dropped;
 		b->drops[i] = d;
 		if (!b->on)
 			c = h;
 		else if (h < c || h - c > s->ring_events)
 			c = h - (h < s->ring_events ? h : s->ring_events);
+		if (dropped) /* a ring that filled up: its last events say who dropped the rest */
+			attribute_drops(s, ev, h, dropped, b->hits);
 		for (; c < h; c++) {
 			uint32_t probe = ev[c & mask].probe;
 
@@ -300,13 +330,12 @@ static void budget_tick(struct pk_iprobe_shm *s, struct budget *b)
 		int64_t id = budget_pick(s, b);
 		uint64_t its = id < 0 ? 0 : b->hits[id] * s->event_ps / 1000;
 
-		if (id < 0)
-			break;
+		if (id < 0 || !its)
+			break; /* none of the cost is known to be this probe's: it stays on */
 		pk_lib_autooff((uint32_t)id);
 		pk_lib_mark(PK_IPROBE_MARK_AUTOOFF, (uint32_t)id);
 		__atomic_add_fetch(&s->autooff, 1, __ATOMIC_RELAXED);
-		/* without a count (rings full) one probe goes per period */
-		cost = its && its < cost ? cost - its : 0;
+		cost = its < cost ? cost - its : 0;
 		b->hits[id] = 0;
 		changed = true;
 	}
