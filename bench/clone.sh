@@ -14,7 +14,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PK_BIN:-$ROOT/build/release/parikshan}
-. "$ROOT/tests/integration/wait.sh" # pk_poll: waits on a condition with a deadline
+. "$ROOT/bench/common.sh" # bench_pinger; pk_poll: waits on a condition with a deadline
 ROUNDS=${ROUNDS:-5}
 SIZES=${SIZES:-3 100 1000}
 SERVICES=${SERVICES:-nginx mariadb}
@@ -31,48 +31,6 @@ cleanup() {
 	rm -rf "$PARIKSHAN_STATE_DIR" "$WORK"
 }
 trap cleanup EXIT
-
-# pinger KIND STOPFILE: pings production every ~1 ms over one connection until STOPFILE exists
-# (at most 120 s); creates STOPFILE.ready after its first answer; prints the largest gap between
-# two answers, in ms.  A ping in flight across the freeze is answered, and counted, before the
-# pinger looks at STOPFILE again.
-pinger() {
-	python3 - "$IP" "$1" "$2" <<'PY'
-import os, socket, struct, sys, time
-ip, kind, stop = sys.argv[1], sys.argv[2], sys.argv[3]
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c: raise EOFError
-        b += c
-    return b
-def mysql_packet(s):
-    hdr = recv_exact(s, 4); return recv_exact(s, hdr[0] | hdr[1] << 8 | hdr[2] << 16)
-if kind == "redis":
-    s = socket.create_connection((ip, 6379), timeout=30)
-    def ping(): s.sendall(b"PING\r\n"); s.recv(16)
-elif kind == "nginx":
-    import http.client
-    c = http.client.HTTPConnection(ip, 80, timeout=30)
-    def ping(): c.request("GET", "/blob"); c.getresponse().read()
-else:  # mariadb: handshake (no password, --skip-grant-tables), then COM_PING
-    s = socket.create_connection((ip, 3306), timeout=30)
-    mysql_packet(s)
-    caps = 0x0200 | 0x8000 | 0x00080000  # protocol 41, secure connection, plugin auth
-    body = struct.pack("<IIB23x", caps, 1 << 24, 33) + b"root\0" + b"\0" + b"mysql_native_password\0"
-    s.sendall(struct.pack("<I", len(body))[:3] + b"\1" + body)
-    mysql_packet(s)
-    def ping(): s.sendall(b"\1\0\0\0\x0e"); mysql_packet(s)
-ping(); open(stop + ".ready", "w").close()
-end = time.monotonic() + 120; last = time.monotonic(); worst = 0.0
-while time.monotonic() < end and not os.path.exists(stop):
-    ping()
-    now = time.monotonic(); worst = max(worst, now - last); last = now
-    time.sleep(0.001)  # the client's pace (~1 ms between pings), not synchronisation
-print(f"{worst * 1000:.1f}")
-PY
-}
 
 # serves KIND: true when production's KIND service answers.
 serves() {
@@ -130,7 +88,7 @@ rounds() {
 		echo "clone.sh: $label round $r/$n" >&2
 		stop=$PARIKSHAN_STATE_DIR/stop
 		rm -f "$stop" "$stop.ready"
-		pinger "$kind" "$stop" >>"$PARIKSHAN_STATE_DIR/stall" &
+		bench_pinger "$IP" "$kind" "$stop" >>"$PARIKSHAN_STATE_DIR/stall" &
 		pp=$!
 		pk_poll 30 test -e "$stop.ready" || { touch "$stop"; wait "$pp"; echo "clone.sh: the pinger did not connect" >&2; return 1; }
 		"$BIN" clone "$PROD" "$DBG" --recreate --json | tr -d '\n\t' >>"$PARIKSHAN_STATE_DIR/reports" ||

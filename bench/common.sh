@@ -5,6 +5,8 @@
 #                            makes TMP (/tmp/pk-bench-NAME.XXXXXX), sets PIDS=() and the traps
 #   bench_wrk_parse OUT      the "RPS P50_MS P99_MS REQUESTS" of a `wrk --latency` output;
 #                            fails on non-2xx answers, connect errors or an unparsable run
+#   bench_pinger IP KIND STOP  pings a redis, nginx or mariadb every ~1 ms until STOP exists;
+#                            prints the largest gap between two answers (ms)
 #   bench_switches PKBIN TARGET OUT
 #                            TARGET (an iprobe-spin build) looping on 64 threads at nice 19;
 #                            SWITCHES enables of every probe by PKBIN, each followed by a
@@ -71,5 +73,47 @@ if m and int(m.group(1)) > 0:
 if m and sum(map(int, m.groups())) > 0:
     print("warn: " + m.group(0), file=sys.stderr)
 print(f"{rps:.1f} {p50:.4f} {p99:.4f} {reqs}")
+PY
+}
+
+# bench_pinger IP KIND STOPFILE: pings production at IP (KIND: redis, nginx, mariadb) every
+# ~1 ms over one connection until STOPFILE exists (at most 120 s); creates STOPFILE.ready after
+# its first answer; prints the largest gap between two answers, in ms.  A ping in flight across the freeze is answered, and counted, before the
+# pinger looks at STOPFILE again.
+bench_pinger() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import os, socket, struct, sys, time
+ip, kind, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c: raise EOFError
+        b += c
+    return b
+def mysql_packet(s):
+    hdr = recv_exact(s, 4); return recv_exact(s, hdr[0] | hdr[1] << 8 | hdr[2] << 16)
+if kind == "redis":
+    s = socket.create_connection((ip, 6379), timeout=30)
+    def ping(): s.sendall(b"PING\r\n"); s.recv(16)
+elif kind == "nginx":
+    import http.client
+    c = http.client.HTTPConnection(ip, 80, timeout=30)
+    def ping(): c.request("GET", "/blob"); c.getresponse().read()
+else:  # mariadb: handshake (no password, --skip-grant-tables), then COM_PING
+    s = socket.create_connection((ip, 3306), timeout=30)
+    mysql_packet(s)
+    caps = 0x0200 | 0x8000 | 0x00080000  # protocol 41, secure connection, plugin auth
+    body = struct.pack("<IIB23x", caps, 1 << 24, 33) + b"root\0" + b"\0" + b"mysql_native_password\0"
+    s.sendall(struct.pack("<I", len(body))[:3] + b"\1" + body)
+    mysql_packet(s)
+    def ping(): s.sendall(b"\1\0\0\0\x0e"); mysql_packet(s)
+ping(); open(stop + ".ready", "w").close()
+end = time.monotonic() + 120; last = time.monotonic(); worst = 0.0
+while time.monotonic() < end and not os.path.exists(stop):
+    ping()
+    now = time.monotonic(); worst = max(worst, now - last); last = now
+    time.sleep(0.001)  # the client's pace (~1 ms between pings), not synchronisation
+print(f"{worst * 1000:.1f}")
 PY
 }

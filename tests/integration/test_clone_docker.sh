@@ -20,14 +20,14 @@ mkdir -p "$PK_STATE"
 WEB=pk-test-web$$ OFF=pk-test-off$$ DBG=pk-test-dw$$ PK_CLONE_GW=10.78.0.1
 trap 'for n in "$DBG" "$DBG-v"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done; pk_docker_stop; pk_cleanup' EXIT
 
-pk_docker_start || exit 1
-pk_docker_image pk-test-redis:1 || { pk_fail image "docker import failed"; exit 1; }
+pk_docker_start "$PK_TMP/docker" && pk_ok dockerd || { pk_fail dockerd "$PK_DOCKER_ERR"; exit 1; }
+pk_docker_image pk-test-redis:1 "$PK_TMP" || { pk_fail image "docker import failed"; exit 1; }
 PUB=$(pk_free_port)
 docker run -d --name "$WEB" -p "$PUB:6379" pk-test-redis:1 /bin/redis-server --bind 0.0.0.0 --save '' \
 	--protected-mode no --enable-debug-command yes >"$PK_TMP/run.out" 2>&1 ||
 	{ pk_fail docker-run "$(cat "$PK_TMP/run.out")"; exit 1; }
 IP=$(pk_docker_ip "$WEB")
-ip route get "$IP" 2>/dev/null | grep -q " dev $PK_DOCKER_BR" ||
+pk_docker_routed "$IP" ||
 	{ pk_fail route "$IP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
 pk_wait_for "redis in $WEB answering at $IP" 60 pk_redis_pong "$IP" || exit 1
 redis-cli -h "$IP" DEBUG POPULATE 200000 key 100 >/dev/null
@@ -111,7 +111,7 @@ docker run -d --name "$OFF-v" -v "pk-test-vol$$:/data" pk-test-redis:1 /bin/redi
 	--bind 0.0.0.0 --save '' --protected-mode no --dir /data --appendonly yes \
 	--appendfsync always --enable-debug-command yes >/dev/null
 VIP=$(pk_docker_ip "$OFF-v")
-ip route get "$VIP" 2>/dev/null | grep -q " dev $PK_DOCKER_BR" ||
+pk_docker_routed "$VIP" ||
 	{ pk_fail route "$VIP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
 pk_wait_for "redis in $OFF-v answering at $VIP" 60 pk_redis_pong "$VIP" || exit 1
 redis-cli -h "$VIP" SET in-volume before-clone >/dev/null

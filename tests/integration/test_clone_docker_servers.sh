@@ -15,9 +15,8 @@ DB=pk-test-db$$ WEB=pk-test-ngx$$ VOLUME=pk-test-dbdata$$
 trap 'for n in "$DB-dbg" "$WEB-dbg"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done; pk_docker_stop; pk_cleanup' EXIT
 sql() { timeout 30 mariadb -h "$1" -u root -N -B -e "$2"; }
 sql_ok() { sql "$1" 'select 1'; }
-routed() { ip route get "$1" 2>/dev/null | grep -q " dev $PK_DOCKER_BR"; }
 
-pk_docker_start || exit 1
+pk_docker_start "$PK_TMP/docker" && pk_ok dockerd || { pk_fail dockerd "$PK_DOCKER_ERR"; exit 1; }
 # the image: the directories a server expects, its programs and libraries from /usr (merged-usr)
 root=$PK_TMP/image-usr
 mkdir -p "$root"/{usr,etc,tmp,run,var/lib/mysql,var/log/nginx,var/lib/nginx,srv}
@@ -39,7 +38,7 @@ docker run -d --name "$DB" -v /usr:/usr:ro -v "$VOLUME:/var/lib/mysql" pk-test-u
 	{ pk_fail db-run "$(cat "$PK_TMP/db.run")"; exit 1; }
 IP=$(pk_docker_ip "$DB")
 [ -n "$IP" ] || { pk_fail db-run "no address: $(docker ps -a --filter name="$DB" --format '{{.Status}}'); $(docker logs "$DB" 2>&1 | tail -n 3)"; exit 1; }
-routed "$IP" || { pk_fail route "$IP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
+pk_docker_routed "$IP" || { pk_fail route "$IP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
 pk_wait_for "mariadb in $DB answering at $IP" 60 sql_ok "$IP" || { docker logs "$DB" 2>&1 | tail -n 5; exit 1; }
 sql "$IP" "create database d; create table d.t (id int primary key auto_increment, v varchar(64)) engine=innodb"
 for i in $(seq 10); do
@@ -91,7 +90,7 @@ docker run -d --name "$WEB" -v /usr:/usr:ro -v "$PK_TMP/site:/srv/site:ro" pk-te
 	{ pk_fail web-run "$(cat "$PK_TMP/web.run")"; exit 1; }
 WIP=$(pk_docker_ip "$WEB")
 [ -n "$WIP" ] || { pk_fail web-run "no address: $(docker ps -a --filter name="$WEB" --format '{{.Status}}'); $(docker logs "$WEB" 2>&1 | tail -n 3)"; exit 1; }
-routed "$WIP" || { pk_fail route "$WIP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
+pk_docker_routed "$WIP" || { pk_fail route "$WIP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
 page() { curl -s --max-time 10 "http://$1/index.html"; }
 pk_wait_for "nginx in $WEB serving at $WIP" 60 page "$WIP" >/dev/null || { docker logs "$WEB" 2>&1 | tail -n 5; exit 1; }
 pk_clone_up "docker:$WEB" "$WEB-dbg" || exit 1

@@ -1,41 +1,44 @@
-# pk-docker.sh — a Docker daemon of a test's own, sourced by the tests that clone Docker
-# containers (after lib.sh).  Debian's docker.io (scripts/deps.sh) is started by hand: its data
-# under $PK_TMP, its sockets under /run/pkd<pid>*, its default bridge one the test makes
-# (pk-test-dbr<n>, 172.31.250.0/24), its iptables rules as dockerd makes them on any host (FORWARD
-# policy DROP, DOCKER chains, published ports DNATed): the firewall and ip_forward are put back
-# as they were by pk_docker_stop (the EXIT trap's business).
+# pk-docker.sh — a Docker daemon of one's own, for the tests and the bench that clone Docker
+# containers (sourced after tests/integration/wait.sh).  Debian's docker.io (scripts/deps.sh) is
+# started by hand: its data under a directory of the caller's, its sockets under /run/pkd<pid>*,
+# its default bridge one made here (pk-test-dbr<n>, 172.31.250.0/24), its iptables rules as
+# dockerd makes them on any host (FORWARD policy DROP, DOCKER chains, published ports DNATed):
+# the firewall and ip_forward are put back as they were by pk_docker_stop (the caller's EXIT
+# trap runs it).
 #
-#   pk_docker_start          starts it (ok/fail "dockerd"); exports DOCKER_HOST; false on failure
-#   pk_docker_stop           removes its containers, stops it, puts the host back (idempotent)
-#   pk_docker_image TAG      imports a staged root filesystem with redis-server as image TAG
-#   pk_docker_ip NAME        prints container NAME's IPv4 address
+#   pk_docker_start DIR [ARGS...]  starts dockerd (ARGS added), data in DIR; exports DOCKER_HOST;
+#                                  false with the reason in PK_DOCKER_ERR
+#   pk_docker_stop                 removes its containers, stops it, puts the host back
+#   pk_docker_image TAG DIR        imports a root of redis-server and /bin/sh (staged in DIR)
+#   pk_docker_ip NAME              prints container NAME's IPv4 address
+#   pk_docker_routed ADDR          true when ADDR is routed into the bridge (never elsewhere)
 
 PK_DOCKER_SUBNET=172.31.250
 PK_DOCKER_BR=pk-test-dbr$(($$ % 1000))
 PK_DOCKER_RUN=/run/pkd$$
 
 pk_docker_start() {
-	local f
+	local dir=$1 f
+	shift
 	for f in dockerd containerd docker; do
-		command -v "$f" >/dev/null || { pk_fail dockerd "$f not installed (scripts/deps.sh installs docker.io)"; return 1; }
+		command -v "$f" >/dev/null ||
+			{ PK_DOCKER_ERR="$f not installed (scripts/deps.sh installs docker.io)"; return 1; }
 	done
-	iptables-save >"$PK_TMP/iptables.before" && ip6tables-save >"$PK_TMP/ip6tables.before" ||
-		{ pk_fail dockerd "cannot save the firewall"; return 1; }
-	cat /proc/sys/net/ipv4/ip_forward >"$PK_TMP/ip_forward.before"
+	mkdir -p "$dir/data" "$PK_DOCKER_RUN"
+	PK_DOCKER_DIR=$dir
+	iptables-save >"$dir/iptables.before" && ip6tables-save >"$dir/ip6tables.before" ||
+		{ PK_DOCKER_ERR="cannot save the firewall"; return 1; }
+	cat /proc/sys/net/ipv4/ip_forward >"$dir/ip_forward.before"
 	PK_DOCKER_STARTED=1
 	ip link add "$PK_DOCKER_BR" type bridge && ip addr add "$PK_DOCKER_SUBNET.1/24" dev "$PK_DOCKER_BR" &&
-		ip link set "$PK_DOCKER_BR" up || { pk_fail dockerd "bridge $PK_DOCKER_BR"; return 1; }
-	mkdir -p "$PK_TMP/docker" "$PK_DOCKER_RUN"
+		ip link set "$PK_DOCKER_BR" up || { PK_DOCKER_ERR="cannot make bridge $PK_DOCKER_BR"; return 1; }
 	export DOCKER_HOST=unix://$PK_DOCKER_RUN.sock
-	pk_bg dockerd dockerd --data-root "$PK_TMP/docker" --exec-root "$PK_DOCKER_RUN" \
-		-H "$DOCKER_HOST" --pidfile "$PK_DOCKER_RUN.pid" --bridge "$PK_DOCKER_BR" \
-		--log-level warn
-	PK_DOCKERD=$PK_LAST_PID
-	pk_wait_for "dockerd at $DOCKER_HOST" 60 docker info || {
-		pk_fail dockerd "$(tail -n 5 "$PK_TMP/dockerd.log")"
-		return 1
-	}
-	pk_ok dockerd
+	dockerd --data-root "$dir/data" --exec-root "$PK_DOCKER_RUN" -H "$DOCKER_HOST" \
+		--pidfile "$PK_DOCKER_RUN.pid" --bridge "$PK_DOCKER_BR" --log-level warn "$@" \
+		>"$dir/dockerd.log" 2>&1 &
+	PK_DOCKERD=$!
+	pk_poll 60 docker info ||
+		{ PK_DOCKER_ERR="dockerd did not answer at $DOCKER_HOST: $(tail -n 3 "$dir/dockerd.log")"; return 1; }
 }
 
 pk_docker_stop() {
@@ -48,20 +51,21 @@ pk_docker_stop() {
 	fi
 	# what dockerd and its containerd may leave: shims, mounts under the data and exec roots
 	pkill -f "containerd-shim-runc-v2 .*$PK_DOCKER_RUN" 2>/dev/null
-	grep -oE " ($PK_TMP/docker|$PK_DOCKER_RUN)[^ ]*" /proc/self/mounts | sort -r |
+	grep -oE " ($PK_DOCKER_DIR/data|$PK_DOCKER_RUN)[^ ]*" /proc/self/mounts | sort -r |
 		while read -r m; do umount -l "$m" 2>/dev/null; done
-	rm -rf "$PK_DOCKER_RUN" "$PK_DOCKER_RUN.sock" "$PK_DOCKER_RUN.pid"
+	rm -rf "$PK_DOCKER_RUN" "$PK_DOCKER_RUN.sock" "$PK_DOCKER_RUN.pid" "$PK_DOCKER_DIR/data"
 	ip link del "$PK_DOCKER_BR" 2>/dev/null
-	[ -s "$PK_TMP/iptables.before" ] && iptables-restore <"$PK_TMP/iptables.before"
-	[ -s "$PK_TMP/ip6tables.before" ] && ip6tables-restore <"$PK_TMP/ip6tables.before"
-	[ -s "$PK_TMP/ip_forward.before" ] && cat "$PK_TMP/ip_forward.before" >/proc/sys/net/ipv4/ip_forward
+	[ -s "$PK_DOCKER_DIR/iptables.before" ] && iptables-restore <"$PK_DOCKER_DIR/iptables.before"
+	[ -s "$PK_DOCKER_DIR/ip6tables.before" ] && ip6tables-restore <"$PK_DOCKER_DIR/ip6tables.before"
+	[ -s "$PK_DOCKER_DIR/ip_forward.before" ] &&
+		cat "$PK_DOCKER_DIR/ip_forward.before" >/proc/sys/net/ipv4/ip_forward
 	return 0
 }
 
-# pk_docker_image TAG: a root filesystem of redis-server and /bin/sh with the libraries they
-# load (ldd), imported with `docker import` (no registry).
+# pk_docker_image TAG DIR: a root filesystem of redis-server and /bin/sh with the libraries they
+# load (ldd), staged in DIR, imported with `docker import` (no registry).
 pk_docker_image() {
-	local root=$PK_TMP/image-root bin lib
+	local root=$2/image-root bin lib
 	mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/data"
 	for bin in "$(command -v redis-server)" /bin/sh; do
 		cp -L "$bin" "$root/bin/"
@@ -75,4 +79,8 @@ pk_docker_image() {
 
 pk_docker_ip() {
 	docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"
+}
+
+pk_docker_routed() {
+	[ -n "$1" ] && ip route get "$1" 2>/dev/null | grep -q " dev $PK_DOCKER_BR"
 }
