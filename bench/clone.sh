@@ -11,6 +11,8 @@
 # frozen-time goals at the end.  Root only; traffic only into the bench's own namespace.
 #
 #   bash bench/clone.sh            SIZES="3 100 1000" (MB) ROUNDS=5 SERVICES="nginx mariadb"
+# then the Docker rows (bench/clone_docker.sh: a Docker container, ours vs `docker checkpoint`;
+# DOCKER=0 leaves them out).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PK_BIN:-$ROOT/build/release/parikshan}
@@ -145,3 +147,10 @@ for line in open(sys.argv[1]):
     verdict = "" if goal is None else ("  goal <= %d: %s" % (goal, "met" if float(frozen) <= goal else "MISSED"))
     print("  %-22s %8s%s" % (label, frozen, verdict))
 PY
+
+# The Docker rows: the same container frozen by our clone and by `docker checkpoint`.
+if [ "${DOCKER:-1}" != 0 ]; then
+	echo
+	ROUNDS=$ROUNDS SIZES="$(echo "$SIZES" | tr ' ' '\n' | awk '$1 < 1000' | tr '\n' ' ')" \
+		PK_BIN=$BIN bash "$ROOT/bench/clone_docker.sh"
+fi
