@@ -10,7 +10,8 @@
 # input (no such container, a stopped one, no daemon, an unknown source) is one clear line, exit
 # 1, nothing left behind.  A container with a named volume: the clone gets a copy, its writes
 # never reach production's volume.  Last, `docker rm -f` and `docker rmi` of production after
-# cloning: the clone keeps serving (its layers are pinned).
+# cloning: the clone keeps serving (its layers are pinned); and a daemon with the vfs storage
+# driver: refused.
 . "$(dirname "$0")/lib.sh"
 . "$PK_ROOT/tests/tools/pk-docker.sh"
 
@@ -142,3 +143,13 @@ pk_expect_eq clone-writes-after-rm "$(redis-cli -h "$MGMT" SET after-rm 1) $(red
 pk_expect_eq clone-runs-image-files "$(nsenter -t "$CPID" -m -p -- /bin/sh -c 'echo from-the-image')" from-the-image
 pk_check rm-clone-after-rm "$PK_BIN" container rm "$DBG"
 pk_no_debris clone-after-rm-gone "$DBG"
+
+# --- a storage driver other than overlay2 (a daemon of its own, vfs): refused ---------------------
+pk_docker_stop
+pk_docker_start "$PK_TMP/docker-vfs" --storage-driver vfs || { pk_fail dockerd-vfs "$PK_DOCKER_ERR"; exit 1; }
+pk_docker_image pk-test-redis:1 "$PK_TMP/vfs" || { pk_fail image-vfs "docker import failed"; exit 1; }
+docker run -d --name "$WEB" pk-test-redis:1 /bin/redis-server --save '' >/dev/null ||
+	{ pk_fail docker-run-vfs "docker run failed"; exit 1; }
+pk_expect_error storage-driver-refused 1 "storage driver vfs: only overlay2 can be cloned" \
+	"$PK_BIN" clone "docker:$WEB" "$DBG"
+pk_no_debris storage-driver-left-nothing "$DBG"
