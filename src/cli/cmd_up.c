@@ -152,18 +152,14 @@ static void clone_name(const char *prod, int i, char *name, size_t len)
 	snprintf(name, len, "%s-dbg%d", base, i);
 }
 
-/* Fills info with running production o->prod (ours, or another engine's).  0 or -errno. */
+/* Fills info (kind, address, init, status) with running production o->prod, ours or another
+ * engine's.  0 or -errno. */
 static int prod_info(const struct up_opts *o, struct pk_container_info *info)
 {
 	struct pk_ctr *c;
 	char err[PK_ERR_MAX];
 	int rc;
 
-	if (!pk_ctr_ref_foreign(o->prod))
-		return pk_container_info(o->state_dir, o->prod, info) < 0 ||
-				       strcmp(info->status, "running") != 0
-			       ? -ESRCH
-			       : 0;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;

@@ -220,20 +220,20 @@ int pk_clone_state_new(const char *state_dir, const char *name, const char *pare
 	return pk_state_create(state_dir, m, dir, dirlen, err, errlen);
 }
 
-/* Mounts the copies of production's volumes v[n] and appends CRIU's restore mappings of them
- * (the keys the dump gave them, dump.c) to file conf.  0 or -errno. */
-static int volumes_criu_conf(const struct pk_volume_copy *v, int n, const char *conf)
+/* Readies the copies of production's volumes v[n] for the restore: mounts each and appends
+ * CRIU's mapping of it (the key the dump gave it, dump.c) to file conf.  0 or -errno. */
+static int volumes_prepare(const struct pk_volume_copy *v, int n, const char *conf)
 {
 	FILE *f;
 
+	if (!n)
+		return 0;
 	/* each copy a shared mount of its own: production's volume was a slave of the engine's
 	 * mount, and CRIU makes the clone's a slave of the copy (pk_fs_umount takes them away) */
 	for (int i = 0; i < n; i++)
 		if (v[i].dest[0] && (mount(v[i].to, v[i].to, NULL, MS_BIND, NULL) < 0 ||
 				     mount(NULL, v[i].to, NULL, MS_SHARED, NULL) < 0))
 			return -errno;
-	if (!n)
-		return 0;
 	f = fopen(conf, "ae");
 	if (!f)
 		return -errno;
@@ -271,7 +271,7 @@ int pk_clone_restore(const char *dir, struct pk_meta *m, const char *prod_config
 		pk_path(conf, sizeof(conf), "%s/criu.conf", dir);
 		rc = tmpfs ? pk_tmpfs_criu_conf(tmpfs, conf) : 0;
 		if (!rc && x)
-			rc = volumes_criu_conf(x->volumes, x->nvolumes, conf);
+			rc = volumes_prepare(x->volumes, x->nvolumes, conf);
 		if (rc) {
 			snprintf(err, errlen, "write %s: %s", conf, strerror(-rc));
 			goto undo_mount;
@@ -322,9 +322,10 @@ static int volumes_copy(const struct pk_ctr *prod, const char *dir, struct pk_vo
 
 		if (!pm->rw || !strcmp(pm->kind, "tmpfs"))
 			continue;
-		if ((*n == 0 && mkdir(vols, 0700) < 0 && errno != EEXIST) ||
-		    pk_path(c->to, sizeof(c->to), "%s/%d", vols, *n)) {
-			rc = errno ? -errno : -ENAMETOOLONG;
+		rc = *n == 0 && mkdir(vols, 0700) < 0 && errno != EEXIST ? -errno : 0;
+		if (!rc)
+			rc = pk_path(c->to, sizeof(c->to), "%s/%d", vols, *n);
+		if (rc) {
 			snprintf(err, errlen, "copy of %s's volume at %s: %s", prod->ref, pm->dest,
 				 strerror(-rc));
 			return rc;

@@ -100,7 +100,7 @@ int pk_fs_copy(const char *src, const char *dst, char *err, size_t errlen)
 int pk_fs_pin_layers(const char *lower, const char *dir, char *out, size_t outlen, char *err,
 		     size_t errlen)
 {
-	char layers[PK_PATH_MAX], dst[PK_PATH_MAX], from[PK_PATH_MAX];
+	char layers[PK_PATH_MAX], dst[PK_PATH_MAX], layer[PK_PATH_MAX], from[PK_PATH_MAX];
 	const char *p = lower;
 	size_t n = 0;
 	int i = 0, rc;
@@ -115,7 +115,8 @@ int pk_fs_pin_layers(const char *lower, const char *dir, char *out, size_t outle
 	while (*p) {
 		size_t len = strcspn(p, ":");
 
-		if (pk_path(from, sizeof(from), "%.*s/.", (int)len, p) ||
+		if (pk_path(layer, sizeof(layer), "%.*s", (int)len, p) ||
+		    pk_path(from, sizeof(from), "%s/.", layer) ||
 		    pk_path(dst, sizeof(dst), "%s/%d", layers, i++) ||
 		    n + strlen(dst) + 2 > outlen) {
 			snprintf(err, errlen, "pin the lower layers: paths too long");
@@ -126,9 +127,7 @@ int pk_fs_pin_layers(const char *lower, const char *dir, char *out, size_t outle
 		if (pk_proc_check((char *[]){ "cp", "-al", from, dst, NULL },
 				  10 * PK_CMD_TIMEOUT_MS, err, errlen) < 0) {
 			pk_rm_tree(dst);
-			rc = pk_proc_check(
-				(char *[]){ "cp", "-a", "--reflink=auto", from, dst, NULL },
-				10 * PK_CMD_TIMEOUT_MS, err, errlen);
+			rc = pk_fs_copy(layer, dst, err, errlen);
 			if (rc)
 				return rc;
 		}

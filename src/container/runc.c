@@ -158,9 +158,14 @@ static int copy_file_binds(cJSON *spec, const char *dir, char *err, size_t errle
 			return rc;
 		}
 		base = strrchr(src, '/') + 1;
-		if (pk_path(path, sizeof(path), "%s/%d-%s", files, i++, base) ||
-		    (rc = pk_fs_copy(src, path, err, errlen)))
-			return rc ? rc : -ENAMETOOLONG;
+		rc = pk_path(path, sizeof(path), "%s/%d-%s", files, i++, base);
+		if (rc) {
+			snprintf(err, errlen, "copy of %s: path too long", src);
+			return rc;
+		}
+		rc = pk_fs_copy(src, path, err, errlen);
+		if (rc)
+			return rc;
 		cJSON_ReplaceItemInObject(mnt, "source", cJSON_CreateString(path));
 	}
 	return 0;
