@@ -4,6 +4,7 @@
 # medians:
 #   plain        uninstrumented build (gcc -O2): the loop itself
 #   off          -finstrument-functions, cold-patched, probes off (5-byte NOPs)
+#   rdtsc        no probes; hot() reads the TSC twice: the floor of 2 timestamped events
 #   ours         the same with hot()'s probes on: libiprobe records every event in the thread's
 #                ring, in passes of OURS_CHUNK events drained by a dump after each (which checks
 #                the count and that nothing was dropped), summed to EVENTS; ours-cold: the
@@ -38,6 +39,7 @@ SRC=$ROOT/bench/probe_target.c
 
 echo "probe.sh: building the targets" >&2
 gcc -O2 -o "$TMP/plain" "$SRC" &&
+	gcc -O2 -DPK_TSC_ONLY -o "$TMP/rdtsc" "$SRC" &&
 	gcc -O2 -finstrument-functions -o "$TMP/cyg" "$SRC" &&
 	"$PK_BIN" coldpatch "$TMP/cyg" -o "$TMP/ours" >/dev/null &&
 	clang-14 -O2 -fxray-instrument -fxray-instruction-threshold=1 -o "$TMP/xray" "$SRC" &&
@@ -62,6 +64,7 @@ start_waiting() {
 # plain and off run 10 times the calls (their loop takes ~60 ms for EVENTS: too short to time)
 run_plain() { "$TMP/plain" $((5 * EVENTS)) >"$TMP/r.out" && loop_ns "$TMP/r.out"; }
 run_off() { "$TMP/ours" $((5 * EVENTS)) >"$TMP/r.out" && loop_ns "$TMP/r.out"; }
+run_rdtsc() { "$TMP/rdtsc" $((EVENTS / 2)) >"$TMP/r.out" && loop_ns "$TMP/r.out"; }
 # ours_check FILE CALLS: the table of a dump holds CALLS calls of hot and no drop.
 ours_check() {
 	if ! grep -qE "^hot +$2 " "$1" || ! grep -q 'dropped 0 (rings full) + 0' "$1"; then
@@ -163,7 +166,7 @@ run_uprobes() {
 }
 
 declare -A T
-TOOLS="plain off ours-cold ours ours-1/16 ours-fperf xray-fdr xray-basic uftrace uprobes"
+TOOLS="plain off rdtsc ours-cold ours ours-1/16 ours-fperf xray-fdr xray-basic uftrace uprobes"
 # ONLY="plain ours" (a subset of TOOLS; ours-cold comes with ours): run only those, no switch
 # latency (e.g. to compare two builds of libiprobe with PK_BIN)
 ONLY=${ONLY:-}
@@ -173,6 +176,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	echo "probe.sh: round $r of $ROUNDS" >&2
 	T[plain]+=" $(run_plain)"
 	want off && T[off]+=" $(run_off)"
+	want rdtsc && T[rdtsc]+=" $(run_rdtsc)"
 	if want ours; then
 		read -r cold warm <<<"$(run_ours)"
 		T[ours-cold]+=" $cold"
@@ -201,13 +205,13 @@ PK_IPROBE_LIB=$LIB bench_switches "$PK_BIN" "$TMP/spin-entry" "$TMP/sw.out"
 PAUSE_MS=$(sed -nE 's/.*longest stop of a thread ([0-9.]+) ms.*/\1/p' "$TMP/sw.out")
 
 python3 - "$EVENTS" "$XRAY_BASIC_EVENTS" "$UFTRACE_EVENTS" "$UPROBE_EVENTS" "$FPERF_EVENTS" "$CALL_MS" "$PAUSE_MS" \
-	"${T[plain]}" "${T[off]}" "${T[ours-cold]}" "${T[ours]}" "${T[ours-1/16]}" "${T[ours-fperf]}" "${T[xray-fdr]}" "${T[xray-basic]}" "${T[uftrace]}" "${T[uprobes]}" <<'EOF'
+	"${T[plain]}" "${T[off]}" "${T[rdtsc]}" "${T[ours-cold]}" "${T[ours]}" "${T[ours-1/16]}" "${T[ours-fperf]}" "${T[xray-fdr]}" "${T[xray-basic]}" "${T[uftrace]}" "${T[uprobes]}" <<'EOF'
 import statistics, sys
 ev, xb, uf, up, fp = (int(x) for x in sys.argv[1:6])
 call_ms = [float(x) for x in sys.argv[6].split()]
 pause_ms = [float(x) for x in sys.argv[7].split()]
-names = ["plain", "off", "ours-cold", "ours", "ours-1/16", "ours-fperf", "xray-fdr", "xray-basic", "uftrace", "uprobes"]
-events = {"plain": 10 * ev, "off": 10 * ev, "ours-cold": ev, "ours": ev, "ours-1/16": ev, "ours-fperf": fp, "xray-fdr": ev, "xray-basic": xb, "uftrace": uf, "uprobes": up}
+names = ["plain", "off", "rdtsc", "ours-cold", "ours", "ours-1/16", "ours-fperf", "xray-fdr", "xray-basic", "uftrace", "uprobes"]
+events = {"plain": 10 * ev, "off": 10 * ev, "rdtsc": ev, "ours-cold": ev, "ours": ev, "ours-1/16": ev, "ours-fperf": fp, "xray-fdr": ev, "xray-basic": xb, "uftrace": uf, "uprobes": up}
 med = {n: statistics.median(int(x) for x in v.split()) for n, v in zip(names, sys.argv[8:])}
 plain_per_call = med["plain"] / (10 * ev / 2)
 print("| tool | events | loop time (median) | ns/event (net of the loop) | vs ours |")
@@ -217,12 +221,14 @@ for n in names:
     base = plain_per_call * events[n] / 2
     net[n] = (med[n] - base) / events[n]
 for n in names:
-    ratio = "" if n in ("plain", "off", "ours", "ours-1/16") or net["ours"] <= 0 else f"{net[n] / net['ours']:.1f}x"
+    ratio = "" if n in ("plain", "off", "rdtsc", "ours", "ours-1/16") or net["ours"] <= 0 else f"{net[n] / net['ours']:.1f}x"
     print(f"| {n} | {events[n]:,} | {med[n] / 1e6:,.1f} ms | {net[n]:.2f} | {ratio} |")
 print()
 print(f"ours: {ev:,} events in {med['ours'] / 1e9:.3f} s (first pass, new ring pages: "
       f"{med['ours-cold'] / 1e9:.3f} s); cold-patched but off: "
-      f"{(med['off'] / med['plain'] - 1) * 100:+.1f}% vs the uninstrumented loop")
+      f"{(med['off'] / med['plain'] - 1) * 100:+.1f}% vs the uninstrumented loop; the "
+      f"timestamps alone (rdtsc): {net['rdtsc']:.2f} ns/event, {ev:,} of them in "
+      f"{net['rdtsc'] * ev / 1e9:.3f} s")
 def dist(v):
     v = sorted(v)
     q = lambda p: v[min(len(v) - 1, int(p * len(v)))]
