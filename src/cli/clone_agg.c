@@ -52,6 +52,36 @@ int pk_clone_limit_flag(struct pk_clone_opts *o, bool cpus, const char *arg, con
 	return 0;
 }
 
+int pk_clone_volume_flag(struct pk_clone_opts *o, bool share, char *arg, const char *verb)
+{
+	size_t n = strlen(arg);
+	int m;
+
+	if (!share) {
+		m = pk_volume_mode_parse(arg);
+		if (m < 0) {
+			pk_cli_error(verb, "--volumes '%s': copy or overlay", arg);
+			return PK_EXIT_USAGE;
+		}
+		o->volumes = (enum pk_volume_mode)m;
+		return 0;
+	}
+	if (n < 4 || strcmp(arg + n - 3, ":ro") != 0 || arg[0] != '/') {
+		pk_cli_error(verb,
+			     "--share-volume '%s': must be /PATH:ro (a clone never writes "
+			     "production's data)",
+			     arg);
+		return PK_EXIT_USAGE;
+	}
+	if (o->nshare == PK_CTR_MOUNTS_MAX) {
+		pk_cli_error(verb, "--share-volume: at most %d", PK_CTR_MOUNTS_MAX);
+		return PK_EXIT_USAGE;
+	}
+	arg[n - 3] = '\0';
+	o->share[o->nshare++] = arg;
+	return 0;
+}
+
 /* on_frozen hook: POST /pairing/reset to every aggregator (bounded: production is frozen). */
 static void reset_pairing(void *arg)
 {

@@ -15,6 +15,7 @@
 static const char clone_usage[] =
 	"usage: parikshan clone PROD NAME [--recreate] [--mem SIZE] [--cpus N] [--json]\n"
 	"                       [--agg IP:PORT=DPORT [--agg-admin ADDR]] [--state-dir DIR]\n"
+	"                       [--volumes copy|overlay] [--share-volume PATH:ro]...\n"
 	"                       [--trace [--trace-db FILE]]\n"
 	"       parikshan clone PROD NAME --to HOST:PORT --token FILE [--mem SIZE] [--cpus N]\n"
 	"                       [--json]\n"
@@ -29,7 +30,7 @@ static const char clone_usage[] =
 	"running; its TCP connections stay with it.\n"
 	"\n"
 	"  --recreate         replace an existing clone NAME (e.g. after it "
-	"desynced)\n" PK_CLONE_LIMIT_HELP
+	"desynced)\n" PK_CLONE_LIMIT_HELP PK_CLONE_VOLUME_HELP
 	"  --agg IP:PORT=DPORT   production's backend at IP:PORT is reached through `parikshan\n"
 	"                     agg` with its debug side on port DPORT: the clone's connections to\n"
 	"                     IP:PORT go to " PK_CLONE_GATEWAY ":DPORT (run agg with --debug-addr\n"
@@ -60,6 +61,8 @@ static const struct option clone_options[] = {
 	{ "cpus", required_argument, NULL, 'c' },
 	{ "trace", no_argument, NULL, 'T' },
 	{ "trace-db", required_argument, NULL, 'D' },
+	{ "volumes", required_argument, NULL, 'V' },
+	{ "share-volume", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'H' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -112,6 +115,11 @@ int pk_cmd_clone(int argc, char **argv)
 		case 'm':
 		case 'c':
 			if ((rc = pk_clone_limit_flag(&o, c == 'c', optarg, "clone")))
+				return rc;
+			break;
+		case 'V':
+		case 's':
+			if ((rc = pk_clone_volume_flag(&o, c == 's', optarg, "clone")))
 				return rc;
 			break;
 		case 'T':

@@ -45,12 +45,14 @@ static const char up_usage[] =
 	"usage: parikshan up PROD -p PORT [--clones N] [-l LPORT] [-h ADDR] [--admin [ADDR:]PORT]\n"
 	"                    [-b SIZE] [--spill DIR] [--agg IP:PORT=DPORT [--agg-admin ADDR]]\n"
 	"                    [--mem SIZE] [--cpus N] [--state-dir DIR] [--balance [--force]]\n"
+	"                    [--volumes copy|overlay] [--share-volume PATH:ro]...\n"
 	"                    [--auto-reclone [--reclone-min-interval DURATION]]\n"
 	"                    [--compare PROTO [--compare-log FILE]]\n"
 	"                    [--adapt [--adapt-high PCT] [--adapt-low PCT]]\n"
 	"       parikshan down PROD [--state-dir DIR]\n"
 	"\n"
-	"up: live-clone PROD N times (PROD-dbg1, PROD-dbg2, ...) and start a duplicator whose\n"
+	"up: live-clone PROD (one of our containers, or docker:NAME|ID for a Docker container)\n"
+	"N times (PROD-dbg1, PROD-dbg2, ...) and start a duplicator whose\n"
 	"front door (ADDR:LPORT) forwards to PROD's service PORT and copies the traffic to every\n"
 	"clone.  down: stop that duplicator and remove the clones.\n"
 	"\n"
@@ -71,6 +73,10 @@ static const char up_usage[] =
 	"      --agg-admin [ADDR:]PORT  that agg's admin endpoint: pairing reset while frozen\n"
 	"      --mem SIZE           each clone's memory limit (default: production's)\n"
 	"      --cpus N             each clone's CPU quota in CPUs (default: production's)\n"
+	"      --volumes copy|overlay  production's writable volumes in each clone: copied\n"
+	"                           (default) or overlaid (see `parikshan clone --help`)\n"
+	"      --share-volume PATH:ro  production's mount at PATH bound read-only into each\n"
+	"                           clone instead (repeatable)\n"
 	"      --state-dir DIR      where containers are kept\n"
 	"      --balance            give each client connection to one clone only (the least "
 	"loaded):\n"
@@ -113,7 +119,7 @@ struct up_opts {
 	char compare_log[4096];		    /* --compare-log, made absolute ("" none) */
 	uint16_t port, lport;
 	int clones;
-	struct pk_clone_opts clone_flags; /* --agg, --mem, --cpus (only those are used) */
+	struct pk_clone_opts clone_flags; /* --agg, --mem, --cpus, --volumes, --share-volume */
 	struct pk_clone_agg agg;	  /* --agg-admin */
 	bool balance, force;		  /* --balance, --force */
 	bool auto_reclone;		  /* --auto-reclone */
@@ -312,6 +318,9 @@ static int make_clone(struct up_opts *o, const char *name, struct pk_container_i
 	co.nredirects = o->clone_flags.nredirects;
 	co.mem_limit = o->clone_flags.mem_limit;
 	co.cpus = o->clone_flags.cpus;
+	co.volumes = o->clone_flags.volumes;
+	memcpy(co.share, o->clone_flags.share, sizeof(co.share));
+	co.nshare = o->clone_flags.nshare;
 	pk_clone_agg_hook(&co, &o->agg); /* its results go to o->agg */
 	rc = pk_clone_create(&co, rep, err, errlen);
 	if (rc)
@@ -427,6 +436,8 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		{ "adapt", no_argument, NULL, 'a' },
 		{ "adapt-high", required_argument, NULL, 'K' },
 		{ "adapt-low", required_argument, NULL, 'J' },
+		{ "volumes", required_argument, NULL, 'V' },
+		{ "share-volume", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -499,6 +510,11 @@ static int parse_up(int argc, char **argv, struct up_opts *o, bool down)
 		case 'm':
 		case 'c':
 			if (pk_clone_limit_flag(&o->clone_flags, c == 'c', optarg, verb))
+				return PK_EXIT_USAGE;
+			break;
+		case 'V':
+		case 'Y':
+			if (pk_clone_volume_flag(&o->clone_flags, c == 'Y', optarg, verb))
 				return PK_EXIT_USAGE;
 			break;
 		case 'B':

@@ -20,6 +20,7 @@
 
 #include "common/args.h"
 #include "common/clock.h"
+#include "common/errbuf.h"
 #include "common/proc.h"
 
 #define CRIU_MIN_MAJOR 4
@@ -90,6 +91,61 @@ static long long mem_available(void)
 	return kb < 0 ? -1 : kb * 1024;
 }
 
+/* Whether --share-volume names production's mount pm (by its path in the container or on the
+ * host). */
+static bool volume_shared(const struct pk_clone_opts *o, const struct pk_ctr_mount *pm)
+{
+	for (int j = 0; j < o->nshare; j++)
+		if (!strcmp(o->share[j], pm->dest) || !strcmp(o->share[j], pm->source))
+			return true;
+	return false;
+}
+
+/* A clone writing production's data (a database's volume) is the worst outcome: each writable
+ * mount must be one the clone can have apart (a directory, copied or overlaid) or one it was
+ * told to share read-only.  Checks that, and that every --share-volume names a mount.  0, or
+ * -ENOTSUP / -ENOENT / -EINVAL with err saying why. */
+static int volumes_check(const struct pk_clone_opts *o, const struct pk_ctr *prod, char *err,
+			 size_t errlen)
+{
+	for (int j = 0; j < o->nshare; j++) {
+		int i = 0;
+
+		while (i < prod->nmounts && strcmp(o->share[j], prod->mounts[i].dest) &&
+		       strcmp(o->share[j], prod->mounts[i].source))
+			i++;
+		if (i == prod->nmounts) {
+			snprintf(err, errlen,
+				 "--share-volume %s: %s has no volume or bind mount there",
+				 o->share[j], prod->ref);
+			return -ENOENT;
+		}
+	}
+	for (int i = 0; i < prod->nmounts; i++) {
+		const struct pk_ctr_mount *pm = &prod->mounts[i];
+		struct stat vs;
+
+		if (!pm->rw || !strcmp(pm->kind, "tmpfs") || volume_shared(o, pm))
+			continue;
+		if (stat(pm->source, &vs) < 0 || !S_ISDIR(vs.st_mode)) {
+			snprintf(err, errlen,
+				 "%s has a writable %s at %s that is not a directory: the clone "
+				 "would write production's file (--share-volume %s:ro binds it "
+				 "read-only)",
+				 prod->ref, pm->kind, pm->dest, pm->dest);
+			return -ENOTSUP;
+		}
+		if (o->volumes == PK_VOLUME_OVERLAY && strpbrk(pm->source, ",:\\")) {
+			snprintf(err, errlen,
+				 "%s's %s at %s: an overlay cannot have a ',' ':' or '\\' in its "
+				 "path (%s): use --volumes copy",
+				 prod->ref, pm->kind, pm->dest, pm->source);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int pk_clone_checks(const struct pk_clone_opts *o, struct pk_ctr *prod, bool local, char *err,
 		    size_t errlen)
 {
@@ -106,20 +162,9 @@ int pk_clone_checks(const struct pk_clone_opts *o, struct pk_ctr *prod, bool loc
 	rc = pk_ctr_resolve(o->state_dir, o->prod, prod, err, errlen);
 	if (rc)
 		return rc;
-	/* a clone writing production's data (a database's volume) is the worst outcome: writable
-	 * directories are copied (volumes_copy), a writable file cannot be kept in step */
-	for (int i = 0; i < prod->nmounts; i++) {
-		struct stat vs;
-
-		if (prod->mounts[i].rw && strcmp(prod->mounts[i].kind, "tmpfs") != 0 &&
-		    (stat(prod->mounts[i].source, &vs) < 0 || !S_ISDIR(vs.st_mode))) {
-			snprintf(err, errlen,
-				 "%s has a writable %s at %s that is not a directory: the clone "
-				 "would write production's file",
-				 prod->ref, prod->mounts[i].kind, prod->mounts[i].dest);
-			return -ENOTSUP;
-		}
-	}
+	rc = volumes_check(o, prod, err, errlen);
+	if (rc)
+		return rc;
 	pk_state_path(o->state_dir, o->name, NULL, dir, sizeof(dir));
 	if (local && stat(dir, &st) == 0) {
 		struct pk_meta old;
@@ -220,16 +265,16 @@ int pk_clone_state_new(const char *state_dir, const char *name, const char *pare
 	return pk_state_create(state_dir, m, dir, dirlen, err, errlen);
 }
 
-/* Readies the copies of production's volumes v[n] for the restore: mounts each and appends
- * CRIU's mapping of it (the key the dump gave it, dump.c) to file conf.  0 or -errno. */
-static int volumes_prepare(const struct pk_volume_copy *v, int n, const char *conf)
+/* Readies the clone's volumes v[n] for the restore: mounts each (a shared mount of its own) and
+ * appends CRIU's mapping of it (the key the dump gave it, dump.c) to file conf.  0 or -errno. */
+static int volumes_prepare(const struct pk_volume *v, int n, const char *conf)
 {
 	FILE *f;
 
 	if (!n)
 		return 0;
-	/* each copy a shared mount of its own: production's volume was a slave of the engine's
-	 * mount, and CRIU makes the clone's a slave of the copy (pk_fs_umount takes them away) */
+	/* production's volume was a slave of the engine's mount, and CRIU makes the clone's a
+	 * slave of this one (pk_fs_umount takes them away) */
 	for (int i = 0; i < n; i++)
 		if (v[i].dest[0] && (mount(v[i].to, v[i].to, NULL, MS_BIND, NULL) < 0 ||
 				     mount(NULL, v[i].to, NULL, MS_SHARED, NULL) < 0))
@@ -304,40 +349,100 @@ int pk_clone_rm(const char *state_dir, const char *name, char *err, size_t errle
 	return pk_container_rm(state_dir, name, err, errlen);
 }
 
-/* Copies production's writable volumes and bind-mounted directories into dir/volumes/<i>
- * (while it runs; the dump's hook copies them again while it is frozen): fills v[] and *n, and
- * the report.  0 or -errno (err says why). */
-static int volumes_copy(const struct pk_ctr *prod, const char *dir, struct pk_volume_copy *v,
-			int *n, struct pk_clone_report *rep, char *err, size_t errlen)
+/* A read-only overlay of directory lower at mnt (pk_fs_overlay), with the reason the kernel
+ * refuses one that would lie inside its own lower dir. */
+static int overlay_ro(const char *lower, const char *mnt, char *err, size_t errlen)
 {
-	char vols[PK_PATH_MAX];
+	int rc = pk_fs_overlay(lower, NULL, mnt, err, errlen);
+
+	if (rc == -ELOOP)
+		snprintf(err, errlen,
+			 "%s holds the clone's directory, where its read-only view would be "
+			 "mounted (use --state-dir elsewhere)",
+			 lower);
+	return rc;
+}
+
+/* Makes the clone's volume c (its mode, dest and from set; index i) under dir: a copy or an
+ * overlay at dir/volumes/<i> (the overlay's own dirs in dir/volumes-rw/<i>), or production's
+ * directory read-only at dir/shared/<i> (a file: from its directory's).  0 or -errno (err). */
+static int volume_make(struct pk_volume *c, int i, const char *dir, char *err, size_t errlen)
+{
+	char base[PK_PATH_MAX], rw[PK_PATH_MAX], parent[PK_CTR_MNT_PATH_MAX];
+	const char *slash;
+	struct stat st;
+	int rc;
+
+	pk_path(base, sizeof(base), "%s/%s", dir,
+		c->mode == PK_VOLUME_SHARE ? "shared" : "volumes");
+	if (mkdir(base, 0700) < 0 && errno != EEXIST)
+		return pk_errbuf_set(-errno, err, errlen, "mkdir %s: %s", base, strerror(errno));
+	if (pk_path(c->to, sizeof(c->to), "%s/%d", base, i) < 0)
+		return pk_errbuf_set(-ENAMETOOLONG, err, errlen, "%s: path too long", base);
+	switch (c->mode) {
+	case PK_VOLUME_COPY:
+		return pk_fs_copy(c->from, c->to, err, errlen);
+	case PK_VOLUME_OVERLAY:
+		pk_path(rw, sizeof(rw), "%s/volumes-rw", dir);
+		if (mkdir(rw, 0700) < 0 && errno != EEXIST)
+			return pk_errbuf_set(-errno, err, errlen, "mkdir %s: %s", rw,
+					     strerror(errno));
+		pk_path(rw, sizeof(rw), "%s/volumes-rw/%d", dir, i);
+		return pk_fs_overlay(c->from, rw, c->to, err, errlen);
+	default:
+		break;
+	}
+	if (stat(c->from, &st) < 0)
+		return pk_errbuf_set(-errno, err, errlen, "%s: %s", c->from, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return overlay_ro(c->from, c->to, err, errlen);
+	/* a file (or socket): its directory read-only, the clone binds the file from there */
+	slash = strrchr(c->from, '/');
+	snprintf(parent, sizeof(parent), "%.*s",
+		 slash && slash > c->from ? (int)(slash - c->from) : 1,
+		 slash && slash > c->from ? c->from : "/");
+	rc = overlay_ro(parent, c->to, err, errlen);
+	if (!rc && pk_path(c->to + strlen(c->to), sizeof(c->to) - strlen(c->to), "/%s",
+			   slash ? slash + 1 : c->from) < 0)
+		rc = pk_errbuf_set(-ENAMETOOLONG, err, errlen, "%s: path too long", c->from);
+	return rc;
+}
+
+/* The clone's own of production's writable volumes and bind mounts, as o says (copied by
+ * default: while production runs here, again while it is frozen by the dump's hook): fills
+ * v[] and *n, and the report.  0 or -errno (err says why). */
+static int volumes_setup(const struct pk_clone_opts *o, const struct pk_ctr *prod, const char *dir,
+			 struct pk_volume *v, int *n, struct pk_clone_report *rep, char *err,
+			 size_t errlen)
+{
 	int rc;
 
 	*n = 0;
-	pk_path(vols, sizeof(vols), "%s/volumes", dir);
 	for (int i = 0; i < prod->nmounts; i++) {
 		const struct pk_ctr_mount *pm = &prod->mounts[i];
-		struct pk_volume_copy *c = &v[*n];
-		long long used;
+		struct pk_volume *c = &v[*n];
 
 		if (!pm->rw || !strcmp(pm->kind, "tmpfs"))
 			continue;
-		rc = *n == 0 && mkdir(vols, 0700) < 0 && errno != EEXIST ? -errno : 0;
-		if (!rc)
-			rc = pk_path(c->to, sizeof(c->to), "%s/%d", vols, *n);
-		if (rc) {
-			snprintf(err, errlen, "copy of %s's volume at %s: %s", prod->ref, pm->dest,
-				 strerror(-rc));
-			return rc;
-		}
+		c->mode = volume_shared(o, pm) ? PK_VOLUME_SHARE : o->volumes;
 		snprintf(c->dest, sizeof(c->dest), "%s", pm->dest);
 		snprintf(c->from, sizeof(c->from), "%s", pm->source);
-		rc = pk_fs_copy(c->from, c->to, err, errlen);
-		if (rc)
+		rc = volume_make(c, *n, dir, err, errlen);
+		if (rc) {
+			char why[PK_ERR_MAX];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s of %s's %s at %s: %s",
+				 pk_volume_mode_name(c->mode), prod->ref, pm->kind, pm->dest, why);
 			return rc;
-		used = pk_fs_usage(c->to);
-		rep->volume_bytes += (uint64_t)(used > 0 ? used : 0);
-		rep->volumes = ++*n;
+		}
+		if (c->mode == PK_VOLUME_COPY) {
+			long long used = pk_fs_usage(c->to);
+
+			rep->volume_bytes += (uint64_t)(used > 0 ? used : 0);
+		}
+		rep->volumes[c->mode]++;
+		++*n;
 	}
 	return 0;
 }
@@ -349,7 +454,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	struct pk_meta m = { 0 };
 	struct pk_ctr *prod = calloc(1, sizeof(*prod)); /* ~60 KiB: not on the stack */
 	struct pk_tmpfs_set tmpfs;
-	struct pk_volume_copy *vols = calloc(PK_CTR_MOUNTS_MAX, sizeof(*vols));
+	struct pk_volume *vols = calloc(PK_CTR_MOUNTS_MAX, sizeof(*vols));
 	struct pk_cg_limits lim;
 	double post_dump_ms = 0;
 	int nvols = 0;
@@ -393,7 +498,7 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 	if (!rc) /* production's tmpfs mounts, so that CRIU need not archive them while frozen */
 		rc = pk_tmpfs_prepare(&tmpfs, prod->pid, dir, err, errlen);
 	if (!rc)
-		rc = volumes_copy(prod, dir, vols, &nvols, rep, err, errlen);
+		rc = volumes_setup(o, prod, dir, vols, &nvols, rep, err, errlen);
 	if (rc)
 		goto undo_dir;
 	rep->sync1_ms = pk_ms_since(t);
@@ -448,8 +553,8 @@ int pk_clone_create(const struct pk_clone_opts *o, struct pk_clone_report *rep, 
 undo_net:
 	pk_net_remove(&m);
 	/* A failed restore can leave CRIU's iptables lock behind; the netns went with it. */
-undo_dir:
-	pk_tmpfs_umount(dir);
+undo_dir: /* the tmpfs copies, overlaid and shared volumes, pinned layers: all below dir */
+	pk_fs_umount(dir);
 	pk_rm_tree(dir);
 out:
 	free(prod);
@@ -489,8 +594,10 @@ void pk_clone_report_render(const struct pk_clone_report *r, bool json, struct p
 			cJSON_AddNumberToObject(o, steps[i].key, steps[i].v);
 		cJSON_AddNumberToObject(o, "image_bytes", (double)r->image_bytes);
 		cJSON_AddNumberToObject(o, "pages_written", (double)r->pages_written);
-		cJSON_AddNumberToObject(o, "volumes_copied", r->volumes);
+		cJSON_AddNumberToObject(o, "volumes_copied", r->volumes[PK_VOLUME_COPY]);
 		cJSON_AddNumberToObject(o, "volume_bytes", (double)r->volume_bytes);
+		cJSON_AddNumberToObject(o, "volumes_overlaid", r->volumes[PK_VOLUME_OVERLAY]);
+		cJSON_AddNumberToObject(o, "volumes_shared", r->volumes[PK_VOLUME_SHARE]);
 		cJSON_AddStringToObject(o, "service_ip", r->service_ip);
 		cJSON_AddStringToObject(o, "mgmt_ip", r->mgmt_ip);
 		cJSON_AddNumberToObject(o, "mem_limit", (double)r->mem_limit);
@@ -508,11 +615,19 @@ void pk_clone_report_render(const struct pk_clone_report *r, bool json, struct p
 	pk_strbuf_printf(out, "image %.1f MiB, %llu pages written; service IP %s, management %s\n",
 			 (double)r->image_bytes / (1 << 20), (unsigned long long)r->pages_written,
 			 r->service_ip, r->mgmt_ip);
-	if (r->volumes)
+	if (r->volumes[PK_VOLUME_COPY])
 		pk_strbuf_printf(out,
 				 "production's writable volumes: %d copied (%.1f MiB), again while "
 				 "frozen\n",
-				 r->volumes, (double)r->volume_bytes / (1 << 20));
+				 r->volumes[PK_VOLUME_COPY], (double)r->volume_bytes / (1 << 20));
+	if (r->volumes[PK_VOLUME_OVERLAY])
+		pk_strbuf_printf(out,
+				 "production's writable volumes: %d overlaid (the clone writes its "
+				 "own upper dirs; production's later writes show through)\n",
+				 r->volumes[PK_VOLUME_OVERLAY]);
+	if (r->volumes[PK_VOLUME_SHARE])
+		pk_strbuf_printf(out, "production's mounts shared read-only (--share-volume): %d\n",
+				 r->volumes[PK_VOLUME_SHARE]);
 	pk_strbuf_printf(out, "own cgroups: memory limit ");
 	if (r->mem_limit)
 		pk_strbuf_printf(out, "%.1f MiB", (double)r->mem_limit / (1 << 20));

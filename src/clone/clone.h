@@ -27,6 +27,12 @@ struct pk_clone_opts {
 	double cpus;	    /* the clone's CPU quota in CPUs; 0: production's */
 	struct pk_clone_redirect redirects[PK_CLONE_MAX_REDIRECTS];
 	int nredirects;
+	/* production's writable volumes: PK_VOLUME_COPY (the default, 0) or PK_VOLUME_OVERLAY */
+	enum pk_volume_mode volumes;
+	/* --share-volume: production's mounts (each named by its path in the container or on the
+	 * host) the clone binds read-only from production's own directory or file */
+	const char *share[PK_CTR_MOUNTS_MAX];
+	int nshare;
 	/* Called once while production is frozen, after its memory was dumped (e.g. to reset an
 	 * aggregator's pairing: the clone and production open their next connections together);
 	 * NULL: none.  Must be quick: production waits. */
@@ -47,8 +53,8 @@ struct pk_clone_report {
 	double frozen_ms, freezing_ms, memdump_ms, memwrite_ms;
 	double frozen_total_ms, mounts_ms, namespaces_ms, post_dump_ms, frozen_other_ms;
 	uint64_t image_bytes, pages_written;
-	int volumes;	       /* production's writable volumes copied for the clone */
-	uint64_t volume_bytes; /* their size (the first copy) */
+	int volumes[PK_VOLUME_MODES]; /* production's writable volumes, by how the clone has them */
+	uint64_t volume_bytes;	      /* the copied ones' size (the first copy) */
 	char service_ip[64], mgmt_ip[64];
 	uint64_t mem_limit; /* the clone's own cgroups: memory limit in bytes (0: none) */
 	double cpus;	    /* and CPU quota in CPUs (0: none) */

@@ -29,8 +29,9 @@ struct pk_dump_target {
 	/* tmpfs mounts copied beforehand: declared external, re-synced while frozen; or NULL
 	 * (CRIU archives them) */
 	const struct pk_tmpfs_set *tmpfs;
-	/* production's writable volumes copied beforehand: re-synced while frozen; or NULL */
-	const struct pk_volume_copy *volumes;
+	/* production's writable volumes, the clone's made beforehand: the copies re-synced while
+	 * frozen, every one external to the dump; or NULL */
+	const struct pk_volume *volumes;
 	int nvolumes;
 	double *post_dump_ms; /* out: time spent in the post-dump hook (production frozen) */
 };
@@ -56,8 +57,8 @@ struct pk_tmpfs_set;
 
 /* What a restore adds to production's OCI config besides the clone's network and limits. */
 struct pk_restore_extra {
-	const struct pk_tmpfs_set *tmpfs;     /* tmpfs copies as CRIU external mounts; NULL */
-	const struct pk_volume_copy *volumes; /* volumes bound from the clone's copies; NULL */
+	const struct pk_tmpfs_set *tmpfs; /* tmpfs copies as CRIU external mounts; NULL */
+	const struct pk_volume *volumes;  /* the clone's volumes (clone.c); NULL */
 	int nvolumes;
 };
 

@@ -76,10 +76,11 @@ static int on_notify(char *action, criu_notify_arg_t na)
 	else if (sync_ctx.t->rsync_upper)
 		sync_ctx.rc = pk_fs_rsync(sync_ctx.upper_from, sync_ctx.t->rsync_upper,
 					  sync_ctx.t->rsync_pwfile, true, err, sizeof(err));
-	/* production's writable volumes (a database's files), copied for the clone */
+	/* production's writable volumes (a database's files) the clone has copies of */
 	for (int i = 0; !sync_ctx.rc && i < sync_ctx.t->nvolumes; i++)
-		sync_ctx.rc = pk_fs_mirror(sync_ctx.t->volumes[i].from, sync_ctx.t->volumes[i].to,
-					   err, sizeof(err));
+		if (sync_ctx.t->volumes[i].mode == PK_VOLUME_COPY)
+			sync_ctx.rc = pk_fs_mirror(sync_ctx.t->volumes[i].from,
+						   sync_ctx.t->volumes[i].to, err, sizeof(err));
 	if (sync_ctx.t->post_dump_ms)
 		*sync_ctx.t->post_dump_ms = (double)(pk_now_ns() - t0) / 1e6;
 	return 0; /* a failed sync is reported after the dump; production must be unfrozen */
@@ -143,8 +144,8 @@ int pk_criu_dump(const struct pk_ctr *prod, const char *image_dir, const char *w
 		snprintf(key, sizeof(key), "mnt[%s]:" PK_TMPFS_KEY "%d", t->tmpfs->m[i].mnt, i);
 		criu_local_add_external(opts, key);
 	}
-	/* production's writable volumes, copied beforehand (clone.c): external, so that the
-	 * restore binds the copies (criu.conf) and not production's directories */
+	/* production's writable volumes, the clone's made beforehand (clone.c): external, so
+	 * that the restore binds the clone's (criu.conf) and not production's directories */
 	for (int i = 0; i < t->nvolumes; i++) {
 		char key[sizeof(t->volumes[i].dest) + 32];
 

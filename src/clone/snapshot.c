@@ -332,7 +332,7 @@ int pk_snapshot_take(const char *state_dir, const char *name, const char *tag_in
 	char work[PK_PATH_MAX], upper[PK_PATH_MAX];
 	struct pk_tmpfs_set *tmpfs = NULL;
 	struct pk_ctr *self = NULL;
-	struct pk_volume_copy vols = { .dest = "" };
+	struct pk_volume vols = { .dest = "" };
 	struct stat st;
 	int nvols = 0;
 	struct pk_cg_limits lim;

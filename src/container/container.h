@@ -121,6 +121,21 @@ struct pk_ctr_mount {
 	bool rw;
 };
 
+/* How a clone gets one of production's writable volumes (or bound directories): a copy of its
+ * own (copied while production runs, again while it is frozen), an overlay on production's
+ * directory (nothing copied: the clone's writes land in an upper dir of its own, production's
+ * later writes show through the files the clone has not written), or production's directory
+ * itself, read-only (`--share-volume PATH:ro`: a read-only overlay, which no remount makes
+ * writable).  The names, in this order, are pk_volume_mode_name's. */
+enum pk_volume_mode { PK_VOLUME_COPY, PK_VOLUME_OVERLAY, PK_VOLUME_SHARE, PK_VOLUME_MODES };
+
+/* "copy", "overlay", "share" (NULL out of range). */
+const char *pk_volume_mode_name(enum pk_volume_mode m);
+
+/* The mode named name among the modes a user may choose for every volume (copy, overlay);
+ * -EINVAL for any other. */
+int pk_volume_mode_parse(const char *name);
+
 struct pk_ctr_source;
 
 /* A running container as the clone algorithm sees it. */

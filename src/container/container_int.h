@@ -155,18 +155,26 @@ int pk_runc_bundle(const char *dir, const struct pk_meta *m, const struct pk_run
 
 #define PK_VOLUME_KEY "pk-vol-" /* CRIU's external key of production's volume i: "pk-vol-<i>" */
 
-/* A writable volume (or bind-mounted directory) of production and the clone's copy of it. */
-struct pk_volume_copy {
+/* A writable volume (or bind mount) of production and what the clone mounts in its place. */
+struct pk_volume {
+	enum pk_volume_mode mode;
 	char dest[PK_CTR_MNT_PATH_MAX]; /* where the container mounts it ("": a copy only) */
-	char from[PK_CTR_MNT_PATH_MAX]; /* production's directory on the host */
-	char to[PK_PATH_MAX];		/* the clone's copy: STATE/NAME/volumes/<i> */
+	char from[PK_CTR_MNT_PATH_MAX]; /* production's directory (shared: or file) on the host */
+	char to[PK_PATH_MAX];		/* the clone's: STATE/NAME/volumes/<i> (copy, overlay),
+					 * STATE/NAME/shared/<i>[/FILE] (share) */
 };
+
+/* Mounts an overlay of directory lower at mnt (made if missing): writable with its upper and
+ * work dirs in rw_dir (made), or read-only when rw_dir is NULL (no remount can make it
+ * writable: the superblock is read-only).  0, or -errno with err saying why (-EINVAL: lower's
+ * path holds a ',', ':' or '\\', which overlay options cannot carry). */
+int pk_fs_overlay(const char *lower, const char *rw_dir, const char *mnt, char *err, size_t errlen);
 
 /* Writes a clone's bundle into dir: production's OCI config (file src_config) with m's network
  * namespace, the cgroup limits lim, dir's CRIU config, and the bind mounts of the n volumes of
  * vols (NULL: none) from their copies.  Returns 0 or -errno. */
 int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m,
-			const struct pk_cg_limits *lim, const struct pk_volume_copy *vols, int n,
+			const struct pk_cg_limits *lim, const struct pk_volume *vols, int n,
 			char *err, size_t errlen);
 
 /* Starts the container (or restores image_dir when not NULL) detached, with stdout/stderr on

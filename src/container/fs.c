@@ -27,32 +27,64 @@
 
 #include "common/proc.h"
 
-int pk_fs_mount(const char *dir, const char *lower, char *err, size_t errlen)
+/* Makes directory path (its parent must exist); 0 or -errno with err saying why. */
+static int mkdir_err(const char *path, char *err, size_t errlen)
 {
-	char opts[3 * PK_PATH_MAX], target[PK_PATH_MAX];
-	const char *sub[] = { "upper", "work", "rootfs" };
-
-	for (unsigned i = 0; i < 3; i++) {
-		pk_path(target, sizeof(target), "%s/%s", dir, sub[i]);
-		if (mkdir(target, 0755) < 0 && errno != EEXIST) {
-			int e = errno;
-
-			snprintf(err, errlen, "mkdir %s: %s", target, strerror(e));
-			return -e;
-		}
-	}
-	pk_path(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir,
-		dir);
-	if (mount("overlay", target, "overlay", 0, opts) < 0) {
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		int e = errno;
 
-		snprintf(err, errlen, "mount overlay on %s: %s", target, strerror(e));
+		snprintf(err, errlen, "mkdir %s: %s", path, strerror(e));
 		return -e;
 	}
 	return 0;
 }
 
-#define UMOUNT_MAX 64 /* mounts below one container's dir: rootfs, CRIU's cgroup yard */
+int pk_fs_overlay(const char *lower, const char *rw_dir, const char *mnt, char *err, size_t errlen)
+{
+	char opts[3 * PK_PATH_MAX + 64], path[PK_PATH_MAX];
+	int rc;
+
+	if (strpbrk(lower, ",\\")) {
+		snprintf(err, errlen, "%s: an overlay cannot have a ',' or '\\' in its paths",
+			 lower);
+		return -EINVAL;
+	}
+	if ((rc = mkdir_err(mnt, err, errlen)))
+		return rc;
+	if (rw_dir) {
+		const char *sub[] = { "", "/upper", "/work" };
+
+		for (unsigned i = 0; i < 3; i++) {
+			pk_path(path, sizeof(path), "%s%s", rw_dir, sub[i]);
+			if ((rc = mkdir_err(path, err, errlen)))
+				return rc;
+		}
+		rc = pk_path(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
+			     lower, rw_dir, rw_dir);
+	} else { /* no upper dir: a read-only overlay, which takes two lower dirs at least */
+		pk_path(path, sizeof(path), "%s.empty", mnt);
+		if ((rc = mkdir_err(path, err, errlen)))
+			return rc;
+		rc = pk_path(opts, sizeof(opts), "lowerdir=%s:%s", lower, path);
+	}
+	if (rc < 0 || mount("overlay", mnt, "overlay", rw_dir ? 0 : MS_RDONLY, opts) < 0) {
+		int e = rc < 0 ? ENAMETOOLONG : errno;
+
+		snprintf(err, errlen, "mount overlay of %s on %s: %s", lower, mnt, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+int pk_fs_mount(const char *dir, const char *lower, char *err, size_t errlen)
+{
+	char target[PK_PATH_MAX];
+
+	pk_path(target, sizeof(target), "%s/rootfs", dir);
+	return pk_fs_overlay(lower, dir, target, err, errlen);
+}
+
+#define UMOUNT_MAX 128 /* mounts below one container's dir: rootfs, volumes, CRIU's cgroup yard */
 
 void pk_fs_umount(const char *dir)
 {
@@ -429,4 +461,19 @@ long long pk_fs_usage(const char *path)
 		v = -1;
 	pk_strbuf_release(&out);
 	return rc == 0 && v >= 0 ? v : -EIO;
+}
+
+static const char *const volume_modes[PK_VOLUME_MODES] = { "copy", "overlay", "share" };
+
+const char *pk_volume_mode_name(enum pk_volume_mode m)
+{
+	return (unsigned)m < PK_VOLUME_MODES ? volume_modes[m] : NULL;
+}
+
+int pk_volume_mode_parse(const char *name)
+{
+	for (int m = 0; m < PK_VOLUME_MODES; m++)
+		if (m != PK_VOLUME_SHARE && !strcmp(name, volume_modes[m]))
+			return m;
+	return -EINVAL;
 }

@@ -175,7 +175,7 @@ static int copy_file_binds(cJSON *spec, const char *dir, char *err, size_t errle
  * engine's hooks go (Docker's would set up production's network again), runc names the clone's
  * cgroups after the clone (not production's cgroupsPath), bound files and the volumes of vols
  * are the clone's copies. */
-static int clone_spec(cJSON *spec, const char *dir, const struct pk_volume_copy *vols, int nvols,
+static int clone_spec(cJSON *spec, const char *dir, const struct pk_volume *vols, int nvols,
 		      char *err, size_t errlen)
 {
 	cJSON *root = cJSON_GetObjectItemCaseSensitive(spec, "root");
@@ -224,7 +224,7 @@ static int write_criu_conf(const char *dir)
  * Returns 0 or -errno. */
 static int write_bundle(const char *src_config, const char *dir, const struct pk_meta *m,
 			const struct pk_run_opts *o, const struct pk_cg_limits *lim,
-			const struct pk_volume_copy *vols, int nvols, char *err, size_t errlen)
+			const struct pk_volume *vols, int nvols, char *err, size_t errlen)
 {
 	char path[PK_PATH_MAX];
 	char *text = pk_read_file(src_config);
@@ -271,7 +271,7 @@ int pk_runc_bundle(const char *dir, const struct pk_meta *m, const struct pk_run
 }
 
 int pk_runc_bundle_from(const char *src_config, const char *dir, const struct pk_meta *m,
-			const struct pk_cg_limits *lim, const struct pk_volume_copy *vols, int n,
+			const struct pk_cg_limits *lim, const struct pk_volume *vols, int n,
 			char *err, size_t errlen)
 {
 	return write_bundle(src_config, dir, m, NULL, lim, vols, n, err, errlen);

@@ -355,11 +355,11 @@ pk_held_check() {
 	pk_expect_eq "$1" "$(grep -v '^ready$' "$PK_TMP/held.out")" "held +PONG +PONG"
 }
 
-# pk_clone_up PROD DBG: clones PROD into DBG (ok or fail "clone"); sets MGMT (the clone's
-# management address, its route into our veth checked) and CPID (its init, as runc says); false
-# on any failure, with the reason reported.
+# pk_clone_up PROD DBG [ARGS...]: clones PROD into DBG (ARGS: more of clone's flags; ok or fail
+# "clone"); sets MGMT (the clone's management address, its route into our veth checked) and
+# CPID (its init, as runc says); false on any failure, with the reason reported.
 pk_clone_up() {
-	if "$PK_BIN" clone "$1" "$2" --json >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
+	if "$PK_BIN" clone "$1" "$2" --json "${@:3}" >"$PK_TMP/clone.json" 2>"$PK_TMP/clone.err"; then
 		pk_ok clone
 	else
 		pk_fail clone "$(cat "$PK_TMP/clone.err")"

@@ -2,7 +2,8 @@
  * a tree of files, directories, symlinks, fifos, an overlay whiteout (character device 0:0) and
  * an opaque directory (trusted.overlay.opaque) is copied exactly; after changes in the source
  * (content, mode, an entry removed, a directory replaced by a file, a new entry) a second
- * mirror makes the copy equal again; unchanged entries are left alone. */
+ * mirror makes the copy equal again; unchanged entries are left alone.  And the volume modes'
+ * names, and the paths an overlay refuses. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -207,9 +208,30 @@ static void test_missing(void)
 	CHECK(strstr(err, "/nonexistent/pk-src") != NULL);
 }
 
+/* The volume modes a user may name (--volumes), and their names in reports. */
+static void test_volume_modes(void)
+{
+	char err[PK_ERR_MAX] = "";
+
+	CHECK_EQ_INT(pk_volume_mode_parse("copy"), PK_VOLUME_COPY);
+	CHECK_EQ_INT(pk_volume_mode_parse("overlay"), PK_VOLUME_OVERLAY);
+	CHECK_EQ_INT(pk_volume_mode_parse("share"), -EINVAL); /* only per mount, --share-volume */
+	CHECK_EQ_INT(pk_volume_mode_parse(""), -EINVAL);
+	CHECK_EQ_INT(pk_volume_mode_parse("Copy"), -EINVAL);
+	for (int m = 0; m < PK_VOLUME_MODES; m++)
+		CHECK(pk_volume_mode_name(m) != NULL);
+	CHECK_STR(pk_volume_mode_name(PK_VOLUME_SHARE), "share");
+	CHECK(pk_volume_mode_name(PK_VOLUME_MODES) == NULL);
+	/* overlay options cannot carry these: refused before anything is made */
+	CHECK_EQ_INT(pk_fs_overlay("/tmp/a,b", NULL, "/nonexistent/pk-mnt", err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "/tmp/a,b") != NULL);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_mirror);
 	UNIT_RUN(test_missing);
+	UNIT_RUN(test_volume_modes);
 	return unit_done();
 }
