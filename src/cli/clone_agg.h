@@ -37,7 +37,7 @@ int pk_clone_volume_flag(struct pk_clone_opts *o, bool share, char *arg, const c
 	"                     written: not for a database)\n"                                      \
 	"  --share-volume PATH:ro  bind production's mount at PATH (in the container or on the\n"  \
 	"                     host) read-only instead: for what cannot be copied, e.g. a\n"        \
-	"                     writable bound file or socket (repeatable)\n"
+	"                     writable bound file; never a socket or device (repeatable)\n"
 
 /* The help lines of --mem and --cpus, for clone and up. */
 #define PK_CLONE_LIMIT_HELP                                                                        \

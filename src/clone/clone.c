@@ -103,8 +103,8 @@ static bool volume_shared(const struct pk_clone_opts *o, const struct pk_ctr_mou
 
 /* A clone writing production's data (a database's volume) is the worst outcome: each writable
  * mount must be one the clone can have apart (a directory, copied or overlaid) or one it was
- * told to share read-only.  Checks that, and that every --share-volume names a mount.  0, or
- * -ENOTSUP / -ENOENT / -EINVAL with err saying why. */
+ * told to share read-only (a directory or a file: never a socket or device).  Checks that, and that
+ * every --share-volume names a mount.  0, or -ENOTSUP / -ENOENT / -EINVAL with err saying why. */
 static int volumes_check(const struct pk_clone_opts *o, const struct pk_ctr *prod, char *err,
 			 size_t errlen)
 {
@@ -125,9 +125,28 @@ static int volumes_check(const struct pk_clone_opts *o, const struct pk_ctr *pro
 		const struct pk_ctr_mount *pm = &prod->mounts[i];
 		struct stat vs;
 
-		if (!pm->rw || !strcmp(pm->kind, "tmpfs") || volume_shared(o, pm))
+		if (!pm->rw || !strcmp(pm->kind, "tmpfs"))
 			continue;
-		if (stat(pm->source, &vs) < 0 || !S_ISDIR(vs.st_mode)) {
+		if (stat(pm->source, &vs) < 0) {
+			int e = errno;
+
+			snprintf(err, errlen, "%s's %s at %s: %s: %s", prod->ref, pm->kind,
+				 pm->dest, pm->source, strerror(e));
+			return -e;
+		}
+		/* a socket or a device is written through even on a read-only mount: the clone
+		 * would reach production's server or device */
+		if (!S_ISDIR(vs.st_mode) && !S_ISREG(vs.st_mode)) {
+			snprintf(err, errlen,
+				 "%s has a writable %s at %s that is neither a directory nor a "
+				 "file (a socket or device): the clone would reach production "
+				 "through it, read-only or not",
+				 prod->ref, pm->kind, pm->dest);
+			return -ENOTSUP;
+		}
+		if (volume_shared(o, pm))
+			continue;
+		if (S_ISREG(vs.st_mode)) {
 			snprintf(err, errlen,
 				 "%s has a writable %s at %s that is not a directory: the clone "
 				 "would write production's file (--share-volume %s:ro binds it "

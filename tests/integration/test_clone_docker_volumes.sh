@@ -3,8 +3,8 @@
 # (issue 14): `--volumes overlay` (nothing copied; the clone writes upper dirs of its own) and
 # `--share-volume PATH:ro` (production's mount bound read-only).  A redis container with its
 # append-only file in a named volume, a bound directory and a writable bound file: refused
-# without --share-volume for the file (one line naming the flag, nothing left); bad flags
-# refused; cloned with the volumes overlaid and the file shared: the clone has production's
+# without --share-volume for the file (one line naming the flag, nothing left); bad flags, a
+# share that cannot be mounted and a bound socket (shared or not) refused; cloned with the volumes overlaid and the file shared: the clone has production's
 # data, its writes (redis's and a shell's) never reach production's volume or directory, the
 # shared file reads as production's and cannot be written in the clone; a snapshot and rewind
 # of the clone take its overlaid volume back; `up` passes the same flags to its clone.
@@ -55,6 +55,17 @@ pk_expect_error share-holding-state-refused 1 "holds the clone's directory.*--st
 	"$PK_BIN" clone "docker:$WEB-t" "$DBG" --volumes overlay --share-volume /etc/top.conf:ro
 pk_no_debris share-refused-left-nothing "$DBG"
 docker rm -f "$WEB-t" >/dev/null
+# a socket is reached through even when read-only: never shared, never cloned
+mkdir -p "$PK_TMP/s"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$PK_TMP/s/x.sock"
+docker run -d --name "$WEB-s" -v "$PK_TMP/s/x.sock:/run/x.sock" pk-test-redis:1 /bin/redis-server \
+	--save '' >/dev/null || { pk_fail docker-run-s "docker run failed"; exit 1; }
+pk_expect_error socket-refused 1 "bind at /run/x.sock that is neither a directory nor a file" \
+	"$PK_BIN" clone "docker:$WEB-s" "$DBG"
+pk_expect_error socket-share-refused 1 "reach production through it, read-only or not" \
+	"$PK_BIN" clone "docker:$WEB-s" "$DBG" --share-volume /run/x.sock:ro
+pk_no_debris socket-refused-left-nothing "$DBG"
+docker rm -f "$WEB-s" >/dev/null
 
 # --- overlaid volumes, the file shared read-only (named by its host path) ------------------------
 pk_clone_up "docker:$WEB" "$DBG" --volumes overlay --share-volume "$PK_TMP/etc/shared.conf:ro" || exit 1
