@@ -62,8 +62,8 @@ for mb in $SIZES; do
 	docker rm -f "$WEB" >/dev/null 2>&1
 	docker run -d --name "$WEB" pk-bench-redis:1 /bin/redis-server --bind 0.0.0.0 --save '' \
 		--protected-mode no --enable-debug-command yes >/dev/null || exit 1
-	IP=$(pk_docker_ip "$WEB")
-	pk_docker_routed "$IP" || { echo "clone_docker.sh: '$IP' not routed to the bench's bridge" >&2; exit 1; }
+	pk_docker_addr "$WEB" || { echo "clone_docker.sh: $PK_DOCKER_ERR" >&2; exit 1; }
+	IP=$PK_DOCKER_ADDR
 	pk_poll 60 pk_redis_pong "$IP" || { echo "clone_docker.sh: redis in $WEB did not answer" >&2; exit 1; }
 	timeout 300 redis-cli -h "$IP" DEBUG POPULATE "$((mb * 1000000 / 130))" key 64 >/dev/null
 	label="redis $(redis-cli -h "$IP" INFO memory | tr -d '\r' | awk -F: '/^used_memory:/ {printf "%.0f", $2 / 1048576}') MB"

@@ -27,9 +27,8 @@ PUB=$(pk_free_port)
 docker run -d --name "$WEB" -p "$PUB:6379" pk-test-redis:1 /bin/redis-server --bind 0.0.0.0 --save '' \
 	--protected-mode no --enable-debug-command yes >"$PK_TMP/run.out" 2>&1 ||
 	{ pk_fail docker-run "$(cat "$PK_TMP/run.out")"; exit 1; }
-IP=$(pk_docker_ip "$WEB")
-pk_docker_routed "$IP" ||
-	{ pk_fail route "$IP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
+pk_docker_addr "$WEB" || { pk_fail route "$PK_DOCKER_ERR"; exit 1; }
+IP=$PK_DOCKER_ADDR
 pk_wait_for "redis in $WEB answering at $IP" 60 pk_redis_pong "$IP" || exit 1
 redis-cli -h "$IP" DEBUG POPULATE 200000 key 100 >/dev/null
 pk_check container-ls-lists-docker bash -c "'$PK_BIN' container ls | grep -E '^docker:$WEB +docker +- +$IP +- +running '"
@@ -111,9 +110,8 @@ pk_no_debris bad-input-left-nothing "$DBG"
 docker run -d --name "$OFF-v" -v "pk-test-vol$$:/data" pk-test-redis:1 /bin/redis-server \
 	--bind 0.0.0.0 --save '' --protected-mode no --dir /data --appendonly yes \
 	--appendfsync always --enable-debug-command yes >/dev/null
-VIP=$(pk_docker_ip "$OFF-v")
-pk_docker_routed "$VIP" ||
-	{ pk_fail route "$VIP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
+pk_docker_addr "$OFF-v" || { pk_fail route "$PK_DOCKER_ERR"; exit 1; }
+VIP=$PK_DOCKER_ADDR
 pk_wait_for "redis in $OFF-v answering at $VIP" 60 pk_redis_pong "$VIP" || exit 1
 redis-cli -h "$VIP" SET in-volume before-clone >/dev/null
 VOL=$(docker volume inspect -f '{{.Mountpoint}}' "pk-test-vol$$")

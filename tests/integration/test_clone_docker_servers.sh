@@ -36,9 +36,8 @@ docker run -d --name "$DB" -v /usr:/usr:ro -v "$VOLUME:/var/lib/mysql" pk-test-u
 	--port=3306 --socket=/tmp/mysqld.sock --pid-file=/tmp/mysqld.pid --skip-grant-tables \
 	--skip-name-resolve --innodb-use-native-aio=0 --skip-log-bin >"$PK_TMP/db.run" 2>&1 ||
 	{ pk_fail db-run "$(cat "$PK_TMP/db.run")"; exit 1; }
-IP=$(pk_docker_ip "$DB")
-[ -n "$IP" ] || { pk_fail db-run "no address: $(docker ps -a --filter name="$DB" --format '{{.Status}}'); $(docker logs "$DB" 2>&1 | tail -n 3)"; exit 1; }
-pk_docker_routed "$IP" || { pk_fail route "$IP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
+pk_docker_addr "$DB" || { pk_fail db-run "$PK_DOCKER_ERR"; exit 1; }
+IP=$PK_DOCKER_ADDR
 pk_wait_for "mariadb in $DB answering at $IP" 60 sql_ok "$IP" || { docker logs "$DB" 2>&1 | tail -n 5; exit 1; }
 sql "$IP" "create database d; create table d.t (id int primary key auto_increment, v varchar(64)) engine=innodb"
 for i in $(seq 10); do
@@ -88,9 +87,8 @@ CONF
 docker run -d --name "$WEB" -v /usr:/usr:ro -v "$PK_TMP/site:/srv/site:ro" pk-test-usr:1 \
 	/usr/sbin/nginx -c /srv/site/nginx.conf -p /tmp >"$PK_TMP/web.run" 2>&1 ||
 	{ pk_fail web-run "$(cat "$PK_TMP/web.run")"; exit 1; }
-WIP=$(pk_docker_ip "$WEB")
-[ -n "$WIP" ] || { pk_fail web-run "no address: $(docker ps -a --filter name="$WEB" --format '{{.Status}}'); $(docker logs "$WEB" 2>&1 | tail -n 3)"; exit 1; }
-pk_docker_routed "$WIP" || { pk_fail route "$WIP is not routed into $PK_DOCKER_BR: not sending anything"; exit 1; }
+pk_docker_addr "$WEB" || { pk_fail web-run "$PK_DOCKER_ERR"; exit 1; }
+WIP=$PK_DOCKER_ADDR
 page() { curl -s --max-time 10 "http://$1/index.html"; }
 pk_wait_for "nginx in $WEB serving at $WIP" 60 page "$WIP" >/dev/null || { docker logs "$WEB" 2>&1 | tail -n 5; exit 1; }
 pk_clone_up "docker:$WEB" "$WEB-dbg" || exit 1

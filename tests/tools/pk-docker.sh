@@ -12,6 +12,8 @@
 #   pk_docker_image TAG DIR        imports a root of redis-server and /bin/sh (staged in DIR)
 #   pk_docker_ip NAME              prints container NAME's IPv4 address
 #   pk_docker_routed ADDR          true when ADDR is routed into the bridge (never elsewhere)
+#   pk_docker_addr NAME            NAME's address into PK_DOCKER_ADDR, routed into the bridge;
+#                                  false with the reason (none, or routed elsewhere) in PK_DOCKER_ERR
 
 PK_DOCKER_SUBNET=172.31.250
 PK_DOCKER_BR=pk-test-dbr$(($$ % 1000))
@@ -83,4 +85,15 @@ pk_docker_ip() {
 
 pk_docker_routed() {
 	[ -n "$1" ] && ip route get "$1" 2>/dev/null | grep -q " dev $PK_DOCKER_BR"
+}
+
+pk_docker_addr() {
+	PK_DOCKER_ADDR=$(pk_docker_ip "$1")
+	if [ -z "$PK_DOCKER_ADDR" ]; then
+		PK_DOCKER_ERR="$1 has no address: $(docker ps -a --filter name="$1" --format '{{.Status}}'); $(docker logs "$1" 2>&1 | tail -n 3)"
+		return 1
+	fi
+	pk_docker_routed "$PK_DOCKER_ADDR" && return 0
+	PK_DOCKER_ERR="$1's address $PK_DOCKER_ADDR is not routed into $PK_DOCKER_BR: not sending anything"
+	return 1
 }
