@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,13 +147,23 @@ static void thr_go(struct poke_run *r, struct thr *th, int sig, bool group_stop)
 		th->state = THR_RUN;
 }
 
-/* Whether tid has a SIGTRAP pending for itself (an int3 it ran just before its stop). */
+/* Whether stopped thread tid has a SIGTRAP pending for itself (an int3 it ran just before its
+ * stop): its own signal queue, read through ptrace (one system call; /proc/TID/status took tens
+ * of microseconds, which every thread handled after it in a polling round waited for). */
 static bool trap_pending(pid_t tid)
 {
-	unsigned long long pending;
+	struct __ptrace_peeksiginfo_args a = { .off = 0, .flags = 0, .nr = 16 };
+	siginfo_t si[16];
+	long n;
 
-	return pk_proc_status_field(tid, "SigPnd:", 16, &pending) == 0 &&
-	       ((pending >> (SIGTRAP - 1)) & 1);
+	do {
+		n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, si);
+		for (long i = 0; i < n; i++)
+			if (si[i].si_signo == SIGTRAP)
+				return true;
+		a.off += (uint64_t)(n > 0 ? n : 0);
+	} while (n == a.nr);
+	return false;
 }
 
 /* A thread stopped at our request (or in a group stop): its PC looked at, then let go.  One
@@ -193,21 +204,26 @@ static void thr_stopped(struct poke_run *r, struct thr *th, bool group_stop)
  * or, once they are written, runs them; any other trap is delivered. */
 static void thr_trap(struct poke_run *r, struct thr *th)
 {
-	struct user_regs_struct regs;
+	const long at =
+		(long)(offsetof(struct user, regs) + offsetof(struct user_regs_struct, rip));
 	const struct pk_poke *p;
+	long rip;
 
-	if (ptrace(PTRACE_GETREGS, th->tid, 0, &regs) < 0 || !(p = poke_at(r, regs.rip - 1))) {
+	/* the PC alone (a word each way, not every register: a hit of the int3 is frequent) */
+	errno = 0;
+	rip = ptrace(PTRACE_PEEKUSER, th->tid, (void *)at, 0);
+	if ((rip == -1 && errno) || !(p = poke_at(r, (uint64_t)rip - 1))) {
 		thr_go(r, th, SIGTRAP, false);
 		return;
 	}
 	if (r->trapped && !p->skip_to) {
 		th->state = THR_HELD;
 		th->stop_ns = th->seen_ns;
-		th->pc = regs.rip;
+		th->pc = (uint64_t)rip;
 		return;
 	}
-	regs.rip = r->trapped ? p->skip_to : p->addr;
-	if (ptrace(PTRACE_SETREGS, th->tid, 0, &regs) < 0) {
+	if (ptrace(PTRACE_POKEUSER, th->tid, (void *)at,
+		   (void *)(r->trapped ? p->skip_to : p->addr)) < 0) {
 		th->state = THR_GONE;
 		return;
 	}
