@@ -11,7 +11,7 @@
 # 1, nothing left behind.  A container with a named volume: the clone gets a copy, its writes
 # never reach production's volume.  Last, `docker rm -f` and `docker rmi` of production after
 # cloning: the clone keeps serving (its layers are pinned); and a daemon with the vfs storage
-# driver: refused.
+# driver: refused.  Stopped, the daemons leave the host's firewall as it was.
 . "$(dirname "$0")/lib.sh"
 . "$PK_ROOT/tests/tools/pk-docker.sh"
 
@@ -21,6 +21,8 @@ mkdir -p "$PK_STATE"
 WEB=pk-test-web$$ OFF=pk-test-off$$ DBG=pk-test-dw$$ PK_CLONE_GW=10.78.0.1
 trap 'for n in "$DBG" "$DBG-v"; do "$PK_BIN" container rm "$n" >/dev/null 2>&1; done; pk_docker_stop; pk_cleanup' EXIT
 
+fw() { iptables -S; iptables -t nat -S; ip6tables -S; ip6tables -t nat -S; cat /proc/sys/net/ipv4/ip_forward; }
+fw >"$PK_TMP/fw.before"
 pk_docker_start "$PK_TMP/docker" && pk_ok dockerd || { pk_fail dockerd "$PK_DOCKER_ERR"; exit 1; }
 pk_docker_image pk-test-redis:1 "$PK_TMP" || { pk_fail image "docker import failed"; exit 1; }
 PUB=$(pk_free_port)
@@ -151,3 +153,8 @@ docker run -d --name "$WEB" pk-test-redis:1 /bin/redis-server --save '' >/dev/nu
 pk_expect_error storage-driver-refused 1 "storage driver vfs: only overlay2 can be cloned" \
 	"$PK_BIN" clone "docker:$WEB" "$DBG"
 pk_no_debris storage-driver-left-nothing "$DBG"
+
+# --- the host as it was: dockerd's firewall rules and forwarding gone with it (a fresh host has
+# no tables at all before dockerd makes them) ---------------------------------------------------
+pk_docker_stop
+pk_expect_eq firewall-restored "$(fw)" "$(cat "$PK_TMP/fw.before")"

@@ -43,6 +43,24 @@ pk_docker_start() {
 		{ PK_DOCKER_ERR="dockerd did not answer at $DOCKER_HOST: $(tail -n 3 "$dir/dockerd.log")"; return 1; }
 }
 
+# pk_fw_restore iptables|ip6tables FILE: the firewall back to what FILE (its -save output from
+# before) held: every table it had as it was, and every table made since (a fresh host has none
+# until dockerd makes filter and nat) emptied, its built-in chains accepting.
+pk_fw_restore() {
+	local now t
+	[ -f "$2" ] || return 0
+	now=$("$1-save") || return 1
+	{
+		cat "$2"
+		for t in $(sed -n 's/^\*//p' <<<"$now"); do
+			grep -qx "\*$t" "$2" && continue
+			echo "*$t"
+			awk -v t="$t" '/^\*/ { in_t = ($0 == "*" t) } in_t && /^:/ && $2 != "-" { print $1 " ACCEPT [0:0]" }' <<<"$now"
+			echo COMMIT
+		done
+	} | "$1-restore"
+}
+
 pk_docker_stop() {
 	[ -n "${PK_DOCKER_STARTED:-}" ] || return 0
 	PK_DOCKER_STARTED=
@@ -57,8 +75,8 @@ pk_docker_stop() {
 		while read -r m; do umount -l "$m" 2>/dev/null; done
 	rm -rf "$PK_DOCKER_RUN" "$PK_DOCKER_RUN.sock" "$PK_DOCKER_RUN.pid" "$PK_DOCKER_DIR/data"
 	ip link del "$PK_DOCKER_BR" 2>/dev/null
-	[ -s "$PK_DOCKER_DIR/iptables.before" ] && iptables-restore <"$PK_DOCKER_DIR/iptables.before"
-	[ -s "$PK_DOCKER_DIR/ip6tables.before" ] && ip6tables-restore <"$PK_DOCKER_DIR/ip6tables.before"
+	pk_fw_restore iptables "$PK_DOCKER_DIR/iptables.before"
+	pk_fw_restore ip6tables "$PK_DOCKER_DIR/ip6tables.before"
 	[ -s "$PK_DOCKER_DIR/ip_forward.before" ] &&
 		cat "$PK_DOCKER_DIR/ip_forward.before" >/proc/sys/net/ipv4/ip_forward
 	return 0
