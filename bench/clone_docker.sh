@@ -13,15 +13,19 @@
 #            client: the time production was frozen (its freezer cgroup, polled: runc stops a
 #            container that way; Docker keeps no CRIU statistics), and the command's wall time.
 # Medians over ROUNDS (default 5).  Root only; traffic only to the bench's own bridge.
+# With VOLUME_MB (default 0: left out), then a redis container whose named volume holds
+# VOLUME_MB of files (64 of them), cloned with `--volumes copy` and `--volumes overlay` in
+# turn: each mode's clone time, first-copy time and frozen time (medians).
 #
-#   bash bench/clone_docker.sh        SIZES="3 100" ROUNDS=5
+#   bash bench/clone_docker.sh        SIZES="3 100" ROUNDS=5 VOLUME_MB=0
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PK_BIN=${PK_BIN:-$ROOT/build/release/parikshan}
 . "$ROOT/bench/common.sh"
 . "$ROOT/tests/tools/pk-docker.sh"
 ROUNDS=${ROUNDS:-5}
-SIZES=${SIZES:-3 100}
+SIZES=${SIZES-3 100} # SIZES= (empty): none
+VOLUME_MB=${VOLUME_MB:-0}
 WEB=pk-bench-web DBG=pk-bench-web-dbg
 
 [ "$(id -u)" -eq 0 ] || { echo "clone_docker.sh: run as root" >&2; exit 1; }
@@ -117,3 +121,35 @@ done
 echo
 [ -s "$TMP/why" ] && echo "docker checkpoint with a client connected: $(cat "$TMP/why")"
 echo "goal (issue 14): production frozen at least 4x shorter than docker checkpoint, and with connected clients"
+
+[ "$VOLUME_MB" -gt 0 ] || exit 0
+# --- a volume of VOLUME_MB: --volumes copy vs --volumes overlay, interleaved ---------------------
+docker rm -f "$WEB" >/dev/null 2>&1
+docker run -d --name "$WEB" -v pk-bench-vol:/data pk-bench-redis:1 /bin/redis-server --bind 0.0.0.0 \
+	--save '' --protected-mode no --dir /data --appendonly yes >/dev/null || exit 1
+pk_docker_addr "$WEB" || { echo "clone_docker.sh: $PK_DOCKER_ERR" >&2; exit 1; }
+IP=$PK_DOCKER_ADDR
+pk_poll 60 pk_redis_pong "$IP" || { echo "clone_docker.sh: redis in $WEB did not answer" >&2; exit 1; }
+vol=$(docker volume inspect -f '{{.Mountpoint}}' pk-bench-vol)
+for i in $(seq 64); do
+	head -c "$((VOLUME_MB * 1048576 / 64))" /dev/urandom >"$vol/blob$i" || exit 1
+done
+sync
+echo
+printf '| redis, a volume of %s MB (64 files) | rounds | clone total ms | first copy ms (production running) | frozen ms | of which the frozen-time copy ms |\n' "$VOLUME_MB"
+printf '|:---|---:|---:|---:|---:|---:|\n'
+for mode in copy overlay; do : >"$TMP/vol-$mode"; done
+for r in $(seq "$ROUNDS"); do
+	for mode in copy overlay; do
+		echo "clone_docker.sh: volume $VOLUME_MB MB, --volumes $mode, round $r/$ROUNDS" >&2
+		"$PK_BIN" clone "docker:$WEB" "$DBG" --json --volumes "$mode" |
+			python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["total_ms"], d["sync1_ms"], d["frozen_total_ms"], d["post_dump_ms"])' \
+			>>"$TMP/vol-$mode" || { echo "clone_docker.sh: clone --volumes $mode failed" >&2; exit 1; }
+		"$PK_BIN" container rm "$DBG" >/dev/null # (untimed: the next clone's --recreate would)
+	done
+done
+for mode in copy overlay; do
+	printf '| --volumes %s | %s | %.0f | %.0f | %.1f | %.1f |\n' "$mode" "$ROUNDS" \
+		"$(cut -d' ' -f1 "$TMP/vol-$mode" | median)" "$(cut -d' ' -f2 "$TMP/vol-$mode" | median)" \
+		"$(cut -d' ' -f3 "$TMP/vol-$mode" | median)" "$(cut -d' ' -f4 "$TMP/vol-$mode" | median)"
+done
