@@ -415,7 +415,7 @@ static int volume_make(struct pk_volume *c, int i, const char *dir, char *err, s
 		return pk_errbuf_set(-errno, err, errlen, "%s: %s", c->from, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return overlay_ro(c->from, c->to, err, errlen);
-	/* a file (or socket): its directory read-only, the clone binds the file from there */
+	/* a file: its directory read-only, the clone binds the file from there */
 	slash = strrchr(c->from, '/');
 	snprintf(parent, sizeof(parent), "%.*s",
 		 slash && slash > c->from ? (int)(slash - c->from) : 1,
