@@ -394,8 +394,8 @@ static int volume_make(struct pk_volume *c, int i, const char *dir, char *err, s
 
 	pk_path(base, sizeof(base), "%s/%s", dir,
 		c->mode == PK_VOLUME_SHARE ? "shared" : "volumes");
-	if (mkdir(base, 0700) < 0 && errno != EEXIST)
-		return pk_errbuf_set(-errno, err, errlen, "mkdir %s: %s", base, strerror(errno));
+	if ((rc = pk_fs_mkdir(base, 0700, err, errlen)))
+		return rc;
 	if (pk_path(c->to, sizeof(c->to), "%s/%d", base, i) < 0)
 		return pk_errbuf_set(-ENAMETOOLONG, err, errlen, "%s: path too long", base);
 	switch (c->mode) {
@@ -403,9 +403,8 @@ static int volume_make(struct pk_volume *c, int i, const char *dir, char *err, s
 		return pk_fs_copy(c->from, c->to, err, errlen);
 	case PK_VOLUME_OVERLAY:
 		pk_path(rw, sizeof(rw), "%s/volumes-rw", dir);
-		if (mkdir(rw, 0700) < 0 && errno != EEXIST)
-			return pk_errbuf_set(-errno, err, errlen, "mkdir %s: %s", rw,
-					     strerror(errno));
+		if ((rc = pk_fs_mkdir(rw, 0700, err, errlen)))
+			return rc;
 		pk_path(rw, sizeof(rw), "%s/volumes-rw/%d", dir, i);
 		return pk_fs_overlay(c->from, rw, c->to, err, errlen);
 	default:

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -163,6 +164,10 @@ struct pk_volume {
 	char to[PK_PATH_MAX];		/* the clone's: STATE/NAME/volumes/<i> (copy, overlay),
 					 * STATE/NAME/shared/<i>[/FILE] (share) */
 };
+
+/* Makes directory path with mode when it does not exist (its parent must); 0 or -errno with
+ * err saying why. */
+int pk_fs_mkdir(const char *path, mode_t mode, char *err, size_t errlen);
 
 /* Mounts an overlay of directory lower at mnt (made if missing): writable with its upper and
  * work dirs in rw_dir (made), or read-only when rw_dir is NULL (no remount can make it

@@ -27,10 +27,9 @@
 
 #include "common/proc.h"
 
-/* Makes directory path (its parent must exist); 0 or -errno with err saying why. */
-static int mkdir_err(const char *path, char *err, size_t errlen)
+int pk_fs_mkdir(const char *path, mode_t mode, char *err, size_t errlen)
 {
-	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(path, mode) < 0 && errno != EEXIST) {
 		int e = errno;
 
 		snprintf(err, errlen, "mkdir %s: %s", path, strerror(e));
@@ -49,21 +48,21 @@ int pk_fs_overlay(const char *lower, const char *rw_dir, const char *mnt, char *
 			 lower);
 		return -EINVAL;
 	}
-	if ((rc = mkdir_err(mnt, err, errlen)))
+	if ((rc = pk_fs_mkdir(mnt, 0755, err, errlen)))
 		return rc;
 	if (rw_dir) {
 		const char *sub[] = { "", "/upper", "/work" };
 
 		for (unsigned i = 0; i < 3; i++) {
 			pk_path(path, sizeof(path), "%s%s", rw_dir, sub[i]);
-			if ((rc = mkdir_err(path, err, errlen)))
+			if ((rc = pk_fs_mkdir(path, 0755, err, errlen)))
 				return rc;
 		}
 		rc = pk_path(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
 			     lower, rw_dir, rw_dir);
 	} else { /* no upper dir: a read-only overlay, which takes two lower dirs at least */
 		pk_path(path, sizeof(path), "%s.empty", mnt);
-		if ((rc = mkdir_err(path, err, errlen)))
+		if ((rc = pk_fs_mkdir(path, 0755, err, errlen)))
 			return rc;
 		rc = pk_path(opts, sizeof(opts), "lowerdir=%s:%s", lower, path);
 	}
