@@ -106,13 +106,17 @@ struct pk_iprobe_req {
 	uint8_t len;	/* bytes of the site (5 or 6) */
 	uint8_t pad;
 	uint8_t nop[8]; /* the site's bytes when off (checked before any write) */
-	int32_t result; /* 0 switched, PK_IPROBE_ALREADY, or -errno (libiprobe); -EAGAIN: the
-			 * tool writes the site itself with every thread stopped (see stub) */
+	int32_t result; /* 0 switched, PK_IPROBE_ALREADY, PK_IPROBE_DEFERRED, or -errno
+			 * (libiprobe); -EAGAIN: the tool writes the site itself through
+			 * ptrace (see stub) */
 	uint32_t pad2;
 	uint64_t stub; /* the site's handler stub in the target, to call (libiprobe) */
 };
 
 #define PK_IPROBE_ALREADY 1 /* a request's result: the site was already in that state */
+#define PK_IPROBE_DEFERRED                                                                         \
+	2 /* ... switched at the batch's end, no thread stopped (a sweep                           \
+	   * or an int3 first: see libiprobe's patch.c) */
 
 enum pk_iprobe_op { PK_IPROBE_OP_ENABLE = 1, PK_IPROBE_OP_DISABLE };
 enum pk_iprobe_how {
@@ -155,7 +159,13 @@ struct pk_iprobe_shm {
 	uint32_t nreq;
 	int32_t batch_result; /* 0 or the first failure's -errno */
 	uint32_t served;      /* batches executed, for the tools' progress */
-	uint8_t pad1[40];
+	/* libiprobe, for the last batch's PK_IPROBE_DEFERRED sites */
+	uint32_t trap_hits;	 /* int3s of ours the program's threads took */
+	uint32_t trap_signalled; /* threads sent the sweep's signal */
+	uint32_t trap_moved;	 /* of them: PC moved past a patchable entry's NOPs */
+	uint32_t trap_pad;
+	uint64_t trap_ns; /* most CPU time one thread spent in a trap or sweep handler */
+	uint8_t pad1[16];
 	struct pk_iprobe_req req[PK_IPROBE_MAX_REQ];
 
 	/* --- fperf: per-function performance counters --------------------------------------

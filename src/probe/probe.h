@@ -63,12 +63,17 @@ int pk_probe_attach(struct pk_probe_target *t, const char *lib_path, int timeout
 enum pk_probe_kinds { PK_PROBE_ENTRY = 1, PK_PROBE_EXIT = 2, PK_PROBE_BOTH = 3 };
 
 struct pk_probe_switch_stats {
-	size_t funcs;	   /* functions matched */
-	size_t sites;	   /* sites switched now */
-	size_t already;	   /* sites already in the wanted state */
-	size_t stopped;	   /* of sites: written through ptrace (poke.c fallback) */
-	uint64_t pause_ns; /* longest stop of one thread in the fallback */
-	uint64_t batch_ns; /* longest round trip of a batch to libiprobe (threads never stop) */
+	size_t funcs;	    /* functions matched */
+	size_t sites;	    /* sites switched now */
+	size_t already;	    /* sites already in the wanted state */
+	size_t stopped;	    /* of sites: written through ptrace (poke.c fallback) */
+	uint64_t pause_ns;  /* longest stop of one thread in the fallback */
+	uint64_t batch_ns;  /* longest round trip of a batch to libiprobe (threads never stop) */
+	size_t deferred;    /* of sites: switched at a batch's end (a sweep or an int3) */
+	uint64_t trap_hits; /* int3s of ours the target's threads took meanwhile */
+	uint64_t trap_signalled; /* threads sent the sweep's signal (patchable entries) */
+	uint64_t trap_moved;	 /* of them: PC moved past an entry's NOPs */
+	uint64_t trap_ns;	 /* most CPU time one thread spent in libiprobe's handlers */
 };
 
 /* Switches on (on=true) or off the probes of every function matching one of the globs (all

@@ -594,11 +594,17 @@ static int batch_finish(struct pk_probe_target *t, uint32_t nreq, struct pk_prob
 		if (r->result < 0 && r->result != -EAGAIN)
 			return pk_errbuf_set(r->result, err, errlen, "switch site 0x%llx: %s",
 					     (unsigned long long)r->site, strerror(-r->result));
-		if (r->result == 0)
+		if (r->result == 0 || r->result == PK_IPROBE_DEFERRED)
 			st->sites++;
 		else if (r->result == PK_IPROBE_ALREADY)
 			st->already++;
+		st->deferred += r->result == PK_IPROBE_DEFERRED;
 	}
+	st->trap_hits += t->shm->trap_hits;
+	st->trap_signalled += t->shm->trap_signalled;
+	st->trap_moved += t->shm->trap_moved;
+	if (t->shm->trap_ns > st->trap_ns)
+		st->trap_ns = t->shm->trap_ns;
 	return batch_fallback(t, nreq, st, err, errlen);
 }
 

@@ -48,7 +48,8 @@ table_calls() {
 cycles() {
 	local n=$1 every=$2 errf=$3 i fails=0
 	for ((i = 0; i < n; i++)); do
-		"$PK_BIN" probe enable --pid "$SPIN_PID" '*' >/dev/null 2>>"$errf" || fails=$((fails + 1))
+		"$PK_BIN" probe enable --pid "$SPIN_PID" '*' >>"$errf.out" 2>>"$errf" ||
+			fails=$((fails + 1))
 		if ((every && i % every == 0)); then
 			"$PK_BIN" probe dump --pid "$SPIN_PID" --format table -o /dev/null 2>>"$errf" ||
 				fails=$((fails + 1))
@@ -196,11 +197,12 @@ kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 30
 pk_check budget-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/budget.log"
 
-# --- patchable function entries: entry probes, switched on through ptrace a thread at a time ----
+# --- patchable function entries: entry probes; libiprobe makes an entry's five NOPs one and
+# has every running thread move itself past it (a signal each), no thread stopped ------------
 ENTRY=$PK_TOOLS/iprobe-spin-entry
 spin_start entry nice -n 19 "$ENTRY" count "$THREADS" 5000
 pk_check entry-enable sh -c "'$PK_BIN' probe enable --pid $SPIN_PID '*' >'$PK_TMP/een.out' &&
-	grep -q 'enabled 5 functions.*5 through ptrace (longest stop of a thread' '$PK_TMP/een.out'"
+	grep -q 'enabled 5 functions.*5 deferred ([0-9]* threads signalled' '$PK_TMP/een.out'"
 kill -USR1 "$SPIN_PID"
 pk_wait_log "$PK_TMP/entry.log" '^done ' 60 || exit 1
 pk_expect_eq entry-results "$(grep '^done' "$PK_TMP/entry.log")" "done $((THREADS * 5000)) errors 0"
@@ -215,9 +217,27 @@ pk_wait_exit "$SPIN_PID" 20
 spin_start entryloop nice -n 19 "$ENTRY" loop "$THREADS"
 cycles 200 0 "$PK_TMP/ecycles.err"
 pk_expect_eq entry-cycles "$CYCLES" "200 fails 0" || tail -n 3 "$PK_TMP/ecycles.err"
+# (a sweep that waited 2 s for a thread starved of CPU would fall back to ptrace: a margin)
+n=$(grep -c ' 5 deferred (' "$PK_TMP/ecycles.err.out")
+if [ "$n" -ge 190 ]; then pk_ok entry-cycles-in-process; else
+	pk_fail entry-cycles-in-process "$n of 200 enables switched in the process"; fi
 kill -TERM "$SPIN_PID"
 pk_wait_exit "$SPIN_PID" 30
 pk_check entry-cycles-results grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/entryloop.log"
+
+# the ptrace fallback (poke.c), for a target whose threads block every signal (no sweep can
+# reach them) and for one that asks for it (PK_IPROBE_PTRACE_ONLY=1)
+for how in SPIN_BLOCK_ALL PK_IPROBE_PTRACE_ONLY; do
+	spin_start "fb-$how" env "$how=1" nice -n 19 "$ENTRY" loop "$THREADS"
+	cycles 50 0 "$PK_TMP/fb-$how.err"
+	pk_expect_eq "fallback-$how-cycles" "$CYCLES" "50 fails 0" || tail -n 3 "$PK_TMP/fb-$how.err"
+	pk_expect_eq "fallback-$how-ptrace" \
+		"$(grep -c ' 5 through ptrace (longest stop of a thread' "$PK_TMP/fb-$how.err.out")" 50
+	pk_check "fallback-$how-text-restored" pk_text_matches_file "$SPIN_PID" "$ENTRY"
+	kill -TERM "$SPIN_PID"
+	pk_wait_exit "$SPIN_PID" 30
+	pk_check "fallback-$how-results" grep -qE '^calls [1-9][0-9]* errors 0$' "$PK_TMP/fb-$how.log"
+done
 
 # --- dump --follow: the events as they come, one stream across drains, until the exit -----------
 spin_start follow "$SPINP" count "$THREADS" "$K"

@@ -10,7 +10,9 @@
  *   iprobe-spin count THREADS K     wait for SIGUSR1, then each thread calls work() and bump()
  *                                   exactly K
  *                                   times; print "done N" and wait for SIGTERM
- * Both print "ready PID" once every thread runs.  stdout is line-buffered.
+ * Both print "ready PID" once every thread runs.  stdout is line-buffered.  With
+ * SPIN_BLOCK_ALL=1 in the environment the threads block every signal (as in a server whose
+ * one thread takes them all with sigwait): libiprobe's sweep cannot signal them.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -123,6 +125,10 @@ NOPROBE int main(int argc, char **argv)
 	if (nthreads < 1 || nthreads > 1024 || (count && count_k < 1))
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	sigemptyset(&set);
+	if (getenv("SPIN_BLOCK_ALL") && !strcmp(getenv("SPIN_BLOCK_ALL"), "1"))
+		sigfillset(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR1);

@@ -15,6 +15,8 @@
  * Settings, for a preloaded library (an injected one takes the defaults):
  *   PK_IPROBE_RING_EVENTS  events per thread ring (power of two, default 65536, at most 2^27)
  *   PK_IPROBE_MAX_THREADS  rings (default 256)
+ * and, read by any (the target's environment): PK_IPROBE_PTRACE_ONLY=1, the sites that one
+ * store cannot switch are left to the tool's ptrace fallback (patch.c; for tests).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -144,20 +146,26 @@ static bool tsc_calibrate(struct pk_iprobe_shm *s, uint64_t t0, uint64_t c0)
 static void serve(struct pk_iprobe_shm *s)
 {
 	uint32_t n = __atomic_load_n(&s->nreq, __ATOMIC_ACQUIRE);
+	struct pk_lib_trap_stats ts;
 	int first = 0, rc;
 
 	if (n > PK_IPROBE_MAX_REQ)
 		n = 0, first = -EINVAL;
 	pk_lib_patch_begin();
-	for (uint32_t i = 0; i < n; i++) {
-		rc = pk_lib_patch(&s->req[i]);
-		s->req[i].result = rc;
-		if (rc < 0 && rc != -EAGAIN && !first)
-			first = rc;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		s->req[i].result = pk_lib_patch(&s->req[i]);
+	pk_lib_patch_deferred(s->req, n);
+	for (uint32_t i = 0; i < n; i++)
+		if (s->req[i].result < 0 && s->req[i].result != -EAGAIN && !first)
+			first = s->req[i].result;
 	rc = pk_lib_sync_cores();
 	if (rc && !first)
 		first = rc;
+	pk_lib_trap_stats_take(&ts);
+	s->trap_hits = ts.trapped;
+	s->trap_signalled = ts.signalled;
+	s->trap_moved = ts.moved;
+	s->trap_ns = ts.longest_ns;
 	s->batch_result = first;
 	s->served++;
 }

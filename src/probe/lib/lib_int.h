@@ -7,6 +7,7 @@
 #define PK_PROBE_LIB_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "parikshan/iprobe.h"
@@ -34,6 +35,36 @@ void pk_lib_patch_begin(void);
 
 /* Executes one request of a batch (control thread only); returns its result. */
 int pk_lib_patch(struct pk_iprobe_req *req);
+
+/* Switches the requests of the batch of n that pk_lib_patch left at -EAGAIN, no thread stopped
+ * (patch.c, trap.c): each switched gets PK_IPROBE_DEFERRED; those it could not switch keep
+ * -EAGAIN and their old bytes (the tool writes them through ptrace). */
+void pk_lib_patch_deferred(struct pk_iprobe_req *req, uint32_t n);
+
+/* What the int3 handling cost the program's threads since the last take (trap.c). */
+struct pk_lib_trap_stats {
+	uint64_t longest_ns; /* most CPU time one thread spent in a trap or sweep handler */
+	uint32_t trapped;    /* int3s of ours taken */
+	uint32_t signalled;  /* threads sent the sweep's signal */
+	uint32_t moved;	     /* of them: PC moved past a site's NOPs */
+};
+
+/* Installs the SIGTRAP handler of the int3 bracket (again, if the program replaced it); 0 or
+ * -errno. */
+int pk_lib_trap_ready(void);
+
+/* Adds the n sites to the table of sites that may hold our int3 (before it is written); 0 or
+ * -ENOMEM. */
+int pk_lib_trap_add(const uint64_t *site, size_t n);
+
+/* Moves every other thread whose PC lies inside one of the n 5-byte entry sites (after the
+ * first byte) past it, by a signal each handles itself; waits up to timeout_ns for each to
+ * have handled it or exited.  0, -ETIMEDOUT (a thread blocks the signal, or is stopped),
+ * -EBUSY (no real-time signal is free), or -errno. */
+int pk_lib_sweep(const uint64_t *entry, size_t n, uint64_t timeout_ns);
+
+/* Copies the stats into *out and zeroes them. */
+void pk_lib_trap_stats_take(struct pk_lib_trap_stats *out);
 
 /* Makes the writes of a batch visible to every thread's instruction stream (membarrier with
  * core serialisation); 0 or -errno. */

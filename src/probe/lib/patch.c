@@ -15,11 +15,14 @@
  * instruction, both whole).  Otherwise XRay's order: a 2-byte `jmp +3` first (threads now skip
  * the site), then the tail bytes (unreachable), then the first 2 bytes in one store.  A site
  * whose first 2 bytes straddle a cache line, and a patchable entry being switched on (five
- * 1-byte NOPs: a thread may have stopped between two of them), cannot be switched this way: the
- * request returns -EAGAIN with the stub ready, and the tool writes the call through ptrace
- * (poke.c: an int3 first, then each thread's PC checked, one thread stopped at a time).
- * Switched off, an entry is one call instruction again: written here like a call site.  After a
- * batch, membarrier(SYNC_CORE) makes every core see the new bytes.
+ * 1-byte NOPs: a thread may have stopped between two of them), cannot be switched this way:
+ * pk_lib_patch leaves them at -EAGAIN with the stub ready, and pk_lib_patch_deferred switches
+ * them at the end of the batch with an int3 first (see trap.c: the threads handle it
+ * themselves, none is stopped).  When that cannot be done (the program blocks signals in a
+ * running thread, or PK_IPROBE_PTRACE_ONLY=1), they stay -EAGAIN and the tool writes them
+ * through ptrace (poke.c: an int3 first, then each thread's PC checked, one thread stopped at
+ * a time).  Switched off, an entry is one call instruction again: written here like a call
+ * site.  After a batch, membarrier(SYNC_CORE) makes every core see the new bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +41,7 @@
 #define MAX_REGIONS 64
 #define REACH (1ll << 31)
 #define LINE 64
+#define SWEEP_TIMEOUT_NS 2000000000ull /* for every thread to handle the sweep's signal */
 
 struct region {
 	uint8_t *base;
@@ -327,18 +331,38 @@ static bool same_line(uint64_t a, size_t n)
 	return a / LINE == (a + n - 1) / LINE;
 }
 
+/* Makes the page(s) holding the 5 bytes at a writable, keeping prot's other bits (PROT_EXEC:
+ * other threads may be running there); *page and *plen are for text_close.  0 or -errno
+ * (-EFAULT: the 5 bytes span two pages of different protections). */
+static int text_open(uint64_t a, int prot, uint8_t **page, size_t *plen)
+{
+	size_t pg = (size_t)getpagesize();
+
+	*page = (uint8_t *)(uintptr_t)(a & ~(uint64_t)(pg - 1));
+	*plen = a + 5 - (uint64_t)(uintptr_t)*page > pg ? 2 * pg : pg;
+	if (*plen > pg && page_prot(a + 5 - 1) != prot)
+		return -EFAULT;
+	return mprotect(*page, *plen, prot | PROT_WRITE) ? -errno : 0;
+}
+
+/* Gives the page(s) of text_open their protection prot back; rc, or -errno when that fails. */
+static int text_close(uint8_t *page, size_t plen, int prot, int rc)
+{
+	if (mprotect(page, plen, prot))
+		rc = rc ? rc : -errno;
+	return rc;
+}
+
 /* Replaces the 5 bytes at site with new5 so that no thread ever fetches a mix; -EAGAIN when
- * that cannot be done without stopping threads.  The page is writable meanwhile. */
+ * that cannot be done with stores alone (pk_lib_patch_deferred then does it).  The page is
+ * writable meanwhile. */
 static int text_write5(uint8_t *site, const uint8_t new5[5], int prot)
 {
-	uint64_t a = (uint64_t)(uintptr_t)site;
-	uint8_t *page = (uint8_t *)(uintptr_t)(a & ~(uint64_t)(getpagesize() - 1));
-	size_t plen = (a + 5 - (uint64_t)(uintptr_t)page) > (uint64_t)getpagesize()
-			      ? 2 * (size_t)getpagesize()
-			      : (size_t)getpagesize();
-	uint64_t w = 0;
+	uint64_t a = (uint64_t)(uintptr_t)site, w = 0;
+	uint8_t *page;
+	size_t plen;
 	bool one = false;
-	int rc = 0;
+	int rc;
 
 	/* an 8-byte window [w, w+8) holding the site, inside one cache line */
 	for (uint64_t cand = a + 5 >= 8 ? a - 3 : 0; cand <= a; cand++)
@@ -349,10 +373,8 @@ static int text_write5(uint8_t *site, const uint8_t new5[5], int prot)
 		}
 	if (!one && !same_line(a, 2))
 		return -EAGAIN;
-	if (plen > (size_t)getpagesize() && page_prot(a + 5 - 1) != prot)
-		return -EFAULT;
-	if (mprotect(page, plen, prot | PROT_WRITE))
-		return -errno;
+	if ((rc = text_open(a, prot, &page, &plen)))
+		return rc;
 	if (one) {
 		uint8_t buf[8];
 
@@ -369,9 +391,7 @@ static int text_write5(uint8_t *site, const uint8_t new5[5], int prot)
 			rc = pk_lib_sync_cores();
 		store2(site, *(const uint16_t *)new5);
 	}
-	if (mprotect(page, plen, prot))
-		rc = rc ? rc : -errno;
-	return rc;
+	return text_close(page, plen, prot, rc);
 }
 
 /* The call rel32 (a tail site: jmp rel32) from site to stub. */
@@ -388,18 +408,13 @@ static void call_bytes(uint8_t out[5], uint64_t site, uint64_t stub, uint8_t how
  * byte stores: no thread ever fetches a mix, and no thread needs to be stopped. */
 static int tail_write5(uint8_t *site, const uint8_t new5[5], int prot)
 {
-	uint64_t a = (uint64_t)(uintptr_t)site;
-	uint8_t *page = (uint8_t *)(uintptr_t)(a & ~(uint64_t)(getpagesize() - 1));
-	size_t plen = a + 5 - (uint64_t)(uintptr_t)page > (uint64_t)getpagesize()
-			      ? 2 * (size_t)getpagesize()
-			      : (size_t)getpagesize();
 	volatile uint8_t *op = site;
+	uint8_t *page;
+	size_t plen;
 	int rc;
 
-	if (plen > (size_t)getpagesize() && page_prot(a + 5 - 1) != prot)
-		return -EFAULT;
-	if (mprotect(page, plen, prot | PROT_WRITE))
-		return -errno;
+	if ((rc = text_open((uint64_t)(uintptr_t)site, prot, &page, &plen)))
+		return rc;
 	if (new5[0] == 0xc3) {
 		*op = 0xc3;
 		rc = pk_lib_sync_cores();
@@ -409,9 +424,7 @@ static int tail_write5(uint8_t *site, const uint8_t new5[5], int prot)
 		rc = pk_lib_sync_cores();
 		*op = new5[0];
 	}
-	if (mprotect(page, plen, prot))
-		rc = rc ? rc : -errno;
-	return rc;
+	return text_close(page, plen, prot, rc);
 }
 
 /* Writes the 5 bytes of a site of kind how (text_write5 or tail_write5). */
@@ -477,6 +490,130 @@ int pk_lib_patch(struct pk_iprobe_req *req)
 	if (req->how == PK_IPROBE_HOW_ENTRY && req->op == PK_IPROBE_OP_ENABLE)
 		return -EAGAIN;
 	return site_write(site, want, prot, req->how);
+}
+
+/* Writes len bytes at site + off, one at a time (no thread executes them meanwhile: an int3
+ * of ours stands before them, or they are one byte); 0 or -errno. */
+static int text_put(uint64_t site, int prot, size_t off, const uint8_t *b, size_t len)
+{
+	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)(site + off);
+	uint8_t *page;
+	size_t plen;
+	int rc = text_open(site, prot, &page, &plen);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < len; i++)
+		p[i] = b[i];
+	return text_close(page, plen, prot, 0);
+}
+
+static const uint8_t nop_run[5] = { 0x90, 0x90, 0x90, 0x90, 0x90 };
+
+/* Makes a patchable entry's five 1-byte NOPs at site one 5-byte NOP (66 66 66 66 90: prefixes
+ * added to the last), or back (merge false): a byte at a time, since every mix of 66 and 90
+ * before the last 90, read from any of its bytes, is NOPs that end at the site's end.  0 or
+ * -errno. */
+static int entry_merge(uint64_t site, int prot, bool merge)
+{
+	static const uint8_t prefixes[4] = { 0x66, 0x66, 0x66, 0x66 };
+
+	return text_put(site, prot, 0, merge ? prefixes : nop_run, 4);
+}
+
+/* One site of pk_lib_patch_deferred. */
+struct deferred {
+	struct pk_iprobe_req *req;
+	int prot;
+	bool merged;	 /* an entry made one NOP: swept before it is switched */
+	uint8_t want[5]; /* its bytes after */
+};
+
+/* The int3 bracket for the n sites of d whose first 2 bytes straddle a cache line (the 5 bytes
+ * are one instruction: no thread is inside): an int3 first, the other 4 bytes, the first. */
+static void int3_bracket(struct deferred *d, size_t n)
+{
+	const uint8_t cc = 0xcc;
+	uint64_t *sites = calloc(n ? n : 1, sizeof(*sites));
+	size_t m = 0;
+
+	for (size_t k = 0; sites && k < n; k++)
+		if (d[k].req && d[k].req->result == -EAGAIN)
+			sites[m++] = d[k].req->site;
+	if (!m || pk_lib_trap_ready() || pk_lib_trap_add(sites, m)) {
+		free(sites);
+		return;
+	}
+	free(sites);
+	for (size_t k = 0; k < n; k++)
+		if (d[k].req && d[k].req->result == -EAGAIN &&
+		    text_put(d[k].req->site, d[k].prot, 0, &cc, 1))
+			d[k].req->result = -EFAULT;
+	pk_lib_sync_cores();
+	for (size_t k = 0; k < n; k++)
+		if (d[k].req && d[k].req->result == -EAGAIN)
+			text_put(d[k].req->site, d[k].prot, 1, d[k].want + 1, 4);
+	pk_lib_sync_cores();
+	for (size_t k = 0; k < n; k++)
+		if (d[k].req && d[k].req->result == -EAGAIN)
+			d[k].req->result = text_put(d[k].req->site, d[k].prot, 0, d[k].want, 1)
+						   ?: PK_IPROBE_DEFERRED;
+}
+
+void pk_lib_patch_deferred(struct pk_iprobe_req *req, uint32_t n)
+{
+	static int off = -1;
+	struct deferred *d = calloc(n ? n : 1, sizeof(*d));
+	uint64_t *entries = calloc(n ? n : 1, sizeof(*entries));
+	size_t m = 0, ne = 0, k;
+
+	if (off < 0) /* PK_IPROBE_PTRACE_ONLY=1: always the tool's ptrace fallback (tests) */
+		off = getenv("PK_IPROBE_PTRACE_ONLY") &&
+		      !strcmp(getenv("PK_IPROBE_PTRACE_ONLY"), "1");
+	if (!d || !entries || off)
+		goto out;
+	for (uint32_t i = 0; i < n; i++) {
+		struct pk_iprobe_req *r = &req[i];
+
+		if (r->result != -EAGAIN || (d[m].prot = page_prot(r->site)) < 0)
+			continue;
+		d[m].req = r;
+		if (r->op == PK_IPROBE_OP_ENABLE)
+			call_bytes(d[m].want, r->site, r->stub, r->how);
+		else
+			memcpy(d[m].want, r->nop, 5);
+		/* 1. an entry's NOPs made one instruction */
+		if (r->how == PK_IPROBE_HOW_ENTRY && r->op == PK_IPROBE_OP_ENABLE) {
+			if (memcmp(r->nop, nop_run, 5) || entry_merge(r->site, d[m].prot, true))
+				continue; /* left to the tool */
+			d[m].merged = true;
+			entries[ne++] = r->site;
+		}
+		m++;
+	}
+	pk_lib_sync_cores();
+	/* 2. no thread left inside a merged entry; else the entries back as they were */
+	if (ne && pk_lib_sweep(entries, ne, SWEEP_TIMEOUT_NS)) {
+		for (k = 0; k < m; k++)
+			if (d[k].merged) {
+				entry_merge(d[k].req->site, d[k].prot, false);
+				d[k].req = NULL;
+			}
+		pk_lib_sync_cores();
+	}
+	/* 3. every site is one instruction now: switched with stores, or an int3 first */
+	for (k = 0; k < m; k++)
+		if (d[k].req) {
+			int rc = text_write5((uint8_t *)(uintptr_t)d[k].req->site, d[k].want,
+					     d[k].prot);
+
+			if (rc != -EAGAIN)
+				d[k].req->result = rc ?: PK_IPROBE_DEFERRED;
+		}
+	int3_bracket(d, m);
+out:
+	free(d);
+	free(entries);
 }
 
 int pk_lib_autooff(uint32_t id)
