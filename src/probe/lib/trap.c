@@ -250,43 +250,45 @@ int pk_lib_trap_add(const uint64_t *site, size_t n)
 	return 0;
 }
 
-/* Whether thread tid of this process is blocked in a system call now (its PC is at it). */
-static bool in_syscall(pid_t tid)
+/* Reads /proc/self/task/TID/NAME into buf (NUL-terminated; libiprobe cannot use the tools'
+ * proc.c); true when something was read. */
+static bool task_read(pid_t tid, const char *name, char *buf, size_t len)
 {
-	char path[64], buf[256];
+	char path[64];
 	ssize_t n;
-	long nr;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return false; /* exited */
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return false;
 	buf[n] = 0;
-	return sscanf(buf, "%ld", &nr) == 1 && nr >= 0; /* "running", or -1: not in one */
+	return true;
+}
+
+/* Whether thread tid of this process is blocked in a system call now (its PC is at it). */
+static bool in_syscall(pid_t tid)
+{
+	char buf[256];
+	long nr;
+
+	/* "NR args... sp pc" in one; "running", or "-1 sp pc": not */
+	return task_read(tid, "syscall", buf, sizeof(buf)) && sscanf(buf, "%ld", &nr) == 1 &&
+	       nr >= 0;
 }
 
 /* Whether thread tid of this process blocks signal sig (its status says so). */
 static bool blocks(pid_t tid, int sig)
 {
-	char path[64], buf[2048], *p;
+	char buf[4096], *p;
 	unsigned long long mask;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false; /* exited */
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
+	if (!task_read(tid, "status", buf, sizeof(buf)))
 		return false;
-	buf[n] = 0;
 	p = strstr(buf, "\nSigBlk:");
 	return p && sscanf(p + 8, "%llx", &mask) == 1 && (mask >> (sig - 1) & 1);
 }
