@@ -19,8 +19,10 @@
 #   uprobes      bpftrace uprobe + uretprobe counting hits; UPROBE_EVENTS
 # ns/event = (loop time - plain's loop time for the same calls) / events.  Then the switch
 # latency with 64 busy threads (tests/tools/iprobe-spin.c loop 64): for call sites, the round
-# trip of an enable to libiprobe (no thread is stopped); for patchable entries, the longest stop
-# of one thread in the ptrace fallback (the process is never stopped as a whole).  Prints markdown tables.
+# trip of an enable to libiprobe (no thread is stopped); for patchable entries, the enable's
+# duration and the most CPU a thread spent in libiprobe's signal handler (no thread is stopped;
+# bench/probe_pause.sh has more), and the longest stop of one thread when an enable fell back to
+# ptrace.  Prints markdown tables.
 #   EVENTS=100000000 ROUNDS=3 bash bench/probe.sh
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -203,16 +205,18 @@ PK_IPROBE_LIB=$LIB bench_switches "$PK_BIN" "$TMP/spin" "$TMP/sw.out"
 CALL_MS=$(sed -nE 's/.*\(([0-9.]+) ms in the process.*/\1/p' "$TMP/sw.out")
 PK_IPROBE_LIB=$LIB bench_switches "$PK_BIN" "$TMP/spin-entry" "$TMP/sw.out"
 PAUSE_MS=$(sed -nE 's/.*longest stop of a thread ([0-9.]+) ms.*/\1/p' "$TMP/sw.out")
+HANDLER_MS=$(sed -nE 's/.*most CPU in a handler ([0-9.]+) ms.*/\1/p' "$TMP/sw.out")
+ENTRY_MS=$(sed -nE 's/.*\(([0-9.]+) ms in the process.*/\1/p' "$TMP/sw.out")
 
-python3 - "$EVENTS" "$XRAY_BASIC_EVENTS" "$UFTRACE_EVENTS" "$UPROBE_EVENTS" "$FPERF_EVENTS" "$CALL_MS" "$PAUSE_MS" \
+python3 - "$EVENTS" "$XRAY_BASIC_EVENTS" "$UFTRACE_EVENTS" "$UPROBE_EVENTS" "$FPERF_EVENTS" "$CALL_MS" "$PAUSE_MS" "$HANDLER_MS" "$ENTRY_MS" \
 	"${T[plain]}" "${T[off]}" "${T[rdtsc]}" "${T[ours-cold]}" "${T[ours]}" "${T[ours-1/16]}" "${T[ours-fperf]}" "${T[xray-fdr]}" "${T[xray-basic]}" "${T[uftrace]}" "${T[uprobes]}" <<'EOF'
 import statistics, sys
 ev, xb, uf, up, fp = (int(x) for x in sys.argv[1:6])
 call_ms = [float(x) for x in sys.argv[6].split()]
-pause_ms = [float(x) for x in sys.argv[7].split()]
+pause_ms, handler_ms, entry_ms = ([float(x) for x in a.split()] for a in sys.argv[7:10])
 names = ["plain", "off", "rdtsc", "ours-cold", "ours", "ours-1/16", "ours-fperf", "xray-fdr", "xray-basic", "uftrace", "uprobes"]
 events = {"plain": 10 * ev, "off": 10 * ev, "rdtsc": ev, "ours-cold": ev, "ours": ev, "ours-1/16": ev, "ours-fperf": fp, "xray-fdr": ev, "xray-basic": xb, "uftrace": uf, "uprobes": up}
-med = {n: statistics.median(int(x) for x in v.split()) for n, v in zip(names, sys.argv[8:])}
+med = {n: statistics.median(int(x) for x in v.split()) for n, v in zip(names, sys.argv[10:])}
 plain_per_call = med["plain"] / (10 * ev / 2)
 print("| tool | events | loop time (median) | ns/event (net of the loop) | vs ours |")
 print("|---|---:|---:|---:|---:|")
@@ -230,6 +234,8 @@ print(f"ours: {ev:,} events in {med['ours'] / 1e9:.3f} s (first pass, new ring p
       f"timestamps alone (rdtsc): {net['rdtsc']:.2f} ns/event, {ev:,} of them in "
       f"{net['rdtsc'] * ev / 1e9:.3f} s")
 def dist(v):
+    if not v:
+        return "none"
     v = sorted(v)
     q = lambda p: v[min(len(v) - 1, int(p * len(v)))]
     return f"min {v[0]:.3f}, median {statistics.median(v):.3f}, p90 {q(0.9):.3f}, max {v[-1]:.3f} ms (n={len(v)})"
@@ -237,5 +243,7 @@ print()
 print("| 64 busy threads | per enable |")
 print("|---|---|")
 print(f"| call sites: round trip to libiprobe (no thread stopped) | {dist(call_ms)} |")
-print(f"| patchable entries: the longest stop of one thread (ptrace fallback: int3, threads checked one at a time) | {dist(pause_ms)} |")
+print(f"| patchable entries: the enable, start to end (no thread stopped: each running thread moves itself in a signal handler) | {dist(entry_ms)} |")
+print(f"| patchable entries: most CPU one thread spent in that handler | {dist(handler_ms)} |")
+print(f"| patchable entries: enables that fell back to ptrace, longest stop of one thread | {dist(pause_ms)} |")
 EOF
