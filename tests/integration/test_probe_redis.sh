@@ -161,6 +161,10 @@ echo "# $i cycles in $(((t1 - t0) / 1000000)) ms" # in the log, for the record
 pk_expect_eq cycles "$i fails $fails" "$CYCLES fails 0" || tail -n 3 "$PK_TMP/cycles.err"
 pk_check cycles-alive kill -0 "$HOT_PID"
 pk_check cycles-enabled test "$(grep -c '^enabled ' "$PK_TMP/cycles.out")" -eq "$CYCLES"
+# every site switched inside the process (one store, or an int3 first for a site straddling a
+# cache line): no thread of the server was ever stopped through ptrace
+pk_expect_eq cycles-no-ptrace "$(grep -c 'through ptrace' "$PK_TMP/cycles.out")" 0
+grep -m1 ' deferred (' "$PK_TMP/cycles.out" # in the log, for the record
 pk_check cycles-text-restored pk_text_matches_file "$HOT_PID" "$COLD"
 # the load ran through the cycles: a round still running, or one finished, after the last cycle
 touch "$PK_TMP/stop"
