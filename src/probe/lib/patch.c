@@ -17,12 +17,15 @@
  * whose first 2 bytes straddle a cache line, and a patchable entry being switched on (five
  * 1-byte NOPs: a thread may have stopped between two of them), cannot be switched this way:
  * pk_lib_patch leaves them at -EAGAIN with the stub ready, and pk_lib_patch_deferred switches
- * them at the end of the batch with an int3 first (see trap.c: the threads handle it
- * themselves, none is stopped).  When that cannot be done (the program blocks signals in a
- * running thread, or PK_IPROBE_PTRACE_ONLY=1), they stay -EAGAIN and the tool writes them
- * through ptrace (poke.c: an int3 first, then each thread's PC checked, one thread stopped at
- * a time).  Switched off, an entry is one call instruction again: written here like a call
- * site.  After a batch, membarrier(SYNC_CORE) makes every core see the new bytes.
+ * them at the end of the batch, no thread stopped: an entry's NOPs are made one instruction
+ * (66 66 66 66 90) and every running thread moves itself past them in a signal handler (the
+ * sweep, trap.c), then the site is switched as above; a site straddling a cache line gets an
+ * int3 first (trap.c's SIGTRAP handler moves a thread that reaches it).  When that cannot be
+ * done (a running thread blocks the sweep's signal, or PK_IPROBE_PTRACE_ONLY=1), they stay
+ * -EAGAIN and the tool writes them through ptrace (poke.c: an int3 first, then each thread's
+ * PC checked, one thread stopped at a time).  Switched off, an entry is one call instruction again:
+ * written here like a call site.  After a batch, membarrier(SYNC_CORE) makes every core see the new
+ * bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -492,8 +495,9 @@ int pk_lib_patch(struct pk_iprobe_req *req)
 	return site_write(site, want, prot, req->how);
 }
 
-/* Writes len bytes at site + off, one at a time (no thread executes them meanwhile: an int3
- * of ours stands before them, or they are one byte); 0 or -errno. */
+/* Writes len bytes at site + off, one at a time (the caller knows that no thread can fetch a
+ * harmful mix: an int3 of ours stands before them, they are one byte, or every mix is NOPs);
+ * 0 or -errno. */
 static int text_put(uint64_t site, int prot, size_t off, const uint8_t *b, size_t len)
 {
 	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)(site + off);
