@@ -111,8 +111,10 @@ pk_dup dup2 -l "$FRONT2" -x 127.0.0.1 -p "$PROD2" -m 127.0.0.1 -d "$R1" -m 127.0
 	--balance --resync resp --threads 2 --admin "$ADMIN2"
 DUP2=$PK_LAST_PID
 pk_wait_port "$ADMIN2" || { pk_fail setup "dup did not start"; exit 1; }
-# 10 keep-alive connections; clone 1 comes up once production has run 5,000 INCRs (of 50,000)
-pk_bench "$FRONT2" -n 50000 -c 10 -t incr,lpush >/dev/null 2>"$PK_TMP/bench.err" &
+# 10 keep-alive connections; clone 1 comes up once production has run 5,000 INCRs (of
+# 300,000: the INCRs must outlast dup's 1 s back-off before it tries a down clone again, or
+# their connections end before they can rejoin it; at 150,000 a second they take 2 s)
+pk_bench "$FRONT2" -n 300000 -c 10 -t incr,lpush >/dev/null 2>"$PK_TMP/bench.err" &
 BENCH=$!
 incrs_under_way() { [ "$(pk_redis_calls "$PROD2" incr)" -ge 5000 ]; }
 pk_wait_for "production to run 5000 INCRs" 60 incrs_under_way || exit 1

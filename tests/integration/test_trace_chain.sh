@@ -69,17 +69,36 @@ pk_expect_eq requests "$(cat "$PK_TMP"/codes.* | sort | uniq -c | awk '{ print $
 STATIC=$PK_TOOLS/static-hello
 pk_check static-runs "${TRACE[@]}" sh -c "'$STATIC' >/dev/null"
 
-trace_chain_wait_paths "$DB" "$N"
+# every numbered request's path complete (warm-up paths may come too: see below)
+numbered_ready() {
+	"$PK_BIN" trace paths --db "$DB" --format json -o "$PK_TMP/wait.json" 2>"$PK_TMP/wait.err" &&
+		python3 -c 'import json, re, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(sum(1 for p in d["paths"] if p["complete"] and re.match(r"GET /r/\d+ ", p["hops"][0]["request"])) < int(sys.argv[2]))' \
+			"$PK_TMP/wait.json" "$N"
+}
+pk_wait_for "$N complete paths of the numbered requests" 60 numbered_ready ||
+	echo "# at the deadline: $(cat "$PK_TMP/wait.err"; "$PK_BIN" trace analyze --db "$DB" 2>&1 | head -c 2000)"
 pk_stop_clean logd "$LOGD"
 pk_check paths-json "$PK_BIN" trace paths --db "$DB" --format json -o "$PK_TMP/paths.json"
 
+# A warm-up request whose records were still in a process's ring when logd came (the flushers
+# drain every 50 ms; without logd what they drain is counted as dropped) is delivered, in part
+# or whole, not dropped: such paths (ids w1..w8) are allowed beside the N numbered ones.  The
+# outputs below must hold what paths.json holds: PATHS paths of HOPS hops in all.
+read -r PATHS HOPS < <(python3 -c 'import json, sys
+p = json.load(open(sys.argv[1]))["paths"]
+print(len(p), sum(len(x["hops"]) for x in p))' "$PK_TMP/paths.json" 2>/dev/null || echo "0 0")
+echo "# $PATHS paths of $HOPS hops, $((PATHS - N)) of them from the warm-up"
 python3 - "$PK_TMP/paths.json" "$N" "$PK_TMP/early.ports" "$FPORT" "$SPORT" >"$PK_TMP/check.out" 2>&1 <<'EOF'
 import json, re, sys
 doc = json.load(open(sys.argv[1]))
 n = int(sys.argv[2])
 early = set(open(sys.argv[3]).read().split())
 fport, sport = sys.argv[4], sys.argv[5]
-paths = doc["paths"]
+warm = [p for p in doc["paths"] if any(re.search(r"/r/w\d|key:w\d", h["request"]) for h in p["hops"])]
+assert len(warm) <= 24, "%d warm-up paths" % len(warm)
+paths = [p for p in doc["paths"] if p not in warm]
 assert len(paths) == n, "%d paths, want %d" % (len(paths), n)
 seen, via_early, tls = set(), 0, 0
 for p in paths:
@@ -128,25 +147,25 @@ fi
 
 pk_check static-untraceable python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert any(u["path"].endswith("/static-hello") for u in d["untraceable"]), d["untraceable"]' "$PK_TMP/paths.json"
 pk_check drops-reported python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["dropped"] > 0, d["dropped"]' "$PK_TMP/paths.json"
-pk_check text-paths sh -c "'$PK_BIN' trace paths --db '$DB' --limit 3 | grep -qE '^path .* complete .*GET /r/[0-9]+ HTTP/1.1'"
+pk_check text-paths sh -c "'$PK_BIN' trace paths --db '$DB' --limit 30 | grep -qE '^path .* complete .*GET /r/[0-9]+ HTTP/1.1'"
 
 # --- Chrome trace, OTLP, the HTML report in headless Chromium -------------------------------------
 pk_check chrome-json "$PK_BIN" trace paths --db "$DB" --format chrome -o "$PK_TMP/paths.chrome.json"
-pk_check chrome-shape python3 - "$PK_TMP/paths.chrome.json" "$N" <<'EOF'
+pk_check chrome-shape python3 - "$PK_TMP/paths.chrome.json" "$HOPS" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 ev = d["traceEvents"] if isinstance(d, dict) else d
 x = [e for e in ev if e.get("ph") == "X"]
-assert len(x) == 3 * int(sys.argv[2]), len(x)
+assert len(x) == int(sys.argv[2]), len(x)
 assert all(isinstance(e["ts"], (int, float)) and e["dur"] >= 0 and "pid" in e and "tid" in e and e["name"] for e in x)
 names = {e["pid"]: e["args"]["name"] for e in ev if e.get("ph") == "M" and e.get("name") == "process_name"}
 assert {e["pid"] for e in x} <= set(names), "a track without a process name"
 EOF
 pk_check otlp-json "$PK_BIN" trace paths --db "$DB" --format otlp -o "$PK_TMP/paths.otlp.json"
-pk_check otlp-shape python3 - "$PK_TMP/paths.otlp.json" "$N" <<'EOF'
+pk_check otlp-shape python3 - "$PK_TMP/paths.otlp.json" "$PATHS" "$HOPS" <<'EOF'
 import json, re, sys
 d = json.load(open(sys.argv[1]))
-n = int(sys.argv[2])
+n, hops = int(sys.argv[2]), int(sys.argv[3])
 hexid = lambda s, k: isinstance(s, str) and re.fullmatch("[0-9a-f]{%d}" % k, s) and s != "0" * k
 spans = []
 for rs in d["resourceSpans"]:
@@ -163,7 +182,7 @@ for rs in d["resourceSpans"]:
             for a in sp.get("attributes", []):
                 assert isinstance(a["key"], str) and len(a["value"]) == 1, a
             spans.append(sp)
-assert len(spans) == 3 * n, len(spans)
+assert len(spans) == hops, len(spans)
 ids = {(s["traceId"], s["spanId"]) for s in spans}
 assert len(ids) == len(spans), "span ids repeat"
 assert all(s.get("parentSpanId", "") == "" or (s["traceId"], s["parentSpanId"]) in ids for s in spans), "a parent outside its trace"
@@ -181,8 +200,8 @@ chrome --screenshot="$ART/trace-report.png" --window-size=1280,2400 "file://$PK_
 	>"$PK_TMP/chrome.log" 2>&1
 pk_check report-screenshot test -s "$ART/trace-report.png"
 chrome --dump-dom "file://$PK_TMP/report.html" >"$PK_TMP/dom.html" 2>>"$PK_TMP/chrome.log"
-pk_expect_eq report-shows-requests "$(grep -o '<details class="req' "$PK_TMP/dom.html" | wc -l)" "$N"
-pk_check report-count grep -q "<b id=\"requests\">$N</b>" "$PK_TMP/dom.html"
+pk_expect_eq report-shows-requests "$(grep -o '<details class="req' "$PK_TMP/dom.html" | wc -l)" "$PATHS"
+pk_check report-count grep -q "<b id=\"requests\">$PATHS</b>" "$PK_TMP/dom.html"
 
 # --- trace run and a static program ------------------------------------------------------------
 pk_expect_error run-static 2 "statically linked" "$PK_BIN" trace run --logd "$SOCK" -- "$STATIC"
