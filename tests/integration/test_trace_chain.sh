@@ -5,10 +5,12 @@
 # that exec is followed) -> redis-server, every process under `parikshan trace run`.
 #
 # The chain starts with no logd: warm-up requests open the keep-alive connections between the
-# tiers while nothing is recorded (the library drops and counts).  Then logd starts, every
+# tiers while nothing is recorded (the library drops and counts what it drains meanwhile).
+# Then logd starts, every
 # process says hello, and N requests with ids in their URLs go through 4 concurrent curl
 # clients (keep-alive each), half over HTTP and half over HTTPS (nginx with a self-signed
-# certificate).  `trace paths --format json` must give exactly N complete paths, one per id,
+# certificate).  `trace paths --format json` must give exactly N complete paths, one per id
+# (beside them, parts of warm-up requests still in a ring when logd came, if any),
 # each nginx -> backend -> redis with the id at every hop, some over the connections opened
 # before tracing started, the backend's clock (skewed +200 ms) corrected by causality and its
 # offset reported; the drops of the warm-up are reported; Chrome and OTLP outputs have their
