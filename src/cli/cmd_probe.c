@@ -351,9 +351,8 @@ static int do_switch(struct pk_probe_target *t, const struct probe_opts *o, bool
 	       on ? "on" : "off");
 	printf(" (%.3f ms in the process, no thread stopped)", (double)st.batch_ns / 1e6);
 	if (st.deferred)
-		printf(", %zu deferred (%llu threads signalled, %llu moved past an entry, %llu "
-		       "int3 "
-		       "traps; most CPU in a handler %.3f ms)",
+		printf(", %zu deferred (%llu threads signalled, %llu moved past an entry, "
+		       "%llu int3 traps; most CPU in a handler %.3f ms)",
 		       st.deferred, (unsigned long long)st.trap_signalled,
 		       (unsigned long long)st.trap_moved, (unsigned long long)st.trap_hits,
 		       (double)st.trap_ns / 1e6);

@@ -567,16 +567,23 @@ static void int3_bracket(struct deferred *d, size_t n)
 void pk_lib_patch_deferred(struct pk_iprobe_req *req, uint32_t n)
 {
 	static int off = -1;
-	struct deferred *d = calloc(n ? n : 1, sizeof(*d));
-	uint64_t *entries = calloc(n ? n : 1, sizeof(*entries));
+	struct deferred *d = NULL;
+	uint64_t *entries = NULL;
 	size_t m = 0, ne = 0, k;
+	uint32_t i = 0;
 
+	while (i < n && req[i].result != -EAGAIN)
+		i++;
+	if (i == n) /* the common batch: nothing deferred */
+		return;
 	if (off < 0) /* PK_IPROBE_PTRACE_ONLY=1: always the tool's ptrace fallback (tests) */
 		off = getenv("PK_IPROBE_PTRACE_ONLY") &&
 		      !strcmp(getenv("PK_IPROBE_PTRACE_ONLY"), "1");
+	d = calloc(n, sizeof(*d));
+	entries = calloc(n, sizeof(*entries));
 	if (!d || !entries || off)
 		goto out;
-	for (uint32_t i = 0; i < n; i++) {
+	for (; i < n; i++) {
 		struct pk_iprobe_req *r = &req[i];
 
 		if (r->result != -EAGAIN || (d[m].prot = page_prot(r->site)) < 0)
@@ -595,15 +602,18 @@ void pk_lib_patch_deferred(struct pk_iprobe_req *req, uint32_t n)
 		}
 		m++;
 	}
-	pk_lib_sync_cores();
-	/* 2. no thread left inside a merged entry; else the entries back as they were */
-	if (ne && pk_lib_sweep(entries, ne, SWEEP_TIMEOUT_NS)) {
-		for (k = 0; k < m; k++)
-			if (d[k].merged) {
-				entry_merge(d[k].req->site, d[k].prot, false);
-				d[k].req = NULL;
-			}
+	/* 2. the merges seen by every core, then no thread left inside a merged entry; else the
+	 * entries back as they were */
+	if (ne) {
 		pk_lib_sync_cores();
+		if (pk_lib_sweep(entries, ne, SWEEP_TIMEOUT_NS)) {
+			for (k = 0; k < m; k++)
+				if (d[k].merged) {
+					entry_merge(d[k].req->site, d[k].prot, false);
+					d[k].req = NULL;
+				}
+			pk_lib_sync_cores();
+		}
 	}
 	/* 3. every site is one instruction now: switched with stores, or an int3 first */
 	for (k = 0; k < m; k++)

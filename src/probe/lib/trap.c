@@ -170,6 +170,12 @@ static void on_sweep(int sig, siginfo_t *si, void *ucv)
 	errno = e;
 }
 
+/* Whether disposition sa is handler h. */
+static bool handler_is(const struct sigaction *sa, void (*h)(int, siginfo_t *, void *))
+{
+	return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == h;
+}
+
 /* Puts h on sig unless it is there; keeps the disposition before in *prev (may be NULL).  0 or
  * -errno. */
 static int handler_ensure(int sig, void (*h)(int, siginfo_t *, void *), struct sigaction *prev)
@@ -178,7 +184,7 @@ static int handler_ensure(int sig, void (*h)(int, siginfo_t *, void *), struct s
 
 	if (sigaction(sig, NULL, &cur))
 		return -errno;
-	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == h)
+	if (handler_is(&cur, h))
 		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = h;
@@ -198,7 +204,7 @@ static int sweep_ready(void)
 	if (sweep_sig) {
 		if (sigaction(sweep_sig, NULL, &cur))
 			return -errno;
-		if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != on_sweep)
+		if (!handler_is(&cur, on_sweep))
 			sweep_sig = 0;
 	}
 	for (int sig = SIGRTMAX; !sweep_sig && sig > SIGRTMIN; sig--)
