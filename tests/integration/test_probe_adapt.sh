@@ -191,8 +191,12 @@ pk_check adapt-steps pk_wait_metric_ge "$ADMIN" parikshan_debug_sample_steps_tot
 pk_check adapt-back-down pk_wait_metric "$ADMIN" parikshan_debug_sample_log2 0 30
 pk_check adapt-back-log sh -c "grep 'dup: adapt:' '$PK_TMP/adapt.log' | tail -n 1 | grep -q 'sample 1/2^0 '"
 pk_check adapt-status sh -c "'$PK_BIN' status --admin 127.0.0.1:$ADMIN | grep -qE '^TARGET .* SAMPLE '"
-pk_check adapt-status-json sh -c "'$PK_BIN' status --admin 127.0.0.1:$ADMIN --json |
-	python3 -c 'import json, sys; t = json.load(sys.stdin)[\"targets\"][0]; assert t[\"sample_log2\"] == 0 and t[\"sample_steps\"] >= 2 and t[\"desyncs\"] == 0, t'"
+# (waited for like adapt-back-down: a last step may still come while the clone drains)
+status_json_back() {
+	"$PK_BIN" status --admin "127.0.0.1:$ADMIN" --json >"$PK_TMP/status.json" &&
+		python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))["targets"][0]; assert t["sample_log2"] == 0 and t["sample_steps"] >= 2 and t["desyncs"] == 0, t' "$PK_TMP/status.json"
+}
+pk_check adapt-status-json pk_poll 30 status_json_back
 pk_stop_clean adapt "$DPID"
 pk_check adapt-reset-at-exit sh -c "'$PK_BIN' probe sample --pid $CPID | grep -qx 'global 1/1'"
 kill -INT "$FPID"
